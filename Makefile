@@ -1,0 +1,44 @@
+# mosaicfast developer entry points. `make demo` and `make test` work on a fresh
+# machine with Python >= 3.10 and a Rust toolchain: they create .venv, install
+# the Python dependencies and build the Rust extension in release mode.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: build demo test bench venv clean
+
+$(STAMP): pyproject.toml Cargo.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "maturin>=1.9.4,<2"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Rebuild the extension in release mode (fast when nothing changed).
+build: $(STAMP)
+	$(VENV)/bin/maturin develop --release --quiet
+
+demo: build
+	$(PY) -m mosaicfast.demo
+
+test: build
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo test --quiet
+	$(PY) -m pytest -q
+	$(VENV)/bin/ruff check python tests benches
+	$(VENV)/bin/ruff format --check python tests benches
+	$(PY) -m mypy.stubtest mosaicfast._core
+
+bench: build
+	mkdir -p .bench
+	MOSAICFAST_BENCH_SIZES=10000,190000 $(PY) -m pytest benches --benchmark-enable \
+	  --benchmark-only --benchmark-json=.bench/search.json -q
+	$(PY) benches/report.py .bench/search.json
+
+clean:
+	rm -rf $(VENV) target .bench demo
