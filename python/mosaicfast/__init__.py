@@ -1,0 +1,28 @@
+"""mosaicfast: fast, faithful photo mosaics from big photo libraries.
+
+The hot loops (descriptors, search) run in the Rust extension
+:mod:`mosaicfast._core`; this package does the I/O, the planning and the API.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .api import Mosaic, build
+from .errors import ImageReadError, MosaicfastError
+from .grid import GridPlan
+from .tiles import TileSet, TileSource
+
+try:
+    __version__ = version("mosaicfast")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "GridPlan",
+    "ImageReadError",
+    "Mosaic",
+    "MosaicfastError",
+    "TileSet",
+    "TileSource",
+    "__version__",
+    "build",
+]

@@ -1,0 +1,71 @@
+"""Writing a mosaic's manifest: for every cell, the tile placed there and where it came from."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import MosaicfastError
+from .output import atomic_path
+from .tiles import TileSource
+
+__all__ = ["MANIFEST_SUFFIXES", "manifest_rows", "write_manifest"]
+
+MANIFEST_SUFFIXES = (".json", ".csv")
+FIELDS = ("row", "col", "tile", "source", "left", "top", "right", "bottom")
+
+
+def manifest_rows(
+    assignment: NDArray[np.int64], sources: Sequence[TileSource]
+) -> Iterator[dict[str, Any]]:
+    """One record per cell, row-major: position, tile id, source path and crop box."""
+    rows, cols = assignment.shape
+    for r in range(rows):
+        for c in range(cols):
+            tile = int(assignment[r, c])
+            source = sources[tile]
+            left, top, right, bottom = source.box
+            yield {
+                "row": r,
+                "col": c,
+                "tile": tile,
+                "source": str(source.path),
+                "left": left,
+                "top": top,
+                "right": right,
+                "bottom": bottom,
+            }
+
+
+def write_manifest(
+    path: str | Path,
+    assignment: NDArray[np.int64],
+    sources: Sequence[TileSource],
+    *,
+    meta: dict[str, Any] | None = None,
+) -> None:
+    """Write the manifest as JSON or CSV, chosen by the file's suffix.
+
+    JSON holds ``{"meta": ..., "cells": [...]}``; CSV one line per cell with the
+    columns ``row, col, tile, source, left, top, right, bottom``.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in MANIFEST_SUFFIXES:
+        raise MosaicfastError(f"{path}: a manifest must end in .json or .csv")
+    records = manifest_rows(assignment, sources)
+    with atomic_path(path) as tmp:
+        if suffix == ".json":
+            payload = {"meta": meta or {}, "cells": list(records)}
+            tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+        else:
+            with tmp.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=FIELDS)
+                writer.writeheader()
+                writer.writerows(records)

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import mosaicfast
+from mosaicfast import Mosaic, MosaicfastError
+
+from .conftest import palette_target
+
+
+def test_exact_colours_get_their_own_tiles(
+    palette_tiles: Path, layout: np.ndarray, tmp_path: Path
+) -> None:
+    target = tmp_path / "target.png"
+    palette_target(layout).save(target)
+    rows, cols = layout.shape
+    mosaic = mosaicfast.build(target, palette_tiles, cols=cols, tile_size=12)
+    assert isinstance(mosaic, Mosaic)
+    assert mosaic.assignment.shape == (rows, cols)
+    assert np.array_equal(mosaic.assignment, layout)
+    assert (mosaic.distances == 0).all()
+    assert mosaic.image.size == (cols * 12, rows * 12)
+    # The tile of cell (r, c) is the file named for its palette colour.
+    assert mosaic.tiles[int(layout[2, 3])].path.name == f"tile{layout[2, 3]:02d}.png"
+    expected = np.asarray(palette_target(layout, cell=12))
+    assert np.array_equal(np.asarray(mosaic.image), expected)
+
+
+def test_a_pil_image_target_and_a_list_of_tile_paths(
+    palette_tiles: Path, layout: np.ndarray
+) -> None:
+    files = sorted(palette_tiles.glob("*.png"))
+    mosaic = mosaicfast.build(palette_target(layout), files, cols=layout.shape[1], tile_size=4)
+    assert np.array_equal(mosaic.assignment, layout)
+
+
+def test_same_result_for_any_thread_count(photo_target: Path, photo_tiles: Path) -> None:
+    one = mosaicfast.build(photo_target, photo_tiles, cols=24, tile_size=10, threads=1)
+    two = mosaicfast.build(photo_target, photo_tiles, cols=24, tile_size=10, threads=2)
+    assert np.array_equal(one.assignment, two.assignment)
+    assert np.array_equal(np.asarray(one.image), np.asarray(two.image))
+
+
+def test_vary_picks_among_the_best_matches_reproducibly(
+    photo_target: Path, photo_tiles: Path
+) -> None:
+    best = mosaicfast.build(photo_target, photo_tiles, cols=24, tile_size=8)
+    varied = mosaicfast.build(photo_target, photo_tiles, cols=24, tile_size=8, vary=4, seed=1)
+    again = mosaicfast.build(photo_target, photo_tiles, cols=24, tile_size=8, vary=4, seed=1)
+    other = mosaicfast.build(photo_target, photo_tiles, cols=24, tile_size=8, vary=4, seed=2)
+    assert np.array_equal(varied.assignment, again.assignment)
+    assert not np.array_equal(varied.assignment, other.assignment)
+    assert not np.array_equal(varied.assignment, best.assignment)
+    # Varying trades a little fidelity for variety: never better than the best.
+    assert (varied.distances >= best.distances).all()
+    assert len(np.unique(varied.assignment)) > len(np.unique(best.assignment))
+
+
+def test_the_mosaic_resembles_the_target(photo_target: Path, photo_tiles: Path) -> None:
+    mosaic = mosaicfast.build(photo_target, photo_tiles, cols=24, tile_size=10)
+    target = Image.open(photo_target).convert("RGB").resize((24, 16), Image.Resampling.BOX)
+    seen = mosaic.image.resize((24, 16), Image.Resampling.BOX)
+    error = np.abs(np.asarray(target, float) - np.asarray(seen, float)).mean()
+    assert error < 25, error
+
+
+def test_save_picks_the_format_from_the_suffix(palette_tiles: Path, tmp_path: Path) -> None:
+    mosaic = mosaicfast.build(palette_target(np.zeros((2, 3), int)), palette_tiles, cols=3)
+    for suffix, fmt in [(".png", "PNG"), (".jpg", "JPEG"), (".tiff", "TIFF"), (".webp", "WEBP")]:
+        path = mosaic.save(tmp_path / f"out{suffix}")
+        with Image.open(path) as written:
+            assert written.format == fmt
+            assert written.size == mosaic.image.size
+    with pytest.raises(MosaicfastError, match="unsupported output format"):
+        mosaic.save(tmp_path / "out.gif")
+    assert not (tmp_path / "out.gif").exists()
+
+
+def test_bad_tiles_are_skipped_and_reported(palette_tiles: Path, layout: np.ndarray) -> None:
+    (palette_tiles / "zero.jpg").write_bytes(b"")
+    (palette_tiles / "notes.png").write_text("not a picture")
+    good = (palette_tiles / "tile00.png").read_bytes()
+    (palette_tiles / "truncated.png").write_bytes(good[: len(good) // 2])
+    seen: list[Path] = []
+    mosaic = mosaicfast.build(
+        palette_target(layout),
+        palette_tiles,
+        cols=layout.shape[1],
+        on_skip=lambda path, reason: seen.append(path),
+    )
+    names = sorted(p.name for p, _ in mosaic.skipped)
+    assert names == ["notes.png", "truncated.png", "zero.jpg"]
+    assert sorted(p.name for p in seen) == names
+    assert len(mosaic.tiles) == 12
+    assert np.array_equal(mosaic.assignment, layout)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"grid": 0}, "grid"),
+        ({"grid": 17}, "grid"),
+        ({"vary": 0}, "vary"),
+        ({"threads": 0}, "threads"),
+    ],
+)
+def test_bad_options_are_refused(palette_tiles: Path, kwargs: dict, message: str) -> None:
+    with pytest.raises(MosaicfastError, match=message):
+        mosaicfast.build(palette_target(np.zeros((2, 2), int)), palette_tiles, **kwargs)
+
+
+def test_no_usable_tile_is_a_clear_error(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "broken.jpg").write_bytes(b"\xff\xd8 nope")
+    with pytest.raises(MosaicfastError, match="no usable tile"):
+        mosaicfast.build(palette_target(np.zeros((2, 2), int)), empty)
+
+
+def test_manifest_lists_every_cell(palette_tiles: Path, layout: np.ndarray, tmp_path: Path) -> None:
+    import csv
+    import json
+
+    mosaic = mosaicfast.build(palette_target(layout), palette_tiles, cols=layout.shape[1])
+    data = json.loads(mosaic.write_manifest(tmp_path / "m.json").read_text())
+    assert len(data["cells"]) == layout.size
+    assert data["meta"]["rows"] == layout.shape[0]
+    cell = data["cells"][layout.shape[1] + 2]
+    assert (cell["row"], cell["col"], cell["tile"]) == (1, 2, int(layout[1, 2]))
+    assert cell["source"].endswith(f"tile{layout[1, 2]:02d}.png")
+    assert cell["right"] - cell["left"] == cell["bottom"] - cell["top"] > 0
+    with (mosaic.write_manifest(tmp_path / "m.csv")).open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == layout.size
+    assert int(rows[-1]["tile"]) == int(layout[-1, -1])

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+from PIL import Image
+
+from mosaicfast.cli import main
+
+from .conftest import palette_target
+
+
+def run(*args: str | Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def test_build_writes_the_mosaic_manifest_and_timings(
+    palette_tiles: Path, layout: np.ndarray, tmp_path: Path
+) -> None:
+    target = tmp_path / "target.png"
+    palette_target(layout).save(target)
+    out, manifest = tmp_path / "out" / "mosaic.png", tmp_path / "cells.json"
+    code, output = run(
+        "build",
+        target,
+        "--tiles",
+        palette_tiles,
+        "-o",
+        out,
+        "--cols",
+        layout.shape[1],
+        "--tile-size",
+        16,
+        "--manifest",
+        manifest,
+    )
+    assert code == 0, output
+    with Image.open(out) as image:
+        assert image.size == (layout.shape[1] * 16, layout.shape[0] * 16)
+    cells = json.loads(manifest.read_text())["cells"]
+    assert [c["tile"] for c in cells] == layout.ravel().tolist()
+    assert "time:" in output and "match" in output and "render" in output
+
+
+def test_enlargement_sets_the_grid(photo_target: Path, photo_tiles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.jpg"
+    code, output = run(
+        "build",
+        photo_target,
+        "--tiles",
+        photo_tiles,
+        "-o",
+        out,
+        "--enlargement",
+        2,
+        "--tile-size",
+        20,
+        "-q",
+    )
+    assert code == 0, output
+    with Image.open(out) as image:
+        assert image.format == "JPEG"
+        assert image.size == (240, 160)  # 120x80 target, 2x, 20-px tiles: 12x8 cells
+    assert "time:" not in output
+
+
+def test_bad_files_are_warned_about_and_counted(
+    palette_tiles: Path, photo_target: Path, tmp_path: Path
+) -> None:
+    (palette_tiles / "empty.jpg").write_bytes(b"")
+    (palette_tiles / "text.png").write_text("hello")
+    code, output = run("build", photo_target, "--tiles", palette_tiles, "-o", tmp_path / "o.png")
+    assert code == 0, output
+    assert "skipped" in output and "empty.jpg" in output and "text.png" in output
+    assert "2 tile file(s) skipped" in output
+
+
+def test_errors_name_the_cause_without_a_traceback(palette_tiles: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    target = tmp_path / "t.png"
+    palette_target(np.zeros((4, 6), int)).save(target)
+    cases = [
+        (["build", tmp_path / "missing.png", "--tiles", palette_tiles], "missing.png"),
+        (["build", target, "--tiles", empty], "no usable tile"),
+        (["build", target, "--tiles", tmp_path / "nowhere"], "nowhere"),
+        (["build", target, "--tiles", palette_tiles, "--cols", 100000], "cells"),
+        (["build", target, "--tiles", palette_tiles, "--tile-size", 4000, "--cols", 90], "pixels"),
+        (
+            ["build", target, "--tiles", palette_tiles, "--manifest", tmp_path / "m.txt"],
+            ".json or .csv",
+        ),
+    ]
+    for args, words in cases:
+        code, output = run(*args, "-o", tmp_path / "o.png")
+        assert code != 0, args
+        assert words in output, (args, output)
+        assert "Traceback" not in output
+    code, output = run("build", target, "--tiles", palette_tiles, "-o", tmp_path / "o.bmp")
+    assert code != 0 and "unsupported output format" in output
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_help_says_how_tiles_are_compared() -> None:
+    code, output = run("build", "--help")
+    assert code == 0
+    assert "CIELAB" in output and "--grid" in output and "--manifest" in output
+
+
+def test_the_installed_command_exits_cleanly_on_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mosaicfast",
+            "build",
+            str(tmp_path / "nope.png"),
+            "--tiles",
+            str(tmp_path),
+            "-o",
+            str(tmp_path / "o.png"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "nope.png" in result.stderr
+    assert "Traceback" not in result.stderr
