@@ -1,0 +1,102 @@
+"""Exhaustive top-1 search of 6144 cells among N tiles: Rust core, NumPy baseline, pure Python.
+
+Each benchmark also checks its answer against a brute-force search on a sample of cells.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+from baselines import numpy_search_topk
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from mosaicfast import reference
+
+REFERENCE_CELLS = 16
+"""Cells of the subsample searched by the (slow) pure-Python reference."""
+REFERENCE_TILES = 1000
+"""Tiles of the subsample searched by the pure-Python reference."""
+CHECKED_CELLS = 64
+"""Cells whose answer is checked against a brute-force search."""
+
+
+def label(
+    benchmark: BenchmarkFixture, implementation: str, cells: int, tiles: int, dim: int
+) -> None:
+    """Group the benchmark by tile count and record what it measures for the report."""
+    benchmark.group = f"search top-1, {tiles} tiles"
+    benchmark.extra_info.update(implementation=implementation, cells=cells, tiles=tiles, dim=dim)
+
+
+def exact_squared_distances(cells: np.ndarray, tiles: np.ndarray) -> np.ndarray:
+    """Exact integer squared distances of every cell to every tile, as int64.
+
+    Uses float64 matrix products: every product and partial sum is an integer below 2**53,
+    so the result is exact whatever the summation order.
+    """
+    a = cells.astype(np.float64)
+    b = tiles.astype(np.float64)
+    squared = np.einsum("ij,ij->i", a, a)[:, None] + np.einsum("ij,ij->i", b, b)[None, :]
+    return (squared - 2.0 * (a @ b.T)).astype(np.int64)
+
+
+def spread_sample(cells: np.ndarray, count: int = CHECKED_CELLS) -> np.ndarray:
+    """Indices of up to ``count`` cells spread evenly over the whole mosaic."""
+    return np.linspace(0, len(cells) - 1, min(count, len(cells))).astype(np.intp)
+
+
+def test_rust_core(
+    benchmark: BenchmarkFixture,
+    core: ModuleType,
+    cells: np.ndarray,
+    tiles: np.ndarray,
+    rounds: int,
+) -> None:
+    label(benchmark, "rust", len(cells), len(tiles), cells.shape[1])
+    indices, distances = benchmark.pedantic(
+        core.search_topk, args=(cells, tiles), kwargs={"k": 1}, rounds=rounds, iterations=1
+    )
+    assert indices.shape == distances.shape == (len(cells), 1)
+    sample = spread_sample(cells)
+    exact = exact_squared_distances(cells[sample], tiles)
+    np.testing.assert_array_equal(indices[sample, 0], exact.argmin(axis=1))
+    np.testing.assert_array_equal(distances[sample, 0], exact.min(axis=1))
+
+
+def test_numpy_baseline(
+    benchmark: BenchmarkFixture, cells: np.ndarray, tiles: np.ndarray, rounds: int
+) -> None:
+    label(benchmark, "numpy", len(cells), len(tiles), cells.shape[1])
+    indices, distances = benchmark.pedantic(
+        numpy_search_topk, args=(cells, tiles), kwargs={"k": 1}, rounds=rounds, iterations=1
+    )
+    assert indices.shape == distances.shape == (len(cells), 1)
+    sample = spread_sample(cells)
+    exact = exact_squared_distances(cells[sample], tiles)
+    chosen = exact[np.arange(len(sample)), indices[sample, 0]]
+    # float32 rounding of |a|^2 + |b|^2 - 2 a.b: at most about d * eps * (|a|^2 + |b|^2).
+    cell_norms = (cells[sample].astype(np.float64) ** 2).sum(axis=1)
+    largest_tile_norm = (tiles.astype(np.float64) ** 2).sum(axis=1).max()
+    tolerance = cells.shape[1] * np.finfo(np.float32).eps * (cell_norms + largest_tile_norm)
+    assert np.all(chosen - exact.min(axis=1) <= 2 * tolerance)
+    assert np.all(np.abs(distances[sample, 0] - chosen) <= tolerance)
+
+
+def test_python_reference(
+    benchmark: BenchmarkFixture, cells: np.ndarray, tiles: np.ndarray, rounds: int
+) -> None:
+    label(benchmark, "python", len(cells), len(tiles), cells.shape[1])
+    sub_cells = cells[spread_sample(cells, REFERENCE_CELLS)]
+    sub_tiles = tiles[:REFERENCE_TILES]
+    benchmark.extra_info.update(
+        subsample_cells=len(sub_cells),
+        subsample_tiles=len(sub_tiles),
+        extrapolation=len(cells) * len(tiles) / (len(sub_cells) * len(sub_tiles)),
+    )
+    indices, distances = benchmark.pedantic(
+        reference.search_topk, args=(sub_cells, sub_tiles, 1), rounds=rounds, iterations=1
+    )
+    exact = exact_squared_distances(sub_cells, sub_tiles)
+    np.testing.assert_array_equal(indices[:, 0], exact.argmin(axis=1))
+    np.testing.assert_array_equal(distances[:, 0], exact.min(axis=1))
