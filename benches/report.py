@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mosaicfast import _core
+
 PEAK_SIZE = 4096
 PEAK_REPEATS = 5
 
@@ -168,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     print("Exhaustive top-1 search (medians; Python timed on a subsample and extrapolated)")
     print(render(table_rows(results)))
     print("GFLOP/s counts 2*cells*tiles*d operations (one subtract + one multiply-add per value).")
+    print(f"Rust kernel: {_core.search_kernel()}, {_core.default_threads()} threads")
     peak = float32_matmul_gflops()
     print(
         f"float32 peak, np.matmul {PEAK_SIZE}x{PEAK_SIZE} best of {PEAK_REPEATS} "

@@ -7,6 +7,7 @@
 
 pub mod descriptors;
 pub mod error;
+pub mod kernels;
 pub mod pool;
 pub mod search;
 
@@ -187,12 +188,20 @@ fn default_threads() -> usize {
     pool::default_threads()
 }
 
+/// Name of the SIMD kernel the search uses on this CPU
+/// (``"avx512-vnni"``, ``"avx2"`` or ``"portable"``).
+#[pyfunction]
+fn search_kernel() -> &'static str {
+    kernels::Simd::detect().name()
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tile_descriptors, m)?)?;
     m.add_function(wrap_pyfunction!(cell_descriptors, m)?)?;
     m.add_function(wrap_pyfunction!(search_topk, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(search_kernel, m)?)?;
     m.add("MAX_GRID", descriptors::MAX_GRID)?;
     m.add("VALUE_MIN", search::VALUE_RANGE.0)?;
     m.add("VALUE_MAX", search::VALUE_RANGE.1)?;

@@ -3,20 +3,23 @@
 //! `(distance, tile index)` so ties go to the lowest index and the result is
 //! the same for any thread count.
 //!
-//! Cost: `cells * tiles * dim` subtract/multiply-adds on `int16` values (AVX2
-//! when the CPU has it), never more than `cells * k` results in memory: the
-//! `cells x tiles` distance matrix is never formed. Work is split into blocks
-//! of cells (and, when there are few cells, shards of tiles); each block
-//! streams the tiles in cache-sized runs.
+//! Cost: `cells * tiles * dim` integer multiply-adds, done by the SIMD kernels
+//! of `kernels.rs` on tiles repacked once into interleaved blocks (one pass
+//! over the tiles); never more than `cells * k` results in memory: the
+//! `cells x tiles` distance matrix is never formed. Work is split into chunks
+//! of cells (and, when there are few cells, shards of tiles); each chunk
+//! streams the tiles in runs that stay in the L2 cache. Values too large for
+//! exact `i32` arithmetic fall back to a plain `i64` scan.
 
 use rayon::prelude::*;
 
 use crate::error::{CoreError, CoreResult};
+use crate::kernels::{pack_pair, Scores, Simd, GROUP, LANES};
 
-/// Descriptor values accepted by the search: differences then fit in `i16`.
+/// Descriptor values accepted by the search.
 pub const VALUE_RANGE: (i16, i16) = (-16384, 16383);
-/// Tiles scanned per run; a run (`TILE_RUN * dim * 2` bytes) stays in L2.
-const TILE_RUN: usize = 1024;
+/// Tile blocks scanned per run: `RUN_BLOCKS * LANES * dim * 2` bytes stay in L2.
+const RUN_BLOCKS: usize = 64;
 /// Fewest tiles worth giving a task of its own.
 const MIN_SHARD: usize = 4096;
 
@@ -28,12 +31,28 @@ pub struct TopK {
 }
 
 /// Searches `tiles` (row-major `(n, dim)`) for the `k` nearest of every cell
-/// in `cells` (row-major `(m, dim)`), on the current rayon pool.
+/// in `cells` (row-major `(m, dim)`), on the current rayon pool, with the
+/// fastest kernel the CPU supports.
 pub fn search_topk(cells: &[i16], tiles: &[i16], dim: usize, k: usize) -> CoreResult<TopK> {
+    search_topk_with(Simd::detect(), cells, tiles, dim, k)
+}
+
+/// [`search_topk`] on a chosen kernel (for tests and benchmarks).
+pub fn search_topk_with(
+    simd: Simd,
+    cells: &[i16],
+    tiles: &[i16],
+    dim: usize,
+    k: usize,
+) -> CoreResult<TopK> {
     let (m, n) = check_search(cells, tiles, dim, k)?;
-    let kernel = Kernel::for_values(cells, tiles, dim);
+    let scanner = if fits_i32(cells, tiles, dim) {
+        Scanner::Packed(PackedTiles::new(tiles, dim), simd)
+    } else {
+        Scanner::Wide(tiles, dim)
+    };
     let threads = rayon::current_num_threads();
-    let chunk = (m / (threads * 8)).clamp(16, 256);
+    let chunk = (m / (threads * 8)).clamp(16, 256).next_multiple_of(GROUP);
     let chunks = m.div_ceil(chunk);
     let shards = if chunks >= threads * 4 {
         1
@@ -43,22 +62,16 @@ pub fn search_topk(cells: &[i16], tiles: &[i16], dim: usize, k: usize) -> CoreRe
             .min(n.div_ceil(MIN_SHARD))
             .max(1)
     };
-    let shard_len = n.div_ceil(shards);
+    // Shards hold whole blocks, so every shard starts at a block boundary.
+    let shard_len = n.div_ceil(shards).next_multiple_of(LANES);
     let partial: Vec<Best> = (0..chunks * shards)
         .into_par_iter()
         .map(|task| {
             let (c, s) = (task / shards, task % shards);
-            let cell_rows = &cells[c * chunk * dim..((c + 1) * chunk).min(m) * dim];
-            let first = s * shard_len;
-            let last = ((s + 1) * shard_len).min(n);
-            let mut best = Best::new(cell_rows.len() / dim, k);
-            kernel.scan(
-                cell_rows,
-                &tiles[first * dim..last * dim],
-                first,
-                dim,
-                &mut best,
-            );
+            let rows = &cells[c * chunk * dim..((c + 1) * chunk).min(m) * dim];
+            let range = (s * shard_len).min(n)..((s + 1) * shard_len).min(n);
+            let mut best = Best::new(rows.len() / dim, k);
+            scanner.scan(rows, range, &mut best);
             best
         })
         .collect();
@@ -83,7 +96,7 @@ fn check_search(cells: &[i16], tiles: &[i16], dim: usize, k: usize) -> CoreResul
             "descriptors must have at least one value".into(),
         ));
     }
-    if cells.len() % dim != 0 || tiles.len() % dim != 0 {
+    if !cells.len().is_multiple_of(dim) || !tiles.len().is_multiple_of(dim) {
         return Err(CoreError::Shape(format!(
             "descriptor arrays must hold whole rows of {dim} values"
         )));
@@ -174,118 +187,169 @@ impl Best {
     }
 }
 
-/// Which accumulator is exact for the values at hand.
-#[derive(Clone, Copy)]
-enum Kernel {
-    /// `dim * (2 * max|v|)^2` fits in `i32`: `i16` differences squared and
-    /// summed in `i32` lanes (the `pmaddwd` pattern).
-    Narrow,
-    /// Otherwise: `i64` arithmetic.
-    Wide,
+/// How the tiles are scanned: SIMD kernels on packed tiles, or plain `i64`.
+enum Scanner<'a> {
+    Packed(PackedTiles, Simd),
+    Wide(&'a [i16], usize),
 }
 
-impl Kernel {
-    fn for_values(cells: &[i16], tiles: &[i16], dim: usize) -> Kernel {
-        let max_abs = cells
-            .par_iter()
-            .chain(tiles.par_iter())
-            .map(|v| v.unsigned_abs())
-            .max()
-            .unwrap_or(0);
-        let bound = dim as u128 * (2 * u128::from(max_abs)).pow(2);
-        if bound <= i32::MAX as u128 {
-            Kernel::Narrow
-        } else {
-            Kernel::Wide
+impl Scanner<'_> {
+    /// Offers the tiles of `range` to every cell of `cells`, in index order.
+    fn scan(&self, cells: &[i16], range: std::ops::Range<usize>, best: &mut Best) {
+        match self {
+            Scanner::Packed(packed, simd) => packed.scan(*simd, cells, range, best),
+            Scanner::Wide(tiles, dim) => scan_wide(cells, tiles, *dim, range, best),
+        }
+    }
+}
+
+/// Whether every distance and kernel score fits in `i32`: scores are bounded
+/// by `3 * dim * M^2` and distances by `4 * dim * M^2` for `M = max |value|`.
+fn fits_i32(cells: &[i16], tiles: &[i16], dim: usize) -> bool {
+    let max_abs = cells
+        .par_iter()
+        .chain(tiles.par_iter())
+        .map(|v| v.unsigned_abs())
+        .max()
+        .unwrap_or(0);
+    4 * dim as u128 * u128::from(max_abs).pow(2) < i32::MAX as u128
+}
+
+/// Tiles regrouped for the SIMD kernels: blocks of `LANES` tiles, each block
+/// `pairs` rows of `LANES` interleaved value pairs, plus every tile's `|b|^2`.
+/// Lanes past the last tile are zeros with an `i32::MAX` norm, so their score
+/// never beats any limit.
+struct PackedTiles {
+    blocks: Vec<i16>,
+    norms: Vec<[i32; LANES]>,
+    pairs: usize,
+    dim: usize,
+    n: usize,
+}
+
+impl PackedTiles {
+    fn new(tiles: &[i16], dim: usize) -> PackedTiles {
+        let n = tiles.len() / dim;
+        let pairs = dim.div_ceil(2);
+        let block_len = pairs * 2 * LANES;
+        let mut blocks = vec![0i16; n.div_ceil(LANES) * block_len];
+        let mut norms = vec![[i32::MAX; LANES]; n.div_ceil(LANES)];
+        blocks
+            .par_chunks_mut(block_len)
+            .zip(norms.par_iter_mut())
+            .zip(tiles.par_chunks(LANES * dim))
+            .for_each(|((block, norm), members)| {
+                for (lane, tile) in members.chunks_exact(dim).enumerate() {
+                    for (j, &v) in tile.iter().enumerate() {
+                        block[(j / 2) * 2 * LANES + 2 * lane + j % 2] = v;
+                    }
+                    norm[lane] = tile.iter().map(|&v| i32::from(v) * i32::from(v)).sum();
+                }
+            });
+        PackedTiles {
+            blocks,
+            norms,
+            pairs,
+            dim,
+            n,
         }
     }
 
-    fn scan(self, cells: &[i16], tiles: &[i16], first: usize, dim: usize, best: &mut Best) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: `scan_avx2` only requires the CPU to support AVX2, which
-            // was checked at run time on the line above.
-            unsafe { scan_avx2(self, cells, tiles, first, dim, best) };
-            return;
+    /// Offers the tiles of `range` (which starts on a block boundary) to
+    /// every cell of `cells`.
+    fn scan(&self, simd: Simd, cells: &[i16], range: std::ops::Range<usize>, best: &mut Best) {
+        let (pairs, k) = (self.pairs, best.k);
+        let count = cells.len() / self.dim;
+        let packed = pack_cells(cells, self.dim, pairs);
+        let norms_a: Vec<i64> = cells
+            .chunks_exact(self.dim)
+            .map(|a| a.iter().map(|&v| i64::from(v) * i64::from(v)).sum())
+            .collect();
+        let end = range.end.min(self.n);
+        let blocks = range.start / LANES..end.div_ceil(LANES);
+        let mut scores: Scores = [[0; LANES]; GROUP];
+        for run_start in blocks.clone().step_by(RUN_BLOCKS) {
+            let run = run_start..(run_start + RUN_BLOCKS).min(blocks.end);
+            for (g, group) in packed.chunks_exact(GROUP * pairs).enumerate() {
+                let members = g * GROUP..((g + 1) * GROUP).min(count);
+                for b in run.clone() {
+                    let limits = std::array::from_fn(|c| {
+                        let cell = g * GROUP + c;
+                        if cell < count {
+                            // Beating the worst kept distance means score < worst - |a|^2.
+                            let limit = best.distances[cell * k + k - 1] - norms_a[cell];
+                            limit.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+                        } else {
+                            i32::MIN
+                        }
+                    });
+                    let block = &self.blocks[b * 2 * LANES * pairs..(b + 1) * 2 * LANES * pairs];
+                    let masks =
+                        simd.block_scores(group, block, &self.norms[b], &limits, &mut scores);
+                    for (c, cell) in members.clone().enumerate() {
+                        let row = cell * k..(cell + 1) * k;
+                        let (dist_row, index_row) =
+                            (&mut best.distances[row.clone()], &mut best.indices[row]);
+                        let mut mask = masks[c];
+                        while mask != 0 {
+                            let lane = mask.trailing_zeros() as usize;
+                            mask &= mask - 1;
+                            let index = b * LANES + lane;
+                            if index >= end {
+                                break;
+                            }
+                            let dist = i64::from(scores[c][lane]) + norms_a[cell];
+                            Best::offer(dist_row, index_row, dist, index as i64);
+                        }
+                    }
+                }
+            }
         }
-        scan_portable(self, cells, tiles, first, dim, best);
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn scan_avx2(
-    kernel: Kernel,
-    cells: &[i16],
-    tiles: &[i16],
-    first: usize,
-    dim: usize,
-    best: &mut Best,
-) {
-    scan_portable(kernel, cells, tiles, first, dim, best);
+/// Cells as the kernels read them: groups of `GROUP` rows of `pairs` packed
+/// pairs, zero-padded to whole groups and an even number of values.
+fn pack_cells(cells: &[i16], dim: usize, pairs: usize) -> Vec<i32> {
+    let count = cells.len() / dim;
+    let mut packed = vec![0i32; count.next_multiple_of(GROUP) * pairs];
+    for (row, cell) in packed.chunks_exact_mut(pairs).zip(cells.chunks_exact(dim)) {
+        for (slot, values) in row.iter_mut().zip(cell.chunks(2)) {
+            *slot = pack_pair(values[0], values.get(1).copied().unwrap_or(0));
+        }
+    }
+    packed
 }
 
-#[inline(always)]
-fn scan_portable(
-    kernel: Kernel,
+/// Exact `i64` scan for values too large for the `i32` kernels.
+fn scan_wide(
     cells: &[i16],
     tiles: &[i16],
-    first: usize,
     dim: usize,
+    range: std::ops::Range<usize>,
     best: &mut Best,
 ) {
-    match kernel {
-        Kernel::Narrow => scan_with(cells, tiles, first, dim, best, distance_narrow),
-        Kernel::Wide => scan_with(cells, tiles, first, dim, best, distance_wide),
+    let k = best.k;
+    let rows = cells
+        .chunks_exact(dim)
+        .zip(best.distances.chunks_exact_mut(k))
+        .zip(best.indices.chunks_exact_mut(k));
+    for ((cell, dist_row), index_row) in rows {
+        for index in range.clone() {
+            let tile = &tiles[index * dim..(index + 1) * dim];
+            let d = distance_wide(cell, tile);
+            if d < dist_row[k - 1] {
+                Best::offer(dist_row, index_row, d, index as i64);
+            }
+        }
     }
 }
 
-#[inline(always)]
-fn distance_narrow(a: &[i16], b: &[i16]) -> i64 {
-    // No overflow: values lie in VALUE_RANGE so differences fit in i16, and the
-    // caller checked that dim * max_difference^2 fits in i32.
-    let sum = a.iter().zip(b).fold(0i32, |acc, (&x, &y)| {
-        let d = i32::from(x.wrapping_sub(y));
-        acc.wrapping_add(d * d)
-    });
-    i64::from(sum)
-}
-
-#[inline(always)]
 fn distance_wide(a: &[i16], b: &[i16]) -> i64 {
     a.iter().zip(b).fold(0i64, |acc, (&x, &y)| {
         let d = i64::from(x) - i64::from(y);
         acc + d * d
     })
-}
-
-#[inline(always)]
-fn scan_with(
-    cells: &[i16],
-    tiles: &[i16],
-    first: usize,
-    dim: usize,
-    best: &mut Best,
-    distance: impl Fn(&[i16], &[i16]) -> i64,
-) {
-    let k = best.k;
-    for (run_no, run) in tiles.chunks(TILE_RUN * dim).enumerate() {
-        let run_first = first + run_no * TILE_RUN;
-        let rows = cells
-            .chunks_exact(dim)
-            .zip(best.distances.chunks_exact_mut(k))
-            .zip(best.indices.chunks_exact_mut(k));
-        for ((cell, dist_row), index_row) in rows {
-            let mut worst = dist_row[k - 1];
-            for (t, tile) in run.chunks_exact(dim).enumerate() {
-                let d = distance(cell, tile);
-                if d < worst {
-                    Best::offer(dist_row, index_row, d, (run_first + t) as i64);
-                    worst = dist_row[k - 1];
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -346,14 +410,28 @@ mod tests {
         let dim = 75;
         let cells = values(7 * dim, 16000, 3);
         let tiles = values(300 * dim, 16000, 4);
-        assert!(matches!(
-            Kernel::for_values(&cells, &tiles, dim),
-            Kernel::Wide
-        ));
+        assert!(!fits_i32(&cells, &tiles, dim));
         assert_eq!(
             search_topk(&cells, &tiles, dim, 4).unwrap(),
             brute(&cells, &tiles, dim, 4)
         );
+    }
+
+    #[test]
+    fn every_kernel_matches_brute_force() {
+        // Sizes that leave partial groups of cells and partial blocks of tiles.
+        for (dim, cells, tiles) in [(75, 37, 1000), (1, 5, 17), (8, 3, 40), (147, 9, 333)] {
+            let cells = values(cells * dim, 500, dim as u64);
+            let tiles = values(tiles * dim, 500, 99);
+            assert!(fits_i32(&cells, &tiles, dim));
+            for k in [1, 4, 17] {
+                let expected = brute(&cells, &tiles, dim, k);
+                for simd in Simd::available() {
+                    let got = search_topk_with(simd, &cells, &tiles, dim, k).unwrap();
+                    assert_eq!(got, expected, "{} dim {dim} k {k}", simd.name());
+                }
+            }
+        }
     }
 
     #[test]

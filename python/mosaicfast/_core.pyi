@@ -9,6 +9,7 @@ __all__ = [
     "VALUE_MIN",
     "cell_descriptors",
     "default_threads",
+    "search_kernel",
     "search_topk",
     "tile_descriptors",
 ]
@@ -27,3 +28,4 @@ def search_topk(
     cells: NDArray[np.int16], tiles: NDArray[np.int16], k: int, *, threads: int | None = None
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]: ...
 def default_threads() -> int: ...
+def search_kernel() -> str: ...

@@ -1,0 +1,283 @@
+//! The inner kernel of the exhaustive search: the scores of a group of
+//! `GROUP` cells against a block of `LANES` tiles, and which of them beat each
+//! cell's current worst match.
+//!
+//! The distance is expanded as `|a - b|^2 = |a|^2 + (|b|^2 - 2 a.b)`; the
+//! kernel computes the *score* `|b|^2 - 2 a.b` exactly in `i32`. Tiles are
+//! stored interleaved so that one vector register holds the same pair of
+//! descriptor values for all `LANES` tiles of a block: a multiply-add of
+//! 16-bit pairs (`vpdpwssd` with AVX-512 VNNI, `vpmaddwd` with AVX2) then
+//! accumulates `LANES` dot products at once, with no horizontal sums.
+//!
+//! Cost per call: `pairs * GROUP` vector multiply-adds of `LANES` lanes each,
+//! for `pairs * GROUP * LANES * 2` multiply-adds of the scalar formulation.
+
+/// Tiles per block: one AVX-512 register of `i32` lanes.
+pub const LANES: usize = 16;
+/// Cells scored together, so each loaded tile vector is used `GROUP` times.
+pub const GROUP: usize = 4;
+
+/// Scores of a group of cells against one block; row `c` belongs to cell `c`.
+pub type Scores = [[i32; LANES]; GROUP];
+
+/// The instruction set a kernel runs on. Values other than `Portable` are
+/// only made by [`Simd::detect`] and [`Simd::available`], after checking
+/// that the CPU supports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Simd(Isa);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Isa {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512Vnni,
+}
+
+impl Simd {
+    /// The fastest kernel this CPU supports.
+    pub fn detect() -> Simd {
+        *Simd::available().last().unwrap_or(&Simd(Isa::Portable))
+    }
+
+    /// Every kernel this CPU supports, slowest first.
+    pub fn available() -> Vec<Simd> {
+        let mut found = vec![Simd(Isa::Portable)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                found.push(Simd(Isa::Avx2));
+            }
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vnni")
+            {
+                found.push(Simd(Isa::Avx512Vnni));
+            }
+        }
+        found
+    }
+
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            Isa::Portable => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512Vnni => "avx512-vnni",
+        }
+    }
+
+    /// Scores `GROUP` cells against one block and returns, per cell, the bit
+    /// mask of the lanes whose score is below that cell's `limit`.
+    ///
+    /// `cells` holds `GROUP` rows of `pairs` packed pairs (low half: even
+    /// value, high half: odd value); `block` holds `pairs * 2 * LANES` values
+    /// interleaved as `[pair][lane][2]`; `norms` the tiles' `|b|^2`.
+    pub fn block_scores(
+        self,
+        cells: &[i32],
+        block: &[i16],
+        norms: &[i32; LANES],
+        limits: &[i32; GROUP],
+        scores: &mut Scores,
+    ) -> [u16; GROUP] {
+        let pairs = block.len() / (2 * LANES);
+        debug_assert_eq!(cells.len(), GROUP * pairs);
+        match self.0 {
+            Isa::Portable => portable(cells, block, pairs, norms, limits, scores),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a `Simd(Isa::Avx2)` is only created after
+            // `is_x86_feature_detected!("avx2")` returned true.
+            Isa::Avx2 => unsafe { x86::avx2(cells, block, pairs, norms, limits, scores) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a `Simd(Isa::Avx512Vnni)` is only created after the CPU
+            // reported avx512f, avx512bw and avx512vnni.
+            Isa::Avx512Vnni => unsafe { x86::avx512(cells, block, pairs, norms, limits, scores) },
+        }
+    }
+}
+
+/// Splits a packed pair into its two 16-bit values.
+#[inline(always)]
+fn unpack(pair: i32) -> (i32, i32) {
+    (i32::from(pair as i16), pair >> 16)
+}
+
+/// Packs two descriptor values into one `i32` as the SIMD kernels read them.
+#[inline(always)]
+pub fn pack_pair(even: i16, odd: i16) -> i32 {
+    (i32::from(odd) << 16) | i32::from(even as u16)
+}
+
+fn portable(
+    cells: &[i32],
+    block: &[i16],
+    pairs: usize,
+    norms: &[i32; LANES],
+    limits: &[i32; GROUP],
+    scores: &mut Scores,
+) -> [u16; GROUP] {
+    let mut masks = [0u16; GROUP];
+    for (c, (row, mask)) in scores.iter_mut().zip(masks.iter_mut()).enumerate() {
+        let mut dots = [0i32; LANES];
+        for (p, lanes) in block.chunks_exact(2 * LANES).enumerate() {
+            let (a0, a1) = unpack(cells[c * pairs + p]);
+            for (dot, b) in dots.iter_mut().zip(lanes.chunks_exact(2)) {
+                *dot += a0 * i32::from(b[0]) + a1 * i32::from(b[1]);
+            }
+        }
+        for (lane, ((score, dot), norm)) in row.iter_mut().zip(dots).zip(norms).enumerate() {
+            *score = norm - 2 * dot;
+            if *score < limits[c] {
+                *mask |= 1 << lane;
+            }
+        }
+    }
+    masks
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{Scores, GROUP, LANES};
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn avx2(
+        cells: &[i32],
+        block: &[i16],
+        pairs: usize,
+        norms: &[i32; LANES],
+        limits: &[i32; GROUP],
+        scores: &mut Scores,
+    ) -> [u16; GROUP] {
+        let rows: [&[i32]; GROUP] = std::array::from_fn(|c| &cells[c * pairs..(c + 1) * pairs]);
+        let mut acc = [[_mm256_setzero_si256(); 2]; GROUP];
+        for (p, lanes) in block.chunks_exact(2 * LANES).enumerate() {
+            // SAFETY: `lanes` is 32 i16 = 64 bytes; each unaligned load reads
+            // one half of it.
+            let (lo, hi) = unsafe {
+                (
+                    _mm256_loadu_si256(lanes.as_ptr().cast()),
+                    _mm256_loadu_si256(lanes[LANES..].as_ptr().cast()),
+                )
+            };
+            for (acc_c, row) in acc.iter_mut().zip(rows) {
+                let a = _mm256_set1_epi32(row[p]);
+                acc_c[0] = _mm256_add_epi32(acc_c[0], _mm256_madd_epi16(lo, a));
+                acc_c[1] = _mm256_add_epi32(acc_c[1], _mm256_madd_epi16(hi, a));
+            }
+        }
+        let mut masks = [0u16; GROUP];
+        for c in 0..GROUP {
+            let limit = _mm256_set1_epi32(limits[c]);
+            for (half, acc_half) in acc[c].iter().enumerate() {
+                let lanes = half * LANES / 2..(half + 1) * LANES / 2;
+                // SAFETY: `norms[lanes]` and `scores[c][lanes]` are 8 i32 =
+                // 32 bytes each, the size of one unaligned load or store.
+                unsafe {
+                    let norm = _mm256_loadu_si256(norms[lanes.clone()].as_ptr().cast());
+                    let score = _mm256_sub_epi32(norm, _mm256_slli_epi32(*acc_half, 1));
+                    _mm256_storeu_si256(scores[c][lanes].as_mut_ptr().cast(), score);
+                    let below = _mm256_cmpgt_epi32(limit, score);
+                    let bits = _mm256_movemask_ps(_mm256_castsi256_ps(below)) as u16;
+                    masks[c] |= bits << (half * LANES / 2);
+                }
+            }
+        }
+        masks
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) fn avx512(
+        cells: &[i32],
+        block: &[i16],
+        pairs: usize,
+        norms: &[i32; LANES],
+        limits: &[i32; GROUP],
+        scores: &mut Scores,
+    ) -> [u16; GROUP] {
+        let rows: [&[i32]; GROUP] = std::array::from_fn(|c| &cells[c * pairs..(c + 1) * pairs]);
+        let mut acc = [_mm512_setzero_si512(); GROUP];
+        for (p, lanes) in block.chunks_exact(2 * LANES).enumerate() {
+            // SAFETY: `lanes` is 32 i16 = 64 bytes, one unaligned 512-bit load.
+            let tiles = unsafe { _mm512_loadu_si512(lanes.as_ptr().cast()) };
+            for (acc_c, row) in acc.iter_mut().zip(rows) {
+                *acc_c = _mm512_dpwssd_epi32(*acc_c, tiles, _mm512_set1_epi32(row[p]));
+            }
+        }
+        // SAFETY: `norms` is 16 i32 = 64 bytes, one unaligned 512-bit load.
+        let norm = unsafe { _mm512_loadu_si512(norms.as_ptr().cast()) };
+        let mut masks = [0u16; GROUP];
+        for c in 0..GROUP {
+            let score = _mm512_sub_epi32(norm, _mm512_slli_epi32(acc[c], 1));
+            // SAFETY: `scores[c]` is 16 i32 = 64 bytes, one unaligned store.
+            unsafe { _mm512_storeu_si512(scores[c].as_mut_ptr().cast(), score) };
+            masks[c] = _mm512_cmplt_epi32_mask(score, _mm512_set1_epi32(limits[c]));
+        }
+        masks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: u64) -> impl FnMut() -> i16 {
+        let mut state = seed;
+        move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) % 2001) as i16 - 1000
+        }
+    }
+
+    #[test]
+    fn pairs_round_trip() {
+        for (even, odd) in [(0, 0), (-1, 1), (i16::MIN, i16::MAX), (1234, -4321)] {
+            assert_eq!(
+                unpack(pack_pair(even, odd)),
+                (i32::from(even), i32::from(odd))
+            );
+        }
+    }
+
+    #[test]
+    fn every_available_kernel_gives_the_exact_scores() {
+        let pairs = 38;
+        let mut next = lcg(11);
+        let values: Vec<[i16; 2]> = (0..GROUP * pairs).map(|_| [next(), next()]).collect();
+        let cells: Vec<i32> = values.iter().map(|v| pack_pair(v[0], v[1])).collect();
+        let block: Vec<i16> = (0..pairs * 2 * LANES).map(|_| next()).collect();
+        let norms: [i32; LANES] = std::array::from_fn(|l| 1000 * l as i32 - 5000);
+        let limits = [i32::MAX, 0, -40_000_000, 12345];
+        let mut expected: Scores = [[0; LANES]; GROUP];
+        for c in 0..GROUP {
+            for l in 0..LANES {
+                let dot: i32 = (0..pairs)
+                    .map(|p| {
+                        let b = &block[p * 2 * LANES + 2 * l..];
+                        i32::from(values[c * pairs + p][0]) * i32::from(b[0])
+                            + i32::from(values[c * pairs + p][1]) * i32::from(b[1])
+                    })
+                    .sum();
+                expected[c][l] = norms[l] - 2 * dot;
+            }
+        }
+        for simd in Simd::available() {
+            let mut scores = [[0; LANES]; GROUP];
+            let masks = simd.block_scores(&cells, &block, &norms, &limits, &mut scores);
+            assert_eq!(scores, expected, "{}", simd.name());
+            for ((row, limit), mask) in expected.iter().zip(limits).zip(masks) {
+                let below = row.iter().enumerate().fold(0u16, |bits, (l, &score)| {
+                    bits | u16::from(score < limit) << l
+                });
+                assert_eq!(mask, below, "{}", simd.name());
+            }
+        }
+    }
+}
