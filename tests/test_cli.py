@@ -133,3 +133,17 @@ def test_the_installed_command_exits_cleanly_on_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "nope.png" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_target_too_large_for_the_grid_is_refused_up_front(
+    palette_tiles: Path, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.png"
+    Image.new("RGB", (2000, 1500), (10, 20, 30)).save(big)
+    # 8x enlargement with 10-px tiles: 1600 x 1200 = 1.92 million cells.
+    code, output = run(
+        "build", big, "--tiles", palette_tiles, "-o", tmp_path / "o.png", "--tile-size", 10
+    )
+    assert code == 1
+    assert "1,920,000 cells" in output and "--max-cells" in output
+    assert not (tmp_path / "o.png").exists()
