@@ -1,0 +1,124 @@
+"""Duplicate detection for tiles: exact (same pixels) and near (same picture, re-encoded).
+
+* **Exact**: two tiles whose thumbnails are identical, pixel for pixel. Their
+  BLAKE2b hash is compared. (Identical decoded images always give identical
+  thumbnails.)
+* **Near**: a 64-bit perceptual hash (pHash: the signs of the low-frequency DCT
+  coefficients of the thumbnail's luminance relative to their median) within a
+  Hamming distance, **and** colours within :data:`NEAR_COLOUR_DELTA` CIELAB units
+  (root mean square over the blocks of the colour grid). pHash alone ignores
+  colour, which is what matters most in a mosaic: a red and a blue copy of the
+  same shape are different tiles.
+
+Near-duplicate search uses multi-index hashing: the 64 bits are cut into
+``distance + 1`` chunks; two hashes within ``distance`` bits agree exactly on at
+least one chunk (pigeonhole), so only tiles sharing a chunk are compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from itertools import pairwise
+
+import numpy as np
+import scipy.fft
+from numpy.typing import NDArray
+
+__all__ = [
+    "NEAR_COLOUR_DELTA",
+    "NearIndex",
+    "perceptual_hashes",
+    "pixel_hashes",
+]
+
+#: Largest RMS colour difference (CIELAB units) between near duplicates.
+NEAR_COLOUR_DELTA = 3.0
+_HASH_SIDE = 32
+_LOW = 8
+
+
+def pixel_hashes(thumbs: NDArray[np.uint8]) -> list[bytes]:
+    """BLAKE2b-128 digest of each thumbnail's pixels."""
+    return [hashlib.blake2b(t.tobytes(), digest_size=16).digest() for t in thumbs]
+
+
+def perceptual_hashes(thumbs: NDArray[np.uint8]) -> NDArray[np.uint64]:
+    """64-bit pHash of each ``(n, s, s, 3)`` thumbnail (``s >= 32``), bit ``i`` = coefficient ``i``.
+
+    The luminance is area-averaged to 32 x 32, transformed by a 2-D DCT-II, and the
+    8 x 8 lowest frequencies are compared with the median of the 63 non-constant ones.
+    """
+    n, side = thumbs.shape[0], thumbs.shape[1]
+    luma = thumbs.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    edges = np.arange(_HASH_SIDE + 1) * side // _HASH_SIDE
+    small = _area_means(_area_means(luma, edges, axis=1), edges, axis=2)
+    coeffs = scipy.fft.dctn(small, type=2, axes=(1, 2), norm="ortho")[:, :_LOW, :_LOW]
+    coeffs = coeffs.reshape(n, _LOW * _LOW)
+    median = np.median(coeffs[:, 1:], axis=1, keepdims=True)
+    bits = np.packbits(coeffs > median, axis=1, bitorder="little")
+    return bits.view("<u8").reshape(n).astype(np.uint64)
+
+
+def _area_means(values: NDArray[np.float32], edges: NDArray[np.int64], axis: int) -> NDArray:
+    sums = np.add.reduceat(values, edges[:-1], axis=axis)
+    counts = np.diff(edges).astype(np.float32)
+    shape = [1] * values.ndim
+    shape[axis] = len(counts)
+    return sums / counts.reshape(shape)
+
+
+class NearIndex:
+    """Tiles in use, searchable for a near duplicate of a new tile.
+
+    Parameters
+    ----------
+    distance : int
+        Largest Hamming distance between the pHashes of near duplicates (0 to 16).
+    """
+
+    def __init__(self, distance: int) -> None:
+        if not 0 <= distance <= 16:
+            raise ValueError(f"near-duplicate distance must be 0 to 16 bits, got {distance}")
+        self.distance = distance
+        edges = np.linspace(0, 64, distance + 2).astype(int)
+        self._chunks = [(int(a), (1 << int(b - a)) - 1) for a, b in pairwise(edges)]
+        self._tables: list[dict[int, list[int]]] = [{} for _ in self._chunks]
+        self._ids: list[int] = []
+        self._hashes: list[int] = []
+        self._colours: list[NDArray[np.int16]] = []
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, tile_id: int, phash: int, descriptor: NDArray[np.int16]) -> None:
+        """Make a tile findable."""
+        position = len(self._ids)
+        self._ids.append(tile_id)
+        self._hashes.append(phash)
+        self._colours.append(descriptor)
+        for table, (shift, mask) in zip(self._tables, self._chunks, strict=True):
+            table.setdefault((phash >> shift) & mask, []).append(position)
+
+    def find(self, phash: int, descriptor: NDArray[np.int16]) -> int | None:
+        """The lowest tile id that is a near duplicate of this tile, or None."""
+        candidates: set[int] = set()
+        for table, (shift, mask) in zip(self._tables, self._chunks, strict=True):
+            candidates.update(table.get((phash >> shift) & mask, ()))
+        best: int | None = None
+        limit = _colour_limit(descriptor)
+        for position in candidates:
+            if (phash ^ self._hashes[position]).bit_count() > self.distance:
+                continue
+            diff = self._colours[position].astype(np.int32) - descriptor
+            if int(diff @ diff) <= limit and (best is None or self._ids[position] < best):
+                best = self._ids[position]
+        return best
+
+
+def _colour_limit(descriptor: NDArray[np.int16]) -> int:
+    """Squared descriptor distance equal to an RMS block difference of NEAR_COLOUR_DELTA.
+
+    Descriptors hold 3 values per block in quarter CIELAB units.
+    """
+    blocks = len(descriptor) // 3
+    return int(blocks * (4 * NEAR_COLOUR_DELTA) ** 2)
