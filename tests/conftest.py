@@ -25,6 +25,14 @@ PALETTE = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep the cache libraries of ``build --tiles`` out of the user's cache folder."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("MOSAICFAST_CACHE_DIR", str(folder))
+    return folder
+
+
 def solid(color: tuple[int, int, int], width: int, height: int | None = None) -> Image.Image:
     """A solid-colour RGB image."""
     return Image.new("RGB", (width, height or width), color)

@@ -9,7 +9,9 @@ from importlib.metadata import PackageNotFoundError, version
 from .api import Mosaic, build
 from .errors import ImageReadError, MosaicfastError
 from .grid import GridPlan
-from .tiles import TileSet, TileSource
+from .indexer import IndexReport, index_library
+from .library import Library, LibraryError, LibraryLockedError
+from .tiles import TileSource
 
 try:
     __version__ = version("mosaicfast")
@@ -19,10 +21,14 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 __all__ = [
     "GridPlan",
     "ImageReadError",
+    "IndexReport",
+    "Library",
+    "LibraryError",
+    "LibraryLockedError",
     "Mosaic",
     "MosaicfastError",
-    "TileSet",
     "TileSource",
     "__version__",
     "build",
+    "index_library",
 ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,14 +13,17 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from . import descriptors
-from .errors import MosaicfastError
+from .cache import folder_library
+from .errors import ImageReadError, MosaicfastError
 from .grid import DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS, GridPlan, plan_grid
 from .images import open_rgb, to_srgb
+from .indexer import index_library
+from .library import Library, TileRows
 from .manifest import write_manifest
 from .output import save_image
 from .progress import Stages, progress_bar
-from .render import compose, enlarge
-from .tiles import TileSet, TileSource, load_tiles, scan_images
+from .render import TileLoader, compose, resize_tile
+from .tiles import SkipHandler, TileSource
 
 __all__ = ["SAMPLES_PER_BLOCK", "Mosaic", "build"]
 
@@ -27,8 +31,6 @@ __all__ = ["SAMPLES_PER_BLOCK", "Mosaic", "build"]
 SAMPLES_PER_BLOCK = 4
 #: Cells matched per call to the core, so long searches can show progress.
 MATCH_BATCH = 1024
-
-SkipHandler = Callable[[Path, str], None]
 
 
 @dataclass
@@ -42,13 +44,14 @@ class Mosaic:
     assignment : numpy.ndarray
         ``(rows, cols)`` ``int64`` tile ids: ``tiles[assignment[r, c]]`` fills cell ``(r, c)``.
     tiles : list of TileSource
-        Every usable tile, indexed by tile id: source file and crop box.
+        Every tile the mosaic could choose from; ``assignment`` indexes this list.
+        Each records its source file, crop box and library tile id.
     plan : GridPlan
         Grid and tile size.
     distances : numpy.ndarray
         ``(rows, cols)`` squared descriptor distance between each cell and its tile.
     skipped : list of (Path, str)
-        Tile files that could not be used, with the reason.
+        Tile files that could not be used, with the reason (``build(tiles=...)`` only).
     timings : dict of str to float
         Seconds spent in each stage, in order.
     options : dict
@@ -77,8 +80,9 @@ class Mosaic:
 
 def build(
     target: str | Path | Image.Image,
-    tiles: str | Path | Sequence[str | Path] | TileSet,
+    tiles: str | Path | Sequence[str | Path] | None = None,
     *,
+    library: str | Path | None = None,
     tile_size: int = 50,
     enlargement: float = 8.0,
     cols: int | None = None,
@@ -91,7 +95,7 @@ def build(
     progress: bool = False,
     on_skip: SkipHandler | None = None,
 ) -> Mosaic:
-    """Build a photo mosaic of ``target`` from the photos in ``tiles``.
+    """Build a photo mosaic of ``target`` from a tile library or folders of photos.
 
     Every cell of the target is described by a ``grid x grid`` grid of mean
     colours in CIELAB (averaged in linear light), as is every tile (its centre
@@ -102,9 +106,12 @@ def build(
     ----------
     target : str, Path or PIL.Image.Image
         The picture to reproduce.
-    tiles : str, Path, sequence of them, or TileSet
-        Folders (searched recursively) and files of tile photos, or tiles
-        already loaded at ``grid * SAMPLES_PER_BLOCK`` pixels.
+    tiles : str, Path or sequence of them, optional
+        Folders (searched recursively) and files of tile photos. They are indexed
+        into a cache library kept per folder set (see :func:`mosaicfast.cache.cache_dir`),
+        so the next build from the same folders reads only new or changed files.
+    library : str or Path, optional
+        A library made by ``mosaicfast index`` (give ``tiles`` or ``library``).
     tile_size : int, default 50
         Side of each tile in the output, in pixels.
     enlargement : float, default 8.0
@@ -120,8 +127,7 @@ def build(
         Seed of every random choice; the same inputs and options give the
         same mosaic.
     threads : int, optional
-        Worker threads for loading and matching; default one per core. The
-        result does not depend on it.
+        Worker threads; default one per core. The result does not depend on it.
     max_cells, max_output_pixels : int
         Refuse grids and outputs beyond these sizes.
     progress : bool, default False
@@ -139,6 +145,8 @@ def build(
         Unreadable target, no usable tile, bad option, or a grid beyond the limits.
     """
     _check_options(grid=grid, vary=vary, threads=threads)
+    if (tiles is None) == (library is None):
+        raise MosaicfastError("give either tile folders or a library, not both or neither")
     stages = Stages()
     with stages("target"):
         target_image = to_srgb(target) if isinstance(target, Image.Image) else open_rgb(target)
@@ -150,27 +158,36 @@ def build(
             max_cells=max_cells,
             max_output_pixels=max_output_pixels,
         )
-    tile_set = _tile_set(tiles, grid, threads, progress, on_skip, stages)
-    with stages("describe"):
-        tile_desc = descriptors.tile_descriptors(tile_set.thumbs, grid, threads=threads)
-        cell_desc = _cell_descriptors(target_image, plan, grid, threads)
-    with stages("match"):
-        indices, dists = _match(cell_desc, tile_desc, min(vary, len(tile_set)), threads, progress)
-        choice = np.random.default_rng(seed).integers(0, indices.shape[1], size=indices.shape[0])
-        rows = np.arange(indices.shape[0])
-        assignment = indices[rows, choice].reshape(plan.rows, plan.cols)
-        distances = dists[rows, choice].reshape(plan.rows, plan.cols)
-    with stages("render"):
-        pixels = compose(
-            assignment,
-            tile_set.sources,
-            plan.tile_size,
-            fallback=lambda tile_id, size: enlarge(tile_set.thumbs[tile_id], size),
-            on_skip=lambda path, reason: on_skip(Path(path), reason) if on_skip else None,
-            workers=threads,
-            progress=progress,
-        )
-        image = Image.fromarray(pixels)
+    skipped: list[tuple[Path, str]] = []
+    if tiles is not None:
+        roots = [tiles] if isinstance(tiles, (str, Path)) else list(tiles)
+        library = folder_library(roots)
+        with stages("index"):
+            report = index_library(
+                library, roots, workers=threads, progress=progress, on_skip=on_skip
+            )
+        skipped = report.skipped
+    assert library is not None
+    with Library.open(library) as lib:
+        with stages("open library"):
+            rows = lib.tiles_in_use()
+        if len(rows) == 0:
+            raise MosaicfastError(f"{library}: no usable tile image ({len(skipped)} unreadable)")
+        with stages("describe"):
+            tile_desc = lib.tile_descriptors(grid, rows.slots, threads=threads)
+            cell_desc = _cell_descriptors(target_image, plan, grid, threads)
+        with stages("match"):
+            indices, dists = _match(cell_desc, tile_desc, min(vary, len(rows)), threads, progress)
+            choice = np.random.default_rng(seed).integers(0, indices.shape[1], len(indices))
+            cells = np.arange(len(indices))
+            assignment = indices[cells, choice].reshape(plan.rows, plan.cols)
+            distances = dists[cells, choice].reshape(plan.rows, plan.cols)
+        with stages("render"):
+            sources = _sources(rows)
+            load = _tile_loader(lib, rows.slots, sources, plan.tile_size, on_skip)
+            workers = threads or os.cpu_count() or 1
+            pixels = compose(assignment, plan.tile_size, load, workers=workers, progress=progress)
+            image = Image.fromarray(pixels)
     options = {
         "tile_size": tile_size,
         "enlargement": enlargement if cols is None else None,
@@ -178,14 +195,15 @@ def build(
         "grid": grid,
         "vary": vary,
         "seed": seed,
+        "library": str(library),
     }
     return Mosaic(
         image=image,
         assignment=assignment,
-        tiles=list(tile_set.sources),
+        tiles=sources,
         plan=plan,
         distances=distances,
-        skipped=list(tile_set.skipped),
+        skipped=skipped,
         timings=stages.seconds,
         options=options,
     )
@@ -200,35 +218,37 @@ def _check_options(*, grid: int, vary: int, threads: int | None) -> None:
         raise MosaicfastError(f"threads must be at least 1, got {threads}")
 
 
-def _tile_set(
-    tiles: str | Path | Sequence[str | Path] | TileSet,
-    grid: int,
-    threads: int | None,
-    progress: bool,
+def _sources(rows: TileRows) -> list[TileSource]:
+    return [
+        TileSource(Path(path), (left, top, right, bottom), tile_id=tile_id, time=time)
+        for tile_id, path, (left, top, right, bottom), time in zip(
+            rows.ids.tolist(), rows.paths, rows.boxes.tolist(), rows.times, strict=True
+        )
+    ]
+
+
+def _tile_loader(
+    lib: Library,
+    slots: NDArray[np.int64],
+    sources: list[TileSource],
+    size: int,
     on_skip: SkipHandler | None,
-    stages: Stages,
-) -> TileSet:
-    size = grid * SAMPLES_PER_BLOCK
-    if isinstance(tiles, TileSet):
-        if tiles.thumbs.shape[1:] != (size, size, 3):
-            raise MosaicfastError(
-                f"the tile set holds {tiles.thumbs.shape[1]}-px thumbnails but grid {grid} "
-                f"needs {size}-px ones"
-            )
-        tile_set = tiles
-    else:
-        roots = [tiles] if isinstance(tiles, (str, Path)) else list(tiles)
-        with stages("scan"):
-            paths = scan_images(*roots)
-        with stages("load tiles"):
-            tile_set = load_tiles(paths, size, workers=threads, progress=progress, on_skip=on_skip)
-        if len(tile_set) == 0:
-            where = ", ".join(str(r) for r in roots)
-            raise MosaicfastError(
-                f"no usable tile image in {where} ({len(paths)} image files found, "
-                f"{len(tile_set.skipped)} unreadable)"
-            )
-    return tile_set
+) -> TileLoader:
+    """Tiles at the output size: from the stored thumbnail when it is large enough,
+    else from the source photo (falling back to the thumbnail if the photo is gone)."""
+
+    def load(tile: int) -> NDArray[np.uint8]:
+        thumb = lib.thumbnails(slots[tile : tile + 1])[0]
+        if size <= lib.thumb_size:
+            return resize_tile(thumb, size)
+        try:
+            return sources[tile].load(size)
+        except ImageReadError as err:
+            if on_skip is not None:
+                on_skip(err.path, f"{err.reason} (its thumbnail was used instead)")
+            return resize_tile(thumb, size)
+
+    return load
 
 
 def _cell_descriptors(

@@ -12,6 +12,9 @@ from . import __version__
 from .api import build as build_mosaic
 from .errors import MosaicfastError
 from .grid import DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS
+from .indexer import DEFAULT_NEAR_DISTANCE, IndexInterruptedError, index_library
+from .library import DEFAULT_THUMB_SIZE
+from .maintenance import library_info, verify_library
 from .manifest import MANIFEST_SUFFIXES
 from .output import check_image_path
 from .progress import Stages
@@ -47,9 +50,14 @@ def main() -> None:
     "--tiles",
     "tile_dirs",
     multiple=True,
-    required=True,
     type=click.Path(path_type=Path),
-    help="Folder (searched recursively) or file of tile photos; repeat for several.",
+    help="Folder (searched recursively) or file of tile photos; repeat for several. "
+    "Indexed into a cache library, so the next build reads only new or changed files.",
+)
+@click.option(
+    "--library",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A tile library made by `mosaicfast index` (instead of --tiles).",
 )
 @click.option(
     "-o",
@@ -130,6 +138,7 @@ def main() -> None:
 def build(
     target: Path,
     tile_dirs: tuple[Path, ...],
+    library: Path | None,
     output: Path,
     tile_size: int,
     enlargement: float,
@@ -143,15 +152,18 @@ def build(
     max_output_pixels: int,
     quiet: bool,
 ) -> None:
-    """Build a mosaic of TARGET from the photos given by --tiles and write it to -o OUTPUT."""
+    """Build a mosaic of TARGET from --tiles or --library and write it to -o OUTPUT."""
     report = _Report(quiet)
     try:
+        if bool(tile_dirs) == (library is not None):
+            raise MosaicfastError("give either --tiles or --library")
         check_image_path(output)
         if manifest is not None and manifest.suffix.lower() not in MANIFEST_SUFFIXES:
             raise MosaicfastError(f"{manifest}: a manifest must end in .json or .csv")
         mosaic = build_mosaic(
             target,
-            list(tile_dirs),
+            list(tile_dirs) or None,
+            library=library,
             tile_size=tile_size,
             enlargement=enlargement,
             cols=cols,
@@ -172,7 +184,7 @@ def build(
     except MosaicfastError as err:
         raise click.ClickException(str(err)) from None
     except KeyboardInterrupt:
-        click.echo("interrupted: nothing was written", err=True)
+        click.echo("interrupted: no mosaic was written", err=True)
         sys.exit(130)
     if report.skipped:
         tqdm.write(f"warning: {report.skipped} tile file(s) skipped", file=sys.stderr)
@@ -185,3 +197,112 @@ def build(
     if manifest is not None:
         report.say(f"wrote {manifest}")
     report.say(stages.summary())
+
+
+@main.command()
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--library",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The library folder; created if it does not exist.",
+)
+@click.option(
+    "--thumb-size",
+    default=DEFAULT_THUMB_SIZE,
+    show_default=True,
+    type=click.IntRange(32, 1024),
+    help="Side of the stored thumbnails, for a new library; tiles up to this size "
+    "render from the library alone.",
+)
+@click.option(
+    "--near-distance",
+    default=DEFAULT_NEAR_DISTANCE,
+    show_default=True,
+    type=click.IntRange(0, 16),
+    help="Set aside near duplicates: tiles whose perceptual hashes differ in at most "
+    "this many bits and whose colours are within 3 CIELAB units.",
+)
+@click.option("--no-near-dedupe", is_flag=True, help="Keep near duplicates.")
+@click.option(
+    "--max-image-pixels",
+    type=click.IntRange(min=1),
+    help="Refuse images with more pixels than this (decompression-bomb guard; "
+    "default Pillow's limit, about 179 million).",
+)
+@click.option(
+    "--threads", type=click.IntRange(min=1), help="Decoding threads (default: one per core)."
+)
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No progress bar or summary; warnings still shown."
+)
+def index(
+    sources: tuple[Path, ...],
+    library: Path,
+    thumb_size: int,
+    near_distance: int,
+    no_near_dedupe: bool,
+    max_image_pixels: int | None,
+    threads: int | None,
+    quiet: bool,
+) -> None:
+    """Create or update the tile library --library from SOURCES (folders and files).
+
+    Only new and changed files are read; files that disappeared from SOURCES leave
+    the library. Without SOURCES, the folders indexed before are updated. Stopping
+    with Ctrl-C (or a crash) loses nothing committed: run the command again to go on.
+    """
+    report = _Report(quiet)
+    try:
+        result = index_library(
+            library,
+            list(sources),
+            thumb_size=thumb_size,
+            near_distance=None if no_near_dedupe else near_distance,
+            max_image_pixels=max_image_pixels,
+            workers=threads,
+            progress=not quiet,
+            on_skip=report.skip,
+        )
+    except IndexInterruptedError as err:
+        click.echo(str(err), err=True)
+        sys.exit(130)
+    except MosaicfastError as err:
+        raise click.ClickException(str(err)) from None
+    report.say(result.summary())
+
+
+@main.group(name="library")
+def library_group() -> None:
+    """Inspect and check tile libraries."""
+
+
+@library_group.command()
+@click.argument("library", type=click.Path(path_type=Path, file_okay=False))
+def info(library: Path) -> None:
+    """Print what LIBRARY holds: sources, tiles, duplicates, size, unreadable files."""
+    try:
+        click.echo("\n".join(library_info(library).lines()))
+    except MosaicfastError as err:
+        raise click.ClickException(str(err)) from None
+
+
+@library_group.command()
+@click.argument("library", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--repair", is_flag=True, help="Fix what can be fixed (takes the writer's lock).")
+def verify(library: Path, repair: bool) -> None:
+    """Check that LIBRARY is consistent; exit status 1 if a problem remains."""
+    try:
+        problems, notes = verify_library(library, repair=repair)
+    except MosaicfastError as err:
+        raise click.ClickException(str(err)) from None
+    for problem in problems:
+        state = "repaired" if problem.repaired else "problem"
+        click.echo(f"{state}: {problem.message}")
+    for note in notes:
+        click.echo(f"note: {note}")
+    remaining = [p for p in problems if not p.repaired]
+    if remaining:
+        hint = "" if repair else " (try --repair)"
+        raise click.ClickException(f"{len(remaining)} problem(s) found{hint}")
+    click.echo(f"{library}: consistent" + (" after repair" if problems else ""))
