@@ -130,10 +130,12 @@ def test_manifest_lists_every_cell(palette_tiles: Path, layout: np.ndarray, tmp_
     assert len(data["cells"]) == layout.size
     assert data["meta"]["rows"] == layout.shape[0]
     cell = data["cells"][layout.shape[1] + 2]
-    assert (cell["row"], cell["col"], cell["tile"]) == (1, 2, int(layout[1, 2]))
+    tile_id = mosaic.tiles[int(layout[1, 2])].tile_id
+    assert (cell["row"], cell["col"], cell["tile"]) == (1, 2, tile_id)
+    assert cell["time"] is None
     assert cell["source"].endswith(f"tile{layout[1, 2]:02d}.png")
     assert cell["right"] - cell["left"] == cell["bottom"] - cell["top"] > 0
     with (mosaic.write_manifest(tmp_path / "m.csv")).open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == layout.size
-    assert int(rows[-1]["tile"]) == int(layout[-1, -1])
+    assert int(rows[-1]["tile"]) == mosaic.tiles[int(layout[-1, -1])].tile_id

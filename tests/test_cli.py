@@ -44,7 +44,8 @@ def test_build_writes_the_mosaic_manifest_and_timings(
     with Image.open(out) as image:
         assert image.size == (layout.shape[1] * 16, layout.shape[0] * 16)
     cells = json.loads(manifest.read_text())["cells"]
-    assert [c["tile"] for c in cells] == layout.ravel().tolist()
+    # Tile ids are the library's: the palette tiles were indexed in name order, from 1.
+    assert [c["tile"] for c in cells] == (layout.ravel() + 1).tolist()
     assert "time:" in output and "match" in output and "render" in output
 
 

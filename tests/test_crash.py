@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mosaicfast import Library, TileSource, index_library
+from mosaicfast import Library, LibraryError, TileSource, index_library
 from mosaicfast.maintenance import verify_library
 
-FILES = 3000
+FILES = 4000
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,18 @@ def start_index(photos: Path, library: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def wait_for_progress(library: Path, done: int, process: subprocess.Popen[bytes]) -> None:
+    """Wait until more than ``done`` tiles are committed (or the process ends)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if len(committed(library)) > done:
+                return
+        except LibraryError:  # not created yet
+            pass
+        time.sleep(0.02)
+
+
 def committed(library: Path) -> dict[str, bytes]:
     """Source path -> pixel hash of its tile, for every committed tile."""
     with Library.open(library) as lib:
@@ -55,10 +67,16 @@ def test_sigkill_at_random_moments_loses_nothing_committed(
     library = tmp_path / "lib"
     chooser = random.Random(1234)
     before: dict[str, bytes] = {}
-    kills = 0
-    for _ in range(6):
+    kills = midway = 0
+    for attempt in range(8):
         process = start_index(many_photos, library)
-        time.sleep(chooser.uniform(0.4, 1.6))
+        if attempt % 2:
+            # Half the kills come once this run has committed something of its own...
+            wait_for_progress(library, len(before), process)
+            time.sleep(chooser.uniform(0.0, 0.3))
+        else:
+            # ...the others at any moment, from start-up on.
+            time.sleep(chooser.uniform(0.05, 1.2))
         if process.poll() is not None:
             break
         process.kill()
@@ -69,9 +87,10 @@ def test_sigkill_at_random_moments_loses_nothing_committed(
         assert all("past the committed slots" in p.message for p in problems), problems
         now = committed(library)
         assert before.items() <= now.items(), "a committed tile was lost or changed"
+        midway += 0 < len(now) < FILES
         before = now
-    assert kills >= 3, "the runs finished too fast to be killed"
-    assert 0 < len(before) < FILES
+    assert kills >= 4, "the runs finished too fast to be killed"
+    assert midway >= 3, "too few kills landed in the middle of the work"
     finish = start_index(many_photos, library)
     assert finish.wait(timeout=120) == 0, finish.stderr.read() if finish.stderr else ""
     assert verify_library(library)[0] == []

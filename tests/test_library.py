@@ -324,7 +324,7 @@ def test_the_progress_bar_shows_on_a_terminal_only(
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     index_library(tmp_path / "a", [photos], progress=True)
-    assert "index" in terminal.getvalue() and "12/12" in terminal.getvalue()
+    assert "photos" in terminal.getvalue() and "12/12" in terminal.getvalue()
     monkeypatch.setattr(sys, "stderr", io.StringIO())
     index_library(tmp_path / "b", [photos], progress=True)
     assert sys.stderr.getvalue() == ""

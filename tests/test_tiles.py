@@ -62,7 +62,7 @@ def test_scan_takes_single_files_and_merges_roots(tmp_path: Path) -> None:
     log = SkipLog()
     found = scan_images(tmp_path / "two", one, tmp_path / "one", note, on_skip=log)
     assert found == [one, two]
-    assert log.calls == [(note, "file name does not end in an image suffix")]
+    assert log.calls == [(note, "file name does not end in a known image or video suffix")]
 
 
 def test_scan_follows_symlinks_without_looping(tmp_path: Path) -> None:

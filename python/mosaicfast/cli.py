@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -10,7 +11,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .api import build as build_mosaic
-from .errors import MosaicfastError
+from .errors import ImageReadError, MosaicfastError
 from .grid import DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS
 from .indexer import DEFAULT_NEAR_DISTANCE, IndexInterruptedError, index_library
 from .library import DEFAULT_THUMB_SIZE
@@ -18,6 +19,7 @@ from .maintenance import library_info, verify_library
 from .manifest import MANIFEST_SUFFIXES
 from .output import check_image_path
 from .progress import Stages
+from .video import SpliceOptions, splice_to_folder
 
 __all__ = ["main"]
 
@@ -199,6 +201,46 @@ def build(
     report.say(stages.summary())
 
 
+def _video_options(function: Callable[..., None]) -> Callable[..., None]:
+    """The options that say how videos are cut into tiles (shared by index and splice)."""
+    options = [
+        click.option(
+            "--fps",
+            default=1.0,
+            show_default=True,
+            type=click.FloatRange(min=0, min_open=True),
+            help="Video frames sampled per second (by presentation time).",
+        ),
+        click.option(
+            "--crops",
+            default=2,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="Squares cut from each frame: 1 the centre, 2 left and right (top and "
+            "bottom of a portrait video), more spread along the long side.",
+        ),
+        click.option(
+            "--flat-variance",
+            default=SpliceOptions.flat_variance,
+            show_default=True,
+            type=click.FloatRange(min=0),
+            help="Skip frames whose luminance variance is below this (fades, black, "
+            "plain cards); 0 keeps them.",
+        ),
+        click.option(
+            "--static-difference",
+            default=SpliceOptions.static_difference,
+            show_default=True,
+            type=click.FloatRange(min=0),
+            help="Skip frames whose mean luminance difference (0-255) from the previous "
+            "kept frame is below this (static shots); 0 keeps them.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
 @main.command()
 @click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
@@ -306,3 +348,56 @@ def verify(library: Path, repair: bool) -> None:
         hint = "" if repair else " (try --repair)"
         raise click.ClickException(f"{len(remaining)} problem(s) found{hint}")
     click.echo(f"{library}: consistent" + (" after repair" if problems else ""))
+
+
+@main.command()
+@click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for the tile images (created if missing).",
+)
+@click.option(
+    "--size", type=click.IntRange(min=8), help="Side of each tile in pixels (default: as cut)."
+)
+@_video_options
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary; warnings still shown.")
+def splice(
+    videos: tuple[Path, ...],
+    output: Path,
+    size: int | None,
+    fps: float,
+    crops: int,
+    flat_variance: float,
+    static_difference: float,
+    quiet: bool,
+) -> None:
+    """Cut VIDEOS into square tile images in --output (no library needed).
+
+    Files are named VIDEO-STEM_HHhMMmSSs[.t]_CROP.jpg after the frame's time.
+    """
+    report = _Report(quiet)
+    options = SpliceOptions(fps, crops, flat_variance, static_difference)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise click.ClickException(f"{output}: cannot create the folder ({err})") from None
+    total = 0
+    for video in videos:
+        try:
+            written, stats = splice_to_folder(video, output, size, options)
+        except MosaicfastError as err:
+            report.skip(video, str(err.reason if isinstance(err, ImageReadError) else err))
+            continue
+        total += written
+        if stats.error:
+            report.skip(video, f"{stats.error}; the tiles before it were written")
+        report.say(
+            f"{video}: {written:,} tiles from {stats.kept:,} frames "
+            f"({stats.sampled:,} sampled, {stats.flat:,} flat and {stats.static:,} static skipped)"
+        )
+    report.say(f"wrote {total:,} tiles to {output}")
+    if report.skipped:
+        raise click.ClickException(f"{report.skipped} video(s) could not be read in full")

@@ -21,7 +21,6 @@ import hashlib
 from itertools import pairwise
 
 import numpy as np
-import scipy.fft
 from numpy.typing import NDArray
 
 __all__ = [
@@ -52,11 +51,21 @@ def perceptual_hashes(thumbs: NDArray[np.uint8]) -> NDArray[np.uint64]:
     luma = thumbs.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     edges = np.arange(_HASH_SIDE + 1) * side // _HASH_SIDE
     small = _area_means(_area_means(luma, edges, axis=1), edges, axis=2)
-    coeffs = scipy.fft.dctn(small, type=2, axes=(1, 2), norm="ortho")[:, :_LOW, :_LOW]
-    coeffs = coeffs.reshape(n, _LOW * _LOW)
+    basis = _dct_basis(_HASH_SIDE, _LOW)
+    coeffs = (basis @ small @ basis.T).reshape(n, _LOW * _LOW)
     median = np.median(coeffs[:, 1:], axis=1, keepdims=True)
     bits = np.packbits(coeffs > median, axis=1, bitorder="little")
     return bits.view("<u8").reshape(n).astype(np.uint64)
+
+
+def _dct_basis(size: int, count: int) -> NDArray[np.float32]:
+    """The first ``count`` rows of the orthonormal DCT-II matrix of order ``size``:
+    ``basis @ x @ basis.T`` gives the ``count x count`` lowest frequencies of ``x``."""
+    k = np.arange(count)[:, None]
+    n = np.arange(size)[None, :]
+    basis = np.sqrt(2.0 / size) * np.cos(np.pi * (2 * n + 1) * k / (2 * size))
+    basis[0] /= np.sqrt(2.0)
+    return basis.astype(np.float32)
 
 
 def _area_means(values: NDArray[np.float32], edges: NDArray[np.int64], axis: int) -> NDArray:

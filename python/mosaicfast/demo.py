@@ -4,8 +4,8 @@ The sample photos are the colour images that scikit-image ships inside its
 package (public-domain and CC0 pictures; see scikit-image's
 ``skimage/data/README.txt``), so nothing is downloaded. One of them, Chelsea the
 cat, is the target; square crops of all the others, at three scales, are the
-tiles. The demo then runs the real command line on them and writes
-``demo/mosaic.png``.
+tiles. The demo then runs the real command line on them: it indexes the tiles
+into ``demo/library`` and builds ``demo/mosaic.png``.
 """
 
 from __future__ import annotations
@@ -85,29 +85,26 @@ def make_sample_data(folder: Path) -> tuple[Path, Path, int]:
     return target, tiles, count
 
 
+def _run(*args: str) -> None:
+    """Run one ``mosaicfast`` command as a user would, stopping the demo if it fails."""
+    print("$ mosaicfast " + " ".join(args), flush=True)
+    result = subprocess.run([sys.executable, "-m", "mosaicfast", *args], check=False)
+    if result.returncode != 0:
+        raise SystemExit(result.returncode)
+
+
 def main() -> None:
-    """Make the sample data in ``demo/`` and build ``demo/mosaic.png`` from it."""
+    """Make the sample data in ``demo/``, index it and build ``demo/mosaic.png``."""
     folder = Path("demo")
     target, tiles, count = make_sample_data(folder)
     print(f"sample data: target {target}, {count} tile photos in {tiles}/")
-    output = folder / "mosaic.png"
-    command = [
-        sys.executable,
-        "-m",
-        "mosaicfast",
-        "build",
-        str(target),
-        "--tiles",
-        str(tiles),
-        "-o",
-        str(output),
-        "--manifest",
-        str(folder / "mosaic.json"),
-    ]
-    print("running: mosaicfast " + " ".join(command[3:]), flush=True)
-    result = subprocess.run(command, check=False)
-    if result.returncode != 0:
-        raise SystemExit(result.returncode)
+    library, output = folder / "library", folder / "mosaic.png"
+    _run("index", str(tiles), "--library", str(library))
+    _run("library", "info", str(library))
+    _run(
+        "build", str(target), "--library", str(library), "-o", str(output),
+        "--manifest", str(folder / "mosaic.json"),
+    )  # fmt: skip
     print(f"the mosaic is in {output.resolve()}")
 
 

@@ -1,16 +1,19 @@
-"""``mosaicfast index``: bring a tile library up to date with folders of photos.
+"""``mosaicfast index``: bring a tile library up to date with folders of photos and videos.
 
 Only new and changed files are read (a file is unchanged when its size and
 modification time are); files that disappeared are taken out of the library.
-Photos are decoded on all cores; every batch of tiles is written to the arrays
-and then committed to the catalog in one transaction, so a run killed at any
-moment loses at most the batch in flight, and the next run carries on from
-there. Ctrl-C stops after the file in hand, once everything read is committed.
+Photos are decoded on all cores, one tile each; videos are cut into tiles a few
+frames per second (see :mod:`mosaicfast.video`). Every batch of tiles is
+written to the arrays and then committed to the catalog in one transaction, so
+a run killed at any moment loses at most the batch in flight, and the next run
+carries on from there: a video from the last frame committed. Ctrl-C stops
+after the file (or frame) in hand, once everything read is committed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import signal
 import threading
@@ -27,11 +30,12 @@ from PIL import Image
 from . import descriptors
 from .dedupe import NearIndex, perceptual_hashes, pixel_hashes
 from .errors import ImageReadError, MosaicfastError
-from .images import Box, load_square
+from .images import IMAGE_SUFFIXES, Box, load_square
 from .library import DEFAULT_GRIDS, DEFAULT_THUMB_SIZE, THUMBS, Library, LibraryError
 from .parallel import ordered_map
 from .progress import progress_bar
 from .tiles import SkipHandler, scan_images
+from .video import VIDEO_SUFFIXES, SpliceOptions, SpliceStats, splice
 
 __all__ = [
     "DEFAULT_NEAR_DISTANCE",
@@ -42,6 +46,7 @@ __all__ = [
 ]
 
 DEFAULT_NEAR_DISTANCE = 4
+#: Tiles per committed batch.
 _BATCH = 256
 _READ_CHUNK = 1 << 20
 
@@ -58,16 +63,26 @@ class IndexReport:
     tiles_added: int = 0
     exact_duplicates: int = 0
     near_duplicates: int = 0
+    videos: int = 0
+    frames_sampled: int = 0
+    frames_flat: int = 0
+    frames_static: int = 0
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.scanned:,} files scanned: {self.added:,} indexed, {self.unchanged:,} "
             f"unchanged, {self.removed:,} removed, {self.failed:,} unreadable; "
             f"{self.tiles_added:,} tiles added ({self.exact_duplicates:,} exact and "
             f"{self.near_duplicates:,} near duplicates set aside) in {self.seconds:.1f}s"
         )
+        if self.videos:
+            text += (
+                f"; {self.videos:,} videos: {self.frames_sampled:,} frames sampled, "
+                f"{self.frames_flat:,} flat and {self.frames_static:,} static skipped"
+            )
+        return text
 
 
 class IndexInterruptedError(MosaicfastError):
@@ -76,21 +91,37 @@ class IndexInterruptedError(MosaicfastError):
     def __init__(self, report: IndexReport) -> None:
         self.report = report
         super().__init__(
-            f"interrupted: {report.added:,} files committed; run the same command again to continue"
+            f"interrupted: {report.added:,} files and {report.tiles_added:,} tiles committed; "
+            "run the same command again to continue"
         )
 
 
 @dataclass
-class _Read:
-    """One source file, read by a worker thread."""
+class _Todo:
+    """A file to read, and for an interrupted video the time to resume after."""
 
     path: Path
+    stat: os.stat_result
+    resume_after: float | None = None
+
+    @property
+    def is_video(self) -> bool:
+        return self.path.suffix.lower() in VIDEO_SUFFIXES
+
+
+@dataclass
+class _Entry:
+    """A source's catalog record and the tiles read from it since the last commit."""
+
+    path: Path
+    kind: str
     size: int
     mtime_ns: int
-    content_hash: str | None = None
-    thumb: NDArray[np.uint8] | None = None
-    box: Box | None = None
+    status: str
     error: str | None = None
+    content_hash: str | None = None
+    done_until: float | None = None
+    tiles: list[tuple[NDArray[np.uint8], Box, float | None]] = field(default_factory=list)
 
 
 def index_library(
@@ -100,12 +131,13 @@ def index_library(
     thumb_size: int = DEFAULT_THUMB_SIZE,
     grids: Sequence[int] = DEFAULT_GRIDS,
     near_distance: int | None = DEFAULT_NEAR_DISTANCE,
+    video: SpliceOptions | None = None,
     max_image_pixels: int | None = None,
     workers: int | None = None,
     progress: bool = False,
     on_skip: SkipHandler | None = None,
 ) -> IndexReport:
-    """Create or update the library at ``library`` from folders and files of photos.
+    """Create or update the library at ``library`` from folders and files of photos and videos.
 
     Parameters
     ----------
@@ -120,15 +152,18 @@ def index_library(
         Match resolutions whose descriptors are stored, for a new library.
     near_distance : int or None, default 4
         Largest pHash Hamming distance of near duplicates; None keeps near duplicates.
+    video : SpliceOptions, optional
+        How videos are sampled and cut (default: 1 frame per second, 2 squares each).
     max_image_pixels : int, optional
         Refuse images with more pixels than this (decompression-bomb guard); default
         Pillow's limit.
     workers : int, optional
         Decoding threads; default one per core.
     progress : bool
-        Show a progress bar.
+        Show progress bars.
     on_skip : callable, optional
-        Called as ``on_skip(path, reason)`` for each file that cannot be used.
+        Called as ``on_skip(path, reason)`` for each file that cannot be used (or, for a
+        damaged video, used only up to the damage).
 
     Returns
     -------
@@ -143,6 +178,7 @@ def index_library(
     """
     start = time.perf_counter()
     report = IndexReport()
+    video = video or SpliceOptions()
 
     def skip(path: Path, reason: str) -> None:
         report.skipped.append((path, reason))
@@ -156,12 +192,17 @@ def index_library(
         roots = [os.path.abspath(s) for s in sources] or lib.roots()
         if not roots:
             raise MosaicfastError(f"{library}: no sources given and none indexed before")
-        paths = scan_images(*roots, on_skip=skip)
+        paths = scan_images(*roots, suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES, on_skip=skip)
         report.scanned = len(paths)
-        todo = _sync_catalog(lib, roots, paths, report, skip)
+        todo = _sync_catalog(lib, roots, paths, report, skip, 1.0 / video.fps)
         writer = _BatchWriter(lib, near_distance, report, skip)
         with _StopOnInterrupt() as stop:
-            _read_all(todo, lib.thumb_size, workers, progress, writer, stop)
+            photos = [t for t in todo if not t.is_video]
+            _read_photos(photos, lib.thumb_size, workers, progress, writer, stop)
+            for item in (t for t in todo if t.is_video):
+                if stop.requested:
+                    break
+                _read_video(item, lib.thumb_size, video, progress, writer, stop)
         writer.flush()
         if stop.requested:
             report.seconds = time.perf_counter() - start
@@ -171,7 +212,7 @@ def index_library(
 
 
 class _StopOnInterrupt:
-    """Turns Ctrl-C (SIGINT) into a request to stop after the file in hand.
+    """Turns Ctrl-C (SIGINT) into a request to stop after the file or frame in hand.
 
     A KeyboardInterrupt could land in the middle of a batch being written; a flag
     checked between files lets the run stop where nothing is half done. Outside the
@@ -216,14 +257,17 @@ def _sync_catalog(
     paths: list[Path],
     report: IndexReport,
     skip: Callable[[Path, str], None],
-) -> list[tuple[Path, os.stat_result]]:
-    """Drop sources that vanished or changed; return the files to (re)read with their stat."""
+    video_step: float,
+) -> list[_Todo]:
+    """Drop sources that vanished or changed; return the files to read or finish."""
     known = {
         row[1]: row
-        for row in lib.query("SELECT id, path, size, mtime_ns, status, error FROM sources")
+        for row in lib.query(
+            "SELECT id, path, size, mtime_ns, status, error, done_until FROM sources"
+        )
     }
     scanned = {str(p): p for p in paths}
-    todo: list[tuple[Path, os.stat_result]] = []
+    todo: list[_Todo] = []
     stale: list[int] = []
     for key, path in scanned.items():
         try:
@@ -233,15 +277,19 @@ def _sync_catalog(
             skip(path, (err.strerror or str(err)).lower())
             continue
         row = known.get(key)
-        if row is not None and (row[2], row[3]) == (st.st_size, st.st_mtime_ns):
+        unchanged = row is not None and (row[2], row[3]) == (st.st_size, st.st_mtime_ns)
+        if unchanged and row[4] == "partial":
+            todo.append(_Todo(path, st, resume_after=_resume_time(row[6], video_step)))
+            continue
+        if unchanged:
             report.unchanged += 1
-            if row[4] == "error":
-                report.failed += 1
+            if row[5] is not None:
+                report.failed += row[4] == "error"
                 skip(path, row[5])
             continue
         if row is not None:
             stale.append(row[0])
-        todo.append((path, st))
+        todo.append(_Todo(path, st))
     vanished = [
         row[0]
         for key, row in known.items()
@@ -252,6 +300,13 @@ def _sync_catalog(
         db.executemany("INSERT OR IGNORE INTO roots VALUES (?)", [(r,) for r in roots])
         remove_sources(db, stale + vanished)
     return todo
+
+
+def _resume_time(done_until: float | None, step: float) -> float:
+    """The first sampling instant after the last frame committed (instants are k * step)."""
+    if done_until is None:
+        return 0.0
+    return (math.floor(done_until / step + 1e-9) + 1) * step
 
 
 def _is_under(path: str, root: str) -> bool:
@@ -286,35 +341,35 @@ def remove_sources(db, source_ids: list[int]) -> None:
     db.execute("DELETE FROM sources WHERE id IN (SELECT id FROM gone)")
 
 
-def _read_all(
-    todo: list[tuple[Path, os.stat_result]],
+def _read_photos(
+    todo: list[_Todo],
     thumb_size: int,
     workers: int | None,
     progress: bool,
     writer: _BatchWriter,
     stop: _StopOnInterrupt,
 ) -> None:
-    read = partial(_read_source, thumb_size=thumb_size)
-    with progress_bar(len(todo), "index", "file", enabled=progress) as bar:
-        for result in ordered_map(read, todo, workers=workers or os.cpu_count() or 1):
-            writer.add(result)
+    read = partial(_read_photo, thumb_size=thumb_size)
+    with progress_bar(len(todo), "photos", "file", enabled=progress) as bar:
+        for entry in ordered_map(read, todo, workers=workers or os.cpu_count() or 1):
+            writer.add(entry)
             bar.update()
             if stop.requested:
                 return
 
 
-def _read_source(item: tuple[Path, os.stat_result], thumb_size: int) -> _Read:
+def _read_photo(item: _Todo, thumb_size: int) -> _Entry:
     """Hash and decode one photo (runs in a worker thread)."""
-    path, st = item
-    read = _Read(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns)
+    entry = _Entry(item.path, "image", item.stat.st_size, item.stat.st_mtime_ns, status="ok")
     try:
-        read.content_hash = _file_hash(path)
-        read.thumb, read.box = load_square(path, thumb_size)
+        entry.content_hash = _file_hash(item.path)
+        thumb, box = load_square(item.path, thumb_size)
+        entry.tiles.append((thumb, box, None))
     except ImageReadError as err:
-        read.error = err.reason
+        entry.status, entry.error = "error", err.reason
     except OSError as err:
-        read.error = (err.strerror or str(err)).lower()
-    return read
+        entry.status, entry.error = "error", (err.strerror or str(err)).lower()
+    return entry
 
 
 def _file_hash(path: Path) -> str:
@@ -325,8 +380,50 @@ def _file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _read_video(
+    item: _Todo,
+    thumb_size: int,
+    options: SpliceOptions,
+    progress: bool,
+    writer: _BatchWriter,
+    stop: _StopOnInterrupt,
+) -> None:
+    """Cut one video into tiles, committing as it goes (status 'partial' until done)."""
+    report = writer.report
+    st = item.stat
+
+    def entry(status: str, **fields: object) -> _Entry:
+        return _Entry(item.path, "video", st.st_size, st.st_mtime_ns, status, **fields)  # type: ignore[arg-type]
+
+    stats = SpliceStats()
+    start = item.resume_after or 0.0
+    frames = splice(item.path, thumb_size, options, stats, start=start)
+    try:
+        with progress_bar(0, item.path.name, "s", enabled=progress) as bar:
+            for frame in frames:
+                bar.total = round(stats.duration or 0)
+                bar.n = round(frame.time)
+                bar.refresh()
+                tiles = [(pixels, box, frame.time) for pixels, box in frame.tiles]
+                writer.add(entry("partial", done_until=frame.time, tiles=tiles))
+                if stop.requested:
+                    return
+    except ImageReadError as err:
+        writer.add(entry("error", error=err.reason))
+        return
+    finally:
+        report.frames_sampled += stats.sampled
+        report.frames_flat += stats.flat
+        report.frames_static += stats.static
+    report.videos += 1
+    error = stats.error
+    if error is not None:
+        error = f"{error}; the tiles before it were kept"
+    writer.add(entry("ok", error=error, done_until=stats.last_time))
+
+
 class _BatchWriter:
-    """Collects read files and commits them to the library a batch at a time."""
+    """Collects read sources and commits them to the library a batch at a time."""
 
     def __init__(
         self,
@@ -338,7 +435,8 @@ class _BatchWriter:
         self.lib = lib
         self.report = report
         self.skip = skip
-        self.batch: list[_Read] = []
+        self.batch: list[_Entry] = []
+        self.pending_tiles = 0
         self.grid = lib.grids[0]
         self.exact: dict[bytes, int] = {}
         self.near = NearIndex(near_distance) if near_distance is not None else None
@@ -358,56 +456,69 @@ class _BatchWriter:
             for tile_id, phash, colour in zip(ids, phashes, colours, strict=True):
                 self.near.add(tile_id, _unsigned(phash), colour)
 
-    def add(self, read: _Read) -> None:
-        self.batch.append(read)
-        if len(self.batch) >= _BATCH:
+    def add(self, entry: _Entry) -> None:
+        self.batch.append(entry)
+        self.pending_tiles += max(1, len(entry.tiles))
+        if self.pending_tiles >= _BATCH:
             self.flush()
 
     def flush(self) -> None:
         if not self.batch:
             return
-        batch, self.batch = self.batch, []
-        good = [r for r in batch if r.thumb is not None]
+        batch, self.batch, self.pending_tiles = self.batch, [], 0
+        tiles = [(entry.path, *tile) for entry in batch for tile in entry.tiles]
         first = self.lib.next_slot()
         next_id = self._next_tile_id()
-        tile_rows = self._tile_rows(good, first, next_id) if good else []
+        tile_rows = self._tile_rows(tiles, first, next_id) if tiles else []
         with self.lib.transaction() as db:
-            for read in batch:
-                status = "ok" if read.thumb is not None else "error"
-                db.execute(
-                    """INSERT INTO sources (path, kind, size, mtime_ns, content_hash, status, error)
-                       VALUES (?, 'image', ?, ?, ?, ?, ?)""",
-                    (
-                        str(read.path),
-                        read.size,
-                        read.mtime_ns,
-                        read.content_hash,
-                        status,
-                        read.error,
-                    ),
-                )
             db.executemany(
-                """INSERT INTO tiles (id, source_id, slot, left, top, right, bottom,
+                """INSERT INTO sources (path, kind, size, mtime_ns, content_hash, status, error,
+                                        done_until)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (path) DO UPDATE SET status = excluded.status,
+                       error = excluded.error, done_until = excluded.done_until""",
+                [
+                    (str(e.path), e.kind, e.size, e.mtime_ns, e.content_hash, e.status, e.error,
+                     e.done_until)
+                    for e in batch
+                ],
+            )  # fmt: skip
+            db.executemany(
+                """INSERT INTO tiles (id, source_id, slot, left, top, right, bottom, frame_time,
                                       pixel_hash, phash, duplicate_of, duplicate_kind)
                    VALUES (?, (SELECT id FROM sources WHERE path = ?),
-                           ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                           ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 tile_rows,
             )
             db.executemany(
                 "UPDATE meta SET value = ? WHERE key = ?",
-                [(str(first + len(good)), "next_slot"), (str(next_id + len(good)), "next_tile_id")],
+                [
+                    (str(first + len(tiles)), "next_slot"),
+                    (str(next_id + len(tiles)), "next_tile_id"),
+                ],
             )
-        for read in batch:
-            if read.error is not None:
+        self._report(batch, len(tiles))
+
+    def _report(self, batch: list[_Entry], tiles: int) -> None:
+        self.report.tiles_added += tiles
+        for entry in batch:
+            if entry.status == "partial":
+                continue
+            if entry.status == "error":
                 self.report.failed += 1
-                self.skip(read.path, read.error)
             else:
                 self.report.added += 1
-        self.report.tiles_added += len(good)
+            if entry.error is not None:
+                self.skip(entry.path, entry.error)
 
-    def _tile_rows(self, good: list[_Read], first: int, next_id: int) -> list[tuple]:
+    def _tile_rows(
+        self,
+        tiles: list[tuple[Path, NDArray[np.uint8], Box, float | None]],
+        first: int,
+        next_id: int,
+    ) -> list[tuple]:
         """Write the thumbnails and descriptors; return the catalog rows of the tiles."""
-        thumbs = np.stack([r.thumb for r in good])  # type: ignore[misc]
+        thumbs = np.stack([tile[1] for tile in tiles])
         arrays: dict[str, NDArray] = {THUMBS: thumbs}
         for grid in self.lib.grids:
             arrays[Library.descriptor_file(grid)] = descriptors.tile_descriptors(thumbs, grid)
@@ -415,12 +526,11 @@ class _BatchWriter:
         hashes = pixel_hashes(thumbs)
         phashes = perceptual_hashes(thumbs)
         rows = []
-        for i, read in enumerate(good):
-            tile_id = next_id + i
-            duplicate_of, kind = self._duplicate(tile_id, hashes[i], int(phashes[i]), colours[i])
-            assert read.box is not None
+        for i, (path, _, box, frame_time) in enumerate(tiles):
+            tile_id, phash = next_id + i, int(phashes[i])
+            duplicate_of, kind = self._duplicate(tile_id, hashes[i], phash, colours[i])
             rows.append(
-                (tile_id, str(read.path), first + i, *read.box, hashes[i], _signed(int(phashes[i])),
+                (tile_id, str(path), first + i, *box, frame_time, hashes[i], _signed(phash),
                  duplicate_of, kind)
             )  # fmt: skip
         written = self.lib.append_rows(arrays)

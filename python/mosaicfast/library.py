@@ -62,8 +62,9 @@ CREATE TABLE sources (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     content_hash TEXT,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
-    error TEXT
+    status TEXT NOT NULL CHECK (status IN ('ok', 'error', 'partial')),
+    error TEXT,
+    done_until REAL
 );
 CREATE TABLE tiles (
     id INTEGER PRIMARY KEY,

@@ -60,10 +60,15 @@ def library_info(path: str | Path) -> LibraryInfo:
     """Read the counts of the library at ``path`` (while a writer may be running)."""
     with Library.open(path) as lib:
         kinds = Counter(
-            dict(lib.query("SELECT kind, COUNT(*) FROM sources WHERE status = 'ok' GROUP BY kind"))
+            dict(
+                lib.query(
+                    "SELECT CASE status WHEN 'partial' THEN kind || ' (unfinished)' ELSE kind END,"
+                    " COUNT(*) FROM sources WHERE status != 'error' GROUP BY 1"
+                )
+            )
         )
         unreadable = lib.query(
-            "SELECT path, error FROM sources WHERE status = 'error' ORDER BY path"
+            "SELECT path, error FROM sources WHERE error IS NOT NULL ORDER BY path"
         )
         counts = dict(
             lib.query(
@@ -235,7 +240,7 @@ def _check_duplicates(lib: Library, findings: _Findings, repair: bool) -> None:
 def _check_sources(lib: Library, findings: _Findings, repair: bool) -> None:
     empty = lib.query(
         """SELECT s.id FROM sources s LEFT JOIN tiles t ON t.source_id = s.id
-           WHERE s.status = 'ok' AND t.id IS NULL"""
+           WHERE s.status = 'ok' AND s.kind = 'image' AND t.id IS NULL"""
     )
     if empty:
         findings.problem(f"{len(empty):,} readable sources have no tile", repair)

@@ -14,28 +14,36 @@ from numpy.typing import NDArray
 from .errors import MosaicfastError
 from .output import atomic_path
 from .tiles import TileSource
+from .video import format_time
 
 __all__ = ["MANIFEST_SUFFIXES", "manifest_rows", "write_manifest"]
 
 MANIFEST_SUFFIXES = (".json", ".csv")
-FIELDS = ("row", "col", "tile", "source", "left", "top", "right", "bottom")
+FIELDS = ("row", "col", "tile", "source", "time", "left", "top", "right", "bottom")
 
 
 def manifest_rows(
     assignment: NDArray[np.int64], sources: Sequence[TileSource]
 ) -> Iterator[dict[str, Any]]:
-    """One record per cell, row-major: position, tile id, source path and crop box."""
+    """One record per cell, row-major: position, tile id, source and crop box.
+
+    ``tile`` is the library's tile id; ``source`` the file, followed by
+    ``@HH:MM:SS`` for a tile cut from a video, whose ``time`` (seconds) is given too.
+    """
     rows, cols = assignment.shape
     for r in range(rows):
         for c in range(cols):
-            tile = int(assignment[r, c])
-            source = sources[tile]
+            source = sources[int(assignment[r, c])]
             left, top, right, bottom = source.box
+            where = str(source.path)
+            if source.time is not None:
+                where += "@" + format_time(source.time)
             yield {
                 "row": r,
                 "col": c,
-                "tile": tile,
-                "source": str(source.path),
+                "tile": source.tile_id if source.tile_id is not None else int(assignment[r, c]),
+                "source": where,
+                "time": source.time,
                 "left": left,
                 "top": top,
                 "right": right,

@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import MosaicfastError
 from .images import IMAGE_SUFFIXES, Box, load_square
+from .video import load_video_square
 
 __all__ = ["SkipHandler", "TileSource", "scan_images"]
 
@@ -63,30 +64,39 @@ class TileSource:
         ImageReadError
             If the file can no longer be read, or has shrunk below the crop box.
         """
+        if self.time is not None:
+            return load_video_square(self.path, self.time, self.box, size)
         pixels, _ = load_square(self.path, size, box=self.box)
         return pixels
 
 
-def scan_images(*roots: str | Path, on_skip: SkipHandler | None = None) -> list[Path]:
-    """List the image files in folders (recursively) and among single files.
+def scan_images(
+    *roots: str | Path,
+    suffixes: frozenset[str] = IMAGE_SUFFIXES,
+    on_skip: SkipHandler | None = None,
+) -> list[Path]:
+    """List the image (or other) files in folders (recursively) and among single files.
 
     Parameters
     ----------
     *roots : str or Path
         Folders to search and files to take.
+    suffixes : frozenset of str
+        Lower-case suffixes to keep, with the dot; default
+        :data:`~mosaicfast.images.IMAGE_SUFFIXES`.
     on_skip : callable, optional
         Called as ``on_skip(path, reason)`` for a folder that cannot be listed
         (``"permission denied"``) and for a file given by name whose suffix is not in
-        :data:`~mosaicfast.images.IMAGE_SUFFIXES`.
+        ``suffixes``.
 
     Returns
     -------
     list of Path
-        Files whose suffix, in any case, is in ``IMAGE_SUFFIXES``, each once, sorted
+        Files whose suffix, in any case, is in ``suffixes``, each once, sorted
         by their POSIX path string. Files and folders whose name starts with ``"."``
         are left out of folder searches. Symlinked folders are followed, each real
         folder only once, so symlink loops end. The files are not opened: one that is
-        not really an image is listed, and reported later by :func:`load_tiles`.
+        not really an image is listed, and reported when it is read.
 
     Raises
     ------
@@ -97,11 +107,11 @@ def scan_images(*roots: str | Path, on_skip: SkipHandler | None = None) -> list[
     visited_dirs: set[str] = set()
     for root in map(Path, roots):
         if _is_existing_dir(root):
-            found.update(_images_in_tree(root, visited_dirs, on_skip))
-        elif _has_image_suffix(root):
+            found.update(_files_in_tree(root, suffixes, visited_dirs, on_skip))
+        elif root.suffix.lower() in suffixes:
             found.add(root)
         elif on_skip is not None:
-            on_skip(root, "file name does not end in an image suffix")
+            on_skip(root, "file name does not end in a known image or video suffix")
     return sorted(found, key=Path.as_posix)
 
 
@@ -116,10 +126,10 @@ def _is_existing_dir(root: Path) -> bool:
     return stat.S_ISDIR(mode)
 
 
-def _images_in_tree(
-    root: Path, visited_dirs: set[str], on_skip: SkipHandler | None
+def _files_in_tree(
+    root: Path, suffixes: frozenset[str], visited_dirs: set[str], on_skip: SkipHandler | None
 ) -> Iterator[Path]:
-    """Image files in the folder tree under `root`, skipping folders in `visited_dirs`."""
+    """Files with `suffixes` in the folder tree under `root`, skipping `visited_dirs`."""
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -134,7 +144,7 @@ def _images_in_tree(
                 on_skip(directory, _os_reason(exc))
             continue
         stack.extend(reversed(subdirs))  # depth first, by name: a deterministic walk
-        yield from filter(_has_image_suffix, files)
+        yield from (f for f in files if f.suffix.lower() in suffixes)
 
 
 def _list_dir(directory: Path) -> tuple[list[Path], list[Path]]:
@@ -150,11 +160,6 @@ def _list_dir(directory: Path) -> tuple[list[Path], list[Path]]:
             elif entry.is_file():
                 files.append(directory / entry.name)
     return sorted(subdirs), files
-
-
-def _has_image_suffix(path: Path) -> bool:
-    """Whether the suffix of `path`, in any case, is in ``IMAGE_SUFFIXES``."""
-    return path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def _os_reason(exc: OSError) -> str:
