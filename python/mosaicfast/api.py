@@ -18,19 +18,17 @@ from .errors import ImageReadError, MosaicfastError
 from .grid import DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS, GridPlan, plan_grid
 from .images import open_rgb, to_srgb
 from .indexer import index_library
-from .library import Library, TileRows
+from .library import Library
 from .manifest import write_manifest
 from .output import save_image
-from .progress import Stages, progress_bar
+from .progress import Stages
 from .render import TileLoader, compose, resize_tile
-from .tiles import SkipHandler, TileSource
+from .tiles import SkipHandler, TileList, TileSource
 
 __all__ = ["SAMPLES_PER_BLOCK", "Mosaic", "build"]
 
 #: Pixels along each side of a descriptor block, for tiles and target cells alike.
 SAMPLES_PER_BLOCK = 4
-#: Cells matched per call to the core, so long searches can show progress.
-MATCH_BATCH = 1024
 
 
 @dataclass
@@ -43,8 +41,8 @@ class Mosaic:
         The mosaic, ``cols*tile_size`` by ``rows*tile_size`` RGB pixels.
     assignment : numpy.ndarray
         ``(rows, cols)`` ``int64`` tile ids: ``tiles[assignment[r, c]]`` fills cell ``(r, c)``.
-    tiles : list of TileSource
-        Every tile the mosaic could choose from; ``assignment`` indexes this list.
+    tiles : sequence of TileSource
+        Every tile the mosaic could choose from; ``assignment`` indexes it.
         Each records its source file, crop box and library tile id.
     plan : GridPlan
         Grid and tile size.
@@ -60,7 +58,7 @@ class Mosaic:
 
     image: Image.Image
     assignment: NDArray[np.int64]
-    tiles: list[TileSource]
+    tiles: Sequence[TileSource]
     plan: GridPlan
     distances: NDArray[np.int64]
     skipped: list[tuple[Path, str]] = field(default_factory=list)
@@ -177,13 +175,15 @@ def build(
             tile_desc = lib.tile_descriptors(grid, rows.slots, threads=threads)
             cell_desc = _cell_descriptors(target_image, plan, grid, threads)
         with stages("match"):
-            indices, dists = _match(cell_desc, tile_desc, min(vary, len(rows)), threads, progress)
+            # One call for all cells: the core prepares the tiles once per call.
+            k = min(vary, len(rows))
+            indices, dists = descriptors.search_topk(cell_desc, tile_desc, k, threads=threads)
             choice = np.random.default_rng(seed).integers(0, indices.shape[1], len(indices))
             cells = np.arange(len(indices))
             assignment = indices[cells, choice].reshape(plan.rows, plan.cols)
             distances = dists[cells, choice].reshape(plan.rows, plan.cols)
         with stages("render"):
-            sources = _sources(rows)
+            sources = TileList(rows)
             load = _tile_loader(lib, rows.slots, sources, plan.tile_size, on_skip)
             workers = threads or os.cpu_count() or 1
             pixels = compose(assignment, plan.tile_size, load, workers=workers, progress=progress)
@@ -218,19 +218,10 @@ def _check_options(*, grid: int, vary: int, threads: int | None) -> None:
         raise MosaicfastError(f"threads must be at least 1, got {threads}")
 
 
-def _sources(rows: TileRows) -> list[TileSource]:
-    return [
-        TileSource(Path(path), (left, top, right, bottom), tile_id=tile_id, time=time)
-        for tile_id, path, (left, top, right, bottom), time in zip(
-            rows.ids.tolist(), rows.paths, rows.boxes.tolist(), rows.times, strict=True
-        )
-    ]
-
-
 def _tile_loader(
     lib: Library,
     slots: NDArray[np.int64],
-    sources: list[TileSource],
+    sources: Sequence[TileSource],
     size: int,
     on_skip: SkipHandler | None,
 ) -> TileLoader:
@@ -261,20 +252,3 @@ def _cell_descriptors(
     return descriptors.cell_descriptors(
         np.asarray(sampled), plan.rows, plan.cols, grid, threads=threads
     )
-
-
-def _match(
-    cells: NDArray[np.int16],
-    tiles: NDArray[np.int16],
-    k: int,
-    threads: int | None,
-    progress: bool,
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Exhaustive top-k search, in batches of cells so a progress bar can move."""
-    found = []
-    with progress_bar(len(cells), "match", "cell", enabled=progress) as bar:
-        for start in range(0, len(cells), MATCH_BATCH):
-            batch = cells[start : start + MATCH_BATCH]
-            found.append(descriptors.search_topk(batch, tiles, k, threads=threads))
-            bar.update(len(batch))
-    return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])

@@ -89,39 +89,56 @@ class NearIndex:
         if not 0 <= distance <= 16:
             raise ValueError(f"near-duplicate distance must be 0 to 16 bits, got {distance}")
         self.distance = distance
-        edges = np.linspace(0, 64, distance + 2).astype(int)
+        # Bit 0 (the constant term against the median) is always set, so it is left
+        # out of the chunks: it would only make the first chunk's buckets fuller.
+        edges = np.linspace(1, 64, distance + 2).astype(int)
         self._chunks = [(int(a), (1 << int(b - a)) - 1) for a, b in pairwise(edges)]
         self._tables: list[dict[int, list[int]]] = [{} for _ in self._chunks]
-        self._ids: list[int] = []
-        self._hashes: list[int] = []
-        self._colours: list[NDArray[np.int16]] = []
+        self._ids = np.zeros(1024, np.int64)
+        self._hashes = np.zeros(1024, np.uint64)
+        self._colours: NDArray[np.int16] | None = None
+        self._count = 0
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return self._count
 
     def add(self, tile_id: int, phash: int, descriptor: NDArray[np.int16]) -> None:
         """Make a tile findable."""
-        position = len(self._ids)
-        self._ids.append(tile_id)
-        self._hashes.append(phash)
-        self._colours.append(descriptor)
+        position = self._count
+        self._grow(len(descriptor))
+        assert self._colours is not None
+        self._ids[position] = tile_id
+        self._hashes[position] = phash
+        self._colours[position] = descriptor
+        self._count += 1
         for table, (shift, mask) in zip(self._tables, self._chunks, strict=True):
             table.setdefault((phash >> shift) & mask, []).append(position)
+
+    def _grow(self, width: int) -> None:
+        if self._colours is None:
+            self._colours = np.zeros((len(self._ids), width), np.int16)
+        if self._count < len(self._ids):
+            return
+        size = 2 * len(self._ids)
+        self._ids = np.resize(self._ids, size)
+        self._hashes = np.resize(self._hashes, size)
+        self._colours = np.resize(self._colours, (size, width))
 
     def find(self, phash: int, descriptor: NDArray[np.int16]) -> int | None:
         """The lowest tile id that is a near duplicate of this tile, or None."""
         candidates: set[int] = set()
         for table, (shift, mask) in zip(self._tables, self._chunks, strict=True):
             candidates.update(table.get((phash >> shift) & mask, ()))
-        best: int | None = None
-        limit = _colour_limit(descriptor)
-        for position in candidates:
-            if (phash ^ self._hashes[position]).bit_count() > self.distance:
-                continue
-            diff = self._colours[position].astype(np.int32) - descriptor
-            if int(diff @ diff) <= limit and (best is None or self._ids[position] < best):
-                best = self._ids[position]
-        return best
+        if not candidates or self._colours is None:
+            return None
+        positions = np.fromiter(candidates, np.intp, len(candidates))
+        differing = np.bitwise_count(self._hashes[positions] ^ np.uint64(phash))
+        positions = positions[differing <= self.distance]
+        if not len(positions):
+            return None
+        diff = self._colours[positions].astype(np.int32) - descriptor
+        positions = positions[np.einsum("ij,ij->i", diff, diff) <= _colour_limit(descriptor)]
+        return int(self._ids[positions].min()) if len(positions) else None
 
 
 def _colour_limit(descriptor: NDArray[np.int16]) -> int:

@@ -193,7 +193,9 @@ def open_rgb(path: str | Path, *, draft_size: int | None = None) -> Image.Image:
     return upright
 
 
-def load_square(path: str | Path, size: int, *, box: Box | None = None) -> tuple[np.ndarray, Box]:
+def load_square(
+    path: str | Path, size: int, *, box: Box | None = None, data: bytes | None = None
+) -> tuple[np.ndarray, Box]:
     """Read a square crop of an image file, resized to ``size x size`` pixels.
 
     The crop is taken from the upright image (EXIF orientation applied) in sRGB, as
@@ -211,6 +213,8 @@ def load_square(path: str | Path, size: int, *, box: Box | None = None) -> tuple
         full-resolution upright image. Defaults to the centred square,
         ``square_box(width, height)``. Passing the box returned by an earlier call
         renders the same crop at another size.
+    data : bytes, optional
+        The file's contents, already read (``path`` then only names it in errors).
 
     Returns
     -------
@@ -233,7 +237,7 @@ def load_square(path: str | Path, size: int, *, box: Box | None = None) -> tuple
     if box is not None:
         _require_valid_box(box)
     path = Path(path)
-    with _reading(path) as image:
+    with _reading(path, data) as image:
         stored_size = image.size
         crop_side = min(stored_size) if box is None else min(box[2] - box[0], box[3] - box[1])
         divisor = _draft_divisor(image, _draft_request(stored_size, crop_side, size))
@@ -284,11 +288,15 @@ def to_srgb(image: Image.Image) -> Image.Image:
 
 
 @contextmanager
-def _reading(path: Path) -> Iterator[ImageFile.ImageFile]:
-    """Open `path` (header only) and turn any failure in the block into ImageReadError."""
+def _reading(path: Path, data: bytes | None = None) -> Iterator[ImageFile.ImageFile]:
+    """Open `path`, or its contents `data`, (header only) and turn any failure in the
+    block into ImageReadError."""
     try:
-        _require_nonempty_file(path)
-        image = _open_quietly(path)
+        if data is None:
+            _require_nonempty_file(path)
+        elif not data:
+            raise ImageReadError(path, "file is empty")
+        image = _open_quietly(path if data is None else io.BytesIO(data))
         with image:
             _require_pixels_within_limit(image.size, path)
             yield image
@@ -311,7 +319,7 @@ def _require_nonempty_file(path: Path) -> None:
         raise ImageReadError(path, "file is empty")
 
 
-def _open_quietly(path: Path) -> ImageFile.ImageFile:
+def _open_quietly(path: Path | io.BytesIO) -> ImageFile.ImageFile:
     """``Image.open`` without Pillow's decompression-bomb warning; the caller checks size."""
     with _OPEN_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -16,6 +16,7 @@ import hashlib
 import math
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +49,13 @@ __all__ = [
 DEFAULT_NEAR_DISTANCE = 4
 #: Tiles per committed batch.
 _BATCH = 256
+#: Photos per task: a few for threads (they share one process), more for processes.
+_THREAD_CHUNK = 8
+_PROCESS_CHUNK = 128
+#: Jobs with fewer photos than this use threads (processes take a moment to start).
+_PROCESS_MIN_FILES = 1500
+#: Files up to this size are read whole, once, for both hashing and decoding.
+_READ_WHOLE_LIMIT = 64 << 20
 _READ_CHUNK = 1 << 20
 
 
@@ -101,7 +109,8 @@ class _Todo:
     """A file to read, and for an interrupted video the time to resume after."""
 
     path: Path
-    stat: os.stat_result
+    size: int
+    mtime_ns: int
     resume_after: float | None = None
 
     @property
@@ -111,7 +120,7 @@ class _Todo:
 
 @dataclass
 class _Entry:
-    """A source's catalog record and the tiles read from it since the last commit."""
+    """A source's catalog record."""
 
     path: Path
     kind: str
@@ -121,7 +130,59 @@ class _Entry:
     error: str | None = None
     content_hash: str | None = None
     done_until: float | None = None
-    tiles: list[tuple[NDArray[np.uint8], Box, float | None]] = field(default_factory=list)
+
+
+@dataclass
+class _Tiles:
+    """A stack of tiles with everything the catalog and arrays keep of them."""
+
+    thumbs: NDArray[np.uint8]
+    boxes: list[Box]
+    times: list[float | None]
+    pixel_hashes: list[bytes]
+    phashes: NDArray[np.uint64]
+    descriptors: dict[int, NDArray[np.int16]]
+
+    @classmethod
+    def describe(
+        cls,
+        thumbs: NDArray[np.uint8],
+        boxes: list[Box],
+        times: list[float | None],
+        grids: Sequence[int],
+    ) -> _Tiles:
+        """Hashes and descriptors of ``thumbs`` (one thread: callers run several at once)."""
+        return cls(
+            thumbs,
+            boxes,
+            times,
+            pixel_hashes(thumbs),
+            perceptual_hashes(thumbs),
+            {g: descriptors.tile_descriptors(thumbs, g, threads=1) for g in grids},
+        )
+
+    @classmethod
+    def concatenate(cls, parts: list[_Tiles]) -> _Tiles:
+        return cls(
+            np.concatenate([p.thumbs for p in parts]),
+            [b for p in parts for b in p.boxes],
+            [t for p in parts for t in p.times],
+            [h for p in parts for h in p.pixel_hashes],
+            np.concatenate([p.phashes for p in parts]),
+            {g: np.concatenate([p.descriptors[g] for p in parts]) for g in parts[0].descriptors},
+        )
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+
+@dataclass
+class _Chunk:
+    """Sources read together and their tiles: tile ``i`` comes from ``entries[owners[i]]``."""
+
+    entries: list[_Entry]
+    tiles: _Tiles | None = None
+    owners: list[int] = field(default_factory=list)
 
 
 def index_library(
@@ -195,15 +256,16 @@ def index_library(
         paths = scan_images(*roots, suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES, on_skip=skip)
         report.scanned = len(paths)
         todo = _sync_catalog(lib, roots, paths, report, skip, 1.0 / video.fps)
-        writer = _BatchWriter(lib, near_distance, report, skip)
         with _StopOnInterrupt() as stop:
-            photos = [t for t in todo if not t.is_video]
-            _read_photos(photos, lib.thumb_size, workers, progress, writer, stop)
-            for item in (t for t in todo if t.is_video):
-                if stop.requested:
-                    break
-                _read_video(item, lib.thumb_size, video, progress, writer, stop)
-        writer.flush()
+            if todo:
+                writer = _BatchWriter(lib, near_distance, report, skip)
+                photos = [t for t in todo if not t.is_video]
+                _read_photos(photos, lib, workers, progress, writer, stop)
+                for item in (t for t in todo if t.is_video):
+                    if stop.requested:
+                        break
+                    _read_video(item, lib, video, progress, writer, stop)
+                writer.flush()
         if stop.requested:
             report.seconds = time.perf_counter() - start
             raise IndexInterruptedError(report)
@@ -277,19 +339,20 @@ def _sync_catalog(
             skip(path, (err.strerror or str(err)).lower())
             continue
         row = known.get(key)
-        unchanged = row is not None and (row[2], row[3]) == (st.st_size, st.st_mtime_ns)
-        if unchanged and row[4] == "partial":
-            todo.append(_Todo(path, st, resume_after=_resume_time(row[6], video_step)))
-            continue
-        if unchanged:
+        if row is not None and (row[2], row[3]) == (st.st_size, st.st_mtime_ns):
+            _, _, _, _, status, error, done_until = row
+            if status == "partial":
+                resume = _resume_time(done_until, video_step)
+                todo.append(_Todo(path, st.st_size, st.st_mtime_ns, resume_after=resume))
+                continue
             report.unchanged += 1
-            if row[5] is not None:
-                report.failed += row[4] == "error"
-                skip(path, row[5])
+            if error is not None:
+                report.failed += status == "error"
+                skip(path, error)
             continue
         if row is not None:
             stale.append(row[0])
-        todo.append(_Todo(path, st))
+        todo.append(_Todo(path, st.st_size, st.st_mtime_ns))
     vanished = [
         row[0]
         for key, row in known.items()
@@ -313,7 +376,7 @@ def _is_under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def remove_sources(db, source_ids: list[int]) -> None:
+def remove_sources(db: sqlite3.Connection, source_ids: list[int]) -> None:
     """Delete sources and their tiles; a duplicate of a deleted tile takes its place."""
     if not source_ids:
         return
@@ -343,46 +406,102 @@ def remove_sources(db, source_ids: list[int]) -> None:
 
 def _read_photos(
     todo: list[_Todo],
-    thumb_size: int,
+    lib: Library,
     workers: int | None,
     progress: bool,
     writer: _BatchWriter,
     stop: _StopOnInterrupt,
 ) -> None:
-    read = partial(_read_photo, thumb_size=thumb_size)
+    """Read photos in chunks on worker threads, or for big jobs on worker processes.
+
+    Decoding releases the GIL, but the Python around it does not; processes (spawned,
+    see :func:`~mosaicfast.parallel.ordered_map`) also run that part in parallel,
+    which pays for their start-up only when there are many files.
+    """
+    workers = workers or os.cpu_count() or 1
+    processes = workers > 1 and len(todo) >= _PROCESS_MIN_FILES
+    size = _PROCESS_CHUNK if processes else _THREAD_CHUNK
+    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+    read = partial(_read_photo_chunk, thumb_size=lib.thumb_size, grids=lib.grids)
+    results = ordered_map(
+        read,
+        chunks,
+        workers=workers,
+        processes=processes,
+        initializer=_setup_worker_process if processes else None,
+        initargs=(Image.MAX_IMAGE_PIXELS,),
+    )
     with progress_bar(len(todo), "photos", "file", enabled=progress) as bar:
-        for entry in ordered_map(read, todo, workers=workers or os.cpu_count() or 1):
-            writer.add(entry)
-            bar.update()
+        for chunk in results:
+            writer.add(chunk)
+            bar.update(len(chunk.entries))
             if stop.requested:
                 return
 
 
-def _read_photo(item: _Todo, thumb_size: int) -> _Entry:
-    """Hash and decode one photo (runs in a worker thread)."""
-    entry = _Entry(item.path, "image", item.stat.st_size, item.stat.st_mtime_ns, status="ok")
-    try:
-        entry.content_hash = _file_hash(item.path)
-        thumb, box = load_square(item.path, thumb_size)
-        entry.tiles.append((thumb, box, None))
-    except ImageReadError as err:
-        entry.status, entry.error = "error", err.reason
-    except OSError as err:
-        entry.status, entry.error = "error", (err.strerror or str(err)).lower()
-    return entry
+def _setup_worker_process(max_image_pixels: int | None) -> None:
+    """In a worker process: leave Ctrl-C to the main process, use its pixel limit, and
+    exit if it dies (killed with SIGKILL it cannot stop its workers itself)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    Image.MAX_IMAGE_PIXELS = max_image_pixels
+    parent = os.getppid()
+
+    def exit_when_orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=exit_when_orphaned, daemon=True).start()
 
 
-def _file_hash(path: Path) -> str:
-    digest = hashlib.blake2b(digest_size=16)
+def _read_photo_chunk(items: list[_Todo], thumb_size: int, grids: Sequence[int]) -> _Chunk:
+    """Hash, decode and describe a few photos (runs in a worker)."""
+    chunk = _Chunk(entries=[])
+    thumbs: list[NDArray[np.uint8]] = []
+    boxes: list[Box] = []
+    for item in items:
+        entry = _Entry(item.path, "image", item.size, item.mtime_ns, status="ok")
+        try:
+            data = _read_small_file(item.path, item.size)
+            entry.content_hash = _content_hash(item.path, data)
+            thumb, box = load_square(item.path, thumb_size, data=data)
+        except ImageReadError as err:
+            entry.status, entry.error = "error", err.reason
+        except OSError as err:
+            entry.status, entry.error = "error", (err.strerror or str(err)).lower()
+        else:
+            chunk.owners.append(len(chunk.entries))
+            thumbs.append(thumb)
+            boxes.append(box)
+        chunk.entries.append(entry)
+    if thumbs:
+        chunk.tiles = _Tiles.describe(np.stack(thumbs), boxes, [None] * len(boxes), grids)
+    return chunk
+
+
+def _read_small_file(path: Path, size: int) -> bytes | None:
+    """The whole file, read once for both hashing and decoding; None if it is big."""
+    if size > _READ_WHOLE_LIMIT:
+        return None
     with open(path, "rb") as handle:
-        while chunk := handle.read(_READ_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return handle.read()
+
+
+def _content_hash(path: Path, data: bytes | None) -> str:
+    """First 128 bits of the SHA-256 of the file, in hex."""
+    digest = hashlib.sha256()
+    if data is not None:
+        digest.update(data)
+    else:
+        with open(path, "rb") as handle:
+            while block := handle.read(_READ_CHUNK):
+                digest.update(block)
+    return digest.hexdigest()[:32]
 
 
 def _read_video(
     item: _Todo,
-    thumb_size: int,
+    lib: Library,
     options: SpliceOptions,
     progress: bool,
     writer: _BatchWriter,
@@ -390,26 +509,28 @@ def _read_video(
 ) -> None:
     """Cut one video into tiles, committing as it goes (status 'partial' until done)."""
     report = writer.report
-    st = item.stat
 
     def entry(status: str, **fields: object) -> _Entry:
-        return _Entry(item.path, "video", st.st_size, st.st_mtime_ns, status, **fields)  # type: ignore[arg-type]
+        return _Entry(item.path, "video", item.size, item.mtime_ns, status, **fields)  # type: ignore[arg-type]
 
     stats = SpliceStats()
     start = item.resume_after or 0.0
-    frames = splice(item.path, thumb_size, options, stats, start=start)
+    frames = splice(item.path, lib.thumb_size, options, stats, start=start)
     try:
         with progress_bar(0, item.path.name, "s", enabled=progress) as bar:
             for frame in frames:
                 bar.total = round(stats.duration or 0)
                 bar.n = round(frame.time)
                 bar.refresh()
-                tiles = [(pixels, box, frame.time) for pixels, box in frame.tiles]
-                writer.add(entry("partial", done_until=frame.time, tiles=tiles))
+                thumbs = np.stack([pixels for pixels, _ in frame.tiles])
+                boxes = [box for _, box in frame.tiles]
+                tiles = _Tiles.describe(thumbs, boxes, [frame.time] * len(boxes), lib.grids)
+                owners = [0] * len(boxes)
+                writer.add(_Chunk([entry("partial", done_until=frame.time)], tiles, owners))
                 if stop.requested:
                     return
     except ImageReadError as err:
-        writer.add(entry("error", error=err.reason))
+        writer.add(_Chunk([entry("error", error=err.reason)]))
         return
     finally:
         report.frames_sampled += stats.sampled
@@ -419,7 +540,7 @@ def _read_video(
     error = stats.error
     if error is not None:
         error = f"{error}; the tiles before it were kept"
-    writer.add(entry("ok", error=error, done_until=stats.last_time))
+    writer.add(_Chunk([entry("ok", error=error, done_until=stats.last_time)]))
 
 
 class _BatchWriter:
@@ -435,8 +556,8 @@ class _BatchWriter:
         self.lib = lib
         self.report = report
         self.skip = skip
-        self.batch: list[_Entry] = []
-        self.pending_tiles = 0
+        self.chunks: list[_Chunk] = []
+        self.pending = 0
         self.grid = lib.grids[0]
         self.exact: dict[bytes, int] = {}
         self.near = NearIndex(near_distance) if near_distance is not None else None
@@ -456,20 +577,24 @@ class _BatchWriter:
             for tile_id, phash, colour in zip(ids, phashes, colours, strict=True):
                 self.near.add(tile_id, _unsigned(phash), colour)
 
-    def add(self, entry: _Entry) -> None:
-        self.batch.append(entry)
-        self.pending_tiles += max(1, len(entry.tiles))
-        if self.pending_tiles >= _BATCH:
+    def add(self, chunk: _Chunk) -> None:
+        self.chunks.append(chunk)
+        self.pending += max(len(chunk.entries), len(chunk.tiles or ()))
+        if self.pending >= _BATCH:
             self.flush()
 
     def flush(self) -> None:
-        if not self.batch:
+        if not self.chunks:
             return
-        batch, self.batch, self.pending_tiles = self.batch, [], 0
-        tiles = [(entry.path, *tile) for entry in batch for tile in entry.tiles]
+        chunks, self.chunks, self.pending = self.chunks, [], 0
+        entries = [entry for chunk in chunks for entry in chunk.entries]
+        parts = [chunk.tiles for chunk in chunks if chunk.tiles is not None]
+        tiles = _Tiles.concatenate(parts) if parts else None
+        owners = [str(chunk.entries[o].path) for chunk in chunks for o in chunk.owners]
         first = self.lib.next_slot()
         next_id = self._next_tile_id()
-        tile_rows = self._tile_rows(tiles, first, next_id) if tiles else []
+        tile_rows = self._tile_rows(tiles, owners, first, next_id) if tiles else []
+        added = len(tile_rows)
         with self.lib.transaction() as db:
             db.executemany(
                 """INSERT INTO sources (path, kind, size, mtime_ns, content_hash, status, error,
@@ -480,7 +605,7 @@ class _BatchWriter:
                 [
                     (str(e.path), e.kind, e.size, e.mtime_ns, e.content_hash, e.status, e.error,
                      e.done_until)
-                    for e in batch
+                    for e in entries
                 ],
             )  # fmt: skip
             db.executemany(
@@ -492,16 +617,13 @@ class _BatchWriter:
             )
             db.executemany(
                 "UPDATE meta SET value = ? WHERE key = ?",
-                [
-                    (str(first + len(tiles)), "next_slot"),
-                    (str(next_id + len(tiles)), "next_tile_id"),
-                ],
+                [(str(first + added), "next_slot"), (str(next_id + added), "next_tile_id")],
             )
-        self._report(batch, len(tiles))
+        self._report(entries, added)
 
-    def _report(self, batch: list[_Entry], tiles: int) -> None:
+    def _report(self, entries: list[_Entry], tiles: int) -> None:
         self.report.tiles_added += tiles
-        for entry in batch:
+        for entry in entries:
             if entry.status == "partial":
                 continue
             if entry.status == "error":
@@ -511,26 +633,20 @@ class _BatchWriter:
             if entry.error is not None:
                 self.skip(entry.path, entry.error)
 
-    def _tile_rows(
-        self,
-        tiles: list[tuple[Path, NDArray[np.uint8], Box, float | None]],
-        first: int,
-        next_id: int,
-    ) -> list[tuple]:
+    def _tile_rows(self, tiles: _Tiles, owners: list[str], first: int, next_id: int) -> list[tuple]:
         """Write the thumbnails and descriptors; return the catalog rows of the tiles."""
-        thumbs = np.stack([tile[1] for tile in tiles])
-        arrays: dict[str, NDArray] = {THUMBS: thumbs}
-        for grid in self.lib.grids:
-            arrays[Library.descriptor_file(grid)] = descriptors.tile_descriptors(thumbs, grid)
-        colours = arrays[Library.descriptor_file(self.grid)]
-        hashes = pixel_hashes(thumbs)
-        phashes = perceptual_hashes(thumbs)
+        arrays: dict[str, NDArray] = {THUMBS: tiles.thumbs}
+        for grid, values in tiles.descriptors.items():
+            arrays[Library.descriptor_file(grid)] = values
+        colours = tiles.descriptors[self.grid]
         rows = []
-        for i, (path, _, box, frame_time) in enumerate(tiles):
-            tile_id, phash = next_id + i, int(phashes[i])
-            duplicate_of, kind = self._duplicate(tile_id, hashes[i], phash, colours[i])
+        for i, (path, box, frame_time) in enumerate(
+            zip(owners, tiles.boxes, tiles.times, strict=True)
+        ):
+            tile_id, phash, pixel_hash = next_id + i, int(tiles.phashes[i]), tiles.pixel_hashes[i]
+            duplicate_of, kind = self._duplicate(tile_id, pixel_hash, phash, colours[i])
             rows.append(
-                (tile_id, str(path), first + i, *box, frame_time, hashes[i], _signed(phash),
+                (tile_id, path, first + i, *box, frame_time, pixel_hash, _signed(phash),
                  duplicate_of, kind)
             )  # fmt: skip
         written = self.lib.append_rows(arrays)

@@ -95,28 +95,48 @@ class LibraryLockedError(LibraryError):
 
 @dataclass(frozen=True)
 class TileRows:
-    """The tiles in use (not duplicates), ordered by tile id.
+    """The tiles in use (not duplicates), ordered by tile id, as columns.
 
     Attributes
     ----------
-    ids, slots : numpy.ndarray
-        ``int64`` tile ids and array slots.
-    paths : list of str
-        Source file of each tile.
+    ids, slots, source_ids : numpy.ndarray
+        ``int64`` tile ids, array slots and source ids.
     boxes : numpy.ndarray
         ``(n, 4)`` crop boxes in the source's full-resolution upright pixels.
-    times : list of float or None
-        Frame time in seconds for tiles cut from videos.
+    times : numpy.ndarray
+        ``float64`` frame times in seconds for tiles cut from videos, NaN for photos.
+    source_paths : dict of int to str
+        The path of every source, by source id.
     """
 
     ids: NDArray[np.int64]
     slots: NDArray[np.int64]
-    paths: list[str]
+    source_ids: NDArray[np.int64]
     boxes: NDArray[np.int64]
-    times: list[float | None]
+    times: NDArray[np.float64]
+    source_paths: dict[int, str]
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def paths(self) -> list[str]:
+        """The source path of every tile."""
+        return [self.source_paths[s] for s in self.source_ids.tolist()]
+
+
+_TILE_COLUMNS = np.dtype(
+    [
+        ("id", "<i8"),
+        ("slot", "<i8"),
+        ("source", "<i8"),
+        ("left", "<i8"),
+        ("top", "<i8"),
+        ("right", "<i8"),
+        ("bottom", "<i8"),
+        ("time", "<f8"),
+    ]
+)
 
 
 class Library:
@@ -325,21 +345,20 @@ class Library:
         """Every tile that is not a duplicate, by tile id (one consistent snapshot)."""
         with self._db:
             self._db.execute("BEGIN")
-            rows = self._db.execute(
-                """SELECT t.id, t.slot, s.path, t.left, t.top, t.right, t.bottom, t.frame_time
-                   FROM tiles t JOIN sources s ON s.id = t.source_id
-                   WHERE t.duplicate_of IS NULL ORDER BY t.id"""
-            ).fetchall()
-        if not rows:
-            empty = np.zeros(0, np.int64)
-            return TileRows(empty, empty, [], np.zeros((0, 4), np.int64), [])
-        ids, slots, paths, left, top, right, bottom, times = zip(*rows, strict=True)
+            cursor = self._db.execute(
+                """SELECT id, slot, source_id, left, top, right, bottom,
+                          IFNULL(frame_time, 'NaN')
+                   FROM tiles WHERE duplicate_of IS NULL ORDER BY id"""
+            )
+            table = np.fromiter(cursor, dtype=_TILE_COLUMNS)
+            paths = dict(self._db.execute("SELECT id, path FROM sources"))
         return TileRows(
-            ids=np.array(ids, np.int64),
-            slots=np.array(slots, np.int64),
-            paths=list(paths),
-            boxes=np.stack([left, top, right, bottom], axis=1).astype(np.int64),
-            times=list(times),
+            ids=table["id"].copy(),
+            slots=table["slot"].copy(),
+            source_ids=table["source"].copy(),
+            boxes=np.stack([table[c] for c in ("left", "top", "right", "bottom")], axis=1),
+            times=table["time"].copy(),
+            source_paths=paths,
         )
 
     def thumbnails(self, slots: NDArray[np.int64]) -> NDArray[np.uint8]:
