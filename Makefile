@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: build demo test bench venv clean
+.PHONY: build demo test bench bench-library bench-video venv clean
 
 $(STAMP): pyproject.toml Cargo.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ bench: build
 	MOSAICFAST_BENCH_SIZES=10000,190000 $(PY) -m pytest benches --benchmark-enable \
 	  --benchmark-only --benchmark-json=.bench/search.json -q
 	$(PY) benches/report.py .bench/search.json
+
+# Tile library at scale: 190,000 tiles and 120 12-MP photos (data made once in .bench/data).
+bench-library: build
+	$(PY) benches/library_bench.py
+
+# Video splicing speed on a 60 s 1080p30 H.264 clip (made once in .bench/video).
+bench-video: build
+	$(PY) benches/video_bench.py
 
 clean:
 	rm -rf $(VENV) target .bench demo
