@@ -16,7 +16,7 @@ from .grid import DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS
 from .indexer import DEFAULT_NEAR_DISTANCE, IndexInterruptedError, index_library
 from .library import DEFAULT_THUMB_SIZE
 from .maintenance import library_info, verify_library
-from .manifest import MANIFEST_SUFFIXES
+from .manifest import check_manifest_path
 from .output import check_image_path
 from .progress import Stages
 from .video import SpliceOptions, splice_to_folder
@@ -160,8 +160,8 @@ def build(
         if bool(tile_dirs) == (library is not None):
             raise MosaicfastError("give either --tiles or --library")
         check_image_path(output)
-        if manifest is not None and manifest.suffix.lower() not in MANIFEST_SUFFIXES:
-            raise MosaicfastError(f"{manifest}: a manifest must end in .json or .csv")
+        if manifest is not None:
+            check_manifest_path(manifest)
         mosaic = build_mosaic(
             target,
             list(tile_dirs) or None,

@@ -16,7 +16,7 @@ from .output import atomic_path
 from .tiles import TileSource
 from .video import format_time
 
-__all__ = ["MANIFEST_SUFFIXES", "manifest_rows", "write_manifest"]
+__all__ = ["MANIFEST_SUFFIXES", "check_manifest_path", "manifest_rows", "write_manifest"]
 
 MANIFEST_SUFFIXES = (".json", ".csv")
 FIELDS = ("row", "col", "tile", "source", "time", "left", "top", "right", "bottom")
@@ -51,6 +51,14 @@ def manifest_rows(
             }
 
 
+def check_manifest_path(path: str | Path) -> Path:
+    """Check that ``path`` names a manifest format (.json or .csv); return it as a Path."""
+    path = Path(path)
+    if path.suffix.lower() not in MANIFEST_SUFFIXES:
+        raise MosaicfastError(f"{path}: a manifest must end in .json or .csv")
+    return path
+
+
 def write_manifest(
     path: str | Path,
     assignment: NDArray[np.int64],
@@ -63,10 +71,8 @@ def write_manifest(
     JSON holds ``{"meta": ..., "cells": [...]}``; CSV one line per cell with the
     columns ``row, col, tile, source, left, top, right, bottom``.
     """
-    path = Path(path)
+    path = check_manifest_path(path)
     suffix = path.suffix.lower()
-    if suffix not in MANIFEST_SUFFIXES:
-        raise MosaicfastError(f"{path}: a manifest must end in .json or .csv")
     records = manifest_rows(assignment, sources)
     with atomic_path(path) as tmp:
         if suffix == ".json":

@@ -15,8 +15,10 @@ from .errors import MosaicfastError
 
 __all__ = ["IMAGE_FORMATS", "atomic_path", "check_image_path", "save_image"]
 
+# PNG at zlib level 1: on photographic content it is about a third faster to write
+# than the default level 6 for files only about 5% larger.
 IMAGE_FORMATS: dict[str, tuple[str, dict[str, Any]]] = {
-    ".png": ("PNG", {"compress_level": 6}),
+    ".png": ("PNG", {"compress_level": 1}),
     ".jpg": ("JPEG", {"quality": 92, "subsampling": 0}),
     ".jpeg": ("JPEG", {"quality": 92, "subsampling": 0}),
     ".tif": ("TIFF", {"compression": "tiff_deflate"}),
