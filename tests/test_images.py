@@ -123,8 +123,8 @@ def test_square_box_rejects_empty_images() -> None:
 
 
 def test_image_suffixes_are_lower_case_with_dot() -> None:
-    assert {".jpg", ".jpeg", ".png", ".tif", ".webp"} <= IMAGE_SUFFIXES
-    assert ".heic" not in IMAGE_SUFFIXES
+    assert {".jpg", ".jpeg", ".png", ".tif", ".webp", ".heic", ".avif"} <= IMAGE_SUFFIXES
+    assert ".txt" not in IMAGE_SUFFIXES
     assert all(s.startswith(".") and s == s.lower() for s in IMAGE_SUFFIXES)
 
 
@@ -563,3 +563,13 @@ def test_decompression_bomb_guard(
     )
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10000)
     assert open_rgb(path).size == (100, 100)
+
+
+@pytest.mark.parametrize(("suffix", "fmt"), [(".heic", "HEIF"), (".avif", "AVIF")])
+def test_phone_formats_are_read(tmp_path: Path, suffix: str, fmt: str) -> None:
+    assert suffix in IMAGE_SUFFIXES
+    path = tmp_path / f"photo{suffix}"
+    Image.new("RGB", (90, 60), (200, 40, 30)).save(path, format=fmt, quality=95)
+    pixels, box = load_square(path, 16)
+    assert box == (15, 0, 75, 60)
+    assert np.abs(pixels.reshape(-1, 3).mean(axis=0) - (200, 40, 30)).max() < 8

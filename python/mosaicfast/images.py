@@ -31,6 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from .errors import ImageReadError
@@ -51,10 +52,16 @@ Box = tuple[int, int, int, int]
 BACKGROUND: tuple[int, int, int] = (255, 255, 255)
 """The colour (white) that transparent and translucent pixels are composited over."""
 
+# HEIC/HEIF (what phones save) through the pillow-heif plugin; Pillow reads the rest.
+pillow_heif.register_heif_opener()
+
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
     {
+        ".avif",
         ".bmp",
         ".gif",
+        ".heic",
+        ".heif",
         ".jfif",
         ".jpeg",
         ".jpg",
@@ -68,7 +75,8 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset(
     }
 )
 """Lower-case file suffixes, with the dot as in :attr:`pathlib.Path.suffix`, of the
-formats Pillow reads without plugins."""
+formats read: Pillow's own (AVIF needs Pillow 11.3 or later) and HEIC/HEIF through
+pillow-heif."""
 
 _ORIENTATION_TAG = 0x0112
 
