@@ -1,0 +1,808 @@
+//! Assignment of tiles to cells from per-cell candidate lists: row-major
+//! `(m, k)` arrays of tile indices (`-1` pads a short row) and their costs,
+//! lower is better.
+//!
+//! - [`penalised_greedy`] visits cells in a given order and gives each the
+//!   candidate of least `cost + penalty * uses`, skipping tiles at their use
+//!   limit or already placed within a Chebyshev radius `r`. Cost:
+//!   `O(m * (k + r^2) + n)`, sequential (each choice depends on the earlier).
+//! - [`optimal_assignment`] finds the minimum total cost assignment with every
+//!   tile used at most `capacity` times, exactly, on the sparse candidate graph:
+//!   successive shortest augmenting paths (Dijkstra on reduced costs with
+//!   potentials, as in Jonker and Volgenant) over the flow network
+//!   cell -> tile -> sink, where a tile below its capacity ends a path. It
+//!   returns the dual potentials that certify optimality. Cost: one Dijkstra
+//!   per cell, `O(E log E)` in the edges it explores (usually a few), so
+//!   `O(m * m * k * log)` at worst; sequential, hence the same result for any
+//!   thread count.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use crate::error::{CoreError, CoreResult};
+
+/// A cell with no assigned tile, or a padding entry of a candidate row.
+pub const NONE: i64 = -1;
+
+/// Candidate lists: row-major `(m, k)` tile indices and costs.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidates<'a> {
+    pub tiles: &'a [i64],
+    pub costs: &'a [f64],
+    pub k: usize,
+    pub n_tiles: usize,
+}
+
+impl Candidates<'_> {
+    /// Checks shapes and values; returns the number of cells `m`.
+    pub fn check(&self) -> CoreResult<usize> {
+        let k = self.k;
+        if k == 0 {
+            return Err(CoreError::Shape(
+                "candidate lists must have at least one column (k >= 1)".into(),
+            ));
+        }
+        if self.tiles.len() != self.costs.len() || !self.tiles.len().is_multiple_of(k) {
+            return Err(CoreError::Shape(format!(
+                "cand and cost must both have shape (m, {k}), got {} and {} values",
+                self.tiles.len(),
+                self.costs.len()
+            )));
+        }
+        let n = self.n_tiles;
+        // `seen[t] == row + 1` marks tile `t` as listed in the current row.
+        let mut seen = vec![0usize; n];
+        for (row, (tiles, costs)) in self
+            .tiles
+            .chunks_exact(k)
+            .zip(self.costs.chunks_exact(k))
+            .enumerate()
+        {
+            for (&tile, &cost) in tiles.iter().zip(costs) {
+                if tile == NONE {
+                    continue;
+                }
+                if !(0..n as i64).contains(&tile) {
+                    return Err(CoreError::Argument(format!(
+                        "cand[{row}] holds tile {tile}, outside 0..{n} (use -1 for padding)"
+                    )));
+                }
+                if seen[tile as usize] == row + 1 {
+                    return Err(CoreError::Argument(format!(
+                        "cand[{row}] lists tile {tile} twice"
+                    )));
+                }
+                seen[tile as usize] = row + 1;
+                if !cost.is_finite() {
+                    return Err(CoreError::Argument(format!(
+                        "cost[{row}] holds {cost} for tile {tile}; costs must be finite"
+                    )));
+                }
+            }
+        }
+        Ok(self.tiles.len() / k)
+    }
+
+    /// The `(tile, cost)` candidates of cell `cell`, padding skipped.
+    fn of(&self, cell: usize) -> impl Iterator<Item = (usize, f64)> + '_ {
+        let row = cell * self.k..(cell + 1) * self.k;
+        self.tiles[row.clone()]
+            .iter()
+            .zip(&self.costs[row])
+            .filter(|(&t, _)| t != NONE)
+            .map(|(&t, &c)| (t as usize, c))
+    }
+}
+
+/// Options of [`penalised_greedy`].
+#[derive(Debug, Clone, Copy)]
+pub struct GreedyOptions {
+    /// Added to a candidate's cost per earlier use of its tile (>= 0).
+    pub penalty: f64,
+    /// Most uses of one tile (`None`: unlimited).
+    pub max_uses: Option<usize>,
+    /// Chebyshev radius within which a tile may not repeat (0: no rule).
+    pub min_distance: usize,
+    /// The `(rows, cols)` grid of the cells, row-major.
+    pub grid: (usize, usize),
+}
+
+/// Tiles per cell (`-1` where none was allowed) and uses per tile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Greedy {
+    pub assignment: Vec<i64>,
+    pub uses: Vec<i64>,
+}
+
+/// Visits the cells of `order` (distinct; cells already holding a tile in
+/// `fixed` are skipped) and gives each the allowed candidate of least
+/// `cost + penalty * uses[tile]`, ties to the lower tile index. A tile is not
+/// allowed if it has `max_uses` uses or appears within `min_distance`
+/// (Chebyshev) of the cell among the cells assigned so far, fixed ones
+/// included. A cell with no allowed candidate keeps `-1`.
+pub fn penalised_greedy(
+    cand: Candidates<'_>,
+    order: &[i64],
+    fixed: &[i64],
+    options: GreedyOptions,
+) -> CoreResult<Greedy> {
+    let m = cand.check()?;
+    let n = cand.n_tiles;
+    check_greedy_options(&options, m)?;
+    let mut assignment = check_fixed(fixed, m, n)?;
+    let mut uses = vec![0i64; n];
+    for &tile in assignment.iter().filter(|&&t| t != NONE) {
+        uses[tile as usize] += 1;
+    }
+    let limit = options.max_uses.map_or(i64::MAX, |u| u as i64);
+    if let Some(tile) = uses.iter().position(|&u| u > limit) {
+        return Err(CoreError::Argument(format!(
+            "the fixed assignment uses tile {tile} {} times, more than max_uses = {limit}",
+            uses[tile]
+        )));
+    }
+    let cells = check_order(order, m)?;
+    // `blocked[t] == step + 1` marks tile `t` as placed near the current cell.
+    let mut blocked = vec![0usize; n];
+    for (step, cell) in cells.into_iter().enumerate() {
+        if assignment[cell] != NONE {
+            continue;
+        }
+        mark_neighbours(&assignment, cell, &options, &mut blocked, step + 1);
+        let mut best: Option<(f64, usize)> = None;
+        for (tile, cost) in cand.of(cell) {
+            if uses[tile] >= limit || blocked[tile] == step + 1 {
+                continue;
+            }
+            let score = cost + options.penalty * uses[tile] as f64;
+            let better = best.is_none_or(|(s, t)| (score, tile) < (s, t));
+            if better {
+                best = Some((score, tile));
+            }
+        }
+        if let Some((_, tile)) = best {
+            assignment[cell] = tile as i64;
+            uses[tile] += 1;
+        }
+    }
+    Ok(Greedy { assignment, uses })
+}
+
+fn check_greedy_options(options: &GreedyOptions, m: usize) -> CoreResult<()> {
+    if !(options.penalty.is_finite() && options.penalty >= 0.0) {
+        return Err(CoreError::Argument(format!(
+            "penalty must be a finite number >= 0, got {}",
+            options.penalty
+        )));
+    }
+    if options.max_uses == Some(0) {
+        return Err(CoreError::Argument("max_uses must be at least 1".into()));
+    }
+    let (rows, cols) = options.grid;
+    if rows.checked_mul(cols) != Some(m) {
+        return Err(CoreError::Shape(format!(
+            "grid {rows}x{cols} does not have the {m} cells of the candidate lists"
+        )));
+    }
+    Ok(())
+}
+
+/// The fixed assignment as an owned vector, checked against `0..n` or `-1`.
+fn check_fixed(fixed: &[i64], m: usize, n: usize) -> CoreResult<Vec<i64>> {
+    if fixed.len() != m {
+        return Err(CoreError::Shape(format!(
+            "the fixed assignment must have one entry per cell ({m}), got {}",
+            fixed.len()
+        )));
+    }
+    if let Some(cell) = fixed
+        .iter()
+        .position(|&t| t != NONE && !(0..n as i64).contains(&t))
+    {
+        return Err(CoreError::Argument(format!(
+            "the fixed assignment gives cell {cell} tile {}, outside 0..{n} (use -1 for free)",
+            fixed[cell]
+        )));
+    }
+    Ok(fixed.to_vec())
+}
+
+/// The visiting order as cell indices, checked to be distinct and in `0..m`.
+fn check_order(order: &[i64], m: usize) -> CoreResult<Vec<usize>> {
+    let mut seen = vec![false; m];
+    order
+        .iter()
+        .map(|&cell| {
+            if !(0..m as i64).contains(&cell) {
+                return Err(CoreError::Argument(format!(
+                    "order holds cell {cell}, outside 0..{m}"
+                )));
+            }
+            let cell = cell as usize;
+            if std::mem::replace(&mut seen[cell], true) {
+                return Err(CoreError::Argument(format!(
+                    "order lists cell {cell} twice"
+                )));
+            }
+            Ok(cell)
+        })
+        .collect()
+}
+
+/// Marks with `stamp` the tiles assigned within `min_distance` of `cell`.
+fn mark_neighbours(
+    assignment: &[i64],
+    cell: usize,
+    options: &GreedyOptions,
+    blocked: &mut [usize],
+    stamp: usize,
+) {
+    let r = options.min_distance;
+    if r == 0 {
+        return;
+    }
+    let (rows, cols) = options.grid;
+    let (row, col) = (cell / cols, cell % cols);
+    for y in row.saturating_sub(r)..(row + r + 1).min(rows) {
+        for x in col.saturating_sub(r)..(col + r + 1).min(cols) {
+            let tile = assignment[y * cols + x];
+            if tile != NONE {
+                blocked[tile as usize] = stamp;
+            }
+        }
+    }
+}
+
+/// A minimum-cost assignment and its certificate.
+///
+/// With `u` the cell duals and `v` the tile duals: every candidate `(i, j)`
+/// has reduced cost `c_ij - u_i - v_j >= 0`, assigned pairs have `0`, every
+/// `v_j <= 0` and `v_j < 0` only for tiles used `capacity` times. These are
+/// the optimality conditions of the linear program
+/// `min sum c x` s.t. `sum_j x_ij = 1`, `sum_i x_ij <= capacity`, `x >= 0`
+/// (whose optimum is integral), and `total_cost = sum u + capacity * sum v`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Optimal {
+    /// Tile of every cell; `-1` for the cells no augmenting path could reach.
+    pub assignment: Vec<i64>,
+    /// Total cost of the assigned pairs.
+    pub total_cost: f64,
+    /// `u`, one per cell (0 for unmatched cells).
+    pub cell_duals: Vec<f64>,
+    /// `v`, one per tile.
+    pub tile_duals: Vec<f64>,
+    /// Number of cells left unmatched (0 when the problem is feasible).
+    pub unmatched: usize,
+}
+
+/// The minimum total cost assignment of every cell to one of its candidates
+/// with each tile used at most `capacity` times.
+///
+/// If some cells cannot all be matched (no augmenting path from a cell means
+/// none will appear later, so this is a maximum matching), those cells keep
+/// `-1` and are counted in `unmatched`; the rest is then a minimum-cost
+/// assignment of the matched cells.
+pub fn optimal_assignment(cand: Candidates<'_>, capacity: usize) -> CoreResult<Optimal> {
+    let m = cand.check()?;
+    let n = cand.n_tiles;
+    if capacity == 0 {
+        return Err(CoreError::Argument("capacity must be at least 1".into()));
+    }
+    if (n as u128) * (capacity as u128) < m as u128 {
+        return Err(CoreError::Argument(format!(
+            "{m} cells cannot be filled from {n} tiles used at most {capacity} times each"
+        )));
+    }
+    let mut solver = Solver::new(cand, capacity);
+    let mut unmatched = 0;
+    for cell in 0..m {
+        if !solver.augment(cell) {
+            unmatched += 1;
+        }
+    }
+    Ok(solver.finish(unmatched))
+}
+
+/// A tentative shortest-path length to a tile, ordered for a min-heap with
+/// ties to the lower tile index.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Reach {
+    dist: f64,
+    tile: usize,
+}
+
+impl Eq for Reach {}
+
+impl Ord for Reach {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .dist
+            .total_cmp(&self.dist)
+            .then_with(|| other.tile.cmp(&self.tile))
+    }
+}
+
+impl PartialOrd for Reach {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// State of the successive shortest path solver.
+struct Solver<'a> {
+    cand: Candidates<'a>,
+    capacity: usize,
+    u: Vec<f64>,
+    v: Vec<f64>,
+    tile_of: Vec<i64>,
+    cost_of: Vec<f64>,
+    uses: Vec<usize>,
+    // Cells assigned to each tile as doubly linked lists (`NO_CELL` ends one).
+    first_cell: Vec<usize>,
+    next_cell: Vec<usize>,
+    prev_cell: Vec<usize>,
+    // Dijkstra scratch, reset through `touched` after each search.
+    dist: Vec<f64>,
+    pred: Vec<(usize, f64)>,
+    done: Vec<bool>,
+    touched: Vec<usize>,
+    scanned: Vec<usize>,
+    visited: Vec<(usize, f64)>,
+    heap: BinaryHeap<Reach>,
+}
+
+const NO_CELL: usize = usize::MAX;
+
+impl<'a> Solver<'a> {
+    fn new(cand: Candidates<'a>, capacity: usize) -> Self {
+        let m = cand.tiles.len() / cand.k;
+        let n = cand.n_tiles;
+        Solver {
+            cand,
+            capacity,
+            u: vec![0.0; m],
+            v: vec![0.0; n],
+            tile_of: vec![NONE; m],
+            cost_of: vec![0.0; m],
+            uses: vec![0; n],
+            first_cell: vec![NO_CELL; n],
+            next_cell: vec![NO_CELL; m],
+            prev_cell: vec![NO_CELL; m],
+            dist: vec![f64::INFINITY; n],
+            pred: vec![(NO_CELL, 0.0); n],
+            done: vec![false; n],
+            touched: Vec::new(),
+            scanned: Vec::new(),
+            visited: Vec::new(),
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    /// Relaxes the candidate edges of `cell`, reached at distance `base`.
+    fn relax(&mut self, cell: usize, base: f64) {
+        let k = self.cand.k;
+        let row = cell * k..(cell + 1) * k;
+        for (&tile, &cost) in self.cand.tiles[row.clone()]
+            .iter()
+            .zip(&self.cand.costs[row])
+        {
+            if tile == NONE {
+                continue;
+            }
+            let tile = tile as usize;
+            if self.done[tile] {
+                continue;
+            }
+            let d = base + (cost - self.u[cell] - self.v[tile]);
+            if d < self.dist[tile] {
+                if self.dist[tile] == f64::INFINITY {
+                    self.touched.push(tile);
+                }
+                self.dist[tile] = d;
+                self.pred[tile] = (cell, cost);
+                self.heap.push(Reach { dist: d, tile });
+            }
+        }
+    }
+
+    /// Finds a shortest augmenting path from the free `start` cell, updates
+    /// the potentials and flips the path. False if no path exists.
+    fn augment(&mut self, start: usize) -> bool {
+        self.u[start] = 0.0;
+        self.relax(start, 0.0);
+        let mut sink = None;
+        while let Some(Reach { dist, tile }) = self.heap.pop() {
+            if self.done[tile] || dist > self.dist[tile] {
+                continue;
+            }
+            self.done[tile] = true;
+            self.scanned.push(tile);
+            if self.uses[tile] < self.capacity {
+                sink = Some((tile, dist));
+                break;
+            }
+            // A full tile leads on to every cell it holds, along zero reduced cost.
+            let mut cell = self.first_cell[tile];
+            while cell != NO_CELL {
+                self.visited.push((cell, dist));
+                self.relax(cell, dist);
+                cell = self.next_cell[cell];
+            }
+        }
+        let found = sink.is_some();
+        if let Some((tile, length)) = sink {
+            self.update_potentials(start, length);
+            self.flip_path(start, tile);
+        }
+        self.reset_search();
+        found
+    }
+
+    /// Keeps reduced costs non-negative and the new path tight (JV's update).
+    fn update_potentials(&mut self, start: usize, length: f64) {
+        self.u[start] += length;
+        for &(cell, d) in &self.visited {
+            self.u[cell] += length - d;
+        }
+        for &tile in &self.scanned {
+            self.v[tile] -= length - self.dist[tile];
+        }
+    }
+
+    /// Moves every cell of the path to the tile it reached, ending at `sink`.
+    fn flip_path(&mut self, start: usize, sink: usize) {
+        self.uses[sink] += 1;
+        let mut tile = sink;
+        loop {
+            let (cell, cost) = self.pred[tile];
+            let old = self.tile_of[cell];
+            if old != NONE {
+                self.unlink(cell, old as usize);
+            }
+            self.link(cell, tile);
+            self.tile_of[cell] = tile as i64;
+            self.cost_of[cell] = cost;
+            if cell == start {
+                break;
+            }
+            tile = old as usize;
+        }
+    }
+
+    fn link(&mut self, cell: usize, tile: usize) {
+        let head = self.first_cell[tile];
+        self.next_cell[cell] = head;
+        self.prev_cell[cell] = NO_CELL;
+        if head != NO_CELL {
+            self.prev_cell[head] = cell;
+        }
+        self.first_cell[tile] = cell;
+    }
+
+    fn unlink(&mut self, cell: usize, tile: usize) {
+        let (prev, next) = (self.prev_cell[cell], self.next_cell[cell]);
+        if prev == NO_CELL {
+            self.first_cell[tile] = next;
+        } else {
+            self.next_cell[prev] = next;
+        }
+        if next != NO_CELL {
+            self.prev_cell[next] = prev;
+        }
+    }
+
+    fn reset_search(&mut self) {
+        for &tile in &self.touched {
+            self.dist[tile] = f64::INFINITY;
+            self.done[tile] = false;
+        }
+        self.touched.clear();
+        self.scanned.clear();
+        self.visited.clear();
+        self.heap.clear();
+    }
+
+    fn finish(self, unmatched: usize) -> Optimal {
+        let total_cost = self
+            .tile_of
+            .iter()
+            .zip(&self.cost_of)
+            .filter(|(&t, _)| t != NONE)
+            .map(|(_, &c)| c)
+            .sum();
+        let cell_duals = self
+            .u
+            .iter()
+            .zip(&self.tile_of)
+            .map(|(&u, &t)| if t == NONE { 0.0 } else { u })
+            .collect();
+        Optimal {
+            assignment: self.tile_of,
+            total_cost,
+            cell_duals,
+            tile_duals: self.v,
+            unmatched,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random numbers in `[0, 1)`.
+    fn uniform(len: usize, seed: u64) -> Vec<f64> {
+        let mut state = seed.wrapping_mul(6364136223846793005) ^ 0x9E37_79B9_7F4A_7C15;
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 11) as f64 / (1u64 << 53) as f64
+            })
+            .collect()
+    }
+
+    /// Every cell lists every tile, with integer costs (so many ties).
+    fn dense(m: usize, n: usize, seed: u64) -> (Vec<i64>, Vec<f64>) {
+        let tiles = (0..m).flat_map(|_| 0..n as i64).collect();
+        let costs = uniform(m * n, seed)
+            .into_iter()
+            .map(|x| (x * 10.0).floor())
+            .collect();
+        (tiles, costs)
+    }
+
+    /// Least total cost by trying every assignment (tiny problems only).
+    fn brute_force(cand: Candidates<'_>, capacity: usize) -> Option<f64> {
+        fn go(cell: usize, cand: &Candidates<'_>, uses: &mut [usize], cap: usize) -> Option<f64> {
+            if cell * cand.k == cand.tiles.len() {
+                return Some(0.0);
+            }
+            let mut best: Option<f64> = None;
+            for (tile, cost) in cand.of(cell) {
+                if uses[tile] < cap {
+                    uses[tile] += 1;
+                    if let Some(rest) = go(cell + 1, cand, uses, cap) {
+                        best = Some(best.map_or(cost + rest, |b| b.min(cost + rest)));
+                    }
+                    uses[tile] -= 1;
+                }
+            }
+            best
+        }
+        go(0, &cand, &mut vec![0; cand.n_tiles], capacity)
+    }
+
+    fn assert_certified(cand: Candidates<'_>, capacity: usize, opt: &Optimal) {
+        let m = cand.tiles.len() / cand.k;
+        let mut uses = vec![0; cand.n_tiles];
+        for &t in &opt.assignment {
+            uses[t as usize] += 1;
+        }
+        for cell in 0..m {
+            for (tile, cost) in cand.of(cell) {
+                let reduced = cost - opt.cell_duals[cell] - opt.tile_duals[tile];
+                assert!(reduced >= -1e-9, "cell {cell} tile {tile}: {reduced}");
+                if opt.assignment[cell] == tile as i64 {
+                    assert!(reduced.abs() <= 1e-9);
+                }
+            }
+        }
+        for (tile, &v) in opt.tile_duals.iter().enumerate() {
+            assert!(v <= 0.0 && (v == 0.0 || uses[tile] == capacity));
+            assert!(uses[tile] <= capacity);
+        }
+        let dual: f64 = opt.cell_duals.iter().sum::<f64>()
+            + capacity as f64 * opt.tile_duals.iter().sum::<f64>();
+        assert!((dual - opt.total_cost).abs() <= 1e-9 * opt.total_cost.abs().max(1.0));
+    }
+
+    #[test]
+    fn optimal_matches_brute_force() {
+        for seed in 0..40 {
+            let (m, n) = (2 + seed as usize % 5, 3 + seed as usize % 4);
+            for capacity in 1..=2 {
+                if n * capacity < m {
+                    continue;
+                }
+                let (tiles, costs) = dense(m, n, seed);
+                let cand = Candidates {
+                    tiles: &tiles,
+                    costs: &costs,
+                    k: n,
+                    n_tiles: n,
+                };
+                let opt = optimal_assignment(cand, capacity).unwrap();
+                assert_eq!(opt.unmatched, 0);
+                assert_eq!(Some(opt.total_cost), brute_force(cand, capacity));
+                assert_certified(cand, capacity, &opt);
+            }
+        }
+    }
+
+    #[test]
+    fn sparse_rows_with_padding_are_certified() {
+        // Cell i lists tiles i, i+1, i+2 of 12 (mod 12) in a row of width 4.
+        let (m, n, k) = (10, 12, 4);
+        let mut tiles = vec![NONE; m * k];
+        for cell in 0..m {
+            for j in 0..3 {
+                tiles[cell * k + j] = ((cell * 5 + j) % n) as i64;
+            }
+        }
+        let costs = uniform(m * k, 7);
+        let cand = Candidates {
+            tiles: &tiles,
+            costs: &costs,
+            k,
+            n_tiles: n,
+        };
+        let opt = optimal_assignment(cand, 1).unwrap();
+        let best = brute_force(cand, 1).unwrap();
+        assert!((opt.total_cost - best).abs() <= 1e-12);
+        assert_certified(cand, 1, &opt);
+    }
+
+    #[test]
+    fn unmatchable_cells_are_counted() {
+        // Three cells that can only use tiles 0 and 1, one with tile 2; tile 3 unlisted.
+        let tiles = [0, 1, 0, 1, 1, 0, 2, NONE];
+        let costs = [1.0, 2.0, 1.0, 3.0, 1.0, 5.0, 0.0, 0.0];
+        let cand = Candidates {
+            tiles: &tiles,
+            costs: &costs,
+            k: 2,
+            n_tiles: 4,
+        };
+        let opt = optimal_assignment(cand, 1).unwrap();
+        assert_eq!(opt.unmatched, 1);
+        assert_eq!(opt.assignment.iter().filter(|&&t| t == NONE).count(), 1);
+        assert_eq!(opt.assignment[3], 2);
+    }
+
+    #[test]
+    fn bad_candidates_are_errors() {
+        let check = |tiles: &[i64], costs: &[f64], k, n| {
+            Candidates {
+                tiles,
+                costs,
+                k,
+                n_tiles: n,
+            }
+            .check()
+        };
+        assert!(matches!(check(&[], &[], 0, 3), Err(CoreError::Shape(_))));
+        assert!(matches!(
+            check(&[0, 1], &[0.0], 2, 3),
+            Err(CoreError::Shape(_))
+        ));
+        assert!(matches!(
+            check(&[0, 3], &[0.0; 2], 2, 3),
+            Err(CoreError::Argument(_))
+        ));
+        assert!(matches!(
+            check(&[1, 1], &[0.0; 2], 2, 3),
+            Err(CoreError::Argument(_))
+        ));
+        assert!(matches!(
+            check(&[0, 1], &[0.0, f64::NAN], 2, 3),
+            Err(CoreError::Argument(_))
+        ));
+        assert_eq!(check(&[0, 1, 1, NONE], &[0.0; 4], 2, 3), Ok(2));
+        let cand = Candidates {
+            tiles: &[0, 1, 1, 0],
+            costs: &[0.0; 4],
+            k: 2,
+            n_tiles: 2,
+        };
+        assert!(matches!(
+            optimal_assignment(cand, 0),
+            Err(CoreError::Argument(_))
+        ));
+        let one = Candidates {
+            n_tiles: 1,
+            tiles: &[0, 0],
+            costs: &[0.0; 2],
+            k: 1,
+        };
+        assert!(matches!(
+            optimal_assignment(one, 1),
+            Err(CoreError::Argument(_))
+        ));
+    }
+
+    fn options(
+        penalty: f64,
+        max_uses: Option<usize>,
+        r: usize,
+        grid: (usize, usize),
+    ) -> GreedyOptions {
+        GreedyOptions {
+            penalty,
+            max_uses,
+            min_distance: r,
+            grid,
+        }
+    }
+
+    #[test]
+    fn greedy_without_penalty_takes_each_cells_best() {
+        let (m, n) = (30, 6);
+        let (tiles, costs) = dense(m, n, 3);
+        let cand = Candidates {
+            tiles: &tiles,
+            costs: &costs,
+            k: n,
+            n_tiles: n,
+        };
+        let order: Vec<i64> = (0..m as i64).rev().collect();
+        let got =
+            penalised_greedy(cand, &order, &vec![NONE; m], options(0.0, None, 0, (5, 6))).unwrap();
+        for cell in 0..m {
+            let best = cand
+                .of(cell)
+                .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
+                .unwrap();
+            assert_eq!(got.assignment[cell], best.0 as i64);
+        }
+    }
+
+    #[test]
+    fn greedy_respects_limits_and_distance() {
+        let (rows, cols, n) = (8, 9, 40);
+        let m = rows * cols;
+        let (tiles, costs) = dense(m, n, 5);
+        let cand = Candidates {
+            tiles: &tiles,
+            costs: &costs,
+            k: n,
+            n_tiles: n,
+        };
+        let order: Vec<i64> = (0..m as i64).collect();
+        let r = 2;
+        let got = penalised_greedy(
+            cand,
+            &order,
+            &vec![NONE; m],
+            options(0.5, Some(3), r, (rows, cols)),
+        )
+        .unwrap();
+        assert!(got.assignment.iter().all(|&t| t != NONE));
+        assert!(got.uses.iter().all(|&u| u <= 3));
+        for a in 0..m {
+            for b in a + 1..m {
+                let near = (a / cols).abs_diff(b / cols) <= r && (a % cols).abs_diff(b % cols) <= r;
+                assert!(
+                    !near || got.assignment[a] != got.assignment[b],
+                    "cells {a} {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn greedy_reports_blocked_cells_and_resumes_from_fixed() {
+        // Two cells side by side with the same single candidate.
+        let cand = Candidates {
+            tiles: &[0, 0],
+            costs: &[1.0, 1.0],
+            k: 1,
+            n_tiles: 1,
+        };
+        let got =
+            penalised_greedy(cand, &[1, 0], &[NONE, NONE], options(0.0, None, 1, (1, 2))).unwrap();
+        assert_eq!(got.assignment, vec![NONE, 0]);
+        assert_eq!(got.uses, vec![1]);
+        let capped = penalised_greedy(cand, &[0, 1], &[NONE, 0], options(0.0, Some(1), 0, (1, 2)));
+        assert_eq!(capped.unwrap().assignment, vec![NONE, 0]);
+        let over = penalised_greedy(cand, &[0], &[0, 0], options(0.0, Some(1), 0, (1, 2)));
+        assert!(matches!(over, Err(CoreError::Argument(_))));
+        let twice = penalised_greedy(cand, &[0, 0], &[NONE, NONE], options(0.0, None, 0, (1, 2)));
+        assert!(matches!(twice, Err(CoreError::Argument(_))));
+        let negative = penalised_greedy(cand, &[0], &[NONE, NONE], options(-1.0, None, 0, (1, 2)));
+        assert!(matches!(negative, Err(CoreError::Argument(_))));
+        let grid = penalised_greedy(cand, &[0], &[NONE, NONE], options(0.0, None, 0, (2, 2)));
+        assert!(matches!(grid, Err(CoreError::Shape(_))));
+    }
+}
