@@ -18,7 +18,7 @@ pub const MAX_GRID: usize = 16;
 /// Descriptor units per CIELAB unit.
 const LAB_SCALE: f64 = 4.0;
 /// D65 reference white (2 degree observer), as used by the sRGB standard.
-const WHITE: [f64; 3] = [0.95047, 1.0, 1.08883];
+pub(crate) const WHITE: [f64; 3] = [0.95047, 1.0, 1.08883];
 
 /// 8-bit sRGB value to 16-bit linear light: `floor(65535 * lin(v / 255) + 0.5)`.
 static LIN16: LazyLock<[u32; 256]> = LazyLock::new(|| {
@@ -30,7 +30,7 @@ static LIN16: LazyLock<[u32; 256]> = LazyLock::new(|| {
 });
 
 /// Inverse sRGB transfer function (IEC 61966-2-1).
-fn srgb_to_linear(u: f64) -> f64 {
+pub(crate) fn srgb_to_linear(u: f64) -> f64 {
     if u <= 0.04045 {
         u / 12.92
     } else {
