@@ -42,6 +42,10 @@ class SizeResult:
         return 2 * self.cells * self.tiles * self.dim
 
 
+#: Implementations compared in the search table; other benchmarks get a plain table.
+SEARCH_IMPLEMENTATIONS = frozenset({"rust", "numpy", "python"})
+
+
 def load_results(path: Path) -> list[SizeResult]:
     """Median time per implementation and tile count from a ``--benchmark-json`` file.
 
@@ -58,6 +62,8 @@ def load_results(path: Path) -> list[SizeResult]:
     results: dict[int, SizeResult] = {}
     for bench in json.loads(path.read_text())["benchmarks"]:
         info = bench["extra_info"]
+        if info.get("implementation") not in SEARCH_IMPLEMENTATIONS:
+            continue
         result = results.setdefault(
             info["tiles"], SizeResult(cells=info["cells"], tiles=info["tiles"], dim=info["dim"])
         )
@@ -67,6 +73,18 @@ def load_results(path: Path) -> list[SizeResult]:
             median *= info["extrapolation"]
         setattr(result, implementation, median)
     return [results[tiles] for tiles in sorted(results)]
+
+
+def other_benchmarks(path: Path) -> list[list[str]]:
+    """The header and one row per benchmark that is not part of the search table."""
+    rows = [["benchmark", "median", "rounds"]]
+    for bench in json.loads(path.read_text())["benchmarks"]:
+        if bench["extra_info"].get("implementation") in SEARCH_IMPLEMENTATIONS:
+            continue
+        stats = bench["stats"]
+        rows.append([bench["fullname"].split("::")[-1], format_seconds(stats["median"]),
+                     str(stats["rounds"])])  # fmt: skip
+    return rows
 
 
 def float32_matmul_gflops(size: int = PEAK_SIZE, repeats: int = PEAK_REPEATS) -> float:
@@ -165,8 +183,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("json", type=Path, help="output of pytest --benchmark-json")
     args = parser.parse_args(argv)
     results = load_results(args.json)
+    others = other_benchmarks(args.json)
+    if not results and len(others) == 1:
+        parser.error(f"{args.json} holds no benchmarks")
+    if len(others) > 1:
+        print("Other stages (medians)")
+        print(render(others))
+        print()
     if not results:
-        parser.error(f"{args.json} holds no search benchmarks")
+        return 0
     print("Exhaustive top-1 search (medians; Python timed on a subsample and extrapolated)")
     print(render(table_rows(results)))
     print("GFLOP/s counts 2*cells*tiles*d operations (one subtract + one multiply-add per value).")

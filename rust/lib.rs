@@ -5,11 +5,14 @@
 //! the one error type into a Python exception. A panic is caught before it can
 //! reach Python.
 
+pub mod assign;
+pub mod blend;
 pub mod descriptors;
 pub mod error;
 pub mod kernels;
 pub mod pool;
 pub mod search;
+pub mod ssim;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -182,6 +185,256 @@ fn search_topk<'py>(
     ))
 }
 
+/// Mean SSIM of every cell with each of its candidate tiles, as
+/// ``skimage.metrics.structural_similarity`` computes it for 2-D float images.
+///
+/// Parameters
+/// ----------
+/// cells : numpy.ndarray
+///     ``(m, side, side)`` ``float32`` luminance patches, C-contiguous, ``8 <= side <= 64``.
+/// tiles : numpy.ndarray
+///     ``(n, side, side)`` ``float32`` luminance patches, C-contiguous.
+/// candidates : numpy.ndarray
+///     ``(m, k)`` ``int64`` tile indices, C-contiguous.
+/// data_range : float
+///     Range of the luminance values (e.g. 255.0).
+/// win_size : int, default 7
+///     Side of the uniform window (odd, 3 to ``side``); unused when ``sigma`` is given.
+/// sigma : float, optional
+///     Use a Gaussian window of this standard deviation, truncated at 3.5 sigma.
+/// sample_covariance : bool, default True
+///     Normalise (co)variances by ``NP - 1`` rather than ``NP`` (``NP = win_size**2``).
+/// threads : int, optional
+///     Worker threads (default: one per core).
+///
+/// Returns
+/// -------
+/// numpy.ndarray
+///     ``(m, k)`` ``float32`` mean SSIM values.
+#[pyfunction]
+#[pyo3(signature = (
+    cells, tiles, candidates, *, data_range, win_size=7, sigma=None, sample_covariance=true,
+    threads=None
+))]
+#[allow(clippy::too_many_arguments)]
+fn ssim_candidates<'py>(
+    py: Python<'py>,
+    cells: PyReadonlyArray3<'py, f32>,
+    tiles: PyReadonlyArray3<'py, f32>,
+    candidates: PyReadonlyArray2<'py, i64>,
+    data_range: f64,
+    win_size: usize,
+    sigma: Option<f64>,
+    sample_covariance: bool,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let (cell_shape, tile_shape) = (cells.shape(), tiles.shape());
+    let side = cell_shape[1];
+    if cell_shape[2] != side || tile_shape[1..] != cell_shape[1..] {
+        return Err(PyValueError::new_err(format!(
+            "cells and tiles must be square patches of one size, got {cell_shape:?} and \
+             {tile_shape:?}"
+        )));
+    }
+    let (m, k) = (candidates.shape()[0], candidates.shape()[1]);
+    if m != cell_shape[0] {
+        return Err(PyValueError::new_err(format!(
+            "candidates must have one row per cell ({}), got {m}",
+            cell_shape[0]
+        )));
+    }
+    let params = ssim::SsimParams {
+        window: match sigma {
+            Some(sigma) => ssim::Window::Gaussian { sigma },
+            None => ssim::Window::Uniform { size: win_size },
+        },
+        data_range,
+        sample_covariance,
+    };
+    let cell_values = contiguous(cells.as_slice().ok(), "cells")?;
+    let tile_values = contiguous(tiles.as_slice().ok(), "tiles")?;
+    let picks = contiguous(candidates.as_slice().ok(), "candidates")?;
+    let out = run_detached(py, threads, || {
+        ssim::ssim_candidates(cell_values, tile_values, side, picks, k, &params)
+    })?;
+    Ok(to_array2(out, m, k)?.into_pyarray(py))
+}
+
+/// Borrows ``cand``/``cost`` as candidate lists of ``n_tiles`` tiles.
+fn candidates<'a>(
+    cand: &'a PyReadonlyArray2<'_, i64>,
+    cost: &'a PyReadonlyArray2<'_, f64>,
+    n_tiles: usize,
+) -> PyResult<assign::Candidates<'a>> {
+    if cand.shape() != cost.shape() {
+        return Err(PyValueError::new_err(format!(
+            "cand and cost must have the same shape, got {:?} and {:?}",
+            cand.shape(),
+            cost.shape()
+        )));
+    }
+    Ok(assign::Candidates {
+        tiles: contiguous(cand.as_slice().ok(), "cand")?,
+        costs: contiguous(cost.as_slice().ok(), "cost")?,
+        k: cand.shape()[1],
+        n_tiles,
+    })
+}
+
+/// Visit cells in order, each taking its candidate of least penalised cost.
+///
+/// Parameters
+/// ----------
+/// cand : numpy.ndarray
+///     ``(m, k)`` ``int64`` tile indices per cell, distinct per row; ``-1`` pads.
+/// cost : numpy.ndarray
+///     ``(m, k)`` ``float64`` finite costs, lower is better.
+/// order : numpy.ndarray
+///     ``int64`` distinct cells to visit, in order.
+/// fixed : numpy.ndarray
+///     ``(m,)`` ``int64`` tiles already assigned, ``-1`` for free cells.
+/// n_tiles : int
+///     Number of tiles.
+/// penalty : float
+///     Added per earlier use of a tile (>= 0).
+/// grid : tuple of int
+///     ``(rows, cols)`` of the cells, ``rows * cols == m``, row-major.
+/// max_uses : int, optional
+///     Most uses of one tile.
+/// min_distance : int, default 0
+///     Chebyshev radius within which a tile may not repeat.
+///
+/// Returns
+/// -------
+/// tuple of numpy.ndarray
+///     ``(assignment, uses)``: ``(m,)`` tiles (``-1`` where no candidate was
+///     allowed or the cell was not visited) and ``(n_tiles,)`` uses per tile.
+#[pyfunction]
+#[pyo3(signature = (cand, cost, order, fixed, n_tiles, *, penalty, grid, max_uses=None, min_distance=0))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn penalised_greedy<'py>(
+    py: Python<'py>,
+    cand: PyReadonlyArray2<'py, i64>,
+    cost: PyReadonlyArray2<'py, f64>,
+    order: numpy::PyReadonlyArray1<'py, i64>,
+    fixed: numpy::PyReadonlyArray1<'py, i64>,
+    n_tiles: usize,
+    penalty: f64,
+    grid: (usize, usize),
+    max_uses: Option<usize>,
+    min_distance: usize,
+) -> PyResult<(
+    Bound<'py, numpy::PyArray1<i64>>,
+    Bound<'py, numpy::PyArray1<i64>>,
+)> {
+    let cand = candidates(&cand, &cost, n_tiles)?;
+    let order = contiguous(order.as_slice().ok(), "order")?;
+    let fixed = contiguous(fixed.as_slice().ok(), "fixed")?;
+    let options = assign::GreedyOptions {
+        penalty,
+        max_uses,
+        min_distance,
+        grid,
+    };
+    let out = run_detached(py, None, || {
+        assign::penalised_greedy(cand, order, fixed, options)
+    })?;
+    Ok((out.assignment.into_pyarray(py), out.uses.into_pyarray(py)))
+}
+
+/// Minimum total cost assignment on the sparse candidate graph, with duals.
+///
+/// Parameters
+/// ----------
+/// cand : numpy.ndarray
+///     ``(m, k)`` ``int64`` tile indices per cell, distinct per row; ``-1`` pads.
+/// cost : numpy.ndarray
+///     ``(m, k)`` ``float64`` finite costs.
+/// n_tiles : int
+///     Number of tiles.
+/// capacity : int
+///     Most uses of one tile (>= 1, ``n_tiles * capacity >= m``).
+///
+/// Returns
+/// -------
+/// tuple
+///     ``(assignment, total_cost, cell_duals, tile_duals, unmatched)``:
+///     ``(m,)`` ``int64`` tiles (``-1`` for cells that cannot be matched),
+///     the total cost, ``(m,)`` and ``(n_tiles,)`` ``float64`` dual potentials
+///     and the number of unmatched cells.
+#[pyfunction]
+#[pyo3(signature = (cand, cost, n_tiles, capacity))]
+#[allow(clippy::type_complexity)]
+fn optimal_assignment<'py>(
+    py: Python<'py>,
+    cand: PyReadonlyArray2<'py, i64>,
+    cost: PyReadonlyArray2<'py, f64>,
+    n_tiles: usize,
+    capacity: usize,
+) -> PyResult<(
+    Bound<'py, numpy::PyArray1<i64>>,
+    f64,
+    Bound<'py, numpy::PyArray1<f64>>,
+    Bound<'py, numpy::PyArray1<f64>>,
+    usize,
+)> {
+    let cand = candidates(&cand, &cost, n_tiles)?;
+    let out = run_detached(py, None, || assign::optimal_assignment(cand, capacity))?;
+    Ok((
+        out.assignment.into_pyarray(py),
+        out.total_cost,
+        out.cell_duals.into_pyarray(py),
+        out.tile_duals.into_pyarray(py),
+        out.unmatched,
+    ))
+}
+
+/// Blend tiles toward the colour statistics of the target regions they cover.
+///
+/// Parameters
+/// ----------
+/// tiles : numpy.ndarray
+///     ``(n, height, width, 3)`` ``uint8`` sRGB pixels, C-contiguous.
+/// targets : numpy.ndarray
+///     ``uint8`` array of the same shape: ``targets[i]`` is the region of the
+///     target image that tile ``i`` covers.
+/// alpha : float
+///     Strength, 0 (tiles unchanged) to 1 (the target's CIELAB mean and spread).
+/// threads : int, optional
+///     Worker threads (default: one per core).
+///
+/// Returns
+/// -------
+/// numpy.ndarray
+///     The blended tiles, ``uint8``, shaped like ``tiles``.
+#[pyfunction]
+#[pyo3(signature = (tiles, targets, alpha, *, threads=None))]
+fn blend_tiles<'py>(
+    py: Python<'py>,
+    tiles: PyReadonlyArray4<'py, u8>,
+    targets: PyReadonlyArray4<'py, u8>,
+    alpha: f32,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, numpy::PyArray4<u8>>> {
+    let shape = tiles.shape();
+    if shape[3] != 3 || targets.shape() != shape {
+        return Err(PyValueError::new_err(format!(
+            "tiles and targets must both have shape (n, height, width, 3), got {shape:?} and \
+             {:?}",
+            targets.shape()
+        )));
+    }
+    let dims = [shape[0], shape[1], shape[2]];
+    let tile_pixels = contiguous(tiles.as_slice().ok(), "tiles")?;
+    let target_pixels = contiguous(targets.as_slice().ok(), "targets")?;
+    let out = run_detached(py, threads, || {
+        blend::blend_tiles(tile_pixels, target_pixels, dims, alpha)
+    })?;
+    let out = numpy::ndarray::Array4::from_shape_vec((dims[0], dims[1], dims[2], 3), out)
+        .map_err(|e| PyRuntimeError::new_err(format!("internal shape error: {e}")))?;
+    Ok(out.into_pyarray(py))
+}
+
 /// Number of worker threads used when ``threads`` is not given.
 #[pyfunction]
 fn default_threads() -> usize {
@@ -200,6 +453,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tile_descriptors, m)?)?;
     m.add_function(wrap_pyfunction!(cell_descriptors, m)?)?;
     m.add_function(wrap_pyfunction!(search_topk, m)?)?;
+    m.add_function(wrap_pyfunction!(penalised_greedy, m)?)?;
+    m.add_function(wrap_pyfunction!(optimal_assignment, m)?)?;
+    m.add_function(wrap_pyfunction!(ssim_candidates, m)?)?;
+    m.add_function(wrap_pyfunction!(blend_tiles, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
     m.add_function(wrap_pyfunction!(search_kernel, m)?)?;
     m.add("MAX_GRID", descriptors::MAX_GRID)?;

@@ -148,3 +148,29 @@ def test_a_target_too_large_for_the_grid_is_refused_up_front(
     assert code == 1
     assert "1,920,000 cells" in output and "--max-cells" in output
     assert not (tmp_path / "o.png").exists()
+
+
+def test_matching_options_stats_and_evaluate(
+    photo_target: Path, photo_tiles: Path, tmp_path: Path
+) -> None:
+    out, manifest = tmp_path / "m.png", tmp_path / "m.csv"
+    code, output = run(
+        "build", photo_target, "--tiles", photo_tiles, "-o", out, "--cols", 8,
+        "--tile-size", 16, "--assign", "optimal", "--metric", "combined", "--flips",
+        "--blend", 0.3, "--manifest", manifest, "--stats",
+    )  # fmt: skip
+    assert code == 0, output
+    assert "SSIM" in output and "CIEDE2000" in output
+    assert "distinct tiles: 40" in output  # 8 x 5 cells, every tile once
+    code, evaluated = run("evaluate", photo_target, out, "--manifest", manifest)
+    assert code == 0, evaluated
+    assert [line for line in evaluated.splitlines() if "distinct tiles" in line] == [
+        line for line in output.splitlines() if "distinct tiles" in line
+    ]
+    code, output = run("evaluate", photo_target, out, "--manifest", tmp_path / "none.json")
+    assert code == 1 and "none.json" in output and "Traceback" not in output
+    code, output = run(
+        "build", photo_target, "--tiles", photo_tiles, "-o", out, "--cols", 20,
+        "--assign", "optimal",
+    )  # fmt: skip
+    assert code == 1 and "too few" in output

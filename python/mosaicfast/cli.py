@@ -13,10 +13,13 @@ from . import __version__
 from .api import build as build_mosaic
 from .errors import ImageReadError, MosaicfastError
 from .grid import DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS
+from .images import open_rgb
 from .indexer import DEFAULT_NEAR_DISTANCE, IndexInterruptedError, index_library
 from .library import DEFAULT_THUMB_SIZE
 from .maintenance import library_info, verify_library
-from .manifest import check_manifest_path
+from .manifest import check_manifest_path, read_assignment
+from .matching import ASSIGNMENTS, METRICS, ORDERS
+from .metrics import evaluate
 from .output import check_image_path
 from .progress import Stages
 from .video import SpliceOptions, splice_to_folder
@@ -97,6 +100,83 @@ def main() -> None:
     "colours in CIELAB (averaged in linear light).",
 )
 @click.option(
+    "--metric",
+    type=click.Choice(METRICS),
+    default="color",
+    show_default=True,
+    help="Score candidates by the colour grid, by windowed SSIM of the luminance, or by "
+    "(1 - W) * color + W * ssim (W = --ssim-weight).",
+)
+@click.option(
+    "--ssim-weight",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Weight of SSIM in --metric combined.",
+)
+@click.option(
+    "--match-size",
+    default=16,
+    show_default=True,
+    type=click.IntRange(8, 64),
+    help="Side of the luminance patches SSIM compares, in pixels.",
+)
+@click.option(
+    "--candidates",
+    default=32,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Nearest tiles by colour among which the metric and the assignment choose.",
+)
+@click.option(
+    "--assign",
+    "assign_mode",
+    type=click.Choice(ASSIGNMENTS),
+    default="best",
+    show_default=True,
+    help="best: each cell its best tile; penalty: each use of a tile adds --penalty to "
+    "its score for later cells; optimal: least total score with each tile used at most "
+    "--max-uses times (default once).",
+)
+@click.option(
+    "--penalty",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="With --assign penalty: score added per earlier use (scores are about 0.1-0.3).",
+)
+@click.option("--max-uses", type=click.IntRange(min=1), help="Most uses of one tile.")
+@click.option(
+    "--min-distance",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="No tile twice within this many cells (Chebyshev distance).",
+)
+@click.option(
+    "--order",
+    type=click.Choice(ORDERS),
+    default="hardest",
+    show_default=True,
+    help="Order in which the greedy fills cells: worst best score first, or random by --seed.",
+)
+@click.option("--flips", is_flag=True, help="Let mirrored tiles compete too.")
+@click.option(
+    "--blend",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Shift each tile's colours toward its cell's (CIELAB mean and spread) by this much.",
+)
+@click.option(
+    "--overlay",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Lay the target over the mosaic at this opacity (the classic tools' cheat).",
+)
+@click.option("--stats", is_flag=True, help="Print fidelity and diversity figures at the end.")
+@click.option(
     "--vary",
     default=1,
     show_default=True,
@@ -146,6 +226,19 @@ def build(
     enlargement: float,
     cols: int | None,
     grid: int,
+    metric: str,
+    ssim_weight: float,
+    match_size: int,
+    candidates: int,
+    assign_mode: str,
+    penalty: float,
+    max_uses: int | None,
+    min_distance: int,
+    order: str,
+    flips: bool,
+    blend: float,
+    overlay: float,
+    stats: bool,
     vary: int,
     seed: int,
     threads: int | None,
@@ -170,6 +263,18 @@ def build(
             enlargement=enlargement,
             cols=cols,
             grid=grid,
+            metric=metric,
+            ssim_weight=ssim_weight,
+            match_size=match_size,
+            candidates=candidates,
+            assign=assign_mode,
+            penalty=penalty,
+            max_uses=max_uses,
+            min_distance=min_distance,
+            order=order,
+            flips=flips,
+            blend=blend,
+            overlay=overlay,
             vary=vary,
             seed=seed,
             threads=threads,
@@ -199,6 +304,9 @@ def build(
     if manifest is not None:
         report.say(f"wrote {manifest}")
     report.say(stages.summary())
+    if stats:
+        quality = evaluate(open_rgb(target), mosaic.image, mosaic.assignment)
+        click.echo("\n".join(quality.lines()))
 
 
 def _video_options(function: Callable[..., None]) -> Callable[..., None]:
@@ -401,3 +509,28 @@ def splice(
     report.say(f"wrote {total:,} tiles to {output}")
     if report.skipped:
         raise click.ClickException(f"{report.skipped} video(s) could not be read in full")
+
+
+@main.command(name="evaluate")
+@click.argument("target", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("mosaic", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--manifest",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The mosaic's manifest (.json or .csv, from build --manifest): its grid and tiles.",
+)
+def evaluate_command(target: Path, mosaic: Path, manifest: Path) -> None:
+    """Measure how well MOSAIC reproduces TARGET, and how varied its tiles are.
+
+    Fidelity: SSIM of the luminance and mean CIEDE2000 colour difference between
+    the target and the mosaic, both reduced to 8 px per cell. Diversity: distinct
+    tiles (also per cell), the most uses of one tile, and the share of neighbouring
+    cells holding the same tile.
+    """
+    try:
+        assignment = read_assignment(manifest)
+        quality = evaluate(open_rgb(target), open_rgb(mosaic), assignment)
+    except MosaicfastError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo("\n".join(quality.lines()))

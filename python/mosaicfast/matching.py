@@ -1,0 +1,391 @@
+"""Choosing a tile for every cell: candidates, their scores, and the assignment modes.
+
+1. **Candidates**: the exhaustive exact search of the Rust core gives every cell its
+   ``candidates`` nearest tiles by the colour grid (with ``flips``, mirrored tiles
+   compete too; a tile and its mirror then count as one tile).
+2. **Scores** (lower is better, normalised so that the options below mean the same
+   whatever the metric):
+
+   * ``color``: the RMS CIELAB difference per grid block divided by
+     :data:`COLOUR_SCALE` (25 units, a clearly different colour, scores 1);
+   * ``ssim``: ``(1 - SSIM) / 2`` of the luminance patches at ``match_size``
+     pixels (0 for identical structure, 1 for inverted);
+   * ``combined``: ``(1 - w) * color + w * ssim`` with ``w = ssim_weight``.
+
+3. **Assignment**:
+
+   * ``best``: each cell its best candidate (``vary > 1``: a seeded random pick
+     among its ``vary`` best);
+   * ``penalty``: the penalised greedy of the source blog: cells in a fixed order
+     (``hardest`` first: worst best score first; or ``random`` by the seed) each
+     take the candidate minimising ``score + penalty * uses``;
+   * ``optimal``: the minimum total score with every tile used at most ``max_uses``
+     times (default once), exact on the candidate graph.
+
+   ``max_uses`` and ``min_distance`` (no tile twice within that Chebyshev distance)
+   constrain ``best`` and ``penalty`` too (through the greedy). Cells whose
+   candidates are all ruled out get more candidates, automatically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import assign, descriptors
+from .errors import MosaicfastError
+from .ssim import candidate_ssim
+
+__all__ = [
+    "ASSIGNMENTS",
+    "COLOUR_SCALE",
+    "METRICS",
+    "ORDERS",
+    "Match",
+    "MatchOptions",
+    "match_cells",
+]
+
+METRICS = ("color", "ssim", "combined")
+ASSIGNMENTS = ("best", "penalty", "optimal")
+ORDERS = ("hardest", "random")
+#: RMS CIELAB difference per block that the colour score counts as 1.
+COLOUR_SCALE = 25.0
+
+LumaLoader = Callable[[NDArray[np.int64]], NDArray[np.float32]]
+"""``load(tiles)`` gives the ``(len(tiles), s, s)`` luminance patches of those tiles."""
+
+
+@dataclass(frozen=True)
+class MatchOptions:
+    """How cells are matched to tiles; see the module documentation."""
+
+    metric: str = "color"
+    ssim_weight: float = 0.5
+    match_size: int = 16
+    candidates: int = 32
+    assign: str = "best"
+    penalty: float = 0.05
+    max_uses: int | None = None
+    min_distance: int = 0
+    order: str = "hardest"
+    vary: int = 1
+    seed: int = 0
+    flips: bool = False
+
+    def check(self) -> None:
+        """Raise MosaicfastError for an option out of range."""
+        for name, value, allowed in (
+            ("metric", self.metric, METRICS),
+            ("assign", self.assign, ASSIGNMENTS),
+            ("order", self.order, ORDERS),
+        ):
+            if value not in allowed:
+                raise MosaicfastError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        if not 0.0 <= self.ssim_weight <= 1.0:
+            raise MosaicfastError(f"ssim weight must be between 0 and 1, got {self.ssim_weight}")
+        if not 8 <= self.match_size <= 64:
+            raise MosaicfastError(f"match size must be 8 to 64 pixels, got {self.match_size}")
+        if self.candidates < 1:
+            raise MosaicfastError(f"candidates must be at least 1, got {self.candidates}")
+        if not (self.penalty >= 0 and np.isfinite(self.penalty)):
+            raise MosaicfastError(f"penalty must be a number >= 0, got {self.penalty}")
+        if self.max_uses is not None and self.max_uses < 1:
+            raise MosaicfastError(f"max uses must be at least 1, got {self.max_uses}")
+        if self.min_distance < 0:
+            raise MosaicfastError(f"min distance must be >= 0, got {self.min_distance}")
+        if self.vary < 1:
+            raise MosaicfastError(f"vary must be at least 1, got {self.vary}")
+
+    @property
+    def constrained(self) -> bool:
+        """Whether uses are limited or spread (so the greedy must run)."""
+        return self.max_uses is not None or self.min_distance > 0
+
+    def shortlist(self, tiles: int) -> int:
+        """Candidates searched per cell."""
+        wanted = self.vary
+        if self.metric != "color" or self.assign != "best" or self.constrained:
+            wanted = max(wanted, self.candidates)
+        return min(wanted, tiles)
+
+
+@dataclass(frozen=True)
+class Match:
+    """The tile chosen for every cell (row-major) and how well it fits.
+
+    Attributes
+    ----------
+    tiles : numpy.ndarray
+        ``(m,)`` tile index per cell.
+    flipped : numpy.ndarray
+        ``(m,)`` whether the tile is used mirrored.
+    score : numpy.ndarray
+        ``(m,)`` score of the chosen tile (see the module documentation).
+    distance : numpy.ndarray
+        ``(m,)`` exact squared colour-grid distance of the chosen tile.
+    """
+
+    tiles: NDArray[np.int64]
+    flipped: NDArray[np.bool_]
+    score: NDArray[np.float64]
+    distance: NDArray[np.int64]
+
+
+@dataclass
+class _Candidates:
+    """Per cell: candidate tiles (``-1`` pads), mirrored or not, score, colour distance."""
+
+    tiles: NDArray[np.int64]
+    flipped: NDArray[np.bool_]
+    score: NDArray[np.float64]
+    distance: NDArray[np.int64]
+
+
+def match_cells(
+    cells: NDArray[np.int16],
+    tiles: NDArray[np.int16],
+    grid: tuple[int, int],
+    options: MatchOptions,
+    *,
+    cell_luma: NDArray[np.float32] | None = None,
+    tile_luma: LumaLoader | None = None,
+    threads: int | None = None,
+) -> Match:
+    """Choose a tile for every cell.
+
+    Parameters
+    ----------
+    cells, tiles : numpy.ndarray
+        Colour-grid descriptors of the ``rows * cols`` cells (row-major) and the tiles.
+    grid : tuple of int
+        ``(rows, cols)``.
+    options : MatchOptions
+        Metric, candidates and assignment mode.
+    cell_luma : numpy.ndarray, optional
+        ``(m, s, s)`` luminance of the cells at ``options.match_size``; needed by the
+        ``ssim`` and ``combined`` metrics, as is ``tile_luma``.
+    tile_luma : callable, optional
+        Gives the luminance patches of tiles by index.
+    threads : int, optional
+        Worker threads of the core; the result does not depend on it.
+    """
+    options.check()
+    n = len(tiles)
+    capacity = options.max_uses or 1
+    if options.assign == "optimal" and len(cells) > n * capacity:
+        raise MosaicfastError(
+            f"the library has {n:,} tiles: too few to fill {len(cells):,} cells using each "
+            f"at most {capacity} time(s); allow more uses (max uses) or use more tiles"
+        )
+    space = _search_space(tiles, options.flips)
+    shortlist = options.shortlist(len(space))
+    found = _candidates(cells, space, n, shortlist, options, cell_luma, tile_luma, threads)
+    if options.assign == "optimal":
+        found, tiles_chosen = _optimal(found, cells, space, n, shortlist, options, cell_luma,
+                                       tile_luma, threads)  # fmt: skip
+        chosen = _columns(found, tiles_chosen)
+    elif options.assign == "penalty" or options.constrained:
+        found, tiles_chosen = _greedy(found, cells, space, n, grid, shortlist, options, cell_luma,
+                                      tile_luma, threads)  # fmt: skip
+        chosen = _columns(found, tiles_chosen)
+    else:
+        chosen = _best(found, options)
+    rows = np.arange(len(cells))
+    return Match(
+        tiles=found.tiles[rows, chosen],
+        flipped=found.flipped[rows, chosen],
+        score=found.score[rows, chosen],
+        distance=found.distance[rows, chosen],
+    )
+
+
+def _search_space(tiles: NDArray[np.int16], flips: bool) -> NDArray[np.int16]:
+    """The tiles, and with ``flips`` their mirror images after them (index ``n + i``).
+
+    Mirroring a descriptor reverses the order of its grid's columns: that is the
+    descriptor of the mirrored tile up to the pixel rounding of the block edges.
+    """
+    if not flips:
+        return tiles
+    n, dim = tiles.shape
+    g = round((dim // 3) ** 0.5)
+    mirrored = tiles.reshape(n, g, g, 3)[:, :, ::-1, :].reshape(n, dim)
+    return np.ascontiguousarray(np.concatenate([tiles, mirrored]))
+
+
+def _candidates(
+    cells: NDArray[np.int16],
+    space: NDArray[np.int16],
+    n: int,
+    k: int,
+    options: MatchOptions,
+    cell_luma: NDArray[np.float32] | None,
+    tile_luma: LumaLoader | None,
+    threads: int | None,
+    rows: NDArray[np.intp] | None = None,
+) -> _Candidates:
+    """The ``k`` nearest entries of the search space for ``cells[rows]`` (default all),
+    scored, sorted by score, with a tile and its mirror kept once (the better)."""
+    subset = cells if rows is None else cells[rows]
+    index, distance = descriptors.search_topk(subset, space, k, threads=threads)
+    score = _colour_score(distance, cells.shape[1])
+    if options.metric != "color":
+        luma = None if cell_luma is None or rows is None else cell_luma[rows]
+        ssim_score = _ssim_score(index, n, cell_luma if rows is None else luma, tile_luma,
+                                 options, threads)  # fmt: skip
+        w = 1.0 if options.metric == "ssim" else options.ssim_weight
+        score = (1.0 - w) * score + w * ssim_score
+    order = np.lexsort((index, score), axis=1)
+    index = np.take_along_axis(index, order, axis=1)
+    distance = np.take_along_axis(distance, order, axis=1)
+    score = np.take_along_axis(score, order, axis=1)
+    tile, flipped = index % n, index >= n
+    if options.flips:
+        tile = _first_occurrences(tile)
+    return _Candidates(tile, flipped, score, distance)
+
+
+def _colour_score(distance: NDArray[np.int64], dim: int) -> NDArray[np.float64]:
+    """RMS CIELAB difference per block (descriptors hold quarter units), / COLOUR_SCALE."""
+    blocks = dim // 3
+    return np.sqrt(distance / blocks) / 4.0 / COLOUR_SCALE
+
+
+def _ssim_score(
+    index: NDArray[np.int64],
+    n: int,
+    cell_luma: NDArray[np.float32] | None,
+    tile_luma: LumaLoader | None,
+    options: MatchOptions,
+    threads: int | None,
+) -> NDArray[np.float64]:
+    if cell_luma is None or tile_luma is None:
+        raise MosaicfastError(f"the {options.metric} metric needs luminance patches")
+    used, local = np.unique(index % n, return_inverse=True)
+    patches = tile_luma(used)
+    # A mirrored candidate is compared with the mirrored patch, stored after the others.
+    patches = np.concatenate([patches, patches[:, :, ::-1]])
+    local = local.reshape(index.shape) + np.where(index >= n, len(used), 0)
+    ssim = candidate_ssim(cell_luma, patches, local, threads=threads)
+    return (1.0 - ssim.astype(np.float64)) / 2.0
+
+
+def _first_occurrences(tile: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``tile`` with every repeat of a tile in its row replaced by ``-1``."""
+    out = tile.copy()
+    for r, row in enumerate(tile):
+        _, first = np.unique(row, return_index=True)
+        repeat = np.ones(len(row), bool)
+        repeat[first] = False
+        out[r, repeat] = -1
+    return out
+
+
+def _best(found: _Candidates, options: MatchOptions) -> NDArray[np.intp]:
+    """Column of each cell's best candidate, or a seeded pick among its ``vary`` best."""
+    m = len(found.tiles)
+    if options.vary == 1:
+        return np.zeros(m, np.intp)
+    valid = np.cumsum(found.tiles >= 0, axis=1)
+    picks = np.random.default_rng(options.seed).integers(0, options.vary, m)
+    # The pick-th valid column (flips may leave -1 gaps in a row).
+    limit = np.minimum(picks, valid[:, -1] - 1)
+    return np.argmax(valid > limit[:, None], axis=1)
+
+
+def _greedy(
+    found: _Candidates,
+    cells: NDArray[np.int16],
+    space: NDArray[np.int16],
+    n: int,
+    grid: tuple[int, int],
+    k: int,
+    options: MatchOptions,
+    cell_luma: NDArray[np.float32] | None,
+    tile_luma: LumaLoader | None,
+    threads: int | None,
+) -> tuple[_Candidates, NDArray[np.int64]]:
+    """Penalised greedy; cells left without an allowed candidate get wider candidates."""
+    m = len(cells)
+    if options.order == "hardest":
+        order = assign.hardest_first(np.where(found.tiles >= 0, found.score, -np.inf))
+    else:
+        order = np.random.default_rng(options.seed).permutation(m)
+    penalty = options.penalty if options.assign == "penalty" else 0.0
+    chosen = np.full(m, -1, np.int64)
+    visit = order
+    while True:
+        chosen, _ = assign.penalised_greedy(
+            found.tiles, found.score, visit, n, penalty=penalty, max_uses=options.max_uses,
+            min_distance=options.min_distance, grid=grid, fixed=chosen,
+        )  # fmt: skip
+        free = np.flatnonzero(chosen < 0)
+        if not free.size:
+            return found, chosen
+        k = _wider(k, len(space), free.size, "max uses or min distance")
+        wider = _candidates(cells, space, n, k, options, cell_luma, tile_luma, threads, free)
+        found = _replace_rows(found, free, wider)
+        visit = order[np.isin(order, free)]
+
+
+def _optimal(
+    found: _Candidates,
+    cells: NDArray[np.int16],
+    space: NDArray[np.int16],
+    n: int,
+    k: int,
+    options: MatchOptions,
+    cell_luma: NDArray[np.float32] | None,
+    tile_luma: LumaLoader | None,
+    threads: int | None,
+) -> tuple[_Candidates, NDArray[np.int64]]:
+    """Minimum total score, each tile at most ``max_uses`` times; cells that cannot be
+    matched within their candidates get wider ones until all can."""
+    capacity = options.max_uses or 1
+    while True:
+        try:
+            result = assign.optimal_assignment(found.tiles, found.score, n, capacity=capacity)
+        except assign.InfeasibleAssignmentError as err:
+            k = _wider(k, len(space), len(err.unmatched), "the tile uses allowed")
+            rows = err.unmatched.astype(np.intp)
+            wider = _candidates(cells, space, n, k, options, cell_luma, tile_luma, threads, rows)
+            found = _replace_rows(found, rows, wider)
+            continue
+        return found, result.assignment
+
+
+def _wider(k: int, limit: int, stuck: int, reason: str) -> int:
+    if k >= limit:
+        raise MosaicfastError(
+            f"{stuck:,} cells cannot be filled: every tile is ruled out there by {reason}; "
+            "relax it or use more tiles"
+        )
+    return min(limit, 4 * k)
+
+
+def _replace_rows(found: _Candidates, rows: NDArray[np.intp], wider: _Candidates) -> _Candidates:
+    """``found`` with ``rows`` replaced by ``wider``'s (other rows padded to its width)."""
+    width = max(found.tiles.shape[1], wider.tiles.shape[1])
+
+    def padded(values: NDArray, fill: float) -> NDArray:
+        extra = width - values.shape[1]
+        return np.pad(values, ((0, 0), (0, extra)), constant_values=fill) if extra else values
+
+    out = _Candidates(
+        padded(found.tiles, -1), padded(found.flipped, False),
+        padded(found.score, np.inf), padded(found.distance, 0),
+    )  # fmt: skip
+    out.tiles[rows] = padded(wider.tiles, -1)
+    out.flipped[rows] = padded(wider.flipped, False)
+    out.score[rows] = padded(wider.score, np.inf)
+    out.distance[rows] = padded(wider.distance, 0)
+    return out
+
+
+def _columns(found: _Candidates, chosen: NDArray[np.int64]) -> NDArray[np.intp]:
+    """Column of each cell's chosen tile in its candidate row."""
+    return np.argmax(found.tiles == chosen[:, None], axis=1)

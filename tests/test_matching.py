@@ -1,0 +1,156 @@
+"""Matching modes: every guarantee checked on the output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.optimize import linear_sum_assignment
+
+import mosaicfast
+from mosaicfast import MosaicfastError
+from mosaicfast.matching import MatchOptions, _colour_score, match_cells
+
+
+def descriptors(count: int, seed: int, dim: int = 75) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 400, (count, 1))
+    return (base + rng.integers(-30, 30, (count, dim))).astype(np.int16)
+
+
+CELLS = descriptors(12 * 16, 1)
+TILES = descriptors(400, 2)
+GRID = (12, 16)
+
+
+def match(**options: object) -> np.ndarray:
+    return match_cells(CELLS, TILES, GRID, MatchOptions(**options)).tiles  # type: ignore[arg-type]
+
+
+def test_best_is_the_exhaustive_nearest() -> None:
+    chosen = match()
+    dist = ((CELLS[:, None, :].astype(int) - TILES[None].astype(int)) ** 2).sum(axis=2)
+    assert np.array_equal(chosen, dist.argmin(axis=1))
+
+
+def test_max_uses_is_respected_even_when_candidates_run_out() -> None:
+    chosen = match(max_uses=1, candidates=2)
+    assert len(np.unique(chosen)) == len(chosen)
+    assert (chosen >= 0).all()
+    assert np.bincount(match(max_uses=3), minlength=400).max() <= 3
+
+
+@pytest.mark.parametrize("r", [1, 2, 3])
+def test_min_distance_is_respected(r: int) -> None:
+    grid = match(min_distance=r, candidates=8).reshape(GRID)
+    rows, cols = GRID
+    for y in range(rows):
+        for x in range(cols):
+            window = grid[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1]
+            assert (window == grid[y, x]).sum() == 1, (y, x)
+
+
+def test_the_penalty_spreads_uses() -> None:
+    best, spread = match(), match(assign="penalty", penalty=0.2)
+    assert len(np.unique(spread)) > len(np.unique(best))
+    assert np.bincount(spread).max() < np.bincount(best).max()
+    assert np.array_equal(match(assign="penalty", penalty=0.0), best)
+
+
+def test_optimal_unique_assignment_is_the_dense_optimum() -> None:
+    cells, tiles = CELLS[:60], TILES[:90]
+    result = match_cells(cells, tiles, (6, 10), MatchOptions(assign="optimal", candidates=90))
+    assert len(np.unique(result.tiles)) == 60
+    dist = ((cells[:, None, :].astype(int) - tiles[None].astype(int)) ** 2).sum(axis=2)
+    scores = _colour_score(dist, 75)
+    r, c = linear_sum_assignment(scores)
+    assert result.score.sum() == pytest.approx(scores[r, c].sum(), rel=1e-9)
+    # With few candidates the solver widens them as needed and stays one tile per cell.
+    narrow = match_cells(cells, tiles, (6, 10), MatchOptions(assign="optimal", candidates=2))
+    assert len(np.unique(narrow.tiles)) == 60
+
+
+def test_a_library_too_small_for_unique_tiles_is_refused() -> None:
+    with pytest.raises(MosaicfastError, match="too few"):
+        match_cells(CELLS, TILES[:100], GRID, MatchOptions(assign="optimal"))
+    assert (
+        len(match_cells(CELLS, TILES[:100], GRID, MatchOptions(assign="optimal", max_uses=2)).tiles)
+        == 192
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"penalty": -1.0}, "penalty"),
+        ({"candidates": 0}, "candidates"),
+        ({"metric": "psnr"}, "metric"),
+        ({"assign": "lucky"}, "assign"),
+        ({"max_uses": 0}, "max uses"),
+        ({"min_distance": -1}, "min distance"),
+        ({"match_size": 4}, "match size"),
+        ({"ssim_weight": 2.0}, "ssim weight"),
+    ],
+)
+def test_bad_options_are_refused(options: dict, words: str) -> None:
+    with pytest.raises(MosaicfastError, match=words):
+        match(**options)
+
+
+def test_threads_do_not_change_any_mode() -> None:
+    for options in ({}, {"assign": "penalty"}, {"assign": "optimal", "max_uses": 2},
+                    {"min_distance": 2}):  # fmt: skip
+        one = match_cells(CELLS, TILES, GRID, MatchOptions(**options), threads=1)  # type: ignore[arg-type]
+        two = match_cells(CELLS, TILES, GRID, MatchOptions(**options), threads=2)  # type: ignore[arg-type]
+        assert np.array_equal(one.tiles, two.tiles)
+
+
+def halves(left: tuple[int, int, int], right: tuple[int, int, int], size: int = 64) -> Image.Image:
+    image = Image.new("RGB", (size, size), left)
+    image.paste(right, (size // 2, 0, size, size))
+    return image
+
+
+def test_flips_use_mirrored_tiles(tmp_path: Path) -> None:
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    halves((250, 0, 0), (0, 0, 250)).save(folder / "red-blue.png")
+    Image.new("RGB", (64, 64), (120, 120, 120)).save(folder / "grey.png")
+    target = halves((0, 0, 250), (250, 0, 0), 16)  # the mirror image
+    plain = mosaicfast.build(target, folder, cols=1, tile_size=32)
+    mirrored = mosaicfast.build(target, folder, cols=1, tile_size=32, flips=True)
+    assert not plain.flipped[0, 0]
+    assert (
+        mirrored.flipped[0, 0]
+        and mirrored.tiles[int(mirrored.assignment[0, 0])].path.name == "red-blue.png"
+    )
+    pixels = np.asarray(mirrored.image)
+    assert pixels[:, :12, 2].mean() > 200 and pixels[:, -12:, 0].mean() > 200
+    assert mirrored.distances[0, 0] < plain.distances[0, 0]
+
+
+def stripes(vertical: bool, size: int = 64) -> Image.Image:
+    ramp = (np.arange(size) // 4 % 2 * 255).astype(np.uint8)
+    pixels = np.broadcast_to(ramp[None, :] if vertical else ramp[:, None], (size, size))
+    return Image.fromarray(np.stack([pixels] * 3, axis=-1))
+
+
+def test_ssim_tells_structures_apart_that_mean_colours_cannot(tmp_path: Path) -> None:
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    stripes(True).save(folder / "vertical.png")
+    stripes(False).save(folder / "horizontal.png")
+    target = stripes(False, 64)
+    by_colour = mosaicfast.build(target, folder, cols=1, grid=1, tile_size=16)
+    by_ssim = mosaicfast.build(target, folder, cols=1, grid=1, tile_size=16, metric="ssim")
+    combined = mosaicfast.build(target, folder, cols=1, grid=1, tile_size=16, metric="combined")
+    chosen = {
+        name: m.tiles[int(m.assignment[0, 0])].path.name
+        for name, m in (("colour", by_colour), ("ssim", by_ssim), ("combined", combined))
+    }
+    assert chosen["ssim"] == chosen["combined"] == "horizontal.png"
+    # Both tiles have the same 1 x 1 colour grid: the colour metric cannot tell (ties
+    # go to the lower tile id, the first indexed).
+    assert by_colour.distances[0, 0] == by_ssim.distances[0, 0]
