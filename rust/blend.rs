@@ -5,7 +5,7 @@
 //! toward the target's statistics by `alpha`:
 //! `x' = x + alpha * ((x - mu_t) * sd_c / sd_t + mu_c - x)`.
 //! A flat tile channel (`sd_t` below [`FLAT_SD`]) has no spread to rescale, so
-//! only its mean moves. The result goes back through Lab -> XYZ -> linear ->
+//! only its mean moves; the stretch `sd_c / sd_t` is capped at [`MAX_STRETCH`]. The result goes back through Lab -> XYZ -> linear ->
 //! sRGB, clipped and rounded to the nearest 8-bit value.
 //!
 //! Cost per pixel: two sRGB -> Lab conversions (tile and target: a table
@@ -31,6 +31,10 @@ use crate::error::{CoreError, CoreResult};
 /// ~1e-5 spread that floating-point rounding gives the a* and b* of grey
 /// pixels, which would otherwise be blown up into false colour.
 pub const FLAT_SD: f64 = 0.01;
+/// Largest factor by which a tile's spread is stretched: a nearly flat channel
+/// (JPEG noise on grey) would otherwise have its noise blown up into speckles
+/// to match a busy cell. Shrinking is not limited.
+pub const MAX_STRETCH: f64 = 4.0;
 
 /// 8-bit sRGB value to linear light, `lin(v / 255)`.
 static LINEAR: LazyLock<[f64; 256]> = LazyLock::new(|| {
@@ -132,7 +136,7 @@ struct Transfer {
     alpha: f64,
     tile_mean: [f64; 3],
     target_mean: [f64; 3],
-    /// `sd_c / sd_t`, or 1 for a flat tile channel (mean shift only).
+    /// `sd_c / sd_t` (at most [`MAX_STRETCH`]), or 1 for a flat tile channel.
     scale: [f64; 3],
 }
 
@@ -141,7 +145,7 @@ impl Transfer {
         let mut scale = [1.0; 3];
         for ((s, sd_t), sd_c) in scale.iter_mut().zip(tile.sd).zip(target.sd) {
             if sd_t >= FLAT_SD {
-                *s = sd_c / sd_t;
+                *s = (sd_c / sd_t).min(MAX_STRETCH);
             }
         }
         Self {

@@ -227,3 +227,15 @@ def test_overlay_converts_modes_and_checks_alpha(images: tuple[Image.Image, Imag
     for alpha in (-0.5, 2.0, float("inf")):
         with pytest.raises(ValueError, match="alpha"):
             overlay(mosaic, target, alpha)
+
+
+def test_a_nearly_flat_tile_is_not_blown_up_into_speckles() -> None:
+    rng = np.random.default_rng(3)
+    tile = (128 + rng.integers(-1, 2, (1, 32, 32, 3))).astype(np.uint8)
+    busy = rng.integers(0, 256, (1, 32, 32, 3)).astype(np.uint8)
+    blended = blend_tiles(tile, busy, 1.0)
+    # Each channel's spread grows at most about 4x (plus 8-bit rounding); matching the
+    # busy cell's spread would be ~70.
+    spread = blended.astype(float).std(axis=(0, 1, 2))
+    assert (spread < 4 * tile.astype(float).std(axis=(0, 1, 2)) + 3).all(), spread
+    assert (busy.astype(float).std(axis=(0, 1, 2)) > 60).all()
