@@ -36,7 +36,8 @@ test: build
 
 bench: build
 	mkdir -p .bench
-	MOSAICFAST_BENCH_SIZES=10000,190000 $(PY) -m pytest benches --benchmark-enable \
+	MOSAICFAST_BENCH_SIZES=10000,190000 MOSAICFAST_BENCH_ASSIGN_SIZE=10000 \
+	  $(PY) -m pytest benches --benchmark-enable \
 	  --benchmark-only --benchmark-json=.bench/search.json -q
 	$(PY) benches/report.py .bench/search.json
 
