@@ -154,3 +154,17 @@ def test_ssim_tells_structures_apart_that_mean_colours_cannot(tmp_path: Path) ->
     # Both tiles have the same 1 x 1 colour grid: the colour metric cannot tell (ties
     # go to the lower tile id, the first indexed).
     assert by_colour.distances[0, 0] == by_ssim.distances[0, 0]
+
+
+def test_pruned_search_with_a_full_shortlist_is_exhaustive() -> None:
+    exhaustive = match_cells(CELLS, TILES, GRID, MatchOptions(candidates=8))
+    for method in ("pca", "mean"):
+        pruned = match_cells(
+            CELLS, TILES, GRID, MatchOptions(candidates=8, prune=method, shortlist=len(TILES))
+        )
+        assert np.array_equal(pruned.tiles, exhaustive.tiles)
+        assert np.array_equal(pruned.distance, exhaustive.distance)
+    default = match_cells(CELLS, TILES, GRID, MatchOptions(prune="pca"))
+    assert (default.tiles == exhaustive.tiles).mean() >= 0.95
+    unique = match_cells(CELLS, TILES, GRID, MatchOptions(prune="pca", assign="optimal"))
+    assert len(np.unique(unique.tiles)) == len(CELLS)

@@ -102,6 +102,8 @@ def build(
     min_distance: int = 0,
     order: str = "hardest",
     flips: bool = False,
+    prune: str = "none",
+    shortlist: int | None = None,
     vary: int = 1,
     seed: int = 0,
     blend: float = 0.0,
@@ -160,6 +162,10 @@ def build(
         Order in which the greedy visits cells: worst best score first, or by ``seed``.
     flips : bool, default False
         Let mirrored tiles compete too (a tile and its mirror count as one tile).
+    prune : {"none", "pca", "mean"}, default "none"
+        Shortlist tiles with a KD-tree before the exact distances: on a PCA
+        projection of the colour grid, or on the mean colour (the source blog's
+        method); ``shortlist`` tiles per cell (default 200 for pca, 1000 for mean).
     vary : int, default 1
         With ``assign="best"``: pick each cell's tile at random among its ``vary``
         best (1: always the best). Random choices follow ``seed``.
@@ -193,7 +199,7 @@ def build(
     matching = MatchOptions(
         metric=metric, ssim_weight=ssim_weight, match_size=match_size, candidates=candidates,
         assign=assign, penalty=penalty, max_uses=max_uses, min_distance=min_distance,
-        order=order, vary=vary, seed=seed, flips=flips,
+        order=order, vary=vary, seed=seed, flips=flips, prune=prune, shortlist=shortlist,
     )  # fmt: skip
     matching.check()
     if (tiles is None) == (library is None):

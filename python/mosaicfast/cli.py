@@ -18,7 +18,7 @@ from .indexer import DEFAULT_NEAR_DISTANCE, IndexInterruptedError, index_library
 from .library import DEFAULT_THUMB_SIZE
 from .maintenance import library_info, verify_library
 from .manifest import check_manifest_path, read_assignment
-from .matching import ASSIGNMENTS, METRICS, ORDERS
+from .matching import ASSIGNMENTS, METRICS, ORDERS, PRUNING
 from .metrics import evaluate
 from .output import check_image_path
 from .progress import Stages
@@ -162,6 +162,20 @@ def main() -> None:
 )
 @click.option("--flips", is_flag=True, help="Let mirrored tiles compete too.")
 @click.option(
+    "--prune",
+    type=click.Choice(PRUNING),
+    default="none",
+    show_default=True,
+    help="Shortlist tiles with a KD-tree before the exact search: on a PCA projection of "
+    "the colour grid, or on the mean colour (the source blog's method). Exhaustive is "
+    "exact and, in this core, faster; see docs/pruning.md.",
+)
+@click.option(
+    "--shortlist",
+    type=click.IntRange(min=1),
+    help="With --prune: tiles shortlisted per cell (default 200 for pca, 1000 for mean).",
+)
+@click.option(
     "--blend",
     default=0.0,
     show_default=True,
@@ -236,6 +250,8 @@ def build(
     min_distance: int,
     order: str,
     flips: bool,
+    prune: str,
+    shortlist: int | None,
     blend: float,
     overlay: float,
     stats: bool,
@@ -273,6 +289,8 @@ def build(
             min_distance=min_distance,
             order=order,
             flips=flips,
+            prune=prune,
+            shortlist=shortlist,
             blend=blend,
             overlay=overlay,
             vary=vary,

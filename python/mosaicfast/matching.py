@@ -2,7 +2,10 @@
 
 1. **Candidates**: the exhaustive exact search of the Rust core gives every cell its
    ``candidates`` nearest tiles by the colour grid (with ``flips``, mirrored tiles
-   compete too; a tile and its mirror then count as one tile).
+   compete too; a tile and its mirror then count as one tile). With ``prune``, a
+   KD-tree on a PCA projection (or on the mean colour, the source blog's method)
+   shortlists tiles first and only those get exact distances (see
+   ``docs/pruning.md``: exhaustive search is exact and, in this core, faster).
 2. **Scores** (lower is better, normalised so that the options below mean the same
    whatever the metric):
 
@@ -36,6 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import assign, descriptors
+from .candidates import CandidateIndex
 from .errors import MosaicfastError
 from .ssim import candidate_ssim
 
@@ -44,6 +48,7 @@ __all__ = [
     "COLOUR_SCALE",
     "METRICS",
     "ORDERS",
+    "PRUNING",
     "Match",
     "MatchOptions",
     "match_cells",
@@ -52,6 +57,8 @@ __all__ = [
 METRICS = ("color", "ssim", "combined")
 ASSIGNMENTS = ("best", "penalty", "optimal")
 ORDERS = ("hardest", "random")
+#: Candidate search: exhaustive, or pruned by a KD-tree (see :mod:`mosaicfast.candidates`).
+PRUNING = ("none", "pca", "mean")
 #: RMS CIELAB difference per block that the colour score counts as 1.
 COLOUR_SCALE = 25.0
 
@@ -75,6 +82,8 @@ class MatchOptions:
     vary: int = 1
     seed: int = 0
     flips: bool = False
+    prune: str = "none"
+    shortlist: int | None = None
 
     def check(self) -> None:
         """Raise MosaicfastError for an option out of range."""
@@ -82,6 +91,7 @@ class MatchOptions:
             ("metric", self.metric, METRICS),
             ("assign", self.assign, ASSIGNMENTS),
             ("order", self.order, ORDERS),
+            ("prune", self.prune, PRUNING),
         ):
             if value not in allowed:
                 raise MosaicfastError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
@@ -99,13 +109,15 @@ class MatchOptions:
             raise MosaicfastError(f"min distance must be >= 0, got {self.min_distance}")
         if self.vary < 1:
             raise MosaicfastError(f"vary must be at least 1, got {self.vary}")
+        if self.shortlist is not None and self.shortlist < 1:
+            raise MosaicfastError(f"shortlist must be at least 1, got {self.shortlist}")
 
     @property
     def constrained(self) -> bool:
         """Whether uses are limited or spread (so the greedy must run)."""
         return self.max_uses is not None or self.min_distance > 0
 
-    def shortlist(self, tiles: int) -> int:
+    def candidate_count(self, tiles: int) -> int:
         """Candidates searched per cell."""
         wanted = self.vary
         if self.metric != "color" or self.assign != "best" or self.constrained:
@@ -181,8 +193,8 @@ def match_cells(
             f"the library has {n:,} tiles: too few to fill {len(cells):,} cells using each "
             f"at most {capacity} time(s); allow more uses (max uses) or use more tiles"
         )
-    space = _search_space(tiles, options.flips)
-    shortlist = options.shortlist(len(space))
+    space = _Space(tiles, options, threads)
+    shortlist = options.candidate_count(space.size)
     found = _candidates(cells, space, n, shortlist, options, cell_luma, tile_luma, threads)
     if options.assign == "optimal":
         found, tiles_chosen = _optimal(found, cells, space, n, shortlist, options, cell_luma,
@@ -203,23 +215,41 @@ def match_cells(
     )
 
 
-def _search_space(tiles: NDArray[np.int16], flips: bool) -> NDArray[np.int16]:
-    """The tiles, and with ``flips`` their mirror images after them (index ``n + i``).
+class _Space:
+    """What the candidates are searched in: the tiles, and with ``flips`` their mirror
+    images after them (index ``n + i``); exhaustively or through a KD-tree.
 
     Mirroring a descriptor reverses the order of its grid's columns: that is the
     descriptor of the mirrored tile up to the pixel rounding of the block edges.
     """
-    if not flips:
-        return tiles
-    n, dim = tiles.shape
-    g = round((dim // 3) ** 0.5)
-    mirrored = tiles.reshape(n, g, g, 3)[:, :, ::-1, :].reshape(n, dim)
-    return np.ascontiguousarray(np.concatenate([tiles, mirrored]))
+
+    def __init__(self, tiles: NDArray[np.int16], options: MatchOptions, threads: int | None):
+        if options.flips:
+            n, dim = tiles.shape
+            g = round((dim // 3) ** 0.5)
+            mirrored = tiles.reshape(n, g, g, 3)[:, :, ::-1, :].reshape(n, dim)
+            tiles = np.ascontiguousarray(np.concatenate([tiles, mirrored]))
+        self.tiles = tiles
+        self.size = len(tiles)
+        self.threads = threads
+        self.shortlist = options.shortlist
+        self.index = (
+            None
+            if options.prune == "none"
+            else CandidateIndex(
+                tiles, method="pca" if options.prune == "pca" else "mean", workers=threads or -1
+            )
+        )
+
+    def search(self, cells: NDArray[np.int16], k: int) -> tuple[NDArray, NDArray]:
+        if self.index is None:
+            return descriptors.search_topk(cells, self.tiles, k, threads=self.threads)
+        return self.index.query(cells, k, shortlist=self.shortlist)
 
 
 def _candidates(
     cells: NDArray[np.int16],
-    space: NDArray[np.int16],
+    space: _Space,
     n: int,
     k: int,
     options: MatchOptions,
@@ -231,7 +261,7 @@ def _candidates(
     """The ``k`` nearest entries of the search space for ``cells[rows]`` (default all),
     scored, sorted by score, with a tile and its mirror kept once (the better)."""
     subset = cells if rows is None else cells[rows]
-    index, distance = descriptors.search_topk(subset, space, k, threads=threads)
+    index, distance = space.search(subset, k)
     score = _colour_score(distance, cells.shape[1])
     if options.metric != "color":
         luma = None if cell_luma is None or rows is None else cell_luma[rows]
@@ -300,7 +330,7 @@ def _best(found: _Candidates, options: MatchOptions) -> NDArray[np.intp]:
 def _greedy(
     found: _Candidates,
     cells: NDArray[np.int16],
-    space: NDArray[np.int16],
+    space: _Space,
     n: int,
     grid: tuple[int, int],
     k: int,
@@ -326,7 +356,7 @@ def _greedy(
         free = np.flatnonzero(chosen < 0)
         if not free.size:
             return found, chosen
-        k = _wider(k, len(space), free.size, "max uses or min distance")
+        k = _wider(k, space.size, free.size, "max uses or min distance")
         wider = _candidates(cells, space, n, k, options, cell_luma, tile_luma, threads, free)
         found = _replace_rows(found, free, wider)
         visit = order[np.isin(order, free)]
@@ -335,7 +365,7 @@ def _greedy(
 def _optimal(
     found: _Candidates,
     cells: NDArray[np.int16],
-    space: NDArray[np.int16],
+    space: _Space,
     n: int,
     k: int,
     options: MatchOptions,
@@ -350,7 +380,7 @@ def _optimal(
         try:
             result = assign.optimal_assignment(found.tiles, found.score, n, capacity=capacity)
         except assign.InfeasibleAssignmentError as err:
-            k = _wider(k, len(space), len(err.unmatched), "the tile uses allowed")
+            k = _wider(k, space.size, len(err.unmatched), "the tile uses allowed")
             rows = err.unmatched.astype(np.intp)
             wider = _candidates(cells, space, n, k, options, cell_luma, tile_luma, threads, rows)
             found = _replace_rows(found, rows, wider)
