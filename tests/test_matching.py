@@ -92,6 +92,7 @@ def test_a_library_too_small_for_unique_tiles_is_refused() -> None:
         ({"min_distance": -1}, "min distance"),
         ({"match_size": 4}, "match size"),
         ({"ssim_weight": 2.0}, "ssim weight"),
+        ({"ssim_window": "box"}, "ssim window"),
     ],
 )
 def test_bad_options_are_refused(options: dict, words: str) -> None:
@@ -146,11 +147,16 @@ def test_ssim_tells_structures_apart_that_mean_colours_cannot(tmp_path: Path) ->
     by_colour = mosaicfast.build(target, folder, cols=1, grid=1, tile_size=16)
     by_ssim = mosaicfast.build(target, folder, cols=1, grid=1, tile_size=16, metric="ssim")
     combined = mosaicfast.build(target, folder, cols=1, grid=1, tile_size=16, metric="combined")
+    gaussian = mosaicfast.build(
+        target, folder, cols=1, grid=1, tile_size=16, metric="ssim", ssim_window="gaussian"
+    )
     chosen = {
         name: m.tiles[int(m.assignment[0, 0])].path.name
-        for name, m in (("colour", by_colour), ("ssim", by_ssim), ("combined", combined))
-    }
-    assert chosen["ssim"] == chosen["combined"] == "horizontal.png"
+        for name, m in (
+            ("colour", by_colour), ("ssim", by_ssim), ("combined", combined), ("gauss", gaussian)
+        )
+    }  # fmt: skip
+    assert chosen["ssim"] == chosen["combined"] == chosen["gauss"] == "horizontal.png"
     # Both tiles have the same 1 x 1 colour grid: the colour metric cannot tell (ties
     # go to the lower tile id, the first indexed).
     assert by_colour.distances[0, 0] == by_ssim.distances[0, 0]

@@ -94,6 +94,7 @@ def build(
     grid: int = 5,
     metric: str = "color",
     ssim_weight: float = 0.5,
+    ssim_window: str = "uniform",
     match_size: int = 16,
     candidates: int = 32,
     assign: str = "best",
@@ -145,6 +146,8 @@ def build(
         (see :mod:`mosaicfast.matching` for the normalisation).
     ssim_weight : float, default 0.5
         Weight of SSIM in the combined metric.
+    ssim_window : {"uniform", "gaussian"}, default "uniform"
+        SSIM's window: 7 x 7 uniform, or 11 x 11 Gaussian with sigma 1.5.
     match_size : int, default 16
         Side of the luminance patches SSIM compares (8 to 64).
     candidates : int, default 32
@@ -197,7 +200,8 @@ def build(
     """
     _check_options(grid=grid, threads=threads, blend=blend, overlay=overlay)
     matching = MatchOptions(
-        metric=metric, ssim_weight=ssim_weight, match_size=match_size, candidates=candidates,
+        metric=metric, ssim_weight=ssim_weight, ssim_window=ssim_window, match_size=match_size,
+        candidates=candidates,
         assign=assign, penalty=penalty, max_uses=max_uses, min_distance=min_distance,
         order=order, vary=vary, seed=seed, flips=flips, prune=prune, shortlist=shortlist,
     )  # fmt: skip

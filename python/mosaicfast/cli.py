@@ -18,7 +18,7 @@ from .indexer import DEFAULT_NEAR_DISTANCE, IndexInterruptedError, index_library
 from .library import DEFAULT_THUMB_SIZE
 from .maintenance import library_info, verify_library
 from .manifest import check_manifest_path, read_assignment
-from .matching import ASSIGNMENTS, METRICS, ORDERS, PRUNING
+from .matching import ASSIGNMENTS, METRICS, ORDERS, PRUNING, SSIM_WINDOWS
 from .metrics import evaluate
 from .output import check_image_path
 from .progress import Stages
@@ -113,6 +113,13 @@ def main() -> None:
     show_default=True,
     type=click.FloatRange(0, 1),
     help="Weight of SSIM in --metric combined.",
+)
+@click.option(
+    "--ssim-window",
+    type=click.Choice(SSIM_WINDOWS),
+    default="uniform",
+    show_default=True,
+    help="SSIM window: 7x7 uniform, or 11x11 Gaussian with sigma 1.5.",
 )
 @click.option(
     "--match-size",
@@ -242,6 +249,7 @@ def build(
     grid: int,
     metric: str,
     ssim_weight: float,
+    ssim_window: str,
     match_size: int,
     candidates: int,
     assign_mode: str,
@@ -281,6 +289,7 @@ def build(
             grid=grid,
             metric=metric,
             ssim_weight=ssim_weight,
+            ssim_window=ssim_window,
             match_size=match_size,
             candidates=candidates,
             assign=assign_mode,

@@ -12,7 +12,8 @@
    * ``color``: the RMS CIELAB difference per grid block divided by
      :data:`COLOUR_SCALE` (25 units, a clearly different colour, scores 1);
    * ``ssim``: ``(1 - SSIM) / 2`` of the luminance patches at ``match_size``
-     pixels (0 for identical structure, 1 for inverted);
+     pixels (0 for identical structure, 1 for inverted), with a 7 x 7 uniform or an
+     11 x 11 Gaussian window (``ssim_window``);
    * ``combined``: ``(1 - w) * color + w * ssim`` with ``w = ssim_weight``.
 
 3. **Assignment**:
@@ -49,6 +50,7 @@ __all__ = [
     "METRICS",
     "ORDERS",
     "PRUNING",
+    "SSIM_WINDOWS",
     "Match",
     "MatchOptions",
     "match_cells",
@@ -57,6 +59,9 @@ __all__ = [
 METRICS = ("color", "ssim", "combined")
 ASSIGNMENTS = ("best", "penalty", "optimal")
 ORDERS = ("hardest", "random")
+#: SSIM windows: 7 x 7 uniform (scikit-image's default) or 11 x 11 Gaussian, sigma 1.5
+#: (Wang et al. 2004).
+SSIM_WINDOWS = ("uniform", "gaussian")
 #: Candidate search: exhaustive, or pruned by a KD-tree (see :mod:`mosaicfast.candidates`).
 PRUNING = ("none", "pca", "mean")
 #: RMS CIELAB difference per block that the colour score counts as 1.
@@ -72,6 +77,7 @@ class MatchOptions:
 
     metric: str = "color"
     ssim_weight: float = 0.5
+    ssim_window: str = "uniform"
     match_size: int = 16
     candidates: int = 32
     assign: str = "best"
@@ -92,6 +98,7 @@ class MatchOptions:
             ("assign", self.assign, ASSIGNMENTS),
             ("order", self.order, ORDERS),
             ("prune", self.prune, PRUNING),
+            ("ssim window", self.ssim_window, SSIM_WINDOWS),
         ):
             if value not in allowed:
                 raise MosaicfastError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
@@ -300,7 +307,8 @@ def _ssim_score(
     # A mirrored candidate is compared with the mirrored patch, stored after the others.
     patches = np.concatenate([patches, patches[:, :, ::-1]])
     local = local.reshape(index.shape) + np.where(index >= n, len(used), 0)
-    ssim = candidate_ssim(cell_luma, patches, local, threads=threads)
+    gaussian = options.ssim_window == "gaussian"
+    ssim = candidate_ssim(cell_luma, patches, local, gaussian=gaussian, threads=threads)
     return (1.0 - ssim.astype(np.float64)) / 2.0
 
 
