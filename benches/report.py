@@ -42,8 +42,8 @@ class SizeResult:
         return 2 * self.cells * self.tiles * self.dim
 
 
-#: Implementations compared in the search table; other benchmarks get a plain table.
-SEARCH_IMPLEMENTATIONS = frozenset({"rust", "numpy", "python"})
+#: Benchmarks of the search table (by their group); the others get a plain table.
+SEARCH_GROUP = "search top-1"
 
 
 def load_results(path: Path) -> list[SizeResult]:
@@ -62,7 +62,7 @@ def load_results(path: Path) -> list[SizeResult]:
     results: dict[int, SizeResult] = {}
     for bench in json.loads(path.read_text())["benchmarks"]:
         info = bench["extra_info"]
-        if info.get("implementation") not in SEARCH_IMPLEMENTATIONS:
+        if not _is_search(bench):
             continue
         result = results.setdefault(
             info["tiles"], SizeResult(cells=info["cells"], tiles=info["tiles"], dim=info["dim"])
@@ -75,11 +75,15 @@ def load_results(path: Path) -> list[SizeResult]:
     return [results[tiles] for tiles in sorted(results)]
 
 
+def _is_search(bench: dict) -> bool:
+    return str(bench.get("group") or "").startswith(SEARCH_GROUP)
+
+
 def other_benchmarks(path: Path) -> list[list[str]]:
     """The header and one row per benchmark that is not part of the search table."""
     rows = [["benchmark", "median", "rounds"]]
     for bench in json.loads(path.read_text())["benchmarks"]:
-        if bench["extra_info"].get("implementation") in SEARCH_IMPLEMENTATIONS:
+        if _is_search(bench):
             continue
         stats = bench["stats"]
         rows.append([bench["fullname"].split("::")[-1], format_seconds(stats["median"]),

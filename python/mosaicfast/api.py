@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -200,11 +200,22 @@ def build(
     """
     _check_options(grid=grid, threads=threads, blend=blend, overlay=overlay)
     matching = MatchOptions(
-        metric=metric, ssim_weight=ssim_weight, ssim_window=ssim_window, match_size=match_size,
+        metric=metric,
+        ssim_weight=ssim_weight,
+        ssim_window=ssim_window,
+        match_size=match_size,
         candidates=candidates,
-        assign=assign, penalty=penalty, max_uses=max_uses, min_distance=min_distance,
-        order=order, vary=vary, seed=seed, flips=flips, prune=prune, shortlist=shortlist,
-    )  # fmt: skip
+        assign=assign,
+        penalty=penalty,
+        max_uses=max_uses,
+        min_distance=min_distance,
+        order=order,
+        vary=vary,
+        seed=seed,
+        flips=flips,
+        prune=prune,
+        shortlist=shortlist,
+    )
     matching.check()
     if (tiles is None) == (library is None):
         raise MosaicfastError("give either tile folders or a library, not both or neither")
@@ -266,7 +277,7 @@ def build(
         "enlargement": enlargement if cols is None else None,
         "cols": plan.cols,
         "grid": grid,
-        **{k: v for k, v in vars(matching).items()},
+        **asdict(matching),
         "blend": blend,
         "overlay": overlay,
         "library": str(library),
