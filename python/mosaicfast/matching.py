@@ -200,16 +200,14 @@ def match_cells(
             f"the library has {n:,} tiles: too few to fill {len(cells):,} cells using each "
             f"at most {capacity} time(s); allow more uses (max uses) or use more tiles"
         )
-    space = _Space(tiles, options, threads)
-    shortlist = options.candidate_count(space.size)
-    found = _candidates(cells, space, n, shortlist, options, cell_luma, tile_luma, threads)
+    matcher = _Matcher(cells, _Space(tiles, options, threads), n, options, cell_luma, tile_luma)
+    k = options.candidate_count(matcher.space.size)
+    found = matcher.candidates(k)
     if options.assign == "optimal":
-        found, tiles_chosen = _optimal(found, cells, space, n, shortlist, options, cell_luma,
-                                       tile_luma, threads)  # fmt: skip
+        found, tiles_chosen = matcher.optimal(found, k)
         chosen = _columns(found, tiles_chosen)
     elif options.assign == "penalty" or options.constrained:
-        found, tiles_chosen = _greedy(found, cells, space, n, grid, shortlist, options, cell_luma,
-                                      tile_luma, threads)  # fmt: skip
+        found, tiles_chosen = matcher.greedy(found, k, grid)
         chosen = _columns(found, tiles_chosen)
     else:
         chosen = _best(found, options)
@@ -254,36 +252,81 @@ class _Space:
         return self.index.query(cells, k, shortlist=self.shortlist)
 
 
-def _candidates(
-    cells: NDArray[np.int16],
-    space: _Space,
-    n: int,
-    k: int,
-    options: MatchOptions,
-    cell_luma: NDArray[np.float32] | None,
-    tile_luma: LumaLoader | None,
-    threads: int | None,
-    rows: NDArray[np.intp] | None = None,
-) -> _Candidates:
-    """The ``k`` nearest entries of the search space for ``cells[rows]`` (default all),
-    scored, sorted by score, with a tile and its mirror kept once (the better)."""
-    subset = cells if rows is None else cells[rows]
-    index, distance = space.search(subset, k)
-    score = _colour_score(distance, cells.shape[1])
-    if options.metric != "color":
-        luma = None if cell_luma is None or rows is None else cell_luma[rows]
-        ssim_score = _ssim_score(index, n, cell_luma if rows is None else luma, tile_luma,
-                                 options, threads)  # fmt: skip
-        w = 1.0 if options.metric == "ssim" else options.ssim_weight
-        score = (1.0 - w) * score + w * ssim_score
-    order = np.lexsort((index, score), axis=1)
-    index = np.take_along_axis(index, order, axis=1)
-    distance = np.take_along_axis(distance, order, axis=1)
-    score = np.take_along_axis(score, order, axis=1)
-    tile, flipped = index % n, index >= n
-    if options.flips:
-        tile = _first_occurrences(tile)
-    return _Candidates(tile, flipped, score, distance)
+@dataclass
+class _Matcher:
+    """The cells, the search space and the scoring of one matching, for the steps that
+    search candidates (and search again, wider, when a cell runs out of them)."""
+
+    cells: NDArray[np.int16]
+    space: _Space
+    n: int
+    options: MatchOptions
+    cell_luma: NDArray[np.float32] | None
+    tile_luma: LumaLoader | None
+
+    def candidates(self, k: int, rows: NDArray[np.intp] | None = None) -> _Candidates:
+        """The ``k`` nearest entries of the search space for ``cells[rows]`` (default
+        all), scored, sorted by score, a tile and its mirror kept once (the better)."""
+        n, options = self.n, self.options
+        subset = self.cells if rows is None else self.cells[rows]
+        index, distance = self.space.search(subset, k)
+        score = _colour_score(distance, self.cells.shape[1])
+        if options.metric != "color":
+            luma = (
+                self.cell_luma if self.cell_luma is None or rows is None else self.cell_luma[rows]
+            )
+            ssim_score = _ssim_score(index, n, luma, self.tile_luma, options, self.space.threads)
+            w = 1.0 if options.metric == "ssim" else options.ssim_weight
+            score = (1.0 - w) * score + w * ssim_score
+        order = np.lexsort((index, score), axis=1)
+        index = np.take_along_axis(index, order, axis=1)
+        distance = np.take_along_axis(distance, order, axis=1)
+        score = np.take_along_axis(score, order, axis=1)
+        tile, flipped = index % n, index >= n
+        if options.flips:
+            tile = _first_occurrences(tile)
+        return _Candidates(tile, flipped, score, distance)
+
+    def greedy(
+        self, found: _Candidates, k: int, grid: tuple[int, int]
+    ) -> tuple[_Candidates, NDArray[np.int64]]:
+        """Penalised greedy; cells left without an allowed candidate get wider candidates."""
+        options, m = self.options, len(self.cells)
+        if options.order == "hardest":
+            order = assign.hardest_first(np.where(found.tiles >= 0, found.score, -np.inf))
+        else:
+            order = np.random.default_rng(options.seed).permutation(m)
+        penalty = options.penalty if options.assign == "penalty" else 0.0
+        chosen = np.full(m, -1, np.int64)
+        visit = order
+        while True:
+            chosen, _ = assign.penalised_greedy(
+                found.tiles, found.score, visit, self.n, penalty=penalty,
+                max_uses=options.max_uses, min_distance=options.min_distance, grid=grid,
+                fixed=chosen,
+            )  # fmt: skip
+            free = np.flatnonzero(chosen < 0)
+            if not free.size:
+                return found, chosen
+            k = _wider(k, self.space.size, free.size, "max uses or min distance")
+            found = _replace_rows(found, free, self.candidates(k, free))
+            visit = order[np.isin(order, free)]
+
+    def optimal(self, found: _Candidates, k: int) -> tuple[_Candidates, NDArray[np.int64]]:
+        """Minimum total score, each tile at most ``max_uses`` times; cells that cannot be
+        matched within their candidates get wider ones until all can."""
+        capacity = self.options.max_uses or 1
+        while True:
+            try:
+                result = assign.optimal_assignment(
+                    found.tiles, found.score, self.n, capacity=capacity
+                )
+            except assign.InfeasibleAssignmentError as err:
+                k = _wider(k, self.space.size, len(err.unmatched), "the tile uses allowed")
+                rows = err.unmatched.astype(np.intp)
+                found = _replace_rows(found, rows, self.candidates(k, rows))
+                continue
+            return found, result.assignment
 
 
 def _colour_score(distance: NDArray[np.int64], dim: int) -> NDArray[np.float64]:
@@ -333,67 +376,6 @@ def _best(found: _Candidates, options: MatchOptions) -> NDArray[np.intp]:
     # The pick-th valid column (flips may leave -1 gaps in a row).
     limit = np.minimum(picks, valid[:, -1] - 1)
     return np.argmax(valid > limit[:, None], axis=1)
-
-
-def _greedy(
-    found: _Candidates,
-    cells: NDArray[np.int16],
-    space: _Space,
-    n: int,
-    grid: tuple[int, int],
-    k: int,
-    options: MatchOptions,
-    cell_luma: NDArray[np.float32] | None,
-    tile_luma: LumaLoader | None,
-    threads: int | None,
-) -> tuple[_Candidates, NDArray[np.int64]]:
-    """Penalised greedy; cells left without an allowed candidate get wider candidates."""
-    m = len(cells)
-    if options.order == "hardest":
-        order = assign.hardest_first(np.where(found.tiles >= 0, found.score, -np.inf))
-    else:
-        order = np.random.default_rng(options.seed).permutation(m)
-    penalty = options.penalty if options.assign == "penalty" else 0.0
-    chosen = np.full(m, -1, np.int64)
-    visit = order
-    while True:
-        chosen, _ = assign.penalised_greedy(
-            found.tiles, found.score, visit, n, penalty=penalty, max_uses=options.max_uses,
-            min_distance=options.min_distance, grid=grid, fixed=chosen,
-        )  # fmt: skip
-        free = np.flatnonzero(chosen < 0)
-        if not free.size:
-            return found, chosen
-        k = _wider(k, space.size, free.size, "max uses or min distance")
-        wider = _candidates(cells, space, n, k, options, cell_luma, tile_luma, threads, free)
-        found = _replace_rows(found, free, wider)
-        visit = order[np.isin(order, free)]
-
-
-def _optimal(
-    found: _Candidates,
-    cells: NDArray[np.int16],
-    space: _Space,
-    n: int,
-    k: int,
-    options: MatchOptions,
-    cell_luma: NDArray[np.float32] | None,
-    tile_luma: LumaLoader | None,
-    threads: int | None,
-) -> tuple[_Candidates, NDArray[np.int64]]:
-    """Minimum total score, each tile at most ``max_uses`` times; cells that cannot be
-    matched within their candidates get wider ones until all can."""
-    capacity = options.max_uses or 1
-    while True:
-        try:
-            result = assign.optimal_assignment(found.tiles, found.score, n, capacity=capacity)
-        except assign.InfeasibleAssignmentError as err:
-            k = _wider(k, space.size, len(err.unmatched), "the tile uses allowed")
-            rows = err.unmatched.astype(np.intp)
-            wider = _candidates(cells, space, n, k, options, cell_luma, tile_luma, threads, rows)
-            found = _replace_rows(found, rows, wider)
-            continue
-        return found, result.assignment
 
 
 def _wider(k: int, limit: int, stuck: int, reason: str) -> int:
