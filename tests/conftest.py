@@ -33,6 +33,11 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     return folder
 
 
+#: Options that make build give every cell its nearest tile, untouched: the plain
+#: best-match mode whose exact results several tests check.
+EXACT: dict[str, object] = {"assign": "best", "min_distance": 0, "blend": 0.0}
+
+
 def solid(color: tuple[int, int, int], width: int, height: int | None = None) -> Image.Image:
     """A solid-colour RGB image."""
     return Image.new("RGB", (width, height or width), color)

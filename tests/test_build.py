@@ -9,7 +9,7 @@ from PIL import Image
 import mosaicfast
 from mosaicfast import Mosaic, MosaicfastError
 
-from .conftest import palette_target
+from .conftest import EXACT, palette_target
 
 
 def test_exact_colours_get_their_own_tiles(
@@ -18,7 +18,7 @@ def test_exact_colours_get_their_own_tiles(
     target = tmp_path / "target.png"
     palette_target(layout).save(target)
     rows, cols = layout.shape
-    mosaic = mosaicfast.build(target, palette_tiles, cols=cols, tile_size=12)
+    mosaic = mosaicfast.build(target, palette_tiles, cols=cols, tile_size=12, **EXACT)
     assert isinstance(mosaic, Mosaic)
     assert mosaic.assignment.shape == (rows, cols)
     assert np.array_equal(mosaic.assignment, layout)
@@ -34,7 +34,9 @@ def test_a_pil_image_target_and_a_list_of_tile_paths(
     palette_tiles: Path, layout: np.ndarray
 ) -> None:
     files = sorted(palette_tiles.glob("*.png"))
-    mosaic = mosaicfast.build(palette_target(layout), files, cols=layout.shape[1], tile_size=4)
+    mosaic = mosaicfast.build(
+        palette_target(layout), files, cols=layout.shape[1], tile_size=4, **EXACT
+    )
     assert np.array_equal(mosaic.assignment, layout)
 
 
@@ -48,10 +50,11 @@ def test_same_result_for_any_thread_count(photo_target: Path, photo_tiles: Path)
 def test_vary_picks_among_the_best_matches_reproducibly(
     photo_target: Path, photo_tiles: Path
 ) -> None:
-    best = mosaicfast.build(photo_target, photo_tiles, cols=24, tile_size=8)
-    varied = mosaicfast.build(photo_target, photo_tiles, cols=24, tile_size=8, vary=4, seed=1)
-    again = mosaicfast.build(photo_target, photo_tiles, cols=24, tile_size=8, vary=4, seed=1)
-    other = mosaicfast.build(photo_target, photo_tiles, cols=24, tile_size=8, vary=4, seed=2)
+    def build(**options: object) -> mosaicfast.Mosaic:
+        return mosaicfast.build(photo_target, photo_tiles, cols=24, tile_size=8, **EXACT, **options)
+
+    best = build()
+    varied, again, other = build(vary=4, seed=1), build(vary=4, seed=1), build(vary=4, seed=2)
     assert np.array_equal(varied.assignment, again.assignment)
     assert not np.array_equal(varied.assignment, other.assignment)
     assert not np.array_equal(varied.assignment, best.assignment)
@@ -91,6 +94,7 @@ def test_bad_tiles_are_skipped_and_reported(palette_tiles: Path, layout: np.ndar
         palette_tiles,
         cols=layout.shape[1],
         on_skip=lambda path, reason: seen.append(path),
+        **EXACT,
     )
     names = sorted(p.name for p, _ in mosaic.skipped)
     assert names == ["notes.png", "truncated.png", "zero.jpg"]
@@ -125,7 +129,7 @@ def test_manifest_lists_every_cell(palette_tiles: Path, layout: np.ndarray, tmp_
     import csv
     import json
 
-    mosaic = mosaicfast.build(palette_target(layout), palette_tiles, cols=layout.shape[1])
+    mosaic = mosaicfast.build(palette_target(layout), palette_tiles, cols=layout.shape[1], **EXACT)
     data = json.loads(mosaic.write_manifest(tmp_path / "m.json").read_text())
     assert len(data["cells"]) == layout.size
     assert data["meta"]["rows"] == layout.shape[0]
@@ -139,3 +143,14 @@ def test_manifest_lists_every_cell(palette_tiles: Path, layout: np.ndarray, tmp_
         rows = list(csv.DictReader(handle))
     assert len(rows) == layout.size
     assert int(rows[-1]["tile"]) == mosaic.tiles[int(layout[-1, -1])].tile_id
+
+
+def test_the_defaults_never_put_a_tile_next_to_itself(
+    photo_target: Path, photo_tiles: Path
+) -> None:
+    grid = mosaicfast.build(photo_target, photo_tiles, cols=20, tile_size=8).assignment
+    rows, cols = grid.shape
+    for y in range(rows):
+        for x in range(cols):
+            around = grid[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2]
+            assert (around == grid[y, x]).sum() == 1, (y, x)

@@ -39,6 +39,12 @@ def test_build_writes_the_mosaic_manifest_and_timings(
         16,
         "--manifest",
         manifest,
+        "--assign",
+        "best",
+        "--min-distance",
+        0,
+        "--blend",
+        0,
     )
     assert code == 0, output
     with Image.open(out) as image:

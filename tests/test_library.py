@@ -258,7 +258,7 @@ def test_a_second_build_from_a_folder_reads_nothing_again(
 def test_large_tiles_render_from_the_source_photos(photos: Path, tmp_path: Path) -> None:
     index_library(tmp_path / "lib", [photos], thumb_size=32)
     target = palette_target(np.zeros((1, 2), int))
-    mosaic = mosaicfast.build(target, library=tmp_path / "lib", cols=2, tile_size=48)
+    mosaic = mosaicfast.build(target, library=tmp_path / "lib", cols=2, tile_size=48, blend=0.0)
     tile = mosaic.tiles[int(mosaic.assignment[0, 0])]
     assert np.array_equal(np.asarray(mosaic.image)[:48, :48], tile.load(48))
 

@@ -202,7 +202,7 @@ def test_index_records_provenance_and_the_manifest_shows_it(tmp_path: Path) -> N
         ("video", 1.0, 32), ("video", 2.0, 0), ("video", 2.0, 32),
     ]  # fmt: skip
     mosaic = mosaicfast.build(
-        Image.fromarray(pattern(1)), library=tmp_path / "lib", cols=6, tile_size=16
+        Image.fromarray(pattern(1)), library=tmp_path / "lib", cols=6, tile_size=16, min_distance=0
     )
     manifest = json.loads(mosaic.write_manifest(tmp_path / "m.json").read_text())["cells"]
     sources = {cell["source"] for cell in manifest}

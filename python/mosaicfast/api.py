@@ -97,17 +97,17 @@ def build(
     ssim_window: str = "uniform",
     match_size: int = 16,
     candidates: int = 32,
-    assign: str = "best",
+    assign: str = "penalty",
     penalty: float = 0.05,
     max_uses: int | None = None,
-    min_distance: int = 0,
+    min_distance: int = 1,
     order: str = "hardest",
     flips: bool = False,
     prune: str = "none",
     shortlist: int | None = None,
     vary: int = 1,
     seed: int = 0,
-    blend: float = 0.0,
+    blend: float = 0.5,
     overlay: float = 0.0,
     threads: int | None = None,
     max_cells: int = DEFAULT_MAX_CELLS,
@@ -152,15 +152,17 @@ def build(
         Side of the luminance patches SSIM compares (8 to 64).
     candidates : int, default 32
         Nearest tiles by colour that the metric and the assignment choose among.
-    assign : {"best", "penalty", "optimal"}, default "best"
-        Each cell its best candidate; the blog's penalised greedy; or the minimum
-        total score with each tile used at most ``max_uses`` times (default once).
+    assign : {"best", "penalty", "optimal"}, default "penalty"
+        Each cell its best candidate; the blog's penalised greedy (the default: on
+        real photos it keeps the fidelity of ``best`` and removes its clumps); or the
+        minimum total score with each tile used at most ``max_uses`` times (default once).
     penalty : float, default 0.05
         With ``assign="penalty"``: score added per earlier use of a tile.
     max_uses : int, optional
         Most uses of one tile.
-    min_distance : int, default 0
-        No tile twice within this many cells (Chebyshev distance).
+    min_distance : int, default 1
+        No tile twice within this many cells (Chebyshev distance); 0 allows neighbours.
+        Applies to ``best`` and ``penalty``; ``optimal`` limits uses with ``max_uses``.
     order : {"hardest", "random"}, default "hardest"
         Order in which the greedy visits cells: worst best score first, or by ``seed``.
     flips : bool, default False
@@ -175,9 +177,9 @@ def build(
     seed : int, default 0
         Seed of every random choice; the same inputs and options give the
         same mosaic.
-    blend : float, default 0
+    blend : float, default 0.5
         Shift each tile's colours toward its cell's (CIELAB mean and spread) by this
-        fraction, 0 to 1.
+        fraction, 0 (tiles untouched) to 1.
     overlay : float, default 0
         Lay the target over the mosaic at this opacity, 0 to 1 (the classic "cheat").
     threads : int, optional

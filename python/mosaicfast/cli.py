@@ -139,7 +139,7 @@ def main() -> None:
     "--assign",
     "assign_mode",
     type=click.Choice(ASSIGNMENTS),
-    default="best",
+    default="penalty",
     show_default=True,
     help="best: each cell its best tile; penalty: each use of a tile adds --penalty to "
     "its score for later cells; optimal: least total score with each tile used at most "
@@ -155,10 +155,11 @@ def main() -> None:
 @click.option("--max-uses", type=click.IntRange(min=1), help="Most uses of one tile.")
 @click.option(
     "--min-distance",
-    default=0,
+    default=1,
     show_default=True,
     type=click.IntRange(min=0),
-    help="No tile twice within this many cells (Chebyshev distance).",
+    help="No tile twice within this many cells (Chebyshev distance), with --assign best or "
+    "penalty; --assign optimal limits uses with --max-uses instead.",
 )
 @click.option(
     "--order",
@@ -184,7 +185,7 @@ def main() -> None:
 )
 @click.option(
     "--blend",
-    default=0.0,
+    default=0.5,
     show_default=True,
     type=click.FloatRange(0, 1),
     help="Shift each tile's colours toward its cell's (CIELAB mean and spread) by this much.",

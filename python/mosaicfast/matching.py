@@ -27,7 +27,8 @@
      times (default once), exact on the candidate graph.
 
    ``max_uses`` and ``min_distance`` (no tile twice within that Chebyshev distance)
-   constrain ``best`` and ``penalty`` too (through the greedy). Cells whose
+   constrain ``best`` and ``penalty`` too (through the greedy); ``optimal`` takes
+   ``max_uses`` as its capacity and does not look at ``min_distance``. Cells whose
    candidates are all ruled out get more candidates, automatically.
 """
 
