@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from mosaicfast.candidates import CandidateIndex, Method
-from mosaicfast.demo import TARGET, TILE_SOURCES, _sample, _square_crops
+from mosaicfast.demo import TARGET, TILE_SOURCES, sample_photo, square_crops
 from mosaicfast.descriptors import cell_descriptors, search_topk, tile_descriptors
 
 GRID = 5
@@ -70,7 +70,7 @@ def sample_tiles(count: int, rng: np.random.Generator) -> NDArray[np.uint8]:
         oriented
         for name in TILE_SOURCES
         if name not in TARGETS
-        for crop in _square_crops(_sample(name))
+        for crop in square_crops(sample_photo(name))
         for oriented in _orientations(crop)
     ]
     if count > len(crops):
@@ -86,7 +86,7 @@ def sample_tiles(count: int, rng: np.random.Generator) -> NDArray[np.uint8]:
 
 def target_cells(name: str, cols: int) -> NDArray[np.int16]:
     """Cell descriptors of a sample photo cut into ``cols`` cells across."""
-    image = Image.fromarray(_sample(name))
+    image = Image.fromarray(sample_photo(name))
     rows = max(1, round(cols * image.height / image.width))
     side = GRID * SAMPLES_PER_BLOCK
     sampled = image.resize((cols * side, rows * side), Image.Resampling.BOX)

@@ -125,6 +125,15 @@ def _cell_indices(values: ArrayLike, name: str) -> NDArray[np.int64]:
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
+def _check_capacity(m: int, n_tiles: int, capacity: int) -> None:
+    if capacity < 1:
+        raise ValueError(f"capacity must be at least 1, got {capacity}")
+    if n_tiles * capacity < m:
+        raise ValueError(
+            f"{m} cells cannot be filled from {n_tiles} tiles used at most {capacity} times each"
+        )
+
+
 def hardest_first(cost: ArrayLike) -> NDArray[np.int64]:
     """Cells by descending best candidate cost (ties to the lower cell): a visiting order.
 
@@ -246,12 +255,7 @@ def optimal_assignment(
     """
     cand_arr, cost_arr = _candidates(cand, cost)
     m = cand_arr.shape[0]
-    if capacity < 1:
-        raise ValueError(f"capacity must be at least 1, got {capacity}")
-    if n_tiles * capacity < m:
-        raise ValueError(
-            f"{m} cells cannot be filled from {n_tiles} tiles used at most {capacity} times each"
-        )
+    _check_capacity(m, n_tiles, capacity)
     assignment, total, u, v, unmatched = _core.optimal_assignment(
         cand_arr, cost_arr, n_tiles, capacity
     )
@@ -497,12 +501,7 @@ def optimal_dense(
     """
     cand, cost = _candidates(nearest, nearest_costs)
     m = cand.shape[0]
-    if capacity < 1:
-        raise ValueError(f"capacity must be at least 1, got {capacity}")
-    if n_tiles * capacity < m:
-        raise ValueError(
-            f"{m} cells cannot be filled from {n_tiles} tiles used at most {capacity} times each"
-        )
+    _check_capacity(m, n_tiles, capacity)
     if min(per_cell, max_rounds, block) < 1:
         raise ValueError("per_cell, max_rounds and block must be at least 1")
     bound = cost.max(axis=1)

@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
 from . import _core
-from .descriptors import _descriptor_array
+from .descriptors import descriptor_array
 
 __all__ = ["DEFAULT_DIMS", "DEFAULT_SHORTLIST", "CandidateIndex", "Method"]
 
@@ -132,7 +132,7 @@ class CandidateIndex:
         dims: int = DEFAULT_DIMS,
         workers: int = -1,
     ) -> None:
-        descriptors = _descriptor_array(tiles, "tiles")
+        descriptors = descriptor_array(tiles, "tiles")
         n, width = descriptors.shape
         if n == 0:
             raise ValueError("there are no tiles to index")
@@ -244,7 +244,7 @@ class CandidateIndex:
             If the cells are malformed or narrower/wider than the tiles, or ``k``
             or ``shortlist`` is out of range.
         """
-        cell_arr = _descriptor_array(cells, "cells")
+        cell_arr = descriptor_array(cells, "cells")
         if cell_arr.shape[1] != self.width:
             raise ValueError(
                 f"cells have {cell_arr.shape[1]} values per descriptor but tiles have {self.width}"

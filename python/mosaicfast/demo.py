@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-__all__ = ["main", "make_sample_data"]
+__all__ = ["main", "make_sample_data", "sample_photo", "square_crops"]
 
 TARGET = "chelsea"
 TILE_SOURCES = (
@@ -42,7 +42,8 @@ TILE_SOURCES = (
 CROP_SCALES = (1 / 8, 1 / 4, 1 / 2)
 
 
-def _sample(name: str) -> NDArray[np.uint8]:
+def sample_photo(name: str) -> NDArray[np.uint8]:
+    """The scikit-image sample photo ``name`` as ``(height, width, 3)`` RGB."""
     try:
         import skimage.data
     except ImportError as err:
@@ -54,7 +55,7 @@ def _sample(name: str) -> NDArray[np.uint8]:
     return np.repeat(pixels[..., None], 3, axis=2) if pixels.ndim == 2 else pixels[..., :3]
 
 
-def _square_crops(pixels: NDArray[np.uint8]) -> Iterator[NDArray[np.uint8]]:
+def square_crops(pixels: NDArray[np.uint8]) -> Iterator[NDArray[np.uint8]]:
     """Overlapping square crops at several scales, each stepped by half its side."""
     height, width = pixels.shape[:2]
     for scale in CROP_SCALES:
@@ -76,10 +77,10 @@ def make_sample_data(folder: Path) -> tuple[Path, Path, int]:
     tiles = folder / "tiles"
     tiles.mkdir(parents=True, exist_ok=True)
     target = folder / "target.png"
-    Image.fromarray(_sample(TARGET)).save(target)
+    Image.fromarray(sample_photo(TARGET)).save(target)
     count = 0
     for name in TILE_SOURCES:
-        for i, crop in enumerate(_square_crops(_sample(name))):
+        for i, crop in enumerate(square_crops(sample_photo(name))):
             Image.fromarray(crop).save(tiles / f"{name}-{i:04d}.jpg", quality=90)
             count += 1
     return target, tiles, count

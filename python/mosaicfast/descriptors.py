@@ -14,7 +14,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 
-__all__ = ["MAX_GRID", "cell_descriptors", "descriptor_size", "search_topk", "tile_descriptors"]
+__all__ = [
+    "MAX_GRID",
+    "cell_descriptors",
+    "descriptor_array",
+    "descriptor_size",
+    "search_topk",
+    "tile_descriptors",
+]
 
 MAX_GRID: int = _core.MAX_GRID
 
@@ -91,7 +98,12 @@ def cell_descriptors(
     return _core.cell_descriptors(_rgb_uint8(image, 3, "image"), rows, cols, grid, threads=threads)
 
 
-def _descriptor_array(values: ArrayLike, name: str) -> NDArray[np.int16]:
+def descriptor_array(values: ArrayLike, name: str) -> NDArray[np.int16]:
+    """``values`` as a C-contiguous ``(count, width)`` ``int16`` descriptor array.
+
+    Raises ValueError, naming ``name``, for another shape, a non-integer dtype or
+    values outside the range the core accepts.
+    """
     arr = np.asarray(values)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-d array (count, values), got shape {arr.shape}")
@@ -128,8 +140,8 @@ def search_topk(
         Euclidean distance and those distances, ordered by (distance, index), so
         ties go to the lowest tile index.
     """
-    cell_arr = _descriptor_array(cells, "cells")
-    tile_arr = _descriptor_array(tiles, "tiles")
+    cell_arr = descriptor_array(cells, "cells")
+    tile_arr = descriptor_array(tiles, "tiles")
     if cell_arr.shape[1] != tile_arr.shape[1]:
         raise ValueError(
             f"cells have {cell_arr.shape[1]} values per descriptor but tiles have "

@@ -35,7 +35,7 @@ from .images import IMAGE_SUFFIXES, Box, load_square
 from .library import DEFAULT_GRIDS, DEFAULT_THUMB_SIZE, THUMBS, Library, LibraryError
 from .parallel import ordered_map
 from .progress import progress_bar
-from .tiles import SkipHandler, scan_images
+from .tiles import SkipHandler, os_reason, scan_images
 from .video import VIDEO_SUFFIXES, SpliceOptions, SpliceStats, splice
 
 __all__ = [
@@ -336,7 +336,7 @@ def _sync_catalog(
             st = path.stat()
         except OSError as err:
             report.failed += 1
-            skip(path, (err.strerror or str(err)).lower())
+            skip(path, os_reason(err))
             continue
         row = known.get(key)
         if row is not None and (row[2], row[3]) == (st.st_size, st.st_mtime_ns):
@@ -468,7 +468,7 @@ def _read_photo_chunk(items: list[_Todo], thumb_size: int, grids: Sequence[int])
         except ImageReadError as err:
             entry.status, entry.error = "error", err.reason
         except OSError as err:
-            entry.status, entry.error = "error", (err.strerror or str(err)).lower()
+            entry.status, entry.error = "error", os_reason(err)
         else:
             chunk.owners.append(len(chunk.entries))
             thumbs.append(thumb)

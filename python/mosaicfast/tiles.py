@@ -23,7 +23,7 @@ from .video import load_video_square
 if TYPE_CHECKING:
     from .library import TileRows
 
-__all__ = ["SkipHandler", "TileList", "TileSource", "scan_images"]
+__all__ = ["SkipHandler", "TileList", "TileSource", "os_reason", "scan_images"]
 
 SkipHandler = Callable[[Path, str], None]
 """Called with a path that was left out and the reason, e.g. ``"permission denied"``."""
@@ -160,7 +160,7 @@ def _is_existing_dir(root: Path) -> bool:
     except FileNotFoundError:
         raise MosaicfastError(f"{root}: no such file or folder") from None
     except OSError as exc:
-        raise MosaicfastError(f"{root}: {_os_reason(exc)}") from exc
+        raise MosaicfastError(f"{root}: {os_reason(exc)}") from exc
     return stat.S_ISDIR(mode)
 
 
@@ -179,7 +179,7 @@ def _files_in_tree(
             subdirs, files = _list_dir(directory)
         except OSError as exc:
             if on_skip is not None:
-                on_skip(directory, _os_reason(exc))
+                on_skip(directory, os_reason(exc))
             continue
         stack.extend(reversed(subdirs))  # depth first, by name: a deterministic walk
         yield from (f for f in files if f.suffix.lower() in suffixes)
@@ -200,7 +200,7 @@ def _list_dir(directory: Path) -> tuple[list[Path], list[Path]]:
     return sorted(subdirs), files
 
 
-def _os_reason(exc: OSError) -> str:
+def os_reason(exc: OSError) -> str:
     """Short human reason for an OS error."""
     if isinstance(exc, PermissionError):
         return "permission denied"
