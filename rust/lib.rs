@@ -8,9 +8,13 @@
 pub mod assign;
 pub mod blend;
 pub mod descriptors;
+pub mod downsample;
 pub mod error;
 pub mod kernels;
 pub mod pool;
+pub mod pruned;
+pub mod render;
+pub mod resample;
 pub mod search;
 pub mod ssim;
 
@@ -18,8 +22,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use numpy::ndarray::Array2;
 use numpy::{
-    IntoPyArray, PyArray2, PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArray4,
-    PyUntypedArrayMethods,
+    IntoPyArray, PyArray2, PyArray4, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3,
+    PyReadonlyArray4, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -178,6 +182,167 @@ fn search_topk<'py>(
     let tile_values = contiguous(tiles.as_slice().ok(), "tiles")?;
     let found = run_detached(py, threads, || {
         search::search_topk(cell_values, tile_values, dim, k)
+    })?;
+    Ok((
+        to_array2(found.indices, m, k)?.into_pyarray(py),
+        to_array2(found.distances, m, k)?.into_pyarray(py),
+    ))
+}
+
+/// Box downsampling of a stack of images by an integer factor.
+///
+/// Parameters
+/// ----------
+/// images : numpy.ndarray
+///     ``(n, height, width, channels)`` ``uint8``, C-contiguous; height and width
+///     multiples of ``factor``.
+/// factor : int
+///     Side of the blocks averaged into one pixel.
+/// threads : int, optional
+///     Worker threads (default: one per core).
+///
+/// Returns
+/// -------
+/// numpy.ndarray
+///     ``(n, height/factor, width/factor, channels)`` ``uint8``: per channel the
+///     block mean rounded half to even (``np.rint(block.mean())``).
+#[pyfunction]
+#[pyo3(signature = (images, factor, *, threads=None))]
+fn box_downsample<'py>(
+    py: Python<'py>,
+    images: PyReadonlyArray4<'py, u8>,
+    factor: usize,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray4<u8>>> {
+    let [n, height, width, channels] = [0, 1, 2, 3].map(|axis| images.shape()[axis]);
+    let values = contiguous(images.as_slice().ok(), "images")?;
+    let small = run_detached(py, threads, || {
+        downsample::box_downsample(values, n, height, width, channels, factor)
+    })?;
+    let shape = (n, height / factor.max(1), width / factor.max(1), channels);
+    let array = numpy::ndarray::Array4::from_shape_vec(shape, small)
+        .map_err(|e| PyRuntimeError::new_err(format!("internal shape error: {e}")))?;
+    Ok(array.into_pyarray(py))
+}
+
+/// Each point's nearest KD-tree leaves until they hold ``shortlist`` tiles.
+///
+/// Parameters
+/// ----------
+/// points : numpy.ndarray
+///     ``(m, d)`` ``float32`` projected cell descriptors, C-contiguous.
+/// lower, upper : numpy.ndarray
+///     ``(leaves, d)`` ``float32`` bounding-box corners of the leaves, C-contiguous.
+/// counts : numpy.ndarray
+///     ``(leaves,)`` ``int64`` tiles in each leaf.
+/// shortlist : int
+///     Tiles wanted per point: leaves are taken nearest first until they hold at
+///     least this many (or all tiles).
+/// threads : int, optional
+///     Worker threads (default: one per core).
+///
+/// Returns
+/// -------
+/// numpy.ndarray
+///     ``(m, width)`` ``int64`` leaf numbers, nearest first (squared distance to the
+///     box, ties to the lower leaf), rows padded with -1.
+#[pyfunction]
+#[pyo3(signature = (points, lower, upper, counts, shortlist, *, threads=None))]
+fn probe_leaves<'py>(
+    py: Python<'py>,
+    points: PyReadonlyArray2<'py, f32>,
+    lower: PyReadonlyArray2<'py, f32>,
+    upper: PyReadonlyArray2<'py, f32>,
+    counts: PyReadonlyArray1<'py, i64>,
+    shortlist: usize,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray2<i64>>> {
+    let dims = points.shape()[1];
+    if lower.shape() != upper.shape() || lower.shape()[1] != dims {
+        return Err(PyValueError::new_err(format!(
+            "boxes must be (leaves, {dims}) like the points, got {:?} and {:?}",
+            lower.shape(),
+            upper.shape()
+        )));
+    }
+    let m = points.shape()[0];
+    let point_values = contiguous(points.as_slice().ok(), "points")?;
+    let lower_values = contiguous(lower.as_slice().ok(), "lower")?;
+    let upper_values = contiguous(upper.as_slice().ok(), "upper")?;
+    let count_values = contiguous(counts.as_slice().ok(), "counts")?;
+    let (found, width) = run_detached(py, threads, || {
+        pruned::probe_leaves(
+            point_values,
+            lower_values,
+            upper_values,
+            dims,
+            count_values,
+            shortlist,
+        )
+    })?;
+    Ok(to_array2(found, m, width)?.into_pyarray(py))
+}
+
+/// Exact top-k search among the tiles of each cell's probed KD-tree leaves.
+///
+/// Parameters
+/// ----------
+/// cells : numpy.ndarray
+///     ``(m, d)`` ``int16`` cell descriptors, C-contiguous.
+/// tiles : numpy.ndarray
+///     ``(n, d)`` ``int16`` tile descriptors in leaf order, C-contiguous.
+/// starts : numpy.ndarray
+///     ``(leaves + 1,)`` ``int64`` row offsets: leaf ``j`` is rows ``starts[j]:starts[j+1]``.
+/// ids : numpy.ndarray
+///     ``(n,)`` ``int64`` id reported for each row (ties go to the lower id).
+/// probes : numpy.ndarray
+///     ``(m, p)`` ``int64`` leaves searched for each cell (repeats and -1 ignored);
+///     they must hold at least ``k`` tiles.
+/// k : int
+///     Matches per cell.
+/// threads : int, optional
+///     Worker threads (default: one per core).
+///
+/// Returns
+/// -------
+/// (numpy.ndarray, numpy.ndarray)
+///     ``(ids, distances)``, both ``(m, k)`` ``int64``, ordered by (distance, id).
+#[pyfunction]
+#[pyo3(signature = (cells, tiles, starts, ids, probes, k, *, threads=None))]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+fn search_leaves<'py>(
+    py: Python<'py>,
+    cells: PyReadonlyArray2<'py, i16>,
+    tiles: PyReadonlyArray2<'py, i16>,
+    starts: PyReadonlyArray1<'py, i64>,
+    ids: PyReadonlyArray1<'py, i64>,
+    probes: PyReadonlyArray2<'py, i64>,
+    k: usize,
+    threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<i64>>)> {
+    let dim = cells.shape()[1];
+    if tiles.shape()[1] != dim {
+        return Err(PyValueError::new_err(format!(
+            "cells have {dim} values per descriptor but tiles have {}",
+            tiles.shape()[1]
+        )));
+    }
+    let m = cells.shape()[0];
+    if probes.shape()[0] != m {
+        return Err(PyValueError::new_err(format!(
+            "probes has {} rows for {m} cells",
+            probes.shape()[0]
+        )));
+    }
+    let cell_values = contiguous(cells.as_slice().ok(), "cells")?;
+    let tile_values = contiguous(tiles.as_slice().ok(), "tiles")?;
+    let leaves = pruned::Leaves {
+        starts: contiguous(starts.as_slice().ok(), "starts")?,
+        ids: contiguous(ids.as_slice().ok(), "ids")?,
+    };
+    let probe_values = contiguous(probes.as_slice().ok(), "probes")?;
+    let found = run_detached(py, threads, || {
+        pruned::search_leaves(cell_values, tile_values, dim, leaves, probe_values, k)
     })?;
     Ok((
         to_array2(found.indices, m, k)?.into_pyarray(py),
@@ -435,6 +600,155 @@ fn blend_tiles<'py>(
     Ok(out.into_pyarray(py))
 }
 
+/// Paint a band of cell rows of a mosaic into ``out``, blending and overlaying
+/// the target cell by cell.
+///
+/// Parameters
+/// ----------
+/// tiles : numpy.ndarray
+///     ``(n, t, t, 3)`` ``uint8`` pixels of the distinct tiles, C-contiguous.
+/// index : numpy.ndarray
+///     ``(rows, cols)`` ``int64``: ``tiles[index[r, c]]`` fills cell ``(r, c)``.
+/// out : numpy.ndarray
+///     ``(rows*t, cols*t, 3)`` ``uint8``, C-contiguous, written in place.
+/// flipped : numpy.ndarray, optional
+///     ``(rows, cols)`` ``bool``: cells whose tile is mirrored left to right.
+/// under : numpy.ndarray, optional
+///     ``(rows*t, cols*t, 3)`` ``uint8`` target pixels under the band; needed when
+///     ``blend`` or ``overlay`` is above 0.
+/// blend : float, default 0
+///     Move each cell's tile toward the Lab mean and spread of the target under it
+///     by this much (as ``blend_tiles``).
+/// overlay : float, default 0
+///     Then lay the target over the cell at this opacity (``round_half_even`` of the
+///     ``float32`` mix).
+/// threads : int, optional
+///     Worker threads (default: one per core).
+#[pyfunction]
+#[pyo3(signature = (
+    tiles, index, out, *, flipped=None, under=None, blend=0.0, overlay=0.0, threads=None
+))]
+#[allow(clippy::too_many_arguments)]
+fn paint_band<'py>(
+    py: Python<'py>,
+    tiles: PyReadonlyArray4<'py, u8>,
+    index: PyReadonlyArray2<'py, i64>,
+    mut out: numpy::PyReadwriteArray3<'py, u8>,
+    flipped: Option<PyReadonlyArray2<'py, bool>>,
+    under: Option<PyReadonlyArray3<'py, u8>>,
+    blend: f32,
+    overlay: f32,
+    threads: Option<usize>,
+) -> PyResult<()> {
+    let (t, cols) = (tiles.shape()[1], index.shape()[1]);
+    if tiles.shape()[2] != t || tiles.shape()[3] != 3 {
+        return Err(PyValueError::new_err(format!(
+            "tiles must have shape (n, t, t, 3), got {:?}",
+            tiles.shape()
+        )));
+    }
+    let band_shape = [index.shape()[0] * t, cols * t, 3];
+    if out.shape() != band_shape {
+        return Err(PyValueError::new_err(format!(
+            "out must have shape {band_shape:?} for a {:?} index of {t}-px tiles, got {:?}",
+            index.shape(),
+            out.shape()
+        )));
+    }
+    if flipped.as_ref().is_some_and(|f| f.shape() != index.shape()) {
+        return Err(PyValueError::new_err(
+            "flipped must have the shape of index",
+        ));
+    }
+    if under.as_ref().is_some_and(|u| u.shape() != band_shape) {
+        return Err(PyValueError::new_err(format!(
+            "under must have the shape of out {band_shape:?}"
+        )));
+    }
+    let band = render::Band {
+        tiles: contiguous(tiles.as_slice().ok(), "tiles")?,
+        tile: t,
+        index: contiguous(index.as_slice().ok(), "index")?,
+        flipped: match &flipped {
+            Some(f) => Some(contiguous(f.as_slice().ok(), "flipped")?),
+            None => None,
+        },
+        cols,
+        under: match &under {
+            Some(u) => Some(contiguous(u.as_slice().ok(), "under")?),
+            None => None,
+        },
+        blend,
+        overlay,
+    };
+    let out = out
+        .as_slice_mut()
+        .map_err(|_| PyValueError::new_err("out must be a C-contiguous array"))?;
+    run_detached(py, threads, || render::paint_band(&band, out))
+}
+
+/// Resize RGB images exactly as Pillow's ``Image.resize(size, Image.Resampling.LANCZOS)``,
+/// optionally computing only some output rows.
+///
+/// Parameters
+/// ----------
+/// images : numpy.ndarray
+///     ``(n, height, width, 3)`` ``uint8``, C-contiguous.
+/// width, height : int
+///     Output size.
+/// row_start, row_stop : int
+///     Output rows to compute (default: all); the rows equal those of the whole
+///     resized image.
+/// pillow13 : bool, default True
+///     Follow Pillow 13's pass order (vertical first when the height shrinks by
+///     more than twice as many pixels as the width); else horizontal first, as
+///     every earlier Pillow.
+/// threads : int, optional
+///     Worker threads (default: one per core).
+///
+/// Returns
+/// -------
+/// numpy.ndarray
+///     ``(n, row_stop - row_start, width, 3)`` ``uint8``.
+#[pyfunction]
+#[pyo3(signature = (
+    images, width, height, *, row_start=0, row_stop=None, pillow13=true, threads=None
+))]
+#[allow(clippy::too_many_arguments)]
+fn lanczos_resize<'py>(
+    py: Python<'py>,
+    images: PyReadonlyArray4<'py, u8>,
+    width: usize,
+    height: usize,
+    row_start: usize,
+    row_stop: Option<usize>,
+    pillow13: bool,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, numpy::PyArray4<u8>>> {
+    let shape = images.shape();
+    if shape[3] != 3 {
+        return Err(PyValueError::new_err(format!(
+            "images must have 3 colour channels in the last axis, got {}",
+            shape[3]
+        )));
+    }
+    let dims = [shape[0], shape[1], shape[2]];
+    let rows = row_start..row_stop.unwrap_or(height);
+    let count = rows.len();
+    let pixels = contiguous(images.as_slice().ok(), "images")?;
+    let order = if pillow13 {
+        resample::PassOrder::Pillow13
+    } else {
+        resample::PassOrder::HorizontalFirst
+    };
+    let out = run_detached(py, threads, || {
+        resample::lanczos_resize(pixels, dims, [height, width], rows, order)
+    })?;
+    let out = numpy::ndarray::Array4::from_shape_vec((dims[0], count, width, 3), out)
+        .map_err(|e| PyRuntimeError::new_err(format!("internal shape error: {e}")))?;
+    Ok(out.into_pyarray(py))
+}
+
 /// Number of worker threads used when ``threads`` is not given.
 #[pyfunction]
 fn default_threads() -> usize {
@@ -453,10 +767,15 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tile_descriptors, m)?)?;
     m.add_function(wrap_pyfunction!(cell_descriptors, m)?)?;
     m.add_function(wrap_pyfunction!(search_topk, m)?)?;
+    m.add_function(wrap_pyfunction!(probe_leaves, m)?)?;
+    m.add_function(wrap_pyfunction!(search_leaves, m)?)?;
+    m.add_function(wrap_pyfunction!(box_downsample, m)?)?;
     m.add_function(wrap_pyfunction!(penalised_greedy, m)?)?;
     m.add_function(wrap_pyfunction!(optimal_assignment, m)?)?;
     m.add_function(wrap_pyfunction!(ssim_candidates, m)?)?;
     m.add_function(wrap_pyfunction!(blend_tiles, m)?)?;
+    m.add_function(wrap_pyfunction!(paint_band, m)?)?;
+    m.add_function(wrap_pyfunction!(lanczos_resize, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
     m.add_function(wrap_pyfunction!(search_kernel, m)?)?;
     m.add("MAX_GRID", descriptors::MAX_GRID)?;

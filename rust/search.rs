@@ -90,7 +90,12 @@ pub fn search_topk_with(
     Ok(result)
 }
 
-fn check_search(cells: &[i16], tiles: &[i16], dim: usize, k: usize) -> CoreResult<(usize, usize)> {
+pub(crate) fn check_search(
+    cells: &[i16],
+    tiles: &[i16],
+    dim: usize,
+    k: usize,
+) -> CoreResult<(usize, usize)> {
     if dim == 0 {
         return Err(CoreError::Shape(
             "descriptors must have at least one value".into(),
@@ -205,7 +210,7 @@ impl Scanner<'_> {
 
 /// Whether every distance and kernel score fits in `i32`: scores are bounded
 /// by `3 * dim * M^2` and distances by `4 * dim * M^2` for `M = max |value|`.
-fn fits_i32(cells: &[i16], tiles: &[i16], dim: usize) -> bool {
+pub(crate) fn fits_i32(cells: &[i16], tiles: &[i16], dim: usize) -> bool {
     let max_abs = cells
         .par_iter()
         .chain(tiles.par_iter())
@@ -310,7 +315,7 @@ impl PackedTiles {
 
 /// Cells as the kernels read them: groups of `GROUP` rows of `pairs` packed
 /// pairs, zero-padded to whole groups and an even number of values.
-fn pack_cells(cells: &[i16], dim: usize, pairs: usize) -> Vec<i32> {
+pub(crate) fn pack_cells(cells: &[i16], dim: usize, pairs: usize) -> Vec<i32> {
     let count = cells.len() / dim;
     let mut packed = vec![0i32; count.next_multiple_of(GROUP) * pairs];
     for (row, cell) in packed.chunks_exact_mut(pairs).zip(cells.chunks_exact(dim)) {
@@ -345,7 +350,7 @@ fn scan_wide(
     }
 }
 
-fn distance_wide(a: &[i16], b: &[i16]) -> i64 {
+pub(crate) fn distance_wide(a: &[i16], b: &[i16]) -> i64 {
     a.iter().zip(b).fold(0i64, |acc, (&x, &y)| {
         let d = i64::from(x) - i64::from(y);
         acc + d * d

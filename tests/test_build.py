@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -154,3 +155,24 @@ def test_the_defaults_never_put_a_tile_next_to_itself(
         for x in range(cols):
             around = grid[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2]
             assert (around == grid[y, x]).sum() == 1, (y, x)
+
+
+def test_print_size_in_the_api_records_crop_and_dpi(
+    photo_target: Path, photo_tiles: Path, tmp_path: Path
+) -> None:
+    mosaic = mosaicfast.build(photo_target, photo_tiles, print_size="3x1in", dpi=40, cols=12)
+    assert mosaic.plan.tile_size == 10 and mosaic.plan.output_size == (120, 40)
+    assert mosaic.target.size == (120, 40)
+    assert mosaic.options["crop"] == (0, 20, 120, 60) and mosaic.dpi == 40
+    manifest = json.loads(mosaic.write_manifest(tmp_path / "m.json").read_text())["meta"]
+    assert manifest["print_size"] == "3x1in" and manifest["crop"] == [0, 20, 120, 60]
+    default = mosaicfast.build(photo_target, photo_tiles, print_size="1x1in", cols=10)
+    assert default.dpi == 300 and default.plan.tile_size == 30
+    with pytest.raises(MosaicfastError, match="not both"):
+        mosaicfast.build(photo_target, photo_tiles, print_size="1x1in", tile_size=10)
+
+
+def test_the_image_is_composed_once_on_demand(photo_target: Path, photo_tiles: Path) -> None:
+    mosaic = mosaicfast.build(photo_target, photo_tiles, cols=12, tile_size=8)
+    assert "render" not in mosaic.timings
+    assert mosaic.image is mosaic.image and "render" in mosaic.timings

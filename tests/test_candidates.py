@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from mosaicfast.candidates import DEFAULT_SHORTLIST, CandidateIndex, Method
+from mosaicfast.candidates import CandidateIndex, Method, default_shortlist
 from mosaicfast.descriptors import search_topk
 
 GRID = 3
@@ -84,7 +84,10 @@ def test_recall_grows_with_the_shortlist_and_pca_beats_mean_colour() -> None:
     best = search_topk(cells, tiles, 1)[0]
     shortlists = (1, 5, 20, 80, 300)
     recalls = {
-        method: [_recall(CandidateIndex(tiles, method=method), cells, best, s) for s in shortlists]
+        method: [
+            _recall(CandidateIndex(tiles, method=method, leaf_size=16), cells, best, s)
+            for s in shortlists
+        ]
         for method in METHODS
     }
     for values in recalls.values():
@@ -94,13 +97,48 @@ def test_recall_grows_with_the_shortlist_and_pca_beats_mean_colour() -> None:
     assert recalls["pca"][2] >= recalls["mean"][2] + 0.3
 
 
-def test_full_distance_fraction_is_the_shortlist_share() -> None:
-    tiles, _ = _planted(seed=5, tiles=500)
-    index = CandidateIndex(tiles, method="pca")
-    assert index.full_distance_fraction(1, 50) == 0.1
-    assert index.full_distance_fraction(1, 10_000) == 1.0
-    assert index.shortlist_size() == min(DEFAULT_SHORTLIST["pca"], 500)
-    assert index.shortlist_size(k=499) == 499
+def test_the_shortlist_is_covered_by_whole_leaves() -> None:
+    tiles, cells = _planted(seed=5, tiles=1000)
+    index = CandidateIndex(tiles, method="pca", leaf_size=64)
+    assert index.leaves == 16  # median splits: 16 leaves of 62 or 63 tiles
+    assert index.scanned_fraction(cells, 1, shortlist=50) == pytest.approx(1 / 16, abs=0.001)
+    assert index.scanned_fraction(cells, 1, shortlist=62) == pytest.approx(1 / 16, abs=0.001)
+    assert index.scanned_fraction(cells, 1, shortlist=64) == pytest.approx(2 / 16, abs=0.001)
+    assert index.scanned_fraction(cells, 1, shortlist=10_000) == 1.0
+    assert index.shortlist_size() == default_shortlist(1000) == 1000
+    assert index.shortlist_size(k=130, shortlist=140) == 140
+    assert default_shortlist(190_000) == 15_257
+
+
+def test_uneven_leaves_are_scanned_until_the_shortlist() -> None:
+    # Many equal tiles make the median splits uneven; the shortlist still holds.
+    tiles, cells = _planted(seed=9, tiles=1000)
+    tiles[:600] = tiles[0]
+    index = CandidateIndex(tiles, method="mean", leaf_size=32)
+    indices, _ = index.query(cells, 1, shortlist=100)
+    assert index.scanned_fraction(cells, 1, shortlist=100) >= 0.1
+    expected, _ = search_topk(cells, tiles, 1)
+    assert np.mean(indices == expected) > 0.5
+
+
+def test_every_cell_gets_k_tiles_from_its_leaves() -> None:
+    tiles, cells = _planted(seed=7, tiles=1000)
+    index = CandidateIndex(tiles, leaf_size=16)
+    indices, distances = index.query(cells, 40, shortlist=40)
+    assert indices.shape == (len(cells), 40)
+    assert np.all(np.diff(distances, axis=1) >= 0)
+    assert all(len(set(row)) == 40 for row in indices.tolist())
+
+
+def test_same_answers_for_any_thread_count() -> None:
+    tiles, cells = _planted(seed=8, tiles=3000, cells=500)
+    answers = [
+        CandidateIndex(tiles, leaf_size=32, threads=threads).query(cells, 5, shortlist=200)
+        for threads in (1, 2, 3)
+    ]
+    for other in answers[1:]:
+        np.testing.assert_array_equal(answers[0][0], other[0])
+        np.testing.assert_array_equal(answers[0][1], other[1])
 
 
 def test_pca_projection_is_deterministic() -> None:
@@ -120,6 +158,7 @@ def test_pca_projection_is_deterministic() -> None:
         (np.zeros((5, WIDTH), np.int16), {"method": "median"}, "method"),
         (np.zeros((5, WIDTH), np.int16), {"dims": 0}, "dims"),
         (np.zeros((5, WIDTH), np.int16), {"dims": WIDTH + 1}, "dims"),
+        (np.zeros((5, WIDTH), np.int16), {"leaf_size": 0}, "leaf_size"),
         (np.zeros((5, WIDTH), np.float32), {}, "integer"),
     ],
 )

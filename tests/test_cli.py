@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
@@ -180,3 +181,71 @@ def test_matching_options_stats_and_evaluate(
         "--assign", "optimal",
     )  # fmt: skip
     assert code == 1 and "too few" in output
+
+
+def test_print_size_sets_the_tile_size_and_records_the_dpi(
+    photo_target: Path, photo_tiles: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "print.tif"
+    # 6 x 4 cm at 100 dpi: 237 x 158 px; 12 cells across: ceil(237 / 12) = 20-px tiles,
+    # ceil(158 / 20) = 8 rows.
+    code, output = run(
+        "build", photo_target, "--tiles", photo_tiles, "-o", out, "--cols", 12,
+        "--print-size", "6x4cm", "--dpi", 100, "--stats",
+    )  # fmt: skip
+    assert code == 0, output
+    assert "12x8 cells of 20 px, 100 dpi" in output and "cropped" not in output
+    with Image.open(out) as image:
+        assert image.size == (240, 160)
+        assert image.info["dpi"] == pytest.approx((100, 100))
+    assert "SSIM" in output
+
+
+def test_a_target_of_another_aspect_is_cropped_for_print(
+    photo_target: Path, photo_tiles: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "square.png"
+    code, output = run(
+        "build", photo_target, "--tiles", photo_tiles, "-o", out, "--cols", 10,
+        "--print-size", "2x2in", "--dpi", 50, "--stats",
+    )  # fmt: skip
+    assert code == 0, output
+    # The 120 x 80 target loses 20 columns each side to become square.
+    assert "centre-cropped to 80x80 px (box 20,0,100,80)" in output
+    with Image.open(out) as image:
+        assert image.size == (100, 100)  # ceil(100 / 10) = 10-px tiles, 10 rows
+        assert image.info["dpi"] == pytest.approx((50, 50), abs=0.02)  # PNG: pixels per metre
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--print-size", "60x40"], "no unit"),
+        (["--print-size", "60x40ft"], "unknown unit 'ft'"),
+        (["--print-size", "0x40cm"], "above 0"),
+        (["--print-size", "60x40cm", "--tile-size", 30], "not both"),
+    ],
+)
+def test_print_size_errors_are_one_line(
+    palette_tiles: Path, tmp_path: Path, args: list, words: str
+) -> None:
+    target = tmp_path / "t.png"
+    palette_target(np.zeros((4, 6), int)).save(target)
+    code, output = run("build", target, "--tiles", palette_tiles, "-o", tmp_path / "o.png", *args)
+    assert code == 1
+    assert output.strip().count("\n") == 0 and output.startswith("Error: ") and words in output
+
+
+def test_a_mosaic_too_large_for_png_is_refused_before_matching(
+    palette_tiles: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "t.png"
+    palette_target(np.zeros((4, 6), int)).save(target)
+    # 6 x 4 cells of 3,000 px: 216 megapixels, fine for TIFF, not for PNG.
+    code, output = run(
+        "build", target, "--tiles", palette_tiles, "-o", tmp_path / "o.png", "--cols", 6,
+        "--tile-size", 3000,
+    )  # fmt: skip
+    assert code == 1
+    assert "too large to compose in memory for PNG" in output and ".tif" in output
+    assert "match" not in output and not (tmp_path / "o.png").exists()

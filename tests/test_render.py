@@ -1,10 +1,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from PIL import Image
 
-from mosaicfast.render import compose, resize_tile
+from mosaicfast import _core
+from mosaicfast.blend import blend_tiles, overlay
+from mosaicfast.render import Painter, compose, resize_lanczos, resize_tile, resize_tiles
 
 from .conftest import PALETTE
+
+LANCZOS = Image.Resampling.LANCZOS
 
 
 def _palette_loader(size: int):
@@ -45,3 +51,147 @@ def test_resize_tile_keeps_a_solid_colour() -> None:
     small = resize_tile(tile, 50)
     assert small.shape == (50, 50, 3)
     assert (small == (10, 200, 30)).all()
+
+
+# -- Pillow-exact resampling -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_resize_lanczos_is_pillow_bit_for_bit(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        height, width = (int(v) for v in rng.integers(1, 70, 2))
+        out_w, out_h = (int(v) for v in rng.integers(1, 160, 2))
+        pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        want = np.asarray(Image.fromarray(pixels).resize((out_w, out_h), LANCZOS))
+        assert np.array_equal(resize_lanczos(pixels, (out_w, out_h)), want), (
+            pixels.shape,
+            want.shape,
+        )
+        start = int(rng.integers(0, out_h))
+        stop = int(rng.integers(start, out_h + 1))
+        part = resize_lanczos(pixels, (out_w, out_h), rows=(start, stop))
+        assert np.array_equal(part, want[start:stop])
+
+
+def test_resize_tiles_matches_pillow_per_tile() -> None:
+    tiles = np.random.default_rng(5).integers(0, 256, (7, 64, 64, 3), dtype=np.uint8)
+    out = resize_tiles(tiles, 50, threads=2)
+    for tile, got in zip(tiles, out, strict=True):
+        assert np.array_equal(got, np.asarray(Image.fromarray(tile).resize((50, 50), LANCZOS)))
+    assert resize_tiles(tiles, 64) is tiles
+
+
+# -- the band painter against the previous all-Python path ---------------------------------
+
+
+def _python_path(
+    pixels: np.ndarray,
+    assignment: np.ndarray,
+    flipped: np.ndarray,
+    target: Image.Image,
+    blend: float,
+    overlay_alpha: float,
+) -> np.ndarray:
+    """The render stage as it was before the core painted bands: paint every cell
+    with NumPy, mirror flipped tiles, blend the transposed cells, overlay with PIL."""
+    rows, cols = assignment.shape
+    t = pixels.shape[1]
+    image = np.zeros((rows * t, cols * t, 3), np.uint8)
+    for (r, c), tile in np.ndenumerate(assignment):
+        px = pixels[tile][:, ::-1] if flipped[r, c] else pixels[tile]
+        image[r * t : (r + 1) * t, c * t : (c + 1) * t] = px
+    if blend > 0:
+        under = np.asarray(target.resize((cols * t, rows * t), LANCZOS))
+
+        def cells(a: np.ndarray) -> np.ndarray:
+            stacked = a.reshape(rows, t, cols, t, 3).transpose(0, 2, 1, 3, 4)
+            return np.ascontiguousarray(stacked.reshape(rows * cols, t, t, 3))
+
+        blended = blend_tiles(cells(image), cells(under), blend)
+        image = blended.reshape(rows, cols, t, t, 3).transpose(0, 2, 1, 3, 4)
+        image = np.ascontiguousarray(image.reshape(rows * t, cols * t, 3))
+    result = Image.fromarray(image)
+    if overlay_alpha > 0:
+        result = overlay(result, target, overlay_alpha)
+    return np.asarray(result)
+
+
+def _random_job(seed: int, rows: int = 5, cols: int = 7, t: int = 9) -> dict:
+    rng = np.random.default_rng(seed)
+    n = 6
+    pixels = np.clip(rng.normal(128, 60, (n, t, t, 3)), 0, 255).astype(np.uint8)
+    target = Image.fromarray(rng.integers(0, 256, (23, 31, 3), dtype=np.uint8))
+    return {
+        "pixels": pixels,
+        "assignment": rng.integers(0, n, (rows, cols)),
+        "flipped": rng.random((rows, cols)) < 0.4,
+        "target": target,
+    }
+
+
+def _painter(job: dict, **options: object) -> Painter:
+    pixels = job["pixels"]
+    return Painter(job["assignment"], pixels.shape[1], lambda tiles: pixels[tiles],
+                   flipped=job["flipped"], target=job["target"], **options)  # fmt: skip
+
+
+@pytest.mark.parametrize(("blend", "overlay_alpha"), [(0.0, 0.0), (0.5, 0.0), (0.0, 0.35),
+                                                      (1.0, 0.6), (0.3, 1.0)])  # fmt: skip
+def test_the_painter_matches_the_python_path_bit_for_bit(
+    blend: float, overlay_alpha: float
+) -> None:
+    for seed in range(3):
+        job = _random_job(seed)
+        want = _python_path(job["pixels"], job["assignment"], job["flipped"], job["target"],
+                            blend, overlay_alpha)  # fmt: skip
+        got = _painter(job, blend=blend, overlay=overlay_alpha).compose()
+        assert np.array_equal(got, want), (seed, np.argwhere(got != want)[:3])
+
+
+def test_bands_of_any_height_equal_the_whole_image() -> None:
+    job = _random_job(7, rows=11, cols=4, t=6)
+    whole = _painter(job, blend=0.5, overlay=0.2).compose()
+    for band_pixels in (1, 3 * 4 * 36, 10**9):
+        painter = _painter(job, blend=0.5, overlay=0.2, band_pixels=band_pixels)
+        bands = list(painter.bands())
+        assert len(bands) == len(painter.band_starts())
+        assert np.array_equal(np.concatenate(bands), whole)
+
+
+def test_the_painter_does_not_depend_on_the_thread_count() -> None:
+    job = _random_job(9, rows=8, cols=9, t=7)
+    images = [_painter(job, blend=0.6, overlay=0.1, threads=n).compose() for n in (1, 2)]
+    assert np.array_equal(images[0], images[1])
+
+
+def test_the_core_painter_refuses_bad_input_with_value_errors() -> None:
+    tiles = np.zeros((2, 4, 4, 3), np.uint8)
+    out = np.zeros((4, 8, 3), np.uint8)
+    with pytest.raises(ValueError, match="out of range"):
+        _core.paint_band(tiles, np.array([[0, 2]]), out)
+    with pytest.raises(ValueError, match="out must have shape"):
+        _core.paint_band(tiles, np.array([[0, 1]]), np.zeros((4, 9, 3), np.uint8))
+    with pytest.raises(ValueError, match="target"):
+        _core.paint_band(tiles, np.array([[0, 1]]), out, blend=0.5)
+    with pytest.raises(ValueError, match="overlay"):
+        _core.paint_band(tiles, np.array([[0, 1]]), out, under=out.copy(), overlay=1.5)
+    with pytest.raises(ValueError, match="rows"):
+        _core.lanczos_resize(tiles, 3, 3, row_start=2, row_stop=5)
+
+
+def test_bands_reuse_the_tiles_of_the_band_before() -> None:
+    job = _random_job(11, rows=6, cols=5, t=4)
+    pixels, loaded = job["pixels"], []
+
+    def stack(tiles: np.ndarray) -> np.ndarray:
+        loaded.extend(tiles.tolist())
+        return pixels[tiles]
+
+    painter = Painter(job["assignment"], 4, stack, flipped=job["flipped"], band_pixels=5 * 16)
+    assert np.array_equal(np.concatenate(list(painter.bands())), _painter(job).compose())
+    expected = len(np.unique(job["assignment"][0]))
+    for row in range(1, 6):
+        new = set(job["assignment"][row].tolist()) - set(job["assignment"][row - 1].tolist())
+        expected += len(new)
+    assert len(loaded) == expected

@@ -8,11 +8,16 @@ __all__ = [
     "VALUE_MAX",
     "VALUE_MIN",
     "blend_tiles",
+    "box_downsample",
     "cell_descriptors",
     "default_threads",
+    "lanczos_resize",
     "optimal_assignment",
+    "paint_band",
     "penalised_greedy",
+    "probe_leaves",
     "search_kernel",
+    "search_leaves",
     "search_topk",
     "ssim_candidates",
     "tile_descriptors",
@@ -30,6 +35,28 @@ def cell_descriptors(
 ) -> NDArray[np.int16]: ...
 def search_topk(
     cells: NDArray[np.int16], tiles: NDArray[np.int16], k: int, *, threads: int | None = None
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]: ...
+def box_downsample(
+    images: NDArray[np.uint8], factor: int, *, threads: int | None = None
+) -> NDArray[np.uint8]: ...
+def probe_leaves(
+    points: NDArray[np.float32],
+    lower: NDArray[np.float32],
+    upper: NDArray[np.float32],
+    counts: NDArray[np.int64],
+    shortlist: int,
+    *,
+    threads: int | None = None,
+) -> NDArray[np.int64]: ...
+def search_leaves(
+    cells: NDArray[np.int16],
+    tiles: NDArray[np.int16],
+    starts: NDArray[np.int64],
+    ids: NDArray[np.int64],
+    probes: NDArray[np.int64],
+    k: int,
+    *,
+    threads: int | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]: ...
 def ssim_candidates(
     cells: NDArray[np.float32],
@@ -62,6 +89,27 @@ def blend_tiles(
     targets: NDArray[np.uint8],
     alpha: float,
     *,
+    threads: int | None = None,
+) -> NDArray[np.uint8]: ...
+def paint_band(
+    tiles: NDArray[np.uint8],
+    index: NDArray[np.int64],
+    out: NDArray[np.uint8],
+    *,
+    flipped: NDArray[np.bool_] | None = None,
+    under: NDArray[np.uint8] | None = None,
+    blend: float = 0.0,
+    overlay: float = 0.0,
+    threads: int | None = None,
+) -> None: ...
+def lanczos_resize(
+    images: NDArray[np.uint8],
+    width: int,
+    height: int,
+    *,
+    row_start: int = 0,
+    row_stop: int | None = None,
+    pillow13: bool = True,
     threads: int | None = None,
 ) -> NDArray[np.uint8]: ...
 def default_threads() -> int: ...

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,20 +13,37 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from . import descriptors
-from .blend import blend_tiles
-from .blend import overlay as overlay_target
+from . import _core, descriptors
 from .cache import folder_library
 from .errors import ImageReadError, MosaicfastError
-from .grid import DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS, GridPlan, plan_grid
+from .grid import (
+    DEFAULT_DPI,
+    DEFAULT_MAX_CELLS,
+    DEFAULT_MAX_OUTPUT_PIXELS,
+    DEFAULT_TILE_SIZE,
+    GridPlan,
+    PrintSize,
+    plan_grid,
+    plan_print,
+    print_crop,
+)
 from .images import open_rgb, to_srgb
 from .indexer import index_library
 from .library import Library
 from .manifest import write_manifest
 from .matching import LumaLoader, MatchOptions, match_cells
-from .output import save_image
+from .output import (
+    STREAM_PIXELS,
+    check_image_path,
+    check_output,
+    is_tiff,
+    save_image,
+    write_png,
+    write_tiff,
+)
+from .parallel import ordered_map
 from .progress import Stages
-from .render import TileLoader, compose, resize_tile
+from .render import Painter, TileStack, resize_tiles
 from .ssim import luminance
 from .tiles import SkipHandler, TileList, TileSource
 
@@ -35,14 +53,22 @@ __all__ = ["SAMPLES_PER_BLOCK", "Mosaic", "build"]
 SAMPLES_PER_BLOCK = 4
 
 
+#: Rows of an image held in memory handed to a writer at a time.
+_BAND_ROWS = 1024
+
+
 @dataclass
 class Mosaic:
-    """A finished mosaic.
+    """A finished mosaic: which tile fills each cell, and the means to paint it.
+
+    The pixels are painted on demand by the Rust core, a band of cell rows at a
+    time (see :mod:`mosaicfast.render`): :attr:`image` composes the whole image in
+    memory (once), while :meth:`save` to a TIFF file of a mosaic above
+    :data:`~mosaicfast.output.STREAM_PIXELS` streams it band by band, so a mosaic of
+    any size is written in bounded memory.
 
     Attributes
     ----------
-    image : PIL.Image.Image
-        The mosaic, ``cols*tile_size`` by ``rows*tile_size`` RGB pixels.
     assignment : numpy.ndarray
         ``(rows, cols)`` ``int64`` tile ids: ``tiles[assignment[r, c]]`` fills cell ``(r, c)``.
     tiles : sequence of TileSource
@@ -57,24 +83,160 @@ class Mosaic:
     skipped : list of (Path, str)
         Tile files that could not be used, with the reason (``build(tiles=...)`` only).
     timings : dict of str to float
-        Seconds spent in each stage, in order.
+        Seconds spent in each stage, in order; ``render`` and ``write`` are added
+        when the image is composed and saved.
     options : dict
         The options the mosaic was built with.
+    painter : Painter
+        Paints the mosaic's pixels, band by band or whole.
+    target : PIL.Image.Image
+        The target as matched: centre-cropped to the print's aspect ratio when built
+        with ``print_size``.
+    dpi : float, optional
+        Resolution recorded in saved files (``build(print_size=..., dpi=...)``).
+    progress : bool
+        Show progress bars while composing and saving.
     """
 
-    image: Image.Image
     assignment: NDArray[np.int64]
     tiles: Sequence[TileSource]
     plan: GridPlan
     distances: NDArray[np.int64]
+    painter: Painter = field(repr=False)
+    target: Image.Image = field(repr=False)
     flipped: NDArray[np.bool_] | None = None
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    dpi: float | None = None
+    progress: bool = False
+    _pixels: NDArray[np.uint8] | None = field(default=None, init=False, repr=False)
+    _image: Image.Image | None = field(default=None, init=False, repr=False)
 
-    def save(self, path: str | Path) -> Path:
-        """Save the image; the format follows the suffix (.png, .jpg, .tif, .webp)."""
-        return save_image(self.image, path)
+    @property
+    def pixels(self) -> int:
+        """Number of pixels of the mosaic."""
+        width, height = self.plan.output_size
+        return width * height
+
+    @property
+    def image(self) -> Image.Image:
+        """The mosaic as a PIL image, ``cols*tile_size`` by ``rows*tile_size`` RGB pixels.
+
+        Composed in memory on first use (timed as the ``render`` stage), then kept.
+
+        Raises
+        ------
+        MosaicfastError
+            If the mosaic has more than :data:`~mosaicfast.output.STREAM_PIXELS` pixels:
+            save it to a ``.tif`` file instead (streamed band by band), or call
+            :meth:`compose` to hold it in memory anyway.
+        """
+        if self._pixels is None and self.pixels > STREAM_PIXELS:
+            width, height = self.plan.output_size
+            raise MosaicfastError(
+                f"the mosaic is {width}x{height} = {self.pixels:,} pixels, more than "
+                f"{STREAM_PIXELS:,} to compose in memory; save it to a .tif file "
+                "(Mosaic.save streams it band by band), or call Mosaic.compose() to "
+                "compose it anyway"
+            )
+        return self.compose()
+
+    def compose(self) -> Image.Image:
+        """Compose the whole image in memory, whatever its size, and keep it."""
+        if self._image is None:
+            self._image = Image.fromarray(self._composed())
+        return self._image
+
+    def _composed(self) -> NDArray[np.uint8]:
+        """The whole image's pixels, painted on first use (timed as ``render``)."""
+        if self._pixels is None:
+            start = time.perf_counter()
+            self._pixels = self.painter.compose(progress=self.progress)
+            self._add_time("render", time.perf_counter() - start)
+        return self._pixels
+
+    def save(self, path: str | Path, *, stream: bool | None = None) -> Path:
+        """Save the image; the format follows the suffix (.png, .jpg, .tif, .webp).
+
+        Parameters
+        ----------
+        path : str or Path
+            The output file, written atomically (a failed or interrupted write leaves
+            no partial file).
+        stream : bool, optional
+            Paint the image band by band straight into the file instead of composing
+            it in memory; TIFF only. By default, mosaics above
+            :data:`~mosaicfast.output.STREAM_PIXELS` pixels that are not already in
+            memory are streamed, and other formats are refused for them.
+
+        Returns
+        -------
+        Path
+            ``path``.
+
+        Raises
+        ------
+        MosaicfastError
+            Unknown format, an image too large for its format, or a failed write.
+        """
+        path = check_image_path(path)
+        size = self.plan.output_size
+        if stream is None:
+            stream = self._pixels is None and self.pixels > STREAM_PIXELS
+        if stream and not is_tiff(path):
+            check_output(path, size)  # explains why a large mosaic needs a .tif
+            raise MosaicfastError(f"{path}: only TIFF outputs can be streamed; use a .tif")
+        check_output(path, size, in_memory=self._pixels is not None)
+        workers = self.painter.threads
+        bands = self._timed_bands() if stream else self._image_bands(self._composed())
+        start = time.perf_counter()
+        rendering = self.timings.get("render", 0.0)
+        if is_tiff(path):
+            write_tiff(path, bands, size, dpi=self.dpi, workers=workers)
+        elif path.suffix.lower() == ".png":
+            write_png(path, bands, size, dpi=self.dpi, workers=workers)
+        else:
+            save_image(self.image, path, dpi=self.dpi)
+        painted = self.timings.get("render", 0.0) - rendering
+        self._add_time("write", time.perf_counter() - start - painted)
+        return path
+
+    def reduced(self, pixels_per_cell: int = 8) -> Image.Image:
+        """The mosaic at ``pixels_per_cell`` pixels per cell, by area averaging
+        (``Image.Resampling.BOX``), as :func:`mosaicfast.metrics.fidelity` measures it.
+
+        Mosaics not held in memory and too large to be are painted band by band
+        again, each band reduced on its own.
+        """
+        size = (self.plan.cols * pixels_per_cell, self.plan.rows * pixels_per_cell)
+        if self._pixels is not None or self.pixels <= STREAM_PIXELS:
+            return self.image.resize(size, Image.Resampling.BOX)
+        parts = []
+        for band in self.painter.bands(progress=self.progress):
+            band_size = (size[0], len(band) // self.plan.tile_size * pixels_per_cell)
+            parts.append(np.asarray(Image.fromarray(band).resize(band_size, Image.Resampling.BOX)))
+        return Image.fromarray(np.concatenate(parts))
+
+    def _add_time(self, stage: str, seconds: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+
+    def _timed_bands(self) -> Iterator[NDArray[np.uint8]]:
+        """The painter's bands, the time spent painting them added to ``render``."""
+        bands = self.painter.bands(progress=self.progress)
+        while True:
+            start = time.perf_counter()
+            band = next(bands, None)
+            self._add_time("render", time.perf_counter() - start)
+            if band is None:
+                return
+            yield band
+
+    @staticmethod
+    def _image_bands(pixels: NDArray[np.uint8]) -> Iterator[NDArray[np.uint8]]:
+        """An image cut into bands of rows (views, no copy)."""
+        for start in range(0, len(pixels), _BAND_ROWS):
+            yield pixels[start : start + _BAND_ROWS]
 
     def write_manifest(self, path: str | Path) -> Path:
         """Write, per cell, the tile id, source path and crop box (.json or .csv)."""
@@ -88,9 +250,11 @@ def build(
     tiles: str | Path | Sequence[str | Path] | None = None,
     *,
     library: str | Path | None = None,
-    tile_size: int = 50,
+    tile_size: int | None = None,
     enlargement: float = 8.0,
     cols: int | None = None,
+    print_size: str | PrintSize | None = None,
+    dpi: float | None = None,
     grid: int = 5,
     metric: str = "color",
     ssim_weight: float = 0.5,
@@ -112,6 +276,7 @@ def build(
     threads: int | None = None,
     max_cells: int = DEFAULT_MAX_CELLS,
     max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS,
+    output: str | Path | None = None,
     progress: bool = False,
     on_skip: SkipHandler | None = None,
 ) -> Mosaic:
@@ -133,11 +298,21 @@ def build(
     library : str or Path, optional
         A library made by ``mosaicfast index`` (give ``tiles`` or ``library``).
     tile_size : int, default 50
-        Side of each tile in the output, in pixels.
+        Side of each tile in the output, in pixels (``print_size`` sets it instead).
     enlargement : float, default 8.0
         Output size as a multiple of the target's (ignored when ``cols`` is given).
     cols : int, optional
         Number of cells across; rows follow the target's aspect ratio.
+    print_size : str or PrintSize, optional
+        Make the mosaic for a print of this size, e.g. ``"60x40cm"``, ``"297x210mm"``,
+        ``"24x16in"``, at ``dpi``: the target is centre-cropped to the print's aspect
+        ratio if needed; with ``cols`` cells across (default: what ``enlargement``
+        gives at 50-px tiles) the tile size is ``ceil(print width in pixels / cols)``
+        and the rows the fewest that cover the print's height, so the mosaic prints
+        at least this size (less than one tile more) at ``dpi``
+        (see :func:`mosaicfast.grid.plan_print`).
+    dpi : float, optional
+        Print resolution (default 300 with ``print_size``); recorded in saved files.
     grid : int, default 5
         Match resolution ``g`` (1 to 16).
     metric : {"color", "ssim", "combined"}, default "color"
@@ -170,7 +345,7 @@ def build(
     prune : {"none", "pca", "mean"}, default "none"
         Shortlist tiles with a KD-tree before the exact distances: on a PCA
         projection of the colour grid, or on the mean colour (the source blog's
-        method); ``shortlist`` tiles per cell (default 200 for pca, 1000 for mean).
+        method); ``shortlist`` tiles scanned per cell (default ``55 * sqrt(tiles)``).
     vary : int, default 1
         With ``assign="best"``: pick each cell's tile at random among its ``vary``
         best (1: always the best). Random choices follow ``seed``.
@@ -186,6 +361,11 @@ def build(
         Worker threads; default one per core. The result does not depend on it.
     max_cells, max_output_pixels : int
         Refuse grids and outputs beyond these sizes.
+    output : str or Path, optional
+        Also save the mosaic there (see :meth:`Mosaic.save`; large mosaics are streamed
+        to TIFF band by band). The output is checked before any matching work: an
+        unknown format, or a mosaic above :data:`~mosaicfast.output.STREAM_PIXELS`
+        pixels for a format other than TIFF, is refused up front.
     progress : bool, default False
         Show progress bars on standard error.
     on_skip : callable, optional
@@ -194,13 +374,27 @@ def build(
     Returns
     -------
     Mosaic
+        Its image is not composed yet: :attr:`Mosaic.image` composes it on first use.
 
     Raises
     ------
     MosaicfastError
-        Unreadable target, no usable tile, bad option, or a grid beyond the limits.
+        Unreadable target, no usable tile, bad option, a grid beyond the limits, or
+        an output that cannot hold the mosaic.
     """
     _check_options(grid=grid, threads=threads, blend=blend, overlay=overlay)
+    if isinstance(print_size, str):
+        print_size = PrintSize.parse(print_size)
+    if print_size is not None and tile_size is not None:
+        raise MosaicfastError(
+            "the print size sets the tile size: give --print-size or --tile-size, not both"
+        )
+    if dpi is not None and not dpi > 0:
+        raise MosaicfastError(f"dpi must be positive, got {dpi}")
+    if print_size is not None and dpi is None:
+        dpi = DEFAULT_DPI
+    if output is not None:
+        output = check_image_path(output)
     matching = MatchOptions(
         metric=metric,
         ssim_weight=ssim_weight,
@@ -222,16 +416,22 @@ def build(
     if (tiles is None) == (library is None):
         raise MosaicfastError("give either tile folders or a library, not both or neither")
     stages = Stages()
+    crop = None
     with stages("target"):
         target_image = to_srgb(target) if isinstance(target, Image.Image) else open_rgb(target)
-        plan = plan_grid(
-            target_image.size,
-            tile_size=tile_size,
-            enlargement=enlargement,
-            cols=cols,
-            max_cells=max_cells,
-            max_output_pixels=max_output_pixels,
-        )
+        limits = {"max_cells": max_cells, "max_output_pixels": max_output_pixels}
+        if print_size is not None:
+            assert dpi is not None
+            crop = print_crop(target_image.size, print_size)
+            if crop is not None:
+                target_image = target_image.crop(crop)
+            plan = plan_print(target_image.size, print_size, dpi, enlargement=enlargement,
+                              cols=cols, **limits)  # fmt: skip
+        else:
+            plan = plan_grid(target_image.size, tile_size=tile_size or DEFAULT_TILE_SIZE,
+                             enlargement=enlargement, cols=cols, **limits)  # fmt: skip
+        if output is not None:
+            check_output(output, plan.output_size)
     skipped: list[tuple[Path, str]] = []
     if tiles is not None:
         roots = [tiles] if isinstance(tiles, (str, Path)) else list(tiles)
@@ -261,40 +461,47 @@ def build(
             )  # fmt: skip
             assignment = match.tiles.reshape(plan.rows, plan.cols)
             flipped = match.flipped.reshape(plan.rows, plan.cols)
-        with stages("render"):
-            sources = TileList(rows)
-            load = _tile_loader(lib, rows.slots, sources, plan.tile_size, on_skip)
-            workers = threads or os.cpu_count() or 1
-            # Render keys: tile * 2 + 1 for a mirrored use, so each is decoded once.
-            keys = assignment * 2 + flipped
-            pixels = compose(keys, plan.tile_size, _mirroring(load), workers=workers,
-                             progress=progress)  # fmt: skip
-            if blend > 0:
-                pixels = _blend_cells(pixels, target_image, plan, blend, threads)
-            image = Image.fromarray(pixels)
-            if overlay > 0:
-                image = overlay_target(image, target_image, overlay)
+    # Library.thumbnails reads the pixel file by slot, without the catalog, so the
+    # painter can load tiles after the library is closed.
+    sources = TileList(rows)
+    stack = _library_tiles(lib, rows.slots, sources, plan.tile_size, on_skip, threads)
+    painter = Painter(assignment, plan.tile_size, stack, flipped=flipped, target=target_image,
+                      blend=blend, overlay=overlay, threads=threads)  # fmt: skip
     options = {
-        "tile_size": tile_size,
+        "tile_size": plan.tile_size,
         "enlargement": enlargement if cols is None else None,
         "cols": plan.cols,
+        "print_size": None if print_size is None else _print_text(print_size),
+        "dpi": dpi,
+        "crop": crop,
         "grid": grid,
         **asdict(matching),
         "blend": blend,
         "overlay": overlay,
         "library": str(library),
     }
-    return Mosaic(
-        image=image,
+    mosaic = Mosaic(
         assignment=assignment,
         tiles=sources,
         plan=plan,
         distances=match.distance.reshape(plan.rows, plan.cols),
+        painter=painter,
+        target=target_image,
         flipped=flipped,
         skipped=skipped,
         timings=stages.seconds,
         options=options,
+        dpi=dpi,
+        progress=progress,
     )
+    if output is not None:
+        mosaic.save(output)
+    return mosaic
+
+
+def _print_text(size: PrintSize) -> str:
+    """A print size as ``WxHin``, for the manifest."""
+    return f"{float(size.width):g}x{float(size.height):g}in"
 
 
 def _check_options(*, grid: int, threads: int | None, blend: float, overlay: float) -> None:
@@ -315,75 +522,55 @@ def _cell_luminance(target: Image.Image, plan: GridPlan, side: int) -> NDArray[n
     return np.ascontiguousarray(cells.reshape(-1, side, side))
 
 
+def _thumbnails(lib: Library, slots: NDArray[np.int64]) -> NDArray[np.uint8]:
+    """Thumbnails of ``slots`` (any order), read in ascending slot order."""
+    order = np.argsort(slots, kind="stable")
+    thumbs = np.empty((len(slots), lib.thumb_size, lib.thumb_size, 3), np.uint8)
+    thumbs[order] = lib.thumbnails(slots[order])
+    return thumbs
+
+
 def _tile_luminance(lib: Library, slots: NDArray[np.int64], side: int) -> LumaLoader:
     """Loader of tiles' luminance at ``side`` pixels, from their thumbnails."""
 
     def load(tiles: NDArray[np.int64]) -> NDArray[np.float32]:
-        thumbs = lib.thumbnails(np.sort(slots[tiles]))
-        order = np.argsort(np.argsort(slots[tiles]))
-        thumbs = thumbs[order]
+        thumbs = _thumbnails(lib, slots[tiles])
         size = thumbs.shape[1]
-        if size % side == 0:
-            f = size // side
-            small = thumbs.reshape(len(thumbs), side, f, side, f, 3).mean(axis=(2, 4))
-            return luminance(np.rint(small).astype(np.uint8))
-        return luminance(np.stack([resize_tile(t, side) for t in thumbs]))
+        if size % side == 0:  # block means, as np.rint(mean) over each block
+            return luminance(_core.box_downsample(thumbs, size // side))
+        return luminance(resize_tiles(thumbs, side))
 
     return load
 
 
-def _mirroring(load: TileLoader) -> TileLoader:
-    """A loader of render keys ``tile * 2 + mirrored`` from a loader of tiles."""
-
-    def load_key(key: int) -> NDArray[np.uint8]:
-        pixels = load(key // 2)
-        return np.ascontiguousarray(pixels[:, ::-1]) if key % 2 else pixels
-
-    return load_key
-
-
-def _blend_cells(
-    pixels: NDArray[np.uint8],
-    target: Image.Image,
-    plan: GridPlan,
-    alpha: float,
-    threads: int | None,
-) -> NDArray[np.uint8]:
-    """Blend every cell's tile toward the target's region under it."""
-    size, rows, cols = plan.tile_size, plan.rows, plan.cols
-    under = np.asarray(target.resize(plan.output_size, Image.Resampling.LANCZOS))
-
-    def cells(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
-        stacked = image.reshape(rows, size, cols, size, 3).transpose(0, 2, 1, 3, 4)
-        return np.ascontiguousarray(stacked.reshape(rows * cols, size, size, 3))
-
-    blended = blend_tiles(cells(pixels), cells(under), alpha, threads=threads)
-    image = blended.reshape(rows, cols, size, size, 3).transpose(0, 2, 1, 3, 4)
-    return np.ascontiguousarray(image.reshape(rows * size, cols * size, 3))
-
-
-def _tile_loader(
+def _library_tiles(
     lib: Library,
     slots: NDArray[np.int64],
     sources: Sequence[TileSource],
     size: int,
     on_skip: SkipHandler | None,
-) -> TileLoader:
-    """Tiles at the output size: from the stored thumbnail when it is large enough,
-    else from the source photo (falling back to the thumbnail if the photo is gone)."""
+    threads: int | None,
+) -> TileStack:
+    """Tiles at the output size: resized from the stored thumbnails (one read, one
+    parallel resize per call) when those are large enough, else decoded from the
+    source photos on ``threads`` threads (falling back to the thumbnail of a photo
+    that is gone)."""
 
-    def load(tile: int) -> NDArray[np.uint8]:
-        thumb = lib.thumbnails(slots[tile : tile + 1])[0]
-        if size <= lib.thumb_size:
-            return resize_tile(thumb, size)
+    def from_source(tile: int) -> NDArray[np.uint8]:
         try:
             return sources[tile].load(size)
         except ImageReadError as err:
             if on_skip is not None:
                 on_skip(err.path, f"{err.reason} (its thumbnail was used instead)")
-            return resize_tile(thumb, size)
+            return resize_tiles(_thumbnails(lib, slots[tile : tile + 1]), size)[0]
 
-    return load
+    def stack(tiles: NDArray[np.int64]) -> NDArray[np.uint8]:
+        if size <= lib.thumb_size:
+            return resize_tiles(_thumbnails(lib, slots[tiles]), size, threads=threads)
+        workers = threads or os.cpu_count() or 1
+        return np.stack(list(ordered_map(from_source, tiles.tolist(), workers=workers)))
+
+    return stack
 
 
 def _cell_descriptors(

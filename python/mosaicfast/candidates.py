@@ -1,10 +1,14 @@
 """Candidate pruning: a KD-tree on a low-dimensional projection, then exact distances.
 
 The exhaustive search (:func:`mosaicfast.descriptors.search_topk`) compares every
-cell with every tile. A :class:`CandidateIndex` instead projects the descriptors
-to a few dimensions, finds each cell's ``shortlist`` nearest tiles there with a
-:class:`scipy.spatial.cKDTree`, and computes the exact full-descriptor distance to
-those tiles only. Two projections are offered:
+cell with every tile. A :class:`CandidateIndex` instead projects the tile
+descriptors to a few dimensions and partitions them with a
+:class:`scipy.spatial.cKDTree` (median splits, so the leaves hold equal numbers
+of tiles). A query visits, for each cell, the leaves whose bounding boxes lie
+nearest the cell's projected point ("best bin first") until they hold the
+``shortlist``, and computes the exact full-descriptor distance to every tile in
+them; the two hot loops (ranking the boxes, scanning the leaves) run in the
+Rust core. Two projections are offered:
 
 ``"mean"``
     The mean colour over the ``g x g`` blocks (3 dimensions): the pruning of the
@@ -13,13 +17,17 @@ those tiles only. Two projections are offered:
     The leading principal components of the tiles' full descriptors, which keep
     the directions along which the tiles differ most, layout included.
 
-Both projections are orthogonal, so the squared distance in the reduced space
-never exceeds the full one. The result is exact when the shortlist holds the
-true best tiles; ``docs/pruning.md`` measures how often it does.
+Both projections are orthogonal, so the distance to a box in the reduced space
+never exceeds the full distance to any tile in it. The result is exact when the
+visited leaves hold the true best tiles; ``docs/pruning.md`` measures how often
+they do. Projections are computed without BLAS (``numpy.einsum``), in a fixed
+summation order, so the same tiles give the same tree and the same answers
+whatever the thread count.
 """
 
 from __future__ import annotations
 
+from math import ceil, sqrt
 from typing import Literal
 
 import numpy as np
@@ -29,20 +37,32 @@ from scipy.spatial import cKDTree
 from . import _core
 from .descriptors import descriptor_array
 
-__all__ = ["DEFAULT_DIMS", "DEFAULT_SHORTLIST", "CandidateIndex", "Method"]
+__all__ = ["DEFAULT_DIMS", "DEFAULT_LEAF_SIZE", "CandidateIndex", "Method", "default_shortlist"]
 
 Method = Literal["mean", "pca"]
 
-DEFAULT_DIMS = 8
-"""Principal components kept by ``method="pca"``."""
+DEFAULT_DIMS = 3
+"""Principal components kept by ``method="pca"``: a KD-tree's leaves split few
+dimensions (1,024 leaves split at most 10), so its boxes bound the distance best in
+a low-dimensional space (``docs/pruning.md``)."""
 
-DEFAULT_SHORTLIST: dict[str, int] = {"mean": 1000, "pca": 200}
-"""Tiles shortlisted per cell when ``query`` is not told: the smallest measured
-shortlist giving recall@1 >= 0.99 on 10,000 sample-photo tiles (``benches/recall.py``,
-``docs/pruning.md``); libraries much larger need a longer one."""
+DEFAULT_LEAF_SIZE = 256
+"""Most tiles in one KD-tree leaf (median splits give leaves of half to all of it)."""
 
-_CHUNK_VALUES = 1 << 23
-"""Gathered descriptor values per batch of cells, to bound the working memory."""
+PCA_SAMPLE = 20_000
+"""Most tiles (evenly spaced) whose scatter gives the principal axes."""
+
+SHORTLIST_FACTOR = 35
+"""Default tiles scanned per cell, per square root of the library size."""
+
+
+def default_shortlist(tiles: int) -> int:
+    """Tiles scanned per cell when a query is not told: ``35 * sqrt(tiles)``.
+
+    On crops of real photos this kept recall@1 >= 0.99 at 10,000, 50,000 and 190,000
+    tiles (35%, 16% and 8% of the library; ``benches/recall.py``, ``docs/pruning.md``).
+    """
+    return min(tiles, ceil(SHORTLIST_FACTOR * sqrt(tiles)))
 
 
 def _mean_colour_basis(width: int) -> NDArray[np.float64]:
@@ -55,50 +75,30 @@ def _mean_colour_basis(width: int) -> NDArray[np.float64]:
 
 
 def _principal_basis(centred: NDArray[np.float64], dims: int) -> NDArray[np.float64]:
-    """The ``dims`` leading principal axes as rows, each signed so its largest entry is > 0."""
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    axes = vt[:dims]
+    """The ``dims`` leading principal axes as rows, each signed so its largest entry is > 0.
+
+    Eigenvectors of the ``width x width`` scatter matrix: a hundred times faster than an
+    SVD of the ``n x width`` data for a large library, and as good for pruning.
+    """
+    scatter = centred.T @ centred
+    _, vectors = np.linalg.eigh(scatter)
+    axes = vectors[:, ::-1][:, :dims].T
     largest = np.argmax(np.abs(axes), axis=1)
     signs = np.sign(axes[np.arange(len(axes)), largest])
     return axes * signs[:, None]
 
 
-def _exact_distances(
-    cells: NDArray[np.int16],
-    tiles: NDArray[np.float64],
-    tile_norms: NDArray[np.float64],
-    candidates: NDArray[np.int64],
-) -> NDArray[np.int64]:
-    """Squared distances from each cell to its candidate tiles, ``(m, s)`` int64.
-
-    Uses ``|a|^2 + |b|^2 - 2 a.b`` in float64: every term is an integer far below
-    2**53, so the result is exact whatever the summation order.
-    """
-    cell_values = cells.astype(np.float64)
-    dots = np.matmul(tiles[candidates], cell_values[:, :, None])[:, :, 0]
-    cell_norms = np.einsum("ij,ij->i", cell_values, cell_values)
-    return (tile_norms[candidates] + cell_norms[:, None] - 2.0 * dots).astype(np.int64)
-
-
-def _best_k(
-    candidates: NDArray[np.int64], distances: NDArray[np.int64], k: int, tiles: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """The ``k`` candidates of each row with the smallest (distance, index).
-
-    Both are packed into one key, ``distance * tiles + index``, so a partial sort
-    of the key applies the tie rule; ``_max_tiles`` keeps it below 2**63.
-    """
-    keys = distances * tiles + candidates
-    if k < keys.shape[1]:
-        keys = np.take_along_axis(keys, np.argpartition(keys, k - 1, axis=1)[:, :k], axis=1)
-    keys.sort(axis=1)
-    return keys % tiles, keys // tiles
-
-
-def _max_tiles(width: int) -> int:
-    """Most tiles for which ``_best_k``'s key cannot overflow int64 at this width."""
-    largest_distance = width * (_core.VALUE_MAX - _core.VALUE_MIN) ** 2
-    return (2**63 - 1) // (largest_distance + 1)
+def _leaf_starts(tree: cKDTree) -> NDArray[np.int64]:
+    """Row offsets of the tree's leaves in ``tree.indices`` order, with the end appended."""
+    starts = []
+    stack = [tree.tree]
+    while stack:
+        node = stack.pop()
+        if node.lesser is None:
+            starts.append(node.start_idx)
+        else:
+            stack.extend((node.greater, node.lesser))
+    return np.array([*sorted(starts), tree.n], dtype=np.int64)
 
 
 class CandidateIndex:
@@ -109,19 +109,21 @@ class CandidateIndex:
     tiles : array_like
         ``(n, 3*g*g)`` integer tile descriptors (see ``docs/descriptors.md``).
     method : {"pca", "mean"}, default "pca"
-        The projection searched by the KD-tree: principal components of the
-        full descriptors, or the mean colour over the blocks.
-    dims : int, default 8
+        The projection the KD-tree partitions: principal components of the full
+        descriptors, or the mean colour over the blocks.
+    dims : int, default 3
         Principal components kept by ``method="pca"`` (at most the descriptor
         width); ignored by ``method="mean"``, which always has 3.
-    workers : int, default -1
-        Threads of the KD-tree queries; -1 uses every core.
+    leaf_size : int, default 256
+        Most tiles per KD-tree leaf.
+    threads : int, optional
+        Worker threads of the queries (default: one per core).
 
     Raises
     ------
     ValueError
         If there are no tiles, the descriptors are malformed, the method is
-        unknown or ``dims`` is out of range.
+        unknown or ``dims`` or ``leaf_size`` is out of range.
     """
 
     def __init__(
@@ -130,7 +132,8 @@ class CandidateIndex:
         *,
         method: Method = "pca",
         dims: int = DEFAULT_DIMS,
-        workers: int = -1,
+        leaf_size: int = DEFAULT_LEAF_SIZE,
+        threads: int | None = None,
     ) -> None:
         descriptors = descriptor_array(tiles, "tiles")
         n, width = descriptors.shape
@@ -138,28 +141,38 @@ class CandidateIndex:
             raise ValueError("there are no tiles to index")
         if width % 3:
             raise ValueError(f"descriptors must hold L, a, b triples, got width {width}")
-        if n > _max_tiles(width):
-            raise ValueError(f"at most {_max_tiles(width)} tiles of width {width}, got {n}")
+        if leaf_size < 1:
+            raise ValueError(f"leaf_size must be at least 1, got {leaf_size}")
         self.method: Method = method
-        self.workers = workers
-        self._tiles = descriptors.astype(np.float64)
-        self._tile_norms = np.einsum("ij,ij->i", self._tiles, self._tiles)
-        self._centre = self._tiles.mean(axis=0)
-        self.basis = self._basis(method, dims)
-        self._tree = cKDTree(self.project(descriptors), balanced_tree=True, compact_nodes=True)
+        self.threads = threads
+        self.size = n
+        self.width = width
+        self._centre = descriptors.mean(axis=0, dtype=np.float64)
+        sample = descriptors[:: max(1, n // PCA_SAMPLE)].astype(np.float64)
+        self.basis = self._basis(method, dims, sample)
+        projected = self.project(descriptors)
+        tree = cKDTree(projected, leafsize=leaf_size, balanced_tree=True, compact_nodes=True)
+        self._ids = np.ascontiguousarray(tree.indices, dtype=np.int64)
+        self._starts = _leaf_starts(tree)
+        self._tiles = np.ascontiguousarray(descriptors[self._ids])
+        in_leaf_order = projected[self._ids]
+        first = self._starts[:-1]
+        self._lower = np.minimum.reduceat(in_leaf_order, first).astype(np.float32)
+        self._upper = np.maximum.reduceat(in_leaf_order, first).astype(np.float32)
+        self._counts = np.diff(self._starts)
 
-    def _basis(self, method: Method, dims: int) -> NDArray[np.float64]:
+    def _basis(self, method: Method, dims: int, values: NDArray[np.float64]) -> NDArray[np.float64]:
         width = self.width
         if method == "mean":
             return _mean_colour_basis(width)
         if method == "pca":
             if not 1 <= dims <= width:
                 raise ValueError(f"dims must be between 1 and {width}, got {dims}")
-            return _principal_basis(self._tiles - self._centre, dims)
+            return _principal_basis(values - self._centre, dims)
         raise ValueError(f"method must be 'mean' or 'pca', got {method!r}")
 
     def project(self, descriptors: ArrayLike) -> NDArray[np.float64]:
-        """Coordinates of ``(m, 3*g*g)`` descriptors in the space the KD-tree searches.
+        """Coordinates of ``(m, 3*g*g)`` descriptors in the space the KD-tree partitions.
 
         Returns
         -------
@@ -167,33 +180,29 @@ class CandidateIndex:
             ``(m, dims)`` ``float64``; squared distances there never exceed the
             full-descriptor ones (the projection is orthogonal).
         """
-        return (np.asarray(descriptors, dtype=np.float64) - self._centre) @ self.basis.T
-
-    @property
-    def size(self) -> int:
-        """Number of tiles indexed."""
-        return len(self._tiles)
-
-    @property
-    def width(self) -> int:
-        """Values per descriptor, ``3*g*g``."""
-        return self._tiles.shape[1]
+        centred = np.asarray(descriptors, dtype=np.float64) - self._centre
+        return np.einsum("nw,dw->nd", centred, self.basis)
 
     @property
     def dims(self) -> int:
-        """Dimensions of the space the KD-tree searches."""
+        """Dimensions of the space the KD-tree partitions."""
         return len(self.basis)
 
+    @property
+    def leaves(self) -> int:
+        """Number of KD-tree leaves."""
+        return len(self._starts) - 1
+
     def shortlist_size(self, k: int = 1, shortlist: int | None = None) -> int:
-        """Tiles whose full distance ``query`` computes per cell.
+        """Tiles a query scans at least per cell (whole leaves, nearest first).
 
         Parameters
         ----------
         k : int, default 1
             Matches wanted per cell, ``1 <= k <= size``.
         shortlist : int, optional
-            Requested shortlist, ``>= k``; default ``DEFAULT_SHORTLIST[method]``
-            raised to ``k``. Capped at the number of tiles.
+            Requested tiles, ``>= k``; default :func:`default_shortlist`, raised to
+            ``k``. Capped at the number of tiles.
 
         Raises
         ------
@@ -203,22 +212,33 @@ class CandidateIndex:
         if not 1 <= k <= self.size:
             raise ValueError(f"k must be between 1 and the number of tiles ({self.size}), got {k}")
         if shortlist is None:
-            shortlist = max(k, DEFAULT_SHORTLIST[self.method])
+            shortlist = max(k, default_shortlist(self.size))
         elif shortlist < k:
             raise ValueError(f"shortlist must be at least k ({k}), got {shortlist}")
         return min(shortlist, self.size)
 
-    def full_distance_fraction(self, k: int = 1, shortlist: int | None = None) -> float:
-        """Full-descriptor distances computed per cell relative to exhaustive search.
+    def scanned_fraction(
+        self, cells: ArrayLike, k: int = 1, *, shortlist: int | None = None
+    ) -> float:
+        """Mean share of the library whose exact distance :meth:`query` computes per cell.
 
-        ``shortlist_size(k, shortlist) / size``: 1.0 means no saving.
+        At least ``shortlist_size(k, shortlist) / size``, a little more since whole
+        leaves are scanned; 1.0 means no saving over the exhaustive search.
         """
-        return self.shortlist_size(k, shortlist) / self.size
+        leaves = self._probe(descriptor_array(cells, "cells"), self.shortlist_size(k, shortlist))
+        counts = np.append(self._counts, 0)  # -1 pads a row: a leaf of no tiles
+        return float(counts[leaves].sum(axis=1).mean() / self.size)
+
+    def _probe(self, cells: NDArray[np.int16], shortlist: int) -> NDArray[np.int64]:
+        points = self.project(cells).astype(np.float32)
+        return _core.probe_leaves(
+            points, self._lower, self._upper, self._counts, shortlist, threads=self.threads
+        )
 
     def query(
         self, cells: ArrayLike, k: int = 1, *, shortlist: int | None = None
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """The ``k`` best tiles of every cell among its shortlist.
+        """The ``k`` best tiles of every cell among the leaves it visits.
 
         Parameters
         ----------
@@ -227,8 +247,8 @@ class CandidateIndex:
         k : int, default 1
             Matches per cell, ``1 <= k <= size``.
         shortlist : int, optional
-            Tiles per cell kept by the KD-tree in the reduced space, whose exact
-            distance is then computed; ``>= k``. See :meth:`shortlist_size`.
+            Tiles scanned per cell (whole leaves, nearest first, until they hold
+            at least this many); ``>= k``. See :meth:`shortlist_size`.
 
         Returns
         -------
@@ -249,19 +269,7 @@ class CandidateIndex:
             raise ValueError(
                 f"cells have {cell_arr.shape[1]} values per descriptor but tiles have {self.width}"
             )
-        size = self.shortlist_size(k, shortlist)
-        indices = np.empty((len(cell_arr), k), dtype=np.int64)
-        distances = np.empty((len(cell_arr), k), dtype=np.int64)
-        step = max(1, _CHUNK_VALUES // (size * self.width))
-        for start in range(0, len(cell_arr), step):
-            batch = slice(start, start + step)
-            indices[batch], distances[batch] = self._query_batch(cell_arr[batch], k, size)
-        return indices, distances
-
-    def _query_batch(
-        self, cells: NDArray[np.int16], k: int, size: int
-    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        _, near = self._tree.query(self.project(cells), k=size, workers=self.workers)
-        candidates = np.asarray(near, dtype=np.int64).reshape(len(cells), size)
-        distances = _exact_distances(cells, self._tiles, self._tile_norms, candidates)
-        return _best_k(candidates, distances, k, self.size)
+        leaves = self._probe(cell_arr, self.shortlist_size(k, shortlist))
+        return _core.search_leaves(
+            cell_arr, self._tiles, self._starts, self._ids, leaves, k, threads=self.threads
+        )

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from . import __version__
 from .api import build as build_mosaic
 from .errors import ImageReadError, MosaicfastError
-from .grid import DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS
+from .grid import DEFAULT_DPI, DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_TILE_SIZE
 from .images import open_rgb
 from .indexer import DEFAULT_NEAR_DISTANCE, IndexInterruptedError, index_library
 from .library import DEFAULT_THUMB_SIZE
@@ -20,7 +20,7 @@ from .maintenance import library_info, verify_library
 from .manifest import check_manifest_path, read_assignment
 from .matching import ASSIGNMENTS, METRICS, ORDERS, PRUNING, SSIM_WINDOWS
 from .metrics import evaluate
-from .output import check_image_path
+from .output import STREAM_PIXELS, check_image_path
 from .progress import Stages
 from .video import SpliceOptions, splice_to_folder
 
@@ -69,14 +69,14 @@ def main() -> None:
     "--output",
     required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Output image; the format follows the suffix: .png, .jpg, .tif or .webp.",
+    help="Output image; the format follows the suffix: .png, .jpg, .tif or .webp. Mosaics "
+    f"above {STREAM_PIXELS // 1_000_000} megapixels can only be written to .tif, which is "
+    "streamed band by band in bounded memory.",
 )
 @click.option(
     "--tile-size",
-    default=50,
-    show_default=True,
     type=click.IntRange(min=1),
-    help="Side of each tile in the output, in pixels.",
+    help=f"Side of each tile in the output, in pixels.  [default: {DEFAULT_TILE_SIZE}]",
 )
 @click.option(
     "--enlargement",
@@ -89,6 +89,21 @@ def main() -> None:
     "--cols",
     type=click.IntRange(min=1),
     help="Number of cells across, instead of --enlargement; rows follow the aspect ratio.",
+)
+@click.option(
+    "--print-size",
+    metavar="WxH[cm|mm|in]",
+    help="Make the mosaic for a print of this size at --dpi, e.g. 60x40cm: the tile size is "
+    "ceil(print width in pixels / cells across) (cells across: --cols, else what "
+    "--enlargement gives at 50-px tiles) and the rows the fewest that cover the print's "
+    "height, so the mosaic prints at least this size (less than one tile more). A target "
+    "of another aspect ratio is centre-cropped to the print's. Replaces --tile-size.",
+)
+@click.option(
+    "--dpi",
+    type=click.FloatRange(min=0, min_open=True),
+    help=f"Print resolution in dots per inch (default {DEFAULT_DPI} with --print-size); "
+    "recorded in the output file. Without --print-size it is only recorded.",
 )
 @click.option(
     "--grid",
@@ -174,14 +189,16 @@ def main() -> None:
     type=click.Choice(PRUNING),
     default="none",
     show_default=True,
-    help="Shortlist tiles with a KD-tree before the exact search: on a PCA projection of "
-    "the colour grid, or on the mean colour (the source blog's method). Exhaustive is "
-    "exact and, in this core, faster; see docs/pruning.md.",
+    help="Search only the KD-tree leaves nearest each cell (exact distances within them): "
+    "the tree partitions a PCA projection of the colour grid, or the mean colour (the "
+    "source blog's key). Several times faster on large libraries, nearly always the same "
+    "tiles; exhaustive is exact. See docs/pruning.md.",
 )
 @click.option(
     "--shortlist",
     type=click.IntRange(min=1),
-    help="With --prune: tiles shortlisted per cell (default 200 for pca, 1000 for mean).",
+    help="With --prune: tiles scanned per cell, as whole KD-tree leaves nearest first "
+    "(default 55 x the square root of the library size).",
 )
 @click.option(
     "--blend",
@@ -234,7 +251,8 @@ def main() -> None:
     default=DEFAULT_MAX_OUTPUT_PIXELS,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Refuse outputs with more pixels than this.",
+    help="Refuse outputs with more pixels than this (formats other than .tif are further "
+    f"limited to {STREAM_PIXELS:,}).",
 )
 @click.option(
     "-q", "--quiet", is_flag=True, help="No progress bars or timings; warnings still shown."
@@ -244,9 +262,11 @@ def build(
     tile_dirs: tuple[Path, ...],
     library: Path | None,
     output: Path,
-    tile_size: int,
+    tile_size: int | None,
     enlargement: float,
     cols: int | None,
+    print_size: str | None,
+    dpi: float | None,
     grid: int,
     metric: str,
     ssim_weight: float,
@@ -287,6 +307,8 @@ def build(
             tile_size=tile_size,
             enlargement=enlargement,
             cols=cols,
+            print_size=print_size,
+            dpi=dpi,
             grid=grid,
             metric=metric,
             ssim_weight=ssim_weight,
@@ -308,13 +330,13 @@ def build(
             threads=threads,
             max_cells=max_cells,
             max_output_pixels=max_output_pixels,
+            output=output,
             progress=not quiet,
             on_skip=report.skip,
         )
         stages = Stages(mosaic.timings)
-        with stages("write"):
-            mosaic.save(output)
-            if manifest is not None:
+        if manifest is not None:
+            with stages("write"):
                 mosaic.write_manifest(manifest)
     except MosaicfastError as err:
         raise click.ClickException(str(err)) from None
@@ -325,15 +347,26 @@ def build(
         tqdm.write(f"warning: {report.skipped} tile file(s) skipped", file=sys.stderr)
     plan = mosaic.plan
     width, height = plan.output_size
+    if mosaic.options["crop"] is not None:  # said even with --quiet: it changes the picture
+        left, top, right, bottom = mosaic.options["crop"]
+        tqdm.write(
+            f"note: the target was centre-cropped to {right - left}x{bottom - top} px "
+            f"(box {left},{top},{right},{bottom}) to match the print's aspect ratio",
+            file=sys.stderr,
+        )
     report.say(
-        f"wrote {output} ({width}x{height} px, {plan.cols}x{plan.rows} cells, "
-        f"{len(mosaic.tiles):,} tiles, {len(set(mosaic.assignment.flat)):,} distinct used)"
+        f"wrote {output} ({width}x{height} px, {plan.cols}x{plan.rows} cells"
+        + (f" of {plan.tile_size} px" if print_size else "")
+        + (f", {mosaic.dpi:g} dpi" if mosaic.dpi else "")
+        + f", {len(mosaic.tiles):,} tiles, {len(set(mosaic.assignment.flat)):,} distinct used)"
     )
     if manifest is not None:
         report.say(f"wrote {manifest}")
     report.say(stages.summary())
     if stats:
-        quality = evaluate(open_rgb(target), mosaic.image, mosaic.assignment)
+        # Measured on the target as matched (cropped for print) and, for mosaics too
+        # large to hold in memory, on the mosaic painted again band by band.
+        quality = evaluate(mosaic.target, mosaic.reduced(), mosaic.assignment)
         click.echo("\n".join(quality.lines()))
 
 

@@ -305,6 +305,9 @@ class Library:
         """The rows of ``slots`` from array ``name``, read in runs of consecutive slots.
 
         Plain reads (not a memory map) keep the process's memory to the rows asked for.
+        Only the folder is used, not the catalog, so this also works after
+        :meth:`close` (committed slots are never rewritten): a mosaic's tiles are read
+        when it is painted, after ``build`` has closed the library.
         """
         size = self.row_bytes(name)
         dtype, shape = (

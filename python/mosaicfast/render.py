@@ -1,26 +1,271 @@
-"""Compositing the chosen tiles into the output image.
+"""Compositing the chosen tiles into the output image, a band of cell rows at a time.
 
-Each distinct tile is produced once, at the output tile size, by a loader the
-caller supplies (from the library's thumbnails, or from the source photo for
-tiles larger than a thumbnail); memory stays proportional to the output image,
-not to the library.
+The Rust core paints each band (``_core.paint_band``): every cell copies its tile,
+mirrored if flipped, then moves its colours toward the target pixels under it
+(:func:`mosaicfast.blend.blend_tiles`, cell by cell) and lays the target over it
+(:func:`mosaicfast.blend.overlay`), on all cores. The target pixels under a band
+are those rows of the target resized to the output size with Pillow's Lanczos
+filter, computed for that band alone and bit for bit as Pillow resizes the whole
+target (:func:`resize_lanczos`). Tiles come from a :data:`TileStack` that gives the
+pixels of the distinct tiles a band uses, at the output tile size.
+
+Memory therefore follows the band, not the image: a :class:`Painter` can stream a
+mosaic of any size band by band (:meth:`Painter.bands`), or paint a whole image
+in memory (:meth:`Painter.compose`), with the same pixels either way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
+import PIL
 from numpy.typing import NDArray
 from PIL import Image
 
+from . import _core
 from .parallel import ordered_map
 from .progress import progress_bar
 
-__all__ = ["TileLoader", "compose", "resize_tile"]
+__all__ = [
+    "BAND_PIXELS",
+    "Painter",
+    "TileLoader",
+    "TileStack",
+    "compose",
+    "resize_lanczos",
+    "resize_tile",
+    "resize_tiles",
+    "stack_loader",
+]
 
 TileLoader = Callable[[int], NDArray[np.uint8]]
 """``load(tile)`` gives the ``(size, size, 3)`` pixels of a tile at the output size."""
+
+TileStack = Callable[[NDArray[np.int64]], NDArray[np.uint8]]
+"""``stack(tiles)`` gives the ``(len(tiles), size, size, 3)`` pixels of distinct tiles
+(ascending tile numbers) at the output size."""
+
+#: Output pixels painted at a time (a band holds whole cell rows, at least one):
+#: 24 MB of RGB, large enough that every core has cells to work on.
+BAND_PIXELS = 8_000_000
+
+#: Pillow 13 changed the order of the two resampling passes for some sizes
+#: (python-pillow/Pillow#9549); :func:`resize_lanczos` follows the installed Pillow.
+_PILLOW13 = int(PIL.__version__.split(".")[0]) >= 13
+
+
+def resize_lanczos(
+    pixels: NDArray[np.uint8],
+    size: tuple[int, int],
+    *,
+    rows: tuple[int, int] | None = None,
+    threads: int | None = None,
+) -> NDArray[np.uint8]:
+    """Resize an RGB image exactly as ``Image.resize(size, Image.Resampling.LANCZOS)``.
+
+    Parameters
+    ----------
+    pixels : numpy.ndarray
+        ``(height, width, 3)`` ``uint8`` image.
+    size : tuple of int
+        Output ``(width, height)``.
+    rows : tuple of int, optional
+        ``(start, stop)``: compute only these output rows (default all). They are
+        bit for bit the rows of the whole resized image, for the cost of the band.
+    threads : int, optional
+        Worker threads; default one per core. The result does not depend on it.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(stop - start, width, 3)`` ``uint8``.
+    """
+    start, stop = rows if rows is not None else (0, size[1])
+    image = np.ascontiguousarray(pixels, dtype=np.uint8)[None]
+    out = _core.lanczos_resize(
+        image, size[0], size[1], row_start=start, row_stop=stop, pillow13=_PILLOW13,
+        threads=threads,
+    )  # fmt: skip
+    return out[0]
+
+
+def resize_tiles(
+    tiles: NDArray[np.uint8], size: int, *, threads: int | None = None
+) -> NDArray[np.uint8]:
+    """Resize a ``(n, side, side, 3)`` stack of tiles to ``size`` with Pillow's Lanczos
+    filter (bit for bit), in parallel."""
+    if tiles.shape[1] == size:
+        return tiles
+    return _core.lanczos_resize(
+        np.ascontiguousarray(tiles, dtype=np.uint8), size, size, pillow13=_PILLOW13,
+        threads=threads,
+    )  # fmt: skip
+
+
+def resize_tile(pixels: NDArray[np.uint8], size: int) -> NDArray[np.uint8]:
+    """Resample a square RGB tile to ``size x size`` with a Lanczos filter."""
+    if pixels.shape[0] == size:
+        return pixels
+    return resize_tiles(pixels[None], size, threads=1)[0]
+
+
+def stack_loader(load: TileLoader, *, workers: int = 1) -> TileStack:
+    """A :data:`TileStack` calling ``load`` once per tile, from ``workers`` threads."""
+
+    def stack(tiles: NDArray[np.int64]) -> NDArray[np.uint8]:
+        return np.stack(list(ordered_map(load, tiles.tolist(), workers=workers)))
+
+    return stack
+
+
+class Painter:
+    """Paints a mosaic, a band of cell rows at a time, or whole.
+
+    Parameters
+    ----------
+    assignment : numpy.ndarray
+        ``(rows, cols)`` tile numbers, each passed to ``tiles``.
+    tile_size : int
+        Side of one tile in the output.
+    tiles : TileStack
+        Gives the pixels of the distinct tiles of a band.
+    flipped : numpy.ndarray, optional
+        ``(rows, cols)`` bool: cells whose tile is mirrored left to right.
+    target : PIL.Image.Image, optional
+        The target, any size; needed when ``blend`` or ``overlay`` is above 0.
+    blend : float, default 0
+        Move each tile's colours toward the target under it by this much.
+    overlay : float, default 0
+        Then lay the target over the mosaic at this opacity.
+    threads : int, optional
+        Worker threads; default one per core. The result does not depend on it.
+    band_pixels : int, default BAND_PIXELS
+        Output pixels per band (at least one cell row).
+    """
+
+    def __init__(
+        self,
+        assignment: NDArray[np.int64],
+        tile_size: int,
+        tiles: TileStack,
+        *,
+        flipped: NDArray[np.bool_] | None = None,
+        target: Image.Image | None = None,
+        blend: float = 0.0,
+        overlay: float = 0.0,
+        threads: int | None = None,
+        band_pixels: int = BAND_PIXELS,
+    ) -> None:
+        self.assignment = np.asarray(assignment, dtype=np.int64)
+        self.rows, self.cols = self.assignment.shape
+        self.tile_size = tile_size
+        self.tiles = tiles
+        self.flipped = None if flipped is None else np.asarray(flipped, dtype=np.bool_)
+        self.blend = blend
+        self.overlay = overlay
+        self.threads = threads
+        self.band_pixels = band_pixels
+        self._target: NDArray[np.uint8] | None = None
+        if blend > 0 or overlay > 0:
+            if target is None:
+                raise ValueError("blend and overlay need the target")
+            self._target = np.asarray(target.convert("RGB"))
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Output ``(width, height)`` in pixels."""
+        return self.cols * self.tile_size, self.rows * self.tile_size
+
+    @property
+    def band_rows(self) -> int:
+        """Cell rows per band."""
+        return max(1, self.band_pixels // (self.cols * self.tile_size**2))
+
+    def band_starts(self) -> range:
+        """First cell row of each band."""
+        return range(0, self.rows, self.band_rows)
+
+    def paint(
+        self,
+        start: int,
+        stop: int,
+        *,
+        out: NDArray[np.uint8] | None = None,
+        loaded: tuple[NDArray[np.int64], NDArray[np.uint8]] | None = None,
+    ) -> NDArray[np.uint8]:
+        """Paint cell rows ``start:stop`` into ``out`` (a new array by default).
+
+        ``loaded`` is ``(tiles, pixels)``: ascending tile numbers covering the band and
+        their pixels, to reuse tiles already loaded; by default the band's are loaded.
+        """
+        t = self.tile_size
+        cells = self.assignment[start:stop]
+        if loaded is None:
+            used = np.unique(cells)
+            loaded = used, self.tiles(used)
+        used, pixels = loaded
+        index = np.searchsorted(used, cells).astype(np.int64)
+        if out is None:
+            out = np.empty(((stop - start) * t, self.cols * t, 3), np.uint8)
+        under = None
+        if self._target is not None:
+            under = resize_lanczos(
+                self._target, self.size, rows=(start * t, stop * t), threads=self.threads
+            )
+        _core.paint_band(
+            np.ascontiguousarray(pixels, dtype=np.uint8),
+            index,
+            out,
+            flipped=None if self.flipped is None else self.flipped[start:stop],
+            under=under,
+            blend=self.blend,
+            overlay=self.overlay,
+            threads=self.threads,
+        )
+        return out
+
+    def bands(self, *, progress: bool = False) -> Iterator[NDArray[np.uint8]]:
+        """Yield the image band by band, top to bottom, loading each band's tiles.
+
+        Only one band and the tiles of two are held at a time: tiles the previous
+        band used are reused, others are loaded (again, if an earlier band had them).
+        """
+        t = self.tile_size
+        kept = np.empty(0, np.int64), np.empty((0, t, t, 3), np.uint8)
+        with progress_bar(self.rows * self.cols, "render", "cell", enabled=progress) as bar:
+            for start in self.band_starts():
+                stop = min(start + self.band_rows, self.rows)
+                kept = self._load(np.unique(self.assignment[start:stop]), kept)
+                yield self.paint(start, stop, loaded=kept)
+                bar.update((stop - start) * self.cols)
+
+    def _load(
+        self, used: NDArray[np.int64], kept: tuple[NDArray[np.int64], NDArray[np.uint8]]
+    ) -> tuple[NDArray[np.int64], NDArray[np.uint8]]:
+        """``(used, pixels)``: the pixels of ``used`` (ascending), taken from ``kept``
+        (earlier ``(tiles, pixels)``) where it has them, else loaded."""
+        t = self.tile_size
+        have = np.isin(used, kept[0])
+        pixels = np.empty((len(used), t, t, 3), np.uint8)
+        pixels[have] = kept[1][np.searchsorted(kept[0], used[have])]
+        if not have.all():
+            pixels[~have] = self.tiles(used[~have])
+        return used, pixels
+
+    def compose(self, *, progress: bool = False) -> NDArray[np.uint8]:
+        """The whole ``(height, width, 3)`` image, each distinct tile loaded once."""
+        width, height = self.size
+        out = np.empty((height, width, 3), np.uint8)
+        used = np.unique(self.assignment)
+        loaded = used, self.tiles(used)
+        t = self.tile_size
+        with progress_bar(self.rows * self.cols, "render", "cell", enabled=progress) as bar:
+            for start in self.band_starts():
+                stop = min(start + self.band_rows, self.rows)
+                self.paint(start, stop, out=out[start * t : stop * t], loaded=loaded)
+                bar.update((stop - start) * self.cols)
+        return out
 
 
 def compose(
@@ -52,30 +297,5 @@ def compose(
     numpy.ndarray
         ``(rows*tile_size, cols*tile_size, 3)`` ``uint8`` image.
     """
-    rows, cols = assignment.shape
-    out = np.zeros((rows * tile_size, cols * tile_size, 3), dtype=np.uint8)
-    used, cells_of = _cells_by_tile(assignment)
-    with progress_bar(len(used), "render", "tile", enabled=progress) as bar:
-        for pixels, cells in zip(ordered_map(load, used, workers=workers), cells_of, strict=True):
-            for cell in cells:
-                r, c = divmod(int(cell), cols)
-                y, x = r * tile_size, c * tile_size
-                out[y : y + tile_size, x : x + tile_size] = pixels
-            bar.update()
-    return out
-
-
-def _cells_by_tile(assignment: NDArray[np.int64]) -> tuple[list[int], list[NDArray[np.intp]]]:
-    """Distinct tile numbers (ascending) and, for each, the flat indices of its cells."""
-    flat = assignment.ravel()
-    order = np.argsort(flat, kind="stable")
-    used, starts = np.unique(flat[order], return_index=True)
-    return [int(t) for t in used], np.split(order, starts[1:])
-
-
-def resize_tile(pixels: NDArray[np.uint8], size: int) -> NDArray[np.uint8]:
-    """Resample a square RGB tile to ``size x size`` with a Lanczos filter."""
-    if pixels.shape[0] == size:
-        return pixels
-    image = Image.fromarray(pixels).resize((size, size), Image.Resampling.LANCZOS)
-    return np.asarray(image, dtype=np.uint8)
+    painter = Painter(assignment, tile_size, stack_loader(load, workers=workers))
+    return painter.compose(progress=progress)

@@ -1,0 +1,393 @@
+//! Compositing: painting a band of cell rows of a mosaic from the pixels of its
+//! distinct tiles, with the colour blend and the overlay done in the same pass,
+//! cell by cell.
+//!
+//! A band is `rows x cols` cells of `tile x tile` pixels, written into a
+//! row-major `(rows * tile, cols * tile, 3)` buffer. Each cell copies its tile
+//! (mirrored left to right if flipped); with `blend > 0` the tile then moves
+//! toward the colour statistics of the target pixels under the cell, exactly as
+//! [`crate::blend::blend_tiles`] does for a stack of tiles; with `overlay > 0`
+//! every pixel finally becomes `round_half_even(m + overlay * (t - m))` in
+//! `f32`, as the NumPy overlay computes it. Cells are independent and run in
+//! parallel on the current rayon pool (across cell rows and across the cells of
+//! each row); each cell's arithmetic is sequential, so the result does not
+//! depend on the number of threads.
+
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+
+use crate::blend;
+use crate::error::{CoreError, CoreResult};
+
+/// A band of cells to paint.
+pub struct Band<'a> {
+    /// `(n, tile, tile, 3)` RGB bytes of the distinct tiles the band uses.
+    pub tiles: &'a [u8],
+    /// Side of a tile (and of a cell) in pixels.
+    pub tile: usize,
+    /// `(rows, cols)` row-major: which of `tiles` fills each cell.
+    pub index: &'a [i64],
+    /// Same layout: whether each cell's tile is mirrored (`None`: none is).
+    pub flipped: Option<&'a [bool]>,
+    /// Cells across.
+    pub cols: usize,
+    /// `(rows * tile, cols * tile, 3)` target pixels under the band; needed
+    /// when `blend` or `overlay` is above 0.
+    pub under: Option<&'a [u8]>,
+    /// Strength of the colour blend toward the target, `0..=1`.
+    pub blend: f32,
+    /// Opacity of the target laid over the result, `0..=1`.
+    pub overlay: f32,
+}
+
+impl Band<'_> {
+    /// Checks every shape and value; returns the number of cell rows.
+    fn check(&self, out_len: usize) -> CoreResult<usize> {
+        blend::check_fraction("blend", self.blend)?;
+        blend::check_fraction("overlay", self.overlay)?;
+        let t = self.tile;
+        if t == 0 || self.cols == 0 {
+            return Err(CoreError::Shape(format!(
+                "tile size and columns must be at least 1, got {t} and {}",
+                self.cols
+            )));
+        }
+        let tile_len = t * t * 3;
+        if !self.tiles.len().is_multiple_of(tile_len) {
+            return Err(CoreError::Shape(format!(
+                "tiles must be whole {t}x{t}x3 tiles, got {} bytes",
+                self.tiles.len()
+            )));
+        }
+        let n = self.tiles.len() / tile_len;
+        if !self.index.len().is_multiple_of(self.cols) {
+            return Err(CoreError::Shape(format!(
+                "the index has {} cells, not whole rows of {}",
+                self.index.len(),
+                self.cols
+            )));
+        }
+        let rows = self.index.len() / self.cols;
+        let expected = rows * t * self.cols * t * 3;
+        if out_len != expected {
+            return Err(CoreError::Shape(format!(
+                "the output must be ({}, {}, 3) for {rows}x{} cells of {t} px, got {out_len} bytes",
+                rows * t,
+                self.cols * t,
+                self.cols
+            )));
+        }
+        if let Some(bad) = self.index.iter().find(|&&k| k < 0 || k as u64 >= n as u64) {
+            return Err(CoreError::Argument(format!(
+                "tile index {bad} is out of range for {n} tiles"
+            )));
+        }
+        if self.flipped.is_some_and(|f| f.len() != self.index.len()) {
+            return Err(CoreError::Shape(
+                "flipped must have the index's shape".into(),
+            ));
+        }
+        if self.blend > 0.0 || self.overlay > 0.0 {
+            match self.under {
+                Some(under) if under.len() == out_len => {}
+                Some(under) => {
+                    return Err(CoreError::Shape(format!(
+                        "the target band must have the output's shape ({out_len} bytes), got {} \
+                         bytes",
+                        under.len()
+                    )))
+                }
+                None => {
+                    return Err(CoreError::Argument(
+                        "blend and overlay need the target pixels under the band".into(),
+                    ))
+                }
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// Per-worker buffers for blending one cell.
+#[derive(Default)]
+struct Scratch {
+    tile: Vec<u8>,
+    target: Vec<u8>,
+    blended: Vec<u8>,
+    lab: blend::Scratch,
+}
+
+thread_local! {
+    /// One [`Scratch`] per worker thread, kept between cells and calls so that
+    /// its colour memos stay warm. Only `paint_cell` borrows it, and it does not
+    /// re-enter the pool while it does.
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// Copies a `tile`-pixel row, mirrored left to right if `flip`.
+fn copy_row(src: &[u8], flip: bool, out: &mut [u8]) {
+    if flip {
+        for (o, p) in out.chunks_exact_mut(3).zip(src.chunks_exact(3).rev()) {
+            o.copy_from_slice(p);
+        }
+    } else {
+        out.copy_from_slice(src);
+    }
+}
+
+/// The overlay of one 8-bit value: `round_half_even(m + alpha * (t - m))`,
+/// every operation in `f32` as NumPy evaluates it.
+fn overlay(mosaic: u8, target: u8, alpha: f32) -> u8 {
+    let lower = f32::from(mosaic);
+    let mixed = lower + alpha * (f32::from(target) - lower);
+    mixed.round_ties_even().clamp(0.0, 255.0) as u8
+}
+
+/// Paints cell `(row, col)`; `lines[y]` is its `y`-th pixel row in the output.
+fn paint_cell(band: &Band<'_>, row: usize, col: usize, lines: &mut [&mut [u8]], s: &mut Scratch) {
+    let t = band.tile;
+    let t3 = t * 3;
+    let cell = row * band.cols + col;
+    // `check` proved every index within `0..n`.
+    let tile = &band.tiles[band.index[cell] as usize * t * t3..][..t * t3];
+    let flip = band.flipped.is_some_and(|f| f[cell]);
+    let width = band.cols * t3;
+    let under_row = |y: usize| -> &[u8] {
+        let under = band.under.unwrap_or_default();
+        &under[(row * t + y) * width + col * t3..][..t3]
+    };
+    if band.blend > 0.0 {
+        s.tile.resize(t * t3, 0);
+        s.target.clear();
+        for (y, out) in s.tile.chunks_exact_mut(t3).enumerate() {
+            copy_row(&tile[y * t3..][..t3], flip, out);
+            s.target.extend_from_slice(under_row(y));
+        }
+        s.blended.resize(t * t3, 0);
+        blend::blend_tile(
+            &s.tile,
+            &s.target,
+            f64::from(band.blend),
+            &mut s.lab,
+            &mut s.blended,
+        );
+        for (line, src) in lines.iter_mut().zip(s.blended.chunks_exact(t3)) {
+            line.copy_from_slice(src);
+        }
+    } else {
+        for (line, src) in lines.iter_mut().zip(tile.chunks_exact(t3)) {
+            copy_row(src, flip, line);
+        }
+    }
+    if band.overlay > 0.0 {
+        for (y, line) in lines.iter_mut().enumerate() {
+            for (o, &u) in line.iter_mut().zip(under_row(y)) {
+                *o = overlay(*o, u, band.overlay);
+            }
+        }
+    }
+}
+
+/// Paints `band` into `out`, a row-major `(rows * tile, cols * tile, 3)` buffer.
+pub fn paint_band(band: &Band<'_>, out: &mut [u8]) -> CoreResult<()> {
+    band.check(out.len())?;
+    let t3 = band.tile * 3;
+    let width = band.cols * t3;
+    out.par_chunks_mut(band.tile * width)
+        .enumerate()
+        .for_each(|(row, strip)| {
+            // Split the strip of one cell row into each cell's pixel rows.
+            let mut cells: Vec<Vec<&mut [u8]>> = (0..band.cols)
+                .map(|_| Vec::with_capacity(band.tile))
+                .collect();
+            for line in strip.chunks_exact_mut(width) {
+                for (cell, part) in cells.iter_mut().zip(line.chunks_exact_mut(t3)) {
+                    cell.push(part);
+                }
+            }
+            cells
+                .into_par_iter()
+                .enumerate()
+                .for_each(|(col, mut lines)| {
+                    SCRATCH.with_borrow_mut(|s| paint_cell(band, row, col, &mut lines, s));
+                });
+        });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random bytes (xorshift).
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect()
+    }
+
+    fn band<'a>(tiles: &'a [u8], index: &'a [i64], cols: usize, tile: usize) -> Band<'a> {
+        Band {
+            tiles,
+            tile,
+            index,
+            flipped: None,
+            cols,
+            under: None,
+            blend: 0.0,
+            overlay: 0.0,
+        }
+    }
+
+    /// Cells gathered into a `(cells, t, t, 3)` stack, as `api._blend_cells` does.
+    fn cells(image: &[u8], rows: usize, cols: usize, t: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(image.len());
+        for r in 0..rows {
+            for c in 0..cols {
+                for y in 0..t {
+                    let start = ((r * t + y) * cols * t + c * t) * 3;
+                    out.extend_from_slice(&image[start..start + t * 3]);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn cells_get_their_tiles_mirrored_when_flipped() {
+        let t = 3;
+        let tiles = noise(2 * t * t * 3, 1);
+        let index = [1, 0, 0, 1];
+        let flipped = [false, true, false, false];
+        let mut out = vec![0; 2 * t * 2 * t * 3];
+        let job = Band {
+            flipped: Some(&flipped),
+            ..band(&tiles, &index, 2, t)
+        };
+        paint_band(&job, &mut out).unwrap();
+        let stack = cells(&out, 2, 2, t);
+        let len = t * t * 3;
+        assert_eq!(stack[..len], tiles[len..]);
+        assert_eq!(stack[2 * len..3 * len], tiles[..len]);
+        let mirrored = &stack[len..2 * len];
+        for y in 0..t {
+            for x in 0..t {
+                let got = &mirrored[(y * t + x) * 3..][..3];
+                assert_eq!(got, &tiles[(y * t + t - 1 - x) * 3..][..3]);
+            }
+        }
+    }
+
+    #[test]
+    fn the_blend_matches_blend_tiles_on_the_cells() {
+        let (t, rows, cols) = (4, 2, 3);
+        let tiles = noise(4 * t * t * 3, 2);
+        let index = [3, 1, 2, 0, 3, 1];
+        let under = noise(rows * t * cols * t * 3, 3);
+        let mut plain = vec![0; under.len()];
+        paint_band(&band(&tiles, &index, cols, t), &mut plain).unwrap();
+        let mut blended = vec![0; under.len()];
+        let job = Band {
+            under: Some(&under),
+            blend: 0.6,
+            ..band(&tiles, &index, cols, t)
+        };
+        paint_band(&job, &mut blended).unwrap();
+        let want = blend::blend_tiles(
+            &cells(&plain, rows, cols, t),
+            &cells(&under, rows, cols, t),
+            [rows * cols, t, t],
+            0.6,
+        )
+        .unwrap();
+        assert_eq!(cells(&blended, rows, cols, t), want);
+    }
+
+    #[test]
+    fn overlay_rounds_half_to_even_and_one_gives_the_target() {
+        assert_eq!(overlay(10, 11, 0.5), 10);
+        assert_eq!(overlay(11, 12, 0.5), 12);
+        assert_eq!(overlay(0, 255, 1.0), 255);
+        let tiles = noise(2 * 2 * 3, 4);
+        let under = noise(2 * 2 * 3, 5);
+        let mut out = vec![0; 12];
+        let job = Band {
+            under: Some(&under),
+            overlay: 1.0,
+            ..band(&tiles, &[0], 1, 2)
+        };
+        paint_band(&job, &mut out).unwrap();
+        assert_eq!(out, under);
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let (t, rows, cols) = (5, 4, 7);
+        let tiles = noise(9 * t * t * 3, 6);
+        let index: Vec<i64> = (0..rows * cols).map(|i| (i * 5 % 9) as i64).collect();
+        let flipped: Vec<bool> = (0..rows * cols).map(|i| i % 3 == 0).collect();
+        let under = noise(rows * t * cols * t * 3, 7);
+        let run = |threads| {
+            let job = Band {
+                flipped: Some(&flipped),
+                under: Some(&under),
+                blend: 0.5,
+                overlay: 0.3,
+                ..band(&tiles, &index, cols, t)
+            };
+            let mut out = vec![0; under.len()];
+            crate::pool::thread_pool(Some(threads))
+                .unwrap()
+                .install(|| paint_band(&job, &mut out))
+                .unwrap();
+            out
+        };
+        assert_eq!(run(1), run(3));
+    }
+
+    #[test]
+    fn bad_arguments_are_errors_not_panics() {
+        let tiles = noise(2 * 2 * 2 * 3, 8);
+        let mut out = vec![0; 2 * 4 * 3];
+        let ok = band(&tiles, &[0, 1], 2, 2);
+        assert!(paint_band(&ok, &mut out).is_ok());
+        let cases = [
+            band(&tiles, &[0, 2], 2, 2),
+            band(&tiles, &[0, -1], 2, 2),
+            Band {
+                blend: 0.5,
+                ..band(&tiles, &[0, 1], 2, 2)
+            },
+            Band {
+                overlay: f32::NAN,
+                ..band(&tiles, &[0, 1], 2, 2)
+            },
+        ];
+        for job in &cases {
+            assert!(matches!(
+                paint_band(job, &mut out),
+                Err(CoreError::Argument(_))
+            ));
+        }
+        for (job, len) in [
+            (band(&tiles, &[0, 1], 2, 2), 5),
+            (band(&tiles, &[0, 1, 0], 2, 2), 24),
+            (band(&tiles[1..], &[0, 1], 2, 2), 24),
+            (band(&tiles, &[0, 1], 2, 0), 0),
+        ] {
+            let mut out = vec![0; len];
+            assert!(matches!(
+                paint_band(&job, &mut out),
+                Err(CoreError::Shape(_))
+            ));
+        }
+        assert!(paint_band(&band(&tiles, &[], 2, 2), &mut []).is_ok());
+    }
+}
