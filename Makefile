@@ -34,12 +34,13 @@ test: build
 	$(VENV)/bin/ruff format --check python tests benches
 	$(PY) -m mypy.stubtest mosaicfast._core
 
+# The benchmark table (README, "Benchmarks"): the pytest-benchmark suite at full size, a
+# full build from the 190k-tile library (made once in .bench/data), the scaling sweeps;
+# writes .bench/report.md and .bench/scaling.png. About 5-10 minutes once the data exist.
+# QUICK=1: small sizes, under a minute. BENCH_ARGS: more options of benches/report.py,
+# e.g. BENCH_ARGS="--no-build -k search".
 bench: build
-	mkdir -p .bench
-	MOSAICFAST_BENCH_SIZES=10000,190000 MOSAICFAST_BENCH_ASSIGN_SIZE=10000 \
-	  $(PY) -m pytest benches --benchmark-enable \
-	  --benchmark-only --benchmark-json=.bench/search.json -q
-	$(PY) benches/report.py .bench/search.json
+	$(PY) benches/report.py $(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
 
 # Tile library at scale: 190,000 tiles and 120 12-MP photos (data made once in .bench/data).
 bench-library: build

@@ -171,8 +171,11 @@ def _generate(
     return True
 
 
-def generate_data(data: Path, tiles: int, photos: int) -> tuple[Path, Path, Path]:
+def generate_data(data: Path, tiles: int, photos: int = 0) -> tuple[Path, Path, Path]:
     """Create (or reuse) the tiles, photos and target under ``data``; print what it cost.
+
+    ``photos=0`` leaves the photos alone: the tiles and the target are all that a build
+    needs (``benches/report.py`` uses them so).
 
     Returns
     -------
@@ -180,10 +183,9 @@ def generate_data(data: Path, tiles: int, photos: int) -> tuple[Path, Path, Path
     """
     processes = os.cpu_count() or 1
     tiles_dir, photos_dir, target = data / "tiles", data / "photos", data / "target.jpg"
-    jobs = [
-        (tiles_dir, tiles, "tiles", _write_tile_folder, _tile_tasks(tiles_dir, tiles)),
-        (photos_dir, photos, "photos", _write_photo, _photo_tasks(photos_dir, photos)),
-    ]
+    jobs = [(tiles_dir, tiles, "tiles", _write_tile_folder, _tile_tasks(tiles_dir, tiles))]
+    if photos:
+        jobs.append((photos_dir, photos, "photos", _write_photo, _photo_tasks(photos_dir, photos)))
     for folder, count, kind, write, tasks in jobs:
         start = time.perf_counter()
         if _generate(folder, count, write, tasks, processes):

@@ -1,45 +1,40 @@
 """Recall and cost of candidate pruning on real photos (``docs/pruning.md``).
 
-Tiles are 64-px square crops of scikit-image's sample photos (as in
-``mosaicfast.demo``, plus their mirror images and quarter turns), the targets
-are held-out colour photos cut into cells as ``mosaicfast.api`` does. For each
-pruning method and shortlist the script compares the pruned query with the
-exhaustive search on the same cells: recall@1 (the exhaustive best tile is
-returned), the share of cells that still get a tile at the best distance, the
-share of full distances computed, the mean colour error of the chosen tiles and
-the wall time of both searches. It also reports at which rank of the reduced
-space the exhaustive best tile sits.
+Tiles are random crops of scikit-image's sample photos and the cells are four
+held-out colour photos (``photo_data``). For each pruning method and shortlist
+the script compares the pruned query with the exhaustive search on the same
+cells: recall@1 (the exhaustive best tile is returned), the share of cells that
+still get a tile at the best distance, the share of the library scanned, the
+mean colour error of the chosen tiles and the wall time of both searches. It
+also reports, on a sample of cells, at which rank of the reduced space the
+exhaustive best tile sits.
 
-Run ``python benches/recall.py [--tiles N] [--cols C]``; nothing is downloaded.
+Run ``python benches/recall.py [--tiles N] [--cells M]``; nothing is downloaded.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
+from math import sqrt
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
+from photo_data import GRID, TARGETS, photo_cells, photo_tiles
 
 from mosaicfast.candidates import CandidateIndex, Method
-from mosaicfast.demo import TARGET, TILE_SOURCES, sample_photo, square_crops
-from mosaicfast.descriptors import cell_descriptors, search_topk, tile_descriptors
+from mosaicfast.descriptors import search_topk
 
-GRID = 5
-TILE_PIXELS = 64
-SAMPLES_PER_BLOCK = 4
-"""Pixels per block side when sampling the target, as ``mosaicfast.api`` does."""
-TARGETS = (TARGET, "astronaut", "coffee", "rocket")
-"""Colour photos cut into cells; they are left out of the tiles."""
 METHODS: tuple[Method, ...] = ("mean", "pca")
-SHORTLISTS = (1, 10, 50, 100, 200, 500, 1000, 2000)
+SHORTLIST_FACTORS = (5, 10, 20, 35, 55, 80)
+"""Shortlists measured, in multiples of the square root of the library size."""
 BLOG_SHORTLIST = 50
 """The blog's KD-tree query: the 50 tiles nearest in mean colour."""
 RANK_PERCENTILES = (50, 90, 99)
-SEED = 0
+RANK_CELLS = 2000
+"""Cells sampled for the rank statistics (all tiles are ranked for each)."""
 
 
 @dataclass(frozen=True)
@@ -54,43 +49,6 @@ class Row:
     error: float
     miss_penalty: float
     seconds: float
-
-
-def _orientations(crop: NDArray[np.uint8]) -> Iterator[NDArray[np.uint8]]:
-    """The crop, its mirror image and its two quarter turns: more real tiles per photo."""
-    yield crop
-    yield crop[:, ::-1]
-    yield np.rot90(crop, 1)
-    yield np.rot90(crop, -1)
-
-
-def sample_tiles(count: int, rng: np.random.Generator) -> NDArray[np.uint8]:
-    """``count`` random 64-px tiles cut from the sample photos that are not targets."""
-    crops = [
-        oriented
-        for name in TILE_SOURCES
-        if name not in TARGETS
-        for crop in square_crops(sample_photo(name))
-        for oriented in _orientations(crop)
-    ]
-    if count > len(crops):
-        raise SystemExit(f"--tiles: the sample photos give at most {len(crops)} tiles")
-    chosen = np.sort(rng.choice(len(crops), size=count, replace=False))
-    size = (TILE_PIXELS, TILE_PIXELS)
-    thumbs = [
-        np.asarray(Image.fromarray(np.ascontiguousarray(crops[i])).resize(size, Image.LANCZOS))
-        for i in chosen
-    ]
-    return np.stack(thumbs)
-
-
-def target_cells(name: str, cols: int) -> NDArray[np.int16]:
-    """Cell descriptors of a sample photo cut into ``cols`` cells across."""
-    image = Image.fromarray(sample_photo(name))
-    rows = max(1, round(cols * image.height / image.width))
-    side = GRID * SAMPLES_PER_BLOCK
-    sampled = image.resize((cols * side, rows * side), Image.Resampling.BOX)
-    return cell_descriptors(np.asarray(sampled), rows, cols, GRID)
 
 
 def colour_error(distances: NDArray[np.int64]) -> float:
@@ -147,8 +105,8 @@ def measure(
     (chosen, distance), seconds = timed(lambda: index.query(cells, 1, shortlist=shortlist))
     return Row(
         method=index.method,
-        shortlist=index.shortlist_size(1, shortlist),
-        fraction=index.full_distance_fraction(1, shortlist),
+        shortlist=shortlist,
+        fraction=index.scanned_fraction(cells, 1, shortlist=shortlist),
         recall=float(np.mean(chosen[:, 0] == best)),
         same_distance=float(np.mean(distance[:, 0] == best_distance)),
         error=colour_error(distance[:, 0]),
@@ -179,32 +137,34 @@ def print_table(rows: list[Row], exhaustive_error: float, exhaustive_seconds: fl
 def main() -> None:
     """Parse options, build the data, measure every method and shortlist, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tiles", type=int, default=10_000, help="tiles (default 10000)")
-    parser.add_argument("--cols", type=int, default=96, help="cells across each target")
+    parser.add_argument("--tiles", type=int, default=190_000, help="tiles (default 190000)")
+    parser.add_argument("--cells", type=int, default=6144, help="cells (default 6144)")
     options = parser.parse_args()
 
-    rng = np.random.default_rng(SEED)
-    tiles = tile_descriptors(sample_tiles(options.tiles, rng), GRID)
-    cells = np.concatenate([target_cells(name, options.cols) for name in TARGETS])
+    tiles = photo_tiles(options.tiles)
+    cells = photo_cells(options.cells)
     print(f"{len(tiles)} tiles, {len(cells)} cells of {', '.join(TARGETS)}, grid {GRID}")
 
     (best, best_distance), exhaustive_seconds = timed(lambda: search_topk(cells, tiles, 1))
     best, best_distance = best[:, 0], best_distance[:, 0]
+    sample = np.linspace(0, len(cells) - 1, min(RANK_CELLS, len(cells))).astype(np.intp)
+    shortlists = sorted({min(len(tiles), round(f * sqrt(len(tiles)))) for f in SHORTLIST_FACTORS})
     rows = []
     for method in METHODS:
         start = time.perf_counter()
         index = CandidateIndex(tiles, method=method)
         built = time.perf_counter() - start
-        ranks = best_rank(index, tiles, cells, best)
+        ranks = best_rank(index, tiles, cells[sample], best[sample])
         quantiles = np.percentile(ranks, RANK_PERCENTILES)
         print(
             f"{method}: {index.dims} dims keep {explained_variance(index, tiles):.1%} of the tile "
-            f"variance; index built in {built:.3f}s; rank of the exhaustive best: "
+            f"variance; {index.leaves} leaves, index built in {built:.3f}s; rank of the "
+            "exhaustive best: "
             + ", ".join(f"p{p} {q:.0f}" for p, q in zip(RANK_PERCENTILES, quantiles, strict=True))
             + f", max {ranks.max()}; within {BLOG_SHORTLIST}: "
             + f"{np.mean(ranks <= BLOG_SHORTLIST):.4f}"
         )
-        rows.extend(measure(index, cells, best, best_distance, s) for s in SHORTLISTS)
+        rows.extend(measure(index, cells, best, best_distance, s) for s in shortlists)
     print()
     print_table(rows, colour_error(best_distance), exhaustive_seconds)
 

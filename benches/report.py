@@ -1,210 +1,964 @@
-"""Print the search benchmarks of a pytest-benchmark JSON file as one table.
+"""The benchmark command (``make bench``): run the suite, time a full build, print one table.
 
-Usage: ``python benches/report.py BENCH.json``
+Usage::
 
-For each tile count: the median times of the Rust core, the NumPy baseline and the pure-Python
-reference (timed on a subsample and extrapolated to the full search), the speed-ups of the
-Rust core, and its throughput in GFLOP/s, counting ``2 * cells * tiles * d`` operations (one
-subtraction and one multiply-add per descriptor value). For scale, the machine's float32
-matrix-product throughput is measured in this process with NumPy.
+    python benches/report.py [--quick] [--no-build] [-k EXPR] [--json FILE] [--out DIR]
+                             [--data DIR] [--sizes full|quick|tiny]
+
+1. Runs the pytest-benchmark suite of ``benches/`` at full size in a child process (its
+   progress goes to standard error) and reads its ``--benchmark-json`` file. The suite
+   measures, in one process, the machine's float32 peak (a large ``np.matmul`` through
+   NumPy's BLAS) beside the Rust core, the NumPy/SciPy baselines and the pure-Python
+   references (timed on subsamples and extrapolated), and the scaling sweeps.
+2. Runs ``mosaicfast build`` on the 190,000-tile benchmark library (made once by the
+   functions of ``library_bench.py``) under a wrapper process that reports its wall time,
+   peak RSS (``RUSAGE_CHILDREN``) and per-stage timings.
+3. Prints one table, a row per stage, with the targets of the issue "Performance to the
+   floor" and PASS/FAIL, then the scaling table; writes both to ``OUT/report.md`` and the
+   log-log scaling plot to ``OUT/scaling.png``.
+
+``--quick`` (or ``MOSAICFAST_BENCH_QUICK=1``) runs everything at small sizes (under a
+minute): a smoke test of the command, whose verdicts are indicative only (``--sizes tiny``
+is smaller still, for its test).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import re
+import resource
+import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-import numpy as np
+import library_bench
 
-from mosaicfast import _core
+from mosaicfast.maintenance import library_info
 
-PEAK_SIZE = 4096
-PEAK_REPEATS = 5
+BENCHES = Path(__file__).resolve().parent
+ROOT = BENCHES.parent
+
+SEARCH_FLOOR_FACTOR = 1.5
+"""The exhaustive search must take at most this multiple of the compute floor."""
+PRUNED_MAX_SECONDS = 0.5
+PRUNED_MIN_RECALL = 0.99
+BUILD_MAX_SECONDS = 10.0
+BUILD_MAX_MB = 1500.0
+THREAD_MIN_SPEEDUP = 1.8
+SCALING_MAX_SPREAD = 1.5
+"""Near-linear: the time per cell x tile varies by at most this factor over a sweep."""
+BUILD_METRIC = "combined"
+"""The build's metric: colour search, then the SSIM re-rank of the candidates."""
+DISTURBED_SHARE = 0.05
+"""Warn when other processes used more than this share of the machine meanwhile."""
+
+
+# -- sizes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Problem sizes of one run of the command."""
+
+    search_tiles: tuple[int, ...]
+    rounds: int
+    thumbs: int
+    assign: int
+    peak: int
+    shortlist: int
+    scaling_tiles: tuple[int, ...]
+    scaling_cells: tuple[int, ...]
+    scaling_cells_tiles: int
+    build_tiles: int
+    build_enlargement: float
+
+    def environment(self) -> dict[str, str]:
+        """The suite's environment variables (see ``conftest.py``)."""
+        prefix = "MOSAICFAST_BENCH_"
+        return {
+            f"{prefix}SIZES": ",".join(map(str, self.search_tiles)),
+            f"{prefix}ROUNDS": str(self.rounds),
+            f"{prefix}THUMBS": str(self.thumbs),
+            f"{prefix}ASSIGN_SIZE": str(self.assign),
+            f"{prefix}PEAK_SIZE": str(self.peak),
+            f"{prefix}SHORTLIST": str(self.shortlist),
+            f"{prefix}SCALING_TILES": ",".join(map(str, self.scaling_tiles)),
+            f"{prefix}SCALING_CELLS": ",".join(map(str, self.scaling_cells)),
+            f"{prefix}SCALING_CELLS_TILES": str(self.scaling_cells_tiles),
+        }
+
+
+FULL = Sizes(
+    search_tiles=(10_000, 190_000),
+    rounds=3,
+    thumbs=20_000,
+    assign=10_000,
+    peak=4096,
+    shortlist=200,
+    scaling_tiles=(10_000, 50_000, 190_000, 1_000_000),
+    scaling_cells=(1_000, 3_000, 10_000, 30_000, 100_000),
+    scaling_cells_tiles=50_000,
+    build_tiles=190_000,
+    build_enlargement=8.0,
+)
+QUICK = Sizes(
+    search_tiles=(2_000,),
+    rounds=1,
+    thumbs=200,
+    assign=300,
+    peak=512,
+    shortlist=200,
+    scaling_tiles=(1_000, 2_000, 4_000),
+    scaling_cells=(100, 300, 1_000),
+    scaling_cells_tiles=2_000,
+    build_tiles=300,
+    build_enlargement=2.0,
+)
+TINY = Sizes(
+    search_tiles=(500,),
+    rounds=1,
+    thumbs=40,
+    assign=100,
+    peak=128,
+    shortlist=50,
+    scaling_tiles=(250, 500),
+    scaling_cells=(50, 100),
+    scaling_cells_tiles=500,
+    build_tiles=60,
+    build_enlargement=1.0,
+)
+"""For the end-to-end test of the command (``test_report.py``)."""
+SIZES = {"full": FULL, "quick": QUICK, "tiny": TINY}
+
+
+# -- progress and machine load -------------------------------------------------------------
+
+_START = time.monotonic()
+
+
+def say(message: str) -> None:
+    """A progress line on standard error, with the time since the command started."""
+    print(f"[bench {time.monotonic() - _START:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this process and its waited-for descendants."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine has been busy, or None where ``/proc/stat`` is missing."""
+    try:
+        return library_bench.busy_cpu_seconds()
+    except OSError:
+        return None
 
 
 @dataclass
-class SizeResult:
-    """Median timings, in seconds, of the three implementations at one tile count."""
+class Load:
+    """CPU that other processes used while the command ran (a shared machine disturbs it)."""
 
-    cells: int
-    tiles: int
-    dim: int
-    rust: float | None = None
-    numpy: float | None = None
-    python: float | None = None
+    wall: float = field(default_factory=time.monotonic)
+    busy: float | None = field(default_factory=machine_busy_seconds)
+    own: float = field(default_factory=own_cpu_seconds)
+
+    def other_share(self) -> float | None:
+        """Share of the machine's CPU (all cores) used by other processes since creation."""
+        now = machine_busy_seconds()
+        if now is None or self.busy is None:
+            return None
+        wall = time.monotonic() - self.wall
+        own = own_cpu_seconds() - self.own
+        return max(0.0, now - self.busy - own) / (wall * (os.cpu_count() or 1))
+
+
+# -- the pytest-benchmark suite ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One benchmark of the JSON file: its median and best times and its ``extra_info``."""
+
+    stage: str
+    implementation: str
+    median: float
+    best: float
+    rounds: int
+    info: dict[str, Any]
 
     @property
-    def operations(self) -> int:
-        """Counted floating-point-equivalent operations of one full search."""
-        return 2 * self.cells * self.tiles * self.dim
+    def extrapolation(self) -> float:
+        """Factor from the timed subsample to the full problem (1 when not subsampled)."""
+        return float(self.info.get("extrapolation", 1.0))
+
+    @property
+    def estimate(self) -> float:
+        """The median scaled to the full problem."""
+        return self.median * self.extrapolation
 
 
-#: Benchmarks of the search table (by their group); the others get a plain table.
-SEARCH_GROUP = "search top-1"
+def run_suite(sizes: Sizes, json_path: Path, select: str | None) -> None:
+    """Run the benchmarks of ``benches/`` in a child pytest, writing ``json_path``.
 
-
-def load_results(path: Path) -> list[SizeResult]:
-    """Median time per implementation and tile count from a ``--benchmark-json`` file.
-
-    Parameters
-    ----------
-    path : Path
-        The JSON file written by pytest-benchmark.
-
-    Returns
-    -------
-    list of SizeResult
-        One entry per tile count, in increasing order; the Python time is extrapolated.
+    Raises
+    ------
+    SystemExit
+        If a benchmark fails.
     """
-    results: dict[int, SizeResult] = {}
-    for bench in json.loads(path.read_text())["benchmarks"]:
-        info = bench["extra_info"]
-        if not _is_search(bench):
-            continue
-        result = results.setdefault(
-            info["tiles"], SizeResult(cells=info["cells"], tiles=info["tiles"], dim=info["dim"])
-        )
-        median = bench["stats"]["median"]
-        implementation = info["implementation"]
-        if implementation == "python":
-            median *= info["extrapolation"]
-        setattr(result, implementation, median)
-    return [results[tiles] for tiles in sorted(results)]
+    command = [
+        sys.executable, "-m", "pytest", str(BENCHES), "--benchmark-enable", "--benchmark-only",
+        f"--benchmark-json={json_path}", "--benchmark-quiet", "-v", "-p", "no:cacheprovider",
+        f"--ignore={BENCHES / 'test_report.py'}", f"--ignore={BENCHES / 'test_references.py'}",
+    ]  # fmt: skip
+    if select:
+        command += ["-k", select]
+    say(f"running the benchmark suite: {' '.join(command[3:])}")
+    env = {**os.environ, **sizes.environment()}
+    done = subprocess.run(command, cwd=ROOT, env=env, stdout=sys.stderr, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the benchmark suite failed (exit status {done.returncode})")
 
 
-def _is_search(bench: dict) -> bool:
-    return str(bench.get("group") or "").startswith(SEARCH_GROUP)
-
-
-def other_benchmarks(path: Path) -> list[list[str]]:
-    """The header and one row per benchmark that is not part of the search table."""
-    rows = [["benchmark", "median", "rounds"]]
-    for bench in json.loads(path.read_text())["benchmarks"]:
-        if _is_search(bench):
+def load_measurements(path: Path) -> tuple[list[Measurement], dict[str, Any]]:
+    """The benchmarks of a ``--benchmark-json`` file that name their stage, and its header."""
+    data = json.loads(path.read_text())
+    found = []
+    for bench in data["benchmarks"]:
+        info = bench.get("extra_info", {})
+        if "stage" not in info:
             continue
         stats = bench["stats"]
-        rows.append([bench["fullname"].split("::")[-1], format_seconds(stats["median"]),
-                     str(stats["rounds"])])  # fmt: skip
-    return rows
+        found.append(
+            Measurement(
+                stage=info["stage"],
+                implementation=info.get("implementation", ""),
+                median=stats["median"],
+                best=stats["min"],
+                rounds=stats["rounds"],
+                info=info,
+            )
+        )
+    header = {key: data.get(key) for key in ("machine_info", "commit_info", "datetime")}
+    return found, header
 
 
-def float32_matmul_gflops(size: int = PEAK_SIZE, repeats: int = PEAK_REPEATS) -> float:
-    """Best-of-``repeats`` throughput of a ``size x size`` float32 ``np.matmul``, in GFLOP/s.
+class Results:
+    """The measurements, looked up by stage, implementation and size."""
 
-    Parameters
-    ----------
-    size : int, optional
-        Side of the square matrices.
-    repeats : int, optional
-        Timed products; the fastest counts.
+    def __init__(self, measurements: list[Measurement]) -> None:
+        self.measurements = measurements
+
+    def get(self, stage: str, implementation: str, **info: Any) -> Measurement | None:
+        """The measurement of this stage and implementation whose info holds ``info``."""
+        wanted = {"stage": stage, "implementation": implementation, **info}
+        for m in self.measurements:
+            if all(m.info.get(key) == value for key, value in wanted.items()):
+                return m
+        return None
+
+    def values(self, stage: str, key: str) -> list[Any]:
+        """The distinct values of ``info[key]`` among a stage's measurements, sorted."""
+        return sorted({m.info[key] for m in self.measurements if m.stage == stage})
+
+    def peak_gflops(self) -> float | None:
+        """The float32 matrix-product throughput, best round, in GFLOP/s."""
+        peak = self.get("peak", "numpy")
+        return None if peak is None else peak.info["operations"] / peak.best / 1e9
+
+
+# -- the full build ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Build:
+    """A ``mosaicfast build`` run: wall time, peak RSS, CPU, size and stage timings."""
+
+    seconds: float
+    peak_mb: float
+    cpu: float
+    cells: str
+    tiles: int
+    stages: dict[str, float]
+    command: list[str]
+
+
+def prepare_library(data: Path, tiles: int) -> tuple[Path, Path]:
+    """The benchmark library and target, generated and indexed once (reused while complete).
+
+    The tiles and target are ``library_bench.py``'s; the library is the one it indexes,
+    ``DATA/work/lib-tiles``.
 
     Returns
     -------
-    float
-        ``2 * size**3`` operations divided by the best time, in units of 1e9 per second.
+    library, target : Path
     """
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((size, size), dtype=np.float32)
-    b = rng.standard_normal((size, size), dtype=np.float32)
-    out = np.matmul(a, b)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        np.matmul(a, b, out=out)
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
+    say(f"build data: {tiles:,} synthetic tiles and a 600x400 target in {data}")
+    with contextlib.redirect_stdout(sys.stderr):
+        tiles_dir, _, target = library_bench.generate_data(data, tiles)
+    library = data / "work" / "lib-tiles"
+    if _library_tiles(library) != tiles:
+        say(f"indexing the tiles into {library} (once; a few minutes at 190,000 tiles)")
+        library.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "mosaicfast", "index", str(tiles_dir), "-q"]
+        subprocess.run([*command, "--library", str(library)], check=True, stdout=sys.stderr)
+    return library, target
+
+
+def _library_tiles(library: Path) -> int | None:
+    """Source files recorded by the library, or None if there is none."""
+    if not (library / "catalog.sqlite").is_file():
+        return None
+    return sum(library_info(library).sources.values())
+
+
+def run_build(library: Path, target: Path, output: Path, enlargement: float) -> Build:
+    """Run ``mosaicfast build`` at the classic defaults under the measuring wrapper.
+
+    Raises
+    ------
+    SystemExit
+        If the build fails.
+    """
+    command = [
+        sys.executable, "-m", "mosaicfast", "build", str(target), "--library", str(library),
+        "-o", str(output), "--enlargement", f"{enlargement:g}", "--metric", BUILD_METRIC,
+    ]  # fmt: skip
+    say("full build: " + " ".join(["mosaicfast", *command[3:]]))
+    wrapper = subprocess.run(
+        [sys.executable, "-c", library_bench.WRAPPER, *command],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(wrapper.stdout)
+    if result["returncode"] != 0:
+        raise SystemExit(f"the build failed:\n{result['stderr']}")
+    wrote = next((line for line in result["stderr"].splitlines() if line.startswith("wrote")), "")
+    cells = re.search(r"(\d+)x(\d+) cells", wrote)
+    tiles = re.search(r"([\d,]+) tiles", wrote)
+    return Build(
+        seconds=result["seconds"],
+        peak_mb=result["peak_kib"] * 1024 / 1e6,
+        cpu=result["cpu"],
+        cells="?" if cells is None else f"{cells[1]}x{cells[2]}",
+        tiles=0 if tiles is None else int(tiles[1].replace(",", "")),
+        stages=_stage_timings(result["stderr"]),
+        command=["mosaicfast", *command[3:]],
+    )
+
+
+def _stage_timings(stderr: str) -> dict[str, float]:
+    """The build's ``time:`` line as stage -> seconds (empty if it printed none)."""
+    try:
+        return library_bench.stage_timings(stderr)
+    except StopIteration:
+        say("the build printed no 'time:' line: no per-stage timings")
+        return {}
+
+
+# -- the table -----------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One stage of the table, as text cells."""
+
+    stage: str
+    size: str
+    mosaicfast: str = "—"
+    baseline: str = "—"
+    vs_baseline: str = "—"
+    python: str = "—"
+    vs_python: str = "—"
+    gflops: str = "—"
+    target: str = "—"
+    result: str = "—"
+
+
+HEADER = Row(
+    stage="stage",
+    size="size",
+    mosaicfast="mosaicfast",
+    baseline="baseline",
+    vs_baseline="baseline/mf",
+    python="pure Python",
+    vs_python="Python/mf",
+    gflops="GFLOP/s (% of peak)",
+    target="target: measured",
+    result="result",
+)
 
 
 def format_seconds(seconds: float | None) -> str:
-    """A duration with a readable unit, or ``-`` when it was not measured."""
+    """A duration with a readable unit, or ``—`` when it was not measured."""
     if seconds is None:
-        return "-"
+        return "—"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
     if seconds < 1:
         return f"{seconds * 1e3:.1f} ms"
-    if seconds < 600:
+    if seconds < 10:
         return f"{seconds:.2f} s"
+    if seconds < 600:
+        return f"{seconds:.1f} s"
     if seconds < 36000:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
 
 
-def format_ratio(numerator: float | None, denominator: float | None) -> str:
-    """``numerator / denominator`` as ``12.3x``, or ``-`` if either is missing."""
-    if numerator is None or denominator is None:
-        return "-"
-    return f"{numerator / denominator:.1f}x"
+def format_time(m: Measurement | None) -> str:
+    """A measurement's (extrapolated) median, labelled ``~… (extrap.)`` when extrapolated."""
+    if m is None:
+        return "—"
+    if m.extrapolation != 1.0:
+        return f"~{format_seconds(m.estimate)} (extrap.)"
+    return format_seconds(m.median)
 
 
-def table_rows(results: list[SizeResult]) -> list[list[str]]:
-    """The header and one row of text cells per tile count."""
-    header = [
-        "tiles",
-        "cells",
-        "d",
-        "Rust median",
-        "NumPy median",
-        "Python (extrapolated)",
-        "NumPy/Rust",
-        "Python/Rust",
-        "Rust GFLOP/s",
+def format_ratio(slow: float | None, fast: float | None) -> str:
+    """``slow / fast`` as ``12.3x``, or ``—`` if either is missing."""
+    if slow is None or fast is None:
+        return "—"
+    ratio = slow / fast
+    if ratio >= 100:
+        return f"{ratio:,.0f}x"
+    return f"{ratio:.1f}x" if ratio >= 10 else f"{ratio:.2f}x"
+
+
+def verdict(ok: bool) -> str:
+    """``PASS`` or ``FAIL``."""
+    return "PASS" if ok else "FAIL"
+
+
+def compared(
+    stage: str,
+    size: str,
+    rust: Measurement | None,
+    baseline: Measurement | None,
+    python: Measurement | None,
+) -> Row:
+    """A row with mosaicfast's median beside the baseline and the pure-Python reference."""
+    fast = None if rust is None else rust.median
+    return Row(
+        stage=stage,
+        size=size,
+        mosaicfast=format_time(rust),
+        baseline=format_time(baseline),
+        vs_baseline=format_ratio(None if baseline is None else baseline.estimate, fast),
+        python=format_time(python),
+        vs_python=format_ratio(None if python is None else python.estimate, fast),
+    )
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _short(value: int) -> str:
+    """``10k``, ``1M``: a compact count for size ranges."""
+    if value >= 1_000_000 and value % 1_000_000 == 0:
+        return f"{value // 1_000_000}M"
+    if value >= 1000 and value % 1000 == 0:
+        return f"{value // 1000}k"
+    return _n(value)
+
+
+def peak_row(results: Results) -> list[Row]:
+    """The float32 matrix product that sets the peak."""
+    peak = results.get("peak", "numpy")
+    if peak is None:
+        return []
+    size = peak.info["size"]
+    return [
+        Row(
+            stage="float32 peak: np.matmul (BLAS)",
+            size=f"{size}x{size}, best of {peak.rounds}: {format_seconds(peak.best)}",
+            gflops=f"{peak.info['operations'] / peak.best / 1e9:.1f} (peak)",
+        )
     ]
-    rows = [header]
-    for result in results:
-        gflops = "-" if result.rust is None else f"{result.operations / result.rust / 1e9:.1f}"
+
+
+def descriptor_rows(results: Results) -> list[Row]:
+    """Tile descriptors of N thumbnails."""
+    rust = results.get("descriptors", "rust")
+    if rust is None:
+        return []
+    size = f"{_n(rust.info['thumbs'])} thumbs {rust.info['side']} px, g=5"
+    return [
+        compared(
+            "tile descriptors",
+            size,
+            rust,
+            results.get("descriptors", "baseline"),
+            results.get("descriptors", "python"),
+        )
+    ]
+
+
+def search_rows(results: Results) -> list[Row]:
+    """The exhaustive top-1 search at each tile count, with GFLOP/s and the compute floor."""
+    peak = results.peak_gflops()
+    rows = []
+    for tiles in results.values("search", "tiles"):
+        rust = results.get("search", "rust", tiles=tiles)
+        if rust is None:
+            continue
+        cells, dim = rust.info["cells"], rust.info["dim"]
+        row = compared(
+            "exhaustive search top-1",
+            f"{_n(cells)} x {_n(tiles)}, d={dim}",
+            rust,
+            results.get("search", "baseline", tiles=tiles),
+            results.get("search", "python", tiles=tiles),
+        )
+        gflops = 2 * cells * tiles * dim / rust.median / 1e9
+        row.gflops = f"{gflops:.1f}"
+        if peak is not None:
+            row.gflops += f" ({gflops / peak:.0%})"
+            floor = 2 * cells * tiles * dim / (peak * 1e9)
+            ratio = rust.median / floor
+            row.target = f"<= {SEARCH_FLOOR_FACTOR}x floor: {ratio:.2f}x"
+            row.result = verdict(ratio <= SEARCH_FLOOR_FACTOR)
+        rows.append(row)
+    return rows
+
+
+def pruned_rows(results: Results) -> list[Row]:
+    """Index build and pruned query at each tile count, with recall@1."""
+    rows = []
+    sizes = set(results.values("pruned", "tiles")) | set(results.values("pruned-build", "tiles"))
+    for tiles in sorted(sizes):
+        build = results.get("pruned-build", "rust", tiles=tiles)
+        if build is not None:
+            rows.append(
+                compared(
+                    "pruned search: index build",
+                    f"{_n(tiles)} photo-crop tiles",
+                    build,
+                    results.get("pruned-build", "baseline", tiles=tiles),
+                    None,
+                )
+            )
+        rust = results.get("pruned", "rust", tiles=tiles)
+        if rust is None:
+            continue
+        baseline = results.get("pruned", "baseline", tiles=tiles)
+        size = (
+            f"{_n(rust.info['cells'])} x {_n(tiles)} photo crops, S={_n(rust.info['shortlist'])} "
+            f"({rust.info['scanned']:.1%} scanned)"
+        )
+        row = compared("pruned search top-1 (pca)", size, rust, baseline, None)
+        recall = rust.info["recall"]
+        row.mosaicfast += f", recall@1 {recall:.4f}"
+        if baseline is not None:
+            row.baseline += (
+                f", recall@1 {baseline.info['recall']:.4f} (S={_n(baseline.info['shortlist'])})"
+            )
+        row.target = (
+            f"<= {PRUNED_MAX_SECONDS:g} s, recall@1 >= {PRUNED_MIN_RECALL}: "
+            f"{format_seconds(rust.median)}, {recall:.4f}"
+        )
+        row.result = verdict(rust.median <= PRUNED_MAX_SECONDS and recall >= PRUNED_MIN_RECALL)
+        rows.append(row)
+    return rows
+
+
+def matching_rows(results: Results) -> list[Row]:
+    """SSIM re-rank, penalised greedy and optimal assignment."""
+    rows = []
+    for tiles in results.values("ssim", "tiles"):
+        rust = results.get("ssim", "rust", tiles=tiles)
+        if rust is not None:
+            info = rust.info
+            side = int(info["dim"] ** 0.5)
+            size = f"{_n(info['cells'])} x top-{info['k']}, {side}x{side}, {_n(tiles)} tiles"
+            baseline = results.get("ssim", "baseline", tiles=tiles)
+            python = results.get("ssim", "python", tiles=tiles)
+            rows.append(compared("SSIM re-rank", size, rust, baseline, python))
+    greedy = results.get("greedy", "rust")
+    if greedy is not None:
+        info = greedy.info
+        size = f"{_n(info['cells'])} cells, k={info['k']}, r={info['radius']}"
+        python = results.get("greedy", "python")
+        rows.append(compared("penalised greedy", size, greedy, None, python))
+    optimal = results.get("optimal", "rust")
+    if optimal is not None:
+        size = f"{_n(optimal.info['cells'])} x {_n(optimal.info['tiles'])}, each tile once"
+        baseline = results.get("optimal", "baseline")
+        rows.append(compared("optimal assignment", size, optimal, baseline, None))
+    return rows
+
+
+def thread_rows(results: Results) -> list[Row]:
+    """The search on 1 thread against 2."""
+    one, two = results.get("threads", "rust", threads=1), results.get("threads", "rust", threads=2)
+    if one is None or two is None:
+        return []
+    speedup = one.median / two.median
+    return [
+        Row(
+            stage="thread scaling (search)",
+            size=f"{_n(two.info['cells'])} x {_n(two.info['tiles'])}, 1 -> 2 threads",
+            mosaicfast=f"{format_seconds(two.median)} (2 thr)",
+            baseline=f"{format_seconds(one.median)} (1 thr)",
+            vs_baseline=format_ratio(one.median, two.median),
+            target=f">= {THREAD_MIN_SPEEDUP}x: {speedup:.2f}x",
+            result=verdict(speedup >= THREAD_MIN_SPEEDUP),
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class Point:
+    """One size of a scaling sweep."""
+
+    sweep: str
+    cells: int
+    tiles: int
+    exhaustive: float | None
+    pruned: float | None
+    shortlist: int | None
+
+    @property
+    def per_pair(self) -> float | None:
+        """Exhaustive seconds per cell x tile."""
+        return None if self.exhaustive is None else self.exhaustive / (self.cells * self.tiles)
+
+
+def scaling_points(results: Results) -> list[Point]:
+    """The sweeps' sizes in order, each with its exhaustive and pruned medians."""
+    points = []
+    for sweep in ("tiles", "cells"):
+        stage = f"scale-{sweep}"
+        for value in results.values(stage, sweep):
+            exhaustive = results.get(stage, "exhaustive", **{sweep: value})
+            pruned = results.get(stage, "pruned", **{sweep: value})
+            known = exhaustive or pruned
+            assert known is not None
+            points.append(
+                Point(
+                    sweep=sweep,
+                    cells=known.info["cells"],
+                    tiles=known.info["tiles"],
+                    exhaustive=None if exhaustive is None else exhaustive.median,
+                    pruned=None if pruned is None else pruned.median,
+                    shortlist=None if pruned is None else pruned.info["shortlist"],
+                )
+            )
+    return points
+
+
+def scaling_rows(points: list[Point]) -> list[Row]:
+    """Per sweep: the spread of the exhaustive search's time per cell x tile."""
+    rows = []
+    for sweep in ("tiles", "cells"):
+        swept = [p for p in points if p.sweep == sweep and p.per_pair is not None]
+        if len(swept) < 2:
+            continue
+        per_pair = [p.per_pair for p in swept if p.per_pair is not None]
+        spread = max(per_pair) / min(per_pair)
+        first, last = swept[0], swept[-1]
+        if sweep == "tiles":
+            size = f"{_n(first.cells)} x {_short(first.tiles)}..{_short(last.tiles)} tiles"
+        else:
+            size = f"{_short(first.cells)}..{_short(last.cells)} cells x {_n(first.tiles)}"
+        rows.append(
+            Row(
+                stage=f"scaling in {sweep} (exhaustive)",
+                size=size,
+                mosaicfast=f"{min(per_pair) * 1e9:.3f}-{max(per_pair) * 1e9:.3f} ns per pair",
+                target=f"spread <= {SCALING_MAX_SPREAD}x: {spread:.2f}x",
+                result=verdict(spread <= SCALING_MAX_SPREAD),
+            )
+        )
+    return rows
+
+
+def build_rows(build: Build | None) -> list[Row]:
+    """The full build: wall time and peak RSS against their budgets."""
+    if build is None:
+        return []
+    ok = build.seconds <= BUILD_MAX_SECONDS and build.peak_mb <= BUILD_MAX_MB
+    return [
+        Row(
+            stage=f"full build (--metric {BUILD_METRIC})",
+            size=f"600x400 -> {build.cells} cells, {_n(build.tiles)} tiles",
+            mosaicfast=f"{format_seconds(build.seconds)} wall",
+            target=(
+                f"<= {BUILD_MAX_SECONDS:g} s, <= {BUILD_MAX_MB:,.0f} MB: "
+                f"{build.seconds:.2f} s, {build.peak_mb:,.0f} MB"
+            ),
+            result=verdict(ok),
+        )
+    ]
+
+
+def main_rows(results: Results, build: Build | None) -> list[Row]:
+    """Every row of the main table, in pipeline order."""
+    return [
+        *peak_row(results),
+        *descriptor_rows(results),
+        *search_rows(results),
+        *pruned_rows(results),
+        *matching_rows(results),
+        *thread_rows(results),
+        *scaling_rows(scaling_points(results)),
+        *build_rows(build),
+    ]
+
+
+def scaling_table(points: list[Point]) -> list[list[str]]:
+    """The sweeps as text cells, header first."""
+    rows = [
+        ["sweep", "cells", "tiles", "cells x tiles", "exhaustive", "ns per cell x tile",
+         "pruned", "us per cell (pruned)"],
+    ]  # fmt: skip
+    for p in points:
+        pruned_label = "—" if p.pruned is None else f"{format_seconds(p.pruned)} (S={p.shortlist})"
         rows.append(
             [
-                str(result.tiles),
-                str(result.cells),
-                str(result.dim),
-                format_seconds(result.rust),
-                format_seconds(result.numpy),
-                format_seconds(result.python),
-                format_ratio(result.numpy, result.rust),
-                format_ratio(result.python, result.rust),
-                gflops,
+                f"in {p.sweep}",
+                _n(p.cells),
+                _n(p.tiles),
+                f"{p.cells * p.tiles:.2e}",
+                format_seconds(p.exhaustive),
+                "—" if p.per_pair is None else f"{p.per_pair * 1e9:.3f}",
+                pruned_label,
+                "—" if p.pruned is None else f"{p.pruned / p.cells * 1e6:.1f}",
             ]
         )
     return rows
 
 
 def render(rows: list[list[str]]) -> str:
-    """Rows of text cells as an aligned plain-text table, numbers right-aligned."""
+    """Text cells as an aligned Markdown table (readable as plain text too)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True))
-        for row in rows
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(rows[0]), rule, *(line(row) for row in rows[1:])])
+
+
+def cells_of(row: Row) -> list[str]:
+    """A row's text cells, in column order."""
+    return [getattr(row, f.name) for f in fields(row)]
+
+
+# -- the plot ------------------------------------------------------------------------------
+
+
+def plot_scaling(points: list[Point], path: Path) -> bool:
+    """Log-log plot of the sweeps (time against tiles, and against cells) to ``path``.
+
+    Returns False, saying why, when matplotlib is missing or there is nothing to plot.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        say("no scaling plot: matplotlib is not installed (pip install -e '.[dev]')")
+        return False
+    if not points:
+        return False
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, sweep in zip(axes, ("tiles", "cells"), strict=True):
+        swept = [p for p in points if p.sweep == sweep]
+        if not swept:
+            ax.set_visible(False)
+            continue
+        _plot_sweep(ax, sweep, swept)
+    figure.suptitle("mosaicfast top-1 search: median time (log-log)")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return True
+
+
+def _plot_sweep(ax: Any, sweep: str, swept: list[Point]) -> None:
+    """One panel: exhaustive and pruned medians, and a line of slope 1 through the middle."""
+    x = [getattr(p, sweep) for p in swept]
+    exhaustive = [(xi, p.exhaustive) for xi, p in zip(x, swept, strict=True) if p.exhaustive]
+    pruned = [(xi, p.pruned) for xi, p in zip(x, swept, strict=True) if p.pruned]
+    if exhaustive:
+        ax.loglog(*zip(*exhaustive, strict=True), "o-", label="exhaustive (exact)")
+        mid_x, mid_y = exhaustive[len(exhaustive) // 2]
+        ax.loglog(
+            [x[0], x[-1]], [mid_y * x[0] / mid_x, mid_y * x[-1] / mid_x], "k--", lw=0.8,
+            label="linear",
+        )  # fmt: skip
+    if pruned:
+        shortlist = swept[0].shortlist
+        ax.loglog(*zip(*pruned, strict=True), "s-", label=f"pruned (pca, S={shortlist})")
+    fixed = f"{swept[0].cells:,} cells" if sweep == "tiles" else f"{swept[0].tiles:,} tiles"
+    ax.set_xlabel(f"{sweep} (at {fixed})")
+    ax.set_ylabel("seconds")
+    ax.grid(True, which="both", lw=0.3)
+    ax.legend()
+
+
+# -- the report ----------------------------------------------------------------------------
+
+
+def describe_machine(header: dict[str, Any]) -> str:
+    """CPU, cores, search kernel and commit, in one line."""
+    from mosaicfast import _core
+
+    machine = header.get("machine_info") or {}
+    cpu = (machine.get("cpu") or {}).get("brand_raw") or machine.get("processor") or "CPU"
+    commit = header.get("commit_info") or {}
+    revision = str(commit.get("id") or "?")[:7] + (" (dirty)" if commit.get("dirty") else "")
+    return (
+        f"{cpu}, {os.cpu_count()} cores; Rust kernel {_core.search_kernel()}, "
+        f"{_core.default_threads()} threads; commit {revision}; {header.get('datetime') or ''}"
+    )
+
+
+LEGEND = """\
+mosaicfast: median of the rounds (pytest-benchmark); the full build is one run, wall time
+of the whole command (start-up included) with its peak RSS. baseline/mf and Python/mf:
+how many times longer the baseline and the reference take.
+baselines (benches/baselines.py, test_bench_*.py): descriptors, a NumPy lookup table +
+np.add.reduceat; exhaustive search, blocked float32 |a|^2+|b|^2-2ab matrix products +
+argmin; pruned search, SciPy cKDTree on 8 PCA dims + NumPy exact distances (same
+shortlist); SSIM, SciPy uniform_filter on pair stacks (256 cells, extrapolated);
+optimal assignment, scipy.optimize.linear_sum_assignment on the dense matrix (1 round).
+pure Python: mosaicfast.reference (descriptors, search) and benches/references.py (SSIM,
+greedy); "~ (extrap.)": timed on a subsample and scaled by the ratio of work.
+GFLOP/s: 2*cells*tiles*d / median (the flops of the equivalent matrix product), and its
+share of the float32 peak measured in the same process; the compute floor is
+2*cells*tiles*d / peak. recall@1: share of cells given the exhaustive search's best tile."""
+
+
+def build_summary(build: Build) -> str:
+    """Where the build's time goes: each stage, largest first, and the start-up."""
+    stages = dict(build.stages)
+    stages["start-up and exit"] = max(0.0, build.seconds - sum(build.stages.values()))
+    parts = [
+        f"{name} {seconds:.2f} s ({seconds / build.seconds:.0%})"
+        for name, seconds in sorted(stages.items(), key=lambda item: -item[1])
     ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    return (
+        f"full build, where the {build.seconds:.2f} s go: " + ", ".join(parts) + f"; CPU "
+        f"{build.cpu:.1f} s, peak RSS {build.peak_mb:,.0f} MB.\n  command: "
+        + " ".join(build.command)
+    )
+
+
+def report_text(
+    results: Results,
+    header: dict[str, Any],
+    build: Build | None,
+    sizes: Sizes,
+    other_share: float | None,
+) -> str:
+    """The whole report: machine, main table, legend, build stages, scaling table."""
+    name = next(name for name, known in SIZES.items() if known is sizes)
+    lines = [f"# mosaicfast benchmark ({name} sizes)", "", describe_machine(header)]
+    if sizes is not FULL:
+        lines.append(
+            f"{name.upper()} run: small sizes; the targets are those of the full sizes, so the "
+            "verdicts are indicative only."
+        )
+    lines += ["", render([cells_of(HEADER), *map(cells_of, main_rows(results, build))]), ""]
+    lines.append(LEGEND)
+    if build is not None:
+        lines += ["", build_summary(build)]
+    points = scaling_points(results)
+    if points:
+        fixed = next((p.tiles for p in points if p.sweep == "cells"), None)
+        lines += [
+            "",
+            "## Scaling (medians; the cells sweep at "
+            + ("?" if fixed is None else f"{fixed:,}")
+            + " tiles; plot in scaling.png)",
+            "",
+            render(scaling_table(points)),
+        ]
+    if other_share is not None:
+        lines.append("")
+        lines.append(f"Other processes used {other_share:.0%} of the machine's CPU meanwhile.")
+        if other_share > DISTURBED_SHARE:
+            lines.append("WARNING: the machine was shared; the timings are disturbed.")
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command's options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", choices=SIZES, default="full", help="problem sizes (default full)"
+    )
+    parser.add_argument(
+        "--quick", dest="sizes", action="store_const", const="quick", help="same as --sizes quick"
+    )
+    parser.add_argument("--no-build", action="store_true", help="skip the full build")
+    parser.add_argument(
+        "-k", dest="select", help="run only the benchmarks matching this pytest -k expression"
+    )
+    parser.add_argument(
+        "--json", type=Path, help="report this --benchmark-json file instead of running the suite"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / ".bench", help="output folder")
+    parser.add_argument(
+        "--data", type=Path, help="build data folder (default OUT/data, OUT/quick-data)"
+    )
+    args = parser.parse_args(argv)
+    if os.environ.get("MOSAICFAST_BENCH_QUICK", "") not in ("", "0"):
+        args.sizes = "quick"
+    return args
+
+
+@contextlib.contextmanager
+def _step(message: str) -> Iterator[None]:
+    say(message)
+    start = time.monotonic()
+    yield
+    say(f"... done in {time.monotonic() - start:.1f}s")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the table for the JSON file named on the command line."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("json", type=Path, help="output of pytest --benchmark-json")
-    args = parser.parse_args(argv)
-    results = load_results(args.json)
-    others = other_benchmarks(args.json)
-    if not results and len(others) == 1:
-        parser.error(f"{args.json} holds no benchmarks")
-    if len(others) > 1:
-        print("Other stages (medians)")
-        print(render(others))
-        print()
-    if not results:
-        return 0
-    print("Exhaustive top-1 search (medians; Python timed on a subsample and extrapolated)")
-    print(render(table_rows(results)))
-    print("GFLOP/s counts 2*cells*tiles*d operations (one subtract + one multiply-add per value).")
-    print(f"Rust kernel: {_core.search_kernel()}, {_core.default_threads()} threads")
-    peak = float32_matmul_gflops()
-    print(
-        f"float32 peak, np.matmul {PEAK_SIZE}x{PEAK_SIZE} best of {PEAK_REPEATS} "
-        f"(same process): {peak:.1f} GFLOP/s"
-    )
+    """Run the suite and the build, print the report and write its files."""
+    args = parse_args(argv)
+    sizes = SIZES[args.sizes]
+    out: Path = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    load = Load()
+    json_path = args.json
+    if json_path is None:
+        json_path = out / "bench.json"
+        with _step("benchmark suite"):
+            run_suite(sizes, json_path, args.select)
+    measurements, header = load_measurements(json_path)
+    build = None
+    if not args.no_build:
+        data = args.data or out / ("data" if sizes is FULL else f"{args.sizes}-data")
+        library, target = prepare_library(data.resolve(), sizes.build_tiles)
+        with _step("full build"):
+            build = run_build(library, target, out / "mosaic.png", sizes.build_enlargement)
+    results = Results(measurements)
+    if plot_scaling(scaling_points(results), out / "scaling.png"):
+        say(f"wrote {out / 'scaling.png'}")
+    other = load.other_share() if args.json is None else None
+    text = report_text(results, header, build, sizes, other)
+    (out / "report.md").write_text(text)
+    say(f"wrote {out / 'report.md'}")
+    print(text, end="")
     return 0
 
 

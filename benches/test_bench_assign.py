@@ -1,4 +1,8 @@
-"""Assignment of tiles to cells: exact optimum against SciPy's dense solver, and the greedy.
+"""Assignment of tiles to cells: exact optimum against SciPy's dense solver, and the greedy
+against its pure-Python reference (``references.penalised_greedy``).
+
+SciPy's dense solve runs first and once (half a minute at full size); its optimum is what
+the core's result is checked against.
 
 Environment variables
 ---------------------
@@ -9,12 +13,14 @@ MOSAICFAST_BENCH_ASSIGN_SIZE
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
+import references
 from baselines import synthetic_descriptors
+from conftest import CELL_COLS, CELL_ROWS, env_int
 from pytest_benchmark.fixture import BenchmarkFixture
 from scipy.optimize import linear_sum_assignment
 
@@ -24,53 +30,75 @@ from mosaicfast.descriptors import search_topk
 GREEDY_TILES = 10_000
 GREEDY_K = 32
 GREEDY_RADIUS = 2
+GREEDY_MAX_USES = 4
 
-
-def _assign_size() -> int:
-    text = os.environ.get("MOSAICFAST_BENCH_ASSIGN_SIZE", "1000")
-    if not text.isdigit() or int(text) < 1:
-        raise pytest.UsageError(
-            f"MOSAICFAST_BENCH_ASSIGN_SIZE must be a positive integer: {text!r}"
-        )
-    return int(text)
+GreedyProblem = tuple[tuple[Any, ...], dict[str, Any]]
+"""Positional and keyword arguments of ``penalised_greedy``."""
 
 
 @pytest.fixture(scope="module")
 def square() -> tuple[np.ndarray, np.ndarray]:
     """Descriptors of as many cells as tiles."""
-    n = _assign_size()
+    n = env_int("MOSAICFAST_BENCH_ASSIGN_SIZE", 1000)
     return synthetic_descriptors(n, 5, 11), synthetic_descriptors(n, 5, 12)
 
 
-@pytest.fixture(scope="module")
-def dense_optimum(square: tuple[np.ndarray, np.ndarray]) -> Callable[[], float]:
-    """The optimum total cost by SciPy on the dense matrix, computed once on first use."""
-    found: list[float] = []
+class DenseOptimum:
+    """The optimum total cost by SciPy on the dense matrix: recorded by the SciPy benchmark,
+    or computed on first use if that did not run."""
 
-    def total() -> float:
-        if not found:
-            cells, tiles = square
+    def __init__(self, square: tuple[np.ndarray, np.ndarray]) -> None:
+        self.square = square
+        self.total: float | None = None
+
+    def record(self, costs: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> float:
+        """Keep the total of an optimal ``(rows, cols)`` assignment of ``costs``."""
+        self.total = float(costs[rows, cols].sum())
+        return self.total
+
+    def __call__(self) -> float:
+        if self.total is None:
+            cells, tiles = self.square
             costs = assign.squared_distance_costs(cells, tiles)(np.arange(len(cells)))
-            rows, cols = linear_sum_assignment(costs)
-            found.append(float(costs[rows, cols].sum()))
-        return found[0]
+            self.record(costs, *linear_sum_assignment(costs))
+        assert self.total is not None
+        return self.total
 
-    return total
+
+@pytest.fixture(scope="module")
+def dense_optimum(square: tuple[np.ndarray, np.ndarray]) -> DenseOptimum:
+    """The SciPy optimum, shared by the module's benchmarks."""
+    return DenseOptimum(square)
 
 
 def _label(benchmark: BenchmarkFixture, implementation: str, cells: int, tiles: int) -> None:
     benchmark.group = f"optimal assignment, {cells} cells x {tiles} tiles, capacity 1"
-    benchmark.extra_info.update(implementation=implementation, cells=cells, tiles=tiles)
+    benchmark.extra_info.update(
+        stage="optimal", implementation=implementation, cells=cells, tiles=tiles
+    )
+
+
+def test_optimal_scipy_dense(
+    benchmark: BenchmarkFixture,
+    square: tuple[np.ndarray, np.ndarray],
+    dense_optimum: DenseOptimum,
+) -> None:
+    cells, tiles = square
+    _label(benchmark, "baseline", len(cells), len(tiles))
+    costs = assign.squared_distance_costs(cells, tiles)(np.arange(len(cells)))
+    rows, cols = benchmark.pedantic(linear_sum_assignment, args=(costs,), rounds=1)
+    assert np.unique(cols).size == len(cells)
+    dense_optimum.record(costs, rows, cols)
 
 
 def test_optimal_column_generation(
     benchmark: BenchmarkFixture,
     square: tuple[np.ndarray, np.ndarray],
-    dense_optimum: Callable[[], float],
+    dense_optimum: DenseOptimum,
     rounds: int,
 ) -> None:
     cells, tiles = square
-    _label(benchmark, "rust sparse + column generation", len(cells), len(tiles))
+    _label(benchmark, "rust", len(cells), len(tiles))
 
     def solve() -> assign.OptimalAssignment:
         # Wider first candidates (32 per cell, 4 per tile) and 64 new pairs per cell per
@@ -85,42 +113,57 @@ def test_optimal_column_generation(
     assert result.total_cost == pytest.approx(dense_optimum(), rel=1e-9)
 
 
-def test_optimal_scipy_dense(
-    benchmark: BenchmarkFixture,
-    square: tuple[np.ndarray, np.ndarray],
-    dense_optimum: Callable[[], float],
-    rounds: int,
-) -> None:
-    cells, tiles = square
-    _label(benchmark, "scipy linear_sum_assignment (dense)", len(cells), len(tiles))
-    costs = assign.squared_distance_costs(cells, tiles)(np.arange(len(cells)))
-    rows, cols = benchmark.pedantic(linear_sum_assignment, args=(costs,), rounds=rounds)
-    assert float(costs[rows, cols].sum()) == pytest.approx(dense_optimum(), rel=1e-9)
+@pytest.fixture(scope="module")
+def greedy_problem(cells: np.ndarray, tile_library: Callable[[int], np.ndarray]) -> GreedyProblem:
+    """The greedy's arguments: the 32 nearest of 10,000 tiles per cell, hardest cell first."""
+    cand, dist = search_topk(cells, tile_library(GREEDY_TILES), GREEDY_K)
+    cost = dist.astype(np.float64)
+    options = {
+        "penalty": float(np.median(cost[:, 0])),
+        "max_uses": GREEDY_MAX_USES,
+        "min_distance": GREEDY_RADIUS,
+        "grid": (CELL_ROWS, CELL_COLS),
+    }
+    return (cand, cost, assign.hardest_first(cost), GREEDY_TILES), options
+
+
+def _label_greedy(benchmark: BenchmarkFixture, implementation: str, cells: int) -> None:
+    benchmark.group = f"penalised greedy, {cells} cells, k={GREEDY_K}, r={GREEDY_RADIUS}"
+    benchmark.extra_info.update(
+        stage="greedy",
+        implementation=implementation,
+        cells=cells,
+        tiles=GREEDY_TILES,
+        k=GREEDY_K,
+        radius=GREEDY_RADIUS,
+        max_uses=GREEDY_MAX_USES,
+    )
 
 
 def test_penalised_greedy_min_distance(
-    benchmark: BenchmarkFixture, cells: np.ndarray, tile_library, rounds: int
+    benchmark: BenchmarkFixture,
+    greedy_problem: GreedyProblem,
+    rounds: int,
 ) -> None:
-    from conftest import CELL_COLS, CELL_ROWS
-
-    tiles = tile_library(GREEDY_TILES)
-    cand, dist = search_topk(cells, tiles, GREEDY_K)
-    cost = dist.astype(np.float64)
-    order = assign.hardest_first(cost)
-    benchmark.group = f"penalised greedy, {len(cells)} cells, k={GREEDY_K}, r={GREEDY_RADIUS}"
-    benchmark.extra_info.update(implementation="rust", cells=len(cells), tiles=len(tiles))
+    args, options = greedy_problem
+    _label_greedy(benchmark, "rust", len(args[0]))
     assignment, uses = benchmark.pedantic(
-        assign.penalised_greedy,
-        args=(cand, cost, order, len(tiles)),
-        kwargs={
-            "penalty": float(np.median(cost[:, 0])),
-            "max_uses": 4,
-            "min_distance": GREEDY_RADIUS,
-            "grid": (CELL_ROWS, CELL_COLS),
-        },
-        rounds=rounds,
-        iterations=1,
+        assign.penalised_greedy, args=args, kwargs=options, rounds=rounds, warmup_rounds=1
     )
-    assert uses.max() <= 4
+    assert uses.max() <= GREEDY_MAX_USES
     board = assignment.reshape(CELL_ROWS, CELL_COLS)
     assert not np.any((board[:, 1:] == board[:, :-1]) & (board[:, 1:] >= 0))
+
+
+def test_penalised_greedy_python_reference(
+    benchmark: BenchmarkFixture,
+    greedy_problem: GreedyProblem,
+    rounds: int,
+) -> None:
+    args, options = greedy_problem
+    _label_greedy(benchmark, "python", len(args[0]))
+    found = benchmark.pedantic(
+        references.penalised_greedy, args=args, kwargs=options, rounds=rounds
+    )
+    expected = assign.penalised_greedy(*args, **options)
+    np.testing.assert_array_equal(found[0], expected[0])

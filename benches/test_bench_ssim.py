@@ -1,9 +1,10 @@
 """SSIM re-ranking of 6144 cells x top-32 candidates at 16 x 16 among N tiles.
 
 The Rust core against the vectorised NumPy/SciPy computation a NumPy user would write
-(timed on a subsample of cells and extrapolated, and labelled so). Both are checked
-against each other on the subsample. Tile counts come from MOSAICFAST_BENCH_SIZES, as
-for the search benchmarks (``190000`` for the issue's full-size job).
+and the pure-Python reference (``references.ssim_rerank``), both timed on a subsample of
+cells and extrapolated, and labelled so. Each is checked against the core on its
+subsample. Tile counts come from MOSAICFAST_BENCH_SIZES, as for the search benchmarks
+(``190000`` for the issue's full-size job).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+import references
 from conftest import CELL_COLS, CELL_ROWS
 from pytest_benchmark.fixture import BenchmarkFixture
 from scipy.ndimage import uniform_filter
@@ -27,6 +29,8 @@ WIN_SIZE = 7
 DATA_RANGE = 255.0
 BASELINE_CELLS = 256
 """Cells of the subsample computed by the NumPy/SciPy baseline."""
+REFERENCE_CELLS = 4
+"""Cells of the subsample computed by the pure-Python reference (all their candidates)."""
 
 
 def synthetic_patches(count: int, seed: int) -> np.ndarray:
@@ -96,11 +100,17 @@ def numpy_candidate_ssim(
 def label(benchmark: BenchmarkFixture, implementation: str, cells: int, tiles: int) -> None:
     """Group the benchmark by tile count and record what it measures.
 
-    ``tiles``, ``cells`` and ``dim`` are the keys ``report.py`` reads from every benchmark.
+    ``report.py`` files it by ``stage`` and ``implementation`` and reads its size from
+    ``cells``, ``tiles``, ``dim`` (pixels per patch) and ``k``.
     """
     benchmark.group = f"ssim re-rank top-{TOP_K}, {SIDE}x{SIDE}, {tiles} tiles"
     benchmark.extra_info.update(
-        implementation=implementation, cells=cells, tiles=tiles, dim=SIDE * SIDE, k=TOP_K
+        stage="ssim",
+        implementation=implementation,
+        cells=cells,
+        tiles=tiles,
+        dim=SIDE * SIDE,
+        k=TOP_K,
     )
 
 
@@ -110,13 +120,13 @@ def test_rust_ssim(
     rounds: int,
 ) -> None:
     cells, tiles, candidates = problem
-    label(benchmark, "ssim-rust", len(cells), len(tiles))
+    label(benchmark, "rust", len(cells), len(tiles))
     scores = benchmark.pedantic(
         candidate_ssim,
         args=(cells, tiles, candidates),
         kwargs={"data_range": DATA_RANGE, "win_size": WIN_SIZE},
         rounds=rounds,
-        iterations=1,
+        warmup_rounds=1,
     )
     assert scores.shape == candidates.shape
     sample = slice(0, 64)
@@ -130,7 +140,7 @@ def test_numpy_ssim_baseline(
     rounds: int,
 ) -> None:
     cells, tiles, candidates = problem
-    label(benchmark, "ssim-numpy", len(cells), len(tiles))
+    label(benchmark, "baseline", len(cells), len(tiles))
     sample = np.linspace(0, len(cells) - 1, BASELINE_CELLS).astype(np.intp)
     benchmark.extra_info.update(
         subsample_cells=BASELINE_CELLS, extrapolation=len(cells) / BASELINE_CELLS
@@ -143,3 +153,23 @@ def test_numpy_ssim_baseline(
     )
     expected = candidate_ssim(cells[sample], tiles, candidates[sample], win_size=WIN_SIZE)
     np.testing.assert_allclose(scores, expected, atol=1e-5)
+
+
+def test_python_ssim_reference(
+    benchmark: BenchmarkFixture,
+    problem: tuple[np.ndarray, np.ndarray, np.ndarray],
+    rounds: int,
+) -> None:
+    cells, tiles, candidates = problem
+    label(benchmark, "python", len(cells), len(tiles))
+    sample = np.linspace(0, len(cells) - 1, REFERENCE_CELLS).astype(np.intp)
+    benchmark.extra_info.update(
+        subsample_cells=REFERENCE_CELLS, extrapolation=len(cells) / REFERENCE_CELLS
+    )
+    scores = benchmark.pedantic(
+        references.ssim_rerank,
+        args=(cells[sample], tiles, candidates[sample], WIN_SIZE, DATA_RANGE),
+        rounds=rounds,
+    )
+    expected = candidate_ssim(cells[sample], tiles, candidates[sample], win_size=WIN_SIZE)
+    np.testing.assert_allclose(scores, expected, atol=2e-5)
