@@ -803,8 +803,9 @@ def _plot_sweep(ax: Any, sweep: str, swept: list[Point]) -> None:
             label="linear",
         )  # fmt: skip
     if pruned:
-        shortlist = swept[0].shortlist
-        ax.loglog(*zip(*pruned, strict=True), "s-", label=f"pruned (pca, S={shortlist})")
+        shortlists = {p.shortlist for p in swept if p.pruned}
+        shortlist = f"S={shortlists.pop()}" if len(shortlists) == 1 else "S=35 sqrt(tiles)"
+        ax.loglog(*zip(*pruned, strict=True), "s-", label=f"pruned (pca, {shortlist})")
     fixed = f"{swept[0].cells:,} cells" if sweep == "tiles" else f"{swept[0].tiles:,} tiles"
     ax.set_xlabel(f"{sweep} (at {fixed})")
     ax.set_ylabel("seconds")

@@ -28,14 +28,16 @@ whatever the thread count.
 from __future__ import annotations
 
 from math import ceil, sqrt
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.spatial import cKDTree
 
 from . import _core
 from .descriptors import descriptor_array
+
+if TYPE_CHECKING:
+    from scipy.spatial import cKDTree
 
 __all__ = ["DEFAULT_DIMS", "DEFAULT_LEAF_SIZE", "CandidateIndex", "Method", "default_shortlist"]
 
@@ -151,6 +153,9 @@ class CandidateIndex:
         sample = descriptors[:: max(1, n // PCA_SAMPLE)].astype(np.float64)
         self.basis = self._basis(method, dims, sample)
         projected = self.project(descriptors)
+        # Imported here: scipy.spatial takes ~0.3 s to import, and only pruning needs it.
+        from scipy.spatial import cKDTree
+
         tree = cKDTree(projected, leafsize=leaf_size, balanced_tree=True, compact_nodes=True)
         self._ids = np.ascontiguousarray(tree.indices, dtype=np.int64)
         self._starts = _leaf_starts(tree)

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from PIL import Image
-from scipy.ndimage import uniform_filter
 
 __all__ = [
     "PIXELS_PER_CELL",
@@ -166,6 +165,8 @@ def _as_float_image(image: ArrayLike, name: str) -> NDArray[np.float64]:
 
 def _ssim_map(x: NDArray[np.float64], y: NDArray[np.float64], data_range: float) -> NDArray:
     """Per-pixel SSIM (Wang et al. 2004, eq. 13) from windowed means and covariances."""
+
+    from scipy.ndimage import uniform_filter  # not at the top: only --stats needs it
 
     def local_mean(values: NDArray[np.float64]) -> NDArray[np.float64]:
         return uniform_filter(values, size=_SSIM_WINDOW, mode="reflect")

@@ -20,18 +20,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Literal
 
-import av
 import numpy as np
-from av.container import InputContainer
-from av.video.stream import VideoStream
 from numpy.typing import NDArray
 from PIL import Image
 
 from .errors import ImageReadError
 from .images import Box
 from .output import atomic_path
+
+if TYPE_CHECKING:
+    import av
+    from av.container import InputContainer
+    from av.video.stream import VideoStream
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -44,6 +47,15 @@ __all__ = [
     "splice_to_folder",
     "square_boxes",
 ]
+
+
+def _av() -> ModuleType:
+    """PyAV, imported on first use: loading FFmpeg takes ~0.1 s that runs without
+    videos do not need."""
+    import av
+
+    return av
+
 
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".wmv"}
@@ -138,8 +150,8 @@ def square_boxes(width: int, height: int, crops: int) -> list[Box]:
 def _open_video(path: Path) -> Iterator[tuple[InputContainer, VideoStream]]:
     """Open a video's first video stream for threaded decoding, or ImageReadError."""
     try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError) as err:
+        container = _av().open(str(path))
+    except (_av().FFmpegError, OSError) as err:
         raise ImageReadError(path, f"not a video file FFmpeg can read ({_reason(err)})") from err
     with container:
         if not container.streams.video:
@@ -200,7 +212,7 @@ def splice(
                     tiles = sampler.take(frame)
                     if tiles is not None:
                         yield tiles
-        except av.FFmpegError as err:
+        except _av().FFmpegError as err:
             reached = format_time(stats.decoded_until or start)
             stats.error = f"video data damaged after {reached} ({_reason(err)})"
             return
@@ -266,7 +278,7 @@ def _duration(container: InputContainer, stream: VideoStream) -> float | None:
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
-        return container.duration / av.time_base
+        return container.duration / _av().time_base
     return None
 
 
@@ -337,7 +349,7 @@ def load_video_square(path: str | Path, time: float, box: Box, size: int) -> NDA
                 if frame.time is not None and frame.time >= time - 1e-3:
                     rgb = _upright(_rgb(frame), frame.rotation)
                     return _square(Image.fromarray(rgb), box, size)
-        except av.FFmpegError as err:
+        except _av().FFmpegError as err:
             raise ImageReadError(path, f"video data damaged ({_reason(err)})") from err
     raise ImageReadError(path, f"no frame at {format_time(time)}")
 
