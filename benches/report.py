@@ -33,7 +33,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,8 @@ class Sizes:
     scaling_cells_tiles: int
     build_tiles: int
     build_enlargement: float
+    huge_tile_size: int | None = None
+    """Tile side of the huge build (streamed TIFF), or None to skip it."""
 
     def environment(self) -> dict[str, str]:
         """The suite's environment variables (see ``conftest.py``)."""
@@ -107,6 +109,7 @@ FULL = Sizes(
     scaling_cells_tiles=50_000,
     build_tiles=190_000,
     build_enlargement=8.0,
+    huge_tile_size=200,
 )
 QUICK = Sizes(
     search_tiles=(2_000,),
@@ -291,6 +294,8 @@ class Build:
     tiles: int
     stages: dict[str, float]
     command: list[str]
+    pixels: tuple[int, int] | None = None
+    """Output ``(width, height)``, from the ``wrote`` line."""
 
 
 def prepare_library(data: Path, tiles: int) -> tuple[Path, Path]:
@@ -322,8 +327,11 @@ def _library_tiles(library: Path) -> int | None:
     return sum(library_info(library).sources.values())
 
 
-def run_build(library: Path, target: Path, output: Path, enlargement: float) -> Build:
-    """Run ``mosaicfast build`` at the classic defaults under the measuring wrapper.
+def run_build(
+    library: Path, target: Path, output: Path, enlargement: float, extra: Sequence[str] = ()
+) -> Build:
+    """Run ``mosaicfast build`` at the classic defaults (plus ``extra`` options) under the
+    measuring wrapper.
 
     Raises
     ------
@@ -333,6 +341,7 @@ def run_build(library: Path, target: Path, output: Path, enlargement: float) -> 
     command = [
         sys.executable, "-m", "mosaicfast", "build", str(target), "--library", str(library),
         "-o", str(output), "--enlargement", f"{enlargement:g}", "--metric", BUILD_METRIC,
+        *extra,
     ]  # fmt: skip
     say("full build: " + " ".join(["mosaicfast", *command[3:]]))
     wrapper = subprocess.run(
@@ -347,6 +356,7 @@ def run_build(library: Path, target: Path, output: Path, enlargement: float) -> 
     wrote = next((line for line in result["stderr"].splitlines() if line.startswith("wrote")), "")
     cells = re.search(r"(\d+)x(\d+) cells", wrote)
     tiles = re.search(r"([\d,]+) tiles", wrote)
+    pixels = re.search(r"\((\d+)x(\d+) px", wrote)
     return Build(
         seconds=result["seconds"],
         peak_mb=result["peak_kib"] * 1024 / 1e6,
@@ -355,6 +365,7 @@ def run_build(library: Path, target: Path, output: Path, enlargement: float) -> 
         tiles=0 if tiles is None else int(tiles[1].replace(",", "")),
         stages=_stage_timings(result["stderr"]),
         command=["mosaicfast", *command[3:]],
+        pixels=None if pixels is None else (int(pixels[1]), int(pixels[2])),
     )
 
 
@@ -704,7 +715,24 @@ def build_rows(build: Build | None) -> list[Row]:
     ]
 
 
-def main_rows(results: Results, build: Build | None) -> list[Row]:
+def huge_rows(huge: Build | None) -> list[Row]:
+    """The huge build: its peak memory must stay below the size of the image it wrote."""
+    if huge is None or huge.pixels is None:
+        return []
+    width, height = huge.pixels
+    image_mb = width * height * 3 / 1e6
+    return [
+        Row(
+            stage="huge output (streamed TIFF)",
+            size=f"{huge.cells} cells -> {width}x{height} px ({width * height / 1e6:,.0f} MP)",
+            mosaicfast=f"{format_seconds(huge.seconds)} wall, peak RSS {huge.peak_mb:,.0f} MB",
+            target=f"peak RSS < the RGB image ({image_mb:,.0f} MB): {huge.peak_mb:,.0f} MB",
+            result=verdict(huge.peak_mb < image_mb),
+        )
+    ]
+
+
+def main_rows(results: Results, build: Build | None, huge: Build | None = None) -> list[Row]:
     """Every row of the main table, in pipeline order."""
     return [
         *peak_row(results),
@@ -715,6 +743,7 @@ def main_rows(results: Results, build: Build | None) -> list[Row]:
         *thread_rows(results),
         *scaling_rows(scaling_points(results)),
         *build_rows(build),
+        *huge_rows(huge),
     ]
 
 
@@ -867,6 +896,7 @@ def report_text(
     build: Build | None,
     sizes: Sizes,
     other_share: float | None,
+    huge: Build | None = None,
 ) -> str:
     """The whole report: machine, main table, legend, build stages, scaling table."""
     name = next(name for name, known in SIZES.items() if known is sizes)
@@ -876,7 +906,7 @@ def report_text(
             f"{name.upper()} run: small sizes; the targets are those of the full sizes, so the "
             "verdicts are indicative only."
         )
-    lines += ["", render([cells_of(HEADER), *map(cells_of, main_rows(results, build))]), ""]
+    lines += ["", render([cells_of(HEADER), *map(cells_of, main_rows(results, build, huge))]), ""]
     lines.append(LEGEND)
     if build is not None:
         lines += ["", build_summary(build)]
@@ -946,17 +976,25 @@ def main(argv: list[str] | None = None) -> int:
         with _step("benchmark suite"):
             run_suite(sizes, json_path, args.select)
     measurements, header = load_measurements(json_path)
-    build = None
+    build = huge = None
     if not args.no_build:
         data = args.data or out / ("data" if sizes is FULL else f"{args.sizes}-data")
         library, target = prepare_library(data.resolve(), sizes.build_tiles)
         with _step("full build"):
             build = run_build(library, target, out / "mosaic.png", sizes.build_enlargement)
+        if sizes.huge_tile_size is not None:
+            with _step("huge build"):
+                huge_path = out / "huge.tif"
+                huge = run_build(
+                    library, target, huge_path, sizes.build_enlargement,
+                    ["--cols", "96", "--tile-size", str(sizes.huge_tile_size)],
+                )  # fmt: skip
+                huge_path.unlink(missing_ok=True)  # hundreds of MB; only its figures matter
     results = Results(measurements)
     if plot_scaling(scaling_points(results), out / "scaling.png"):
         say(f"wrote {out / 'scaling.png'}")
     other = load.other_share() if args.json is None else None
-    text = report_text(results, header, build, sizes, other)
+    text = report_text(results, header, build, sizes, other, huge)
     (out / "report.md").write_text(text)
     say(f"wrote {out / 'report.md'}")
     print(text, end="")

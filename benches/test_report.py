@@ -75,9 +75,12 @@ def test_rows_from_known_timings(tmp_path: Path) -> None:
     path.write_text(json.dumps({"benchmarks": benchmarks}))
     measurements, _ = report.load_measurements(path)
     build = report.Build(9.0, 1600.0, 12.0, "96x64", 190_000, {"match": 1.0}, ["mosaicfast"])
-    rows = {row.stage: row for row in report.main_rows(report.Results(measurements), build)}
+    huge = report.Build(30.0, 400.0, 40.0, "96x64", 190_000, {}, ["mosaicfast"], (19200, 12800))
+    rows = {row.stage: row for row in report.main_rows(report.Results(measurements), build, huge)}
 
     assert len(measurements) == 10
+    # 19200 x 12800 RGB is 737 MB; a peak of 400 MB means the image was never held whole.
+    assert rows["huge output (streamed TIFF)"].result == "PASS"
     assert rows["float32 peak: np.matmul (BLAS)"].gflops == "100.0 (peak)"
     searched = rows["exhaustive search top-1"]
     # 2 * 6144 * 190000 * 75 operations in 0.5 s: 350.2 GFLOP/s; at 100 GFLOP/s, 1.75 s.
