@@ -865,14 +865,17 @@ of the whole command (start-up included) with its peak RSS. baseline/mf and Pyth
 how many times longer the baseline and the reference take.
 baselines (benches/baselines.py, test_bench_*.py): descriptors, a NumPy lookup table +
 np.add.reduceat; exhaustive search, blocked float32 |a|^2+|b|^2-2ab matrix products +
-argmin; pruned search, SciPy cKDTree on 8 PCA dims + NumPy exact distances (same
-shortlist); SSIM, SciPy uniform_filter on pair stacks (256 cells, extrapolated);
-optimal assignment, scipy.optimize.linear_sum_assignment on the dense matrix (1 round).
+argmin; pruned search, the k nearest tiles (S) of a SciPy cKDTree on 8 PCA dims + NumPy
+exact distances, on the same photo crops; SSIM, SciPy uniform_filter on pair stacks (256
+cells, extrapolated); optimal assignment, scipy.optimize.linear_sum_assignment on the
+dense matrix (1 round).
 pure Python: mosaicfast.reference (descriptors, search) and benches/references.py (SSIM,
 greedy); "~ (extrap.)": timed on a subsample and scaled by the ratio of work.
 GFLOP/s: 2*cells*tiles*d / median (the flops of the equivalent matrix product), and its
 share of the float32 peak measured in the same process; the compute floor is
-2*cells*tiles*d / peak. recall@1: share of cells given the exhaustive search's best tile."""
+2*cells*tiles*d / peak. recall@1: share of cells given the exhaustive search's best tile;
+mosaicfast's pruned search scans whole KD-tree leaves until they hold S tiles.
+huge output: the full build at 200-px tiles, written as a streamed tiled TIFF."""
 
 
 def build_summary(build: Build) -> str:
