@@ -8,6 +8,7 @@ them calls mosaicfast, so they stay fixed while the package changes.
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from dataclasses import dataclass
 
 import numpy as np
@@ -326,3 +327,8 @@ def _sorted_smallest(
     indices, distances = _keep_smallest(indices, distances, k)
     order = np.lexsort((indices, distances), axis=1)
     return np.take_along_axis(indices, order, axis=1), np.take_along_axis(distances, order, axis=1)
+
+
+def spread_sample(items: Sized, count: int) -> NDArray[np.intp]:
+    """Indices of up to ``count`` of ``items`` spread evenly from the first to the last."""
+    return np.linspace(0, len(items) - 1, min(count, len(items))).astype(np.intp)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from math import sqrt
 
 import numpy as np
+from baselines import spread_sample
 from numpy.typing import NDArray
 from photo_data import GRID, TARGETS, photo_cells, photo_tiles
 
@@ -147,7 +148,7 @@ def main() -> None:
 
     (best, best_distance), exhaustive_seconds = timed(lambda: search_topk(cells, tiles, 1))
     best, best_distance = best[:, 0], best_distance[:, 0]
-    sample = np.linspace(0, len(cells) - 1, min(RANK_CELLS, len(cells))).astype(np.intp)
+    sample = spread_sample(cells, RANK_CELLS)
     shortlists = sorted({min(len(tiles), round(f * sqrt(len(tiles)))) for f in SHORTLIST_FACTORS})
     rows = []
     for method in METHODS:

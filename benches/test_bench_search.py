@@ -15,7 +15,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from baselines import numpy_search_topk
+from baselines import numpy_search_topk, spread_sample
 from conftest import env_int, search_sizes
 from pytest_benchmark.fixture import BenchmarkFixture
 
@@ -55,11 +55,6 @@ def exact_squared_distances(cells: np.ndarray, tiles: np.ndarray) -> np.ndarray:
     return (squared - 2.0 * (a @ b.T)).astype(np.int64)
 
 
-def spread_sample(cells: np.ndarray, count: int = CHECKED_CELLS) -> np.ndarray:
-    """Indices of up to ``count`` cells spread evenly over the whole mosaic."""
-    return np.linspace(0, len(cells) - 1, min(count, len(cells))).astype(np.intp)
-
-
 def test_rust_core(
     benchmark: BenchmarkFixture,
     core: ModuleType,
@@ -72,7 +67,7 @@ def test_rust_core(
         core.search_topk, args=(cells, tiles), kwargs={"k": 1}, rounds=rounds, warmup_rounds=1
     )
     assert indices.shape == distances.shape == (len(cells), 1)
-    sample = spread_sample(cells)
+    sample = spread_sample(cells, CHECKED_CELLS)
     exact = exact_squared_distances(cells[sample], tiles)
     np.testing.assert_array_equal(indices[sample, 0], exact.argmin(axis=1))
     np.testing.assert_array_equal(distances[sample, 0], exact.min(axis=1))
@@ -86,7 +81,7 @@ def test_numpy_baseline(
         numpy_search_topk, args=(cells, tiles), kwargs={"k": 1}, rounds=rounds, iterations=1
     )
     assert indices.shape == distances.shape == (len(cells), 1)
-    sample = spread_sample(cells)
+    sample = spread_sample(cells, CHECKED_CELLS)
     exact = exact_squared_distances(cells[sample], tiles)
     chosen = exact[np.arange(len(sample)), indices[sample, 0]]
     # float32 rounding of |a|^2 + |b|^2 - 2 a.b: at most about d * eps * (|a|^2 + |b|^2).
@@ -160,6 +155,6 @@ def test_thread_scaling(
         rounds=rounds,
         warmup_rounds=1,
     )
-    sample = spread_sample(cells)
+    sample = spread_sample(cells, CHECKED_CELLS)
     exact = exact_squared_distances(cells[sample], tiles)
     np.testing.assert_array_equal(indices[sample, 0], exact.argmin(axis=1))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import references
+from baselines import spread_sample
 from conftest import CELL_COLS, CELL_ROWS
 from pytest_benchmark.fixture import BenchmarkFixture
 from scipy.ndimage import uniform_filter
@@ -141,7 +142,7 @@ def test_numpy_ssim_baseline(
 ) -> None:
     cells, tiles, candidates = problem
     label(benchmark, "baseline", len(cells), len(tiles))
-    sample = np.linspace(0, len(cells) - 1, BASELINE_CELLS).astype(np.intp)
+    sample = spread_sample(cells, BASELINE_CELLS)
     benchmark.extra_info.update(
         subsample_cells=BASELINE_CELLS, extrapolation=len(cells) / BASELINE_CELLS
     )
@@ -162,7 +163,7 @@ def test_python_ssim_reference(
 ) -> None:
     cells, tiles, candidates = problem
     label(benchmark, "python", len(cells), len(tiles))
-    sample = np.linspace(0, len(cells) - 1, REFERENCE_CELLS).astype(np.intp)
+    sample = spread_sample(cells, REFERENCE_CELLS)
     benchmark.extra_info.update(
         subsample_cells=REFERENCE_CELLS, extrapolation=len(cells) / REFERENCE_CELLS
     )

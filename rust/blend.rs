@@ -307,28 +307,7 @@ pub fn blend_tiles(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn solid(n: usize, size: usize, rgb: [u8; 3]) -> Vec<u8> {
-        rgb.iter()
-            .copied()
-            .cycle()
-            .take(n * size * size * 3)
-            .collect()
-    }
-
-    /// Deterministic pseudo-random bytes (xorshift), within `lo..=hi`.
-    fn noise(len: usize, seed: u64, lo: u8, hi: u8) -> Vec<u8> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let span = u64::from(hi - lo) + 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                lo + (state % span) as u8
-            })
-            .collect()
-    }
+    use crate::testdata::{noise_in, solid};
 
     fn lab_stats(pixels: &[u8]) -> LabStats {
         let lab: Vec<_> = pixels.chunks_exact(3).map(srgb8_to_lab).collect();
@@ -356,8 +335,8 @@ mod tests {
     #[test]
     fn alpha_zero_is_the_identity_and_one_matches_the_target() {
         let (n, size) = (3, 8);
-        let tiles = noise(n * size * size * 3, 1, 40, 200);
-        let targets = noise(n * size * size * 3, 2, 10, 120);
+        let tiles = noise_in(n * size * size * 3, 1, 40, 200);
+        let targets = noise_in(n * size * size * 3, 2, 10, 120);
         let shape = [n, size, size];
         assert_eq!(blend_tiles(&tiles, &targets, shape, 0.0).unwrap(), tiles);
         let out = blend_tiles(&tiles, &targets, shape, 1.0).unwrap();
@@ -394,8 +373,8 @@ mod tests {
     #[test]
     fn results_do_not_depend_on_the_thread_count() {
         let (n, size) = (17, 5);
-        let tiles = noise(n * size * size * 3, 3, 0, 255);
-        let targets = noise(n * size * size * 3, 4, 0, 255);
+        let tiles = noise_in(n * size * size * 3, 3, 0, 255);
+        let targets = noise_in(n * size * size * 3, 4, 0, 255);
         let run = |threads| {
             crate::pool::thread_pool(Some(threads))
                 .unwrap()

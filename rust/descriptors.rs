@@ -204,14 +204,7 @@ pub fn cell_descriptors(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn solid(n: usize, size: usize, rgb: [u8; 3]) -> Vec<u8> {
-        rgb.iter()
-            .copied()
-            .cycle()
-            .take(n * size * size * 3)
-            .collect()
-    }
+    use crate::testdata::solid;
 
     #[test]
     fn lin16_endpoints_and_midpoint() {

@@ -17,10 +17,12 @@ pub mod render;
 pub mod resample;
 pub mod search;
 pub mod ssim;
+#[cfg(test)]
+mod testdata;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use numpy::ndarray::Array2;
+use numpy::ndarray::{Array2, Array4};
 use numpy::{
     IntoPyArray, PyArray2, PyArray4, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3,
     PyReadonlyArray4, PyUntypedArrayMethods,
@@ -60,6 +62,42 @@ fn contiguous<'a, T>(slice: Option<&'a [T]>, what: &str) -> PyResult<&'a [T]> {
 fn to_array2<T>(values: Vec<T>, rows: usize, cols: usize) -> PyResult<Array2<T>> {
     Array2::from_shape_vec((rows, cols), values)
         .map_err(|e| PyRuntimeError::new_err(format!("internal shape error: {e}")))
+}
+
+fn to_array4<T>(values: Vec<T>, shape: [usize; 4]) -> PyResult<Array4<T>> {
+    Array4::from_shape_vec(shape, values)
+        .map_err(|e| PyRuntimeError::new_err(format!("internal shape error: {e}")))
+}
+
+/// The values per descriptor of `cells`, which `tiles` must share.
+fn descriptor_width(
+    cells: &PyReadonlyArray2<'_, i16>,
+    tiles: &PyReadonlyArray2<'_, i16>,
+) -> PyResult<usize> {
+    let dim = cells.shape()[1];
+    if tiles.shape()[1] != dim {
+        return Err(PyValueError::new_err(format!(
+            "cells have {dim} values per descriptor but tiles have {}",
+            tiles.shape()[1]
+        )));
+    }
+    Ok(dim)
+}
+
+/// The ``(indices, distances)`` of a top-k search, both ``(m, k)`` ``int64``.
+type TopKArrays<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<i64>>);
+
+/// A top-k result as Python arrays.
+fn topk_arrays(
+    py: Python<'_>,
+    found: search::TopK,
+    m: usize,
+    k: usize,
+) -> PyResult<TopKArrays<'_>> {
+    Ok((
+        to_array2(found.indices, m, k)?.into_pyarray(py),
+        to_array2(found.distances, m, k)?.into_pyarray(py),
+    ))
 }
 
 /// Colour-grid descriptors of a stack of tiles.
@@ -162,31 +200,21 @@ fn cell_descriptors<'py>(
 ///     of smallest exact squared distance, ordered by (distance, index).
 #[pyfunction]
 #[pyo3(signature = (cells, tiles, k, *, threads=None))]
-#[allow(clippy::type_complexity)]
 fn search_topk<'py>(
     py: Python<'py>,
     cells: PyReadonlyArray2<'py, i16>,
     tiles: PyReadonlyArray2<'py, i16>,
     k: usize,
     threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<i64>>)> {
-    let dim = cells.shape()[1];
-    if tiles.shape()[1] != dim {
-        return Err(PyValueError::new_err(format!(
-            "cells have {dim} values per descriptor but tiles have {}",
-            tiles.shape()[1]
-        )));
-    }
+) -> PyResult<TopKArrays<'py>> {
+    let dim = descriptor_width(&cells, &tiles)?;
     let m = cells.shape()[0];
     let cell_values = contiguous(cells.as_slice().ok(), "cells")?;
     let tile_values = contiguous(tiles.as_slice().ok(), "tiles")?;
     let found = run_detached(py, threads, || {
         search::search_topk(cell_values, tile_values, dim, k)
     })?;
-    Ok((
-        to_array2(found.indices, m, k)?.into_pyarray(py),
-        to_array2(found.distances, m, k)?.into_pyarray(py),
-    ))
+    topk_arrays(py, found, m, k)
 }
 
 /// Box downsampling of a stack of images by an integer factor.
@@ -219,10 +247,8 @@ fn box_downsample<'py>(
     let small = run_detached(py, threads, || {
         downsample::box_downsample(values, n, height, width, channels, factor)
     })?;
-    let shape = (n, height / factor.max(1), width / factor.max(1), channels);
-    let array = numpy::ndarray::Array4::from_shape_vec(shape, small)
-        .map_err(|e| PyRuntimeError::new_err(format!("internal shape error: {e}")))?;
-    Ok(array.into_pyarray(py))
+    let shape = [n, height / factor.max(1), width / factor.max(1), channels];
+    Ok(to_array4(small, shape)?.into_pyarray(py))
 }
 
 /// Each point's nearest KD-tree leaves until they hold ``shortlist`` tiles.
@@ -309,7 +335,7 @@ fn probe_leaves<'py>(
 ///     ``(ids, distances)``, both ``(m, k)`` ``int64``, ordered by (distance, id).
 #[pyfunction]
 #[pyo3(signature = (cells, tiles, starts, ids, probes, k, *, threads=None))]
-#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)]
 fn search_leaves<'py>(
     py: Python<'py>,
     cells: PyReadonlyArray2<'py, i16>,
@@ -319,14 +345,8 @@ fn search_leaves<'py>(
     probes: PyReadonlyArray2<'py, i64>,
     k: usize,
     threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<i64>>)> {
-    let dim = cells.shape()[1];
-    if tiles.shape()[1] != dim {
-        return Err(PyValueError::new_err(format!(
-            "cells have {dim} values per descriptor but tiles have {}",
-            tiles.shape()[1]
-        )));
-    }
+) -> PyResult<TopKArrays<'py>> {
+    let dim = descriptor_width(&cells, &tiles)?;
     let m = cells.shape()[0];
     if probes.shape()[0] != m {
         return Err(PyValueError::new_err(format!(
@@ -344,10 +364,7 @@ fn search_leaves<'py>(
     let found = run_detached(py, threads, || {
         pruned::search_leaves(cell_values, tile_values, dim, leaves, probe_values, k)
     })?;
-    Ok((
-        to_array2(found.indices, m, k)?.into_pyarray(py),
-        to_array2(found.distances, m, k)?.into_pyarray(py),
-    ))
+    topk_arrays(py, found, m, k)
 }
 
 /// Mean SSIM of every cell with each of its candidate tiles, as
@@ -595,9 +612,7 @@ fn blend_tiles<'py>(
     let out = run_detached(py, threads, || {
         blend::blend_tiles(tile_pixels, target_pixels, dims, alpha)
     })?;
-    let out = numpy::ndarray::Array4::from_shape_vec((dims[0], dims[1], dims[2], 3), out)
-        .map_err(|e| PyRuntimeError::new_err(format!("internal shape error: {e}")))?;
-    Ok(out.into_pyarray(py))
+    Ok(to_array4(out, [dims[0], dims[1], dims[2], 3])?.into_pyarray(py))
 }
 
 /// Paint a band of cell rows of a mosaic into ``out``, blending and overlaying
@@ -744,9 +759,7 @@ fn lanczos_resize<'py>(
     let out = run_detached(py, threads, || {
         resample::lanczos_resize(pixels, dims, [height, width], rows, order)
     })?;
-    let out = numpy::ndarray::Array4::from_shape_vec((dims[0], count, width, 3), out)
-        .map_err(|e| PyRuntimeError::new_err(format!("internal shape error: {e}")))?;
-    Ok(out.into_pyarray(py))
+    Ok(to_array4(out, [dims[0], count, width, 3])?.into_pyarray(py))
 }
 
 /// Number of worker threads used when ``threads`` is not given.

@@ -25,7 +25,7 @@ use rayon::prelude::*;
 
 use crate::error::{CoreError, CoreResult};
 use crate::kernels::{Scores, Simd, GROUP, LANES};
-use crate::search::{check_search, distance_wide, fits_i32, pack_cells, TopK};
+use crate::search::{check_search, distance_wide, fits_i32, pack_blocks, pack_cells, TopK};
 
 /// Cells per parallel task (whole groups).
 const CHUNK_CELLS: usize = 16 * GROUP;
@@ -191,14 +191,9 @@ pub fn search_leaves(
     let p = probes.len() / m;
     let lists = probe_lists(probes, p, &leaves, k)?;
     let mut order: Vec<usize> = (0..m).collect();
-    order.sort_by_key(|&c| {
-        let first: Vec<u32> = lists[c]
-            .iter()
-            .take(SORT_PROBES)
-            .map(|&l| l as u32)
-            .collect();
-        (first, c)
-    });
+    // By nearest leaves (no allocation per comparison), then by cell.
+    let nearest = |c: usize| &lists[c][..lists[c].len().min(SORT_PROBES)];
+    order.sort_by(|&a, &b| nearest(a).cmp(nearest(b)).then(a.cmp(&b)));
     let rows: Vec<(Vec<i64>, Vec<i64>)> = if fits_i32(cells, tiles, dim) {
         let packed = PackedLeaves::new(tiles, dim, &leaves);
         let simd = Simd::detect();
@@ -287,9 +282,9 @@ fn offer(dist_row: &mut [i64], id_row: &mut [i64], dist: i64, id: i64) {
     }
 }
 
-/// Tiles in leaf order regrouped for the SIMD kernels, each leaf starting on
-/// a block of its own (see `search::PackedTiles`); lanes past a leaf's end
-/// are zeros with an `i32::MAX` norm, so their score never beats a limit.
+/// Tiles in leaf order regrouped for the SIMD kernels (`search::pack_blocks`),
+/// each leaf starting on a block of its own, with the id of every lane (-1
+/// past a leaf's end).
 struct PackedLeaves {
     blocks: Vec<i16>,
     norms: Vec<[i32; LANES]>,
@@ -302,42 +297,35 @@ struct PackedLeaves {
 
 impl PackedLeaves {
     fn new(tiles: &[i16], dim: usize, leaves: &Leaves<'_>) -> PackedLeaves {
-        let pairs = dim.div_ceil(2);
-        let block_len = pairs * 2 * LANES;
         let mut leaf_blocks = vec![0usize];
         // The first row and row count of every block.
-        let mut sources = Vec::new();
+        let mut runs = Vec::new();
         for leaf in 0..leaves.count() {
             let rows = leaves.rows(leaf);
             for start in rows.clone().step_by(LANES) {
-                sources.push((start, (rows.end - start).min(LANES)));
+                runs.push((start, (rows.end - start).min(LANES)));
             }
-            leaf_blocks.push(sources.len());
+            leaf_blocks.push(runs.len());
         }
-        let mut blocks = vec![0i16; sources.len() * block_len];
-        let mut norms = vec![[i32::MAX; LANES]; sources.len()];
-        let mut ids = vec![[-1i64; LANES]; sources.len()];
-        blocks
-            .par_chunks_mut(block_len)
-            .zip(norms.par_iter_mut())
-            .zip(ids.par_iter_mut())
-            .zip(sources.par_iter())
-            .for_each(|(((block, norm), lane_ids), &(start, count))| {
-                let members = &tiles[start * dim..(start + count) * dim];
-                for (lane, tile) in members.chunks_exact(dim).enumerate() {
-                    for (j, &v) in tile.iter().enumerate() {
-                        block[(j / 2) * 2 * LANES + 2 * lane + j % 2] = v;
+        let (blocks, norms) = pack_blocks(tiles, dim, &runs);
+        let ids = runs
+            .iter()
+            .map(|&(start, count)| {
+                std::array::from_fn(|lane| {
+                    if lane < count {
+                        leaves.ids[start + lane]
+                    } else {
+                        -1
                     }
-                    norm[lane] = tile.iter().map(|&v| i32::from(v) * i32::from(v)).sum();
-                    lane_ids[lane] = leaves.ids[start + lane];
-                }
-            });
+                })
+            })
+            .collect();
         PackedLeaves {
             blocks,
             norms,
             ids,
             leaf_blocks,
-            pairs,
+            pairs: dim.div_ceil(2),
             dim,
         }
     }
@@ -431,18 +419,7 @@ fn search_wide(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(len: usize, span: i64, seed: u64) -> Vec<i16> {
-        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (((state >> 33) as i64).rem_euclid(2 * span) - span) as i16
-            })
-            .collect()
-    }
+    use crate::testdata::values;
 
     /// Best k of the tiles of a cell's leaves by brute force.
     fn brute(

@@ -219,19 +219,7 @@ pub fn paint_band(band: &Band<'_>, out: &mut [u8]) -> CoreResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Deterministic pseudo-random bytes (xorshift).
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 24) as u8
-            })
-            .collect()
-    }
+    use crate::testdata::noise;
 
     fn band<'a>(tiles: &'a [u8], index: &'a [i64], cols: usize, tile: usize) -> Band<'a> {
         Band {

@@ -313,21 +313,9 @@ pub fn lanczos_resize(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdata::noise;
 
     const HF: PassOrder = PassOrder::HorizontalFirst;
-
-    /// Deterministic pseudo-random bytes (xorshift).
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 24) as u8
-            })
-            .collect()
-    }
 
     #[test]
     fn weights_sum_to_one_in_fixed_point() {

@@ -235,26 +235,15 @@ struct PackedTiles {
 impl PackedTiles {
     fn new(tiles: &[i16], dim: usize) -> PackedTiles {
         let n = tiles.len() / dim;
-        let pairs = dim.div_ceil(2);
-        let block_len = pairs * 2 * LANES;
-        let mut blocks = vec![0i16; n.div_ceil(LANES) * block_len];
-        let mut norms = vec![[i32::MAX; LANES]; n.div_ceil(LANES)];
-        blocks
-            .par_chunks_mut(block_len)
-            .zip(norms.par_iter_mut())
-            .zip(tiles.par_chunks(LANES * dim))
-            .for_each(|((block, norm), members)| {
-                for (lane, tile) in members.chunks_exact(dim).enumerate() {
-                    for (j, &v) in tile.iter().enumerate() {
-                        block[(j / 2) * 2 * LANES + 2 * lane + j % 2] = v;
-                    }
-                    norm[lane] = tile.iter().map(|&v| i32::from(v) * i32::from(v)).sum();
-                }
-            });
+        let runs: Vec<_> = (0..n)
+            .step_by(LANES)
+            .map(|start| (start, (n - start).min(LANES)))
+            .collect();
+        let (blocks, norms) = pack_blocks(tiles, dim, &runs);
         PackedTiles {
             blocks,
             norms,
-            pairs,
+            pairs: dim.div_ceil(2),
             dim,
             n,
         }
@@ -313,6 +302,35 @@ impl PackedTiles {
     }
 }
 
+/// Tiles (row-major `(n, dim)`) interleaved for the kernels: block `b` holds
+/// the rows `start..start + count` of `runs[b]` (`count <= LANES`) as `pairs`
+/// rows of `LANES` interleaved value pairs, plus every lane's `|b|^2`. Lanes
+/// past `count` are zeros with an `i32::MAX` norm, so their score never beats
+/// any limit.
+pub(crate) fn pack_blocks(
+    tiles: &[i16],
+    dim: usize,
+    runs: &[(usize, usize)],
+) -> (Vec<i16>, Vec<[i32; LANES]>) {
+    let block_len = dim.div_ceil(2) * 2 * LANES;
+    let mut blocks = vec![0i16; runs.len() * block_len];
+    let mut norms = vec![[i32::MAX; LANES]; runs.len()];
+    blocks
+        .par_chunks_mut(block_len)
+        .zip(norms.par_iter_mut())
+        .zip(runs.par_iter())
+        .for_each(|((block, norm), &(start, count))| {
+            let members = &tiles[start * dim..(start + count) * dim];
+            for (lane, tile) in members.chunks_exact(dim).enumerate() {
+                for (j, &v) in tile.iter().enumerate() {
+                    block[(j / 2) * 2 * LANES + 2 * lane + j % 2] = v;
+                }
+                norm[lane] = tile.iter().map(|&v| i32::from(v) * i32::from(v)).sum();
+            }
+        });
+    (blocks, norms)
+}
+
 /// Cells as the kernels read them: groups of `GROUP` rows of `pairs` packed
 /// pairs, zero-padded to whole groups and an even number of values.
 pub(crate) fn pack_cells(cells: &[i16], dim: usize, pairs: usize) -> Vec<i32> {
@@ -360,6 +378,7 @@ pub(crate) fn distance_wide(a: &[i16], b: &[i16]) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdata::values;
 
     /// Straightforward search to compare against.
     fn brute(cells: &[i16], tiles: &[i16], dim: usize, k: usize) -> TopK {
@@ -380,21 +399,6 @@ mod tests {
             }
         }
         out
-    }
-
-    /// Deterministic pseudo-random values in `[-span, span)`.
-    fn values(len: usize, span: i64, seed: u64) -> Vec<i16> {
-        let mut state = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..len)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (((state >> 33) as i64).rem_euclid(2 * span) - span) as i16
-            })
-            .collect()
     }
 
     #[test]
