@@ -17,7 +17,7 @@ from PIL import Image
 from mosaicfast import Library, LibraryError, TileSource, index_library
 from mosaicfast.maintenance import verify_library
 
-FILES = 4000
+FILES = 10_000
 
 
 @pytest.fixture(scope="module")
