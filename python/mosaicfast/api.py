@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,11 @@ from .grid import (
 from .images import open_rgb, to_srgb
 from .indexer import index_library
 from .library import Library
-from .manifest import write_manifest
+from .manifest import check_manifest_path, manifest_beside
 from .matching import LumaLoader, MatchOptions, match_cells
 from .output import (
     STREAM_PIXELS,
+    check_destination,
     check_image_path,
     check_output,
     is_tiff,
@@ -41,7 +43,7 @@ from .output import (
     write_png,
     write_tiff,
 )
-from .parallel import ordered_map
+from .parallel import check_threads, ordered_map
 from .progress import Stages
 from .render import Painter, TileStack, resize_tiles
 from .ssim import luminance
@@ -156,7 +158,9 @@ class Mosaic:
             self._add_time("render", time.perf_counter() - start)
         return self._pixels
 
-    def save(self, path: str | Path, *, stream: bool | None = None) -> Path:
+    def save(
+        self, path: str | Path, *, stream: bool | None = None, manifest: str | Path | None = None
+    ) -> Path:
         """Save the image; the format follows the suffix (.png, .jpg, .tif, .webp).
 
         Parameters
@@ -169,6 +173,9 @@ class Mosaic:
             it in memory; TIFF only. By default, mosaics above
             :data:`~mosaicfast.output.STREAM_PIXELS` pixels that are not already in
             memory are streamed, and other formats are refused for them.
+        manifest : str or Path, optional
+            Also write the manifest there (see :meth:`write_manifest`), first to a
+            temporary file: the image and the manifest appear together or not at all.
 
         Returns
         -------
@@ -189,15 +196,16 @@ class Mosaic:
             raise MosaicfastError(f"{path}: only TIFF outputs can be streamed; use a .tif")
         check_output(path, size, in_memory=self._pixels is not None)
         workers = self.painter.threads
-        bands = self._timed_bands() if stream else self._image_bands(self._composed())
         start = time.perf_counter()
         rendering = self.timings.get("render", 0.0)
-        if is_tiff(path):
-            write_tiff(path, bands, size, dpi=self.dpi, workers=workers)
-        elif path.suffix.lower() == ".png":
-            write_png(path, bands, size, dpi=self.dpi, workers=workers)
-        else:
-            save_image(self.image, path, dpi=self.dpi)
+        with self._manifest_beside(manifest) if manifest is not None else nullcontext():
+            bands = self._timed_bands() if stream else self._image_bands(self._composed())
+            if is_tiff(path):
+                write_tiff(path, bands, size, dpi=self.dpi, workers=workers)
+            elif path.suffix.lower() == ".png":
+                write_png(path, bands, size, dpi=self.dpi, workers=workers)
+            else:
+                save_image(self.image, path, dpi=self.dpi)
         painted = self.timings.get("render", 0.0) - rendering
         self._add_time("write", time.perf_counter() - start - painted)
         return path
@@ -239,10 +247,15 @@ class Mosaic:
             yield pixels[start : start + _BAND_ROWS]
 
     def write_manifest(self, path: str | Path) -> Path:
-        """Write, per cell, the tile id, source path and crop box (.json or .csv)."""
-        meta = {"rows": self.plan.rows, "cols": self.plan.cols, **self.options}
-        write_manifest(path, self.assignment, self.tiles, flipped=self.flipped, meta=meta)
+        """Write, per cell, the tile id, source path and crop box (.json or .csv),
+        atomically; MosaicfastError if it cannot be written."""
+        with self._manifest_beside(path):
+            pass
         return Path(path)
+
+    def _manifest_beside(self, path: str | Path) -> AbstractContextManager[None]:
+        meta = {"rows": self.plan.rows, "cols": self.plan.cols, **self.options}
+        return manifest_beside(path, self.assignment, self.tiles, flipped=self.flipped, meta=meta)
 
 
 def build(
@@ -277,8 +290,11 @@ def build(
     max_cells: int = DEFAULT_MAX_CELLS,
     max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS,
     output: str | Path | None = None,
+    manifest: str | Path | None = None,
+    force: bool = False,
     progress: bool = False,
     on_skip: SkipHandler | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> Mosaic:
     """Build a photo mosaic of ``target`` from a tile library or folders of photos.
 
@@ -364,12 +380,22 @@ def build(
     output : str or Path, optional
         Also save the mosaic there (see :meth:`Mosaic.save`; large mosaics are streamed
         to TIFF band by band). The output is checked before any matching work: an
-        unknown format, or a mosaic above :data:`~mosaicfast.output.STREAM_PIXELS`
-        pixels for a format other than TIFF, is refused up front.
+        unknown format, a mosaic above :data:`~mosaicfast.output.STREAM_PIXELS`
+        pixels for a format other than TIFF, a folder that does not take new files,
+        or a file that is one of the inputs (the target, a tile photo) is refused up
+        front.
+    manifest : str or Path, optional
+        With ``output``: also write the manifest there (see :meth:`Mosaic.save`), its
+        destination checked up front too.
+    force : bool, default False
+        Let ``output`` overwrite an input (the target or a tile photo).
     progress : bool, default False
         Show progress bars on standard error.
     on_skip : callable, optional
         Called as ``on_skip(path, reason)`` for each tile file that cannot be used.
+    on_wait : callable, optional
+        With ``tiles``: called with a message when another process is updating the
+        folders' cache library, whose lock ``build`` then waits for.
 
     Returns
     -------
@@ -394,7 +420,11 @@ def build(
     if print_size is not None and dpi is None:
         dpi = DEFAULT_DPI
     if output is not None:
-        output = check_image_path(output)
+        output = check_destination(check_image_path(output))
+    if manifest is not None:
+        if output is None:
+            raise MosaicfastError("a manifest is written beside an output: give both")
+        manifest = check_destination(check_manifest_path(manifest))
     matching = MatchOptions(
         metric=metric,
         ssim_weight=ssim_weight,
@@ -435,14 +465,19 @@ def build(
     skipped: list[tuple[Path, str]] = []
     if tiles is not None:
         roots = [tiles] if isinstance(tiles, (str, Path)) else list(tiles)
+        if output is not None and not force:
+            _refuse_overwriting_inputs(output, target, roots)
         library = folder_library(roots)
         with stages("index"):
             report = index_library(
-                library, roots, workers=threads, progress=progress, on_skip=on_skip
-            )
+                library, roots, workers=threads, progress=progress, on_skip=on_skip,
+                on_wait=on_wait,
+            )  # fmt: skip
         skipped = report.skipped
     assert library is not None
     with Library.open(library) as lib:
+        if output is not None and not force:
+            _refuse_overwriting_inputs(output, target, lib.roots())
         with stages("open library"):
             rows = lib.tiles_in_use()
         if len(rows) == 0:
@@ -495,8 +530,37 @@ def build(
         progress=progress,
     )
     if output is not None:
-        mosaic.save(output)
+        mosaic.save(output, manifest=manifest)
     return mosaic
+
+
+def _refuse_overwriting_inputs(
+    output: Path, target: str | Path | Image.Image, roots: Sequence[str | Path]
+) -> None:
+    """MosaicfastError if ``output`` is the target, or a file given as tiles or inside
+    a tile folder: writing the mosaic there would destroy a photo of the user's."""
+    if not output.exists():
+        return
+    inputs = [] if isinstance(target, Image.Image) else [target]
+    if any(os.path.exists(p) and os.path.samefile(output, p) for p in inputs):
+        what = "the target"
+    else:
+        what = next((f"a tile photo in {root}" for root in roots if _inside(output, root)), "")
+    if what:
+        raise MosaicfastError(
+            f"{output}: writing the mosaic there would overwrite {what}; "
+            "choose another output file, or give --force to overwrite it"
+        )
+
+
+def _inside(path: Path, root: str | Path) -> bool:
+    """Whether the existing file ``path`` is ``root`` or lies in the folder tree ``root``."""
+    if not os.path.exists(root):
+        return False
+    if not os.path.isdir(root):
+        return os.path.samefile(path, root)
+    folder = os.path.join(os.path.realpath(root), "")
+    return os.path.realpath(path).startswith(folder)
 
 
 def _print_text(size: PrintSize) -> str:
@@ -507,8 +571,7 @@ def _print_text(size: PrintSize) -> str:
 def _check_options(*, grid: int, threads: int | None, blend: float, overlay: float) -> None:
     if not 1 <= grid <= descriptors.MAX_GRID:
         raise MosaicfastError(f"grid must be between 1 and {descriptors.MAX_GRID}, got {grid}")
-    if threads is not None and threads < 1:
-        raise MosaicfastError(f"threads must be at least 1, got {threads}")
+    check_threads(threads)
     for name, value in (("blend", blend), ("overlay", overlay)):
         if not 0.0 <= value <= 1.0:
             raise MosaicfastError(f"{name} must be between 0 and 1, got {value}")

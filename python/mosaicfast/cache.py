@@ -25,6 +25,6 @@ def cache_dir() -> Path:
 
 def folder_library(roots: Sequence[str | Path]) -> Path:
     """The cache library of a set of tile folders and files (keyed by their real paths)."""
-    key = "\n".join(sorted(os.path.realpath(r) for r in roots))
-    digest = hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+    key = b"\n".join(sorted(os.fsencode(os.path.realpath(r)) for r in roots))
+    digest = hashlib.blake2b(key, digest_size=8).hexdigest()
     return cache_dir() / "libraries" / digest

@@ -1,12 +1,22 @@
-"""The ``mosaicfast`` command line."""
+"""The ``mosaicfast`` command line.
+
+Exit status: 0 done; 1 the job could not be done (a one-line ``Error: ...`` names
+the file or option and the reason); 2 a usage error (unknown or out-of-range
+option, missing argument, a folder where a file is expected: also one ``Error:``
+line); 130 interrupted by Ctrl-C or SIGTERM (committed work is kept, no partial
+file is left). Every line printed is one line: names with newlines or bytes that
+are not UTF-8 are escaped.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
+from PIL import Image
 from tqdm import tqdm
 
 from . import __version__
@@ -16,15 +26,27 @@ from .grid import DEFAULT_DPI, DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS, DEF
 from .images import open_rgb
 from .indexer import DEFAULT_NEAR_DISTANCE, IndexInterruptedError, index_library
 from .library import DEFAULT_THUMB_SIZE
+from .lifetime import terminate_as_interrupt
 from .maintenance import library_info, verify_library
-from .manifest import check_manifest_path, read_assignment
+from .manifest import check_grid_fits, read_assignment
 from .matching import ASSIGNMENTS, METRICS, ORDERS, PRUNING, SSIM_WINDOWS
 from .metrics import evaluate
-from .output import STREAM_PIXELS, check_image_path
+from .output import STREAM_PIXELS
+from .parallel import MAX_THREADS
+from .paths import printable
 from .progress import Stages
 from .video import SpliceOptions, splice_to_folder
 
-__all__ = ["main"]
+__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _line(message: str, *, err: bool = True) -> None:
+    """Print one line, whatever characters ``message`` holds (see :func:`printable`)."""
+    tqdm.write(printable(message), file=sys.stderr if err else sys.stdout)
 
 
 class _Report:
@@ -36,17 +58,52 @@ class _Report:
 
     def say(self, message: str) -> None:
         if not self.quiet:
-            tqdm.write(message, file=sys.stderr)
+            _line(message)
 
     def skip(self, path: Path, reason: str) -> None:
         self.skipped += 1
-        tqdm.write(f"warning: skipped {path}: {reason}", file=sys.stderr)
+        _line(f"warning: skipped {path}: {reason}")
+
+    def wait(self, message: str) -> None:
+        """Said even with --quiet: the command is not stuck."""
+        _line(message)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group, its errors printed as one ``Error:`` line with the exit
+    status of the module documentation, and SIGTERM handled as Ctrl-C."""
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> None:
+        with terminate_as_interrupt():
+            try:
+                status = super().main(args, prog_name, standalone_mode=False, **extra)
+            except click.UsageError as err:
+                self._fail(err.format_message(), EXIT_USAGE)
+            except click.ClickException as err:
+                self._fail(err.format_message(), EXIT_FAILURE)
+            except MosaicfastError as err:
+                self._fail(str(err), EXIT_FAILURE)
+            except (click.Abort, KeyboardInterrupt):
+                _line("interrupted")
+                sys.exit(EXIT_INTERRUPTED)
+        sys.exit(status if isinstance(status, int) else 0)
+
+    @staticmethod
+    def _fail(message: str, status: int) -> None:
+        _line(f"Error: {message}")
+        sys.exit(status)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mosaicfast")
 def main() -> None:
-    """Fast, faithful photo mosaics from big photo libraries."""
+    """Fast, faithful photo mosaics from big photo libraries.
+
+    Exit status: 0 done, 1 the job could not be done, 2 a usage error (bad option or
+    argument), 130 interrupted (Ctrl-C or SIGTERM). Errors are one line, ``Error: ...``.
+    """
 
 
 @main.command()
@@ -231,13 +288,19 @@ def main() -> None:
 )
 @click.option(
     "--threads",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_THREADS),
     help="Worker threads (default: one per core); the result does not depend on it.",
 )
 @click.option(
     "--manifest",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write, per cell, the tile id, source and crop box (.json or .csv).",
+    help="Also write, per cell, the tile id, source and crop box (.json or .csv); the "
+    "mosaic and the manifest are written together or not at all.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Let -o overwrite an input: the target or a tile photo (refused otherwise).",
 )
 @click.option(
     "--max-cells",
@@ -288,18 +351,16 @@ def build(
     seed: int,
     threads: int | None,
     manifest: Path | None,
+    force: bool,
     max_cells: int,
     max_output_pixels: int,
     quiet: bool,
 ) -> None:
     """Build a mosaic of TARGET from --tiles or --library and write it to -o OUTPUT."""
     report = _Report(quiet)
+    if bool(tile_dirs) == (library is not None):
+        raise MosaicfastError("give either --tiles or --library")
     try:
-        if bool(tile_dirs) == (library is not None):
-            raise MosaicfastError("give either --tiles or --library")
-        check_image_path(output)
-        if manifest is not None:
-            check_manifest_path(manifest)
         mosaic = build_mosaic(
             target,
             list(tile_dirs) or None,
@@ -331,28 +392,25 @@ def build(
             max_cells=max_cells,
             max_output_pixels=max_output_pixels,
             output=output,
+            manifest=manifest,
+            force=force,
             progress=not quiet,
             on_skip=report.skip,
+            on_wait=report.wait,
         )
-        stages = Stages(mosaic.timings)
-        if manifest is not None:
-            with stages("write"):
-                mosaic.write_manifest(manifest)
-    except MosaicfastError as err:
-        raise click.ClickException(str(err)) from None
-    except KeyboardInterrupt:
-        click.echo("interrupted: no mosaic was written", err=True)
-        sys.exit(130)
+    except (KeyboardInterrupt, IndexInterruptedError):
+        _line("interrupted: no mosaic was written; the tiles read so far are kept")
+        sys.exit(EXIT_INTERRUPTED)
+    stages = Stages(mosaic.timings)
     if report.skipped:
-        tqdm.write(f"warning: {report.skipped} tile file(s) skipped", file=sys.stderr)
+        _line(f"warning: {report.skipped} tile file(s) skipped")
     plan = mosaic.plan
     width, height = plan.output_size
     if mosaic.options["crop"] is not None:  # said even with --quiet: it changes the picture
         left, top, right, bottom = mosaic.options["crop"]
-        tqdm.write(
+        _line(
             f"note: the target was centre-cropped to {right - left}x{bottom - top} px "
-            f"(box {left},{top},{right},{bottom}) to match the print's aspect ratio",
-            file=sys.stderr,
+            f"(box {left},{top},{right},{bottom}) to match the print's aspect ratio"
         )
     report.say(
         f"wrote {output} ({width}x{height} px, {plan.cols}x{plan.rows} cells"
@@ -367,7 +425,8 @@ def build(
         # Measured on the target as matched (cropped for print) and, for mosaics too
         # large to hold in memory, on the mosaic painted again band by band.
         quality = evaluate(mosaic.target, mosaic.reduced(), mosaic.assignment)
-        click.echo("\n".join(quality.lines()))
+        for line in quality.lines():
+            _line(line, err=False)
 
 
 def _video_options(function: Callable[..., None]) -> Callable[..., None]:
@@ -439,11 +498,14 @@ def _video_options(function: Callable[..., None]) -> Callable[..., None]:
     "--max-image-pixels",
     type=click.IntRange(min=1),
     help="Refuse images with more pixels than this (decompression-bomb guard; "
-    "default Pillow's limit, about 179 million).",
+    f"default Pillow's limit, {Image.MAX_IMAGE_PIXELS:,}).",
 )
 @click.option(
-    "--threads", type=click.IntRange(min=1), help="Decoding threads (default: one per core)."
+    "--threads",
+    type=click.IntRange(1, MAX_THREADS),
+    help="Decoding threads (default: one per core).",
 )
+@_video_options
 @click.option(
     "-q", "--quiet", is_flag=True, help="No progress bar or summary; warnings still shown."
 )
@@ -455,6 +517,10 @@ def index(
     no_near_dedupe: bool,
     max_image_pixels: int | None,
     threads: int | None,
+    fps: float,
+    crops: int,
+    flat_variance: float,
+    static_difference: float,
     quiet: bool,
 ) -> None:
     """Create or update the tile library --library from SOURCES (folders and files).
@@ -470,16 +536,15 @@ def index(
             list(sources),
             thumb_size=thumb_size,
             near_distance=None if no_near_dedupe else near_distance,
+            video=SpliceOptions(fps, crops, flat_variance, static_difference),
             max_image_pixels=max_image_pixels,
             workers=threads,
             progress=not quiet,
             on_skip=report.skip,
         )
     except IndexInterruptedError as err:
-        click.echo(str(err), err=True)
-        sys.exit(130)
-    except MosaicfastError as err:
-        raise click.ClickException(str(err)) from None
+        _line(str(err))
+        sys.exit(EXIT_INTERRUPTED)
     report.say(result.summary())
 
 
@@ -492,31 +557,34 @@ def library_group() -> None:
 @click.argument("library", type=click.Path(path_type=Path, file_okay=False))
 def info(library: Path) -> None:
     """Print what LIBRARY holds: sources, tiles, duplicates, size, unreadable files."""
-    try:
-        click.echo("\n".join(library_info(library).lines()))
-    except MosaicfastError as err:
-        raise click.ClickException(str(err)) from None
+    for line in library_info(library).lines():
+        _line(line, err=False)
 
 
 @library_group.command()
 @click.argument("library", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--repair", is_flag=True, help="Fix what can be fixed (takes the writer's lock).")
 def verify(library: Path, repair: bool) -> None:
-    """Check that LIBRARY is consistent; exit status 1 if a problem remains."""
-    try:
-        problems, notes = verify_library(library, repair=repair)
-    except MosaicfastError as err:
-        raise click.ClickException(str(err)) from None
+    """Check that LIBRARY is consistent; exit status 1 if a problem remains.
+
+    Checks the catalog (SQLite's integrity check, every row's values), the arrays'
+    lengths, every thumbnail against its stored pixel hash and every descriptor
+    against its thumbnail. --repair rebuilds a damaged catalog from what can be
+    read, re-reads damaged thumbnails from their photos, and takes out what cannot
+    be recovered so that the next `mosaicfast index` reads it again; it then
+    verifies once more and says what, if anything, is still wrong.
+    """
+    problems, notes = verify_library(library, repair=repair)
     for problem in problems:
         state = "repaired" if problem.repaired else "problem"
-        click.echo(f"{state}: {problem.message}")
+        _line(f"{state}: {problem.message}", err=False)
     for note in notes:
-        click.echo(f"note: {note}")
+        _line(f"note: {note}", err=False)
     remaining = [p for p in problems if not p.repaired]
     if remaining:
         hint = "" if repair else " (try --repair)"
         raise click.ClickException(f"{len(remaining)} problem(s) found{hint}")
-    click.echo(f"{library}: consistent" + (" after repair" if problems else ""))
+    _line(f"{library}: consistent" + (" after repair" if problems else ""), err=False)
 
 
 @main.command()
@@ -589,9 +657,9 @@ def evaluate_command(target: Path, mosaic: Path, manifest: Path) -> None:
     tiles (also per cell), the most uses of one tile, and the share of neighbouring
     cells holding the same tile.
     """
-    try:
-        assignment = read_assignment(manifest)
-        quality = evaluate(open_rgb(target), open_rgb(mosaic), assignment)
-    except MosaicfastError as err:
-        raise click.ClickException(str(err)) from None
-    click.echo("\n".join(quality.lines()))
+    assignment = read_assignment(manifest)
+    image = open_rgb(mosaic)
+    check_grid_fits(manifest, assignment, image.size)
+    quality = evaluate(open_rgb(target), image, assignment)
+    for line in quality.lines():
+        _line(line, err=False)

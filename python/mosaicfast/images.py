@@ -35,6 +35,7 @@ import pillow_heif
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from .errors import ImageReadError
+from .paths import non_regular_reason
 
 __all__ = [
     "BACKGROUND",
@@ -321,8 +322,9 @@ def _require_nonempty_file(path: Path) -> None:
     status = path.stat()
     if stat.S_ISDIR(status.st_mode):
         raise ImageReadError(path, "is a directory")
-    if not stat.S_ISREG(status.st_mode):
-        raise ImageReadError(path, "not a regular file")
+    reason = non_regular_reason(status.st_mode)
+    if reason is not None:
+        raise ImageReadError(path, reason)
     if status.st_size == 0:
         raise ImageReadError(path, "file is empty")
 

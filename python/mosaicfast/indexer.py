@@ -32,10 +32,19 @@ from . import descriptors
 from .dedupe import NearIndex, perceptual_hashes, pixel_hashes
 from .errors import ImageReadError, MosaicfastError
 from .images import IMAGE_SUFFIXES, Box, load_square
-from .library import DEFAULT_GRIDS, DEFAULT_THUMB_SIZE, THUMBS, Library, LibraryError
-from .parallel import ordered_map
+from .library import (
+    DEFAULT_GRIDS,
+    DEFAULT_THUMB_SIZE,
+    THUMBS,
+    Library,
+    LibraryError,
+    WaitHandler,
+)
+from .lifetime import INTERRUPT_SIGNALS, die_with_parent
+from .parallel import check_threads, ordered_map
+from .paths import from_catalog, non_regular_reason, os_reason, read_regular_file, to_catalog
 from .progress import progress_bar
-from .tiles import SkipHandler, os_reason, scan_images
+from .tiles import SkipHandler, scan_images
 from .video import VIDEO_SUFFIXES, SpliceOptions, SpliceStats, splice
 
 __all__ = [
@@ -197,6 +206,7 @@ def index_library(
     workers: int | None = None,
     progress: bool = False,
     on_skip: SkipHandler | None = None,
+    on_wait: WaitHandler | None = None,
 ) -> IndexReport:
     """Create or update the library at ``library`` from folders and files of photos and videos.
 
@@ -219,12 +229,16 @@ def index_library(
         Refuse images with more pixels than this (decompression-bomb guard); default
         Pillow's limit.
     workers : int, optional
-        Decoding threads; default one per core.
+        Decoding threads (or processes, for many photos), 1 to
+        :data:`~mosaicfast.parallel.MAX_THREADS`; default one per core.
     progress : bool
         Show progress bars.
     on_skip : callable, optional
         Called as ``on_skip(path, reason)`` for each file that cannot be used (or, for a
         damaged video, used only up to the damage).
+    on_wait : callable, optional
+        When another process is writing the library: called as ``on_wait(message)``,
+        and the run waits for the lock (without it, LibraryLockedError).
 
     Returns
     -------
@@ -233,10 +247,11 @@ def index_library(
     Raises
     ------
     LibraryLockedError
-        If another process is writing the library.
+        If another process is writing the library (and no ``on_wait``).
     IndexInterruptedError
-        On Ctrl-C, after committing the work finished.
+        On Ctrl-C or SIGTERM, after committing the work finished.
     """
+    check_threads(workers)
     start = time.perf_counter()
     report = IndexReport()
     video = video or SpliceOptions()
@@ -247,7 +262,7 @@ def index_library(
             on_skip(path, reason)
 
     with (
-        Library.open_or_create(library, thumb_size=thumb_size, grids=grids) as lib,
+        Library.open_or_create(library, thumb_size=thumb_size, grids=grids, on_wait=on_wait) as lib,
         _PixelLimit(max_image_pixels),
     ):
         roots = [os.path.abspath(s) for s in sources] or lib.roots()
@@ -274,28 +289,30 @@ def index_library(
 
 
 class _StopOnInterrupt:
-    """Turns Ctrl-C (SIGINT) into a request to stop after the file or frame in hand.
+    """Turns Ctrl-C (SIGINT) and SIGTERM into a request to stop after the file or frame
+    in hand.
 
     A KeyboardInterrupt could land in the middle of a batch being written; a flag
     checked between files lets the run stop where nothing is half done. Outside the
-    main thread (where signal handlers cannot be set) Ctrl-C is left as it is.
+    main thread (where signal handlers cannot be set) the signals are left as they are.
     """
 
     def __init__(self) -> None:
         self.requested = False
-        self._saved: object = None
+        self._saved: dict[int, object] = {}
 
     def _request(self, signum: int, frame: object) -> None:
         self.requested = True
 
     def __enter__(self) -> _StopOnInterrupt:
         if threading.current_thread() is threading.main_thread():
-            self._saved = signal.signal(signal.SIGINT, self._request)
+            for number in INTERRUPT_SIGNALS:
+                self._saved[number] = signal.signal(number, self._request)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._saved is not None:
-            signal.signal(signal.SIGINT, self._saved)  # type: ignore[arg-type]
+        for number, handler in self._saved.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
 
 
 class _PixelLimit:
@@ -323,7 +340,7 @@ def _sync_catalog(
 ) -> list[_Todo]:
     """Drop sources that vanished or changed; return the files to read or finish."""
     known = {
-        row[1]: row
+        from_catalog(row[1]): row
         for row in lib.query(
             "SELECT id, path, size, mtime_ns, status, error, done_until FROM sources"
         )
@@ -337,6 +354,11 @@ def _sync_catalog(
         except OSError as err:
             report.failed += 1
             skip(path, os_reason(err))
+            continue
+        reason = non_regular_reason(st.st_mode)
+        if reason is not None:  # replaced since the scan
+            report.failed += 1
+            skip(path, reason)
             continue
         row = known.get(key)
         if row is not None and (row[2], row[3]) == (st.st_size, st.st_mtime_ns):
@@ -360,7 +382,7 @@ def _sync_catalog(
     ]
     report.removed = len(vanished)
     with lib.transaction() as db:
-        db.executemany("INSERT OR IGNORE INTO roots VALUES (?)", [(r,) for r in roots])
+        db.executemany("INSERT OR IGNORE INTO roots VALUES (?)", [(to_catalog(r),) for r in roots])
         remove_sources(db, stale + vanished)
     return todo
 
@@ -429,7 +451,7 @@ def _read_photos(
         workers=workers,
         processes=processes,
         initializer=_setup_worker_process if processes else None,
-        initargs=(Image.MAX_IMAGE_PIXELS,),
+        initargs=(Image.MAX_IMAGE_PIXELS, os.getpid()),
     )
     with progress_bar(len(todo), "photos", "file", enabled=progress) as bar:
         for chunk in results:
@@ -439,19 +461,14 @@ def _read_photos(
                 return
 
 
-def _setup_worker_process(max_image_pixels: int | None) -> None:
-    """In a worker process: leave Ctrl-C to the main process, use its pixel limit, and
-    exit if it dies (killed with SIGKILL it cannot stop its workers itself)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _setup_worker_process(max_image_pixels: int | None, parent: int) -> None:
+    """In a worker process: exit when the main process ``parent`` is gone (killed with
+    SIGKILL it cannot stop its workers itself), leave Ctrl-C and SIGTERM to it, and use
+    its pixel limit."""
+    die_with_parent(parent)
+    for number in INTERRUPT_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
     Image.MAX_IMAGE_PIXELS = max_image_pixels
-    parent = os.getppid()
-
-    def exit_when_orphaned() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.2)
-        os._exit(1)
-
-    threading.Thread(target=exit_when_orphaned, daemon=True).start()
 
 
 def _read_photo_chunk(items: list[_Todo], thumb_size: int, grids: Sequence[int]) -> _Chunk:
@@ -462,7 +479,7 @@ def _read_photo_chunk(items: list[_Todo], thumb_size: int, grids: Sequence[int])
     for item in items:
         entry = _Entry(item.path, "image", item.size, item.mtime_ns, status="ok")
         try:
-            data = _read_small_file(item.path, item.size)
+            data = read_regular_file(item.path, _READ_WHOLE_LIMIT)
             entry.content_hash = _content_hash(item.path, data)
             thumb, box = load_square(item.path, thumb_size, data=data)
         except ImageReadError as err:
@@ -477,14 +494,6 @@ def _read_photo_chunk(items: list[_Todo], thumb_size: int, grids: Sequence[int])
     if thumbs:
         chunk.tiles = _Tiles.describe(np.stack(thumbs), boxes, [None] * len(boxes), grids)
     return chunk
-
-
-def _read_small_file(path: Path, size: int) -> bytes | None:
-    """The whole file, read once for both hashing and decoding; None if it is big."""
-    if size > _READ_WHOLE_LIMIT:
-        return None
-    with open(path, "rb") as handle:
-        return handle.read()
 
 
 def _content_hash(path: Path, data: bytes | None) -> str:
@@ -590,7 +599,7 @@ class _BatchWriter:
         entries = [entry for chunk in chunks for entry in chunk.entries]
         parts = [chunk.tiles for chunk in chunks if chunk.tiles is not None]
         tiles = _Tiles.concatenate(parts) if parts else None
-        owners = [str(chunk.entries[o].path) for chunk in chunks for o in chunk.owners]
+        owners = [to_catalog(chunk.entries[o].path) for chunk in chunks for o in chunk.owners]
         first = self.lib.next_slot()
         next_id = self._next_tile_id()
         tile_rows = self._tile_rows(tiles, owners, first, next_id) if tiles else []
@@ -603,8 +612,8 @@ class _BatchWriter:
                    ON CONFLICT (path) DO UPDATE SET status = excluded.status,
                        error = excluded.error, done_until = excluded.done_until""",
                 [
-                    (str(e.path), e.kind, e.size, e.mtime_ns, e.content_hash, e.status, e.error,
-                     e.done_until)
+                    (to_catalog(e.path), e.kind, e.size, e.mtime_ns, e.content_hash, e.status,
+                     e.error, e.done_until)
                     for e in entries
                 ],
             )  # fmt: skip
@@ -633,7 +642,9 @@ class _BatchWriter:
             if entry.error is not None:
                 self.skip(entry.path, entry.error)
 
-    def _tile_rows(self, tiles: _Tiles, owners: list[str], first: int, next_id: int) -> list[tuple]:
+    def _tile_rows(
+        self, tiles: _Tiles, owners: list[str | bytes], first: int, next_id: int
+    ) -> list[tuple]:
         """Write the thumbnails and descriptors; return the catalog rows of the tiles."""
         arrays: dict[str, NDArray] = {THUMBS: tiles.thumbs}
         for grid, values in tiles.descriptors.items():

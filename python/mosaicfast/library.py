@@ -22,17 +22,19 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .descriptors import descriptor_size, tile_descriptors
+from .descriptors import MAX_GRID, descriptor_size, tile_descriptors
 from .errors import MosaicfastError
+from .paths import from_catalog, os_reason
 
 __all__ = [
     "DEFAULT_GRIDS",
@@ -51,6 +53,11 @@ CATALOG = "catalog.sqlite"
 THUMBS = "thumbs.u8"
 LOCK = "lock"
 _DESCRIBE_CHUNK = 4096
+#: Largest thumbnail side a catalog may declare (index --thumb-size allows 1024).
+MAX_THUMB_SIZE = 4096
+
+WaitHandler = Callable[[str], None]
+"""Told, as ``on_wait(message)``, that another process holds a library's lock."""
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -149,9 +156,9 @@ class Library:
         self.path = path
         self._db = db
         self._lock = lock
-        meta = dict(db.execute("SELECT key, value FROM meta"))
-        self.thumb_size = int(meta["thumb_size"])
-        self.grids: tuple[int, ...] = tuple(json.loads(meta["grids"]))
+        settings = read_settings(db)
+        self.thumb_size = settings.thumb_size
+        self.grids = settings.grids
 
     # -- opening -----------------------------------------------------------------
 
@@ -165,62 +172,83 @@ class Library:
     ) -> Library:
         """Create an empty library at ``path`` (a new or empty folder), open for writing."""
         path = Path(path)
-        if thumb_size < 8:
-            raise LibraryError(f"thumbnail size must be at least 8 pixels, got {thumb_size}")
         if (path / CATALOG).exists():
             raise LibraryError(f"{path}: a library already exists here")
+        _make_folder(path)
+        return cls._create_locked(path, _acquire_lock(path), thumb_size, grids)
+
+    @classmethod
+    def _create_locked(
+        cls, path: Path, lock: int, thumb_size: int, grids: Sequence[int]
+    ) -> Library:
+        if thumb_size < 8:
+            _release_lock(lock)
+            raise LibraryError(f"thumbnail size must be at least 8 pixels, got {thumb_size}")
         try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise LibraryError(f"{path}: cannot create the library folder ({err})") from err
-        lock = _acquire_lock(path)
-        db = _connect(path / CATALOG)
-        with db:
-            db.executescript(_SCHEMA)
-            db.executemany(
-                "INSERT INTO meta VALUES (?, ?)",
-                [
-                    ("format_version", str(FORMAT_VERSION)),
-                    ("thumb_size", str(thumb_size)),
-                    ("grids", json.dumps(sorted(set(grids)))),
-                    ("next_slot", "0"),
-                    ("next_tile_id", "1"),
-                ],
-            )
+            db = _connect(path / CATALOG)
+            write_schema(db, Settings(thumb_size, tuple(sorted(set(grids))), 0, 1))
+        except sqlite3.Error as err:
+            _release_lock(lock)
+            raise LibraryError(f"{path}: cannot create the catalog ({err})") from err
         return cls(path, db, lock)
 
     @classmethod
-    def open(cls, path: str | Path, *, write: bool = False) -> Library:
+    def open(
+        cls, path: str | Path, *, write: bool = False, on_wait: WaitHandler | None = None
+    ) -> Library:
         """Open an existing library; ``write=True`` takes the writer's lock.
+
+        Opening for writing also runs SQLite's quick check of the catalog, so that no
+        writer adds to a damaged one.
+
+        Parameters
+        ----------
+        path : str or Path
+            The library folder.
+        write : bool, default False
+            Open for writing, holding the writer's lock.
+        on_wait : callable, optional
+            With ``write``: when another process holds the lock, call
+            ``on_wait(message)`` and wait for it, instead of raising.
 
         Raises
         ------
         LibraryError
-            If there is no library at ``path`` or it has another format version.
+            If there is no library at ``path``, it has another format version, or its
+            catalog is damaged.
         LibraryLockedError
-            If ``write`` and another process holds the lock.
+            If ``write`` and another process holds the lock (and no ``on_wait``).
         """
         path = Path(path)
         if not (path / CATALOG).is_file():
             raise LibraryError(f"{path}: no mosaicfast library here (no {CATALOG})")
-        lock = _acquire_lock(path) if write else None
+        lock = _acquire_lock(path, on_wait) if write else None
+        return cls._open_locked(path, lock)
+
+    @classmethod
+    def _open_locked(cls, path: Path, lock: int | None) -> Library:
+        db = None
         try:
-            db = _connect(path / CATALOG, readonly=not write)
+            db = _connect(path / CATALOG, readonly=lock is None)
             version = _meta_value(db, "format_version")
-        except sqlite3.DatabaseError as err:
+            if version != str(FORMAT_VERSION):
+                raise LibraryError(
+                    f"{path}: library format version {version}, but this mosaicfast reads "
+                    f"version {FORMAT_VERSION}; re-index the sources into a new library"
+                )
+            if lock is not None:
+                _require_sound(db, path)
+            library = cls(path, db, lock)
+            if lock is not None:
+                library.cut_uncommitted_tail()
+            return library
+        except (sqlite3.DatabaseError, LibraryError, OSError) as err:
+            if db is not None:
+                db.close()
             _release_lock(lock)
-            raise LibraryError(f"{path}: the catalog cannot be read ({err})") from err
-        if version != str(FORMAT_VERSION):
-            db.close()
-            _release_lock(lock)
-            raise LibraryError(
-                f"{path}: library format version {version}, but this mosaicfast reads "
-                f"version {FORMAT_VERSION}; re-index the sources into a new library"
-            )
-        library = cls(path, db, lock)
-        if write:
-            library.cut_uncommitted_tail()
-        return library
+            if isinstance(err, LibraryError):
+                raise
+            raise damaged(path, err) from err
 
     @classmethod
     def open_or_create(
@@ -229,11 +257,19 @@ class Library:
         *,
         thumb_size: int = DEFAULT_THUMB_SIZE,
         grids: Sequence[int] = DEFAULT_GRIDS,
+        on_wait: WaitHandler | None = None,
     ) -> Library:
-        """Open ``path`` for writing, creating the library if it does not exist."""
-        if (Path(path) / CATALOG).exists():
-            return cls.open(path, write=True)
-        return cls.create(path, thumb_size=thumb_size, grids=grids)
+        """Open ``path`` for writing, creating the library if it does not exist.
+
+        With ``on_wait``, a library another process is writing (or creating) is waited
+        for, as in :meth:`open`.
+        """
+        path = Path(path)
+        _make_folder(path)
+        lock = _acquire_lock(path, on_wait)
+        if (path / CATALOG).exists():
+            return cls._open_locked(path, lock)
+        return cls._create_locked(path, lock, thumb_size, grids)
 
     def close(self) -> None:
         """Close the catalog and release the lock."""
@@ -271,7 +307,8 @@ class Library:
         return [THUMBS, *(self.descriptor_file(g) for g in self.grids)]
 
     def next_slot(self) -> int:
-        return int(_meta_value(self._db, "next_slot"))
+        with self._catalog():
+            return read_settings(self._db).next_slot
 
     def cut_uncommitted_tail(self) -> None:
         """Truncate every array to the committed slots (what a killed writer left)."""
@@ -317,17 +354,29 @@ class Library:
         )
         out = np.empty((len(slots), *shape), dtype=dtype)
         flat = out.reshape(len(slots), -1).view(np.uint8)
-        with open(self.array_path(name), "rb", buffering=0) as handle:
-            for start, stop in _runs(slots):
-                count = stop - start
-                first = int(slots[start])
-                data = os.pread(handle.fileno(), count * size, first * size)
-                if len(data) != count * size:
+        file = self.array_path(name)
+        try:
+            with open(file, "rb", buffering=0) as handle:
+                rows = os.fstat(handle.fileno()).st_size // size
+                if len(slots) and (slots.min() < 0 or slots.max() >= rows):
                     raise LibraryError(
-                        f"{self.array_path(name)}: shorter than the catalog says; "
-                        "run `mosaicfast library verify --repair`"
+                        f"{file}: shorter than the catalog says; "
+                        f"run `mosaicfast library verify --repair {self.path}`"
                     )
-                flat[start:stop] = np.frombuffer(data, np.uint8).reshape(count, size)
+                for start, stop in _runs(slots):
+                    count = stop - start
+                    first = int(slots[start])
+                    data = os.pread(handle.fileno(), count * size, first * size)
+                    if len(data) != count * size:
+                        raise LibraryError(
+                            f"{file}: shorter than the catalog says; "
+                            f"run `mosaicfast library verify --repair {self.path}`"
+                        )
+                    flat[start:stop] = np.frombuffer(data, np.uint8).reshape(count, size)
+        except OSError as err:
+            raise LibraryError(
+                f"{file}: {os_reason(err)}; run `mosaicfast library verify --repair {self.path}`"
+            ) from err
         return out
 
     # -- catalog -----------------------------------------------------------------
@@ -337,24 +386,48 @@ class Library:
         """A write transaction on the catalog, committed on success."""
         if not self.writable:
             raise LibraryError(f"{self.path}: opened read-only")
-        with self._db:
+        with self._catalog(), self._db:
             self._db.execute("BEGIN IMMEDIATE")
             yield self._db
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._db.execute(sql, params).fetchall()
+        with self._catalog():
+            return self._db.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _catalog(self) -> Iterator[None]:
+        """Turn the errors of a damaged catalog into a LibraryError saying what to do."""
+        try:
+            yield
+        except sqlite3.DatabaseError as err:
+            raise damaged(self.path, err) from err
 
     def tiles_in_use(self) -> TileRows:
-        """Every tile that is not a duplicate, by tile id (one consistent snapshot)."""
-        with self._db:
+        """Every tile that is not a duplicate, by tile id (one consistent snapshot).
+
+        Raises
+        ------
+        LibraryError
+            If the catalog is damaged: unreadable, a row of the wrong type, a slot
+            outside the committed arrays, an empty crop box, a tile without a source.
+        """
+        with self._catalog(), self._db:
             self._db.execute("BEGIN")
+            next_slot = read_settings(self._db).next_slot
             cursor = self._db.execute(
                 """SELECT id, slot, source_id, left, top, right, bottom,
                           IFNULL(frame_time, 'NaN')
                    FROM tiles WHERE duplicate_of IS NULL ORDER BY id"""
             )
-            table = np.fromiter(cursor, dtype=_TILE_COLUMNS)
-            paths = dict(self._db.execute("SELECT id, path FROM sources"))
+            try:
+                table = np.fromiter(cursor, dtype=_TILE_COLUMNS)
+            except (ValueError, TypeError, OverflowError) as err:
+                raise sqlite3.DatabaseError(
+                    f"a tile row has a value of the wrong type ({err})"
+                ) from err
+            sources = self._db.execute("SELECT id, path FROM sources")
+            paths = {i: from_catalog(p) for i, p in sources}
+            _check_tile_rows(table, next_slot, paths)
         return TileRows(
             ids=table["id"].copy(),
             slots=table["slot"].copy(),
@@ -390,7 +463,7 @@ class Library:
         return out
 
     def roots(self) -> list[str]:
-        return [row[0] for row in self.query("SELECT path FROM roots ORDER BY path")]
+        return sorted(from_catalog(row[0]) for row in self.query("SELECT path FROM roots"))
 
     def disk_bytes(self) -> int:
         """Size on disk of every file of the library."""
@@ -408,7 +481,9 @@ def _runs(slots: NDArray[np.int64]) -> Iterable[tuple[int, int]]:
 
 
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+    # Percent-encoded bytes: any file name, even with '?', '#' or bytes that are not
+    # UTF-8, names the same file.
+    uri = "file:" + quote(os.fsencode(path)) + ("?mode=ro" if readonly else "")
     db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     if not readonly:
         db.execute("PRAGMA journal_mode=WAL")
@@ -419,6 +494,97 @@ def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return db
 
 
+def _check_tile_rows(table: NDArray[Any], next_slot: int, paths: dict[Any, Any]) -> None:
+    """Raise sqlite3.DatabaseError for tile rows no writer makes (a damaged catalog)."""
+    slots = table["slot"]
+    boxes_ok = (
+        (table["left"] >= 0)
+        & (table["top"] >= 0)
+        & (table["right"] > table["left"])
+        & (table["bottom"] > table["top"])
+    )
+    if ((slots < 0) | (slots >= next_slot)).any():
+        raise sqlite3.DatabaseError("a tile's slot lies outside the committed arrays")
+    if len(np.unique(slots)) != len(slots):
+        raise sqlite3.DatabaseError("two tiles share a slot")
+    if not boxes_ok.all():
+        raise sqlite3.DatabaseError("a tile's crop box is empty or negative")
+    if not all(isinstance(paths.get(s), str) for s in table["source"].tolist()):
+        raise sqlite3.DatabaseError("a tile has no source")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A library's settings, from its catalog's meta table."""
+
+    thumb_size: int
+    grids: tuple[int, ...]
+    next_slot: int
+    next_tile_id: int
+
+
+def read_settings(db: sqlite3.Connection) -> Settings:
+    """The settings in the meta table; sqlite3.DatabaseError if missing or out of range."""
+    meta = dict(db.execute("SELECT key, value FROM meta"))
+    try:
+        grids = json.loads(meta["grids"])
+        settings = Settings(
+            int(meta["thumb_size"]),
+            tuple(int(g) for g in grids),
+            int(meta["next_slot"]),
+            int(meta["next_tile_id"]),
+        )
+    except (KeyError, ValueError, TypeError, OverflowError, RecursionError) as err:
+        raise sqlite3.DatabaseError(f"the library's settings are damaged ({err!r})") from err
+    if not (
+        8 <= settings.thumb_size <= MAX_THUMB_SIZE
+        and settings.grids
+        and all(1 <= g <= MAX_GRID for g in settings.grids)
+        and settings.next_slot >= 0
+        and settings.next_tile_id >= 1
+    ):
+        raise sqlite3.DatabaseError(f"the library's settings are out of range ({settings})")
+    return settings
+
+
+def write_schema(db: sqlite3.Connection, settings: Settings) -> None:
+    """Create the tables of an empty catalog and store ``settings``."""
+    with db:
+        db.executescript(_SCHEMA)
+        db.executemany(
+            "INSERT INTO meta VALUES (?, ?)",
+            [
+                ("format_version", str(FORMAT_VERSION)),
+                ("thumb_size", str(settings.thumb_size)),
+                ("grids", json.dumps(list(settings.grids))),
+                ("next_slot", str(settings.next_slot)),
+                ("next_tile_id", str(settings.next_tile_id)),
+            ],
+        )
+
+
+def damaged(path: Path, err: BaseException) -> LibraryError:
+    """The error for a catalog that cannot be read, saying what to do."""
+    return LibraryError(
+        f"{path}: the catalog cannot be read ({err}); "
+        f"`mosaicfast library verify --repair {path}` rebuilds it"
+    )
+
+
+def _require_sound(db: sqlite3.Connection, path: Path) -> None:
+    """Raise LibraryError if SQLite's quick check finds the catalog damaged."""
+    result = db.execute("PRAGMA quick_check(1)").fetchall()
+    if result != [("ok",)]:
+        raise damaged(path, sqlite3.DatabaseError(str(result[0][0])))
+
+
+def _make_folder(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise LibraryError(f"{path}: cannot create the library folder ({os_reason(err)})") from err
+
+
 def _meta_value(db: sqlite3.Connection, key: str) -> str:
     row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     if row is None:
@@ -426,18 +592,32 @@ def _meta_value(db: sqlite3.Connection, key: str) -> str:
     return str(row[0])
 
 
-def _acquire_lock(path: Path) -> int:
-    """Take the writer's lock of the library at ``path``; record our PID in it."""
-    fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+def _acquire_lock(path: Path, on_wait: WaitHandler | None = None) -> int:
+    """Take the writer's lock of the library at ``path``; record our PID in it.
+
+    If another process holds it: LibraryLockedError, or with ``on_wait``, tell
+    ``on_wait`` and wait for it (Ctrl-C still stops the wait).
+    """
+    try:
+        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        raise LibraryError(f"{path}: cannot take the writer's lock ({os_reason(err)})") from err
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise LibraryLockedError(
-            f"{path}: the library is locked by process {holder} (another mosaicfast index "
-            "is writing it); wait for it to finish"
-        ) from None
+        if on_wait is None:
+            os.close(fd)
+            raise LibraryLockedError(
+                f"{path}: the library is locked by process {holder} (another mosaicfast "
+                "is writing it); wait for it to finish"
+            ) from None
+        on_wait(f"{path}: process {holder} is updating this library; waiting for it")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd

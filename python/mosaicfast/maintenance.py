@@ -13,6 +13,7 @@ import numpy as np
 from .descriptors import tile_descriptors
 from .indexer import remove_sources
 from .library import THUMBS, Library, LibraryError
+from .paths import from_catalog
 
 __all__ = ["LibraryInfo", "Problem", "library_info", "verify_library"]
 
@@ -81,7 +82,7 @@ def library_info(path: str | Path) -> LibraryInfo:
             thumb_size=lib.thumb_size,
             grids=lib.grids,
             sources=dict(kinds),
-            unreadable=[(str(p), str(e)) for p, e in unreadable],
+            unreadable=[(from_catalog(p), str(e)) for p, e in unreadable],
             tiles=sum(counts.values()),
             in_use=counts.get("in use", 0),
             exact_duplicates=counts.get("exact", 0),
@@ -250,7 +251,7 @@ def _check_sources(lib: Library, findings: _Findings, repair: bool) -> None:
     changed = 0
     for path, size, mtime_ns in lib.query("SELECT path, size, mtime_ns FROM sources"):
         try:
-            st = os.stat(path)
+            st = os.stat(from_catalog(path))
         except OSError:
             changed += 1
             continue

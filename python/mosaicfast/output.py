@@ -9,6 +9,7 @@ to it without ever being whole in memory.
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 import tempfile
@@ -25,6 +26,7 @@ from PIL import Image
 
 from .errors import MosaicfastError
 from .parallel import ordered_map
+from .paths import os_reason
 
 __all__ = [
     "IMAGE_FORMATS",
@@ -32,6 +34,7 @@ __all__ = [
     "STREAM_PIXELS",
     "TIFF_TILE",
     "atomic_path",
+    "check_destination",
     "check_image_path",
     "check_output",
     "is_tiff",
@@ -73,6 +76,39 @@ def check_image_path(path: str | Path) -> Path:
     if path.suffix.lower() not in IMAGE_FORMATS:
         known = ", ".join(sorted(IMAGE_FORMATS))
         raise MosaicfastError(f"{path}: unsupported output format (use one of {known})")
+    return path
+
+
+def check_destination(path: str | Path) -> Path:
+    """Check up front that a new file can be written at ``path``: not a folder, in a
+    folder that exists (or can be made) and takes new files; return it as a Path.
+
+    Writing a probe file is the one test that also holds for root, read-only mounts
+    and quotas, so when the folder exists an empty temporary file is created in it
+    and removed.
+
+    Raises
+    ------
+    MosaicfastError
+        Naming ``path`` and the reason.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise MosaicfastError(f"{path}: is a folder; give a file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise MosaicfastError(f"{path}: {folder} is not a folder")
+    try:
+        if folder == path.parent:
+            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
+        elif not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "permission denied")
+    except OSError as err:
+        raise MosaicfastError(f"{path}: cannot write in {folder} ({os_reason(err)})") from None
     return path
 
 

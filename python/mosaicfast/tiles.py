@@ -18,12 +18,13 @@ import numpy as np
 
 from .errors import MosaicfastError
 from .images import IMAGE_SUFFIXES, Box, load_square
+from .paths import non_regular_reason, os_reason
 from .video import load_video_square
 
 if TYPE_CHECKING:
     from .library import TileRows
 
-__all__ = ["SkipHandler", "TileList", "TileSource", "os_reason", "scan_images"]
+__all__ = ["SkipHandler", "TileList", "TileSource", "scan_images"]
 
 SkipHandler = Callable[[Path, str], None]
 """Called with a path that was left out and the reason, e.g. ``"permission denied"``."""
@@ -124,8 +125,10 @@ def scan_images(
         :data:`~mosaicfast.images.IMAGE_SUFFIXES`.
     on_skip : callable, optional
         Called as ``on_skip(path, reason)`` for a folder that cannot be listed
-        (``"permission denied"``) and for a file given by name whose suffix is not in
-        ``suffixes``.
+        (``"permission denied"``), for a file given by name whose suffix is not in
+        ``suffixes``, and for anything with such a suffix that is not a regular file
+        (a named pipe, a device, a socket, a broken symbolic link), given by name or
+        found in a folder: reading those could block or never end.
 
     Returns
     -------
@@ -143,31 +146,40 @@ def scan_images(
     """
     found: set[Path] = set()
     visited_dirs: set[str] = set()
+    skip = on_skip or _ignore
     for root in map(Path, roots):
-        if _is_existing_dir(root):
-            found.update(_files_in_tree(root, suffixes, visited_dirs, on_skip))
-        elif root.suffix.lower() in suffixes:
+        mode = _root_mode(root)
+        if stat.S_ISDIR(mode):
+            found.update(_files_in_tree(root, suffixes, visited_dirs, skip))
+        elif root.suffix.lower() not in suffixes:
+            skip(root, "file name does not end in a known image or video suffix")
+        elif (reason := non_regular_reason(mode)) is not None:
+            skip(root, reason)
+        else:
             found.add(root)
-        elif on_skip is not None:
-            on_skip(root, "file name does not end in a known image or video suffix")
     return sorted(found, key=Path.as_posix)
 
 
-def _is_existing_dir(root: Path) -> bool:
-    """Whether `root` is a folder; MosaicfastError if it does not exist or cannot be examined."""
+def _ignore(path: Path, reason: str) -> None:
+    """The skip handler of callers that do not ask to be told."""
+
+
+def _root_mode(root: Path) -> int:
+    """``st_mode`` of `root` (symlinks followed); MosaicfastError if it does not exist or
+    cannot be examined."""
     try:
-        mode = root.stat().st_mode
+        return root.stat().st_mode
     except FileNotFoundError:
         raise MosaicfastError(f"{root}: no such file or folder") from None
     except OSError as exc:
         raise MosaicfastError(f"{root}: {os_reason(exc)}") from exc
-    return stat.S_ISDIR(mode)
 
 
 def _files_in_tree(
-    root: Path, suffixes: frozenset[str], visited_dirs: set[str], on_skip: SkipHandler | None
+    root: Path, suffixes: frozenset[str], visited_dirs: set[str], skip: SkipHandler
 ) -> Iterator[Path]:
-    """Files with `suffixes` in the folder tree under `root`, skipping `visited_dirs`."""
+    """Files with `suffixes` in the folder tree under `root`, skipping `visited_dirs`;
+    entries with those suffixes that are not regular files are reported to `skip`."""
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -176,32 +188,43 @@ def _files_in_tree(
             continue
         visited_dirs.add(real)
         try:
-            subdirs, files = _list_dir(directory)
+            subdirs, files, others = _list_dir(directory)
         except OSError as exc:
-            if on_skip is not None:
-                on_skip(directory, os_reason(exc))
+            skip(directory, os_reason(exc))
             continue
         stack.extend(reversed(subdirs))  # depth first, by name: a deterministic walk
         yield from (f for f in files if f.suffix.lower() in suffixes)
+        for path, reason in others:
+            if path.suffix.lower() in suffixes:
+                skip(path, reason)
 
 
-def _list_dir(directory: Path) -> tuple[list[Path], list[Path]]:
-    """The visible subfolders (by name) and files of `directory`, symlinks followed."""
+def _list_dir(directory: Path) -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
+    """The visible subfolders (by name), regular files, and other entries with the
+    reason they are not read (named pipes, devices, sockets, broken symlinks) of
+    `directory`, symlinks followed."""
     subdirs: list[Path] = []
     files: list[Path] = []
+    others: list[tuple[Path, str]] = []
     with os.scandir(directory) as entries:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
+            path = directory / entry.name
             if entry.is_dir():
-                subdirs.append(directory / entry.name)
+                subdirs.append(path)
             elif entry.is_file():
-                files.append(directory / entry.name)
-    return sorted(subdirs), files
+                files.append(path)
+            else:
+                others.append((path, _entry_reason(entry)))
+    return sorted(subdirs), files, sorted(others)
 
 
-def os_reason(exc: OSError) -> str:
-    """Short human reason for an OS error."""
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    return (exc.strerror or str(exc)).lower()
+def _entry_reason(entry: os.DirEntry[str]) -> str:
+    """Why a folder entry that is neither a folder nor a regular file is not read."""
+    try:
+        return non_regular_reason(entry.stat().st_mode) or "not a regular file"
+    except FileNotFoundError:
+        return "broken symbolic link"
+    except OSError as exc:
+        return os_reason(exc)
