@@ -127,6 +127,11 @@ _READ_ERRORS = (
 
 _SRGB_PROFILE = ImageCms.createProfile("sRGB")
 
+#: Bytes of a JPEG read to find its first scan (past EXIF and ICC segments).
+_JPEG_HEAD = 1 << 20
+#: Frame markers of Huffman-coded DCT JPEGs: baseline, extended, progressive.
+_HUFFMAN_DCT_FRAMES = (0xC0, 0xC1, 0xC2)
+
 # ``warnings.catch_warnings`` swaps process-wide state: never let two threads overlap in it.
 _OPEN_LOCK = threading.Lock()
 # Transforms are built and cached one at a time; applying them is thread-safe.
@@ -308,6 +313,8 @@ def _reading(path: Path, data: bytes | None = None) -> Iterator[ImageFile.ImageF
         image = _open_quietly(path if data is None else io.BytesIO(data))
         with image:
             _require_pixels_within_limit(image.size, path)
+            if image.format in ("JPEG", "MPO"):
+                _require_enough_jpeg_data(image, path, data)
             yield image
     except ImageReadError:
         raise
@@ -342,6 +349,83 @@ def _require_pixels_within_limit(size: tuple[int, int], path: Path) -> None:
     pixels = size[0] * size[1]
     if limit is not None and pixels > limit:
         raise ImageReadError(path, _bomb_reason(pixels, limit))
+
+
+def _require_enough_jpeg_data(image: ImageFile.ImageFile, path: Path, data: bytes | None) -> None:
+    """Raise ImageReadError if a JPEG holds too few bytes for the size its header claims.
+
+    libjpeg pads a scan that ends early with grey and only warns, so a tiny file whose
+    header claims 9000 x 9000 pixels would decode "successfully". Huffman coding spends
+    at least one bit per 8 x 8 block on its DC value, which bounds the scan data from
+    below (arithmetic-coded and lossless JPEGs are not checked).
+    """
+    head = data[:_JPEG_HEAD] if data is not None else _file_head(path, _JPEG_HEAD)
+    layout = jpeg_layout(head)
+    if layout is None or layout[0] not in _HUFFMAN_DCT_FRAMES:
+        return
+    size = len(data) if data is not None else path.stat().st_size
+    needed = _ceil_div(jpeg_blocks(image.size, getattr(image, "layer", [])), 8)
+    if size - layout[1] < needed:
+        width, height = image.size
+        raise ImageReadError(
+            path,
+            f"truncated or corrupt image data (the header says {width}x{height} pixels, "
+            f"which take at least {needed:,} bytes of JPEG data; the file holds "
+            f"{max(size - layout[1], 0):,})",
+        )
+
+
+def _file_head(path: Path, count: int) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(count)
+
+
+def jpeg_layout(head: bytes) -> tuple[int, int] | None:
+    """The frame marker (``0xC0`` baseline, ``0xC2`` progressive, ...) of a JPEG and the
+    offset where its first scan's data start, read from the file's first bytes.
+
+    None if ``head`` is not a JPEG header or ends before the first scan.
+    """
+    if not head.startswith(b"\xff\xd8"):
+        return None
+    position, frame = 2, None
+    while position + 4 <= len(head):
+        if head[position] != 0xFF:
+            return None
+        code = head[position + 1]
+        if code == 0xFF:  # fill byte
+            position += 1
+            continue
+        if code == 0x01 or 0xD0 <= code <= 0xD8:  # markers without a length
+            position += 2
+            continue
+        length = int.from_bytes(head[position + 2 : position + 4], "big")
+        if length < 2:
+            return None
+        if 0xC0 <= code <= 0xCF and code not in (0xC4, 0xC8, 0xCC):
+            frame = code
+        if code == 0xDA:
+            return (frame, position + 2 + length) if frame is not None else None
+        position += 2 + length
+    return None
+
+
+def jpeg_blocks(size: tuple[int, int], components: list[tuple[int, int, int, int]]) -> int:
+    """8 x 8 blocks a JPEG of ``size`` codes, from its components' ``(id, h, v, table)``
+    sampling factors (as Pillow's ``JpegImageFile.layer`` lists them); 0 if unknown."""
+    if not components:
+        return 0
+    width, height = size
+    h_max = max(max(c[1] for c in components), 1)
+    v_max = max(max(c[2] for c in components), 1)
+    return sum(
+        _ceil_div(_ceil_div(width * h, h_max), 8) * _ceil_div(_ceil_div(height * v, v_max), 8)
+        for _, h, v, _ in components
+    )
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 def _bomb_reason(pixels: int, limit: int) -> str:

@@ -43,7 +43,13 @@ __all__ = [
     "Library",
     "LibraryError",
     "LibraryLockedError",
+    "Settings",
     "TileRows",
+    "connect_catalog",
+    "damaged",
+    "read_settings",
+    "write_schema",
+    "writer_lock",
 ]
 
 FORMAT_VERSION = 1
@@ -185,7 +191,7 @@ class Library:
             _release_lock(lock)
             raise LibraryError(f"thumbnail size must be at least 8 pixels, got {thumb_size}")
         try:
-            db = _connect(path / CATALOG)
+            db = connect_catalog(path / CATALOG)
             write_schema(db, Settings(thumb_size, tuple(sorted(set(grids))), 0, 1))
         except sqlite3.Error as err:
             _release_lock(lock)
@@ -229,7 +235,7 @@ class Library:
     def _open_locked(cls, path: Path, lock: int | None) -> Library:
         db = None
         try:
-            db = _connect(path / CATALOG, readonly=lock is None)
+            db = connect_catalog(path / CATALOG, readonly=lock is None)
             version = _meta_value(db, "format_version")
             if version != str(FORMAT_VERSION):
                 raise LibraryError(
@@ -337,6 +343,22 @@ class Library:
             finally:
                 os.close(fd)
         return first
+
+    def overwrite_rows(self, name: str, first: int, rows: NDArray[Any]) -> None:
+        """Write ``rows`` over committed slots from ``first`` on, flushed to disk.
+
+        Only for repairs (writer's lock held): committed rows are otherwise never
+        rewritten, which is what lets readers work while a writer appends.
+        """
+        if not self.writable:
+            raise LibraryError(f"{self.path}: opened read-only")
+        data = np.ascontiguousarray(rows).tobytes()
+        fd = os.open(self.array_path(name), os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, data, first * self.row_bytes(name))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def read_rows(self, name: str, slots: NDArray[np.int64]) -> NDArray[Any]:
         """The rows of ``slots`` from array ``name``, read in runs of consecutive slots.
@@ -480,7 +502,8 @@ def _runs(slots: NDArray[np.int64]) -> Iterable[tuple[int, int]]:
     return zip(starts.tolist(), stops.tolist(), strict=True)
 
 
-def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+def connect_catalog(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection to the catalog file ``path`` (WAL journal unless ``readonly``)."""
     # Percent-encoded bytes: any file name, even with '?', '#' or bytes that are not
     # UTF-8, names the same file.
     uri = "file:" + quote(os.fsencode(path)) + ("?mode=ro" if readonly else "")
@@ -621,6 +644,16 @@ def _acquire_lock(path: Path, on_wait: WaitHandler | None = None) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
+
+
+@contextmanager
+def writer_lock(path: Path) -> Iterator[None]:
+    """Hold the writer's lock of the library folder ``path`` for the ``with`` block."""
+    fd = _acquire_lock(path)
+    try:
+        yield
+    finally:
+        _release_lock(fd)
 
 
 def _release_lock(fd: int | None) -> None:

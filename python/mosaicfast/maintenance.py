@@ -10,10 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .dedupe import pixel_hashes
 from .descriptors import tile_descriptors
+from .errors import ImageReadError
 from .indexer import remove_sources
-from .library import THUMBS, Library, LibraryError
+from .library import CATALOG, THUMBS, Library, LibraryError
 from .paths import from_catalog
+from .salvage import rebuild_catalog
+from .tiles import TileSource
 
 __all__ = ["LibraryInfo", "Problem", "library_info", "verify_library"]
 
@@ -112,13 +116,20 @@ class _Findings:
 def verify_library(path: str | Path, *, repair: bool = False) -> tuple[list[Problem], list[str]]:
     """Check the library at ``path``; with ``repair``, fix what can be fixed.
 
-    Checks: SQLite's own integrity check; every array holds the committed slots
-    (a longer tail is what a killed writer leaves; a shorter one is damage);
-    every tile's slot is committed; stored descriptors equal those recomputed
-    from the thumbnails; duplicates point at a tile in use; every readable source
-    has a tile. Repair truncates tails, recomputes descriptors, re-points
-    duplicates, and removes damaged tiles with their sources, so the next
-    ``mosaicfast index`` reads those files again.
+    Checks: the catalog (SQLite's integrity check, its settings, every tile row's
+    values); every array holds the committed slots (a longer tail is what a killed
+    writer leaves; a shorter one, or a missing file, is damage); every thumbnail
+    hashes to the pixel hash stored when it was indexed; stored descriptors equal
+    those recomputed from the thumbnails; duplicates point at a tile in use; every
+    readable source has a tile.
+
+    Repair rebuilds a damaged catalog from the rows that can be read
+    (:func:`~mosaicfast.salvage.rebuild_catalog`), truncates tails, re-reads damaged
+    thumbnails from their photos when those still give the stored pixels, removes
+    the tiles that cannot be recovered with their sources (so the next
+    ``mosaicfast index`` reads those files again), recomputes descriptors and
+    re-points duplicates. It then verifies again: anything still wrong is returned
+    as a problem not repaired.
 
     Returns
     -------
@@ -126,23 +137,71 @@ def verify_library(path: str | Path, *, repair: bool = False) -> tuple[list[Prob
         What is wrong (and whether it was repaired).
     notes : list of str
         Facts that are not problems, e.g. sources changed on disk since indexing.
+
+    Raises
+    ------
+    LibraryError
+        If there is no library at ``path``, or (with ``repair``) its catalog cannot be
+        rebuilt, saying what to do.
     """
+    path = Path(path)
+    if not (path / CATALOG).is_file():
+        raise LibraryError(f"{path}: no mosaicfast library here (no {CATALOG})")
     findings = _Findings()
-    with Library.open(path) as lib:
-        _check_uncommitted_tails(lib, findings, repair)
-    with Library.open(path, write=repair) as lib:
-        _check_sqlite(lib, findings)
-        _check_array_lengths(lib, findings, repair)
-        _check_descriptors(lib, findings, repair)
-        _check_duplicates(lib, findings, repair)
-        _check_sources(lib, findings, repair)
+    damage = _catalog_damage(path)
+    if damage is not None:
+        if not repair:
+            findings.problem(f"the catalog is damaged ({damage})", repaired=False)
+            return findings.problems, findings.notes
+        kept = rebuild_catalog(path)
+        with Library.open(path) as lib:
+            roots = lib.roots()
+        todo = (
+            "the next `mosaicfast index` reads the files whose tiles were lost again"
+            if roots
+            else f"the indexed folders are not known any more: run `mosaicfast index "
+            f"SOURCE... --library {path}` with them"
+        )
+        findings.problem(
+            f"the catalog was damaged ({damage}); rebuilt from what could be read: "
+            f"{kept.summary()}; {todo}",
+            repaired=True,
+        )
+    _check_library(path, findings, repair)
+    if repair and findings.problems:
+        again = _Findings()
+        _check_library(path, again, repair=False)
+        for problem in again.problems:
+            findings.problem(f"still wrong after repair: {problem.message}", repaired=False)
     return findings.problems, findings.notes
 
 
-def _check_sqlite(lib: Library, findings: _Findings) -> None:
-    result = lib.query("PRAGMA integrity_check")
-    if result != [("ok",)]:
-        findings.problem(f"catalog integrity check failed: {result[:3]}", repaired=False)
+def _catalog_damage(path: Path) -> str | None:
+    """What SQLite or the settings say is wrong with the catalog, or None if it is sound."""
+    try:
+        with Library.open(path) as lib:
+            result = lib.query("PRAGMA integrity_check(5)")
+            if result != [("ok",)]:
+                return "; ".join(str(r[0]) for r in result)
+    except LibraryError as err:
+        if "format version" in str(err):
+            raise
+        return str(err.__cause__ or err)
+    return None
+
+
+def _check_library(path: Path, findings: _Findings, repair: bool) -> None:
+    with Library.open(path) as lib:
+        _check_uncommitted_tails(lib, findings, repair)
+    with Library.open(path, write=repair) as lib:
+        # The pixel and descriptor checks read every tile's rows: only once they exist.
+        if _check_thumbnail_length(lib, findings, repair) and _check_tile_rows(
+            lib, findings, repair
+        ):
+            _check_pixels(lib, findings, repair)
+            _check_descriptors(lib, findings, repair)
+        _check_duplicates(lib, findings, repair)
+        _check_sources(lib, findings, repair)
 
 
 def _array_rows(lib: Library, name: str) -> tuple[int, int]:
@@ -164,49 +223,118 @@ def _check_uncommitted_tails(lib: Library, findings: _Findings, repair: bool) ->
             )
 
 
-def _check_array_lengths(lib: Library, findings: _Findings, repair: bool) -> None:
+def _check_thumbnail_length(lib: Library, findings: _Findings, repair: bool) -> bool:
+    """Thumbnails missing at the end (a truncated or deleted file): their tiles are lost;
+    repair takes them out and ends the committed slots where the file ends. Whether
+    every committed slot now has its thumbnail."""
     committed = lib.next_slot()
-    for name in lib.array_files():
-        rows, _ = _array_rows(lib, name)
-        if rows < committed and name == THUMBS:
-            damaged = lib.query("SELECT source_id FROM tiles WHERE slot >= ?", (rows,))
-            if repair:
-                with lib.transaction() as db:
-                    remove_sources(db, sorted({s for (s,) in damaged}))
-            findings.problem(
-                f"{name}: {committed - rows:,} committed slots are missing; "
-                f"{len(damaged):,} tiles lost their thumbnails",
-                repaired=repair,
-            )
-        elif rows < committed:
-            findings.problem(f"{name}: {committed - rows:,} committed rows missing", repair)
-            if repair:
-                _rewrite_descriptors(lib, name)
-    stray = lib.query("SELECT COUNT(*) FROM tiles WHERE slot >= ?", (committed,))[0][0]
-    if stray:
-        findings.problem(f"{stray:,} tiles point past the committed slots", repaired=False)
+    rows, _ = _array_rows(lib, THUMBS)
+    if rows >= committed:
+        return True
+    damaged = lib.query("SELECT source_id FROM tiles WHERE slot >= ?", (rows,))
+    findings.problem(
+        f"{THUMBS}: cut short or deleted, {committed - rows:,} committed slots missing; "
+        f"{len(damaged):,} tiles lost their thumbnails"
+        + ("; the next `mosaicfast index` reads their files again" if repair else ""),
+        repaired=repair,
+    )
+    if repair:
+        with lib.transaction() as db:
+            remove_sources(db, sorted({s for (s,) in damaged}))
+            db.execute("UPDATE meta SET value = ? WHERE key = 'next_slot'", (str(rows),))
+        lib.cut_uncommitted_tail()
+    return repair
+
+
+def _check_tile_rows(lib: Library, findings: _Findings, repair: bool) -> bool:
+    """Tile rows with values no writer makes (damage SQLite's checks cannot see); whether
+    none is left."""
+    bad = lib.query(
+        """SELECT t.id, t.source_id FROM tiles t LEFT JOIN sources s ON s.id = t.source_id
+           WHERE s.id IS NULL OR typeof(t.slot) != 'integer' OR t.slot < 0 OR t.slot >= ?
+              OR typeof(t.left) != 'integer' OR typeof(t.top) != 'integer'
+              OR typeof(t.right) != 'integer' OR typeof(t.bottom) != 'integer'
+              OR t.left < 0 OR t.top < 0 OR t.right <= t.left OR t.bottom <= t.top
+              OR typeof(t.pixel_hash) != 'blob' OR length(t.pixel_hash) != 16
+              OR typeof(s.path) NOT IN ('text', 'blob')""",
+        (lib.next_slot(),),
+    )
+    if not bad:
+        return True
+    findings.problem(f"{len(bad):,} tile rows hold impossible values", repaired=repair)
+    if repair:
+        with lib.transaction() as db:
+            remove_sources(db, sorted({s for _, s in bad if isinstance(s, int)}))
+            db.executemany("DELETE FROM tiles WHERE id = ?", [(t,) for t, _ in bad])
+    return repair
+
+
+def _check_pixels(lib: Library, findings: _Findings, repair: bool) -> None:
+    """Every thumbnail against the pixel hash stored when it was indexed (damaged bytes,
+    swapped slots). Repair reads the photo again where it still gives those pixels."""
+    rows = lib.query(
+        """SELECT t.slot, t.pixel_hash, t.source_id, s.path, t.left, t.top, t.right, t.bottom,
+                  t.frame_time
+           FROM tiles t JOIN sources s ON s.id = t.source_id ORDER BY t.slot"""
+    )
+    slots = np.array([r[0] for r in rows], np.int64)
+    wrong = []
+    for start in range(0, len(rows), _CHUNK):
+        hashes = pixel_hashes(lib.thumbnails(slots[start : start + _CHUNK]))
+        wrong += [
+            row for row, h in zip(rows[start : start + _CHUNK], hashes, strict=True) if h != row[1]
+        ]
+    if not wrong:
+        return
+    message = f"{len(wrong):,} thumbnails do not match their pixel hash (damaged or swapped)"
+    if not repair:
+        findings.problem(message, repaired=False)
+        return
+    lost = set()
+    for slot, stored, source, path, left, top, right, bottom, time in wrong:
+        tile = TileSource(Path(from_catalog(path)), (left, top, right, bottom), time=time)
+        try:
+            pixels = tile.load(lib.thumb_size)
+        except (ImageReadError, ValueError):
+            pixels = None
+        if pixels is not None and pixel_hashes(pixels[None])[0] == stored:
+            lib.overwrite_rows(THUMBS, slot, pixels[None])
+        else:
+            lost.add(source)
+    if lost:
+        with lib.transaction() as db:
+            remove_sources(db, sorted(lost))
+    outcome = f"{len(wrong) - len(lost):,} read again from their photos"
+    if lost:
+        outcome += (
+            f"; the tiles of {len(lost):,} sources that no longer give them taken out "
+            "(the next `mosaicfast index` reads those files again)"
+        )
+    findings.problem(f"{message}: {outcome}", repaired=True)
 
 
 def _check_descriptors(lib: Library, findings: _Findings, repair: bool) -> None:
     slots = np.array(
         [s for (s,) in lib.query("SELECT slot FROM tiles ORDER BY slot")], dtype=np.int64
     )
+    committed = lib.next_slot()
     for grid in lib.grids:
         name = Library.descriptor_file(grid)
-        bad = 0
-        try:
+        rows, _ = _array_rows(lib, name)
+        if rows < committed:
+            findings.problem(f"{name}: {committed - rows:,} committed rows missing", repair)
+        else:
+            bad = 0
             for start in range(0, len(slots), _CHUNK):
                 chunk = slots[start : start + _CHUNK]
                 stored = lib.read_rows(name, chunk)
                 fresh = tile_descriptors(lib.thumbnails(chunk), grid)
                 bad += int((stored != fresh).any(axis=1).sum())
-        except LibraryError as err:
-            findings.problem(f"{name}: cannot be compared with the thumbnails ({err})", False)
-            continue
-        if bad:
+            if not bad:
+                continue
             findings.problem(f"{name}: {bad:,} descriptors do not match their thumbnails", repair)
-            if repair:
-                _rewrite_descriptors(lib, name)
+        if repair:
+            _rewrite_descriptors(lib, name)
 
 
 def _rewrite_descriptors(lib: Library, name: str) -> None:
