@@ -702,8 +702,8 @@ fn paint_band<'py>(
     run_detached(py, threads, || render::paint_band(&band, out))
 }
 
-/// Resize RGB images exactly as Pillow's ``Image.resize(size, Image.Resampling.LANCZOS)``,
-/// optionally computing only some output rows.
+/// Resize RGB images exactly as Pillow's ``Image.resize(size, Image.Resampling.LANCZOS)``
+/// (or ``BOX``), optionally computing only some output rows.
 ///
 /// Parameters
 /// ----------
@@ -711,6 +711,8 @@ fn paint_band<'py>(
 ///     ``(n, height, width, 3)`` ``uint8``, C-contiguous.
 /// width, height : int
 ///     Output size.
+/// filter : {"lanczos", "box"}, default "lanczos"
+///     Pillow's resampling filter of that name.
 /// row_start, row_stop : int
 ///     Output rows to compute (default: all); the rows equal those of the whole
 ///     resized image.
@@ -727,14 +729,16 @@ fn paint_band<'py>(
 ///     ``(n, row_stop - row_start, width, 3)`` ``uint8``.
 #[pyfunction]
 #[pyo3(signature = (
-    images, width, height, *, row_start=0, row_stop=None, pillow13=true, threads=None
+    images, width, height, *, filter="lanczos", row_start=0, row_stop=None, pillow13=true,
+    threads=None
 ))]
 #[allow(clippy::too_many_arguments)]
-fn lanczos_resize<'py>(
+fn resize<'py>(
     py: Python<'py>,
     images: PyReadonlyArray4<'py, u8>,
     width: usize,
     height: usize,
+    filter: &str,
     row_start: usize,
     row_stop: Option<usize>,
     pillow13: bool,
@@ -747,6 +751,15 @@ fn lanczos_resize<'py>(
             shape[3]
         )));
     }
+    let filter = match filter {
+        "lanczos" => resample::Filter::Lanczos,
+        "box" => resample::Filter::Box,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "filter must be 'lanczos' or 'box', got {other:?}"
+            )))
+        }
+    };
     let dims = [shape[0], shape[1], shape[2]];
     let rows = row_start..row_stop.unwrap_or(height);
     let count = rows.len();
@@ -757,7 +770,7 @@ fn lanczos_resize<'py>(
         resample::PassOrder::HorizontalFirst
     };
     let out = run_detached(py, threads, || {
-        resample::lanczos_resize(pixels, dims, [height, width], rows, order)
+        resample::resize(pixels, dims, [height, width], rows, order, filter)
     })?;
     Ok(to_array4(out, [dims[0], count, width, 3])?.into_pyarray(py))
 }
@@ -788,7 +801,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ssim_candidates, m)?)?;
     m.add_function(wrap_pyfunction!(blend_tiles, m)?)?;
     m.add_function(wrap_pyfunction!(paint_band, m)?)?;
-    m.add_function(wrap_pyfunction!(lanczos_resize, m)?)?;
+    m.add_function(wrap_pyfunction!(resize, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
     m.add_function(wrap_pyfunction!(search_kernel, m)?)?;
     m.add("MAX_GRID", descriptors::MAX_GRID)?;

@@ -1,12 +1,14 @@
-//! Lanczos resampling of 8-bit RGB images, bit-identical to Pillow's
-//! `Image.resize(size, Image.Resampling.LANCZOS)` (libImaging/Resample.c), with
-//! two additions Pillow lacks: any range of output rows can be computed on its
-//! own (the rows of a band of a mosaic, without resizing the whole target), and
-//! the work runs on the current rayon pool.
+//! Lanczos and box resampling of 8-bit RGB images, bit-identical to Pillow's
+//! `Image.resize(size, Image.Resampling.LANCZOS)` and `Image.Resampling.BOX`
+//! (libImaging/Resample.c), with two additions Pillow lacks: any range of output
+//! rows can be computed on its own (the rows of a band of a mosaic, or of the
+//! sample grid of a band of cells, without resizing the whole target), and the
+//! work runs on the current rayon pool.
 //!
 //! Pillow's algorithm, reproduced step by step: per axis, every output position
 //! `i` has a window of inputs around `center = (i + 0.5) * in / out`, of radius
-//! `3 * max(in / out, 1)`, weighted by the Lanczos-3 kernel (`sinc(x) sinc(x/3)`)
+//! `support * max(in / out, 1)`, weighted by the filter (Lanczos-3,
+//! `sinc(x) sinc(x/3)` with support 3; box, 1 on `(-0.5, 0.5]` with support 0.5)
 //! evaluated in `f64` with the same expressions, normalised to sum 1 and rounded
 //! to 22-bit fixed point. Two passes, each only if its dimension changes, go
 //! through 8-bit intermediate rows: horizontal then vertical, except that Pillow
@@ -24,8 +26,38 @@ use crate::error::{CoreError, CoreResult};
 
 /// Fixed-point precision of the weights (Pillow's `PRECISION_BITS`).
 const PRECISION_BITS: u32 = 32 - 8 - 2;
-/// Radius of the Lanczos kernel in input pixels, before scaling.
-const SUPPORT: f64 = 3.0;
+
+/// A resampling filter of Pillow's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filter {
+    /// Lanczos-3 (`Image.Resampling.LANCZOS`).
+    Lanczos,
+    /// Box: the mean of the inputs under each output (`Image.Resampling.BOX`).
+    Box,
+}
+
+impl Filter {
+    /// Radius of the kernel in input pixels, before scaling.
+    fn support(self) -> f64 {
+        match self {
+            Filter::Lanczos => 3.0,
+            Filter::Box => 0.5,
+        }
+    }
+
+    fn weight(self, x: f64) -> f64 {
+        match self {
+            Filter::Lanczos => lanczos(x),
+            Filter::Box => {
+                if x > -0.5 && x <= 0.5 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
 
 fn sinc(x: f64) -> f64 {
     if x == 0.0 {
@@ -56,11 +88,11 @@ struct Axis {
 impl Axis {
     /// Pillow's `precompute_coeffs` and `normalize_coeffs_8bpc` for the whole
     /// input (`box = (0, in_size)`).
-    fn new(in_size: usize, out_size: usize) -> Self {
+    fn new(in_size: usize, out_size: usize, filter: Filter) -> Self {
         // Pillow passes the box as C floats: `(double)(in1 - in0) / outSize`.
         let scale = f64::from(in_size as f32) / out_size as f64;
         let filterscale = if scale < 1.0 { 1.0 } else { scale };
-        let support = SUPPORT * filterscale;
+        let support = filter.support() * filterscale;
         let ksize = support.ceil() as usize * 2 + 1;
         let ss = 1.0 / filterscale;
         let mut axis = Axis {
@@ -79,7 +111,7 @@ impl Axis {
             let len = ((max - min).max(0) as usize).min(ksize);
             let mut total = 0.0;
             for (x, k) in kernel[..len].iter_mut().enumerate() {
-                let w = lanczos(((x as i64 + min) as f64 - center + 0.5) * ss);
+                let w = filter.weight(((x as i64 + min) as f64 - center + 0.5) * ss);
                 *k = w;
                 total += w;
             }
@@ -189,15 +221,15 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(input: [usize; 2], output: [usize; 2], order: PassOrder) -> Self {
+    fn new(input: [usize; 2], output: [usize; 2], order: PassOrder, filter: Filter) -> Self {
         let [h, w] = input;
         let [oh, ow] = output;
         let (shrink_h, shrink_w) = (h as i64 - oh as i64, w as i64 - ow as i64);
         Plan {
             input,
             output,
-            horizontal: (ow != w).then(|| Axis::new(w, ow)),
-            vertical: (oh != h).then(|| Axis::new(h, oh)),
+            horizontal: (ow != w).then(|| Axis::new(w, ow, filter)),
+            vertical: (oh != h).then(|| Axis::new(h, oh, filter)),
             vertical_first: order == PassOrder::Pillow13 && shrink_h > 0 && shrink_h > 2 * shrink_w,
         }
     }
@@ -260,18 +292,19 @@ fn vertical_rows(
 }
 
 /// Resizes `n` RGB images stored row-major as `(n, height, width, 3)` bytes to
-/// `[out_height, out_width]` exactly as Pillow's Lanczos filter does (with the
-/// pass order of `order`), and returns output rows `rows` of each, as
+/// `[out_height, out_width]` exactly as Pillow's `filter` does (with the pass
+/// order of `order`), and returns output rows `rows` of each, as
 /// `(n, rows.len(), out_width, 3)` bytes.
 ///
 /// One image is split by rows across the pool's threads; several are resized
 /// in parallel, one per task.
-pub fn lanczos_resize(
+pub fn resize(
     pixels: &[u8],
     shape: [usize; 3],
     output: [usize; 2],
     rows: Range<usize>,
     order: PassOrder,
+    filter: Filter,
 ) -> CoreResult<Vec<u8>> {
     let [n, h, w] = shape;
     let [oh, ow] = output;
@@ -299,7 +332,7 @@ pub fn lanczos_resize(
     if out_len == 0 {
         return Ok(out);
     }
-    let plan = Plan::new([h, w], output, order);
+    let plan = Plan::new([h, w], output, order, filter);
     if n == 1 {
         plan.resize(pixels, &rows, true, &mut out);
     } else {
@@ -316,11 +349,12 @@ mod tests {
     use crate::testdata::noise;
 
     const HF: PassOrder = PassOrder::HorizontalFirst;
+    const LZ: Filter = Filter::Lanczos;
 
     #[test]
     fn weights_sum_to_one_in_fixed_point() {
         for (i, o) in [(64, 50), (50, 64), (7, 300), (300, 7), (1, 5), (5, 1)] {
-            let axis = Axis::new(i, o);
+            let axis = Axis::new(i, o, LZ);
             for p in 0..o {
                 let total: i64 = axis.weights(p).iter().map(|&k| i64::from(k)).sum();
                 assert!((total - (1 << PRECISION_BITS)).abs() <= axis.len[p] as i64);
@@ -331,17 +365,14 @@ mod tests {
     #[test]
     fn a_solid_colour_stays_solid() {
         let px: Vec<u8> = [10u8, 200, 30].repeat(64 * 48);
-        let out = lanczos_resize(&px, [1, 48, 64], [37, 50], 0..37, HF).unwrap();
+        let out = resize(&px, [1, 48, 64], [37, 50], 0..37, HF, LZ).unwrap();
         assert!(out.chunks_exact(3).all(|p| p == [10, 200, 30]));
     }
 
     #[test]
     fn same_size_is_a_copy() {
         let px = noise(2 * 9 * 7 * 3, 1);
-        assert_eq!(
-            lanczos_resize(&px, [2, 9, 7], [9, 7], 0..9, HF).unwrap(),
-            px
-        );
+        assert_eq!(resize(&px, [2, 9, 7], [9, 7], 0..9, HF, LZ).unwrap(), px);
     }
 
     #[test]
@@ -349,12 +380,17 @@ mod tests {
         let (h, w) = (23, 31);
         let px = noise(h * w * 3, 2);
         for (oh, ow) in [(70, 90), (9, 13), (70, 31), (23, 90), (5, 5), (4, 30)] {
-            for order in [HF, PassOrder::Pillow13] {
-                let whole = lanczos_resize(&px, [1, h, w], [oh, ow], 0..oh, order).unwrap();
+            for (order, filter) in [
+                (HF, LZ),
+                (PassOrder::Pillow13, LZ),
+                (HF, Filter::Box),
+                (PassOrder::Pillow13, Filter::Box),
+            ] {
+                let whole = resize(&px, [1, h, w], [oh, ow], 0..oh, order, filter).unwrap();
                 for start in 0..oh {
                     for end in start..=oh.min(start + 4) {
                         let part =
-                            lanczos_resize(&px, [1, h, w], [oh, ow], start..end, order).unwrap();
+                            resize(&px, [1, h, w], [oh, ow], start..end, order, filter).unwrap();
                         assert_eq!(part, whole[start * ow * 3..end * ow * 3]);
                     }
                 }
@@ -369,13 +405,13 @@ mod tests {
         let run = |threads| {
             crate::pool::thread_pool(Some(threads))
                 .unwrap()
-                .install(|| lanczos_resize(&px, [n, s, s], [11, 11], 0..11, HF).unwrap())
+                .install(|| resize(&px, [n, s, s], [11, 11], 0..11, HF, LZ).unwrap())
         };
         let stacked = run(2);
         assert_eq!(stacked, run(1));
         for i in 0..n {
             let one = &px[i * s * s * 3..][..s * s * 3];
-            let alone = lanczos_resize(one, [1, s, s], [11, 11], 0..11, HF).unwrap();
+            let alone = resize(one, [1, s, s], [11, 11], 0..11, HF, LZ).unwrap();
             assert_eq!(alone, stacked[i * 11 * 11 * 3..][..11 * 11 * 3]);
         }
     }
@@ -384,19 +420,19 @@ mod tests {
     fn bad_shapes_are_errors_not_panics() {
         let px = noise(4 * 4 * 3, 4);
         assert!(matches!(
-            lanczos_resize(&px, [1, 4, 4], [0, 3], 0..0, HF),
+            resize(&px, [1, 4, 4], [0, 3], 0..0, HF, LZ),
             Err(CoreError::Shape(_))
         ));
         assert!(matches!(
-            lanczos_resize(&px, [2, 4, 4], [3, 3], 0..3, HF),
+            resize(&px, [2, 4, 4], [3, 3], 0..3, HF, LZ),
             Err(CoreError::Shape(_))
         ));
         assert!(matches!(
-            lanczos_resize(&px, [1, 4, 4], [3, 3], 2..4, HF),
+            resize(&px, [1, 4, 4], [3, 3], 2..4, HF, LZ),
             Err(CoreError::Argument(_))
         ));
         assert_eq!(
-            lanczos_resize(&px, [1, 4, 4], [3, 3], 1..1, HF).unwrap(),
+            resize(&px, [1, 4, 4], [3, 3], 1..1, HF, LZ).unwrap(),
             Vec::<u8>::new()
         );
     }

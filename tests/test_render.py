@@ -177,7 +177,7 @@ def test_the_core_painter_refuses_bad_input_with_value_errors() -> None:
     with pytest.raises(ValueError, match="overlay"):
         _core.paint_band(tiles, np.array([[0, 1]]), out, under=out.copy(), overlay=1.5)
     with pytest.raises(ValueError, match="rows"):
-        _core.lanczos_resize(tiles, 3, 3, row_start=2, row_stop=5)
+        _core.resize(tiles, 3, 3, row_start=2, row_stop=5)
 
 
 def test_bands_reuse_the_tiles_of_the_band_before() -> None:

@@ -11,11 +11,11 @@ __all__ = [
     "box_downsample",
     "cell_descriptors",
     "default_threads",
-    "lanczos_resize",
     "optimal_assignment",
     "paint_band",
     "penalised_greedy",
     "probe_leaves",
+    "resize",
     "search_kernel",
     "search_leaves",
     "search_topk",
@@ -102,11 +102,12 @@ def paint_band(
     overlay: float = 0.0,
     threads: int | None = None,
 ) -> None: ...
-def lanczos_resize(
+def resize(
     images: NDArray[np.uint8],
     width: int,
     height: int,
     *,
+    filter: str = "lanczos",
     row_start: int = 0,
     row_stop: int | None = None,
     pillow13: bool = True,

@@ -32,7 +32,7 @@ from .images import open_rgb, to_srgb
 from .indexer import index_library
 from .library import Library
 from .manifest import check_manifest_path, manifest_beside
-from .matching import LumaLoader, MatchOptions, match_cells
+from .matching import LumaLoader, MatchOptions, check_matching_memory, match_cells
 from .output import (
     STREAM_PIXELS,
     check_destination,
@@ -45,7 +45,7 @@ from .output import (
 )
 from .parallel import check_threads, ordered_map
 from .progress import Stages
-from .render import Painter, TileStack, resize_tiles
+from .render import Painter, TileStack, resize_image, resize_tiles
 from .ssim import luminance
 from .tiles import SkipHandler, TileList, TileSource
 
@@ -54,6 +54,9 @@ __all__ = ["SAMPLES_PER_BLOCK", "Mosaic", "build"]
 #: Pixels along each side of a descriptor block, for tiles and target cells alike.
 SAMPLES_PER_BLOCK = 4
 
+
+#: Samples of the target resized for matching held at a time (24 MB of RGB).
+_SAMPLE_BAND_PIXELS = 8_000_000
 
 #: Rows of an image held in memory handed to a writer at a time.
 _BAND_ROWS = 1024
@@ -462,6 +465,7 @@ def build(
                              enlargement=enlargement, cols=cols, **limits)  # fmt: skip
         if output is not None:
             check_output(output, plan.output_size)
+        check_matching_memory(plan.cells, matching)
     skipped: list[tuple[Path, str]] = []
     if tiles is not None:
         roots = [tiles] if isinstance(tiles, (str, Path)) else list(tiles)
@@ -487,7 +491,7 @@ def build(
             cell_desc = _cell_descriptors(target_image, plan, grid, threads)
             cell_luma = tile_luma = None
             if matching.metric != "color":
-                cell_luma = _cell_luminance(target_image, plan, matching.match_size)
+                cell_luma = _cell_luminance(target_image, plan, matching.match_size, threads)
                 tile_luma = _tile_luminance(lib, rows.slots, matching.match_size)
         with stages("match"):
             match = match_cells(
@@ -577,12 +581,32 @@ def _check_options(*, grid: int, threads: int | None, blend: float, overlay: flo
             raise MosaicfastError(f"{name} must be between 0 and 1, got {value}")
 
 
-def _cell_luminance(target: Image.Image, plan: GridPlan, side: int) -> NDArray[np.float32]:
+def _cell_luminance(
+    target: Image.Image, plan: GridPlan, side: int, threads: int | None
+) -> NDArray[np.float32]:
     """``(cells, side, side)`` luminance of the target's cells, row-major."""
-    sampled = target.resize((plan.cols * side, plan.rows * side), Image.Resampling.BOX)
-    luma = luminance(np.asarray(sampled))
-    cells = luma.reshape(plan.rows, side, plan.cols, side).transpose(0, 2, 1, 3)
-    return np.ascontiguousarray(cells.reshape(-1, side, side))
+    out = np.empty((plan.cells, side, side), np.float32)
+    for first, sampled in _sampled_bands(target, plan, side, threads):
+        rows = len(sampled) // side
+        luma = luminance(sampled).reshape(rows, side, plan.cols, side).transpose(0, 2, 1, 3)
+        out[first * plan.cols : (first + rows) * plan.cols] = luma.reshape(-1, side, side)
+    return out
+
+
+def _sampled_bands(
+    target: Image.Image, plan: GridPlan, side: int, threads: int | None
+) -> Iterator[tuple[int, NDArray[np.uint8]]]:
+    """The target resized to ``side`` samples per cell (area averaging, ``BOX``), a band
+    of cell rows at a time: ``(first cell row, samples)``. The bands are bit for bit the
+    rows of the whole resized image, which is never held: at a million cells it would
+    take gigabytes."""
+    pixels = np.asarray(target)
+    width, height = plan.cols * side, plan.rows * side
+    band = max(1, _SAMPLE_BAND_PIXELS // (width * side))
+    for first in range(0, plan.rows, band):
+        stop = min(plan.rows, first + band)
+        rows = (first * side, stop * side)
+        yield first, resize_image(pixels, (width, height), filter="box", rows=rows, threads=threads)
 
 
 def _thumbnails(lib: Library, slots: NDArray[np.int64]) -> NDArray[np.uint8]:
@@ -639,10 +663,12 @@ def _library_tiles(
 def _cell_descriptors(
     target: Image.Image, plan: GridPlan, grid: int, threads: int | None
 ) -> NDArray[np.int16]:
-    side = grid * SAMPLES_PER_BLOCK
     # Area averaging (BOX), not a sharpening filter: a cell must describe exactly
     # its own part of the target, without ringing from its neighbours.
-    sampled = target.resize((plan.cols * side, plan.rows * side), Image.Resampling.BOX)
-    return descriptors.cell_descriptors(
-        np.asarray(sampled), plan.rows, plan.cols, grid, threads=threads
-    )
+    out = np.empty((plan.cells, descriptors.descriptor_size(grid)), np.int16)
+    for first, sampled in _sampled_bands(target, plan, grid * SAMPLES_PER_BLOCK, threads):
+        rows = len(sampled) // (grid * SAMPLES_PER_BLOCK)
+        out[first * plan.cols : (first + rows) * plan.cols] = descriptors.cell_descriptors(
+            sampled, rows, plan.cols, grid, threads=threads
+        )
+    return out

@@ -35,8 +35,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,6 +56,7 @@ __all__ = [
     "SSIM_WINDOWS",
     "Match",
     "MatchOptions",
+    "check_matching_memory",
     "match_cells",
 ]
 
@@ -68,6 +70,13 @@ SSIM_WINDOWS = ("uniform", "gaussian")
 PRUNING = ("none", "pca", "mean")
 #: RMS CIELAB difference per block that the colour score counts as 1.
 COLOUR_SCALE = 25.0
+
+#: Candidates scored at a time (cells x candidates per cell): the search's and the
+#: scoring's temporaries stay near a few hundred MB whatever the number of cells.
+CANDIDATES_PER_CHUNK = 1 << 21
+#: Memory a candidate takes in the result: tile (8 bytes), mirrored (1), score (8) and
+#: colour distance (8).
+BYTES_PER_CANDIDATE = 25
 
 LumaLoader = Callable[[NDArray[np.int64]], NDArray[np.float32]]
 """``load(tiles)`` gives the ``(len(tiles), s, s)`` luminance patches of those tiles."""
@@ -269,15 +278,32 @@ class _Matcher:
 
     def candidates(self, k: int, rows: NDArray[np.intp] | None = None) -> _Candidates:
         """The ``k`` nearest entries of the search space for ``cells[rows]`` (default
-        all), scored, sorted by score, a tile and its mirror kept once (the better)."""
+        all), scored, sorted by score, a tile and its mirror kept once (the better).
+
+        Worked out :data:`CANDIDATES_PER_CHUNK` candidates at a time, so the search's
+        and the scoring's temporaries stay bounded whatever the number of cells: the
+        memory per cell is that of the result (:data:`BYTES_PER_CANDIDATE` a candidate).
+        """
+        picked = np.arange(len(self.cells)) if rows is None else rows
+        step = max(1, CANDIDATES_PER_CHUNK // max(k, 1))
+        out: _Candidates | None = None
+        for start in range(0, max(len(picked), 1), step):
+            part = self._chunk(k, picked[start : start + step])
+            if out is None:
+                out = _Candidates(
+                    *(_like(getattr(part, f.name), len(picked)) for f in fields(_Candidates))
+                )
+            for f in fields(_Candidates):
+                getattr(out, f.name)[start : start + step] = getattr(part, f.name)
+        assert out is not None
+        return out
+
+    def _chunk(self, k: int, rows: NDArray[np.intp]) -> _Candidates:
         n, options = self.n, self.options
-        subset = self.cells if rows is None else self.cells[rows]
-        index, distance = self.space.search(subset, k)
+        index, distance = self.space.search(self.cells[rows], k)
         score = _colour_score(distance, self.cells.shape[1])
         if options.metric != "color":
-            luma = (
-                self.cell_luma if self.cell_luma is None or rows is None else self.cell_luma[rows]
-            )
+            luma = None if self.cell_luma is None else self.cell_luma[rows]
             ssim_score = _ssim_score(index, n, luma, self.tile_luma, options, self.space.threads)
             w = 1.0 if options.metric == "ssim" else options.ssim_weight
             score = (1.0 - w) * score + w * ssim_score
@@ -330,6 +356,36 @@ class _Matcher:
                 found = _replace_rows(found, rows, self.candidates(k, rows))
                 continue
             return found, result.assignment
+
+
+def _like(values: NDArray, rows: int) -> NDArray:
+    """An uninitialised array of ``rows`` rows shaped and typed like those of ``values``."""
+    return np.empty((rows, *values.shape[1:]), values.dtype)
+
+
+def check_matching_memory(cells: int, options: MatchOptions) -> None:
+    """Refuse up front a matching whose candidate lists would take more than half of
+    this machine's memory, with the figure (MosaicfastError)."""
+    k = options.candidate_count(2**62)  # at most what the options ask for
+    per_cell = k * BYTES_PER_CANDIDATE
+    if options.metric != "color":
+        per_cell += options.match_size**2 * 4  # the cells' luminance patches, float32
+    need = cells * per_cell
+    total = _physical_memory()
+    if total is not None and need > total // 2:
+        raise MosaicfastError(
+            f"matching {cells:,} cells with {k:,} candidates each needs about "
+            f"{need / 1e9:,.1f} GB, more than half of this machine's {total / 1e9:,.1f} GB; "
+            "use fewer candidates (--candidates) or fewer cells"
+        )
+
+
+def _physical_memory() -> int | None:
+    """Bytes of memory of this machine, if the system says."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _colour_score(distance: NDArray[np.int64], dim: int) -> NDArray[np.float64]:

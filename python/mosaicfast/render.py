@@ -33,6 +33,7 @@ __all__ = [
     "TileLoader",
     "TileStack",
     "compose",
+    "resize_image",
     "resize_lanczos",
     "resize_tile",
     "resize_tiles",
@@ -55,14 +56,15 @@ BAND_PIXELS = 8_000_000
 _PILLOW13 = int(PIL.__version__.split(".")[0]) >= 13
 
 
-def resize_lanczos(
+def resize_image(
     pixels: NDArray[np.uint8],
     size: tuple[int, int],
     *,
+    filter: str = "lanczos",
     rows: tuple[int, int] | None = None,
     threads: int | None = None,
 ) -> NDArray[np.uint8]:
-    """Resize an RGB image exactly as ``Image.resize(size, Image.Resampling.LANCZOS)``.
+    """Resize an RGB image exactly as ``Image.resize(size, filter)`` does.
 
     Parameters
     ----------
@@ -70,6 +72,8 @@ def resize_lanczos(
         ``(height, width, 3)`` ``uint8`` image.
     size : tuple of int
         Output ``(width, height)``.
+    filter : {"lanczos", "box"}, default "lanczos"
+        ``Image.Resampling.LANCZOS`` or ``Image.Resampling.BOX``.
     rows : tuple of int, optional
         ``(start, stop)``: compute only these output rows (default all). They are
         bit for bit the rows of the whole resized image, for the cost of the band.
@@ -83,11 +87,22 @@ def resize_lanczos(
     """
     start, stop = rows if rows is not None else (0, size[1])
     image = np.ascontiguousarray(pixels, dtype=np.uint8)[None]
-    out = _core.lanczos_resize(
-        image, size[0], size[1], row_start=start, row_stop=stop, pillow13=_PILLOW13,
-        threads=threads,
+    out = _core.resize(
+        image, size[0], size[1], filter=filter, row_start=start, row_stop=stop,
+        pillow13=_PILLOW13, threads=threads,
     )  # fmt: skip
     return out[0]
+
+
+def resize_lanczos(
+    pixels: NDArray[np.uint8],
+    size: tuple[int, int],
+    *,
+    rows: tuple[int, int] | None = None,
+    threads: int | None = None,
+) -> NDArray[np.uint8]:
+    """:func:`resize_image` with Pillow's Lanczos filter (``Image.Resampling.LANCZOS``)."""
+    return resize_image(pixels, size, filter="lanczos", rows=rows, threads=threads)
 
 
 def resize_tiles(
@@ -97,7 +112,7 @@ def resize_tiles(
     filter (bit for bit), in parallel."""
     if tiles.shape[1] == size:
         return tiles
-    return _core.lanczos_resize(
+    return _core.resize(
         np.ascontiguousarray(tiles, dtype=np.uint8), size, size, pillow13=_PILLOW13,
         threads=threads,
     )  # fmt: skip
