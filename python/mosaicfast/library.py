@@ -18,6 +18,7 @@ numbers.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -335,13 +336,7 @@ class Library:
         """
         first = self.next_slot()
         for name, rows in arrays.items():
-            data = np.ascontiguousarray(rows).tobytes()
-            fd = os.open(self.array_path(name), os.O_WRONLY | os.O_CREAT, 0o644)
-            try:
-                os.pwrite(fd, data, first * self.row_bytes(name))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            self._write_rows(name, first, rows)
         return first
 
     def overwrite_rows(self, name: str, first: int, rows: NDArray[Any]) -> None:
@@ -352,13 +347,29 @@ class Library:
         """
         if not self.writable:
             raise LibraryError(f"{self.path}: opened read-only")
-        data = np.ascontiguousarray(rows).tobytes()
-        fd = os.open(self.array_path(name), os.O_WRONLY | os.O_CREAT, 0o644)
+        self._write_rows(name, first, rows)
+
+    def _write_rows(self, name: str, first: int, rows: NDArray[Any]) -> None:
+        """Write ``rows`` at slot ``first`` of array ``name`` and flush them to disk;
+        LibraryError if the disk is full or the file cannot be written."""
+        data = memoryview(np.ascontiguousarray(rows).tobytes())
+        offset = first * self.row_bytes(name)
         try:
-            os.pwrite(fd, data, first * self.row_bytes(name))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            fd = os.open(self.array_path(name), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                while data:
+                    written = os.pwrite(fd, data, offset)
+                    if written == 0:
+                        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                    data, offset = data[written:], offset + written
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            raise LibraryError(
+                f"{self.array_path(name)}: cannot write ({os_reason(err)}); the tiles "
+                "committed before are kept: run the command again once this is fixed"
+            ) from err
 
     def read_rows(self, name: str, slots: NDArray[np.int64]) -> NDArray[Any]:
         """The rows of ``slots`` from array ``name``, read in runs of consecutive slots.
@@ -421,6 +432,8 @@ class Library:
         """Turn the errors of a damaged catalog into a LibraryError saying what to do."""
         try:
             yield
+        except sqlite3.OperationalError as err:  # full disk, I/O error: not damage
+            raise LibraryError(f"{self.path}: the catalog cannot be used ({err})") from err
         except sqlite3.DatabaseError as err:
             raise damaged(self.path, err) from err
 
