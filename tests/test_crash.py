@@ -110,11 +110,14 @@ def test_sigkill_at_random_moments_loses_nothing_committed(
         assert np.array_equal(thumb, source.load(64))
 
 
-def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(many_photos: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(
+    many_photos: Path, tmp_path: Path, stop: signal.Signals
+) -> None:
     library = tmp_path / "lib"
     process = start_index(many_photos, library)
     time.sleep(1.0)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, err = process.communicate(timeout=60)
     if process.returncode == 0:
         pytest.skip("the run finished before Ctrl-C arrived")

@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from mosaicfast import _core
 from mosaicfast.blend import blend_tiles, overlay
-from mosaicfast.render import Painter, compose, resize_lanczos, resize_tile, resize_tiles
+from mosaicfast.render import (
+    Painter,
+    compose,
+    resize_image,
+    resize_lanczos,
+    resize_tile,
+    resize_tiles,
+)
 
 from .conftest import PALETTE
 
@@ -56,21 +66,26 @@ def test_resize_tile_keeps_a_solid_colour() -> None:
 # -- Pillow-exact resampling -------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("resize", "resample"),
+    [(resize_lanczos, LANCZOS), (partial(resize_image, filter="box"), Image.Resampling.BOX)],
+    ids=["lanczos", "box"],
+)
 @pytest.mark.parametrize("seed", range(4))
-def test_resize_lanczos_is_pillow_bit_for_bit(seed: int) -> None:
+def test_resize_is_pillow_bit_for_bit(seed: int, resize: Callable, resample: int) -> None:
     rng = np.random.default_rng(seed)
     for _ in range(40):
         height, width = (int(v) for v in rng.integers(1, 70, 2))
         out_w, out_h = (int(v) for v in rng.integers(1, 160, 2))
         pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-        want = np.asarray(Image.fromarray(pixels).resize((out_w, out_h), LANCZOS))
-        assert np.array_equal(resize_lanczos(pixels, (out_w, out_h)), want), (
+        want = np.asarray(Image.fromarray(pixels).resize((out_w, out_h), resample))
+        assert np.array_equal(resize(pixels, (out_w, out_h)), want), (
             pixels.shape,
             want.shape,
         )
         start = int(rng.integers(0, out_h))
         stop = int(rng.integers(start, out_h + 1))
-        part = resize_lanczos(pixels, (out_w, out_h), rows=(start, stop))
+        part = resize(pixels, (out_w, out_h), rows=(start, stop))
         assert np.array_equal(part, want[start:stop])
 
 

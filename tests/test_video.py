@@ -281,3 +281,17 @@ def test_format_time() -> None:
     assert format_time(0) == "00:00:00"
     assert format_time(751.0) == "00:12:31"
     assert format_time(3600 * 2 + 5.5) == "02:00:05.5"
+
+
+def test_the_index_command_takes_the_video_options(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "clip.mp4", 3)
+    counts = {}
+    for name, options in (("default", []), ("dense", ["--fps", "2", "--crops", "3"])):
+        library = tmp_path / name
+        args = ["index", str(video), "--library", str(library), "--static-difference", "0"]
+        result = CliRunner().invoke(main, [*args, *options])
+        assert result.exit_code == 0, result.output
+        with Library.open(library) as lib:
+            counts[name] = len(lib.query("SELECT id FROM tiles"))
+    # 3 frames x 2 squares by default; 6 frames (twice a second) x 3 squares.
+    assert counts == {"default": 6, "dense": 18}

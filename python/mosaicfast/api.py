@@ -465,7 +465,6 @@ def build(
                              enlargement=enlargement, cols=cols, **limits)  # fmt: skip
         if output is not None:
             check_output(output, plan.output_size)
-        check_matching_memory(plan.cells, matching)
     skipped: list[tuple[Path, str]] = []
     if tiles is not None:
         roots = [tiles] if isinstance(tiles, (str, Path)) else list(tiles)
@@ -486,6 +485,7 @@ def build(
             rows = lib.tiles_in_use()
         if len(rows) == 0:
             raise MosaicfastError(f"{library}: no usable tile image ({len(skipped)} unreadable)")
+        check_matching_memory(plan.cells, len(rows), matching)
         with stages("describe"):
             tile_desc = lib.tile_descriptors(grid, rows.slots, threads=threads)
             cell_desc = _cell_descriptors(target_image, plan, grid, threads)

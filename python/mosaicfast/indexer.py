@@ -339,15 +339,12 @@ def _sync_catalog(
     video_step: float,
 ) -> list[_Todo]:
     """Drop sources that vanished or changed; return the files to read or finish."""
-    known = {
-        from_catalog(row[1]): row
-        for row in lib.query(
-            "SELECT id, path, size, mtime_ns, status, error, done_until FROM sources"
-        )
-    }
+    rows = lib.query("SELECT id, path, size, mtime_ns, status, error, done_until FROM sources")
+    known = {from_catalog(row[1]): row for row in rows if isinstance(row[1], (str, bytes))}
     scanned = {str(p): p for p in paths}
     todo: list[_Todo] = []
-    stale: list[int] = []
+    # A row whose name is not a name (a damaged catalog) can only be dropped.
+    stale: list[int] = [row[0] for row in rows if not isinstance(row[1], (str, bytes))]
     for key, path in scanned.items():
         try:
             st = path.stat()

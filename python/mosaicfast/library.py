@@ -335,8 +335,12 @@ class Library:
         the caller commits a transaction that sets ``next_slot`` past them.
         """
         first = self.next_slot()
-        for name, rows in arrays.items():
-            self._write_rows(name, first, rows)
+        try:
+            for name, rows in arrays.items():
+                self._write_rows(name, first, rows)
+        except LibraryError:
+            self.cut_uncommitted_tail()  # a full disk leaves no partial rows behind
+            raise
         return first
 
     def overwrite_rows(self, name: str, first: int, rows: NDArray[Any]) -> None:

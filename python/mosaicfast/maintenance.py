@@ -265,7 +265,14 @@ def _check_tile_rows(lib: Library, findings: _Findings, repair: bool) -> bool:
     if repair:
         with lib.transaction() as db:
             remove_sources(db, sorted({s for _, s in bad if isinstance(s, int)}))
-            db.executemany("DELETE FROM tiles WHERE id = ?", [(t,) for t, _ in bad])
+            gone = [(t,) for t, _ in bad]
+            # Their duplicates (rows of sound sources) stand on their own again.
+            db.executemany(
+                "UPDATE tiles SET duplicate_of = NULL, duplicate_kind = NULL "
+                "WHERE duplicate_of = ?",
+                gone,
+            )
+            db.executemany("DELETE FROM tiles WHERE id = ?", gone)
     return repair
 
 
@@ -380,7 +387,7 @@ def _check_sources(lib: Library, findings: _Findings, repair: bool) -> None:
     for path, size, mtime_ns in lib.query("SELECT path, size, mtime_ns FROM sources"):
         try:
             st = os.stat(from_catalog(path))
-        except OSError:
+        except (OSError, ValueError, TypeError):  # gone, or a damaged name
             changed += 1
             continue
         changed += (st.st_size, st.st_mtime_ns) != (size, mtime_ns)

@@ -363,10 +363,11 @@ def _like(values: NDArray, rows: int) -> NDArray:
     return np.empty((rows, *values.shape[1:]), values.dtype)
 
 
-def check_matching_memory(cells: int, options: MatchOptions) -> None:
-    """Refuse up front a matching whose candidate lists would take more than half of
-    this machine's memory, with the figure (MosaicfastError)."""
-    k = options.candidate_count(2**62)  # at most what the options ask for
+def check_matching_memory(cells: int, tiles: int, options: MatchOptions) -> None:
+    """Refuse up front a matching of ``cells`` cells to ``tiles`` tiles whose candidate
+    lists would take more than half of this machine's memory, with the figure
+    (MosaicfastError)."""
+    k = options.candidate_count(tiles * (2 if options.flips else 1))
     per_cell = k * BYTES_PER_CANDIDATE
     if options.metric != "color":
         per_cell += options.match_size**2 * 4  # the cells' luminance patches, float32
@@ -375,9 +376,13 @@ def check_matching_memory(cells: int, options: MatchOptions) -> None:
     if total is not None and need > total // 2:
         raise MosaicfastError(
             f"matching {cells:,} cells with {k:,} candidates each needs about "
-            f"{need / 1e9:,.1f} GB, more than half of this machine's {total / 1e9:,.1f} GB; "
+            f"{_size(need)}, more than half of this machine's {_size(total)}; "
             "use fewer candidates (--candidates) or fewer cells"
         )
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e9:,.1f} GB" if count >= 1e9 else f"{count / 1e6:,.0f} MB"
 
 
 def _physical_memory() -> int | None:

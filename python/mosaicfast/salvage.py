@@ -17,6 +17,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -82,10 +83,14 @@ def salvage_rows(db: sqlite3.Connection, table: str) -> tuple[list[tuple[Any, ..
     sql = f"SELECT rowid, {names} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?"
 
     def read(after: int, limit: int) -> list[tuple[Any, ...]] | None:
+        """Rows past ``after``, in order; None where the damage shows (an error, or a
+        b-tree so broken that it gives row ids out of order)."""
         try:
-            return db.execute(sql, (after, limit)).fetchall()
+            batch = db.execute(sql, (after, limit)).fetchall()
         except sqlite3.DatabaseError:
             return None
+        ids = [after, *(r[0] for r in batch)]
+        return batch if all(a < b for a, b in pairwise(ids)) else None
 
     rows: list[tuple[Any, ...]] = []
     lost = 0
