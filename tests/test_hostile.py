@@ -579,6 +579,8 @@ def test_usage_errors_are_one_line_with_exit_status_2(
             run.err,
         )
     assert not out.exists()
+    bare = mosaicfast()  # a command group without a command shows its help
+    assert bare.status == 2 and bare.err[0].startswith("Usage: ") and "Commands:" in bare.err
     with pytest.raises(MosaicfastError, match="threads must be from 1 to 256"):
         build(target, tiles, threads=10_000)
 

@@ -43,6 +43,11 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
+# Click 8.2 and later raise this for a command group run without a command.
+_HELP_WITHOUT_ARGUMENTS: type[click.UsageError] = getattr(
+    click.exceptions, "NoArgsIsHelpError", type("_Never", (click.UsageError,), {})
+)
+
 
 def _line(message: str, *, err: bool = True) -> None:
     """Print one line, whatever characters ``message`` holds (see :func:`printable`)."""
@@ -79,6 +84,9 @@ class _Commands(click.Group):
         with terminate_as_interrupt():
             try:
                 status = super().main(args, prog_name, standalone_mode=False, **extra)
+            except _HELP_WITHOUT_ARGUMENTS as err:  # a group run bare shows its help
+                err.show()
+                sys.exit(EXIT_USAGE)
             except click.UsageError as err:
                 self._fail(err.format_message(), EXIT_USAGE)
             except click.ClickException as err:

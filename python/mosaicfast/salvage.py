@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from .descriptors import MAX_GRID
 from .library import (
@@ -31,6 +30,7 @@ from .library import (
     Library,
     LibraryError,
     Settings,
+    connect_catalog,
     read_settings,
     write_schema,
     writer_lock,
@@ -139,11 +139,7 @@ def rebuild_catalog(path: str | Path) -> Salvage:
     """
     path = Path(path)
     with writer_lock(path):
-        old = sqlite3.connect("file:" + quote(os.fsencode(path / CATALOG)) + "?mode=ro", uri=True)
-        try:
-            tables = {name: salvage_rows(old, name) for name in _COLUMNS}
-        finally:
-            old.close()
+        tables = _read_tables(path / CATALOG)
         meta = {k: v for k, v in tables["meta"][0] if isinstance(k, str)}
         settings = _settings(path, meta, tables)
         result = Salvage(lost_rows=sum(lost for _, lost in tables.values()))
@@ -159,6 +155,18 @@ def rebuild_catalog(path: str | Path) -> Salvage:
             (path / (CATALOG + suffix)).unlink(missing_ok=True)
         os.replace(fresh, path / CATALOG)
     return result
+
+
+def _read_tables(catalog: Path) -> dict[str, tuple[list[tuple[Any, ...]], int]]:
+    """The salvaged rows of every table (none, if the file is no database at all)."""
+    try:
+        old = connect_catalog(catalog, readonly=True)
+    except sqlite3.DatabaseError:
+        return {name: ([], 1) for name in _COLUMNS}
+    try:
+        return {name: salvage_rows(old, name) for name in _COLUMNS}
+    finally:
+        old.close()
 
 
 def _settings(
