@@ -344,3 +344,12 @@ def test_index_command_line(photos: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "either --tiles or --library" in result.output
     result = CliRunner().invoke(main, ["index", "--library", str(tmp_path / "new")])
     assert result.exit_code == 1 and "no sources given" in result.output
+
+
+def test_reading_no_rows_gives_empty_stacks(photos: Path, tmp_path: Path) -> None:
+    # What a library whose tiles were all lost to damage reads (found by tests/test_fuzz.py).
+    index_library(tmp_path / "lib", [photos], thumb_size=32)
+    with Library.open(tmp_path / "lib") as lib:
+        none = np.array([], np.int64)
+        assert lib.thumbnails(none).shape == (0, 32, 32, 3)
+        assert lib.tile_descriptors(5, none).shape == (0, 75)

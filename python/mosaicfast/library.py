@@ -392,7 +392,7 @@ class Library:
             else (np.int16, (size // 2,))
         )
         out = np.empty((len(slots), *shape), dtype=dtype)
-        flat = out.reshape(len(slots), -1).view(np.uint8)
+        flat = out.reshape(len(slots), size // out.itemsize).view(np.uint8)
         file = self.array_path(name)
         try:
             with open(file, "rb", buffering=0) as handle:
