@@ -34,6 +34,7 @@ from PIL import Image
 
 from mosaicfast import Library, MosaicfastError, TileSource, build
 from mosaicfast.cache import folder_library
+from mosaicfast.candidates import SHORTLIST_FACTOR
 from mosaicfast.library import CATALOG, THUMBS
 
 #: Seconds any one command may take here; a hang fails the test instead of the suite.
@@ -626,6 +627,10 @@ def test_help_and_readme_state_the_pixel_limit_in_force() -> None:
         assert option in text
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert limit in readme and "179 M" not in readme
+    # The pruned search's default shortlist, as the code has it.
+    shortlist = f"default {SHORTLIST_FACTOR} x the square root of the library size"
+    assert shortlist in " ".join(" ".join(mosaicfast("build", "--help").out).split())
+    assert shortlist in readme
 
 
 # -- 19: JPEGs whose header claims more than their data holds ----------------------------------

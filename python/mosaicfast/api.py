@@ -364,7 +364,8 @@ def build(
     prune : {"none", "pca", "mean"}, default "none"
         Shortlist tiles with a KD-tree before the exact distances: on a PCA
         projection of the colour grid, or on the mean colour (the source blog's
-        method); ``shortlist`` tiles scanned per cell (default ``55 * sqrt(tiles)``).
+        method); ``shortlist`` tiles scanned per cell (default ``35 * sqrt(tiles)``,
+        :data:`~mosaicfast.candidates.SHORTLIST_FACTOR`).
     vary : int, default 1
         With ``assign="best"``: pick each cell's tile at random among its ``vary``
         best (1: always the best). Random choices follow ``seed``.

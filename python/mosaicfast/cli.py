@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .api import build as build_mosaic
+from .candidates import SHORTLIST_FACTOR
 from .errors import ImageReadError, MosaicfastError
 from .grid import DEFAULT_DPI, DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_TILE_SIZE
 from .images import open_rgb
@@ -263,7 +264,7 @@ def main() -> None:
     "--shortlist",
     type=click.IntRange(min=1),
     help="With --prune: tiles scanned per cell, as whole KD-tree leaves nearest first "
-    "(default 55 x the square root of the library size).",
+    f"(default {SHORTLIST_FACTOR} x the square root of the library size).",
 )
 @click.option(
     "--blend",
