@@ -1,9 +1,17 @@
-"""A real indexing process killed at random moments leaves a consistent library that
-resumes with no duplicate and no lost committed tile; Ctrl-C stops cleanly."""
+"""A real indexing process killed at every step of its commit protocol leaves a
+consistent library that resumes with no duplicate and no lost committed tile; Ctrl-C
+and SIGTERM stop it cleanly.
+
+Each run is held at a known moment by a pause point
+(:func:`mosaicfast.lifetime.pause_point`) and killed or signalled there, so the test
+does the same on a fast machine and on a loaded one. A batch is 256 tiles and its
+protocol is: thumbnails written and flushed, descriptors written and flushed
+(``arrays-written`` 1 and 2), catalog transaction committed (``batch-committed``).
+"""
 
 from __future__ import annotations
 
-import random
+import os
 import signal
 import subprocess
 import sys
@@ -14,10 +22,26 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mosaicfast import Library, LibraryError, TileSource, index_library
+from mosaicfast import Library, TileSource, index_library
+from mosaicfast.lifetime import PAUSE_VARIABLE
 from mosaicfast.maintenance import verify_library
 
-FILES = 10_000
+pytestmark = pytest.mark.slow
+
+#: Three batches: two of 256 tiles and a short one.
+FILES = 600
+#: Seconds a run may take to reach a pause point or to finish.
+LIMIT = 60
+#: Where each run is killed: (pause point, what the kill leaves committed). Runs
+#: count their visits from 1, so "arrays-written-2" of a run that starts with one
+#: batch committed is the second batch's descriptors.
+KILLS = [
+    ("arrays-written-1", "nothing new"),  # the first batch's thumbnails only
+    ("arrays-written-2", "nothing new"),  # its thumbnails and descriptors, not committed
+    ("batch-committed-1", "one batch more"),
+    ("arrays-written-2", "nothing new"),  # a tail past one committed batch
+    ("batch-committed-1", "one batch more"),  # two of three batches done
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,24 +55,28 @@ def many_photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def start_index(photos: Path, library: Path) -> subprocess.Popen[bytes]:
+def start_index(photos: Path, library: Path, pause: Path | None) -> subprocess.Popen[bytes]:
+    """``mosaicfast index`` in a new process, held at ``pause`` (see the module doc)."""
+    env = {key: value for key, value in os.environ.items() if key != PAUSE_VARIABLE}
+    if pause is not None:
+        env[PAUSE_VARIABLE] = str(pause)
     return subprocess.Popen(
         [sys.executable, "-m", "mosaicfast", "index", str(photos), "--library", str(library), "-q"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env=env,
     )
 
 
-def wait_for_progress(library: Path, done: int, process: subprocess.Popen[bytes]) -> None:
-    """Wait until more than ``done`` tiles are committed (or the process ends)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if len(committed(library)) > done:
-                return
-        except LibraryError:  # not created yet
-            pass
-        time.sleep(0.02)
+def wait_until_paused(pause: Path, process: subprocess.Popen[bytes]) -> None:
+    """Wait until ``process`` is held at ``pause``; fail if it ends or takes too long."""
+    deadline = time.monotonic() + LIMIT
+    while not pause.exists():
+        if process.poll() is not None:
+            _, err = process.communicate()
+            pytest.fail(f"the run ended ({process.returncode}) before {pause.name}: {err!r}")
+        assert time.monotonic() < deadline, f"{pause.name} not reached in {LIMIT} s"
+        time.sleep(0.005)
 
 
 def committed(library: Path) -> dict[str, bytes]:
@@ -61,38 +89,32 @@ def committed(library: Path) -> dict[str, bytes]:
         return dict(rows)
 
 
-def test_sigkill_at_random_moments_loses_nothing_committed(
+def test_sigkill_at_every_step_of_a_commit_loses_nothing_committed(
     many_photos: Path, tmp_path: Path
 ) -> None:
     library = tmp_path / "lib"
-    chooser = random.Random(1234)
     before: dict[str, bytes] = {}
-    kills = midway = 0
-    for attempt in range(8):
-        process = start_index(many_photos, library)
-        if attempt % 2:
-            # Half the kills come once this run has committed something of its own...
-            wait_for_progress(library, len(before), process)
-            time.sleep(chooser.uniform(0.0, 0.3))
-        else:
-            # ...the others at any moment, from start-up on.
-            time.sleep(chooser.uniform(0.05, 1.2))
-        if process.poll() is not None:
-            break
+    for point, leaves in KILLS:
+        pause = tmp_path / point
+        process = start_index(many_photos, library, pause)
+        wait_until_paused(pause, process)
         process.kill()
-        process.wait()
-        kills += 1
+        process.communicate()  # reaps it and closes its pipes
+        pause.unlink()
         problems, _ = verify_library(library)
         # The only thing a kill may leave is an uncommitted tail, which the next writer cuts.
         assert all("past the committed slots" in p.message for p in problems), problems
         now = committed(library)
         assert before.items() <= now.items(), "a committed tile was lost or changed"
-        midway += 0 < len(now) < FILES
+        if leaves == "nothing new":
+            assert problems, f"killed at {point}, no uncommitted rows were left"
+            assert now == before
+        else:
+            assert len(before) < len(now) < FILES
         before = now
-    assert kills >= 4, "the runs finished too fast to be killed"
-    assert midway >= 3, "too few kills landed in the middle of the work"
-    finish = start_index(many_photos, library)
-    assert finish.wait(timeout=120) == 0, finish.stderr.read() if finish.stderr else ""
+    finish = start_index(many_photos, library, None)
+    _, err = finish.communicate(timeout=LIMIT)
+    assert finish.returncode == 0, err.decode()
     assert verify_library(library)[0] == []
     final = committed(library)
     assert len(final) == FILES
@@ -115,12 +137,12 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(
     many_photos: Path, tmp_path: Path, stop: signal.Signals
 ) -> None:
     library = tmp_path / "lib"
-    process = start_index(many_photos, library)
-    time.sleep(1.0)
+    pause = tmp_path / "batch-committed-1"
+    process = start_index(many_photos, library, pause)
+    wait_until_paused(pause, process)  # one batch committed, two to go
     process.send_signal(stop)
-    _, err = process.communicate(timeout=60)
-    if process.returncode == 0:
-        pytest.skip("the run finished before Ctrl-C arrived")
+    pause.unlink()
+    _, err = process.communicate(timeout=LIMIT)
     assert process.returncode == 130, err.decode()
     assert b"interrupted" in err and b"Traceback" not in err
     assert verify_library(library)[0] == []  # Ctrl-C commits; no tail is left

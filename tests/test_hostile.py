@@ -36,6 +36,7 @@ from mosaicfast import Library, MosaicfastError, TileSource, build
 from mosaicfast.cache import folder_library
 from mosaicfast.candidates import SHORTLIST_FACTOR
 from mosaicfast.library import CATALOG, THUMBS
+from mosaicfast.lifetime import PAUSE_VARIABLE
 
 #: Seconds any one command may take here; a hang fails the test instead of the suite.
 LIMIT = 60
@@ -471,25 +472,34 @@ def test_a_full_disk_while_indexing_keeps_the_library_consistent(
         assert mosaicfast("library", "verify", library).status == 0
 
 
+@pytest.mark.parametrize(
+    "pause",
+    ["png-chunk-written-1", "output-written-1"],
+    ids=["mid-write", "before-the-rename"],
+)
 def test_sigterm_while_writing_leaves_no_partial_file(
-    tiles: Path, target: Path, tmp_path: Path
+    tiles: Path, target: Path, tmp_path: Path, pause: str
 ) -> None:
     out = tmp_path / "out" / "mosaic.png"
     out.parent.mkdir()
+    marker = tmp_path / pause  # held there by mosaicfast.lifetime.pause_point
     process = subprocess.Popen(
         [sys.executable, "-m", "mosaicfast", "build", str(target), "--tiles", str(tiles),
-         "-o", str(out), "--cols", "60", "--tile-size", "160", "-q"],
+         "-o", str(out), "--cols", "30", "--tile-size", "40", "-q"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, PAUSE_VARIABLE: str(marker)},
     )  # fmt: skip
     deadline = time.monotonic() + LIMIT
-    # The image's temporary file (the destination's probe has no suffix).
-    while not any(p.suffix == ".png" for p in out.parent.iterdir()) and process.poll() is None:
+    while not marker.exists():
+        assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
-        time.sleep(0.002)
+        time.sleep(0.005)
+    # A 1200 x 800 PNG is two compressed chunks: its temporary file is there, unfinished
+    # or finished, and nothing is at the destination yet.
+    assert [p.suffix for p in out.parent.iterdir()] == [".png"] and not out.exists()
     process.send_signal(signal.SIGTERM)
+    marker.unlink()
     _, err = process.communicate(timeout=LIMIT)
-    if process.returncode == 0:
-        pytest.skip("the mosaic was written before SIGTERM arrived")
     assert process.returncode == 130, err
     assert b"Traceback" not in err and err.decode().count("\n") == 1
     assert list(out.parent.iterdir()) == []

@@ -40,7 +40,7 @@ from .library import (
     LibraryError,
     WaitHandler,
 )
-from .lifetime import INTERRUPT_SIGNALS, die_with_parent
+from .lifetime import INTERRUPT_SIGNALS, die_with_parent, pause_point
 from .parallel import check_threads, ordered_map
 from .paths import from_catalog, non_regular_reason, os_reason, read_regular_file, to_catalog
 from .progress import progress_bar
@@ -625,6 +625,7 @@ class _BatchWriter:
                 "UPDATE meta SET value = ? WHERE key = ?",
                 [(str(first + added), "next_slot"), (str(next_id + added), "next_tile_id")],
             )
+        pause_point("batch-committed")
         self._report(entries, added)
 
     def _report(self, entries: list[_Entry], tiles: int) -> None:

@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 
 from .descriptors import MAX_GRID, descriptor_size, tile_descriptors
 from .errors import MosaicfastError
+from .lifetime import pause_point
 from .paths import from_catalog, os_reason
 
 __all__ = [
@@ -340,6 +341,7 @@ class Library:
         try:
             for name, rows in arrays.items():
                 self._write_rows(name, first, rows)
+                pause_point("arrays-written")
         except LibraryError:
             self.cut_uncommitted_tail()  # a full disk leaves no partial rows behind
             raise

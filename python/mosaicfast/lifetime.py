@@ -4,6 +4,10 @@ A command stopped by Ctrl-C (SIGINT) or by SIGTERM (``kill``, a service manager,
 a CI timeout) goes through the same path: committed work is kept, temporary files
 are removed. Worker processes exit as soon as the process that started them is
 gone, whatever ended it, even ``kill -9``.
+
+For the tests that check those promises, :func:`pause_point` holds a process at a
+named moment (say, between writing a batch of tiles and committing it), so that a
+test kills or signals it exactly there instead of guessing with sleeps.
 """
 
 from __future__ import annotations
@@ -14,11 +18,19 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
-__all__ = ["INTERRUPT_SIGNALS", "die_with_parent", "terminate_as_interrupt"]
+__all__ = [
+    "INTERRUPT_SIGNALS",
+    "PAUSE_VARIABLE",
+    "die_with_parent",
+    "pause_point",
+    "terminate_as_interrupt",
+]
 
 #: The signals that ask a command to stop, as Ctrl-C does.
 INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -27,6 +39,13 @@ INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _WATCH_SECONDS = 0.2
 #: ``prctl`` option: the signal a process gets when its parent dies (Linux).
 _PR_SET_PDEATHSIG = 1
+
+#: Environment variable of :func:`pause_point` (tests only).
+PAUSE_VARIABLE = "MOSAICFAST_PAUSE_AT"
+#: How often a paused process looks whether it may go on.
+_PAUSE_POLL_SECONDS = 0.002
+#: Visits of each pause point in this process.
+_pause_visits: Counter[str] = Counter()
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -66,3 +85,32 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=exit_when_orphaned, daemon=True).start()
+
+
+def pause_point(name: str) -> None:
+    """Hold the process here if a test asked for it; otherwise return at once.
+
+    A test sets the environment variable ``MOSAICFAST_PAUSE_AT`` to a file path whose
+    name is ``NAME-N``: on its N-th visit (counted from 1 in each process) of the
+    point ``name``, the process creates that file and waits, polling, until the test
+    removes it. Meanwhile the test can kill the process at that exact moment, or
+    send it a signal and then let it go on. Signal handlers run during the wait
+    (Ctrl-C and SIGTERM included), as they would during any slow step.
+
+    Called from the main thread only. The points: ``arrays-written`` (one array
+    file of a batch of new tiles written and flushed, see
+    :meth:`~mosaicfast.library.Library.append_rows`), ``batch-committed`` (a batch
+    of tiles committed to the catalog), ``png-chunk-written`` (a compressed chunk of
+    a PNG written to its temporary file) and ``output-written`` (an output complete
+    in its temporary file, not yet renamed into place).
+    """
+    target = os.environ.get(PAUSE_VARIABLE)
+    if not target:
+        return
+    _pause_visits[name] += 1
+    marker = Path(target)
+    if marker.name != f"{name}-{_pause_visits[name]}":
+        return
+    marker.touch()
+    while marker.exists():
+        time.sleep(_PAUSE_POLL_SECONDS)

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from .errors import MosaicfastError
+from .lifetime import pause_point
 from .parallel import ordered_map
 from .paths import os_reason
 
@@ -169,6 +170,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp.chmod(0o666 & ~_current_umask())
     try:
         yield tmp
+        pause_point("output-written")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -396,6 +398,7 @@ def write_png(
                 if first:
                     data, first = b"\x78\x01" + data, False  # zlib header: deflate, fastest
                 out.write(_png_chunk(b"IDAT", data))
+                pause_point("png-chunk-written")
             out.write(_png_chunk(b"IDAT", struct.pack(">I", adler)))
             out.write(_png_chunk(b"IEND", b""))
     except OSError as err:
