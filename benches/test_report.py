@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import report
 
 STAGES = [
@@ -94,6 +95,7 @@ def test_rows_from_known_timings(tmp_path: Path) -> None:
     assert rows[STAGES[-1]].result == "FAIL"  # 1,600 MB > 1,500 MB
 
 
+@pytest.mark.slow
 def test_command_end_to_end_at_tiny_sizes(tmp_path: Path) -> None:
     out = tmp_path / "out"
     command = [sys.executable, str(Path(report.__file__)), "--sizes", "tiny", "--out", str(out)]

@@ -33,6 +33,13 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     return folder
 
 
+@pytest.fixture(autouse=True)
+def warnings_are_errors_in_child_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands the tests run as processes fail on a warning too, as the tests themselves
+    do (``filterwarnings = ["error"]`` in pyproject.toml)."""
+    monkeypatch.setenv("PYTHONWARNINGS", "error")
+
+
 #: Options that make build give every cell its nearest tile, untouched: the plain
 #: best-match mode whose exact results several tests check.
 EXACT: dict[str, object] = {"assign": "best", "min_distance": 0, "blend": 0.0}

@@ -19,6 +19,7 @@ def brute_near(
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("distance", [0, 2, 4, 9])
 def test_the_index_finds_exactly_what_brute_force_finds(distance: int) -> None:
     rng = np.random.default_rng(distance)

@@ -39,6 +39,8 @@ FUZZ = settings(
     derandomize=not _LONG,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+if _LONG:  # a long random run takes as long as it takes
+    pytestmark = pytest.mark.timeout(0)
 
 #: Any value SQLite can hold.
 SQL_VALUES = st.one_of(
@@ -110,6 +112,7 @@ def test_damaged_manifests(tmp_path: Path, data: st.DataObject, suffix: str) -> 
     _read_or_refuse(path)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     cells=st.lists(
@@ -192,6 +195,7 @@ _COLUMNS = {
 }  # fmt: skip
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     table=st.sampled_from(sorted(_COLUMNS)),
@@ -216,6 +220,7 @@ def test_catalog_rows_holding_any_value(
     _use_and_repair(library)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data(), name=st.sampled_from([CATALOG, THUMBS, "desc-g5.i16"]))
 def test_library_files_with_damaged_bytes(

@@ -41,6 +41,8 @@ from mosaicfast.lifetime import PAUSE_VARIABLE
 #: Seconds any one command may take here; a hang fails the test instead of the suite.
 LIMIT = 60
 
+pytestmark = pytest.mark.slow
+
 
 @dataclass
 class Run:

@@ -156,6 +156,7 @@ def test_only_tiff_can_be_streamed(mosaic: mosaicfast.Mosaic, tmp_path: Path) ->
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_streaming_holds_one_band_at_a_time(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
