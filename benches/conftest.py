@@ -30,7 +30,6 @@ MOSAICFAST_BENCH_ASSIGN_SIZE
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable
 from types import ModuleType
@@ -38,6 +37,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 from baselines import SyntheticLibrary
+
+from mosaicfast import descriptors
 
 CELL_ROWS, CELL_COLS = 96, 64
 """The mosaic's grid of cells: 6144 cells."""
@@ -94,9 +95,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def core() -> ModuleType:
-    """``mosaicfast.descriptors``, the Rust core's wrappers; skips if the core is not built."""
-    pytest.importorskip("mosaicfast._core")
-    return importlib.import_module("mosaicfast.descriptors")
+    """``mosaicfast.descriptors``, the Rust core's wrappers."""
+    return descriptors
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mosaicfast import descriptors as core
 from mosaicfast import reference as ref
-
-pytest.importorskip("mosaicfast._core")
-core = pytest.importorskip("mosaicfast.descriptors")
 
 SEEDS = range(40)
 DESCRIPTOR_LIMIT = 16383

@@ -112,8 +112,9 @@ def test_outputs_a_format_cannot_hold_are_refused(name: str, size: tuple, words:
 
 def test_tiff_takes_what_other_formats_cannot() -> None:
     side = int(STREAM_PIXELS**0.5) + 10
-    check_output("m.tif", (side, side))
-    check_output("m.png", (side, side), in_memory=True)  # already composed: any size
+    assert check_output("m.tif", (side, side)) == Path("m.tif")
+    # Already composed: any size.
+    assert check_output("m.png", (side, side), in_memory=True) == Path("m.png")
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif", ".webp"])
@@ -162,7 +163,12 @@ def test_streaming_holds_one_band_at_a_time(
 ) -> None:
     """A 1200 x 8000 mosaic (29 MB) streamed in 0.1-megapixel bands: every buffer the
     painter touches is at most a band, and NumPy's peak is a few bands and rows of
-    TIFF tiles, a fraction of the image."""
+    TIFF tiles, a fraction of the image.
+
+    tracemalloc sees NumPy's allocations, not the buffers Rust allocates itself (the
+    target resized under a band, ``paint_band``'s scratch), so the peak bound here is
+    partial; the check on the whole process is the huge-output row of ``make bench``
+    (peak RSS below the size of the RGB image)."""
     t, rows, cols = 20, 400, 60
     rng = np.random.default_rng(0)
     tiles = rng.integers(0, 256, (50, t, t, 3), dtype=np.uint8)

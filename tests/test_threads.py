@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from mosaicfast import _core
 from mosaicfast.descriptors import search_topk
 
 
@@ -20,25 +22,35 @@ def _problem(cells: int, tiles: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_python_threads_run_while_the_core_searches() -> None:
     cells, tiles = _problem(512, 60_000)
-    ticks = 0
-    stop = threading.Event()
+    go, done = threading.Event(), threading.Event()
 
     def spin() -> None:
-        nonlocal ticks
-        while not stop.is_set():
+        go.wait()
+        ticks = 0
+        while ticks < 10_000:
             ticks += 1
+        done.set()
 
+    # With a switch interval this long, a thread waiting for the GIL gets it only when
+    # the holder lets it go of its own accord: here, only inside the core's search (it is
+    # called directly, since the wrapper's NumPy checks may release the GIL too). The
+    # spinner then runs all its 10,000 ticks before the search can take the GIL back.
     spinner = threading.Thread(target=spin)
-    spinner.start()
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(100.0)
     try:
-        before = ticks
-        search_topk(cells, tiles, 4, threads=1)
-        during = ticks - before
+        spinner.start()
+        go.set()
+        for _ in range(10):  # each search is a chance for the spinner's thread to be scheduled
+            _core.search_topk(cells, tiles, 4, threads=1)
+            if done.is_set():
+                break
+        ran_during_search = done.is_set()
     finally:
-        stop.set()
+        sys.setswitchinterval(saved)
         spinner.join()
     # Had the search held the GIL, the spinning thread could not have run at all.
-    assert during > 10_000, during
+    assert ran_during_search
 
 
 def test_concurrent_searches_agree_with_a_single_one() -> None:
