@@ -626,10 +626,10 @@ def test_evaluate_refuses_partial_manifests(tiles: Path, target: Path, tmp_path:
         assert run.err[0].startswith(f"Error: {tmp_path / name}: "), run.err
 
 
-# -- 17: what --help and the README say is what runs -----------------------------------------
+# -- 17: what --help and the docs say is what runs -----------------------------------------
 
 
-def test_help_and_readme_state_the_pixel_limit_in_force() -> None:
+def test_help_and_docs_state_the_pixel_limit_in_force() -> None:
     limit = f"{Image.MAX_IMAGE_PIXELS:,}"
     assert limit == "89,478,485"
     run = mosaicfast("index", "--help")
@@ -637,12 +637,14 @@ def test_help_and_readme_state_the_pixel_limit_in_force() -> None:
     assert limit in text
     for option in ("--fps", "--crops", "--flat-variance", "--static-difference"):
         assert option in text
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert limit in readme and "179 M" not in readme
+    root = Path(__file__).parents[1]
+    pages = {path: path.read_text() for path in [root / "README.md", *root.glob("docs/*.md")]}
+    assert limit in pages[root / "docs" / "cli.md"] and limit in pages[root / "docs" / "library.md"]
+    assert not [path for path, page in pages.items() if "179 M" in page]
     # The pruned search's default shortlist, as the code has it.
     shortlist = f"default {SHORTLIST_FACTOR} x the square root of the library size"
     assert shortlist in " ".join(" ".join(mosaicfast("build", "--help").out).split())
-    assert shortlist in readme
+    assert shortlist in pages[root / "docs" / "cli.md"]
 
 
 # -- 19: JPEGs whose header claims more than their data holds ----------------------------------

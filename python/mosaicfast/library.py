@@ -1,19 +1,9 @@
 """The persistent tile library: an SQLite catalog plus append-only pixel arrays.
 
-A library is a folder::
-
-    catalog.sqlite    sources, tiles and settings (WAL journal, no server)
-    thumbs.u8         every tile's thumbnail, (slot, size, size, 3) uint8, raw
-    desc-g5.i16       every tile's colour-grid descriptor at grid 5, (slot, 75) int16
-    lock              held (flock) by the one process writing the library
-
-Arrays are addressed by *slot*. Slots are only ever appended: a writer writes and
-fsyncs the new rows first, then commits the catalog transaction that records them
-and advances ``next_slot``. A process killed at any moment therefore leaves at most
-an uncommitted tail past ``next_slot``, which the next writer cuts off; readers
-only look below the ``next_slot`` they read, so they can work while a writer
-appends. Nothing is pickled: the catalog is SQL, the arrays raw little-endian
-numbers.
+A writer appends and flushes array rows before the catalog transaction that records
+them, so a process killed at any moment leaves at most an uncommitted tail, which
+the next writer cuts off; readers work while a writer appends. Nothing is pickled.
+The folder's files, the catalog's tables and the protocol: ``docs/library.md``.
 """
 
 from __future__ import annotations

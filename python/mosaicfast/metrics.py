@@ -1,6 +1,7 @@
 """Quality of a mosaic: fidelity to its target and diversity of its tiles.
 
-These are the measures ``docs/anchors.md`` uses to compare mosaicfast with other programs.
+These are the measures of ``docs/matching.md`` ("Fidelity and diversity"), by which mosaicfast
+is compared with other programs and its defaults were chosen.
 
 Fidelity compares the target and the mosaic both reduced to 8 px per cell: for a grid of
 ``rows x cols`` cells each image is resized to ``(cols * 8, rows * 8)`` pixels with Pillow's
