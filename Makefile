@@ -34,13 +34,15 @@ test: build
 	$(VENV)/bin/ruff format --check python tests benches
 	$(PY) -m mypy.stubtest mosaicfast._core
 
-# The benchmark table (README, "Benchmarks"): the pytest-benchmark suite at full size, a
+# The benchmark table (docs/benchmarks.md): the pytest-benchmark suite at full size, a
 # full build from the 190k-tile library (made once in .bench/data), the scaling sweeps;
-# writes .bench/report.md and .bench/scaling.png. About 5-10 minutes once the data exist.
-# QUICK=1: small sizes, under a minute. BENCH_ARGS: more options of benches/report.py,
-# e.g. BENCH_ARGS="--no-build -k search".
+# writes .bench/report.md and .bench/scaling.png, and (a whole run on an idle machine)
+# the report into docs/benchmarks.md and its headline rows into README.md. About 5-10
+# minutes once the data exist. QUICK=1: small sizes, under a minute, docs untouched.
+# BENCH_ARGS: more options of benches/report.py (docs untouched), e.g.
+# BENCH_ARGS="--no-build -k search".
 bench: build
-	$(PY) benches/report.py $(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
+	$(PY) benches/report.py $(if $(filter-out 0,$(QUICK)),--quick,$(if $(BENCH_ARGS),,--docs)) $(BENCH_ARGS)
 
 # Tile library at scale: 190,000 tiles and 120 12-MP photos (data made once in .bench/data).
 bench-library: build

@@ -3,7 +3,7 @@
 Usage::
 
     python benches/report.py [--quick] [--no-build] [-k EXPR] [--json FILE] [--out DIR]
-                             [--data DIR] [--sizes full|quick|tiny]
+                             [--data DIR] [--sizes full|quick|tiny] [--docs]
 
 1. Runs the pytest-benchmark suite of ``benches/`` at full size in a child process (its
    progress goes to standard error) and reads its ``--benchmark-json`` file. The suite
@@ -16,6 +16,9 @@ Usage::
 3. Prints one table, a row per stage, with the targets of the issue "Performance to the
    floor" and PASS/FAIL, then the scaling table; writes both to ``OUT/report.md`` and the
    log-log scaling plot to ``OUT/scaling.png``.
+4. With ``--docs`` (``make bench`` at full size), writes the report into
+   ``docs/benchmarks.md`` and its headline rows into the README, each between its two
+   marker comments, so that no figure there is copied by hand.
 
 ``--quick`` (or ``MOSAICFAST_BENCH_QUICK=1``) runs everything at small sizes (under a
 minute): a smoke test of the command, whose verdicts are indicative only (``--sizes tiny``
@@ -58,6 +61,21 @@ BUILD_METRIC = "combined"
 """The build's metric: colour search, then the SSIM re-rank of the candidates."""
 DISTURBED_SHARE = 0.05
 """Warn when other processes used more than this share of the machine meanwhile."""
+DOCS = ROOT / "docs" / "benchmarks.md"
+README = ROOT / "README.md"
+REPORT_BLOCK = "report"
+"""The block of ``docs/benchmarks.md`` that ``--docs`` rewrites."""
+HEADLINE_BLOCK = "headline"
+"""The block of the README that ``--docs`` rewrites."""
+HEADLINE_STAGES = (
+    "exhaustive search top-1",
+    "pruned search top-1 (pca)",
+    "SSIM re-rank",
+    "optimal assignment",
+    f"full build (--metric {BUILD_METRIC})",
+    "huge output (streamed TIFF)",
+)
+"""The README's rows: the largest size of each of these stages."""
 
 
 # -- sizes ---------------------------------------------------------------------------------
@@ -900,17 +918,20 @@ def report_text(
     sizes: Sizes,
     other_share: float | None,
     huge: Build | None = None,
+    level: int = 1,
 ) -> str:
-    """The whole report: machine, main table, legend, build stages, scaling table."""
+    """The whole report: machine, main table, legend, build stages, scaling table; its
+    title a Markdown heading of ``level``, the scaling table's one level below."""
     name = next(name for name, known in SIZES.items() if known is sizes)
-    lines = [f"# mosaicfast benchmark ({name} sizes)", "", describe_machine(header)]
+    title = "#" * level + f" mosaicfast benchmark ({name} sizes)"
+    lines = [title, "", describe_machine(header)]
     if sizes is not FULL:
         lines.append(
             f"{name.upper()} run: small sizes; the targets are those of the full sizes, so the "
             "verdicts are indicative only."
         )
     lines += ["", render([cells_of(HEADER), *map(cells_of, main_rows(results, build, huge))]), ""]
-    lines.append(LEGEND)
+    lines += ["```", LEGEND, "```"]
     if build is not None:
         lines += ["", build_summary(build)]
     points = scaling_points(results)
@@ -918,7 +939,8 @@ def report_text(
         fixed = next((p.tiles for p in points if p.sweep == "cells"), None)
         lines += [
             "",
-            "## Scaling (medians; the cells sweep at "
+            "#" * (level + 1)
+            + " Scaling (medians; the cells sweep at "
             + ("?" if fixed is None else f"{fixed:,}")
             + " tiles; plot in scaling.png)",
             "",
@@ -930,6 +952,41 @@ def report_text(
         if other_share > DISTURBED_SHARE:
             lines.append("WARNING: the machine was shared; the timings are disturbed.")
     return "\n".join(lines) + "\n"
+
+
+def headline_table(rows: list[Row]) -> str:
+    """The README's table: per stage of :data:`HEADLINE_STAGES`, its last (largest) row."""
+    last = {row.stage: row for row in rows if row.stage in HEADLINE_STAGES}
+    table = [["stage", "size", "mosaicfast", "baseline (NumPy/SciPy)", "target: measured"]]
+    for stage in HEADLINE_STAGES:
+        if stage in last:
+            row = last[stage]
+            table.append([stage, row.size, row.mosaicfast, row.baseline, row.target])
+    return render(table)
+
+
+def block_markers(name: str) -> tuple[str, str]:
+    """The comments that open and close the generated block ``name`` of a Markdown file."""
+    return (
+        f"<!-- make bench writes the {name} block from here (benches/report.py --docs) -->",
+        f"<!-- end of the {name} block -->",
+    )
+
+
+def replace_block(path: Path, name: str, text: str) -> None:
+    """Put ``text`` between the markers of block ``name`` in ``path``, keeping the rest.
+
+    Raises
+    ------
+    SystemExit
+        If ``path`` does not hold the block's two markers, in order.
+    """
+    begin, end = block_markers(name)
+    content = path.read_text()
+    start, stop = content.find(begin), content.find(end)
+    if start < 0 or stop < start:
+        raise SystemExit(f"{path}: no {name} block to write ({begin!r} ... {end!r})")
+    path.write_text(content[: start + len(begin)] + "\n" + text.strip("\n") + "\n" + content[stop:])
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -952,9 +1009,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--data", type=Path, help="build data folder (default OUT/data, OUT/quick-data)"
     )
+    parser.add_argument(
+        "--docs",
+        action="store_true",
+        help="write the report into docs/benchmarks.md and its headline rows into the README "
+        "(a whole run at full size only)",
+    )
     args = parser.parse_args(argv)
     if os.environ.get("MOSAICFAST_BENCH_QUICK", "") not in ("", "0"):
         args.sizes = "quick"
+    if args.docs and (args.sizes != "full" or args.select or args.no_build or args.json):
+        parser.error("--docs takes a whole run at full size (no --quick, -k, --no-build, --json)")
     return args
 
 
@@ -1000,6 +1065,14 @@ def main(argv: list[str] | None = None) -> int:
     text = report_text(results, header, build, sizes, other, huge)
     (out / "report.md").write_text(text)
     say(f"wrote {out / 'report.md'}")
+    if args.docs and other is not None and other > DISTURBED_SHARE:
+        say(f"the machine was shared: {DOCS} and {README} left as they were")
+    elif args.docs:
+        docs = report_text(results, header, build, sizes, other, huge, level=3)
+        replace_block(DOCS, REPORT_BLOCK, docs)
+        headline = headline_table(main_rows(results, build, huge))
+        replace_block(README, HEADLINE_BLOCK, describe_machine(header) + "\n\n" + headline)
+        say(f"wrote the figures into {DOCS} and {README}")
     print(text, end="")
     return 0
 

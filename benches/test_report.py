@@ -94,6 +94,38 @@ def test_rows_from_known_timings(tmp_path: Path) -> None:
     assert rows["scaling in tiles (exhaustive)"].result == "FAIL"
     assert rows[STAGES[-1]].result == "FAIL"  # 1,600 MB > 1,500 MB
 
+    # The README's rows: the largest size of each headline stage that ran, in order.
+    headline = table_rows(report.headline_table(list(rows.values())))
+    assert [row["stage"] for row in headline] == [
+        "exhaustive search top-1",
+        "pruned search top-1 (pca)",
+        STAGES[-1],
+        "huge output (streamed TIFF)",
+    ]
+    assert headline[0]["mosaicfast"] == "500.0 ms" and headline[0]["size"].endswith("190,000, d=75")
+
+
+def test_the_docs_blocks_are_rewritten_between_their_markers(tmp_path: Path) -> None:
+    begin, end = report.block_markers("report")
+    page = tmp_path / "page.md"
+    page.write_text(f"# Figures\n\nkept\n{begin}\nold figures\n{end}\nkept too\n")
+    report.replace_block(page, "report", "\nnew figures\n\n")
+    assert page.read_text() == f"# Figures\n\nkept\n{begin}\nnew figures\n{end}\nkept too\n"
+    with pytest.raises(SystemExit, match="no headline block"):
+        report.replace_block(page, "headline", "figures")
+    # The files make bench writes hold their blocks.
+    for path, name in [(report.DOCS, report.REPORT_BLOCK), (report.README, report.HEADLINE_BLOCK)]:
+        begin, end = report.block_markers(name)
+        text = path.read_text()
+        assert 0 <= text.find(begin) < text.find(end), path
+
+
+def test_docs_are_written_only_by_a_whole_full_size_run() -> None:
+    assert report.parse_args(["--docs"]).docs
+    for partial in (["--quick"], ["-k", "search"], ["--no-build"], ["--json", "b.json"]):
+        with pytest.raises(SystemExit):
+            report.parse_args(["--docs", *partial])
+
 
 @pytest.mark.slow
 def test_command_end_to_end_at_tiny_sizes(tmp_path: Path) -> None:
