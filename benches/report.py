@@ -61,6 +61,8 @@ BUILD_METRIC = "combined"
 """The build's metric: colour search, then the SSIM re-rank of the candidates."""
 DISTURBED_SHARE = 0.05
 """Warn when other processes used more than this share of the machine meanwhile."""
+SUITE_TIMEOUT = 1800
+"""Seconds one benchmark may take in the full-size suite (pytest-timeout)."""
 DOCS = ROOT / "docs" / "benchmarks.md"
 README = ROOT / "README.md"
 REPORT_BLOCK = "report"
@@ -241,6 +243,9 @@ def run_suite(sizes: Sizes, json_path: Path, select: str | None) -> None:
         sys.executable, "-m", "pytest", str(BENCHES), "--benchmark-enable", "--benchmark-only",
         f"--benchmark-json={json_path}", "--benchmark-quiet", "-v", "-p", "no:cacheprovider",
         f"--ignore={BENCHES / 'test_report.py'}", f"--ignore={BENCHES / 'test_references.py'}",
+        # At full size a benchmark takes minutes (SciPy's dense assignment alone ~40 s a
+        # round): a longer limit than make test's 120 s per test, still catching a hang.
+        f"--timeout={SUITE_TIMEOUT}",
     ]  # fmt: skip
     if select:
         command += ["-k", select]
