@@ -523,11 +523,6 @@ def test_sigterm_while_writing_leaves_no_partial_file(
     assert list(out.parent.iterdir()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the image is renamed into place before its manifest: a signal between the two "
-    "renames leaves the mosaic without its manifest (and says no mosaic was written)",
-)
 def test_sigterm_between_the_image_and_its_manifest_leaves_both_or_neither(
     tiles: Path, target: Path, tmp_path: Path
 ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,9 +15,12 @@ from PIL import Image
 
 import mosaicfast
 from mosaicfast import MosaicfastError, render
+from mosaicfast.lifetime import InterruptedAfterCommit
 from mosaicfast.output import (
     STREAM_PIXELS,
     TIFF_TILE,
+    atomic_group,
+    atomic_path,
     check_output,
     save_image,
     write_png,
@@ -91,6 +96,38 @@ def test_an_interrupted_write_leaves_no_partial_file(
         writer(tmp_path / name, bands(), (500, 900))
     assert [p.name for p in tmp_path.iterdir()] == [name]
     assert (tmp_path / name).read_bytes() == b"the previous mosaic"
+
+
+def test_a_group_of_outputs_appears_together_or_not_at_all(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt), atomic_group():
+        for name in ("m.png", "m.json"):
+            with atomic_path(tmp_path / name) as tmp:
+                tmp.write_bytes(name.encode())
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+    with atomic_group():
+        for name in ("m.png", "m.json"):
+            with atomic_path(tmp_path / name) as tmp:
+                tmp.write_bytes(name.encode())
+        assert list(tmp_path.glob("m.*")) == []  # nothing in place before the group ends
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.png"]
+
+
+def test_a_signal_while_a_group_is_put_in_place_waits_until_all_of_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replace = os.replace
+
+    def replace_then_interrupt(src: str | Path, dst: str | Path) -> None:
+        replace(src, dst)
+        os.kill(os.getpid(), signal.SIGINT)  # lands between the renames
+
+    monkeypatch.setattr(os, "replace", replace_then_interrupt)
+    with pytest.raises(InterruptedAfterCommit), atomic_group():
+        for name in ("m.png", "m.json"):
+            with atomic_path(tmp_path / name) as tmp:
+                tmp.write_bytes(name.encode())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.png"]
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from .grid import DEFAULT_DPI, DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS, DEF
 from .images import open_rgb
 from .indexer import DEFAULT_NEAR_DISTANCE, IndexInterruptedError, index_library
 from .library import DEFAULT_THUMB_SIZE
-from .lifetime import terminate_as_interrupt
+from .lifetime import InterruptedAfterCommit, terminate_as_interrupt
 from .maintenance import library_info, verify_library
 from .manifest import check_grid_fits, read_assignment
 from .matching import ASSIGNMENTS, METRICS, ORDERS, PRUNING, SSIM_WINDOWS
@@ -407,6 +407,9 @@ def build(
             on_skip=report.skip,
             on_wait=report.wait,
         )
+    except InterruptedAfterCommit:
+        _line(f"interrupted: {output} was written (and its manifest, if asked)")
+        sys.exit(EXIT_INTERRUPTED)
     except (KeyboardInterrupt, IndexInterruptedError):
         _line("interrupted: no mosaic was written; the tiles read so far are kept")
         sys.exit(EXIT_INTERRUPTED)

@@ -27,7 +27,9 @@ from types import FrameType
 __all__ = [
     "INTERRUPT_SIGNALS",
     "PAUSE_VARIABLE",
+    "InterruptedAfterCommit",
     "die_with_parent",
+    "interrupts_deferred",
     "pause_point",
     "terminate_as_interrupt",
 ]
@@ -63,6 +65,36 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, saved)
+
+
+class InterruptedAfterCommit(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM arrived while outputs were being put in place: that was finished
+    first (see :func:`interrupts_deferred`), then the command stops."""
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Within the block (main thread only), Ctrl-C and SIGTERM wait until it has run.
+
+    For the few system calls that must all happen or none, such as renaming a mosaic
+    and its manifest into place. A signal that arrived meanwhile raises
+    :class:`InterruptedAfterCommit` once the block is done.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    saved = {
+        sig: signal.signal(sig, lambda signum, _: received.append(signum))
+        for sig in INTERRUPT_SIGNALS
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    if received:
+        raise InterruptedAfterCommit
 
 
 def die_with_parent(parent: int) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import MosaicfastError
-from .output import atomic_path
+from .output import atomic_group, atomic_path
 from .paths import os_reason
 from .tiles import TileSource
 from .video import format_time
@@ -193,7 +193,7 @@ def manifest_beside(
     path = check_manifest_path(path)
     records = manifest_rows(assignment, sources, flipped)
     try:
-        with atomic_path(path) as tmp:
+        with atomic_group(), atomic_path(path) as tmp:
             if path.suffix.lower() == ".json":
                 payload = {"meta": meta or {}, "cells": list(records)}
                 tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")

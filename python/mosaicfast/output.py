@@ -16,6 +16,7 @@ import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from .errors import MosaicfastError
-from .lifetime import pause_point
+from .lifetime import interrupts_deferred, pause_point
 from .parallel import ordered_map
 from .paths import os_reason
 
@@ -34,6 +35,7 @@ __all__ = [
     "MAX_SIDES",
     "STREAM_PIXELS",
     "TIFF_TILE",
+    "atomic_group",
     "atomic_path",
     "check_destination",
     "check_image_path",
@@ -153,12 +155,17 @@ def check_output(path: str | Path, size: tuple[int, int], *, in_memory: bool = F
     return path
 
 
+#: The outputs of the innermost :func:`atomic_group`, waiting to be put in place.
+_group: ContextVar[list[tuple[Path, Path]] | None] = ContextVar("_group", default=None)
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``.
 
     An interrupted or failed write leaves any earlier file at ``path`` untouched
-    and no partial file behind.
+    and no partial file behind. Within an :func:`atomic_group` the replacement
+    waits for the group.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,12 +175,38 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     # mkstemp creates the file private (0600); give it the permissions a plain
     # open() would have.
     tmp.chmod(0o666 & ~_current_umask())
+    group = _group.get()
+    handed_to_group = False
     try:
         yield tmp
         pause_point("output-written")
-        os.replace(tmp, path)
+        if group is None:
+            os.replace(tmp, path)
+        else:
+            group.append((tmp, path))
+            handed_to_group = True
     finally:
-        tmp.unlink(missing_ok=True)
+        if not handed_to_group:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_group() -> Iterator[None]:
+    """The outputs written by :func:`atomic_path` within the block appear together when
+    it succeeds, or none does: they are renamed into place one after the other with
+    Ctrl-C and SIGTERM held back until the last (:func:`~mosaicfast.lifetime.interrupts_deferred`).
+    """
+    pending: list[tuple[Path, Path]] = []
+    token = _group.set(pending)
+    try:
+        yield
+        with interrupts_deferred():
+            for tmp, path in pending:
+                os.replace(tmp, path)
+    finally:
+        _group.reset(token)
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
 
 
 def _current_umask() -> int:
