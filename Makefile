@@ -30,8 +30,8 @@ test: build
 	cargo clippy --all-targets -- -D warnings
 	cargo test --quiet
 	$(PY) -m pytest -q
-	$(VENV)/bin/ruff check python tests benches
-	$(VENV)/bin/ruff format --check python tests benches
+	$(VENV)/bin/ruff check python tests benches tools
+	$(VENV)/bin/ruff format --check python tests benches tools
 	$(PY) -m mypy.stubtest mosaicfast._core
 
 # The benchmark table (README, "Benchmarks"): the pytest-benchmark suite at full size, a

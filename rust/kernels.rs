@@ -11,6 +11,16 @@
 //!
 //! Cost per call: `pairs * GROUP` vector multiply-adds of `LANES` lanes each,
 //! for `pairs * GROUP * LANES * 2` multiply-adds of the scalar formulation.
+//!
+//! The kernel is chosen at run time: the fastest the CPU supports, or the one
+//! the environment variable `MOSAICFAST_KERNEL` names (read once per process),
+//! so every path can be tested and timed on one machine. Only the two
+//! `#[target_feature]` functions of `mod x86` hold AVX instructions; the rest
+//! of the crate is built for the baseline x86-64.
+
+use std::sync::OnceLock;
+
+use crate::error::{CoreError, CoreResult};
 
 /// Tiles per block: one AVX-512 register of `i32` lanes.
 pub const LANES: usize = 16;
@@ -19,6 +29,13 @@ pub const GROUP: usize = 4;
 
 /// Scores of a group of cells against one block; row `c` belongs to cell `c`.
 pub type Scores = [[i32; LANES]; GROUP];
+
+/// The environment variable that forces a kernel by name (unset or empty: the
+/// fastest this CPU supports).
+pub const KERNEL_VAR: &str = "MOSAICFAST_KERNEL";
+
+/// The names of every kernel, slowest first, whether or not this CPU runs them.
+pub const KERNEL_NAMES: [&str; 3] = ["portable", "avx2", "avx512-vnni"];
 
 /// The instruction set a kernel runs on. Values other than `Portable` are
 /// only made by [`Simd::detect`] and [`Simd::available`], after checking
@@ -57,6 +74,51 @@ impl Simd {
             }
         }
         found
+    }
+
+    /// The kernel searches run on: the one named by `MOSAICFAST_KERNEL`, or
+    /// the fastest this CPU supports when it is unset or empty. The variable
+    /// is read once per process; a name this CPU cannot run is an error.
+    pub fn chosen() -> CoreResult<Simd> {
+        static CHOSEN: OnceLock<Result<Simd, String>> = OnceLock::new();
+        let chosen = CHOSEN.get_or_init(|| match std::env::var(KERNEL_VAR) {
+            Err(std::env::VarError::NotPresent) => Ok(Simd::detect()),
+            Err(std::env::VarError::NotUnicode(_)) => Err(format!("{KERNEL_VAR} is not UTF-8")),
+            Ok(name) if name.is_empty() => Ok(Simd::detect()),
+            Ok(name) => {
+                Simd::pick(&name, &Simd::available()).map_err(|why| format!("{KERNEL_VAR}: {why}"))
+            }
+        });
+        chosen.clone().map_err(CoreError::Argument)
+    }
+
+    /// The kernel called `name` if given (one of [`KERNEL_NAMES`], and this
+    /// CPU must support it), else [`Simd::chosen`].
+    pub fn requested(name: Option<&str>) -> CoreResult<Simd> {
+        match name {
+            None => Simd::chosen(),
+            Some(name) => Simd::pick(name, &Simd::available())
+                .map_err(|why| CoreError::Argument(format!("kernel: {why}"))),
+        }
+    }
+
+    /// The kernel called `name` among `available`, or why there is none.
+    fn pick(name: &str, available: &[Simd]) -> Result<Simd, String> {
+        if let Some(simd) = available.iter().find(|simd| simd.name() == name) {
+            return Ok(*simd);
+        }
+        if KERNEL_NAMES.contains(&name) {
+            let runs: Vec<&str> = available.iter().map(|simd| simd.name()).collect();
+            Err(format!(
+                "this CPU cannot run the {name} kernel (it runs {})",
+                runs.join(", ")
+            ))
+        } else {
+            Err(format!(
+                "{name:?} is not a search kernel (choose {})",
+                KERNEL_NAMES.join(", ")
+            ))
+        }
     }
 
     /// A short name for reports.
@@ -244,6 +306,29 @@ mod tests {
                 (i32::from(even), i32::from(odd))
             );
         }
+    }
+
+    #[test]
+    fn kernels_are_picked_by_name_among_those_available() {
+        let all = Simd::available();
+        for simd in &all {
+            assert!(KERNEL_NAMES.contains(&simd.name()));
+            assert_eq!(Simd::pick(simd.name(), &all), Ok(*simd));
+            assert_eq!(Simd::requested(Some(simd.name())), Ok(*simd));
+        }
+        assert_eq!(Simd::requested(None), Simd::chosen());
+        let portable_only = [Simd(Isa::Portable)];
+        assert_eq!(
+            Simd::pick("avx512-vnni", &portable_only),
+            Err("this CPU cannot run the avx512-vnni kernel (it runs portable)".into())
+        );
+        assert_eq!(
+            Simd::requested(Some("fast")),
+            Err(CoreError::Argument(
+                "kernel: \"fast\" is not a search kernel (choose portable, avx2, avx512-vnni)"
+                    .into()
+            ))
+        );
     }
 
     #[test]
