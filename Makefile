@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 WHEEL_TOOLS := $(VENV)/.wheel-tools
 
-.PHONY: build demo test bench bench-library bench-video venv wheel clean
+.PHONY: build demo test bench bench-library bench-video venv wheel wheel-check clean
 
 $(STAMP): pyproject.toml Cargo.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ wheel: $(WHEEL_TOOLS)
 		--compatibility manylinux2014 --target x86_64-unknown-linux-gnu --out dist
 	$(VENV)/bin/maturin sdist --out dist
 	$(PY) tools/check_dist.py dist
+
+# Install that wheel into a fresh venv with no Rust on PATH and run every command on
+# generated photos and a generated video (tools/wheel_check.sh).
+wheel-check: wheel
+	PYTHON=$(PYTHON) tools/wheel_check.sh dist
 
 # The benchmark table (README, "Benchmarks"): the pytest-benchmark suite at full size, a
 # full build from the 190k-tile library (made once in .bench/data), the scaling sweeps;
