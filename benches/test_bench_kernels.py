@@ -2,9 +2,9 @@
 
 The same search as ``test_bench_search.py``, but on descriptors of real photos
 (``photo_data``: the cells cut from the target photos, the tiles random crops of the other
-sample photos) and once per kernel of ``_core.search_kernels()`` (``portable``, ``avx2``,
-``avx512-vnni``, as the CPU allows), in one process, so that the report puts the slower
-paths (what a CPU without AVX-512 or without AVX2 runs) beside the best one. Each answer is
+sample photos) and once per kernel of ``_core.search_kernels()`` (``portable``, ``sse2``,
+``avx2``, ``avx512-vnni``, as the CPU allows), in one process, so that the report puts the
+slower paths (what a CPU without AVX-512 or without AVX2 runs) beside the best one. Each answer is
 checked against exact distances on a sample of cells.
 """
 

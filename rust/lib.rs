@@ -786,8 +786,8 @@ fn default_threads() -> usize {
     pool::default_threads()
 }
 
-/// Name of the SIMD kernel the searches run on (``"avx512-vnni"``, ``"avx2"``
-/// or ``"portable"``): the fastest this CPU supports, or the one the
+/// Name of the SIMD kernel the searches run on (``"avx512-vnni"``, ``"avx2"``,
+/// ``"sse2"`` or ``"portable"``): the fastest this CPU supports, or the one the
 /// environment variable ``MOSAICFAST_KERNEL`` names (read once per process).
 ///
 /// Raises
