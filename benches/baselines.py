@@ -329,6 +329,18 @@ def _sorted_smallest(
     return np.take_along_axis(indices, order, axis=1), np.take_along_axis(distances, order, axis=1)
 
 
+def exact_squared_distances(cells: np.ndarray, tiles: np.ndarray) -> np.ndarray:
+    """Exact integer squared distances of every cell to every tile, as int64.
+
+    Uses float64 matrix products: every product and partial sum is an integer below 2**53,
+    so the result is exact whatever the summation order.
+    """
+    a = cells.astype(np.float64)
+    b = tiles.astype(np.float64)
+    squared = np.einsum("ij,ij->i", a, a)[:, None] + np.einsum("ij,ij->i", b, b)[None, :]
+    return (squared - 2.0 * (a @ b.T)).astype(np.int64)
+
+
 def spread_sample(items: Sized, count: int) -> NDArray[np.intp]:
     """Indices of up to ``count`` of ``items`` spread evenly from the first to the last."""
     return np.linspace(0, len(items) - 1, min(count, len(items))).astype(np.intp)

@@ -27,6 +27,8 @@ TARGETS = (TARGET, "astronaut", "coffee", "rocket")
 SAMPLES_PER_BLOCK = 4
 """Pixels per block side when sampling, as ``mosaicfast.api`` does."""
 CACHE = Path(__file__).resolve().parent.parent / ".bench" / "photo-tiles"
+CACHED_TILES = 50_000
+"""Benchmark libraries at least this large are cached in ``CACHE``."""
 SEED = 0
 
 
@@ -58,6 +60,11 @@ def photo_tiles(count: int, seed: int = SEED, cache: Path | None = CACHE) -> NDA
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, descriptors)
     return descriptors
+
+
+def bench_tiles(count: int) -> NDArray[np.int16]:
+    """``photo_tiles(count)``, cached on disk only from ``CACHED_TILES`` tiles up."""
+    return photo_tiles(count, cache=CACHE if count >= CACHED_TILES else None)
 
 
 def photo_cells(count: int, cols: int = 96) -> NDArray[np.int16]:

@@ -14,8 +14,10 @@ Usage::
    functions of ``library_bench.py``) under a wrapper process that reports its wall time,
    peak RSS (``RUSAGE_CHILDREN``) and per-stage timings.
 3. Prints one table, a row per stage, with the targets of the issue "Performance to the
-   floor" and PASS/FAIL, then the scaling table; writes both to ``OUT/report.md`` and the
-   log-log scaling plot to ``OUT/scaling.png``.
+   floor" and PASS/FAIL, then the scaling table and the search on each SIMD kernel the CPU
+   runs (``test_bench_kernels.py``: the AVX2 and portable paths beside the chosen one, on
+   real-photo descriptors); writes them to ``OUT/report.md`` and the log-log scaling plot
+   to ``OUT/scaling.png``.
 4. With ``--docs`` (``make bench`` at full size), writes the report into
    ``docs/benchmarks.md`` and its headline rows into the README, each between its two
    marker comments, so that no figure there is copied by hand.
@@ -793,6 +795,27 @@ def scaling_table(points: list[Point]) -> list[list[str]]:
     return rows
 
 
+def kernel_table(results: Results) -> list[list[str]]:
+    """The search on each SIMD kernel, fastest first per size, header first: the chosen
+    kernel (the fastest this CPU runs) beside those of CPUs without AVX-512 or AVX2."""
+    rows = [["size (photo crops)", "kernel", "median", "GFLOP/s", "time / chosen kernel"]]
+    for tiles in results.values("kernel", "tiles"):
+        runs = [m for m in results.measurements if m.stage == "kernel" and m.info["tiles"] == tiles]
+        chosen = next((m.median for m in runs if m.info.get("chosen")), None)
+        for m in sorted(runs, key=lambda m: m.median):
+            cells, dim = m.info["cells"], m.info["dim"]
+            rows.append(
+                [
+                    f"{_n(cells)} x {_n(tiles)}, d={dim}",
+                    m.implementation + (" (chosen)" if m.info.get("chosen") else ""),
+                    format_seconds(m.median),
+                    f"{2 * cells * tiles * dim / m.median / 1e9:.1f}",
+                    format_ratio(m.median, chosen),
+                ]
+            )
+    return rows
+
+
 def render(rows: list[list[str]]) -> str:
     """Text cells as an aligned Markdown table (readable as plain text too)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -925,8 +948,8 @@ def report_text(
     huge: Build | None = None,
     level: int = 1,
 ) -> str:
-    """The whole report: machine, main table, legend, build stages, scaling table; its
-    title a Markdown heading of ``level``, the scaling table's one level below."""
+    """The whole report: machine, main table, legend, build stages, scaling and kernel
+    tables; its title a Markdown heading of ``level``, the other tables' one level below."""
     name = next(name for name, known in SIZES.items() if known is sizes)
     title = "#" * level + f" mosaicfast benchmark ({name} sizes)"
     lines = [title, "", describe_machine(header)]
@@ -951,6 +974,10 @@ def report_text(
             "",
             render(scaling_table(points)),
         ]
+    kernels = kernel_table(results)
+    if len(kernels) > 1:
+        heading = "#" * (level + 1) + " Search kernels (medians, top-1)"
+        lines += ["", heading, "", render(kernels)]
     if other_share is not None:
         lines.append("")
         lines.append(f"Other processes used {other_share:.0%} of the machine's CPU meanwhile.")

@@ -17,15 +17,13 @@ from types import ModuleType
 import numpy as np
 import pytest
 from baselines import KdTreeIndex, kdtree_index, kdtree_topk
-from photo_data import photo_cells, photo_tiles
+from photo_data import bench_tiles, photo_cells
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from mosaicfast.candidates import CandidateIndex
 
 BASELINE_DIMS = 8
 """Principal components of the baseline's KD-tree."""
-CACHED_TILES = 50_000
-"""Photo-crop libraries at least this large are cached in ``.bench/photo-tiles``."""
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +35,7 @@ def cells() -> np.ndarray:
 @pytest.fixture
 def tiles(size: int) -> np.ndarray:
     """``size`` tiles cropped from real photos (overrides the synthetic tiles)."""
-    return photo_tiles(size, cache=None) if size < CACHED_TILES else photo_tiles(size)
+    return bench_tiles(size)
 
 
 Exhaustive = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]

@@ -15,7 +15,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from baselines import numpy_search_topk, spread_sample
+from baselines import exact_squared_distances, numpy_search_topk, spread_sample
 from conftest import env_int, search_sizes
 from pytest_benchmark.fixture import BenchmarkFixture
 
@@ -41,18 +41,6 @@ def label(
     benchmark.extra_info.update(
         stage="search", implementation=implementation, cells=cells, tiles=tiles, dim=dim
     )
-
-
-def exact_squared_distances(cells: np.ndarray, tiles: np.ndarray) -> np.ndarray:
-    """Exact integer squared distances of every cell to every tile, as int64.
-
-    Uses float64 matrix products: every product and partial sum is an integer below 2**53,
-    so the result is exact whatever the summation order.
-    """
-    a = cells.astype(np.float64)
-    b = tiles.astype(np.float64)
-    squared = np.einsum("ij,ij->i", a, a)[:, None] + np.einsum("ij,ij->i", b, b)[None, :]
-    return (squared - 2.0 * (a @ b.T)).astype(np.int64)
 
 
 def test_rust_core(

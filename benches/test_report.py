@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import report
 
+from mosaicfast import _core
+
 STAGES = [
     "float32 peak: np.matmul (BLAS)",
     "tile descriptors",
@@ -127,6 +129,27 @@ def test_docs_are_written_only_by_a_whole_full_size_run() -> None:
             report.parse_args(["--docs", *partial])
 
 
+
+def test_kernel_table_from_known_timings(tmp_path: Path) -> None:
+    size = {"stage": "kernel", "cells": 6144, "tiles": 10_000, "dim": 75}
+    benchmarks = [
+        bench("portable", 2.0, **size, implementation="portable", chosen=False),
+        bench("avx512", 0.25, **size, implementation="avx512-vnni", chosen=True),
+        bench("avx2", 0.5, **size, implementation="avx2", chosen=False),
+    ]
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps({"benchmarks": benchmarks}))
+    measurements, _ = report.load_measurements(path)
+    header, *rows = report.kernel_table(report.Results(measurements))
+    assert header[1:] == ["kernel", "median", "GFLOP/s", "time / chosen kernel"]
+    # 2 * 6144 * 10000 * 75 = 9.216 GFLOP: 36.9 GFLOP/s in 0.25 s.
+    assert rows == [
+        ["6,144 x 10,000, d=75", "avx512-vnni (chosen)", "250.0 ms", "36.9", "1.00x"],
+        ["6,144 x 10,000, d=75", "avx2", "500.0 ms", "18.4", "2.00x"],
+        ["6,144 x 10,000, d=75", "portable", "2.00 s", "4.6", "8.00x"],
+    ]
+
+
 @pytest.mark.slow
 def test_command_end_to_end_at_tiny_sizes(tmp_path: Path) -> None:
     out = tmp_path / "out"
@@ -154,3 +177,6 @@ def test_command_end_to_end_at_tiny_sizes(tmp_path: Path) -> None:
     assert (out / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "mosaic.png").is_file()
     assert "[bench" in done.stderr
+    kernels = text.split("## Search kernels", 1)[1]
+    for kernel in _core.search_kernels():
+        assert f"| {kernel}" in kernels

@@ -7,10 +7,21 @@
 //! stored interleaved so that one vector register holds the same pair of
 //! descriptor values for all `LANES` tiles of a block: a multiply-add of
 //! 16-bit pairs (`vpdpwssd` with AVX-512 VNNI, `vpmaddwd` with AVX2) then
-//! accumulates `LANES` dot products at once, with no horizontal sums.
+//! accumulates `LANES` dot products at once, with no horizontal sums. SSE2's
+//! `pmaddwd`, on every x86-64 CPU, does the same on a quarter of a block at a time.
 //!
 //! Cost per call: `pairs * GROUP` vector multiply-adds of `LANES` lanes each,
 //! for `pairs * GROUP * LANES * 2` multiply-adds of the scalar formulation.
+//!
+//! The kernel is chosen at run time: the fastest the CPU supports, or the one
+//! the environment variable `MOSAICFAST_KERNEL` names (read once per process),
+//! so every path can be tested and timed on one machine. Only the AVX2 and
+//! AVX-512 functions of `mod x86` hold instructions beyond SSE2; the rest of
+//! the crate, the SSE2 kernel included, is built for the baseline x86-64.
+
+use std::sync::OnceLock;
+
+use crate::error::{CoreError, CoreResult};
 
 /// Tiles per block: one AVX-512 register of `i32` lanes.
 pub const LANES: usize = 16;
@@ -19,6 +30,13 @@ pub const GROUP: usize = 4;
 
 /// Scores of a group of cells against one block; row `c` belongs to cell `c`.
 pub type Scores = [[i32; LANES]; GROUP];
+
+/// The environment variable that forces a kernel by name (unset or empty: the
+/// fastest this CPU supports).
+pub const KERNEL_VAR: &str = "MOSAICFAST_KERNEL";
+
+/// The names of every kernel, slowest first, whether or not this CPU runs them.
+pub const KERNEL_NAMES: [&str; 4] = ["portable", "sse2", "avx2", "avx512-vnni"];
 
 /// The instruction set a kernel runs on. Values other than `Portable` are
 /// only made by [`Simd::detect`] and [`Simd::available`], after checking
@@ -29,6 +47,8 @@ pub struct Simd(Isa);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Isa {
     Portable,
+    #[cfg(target_arch = "x86_64")]
+    Sse2,
     #[cfg(target_arch = "x86_64")]
     Avx2,
     #[cfg(target_arch = "x86_64")]
@@ -46,6 +66,8 @@ impl Simd {
         let mut found = vec![Simd(Isa::Portable)];
         #[cfg(target_arch = "x86_64")]
         {
+            // Every x86-64 CPU has SSE2: it is part of the baseline the crate targets.
+            found.push(Simd(Isa::Sse2));
             if std::arch::is_x86_feature_detected!("avx2") {
                 found.push(Simd(Isa::Avx2));
             }
@@ -59,10 +81,57 @@ impl Simd {
         found
     }
 
+    /// The kernel searches run on: the one named by `MOSAICFAST_KERNEL`, or
+    /// the fastest this CPU supports when it is unset or empty. The variable
+    /// is read once per process; a name this CPU cannot run is an error.
+    pub fn chosen() -> CoreResult<Simd> {
+        static CHOSEN: OnceLock<Result<Simd, String>> = OnceLock::new();
+        let chosen = CHOSEN.get_or_init(|| match std::env::var(KERNEL_VAR) {
+            Err(std::env::VarError::NotPresent) => Ok(Simd::detect()),
+            Err(std::env::VarError::NotUnicode(_)) => Err(format!("{KERNEL_VAR} is not UTF-8")),
+            Ok(name) if name.is_empty() => Ok(Simd::detect()),
+            Ok(name) => {
+                Simd::pick(&name, &Simd::available()).map_err(|why| format!("{KERNEL_VAR}: {why}"))
+            }
+        });
+        chosen.clone().map_err(CoreError::Argument)
+    }
+
+    /// The kernel called `name` if given (one of [`KERNEL_NAMES`], and this
+    /// CPU must support it), else [`Simd::chosen`].
+    pub fn requested(name: Option<&str>) -> CoreResult<Simd> {
+        match name {
+            None => Simd::chosen(),
+            Some(name) => Simd::pick(name, &Simd::available())
+                .map_err(|why| CoreError::Argument(format!("kernel: {why}"))),
+        }
+    }
+
+    /// The kernel called `name` among `available`, or why there is none.
+    fn pick(name: &str, available: &[Simd]) -> Result<Simd, String> {
+        if let Some(simd) = available.iter().find(|simd| simd.name() == name) {
+            return Ok(*simd);
+        }
+        if KERNEL_NAMES.contains(&name) {
+            let runs: Vec<&str> = available.iter().map(|simd| simd.name()).collect();
+            Err(format!(
+                "this CPU cannot run the {name} kernel (it runs {})",
+                runs.join(", ")
+            ))
+        } else {
+            Err(format!(
+                "{name:?} is not a search kernel (choose {})",
+                KERNEL_NAMES.join(", ")
+            ))
+        }
+    }
+
     /// A short name for reports.
     pub fn name(self) -> &'static str {
         match self.0 {
             Isa::Portable => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Sse2 => "sse2",
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => "avx2",
             #[cfg(target_arch = "x86_64")]
@@ -88,6 +157,9 @@ impl Simd {
         debug_assert_eq!(cells.len(), GROUP * pairs);
         match self.0 {
             Isa::Portable => portable(cells, block, pairs, norms, limits, scores),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: every x86-64 CPU has SSE2; the target enables it.
+            Isa::Sse2 => unsafe { x86::sse2(cells, block, pairs, norms, limits, scores) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: a `Simd(Isa::Avx2)` is only created after
             // `is_x86_feature_detected!("avx2")` returned true.
@@ -145,51 +217,97 @@ mod x86 {
 
     use super::{Scores, GROUP, LANES};
 
-    #[target_feature(enable = "avx2")]
-    pub(super) fn avx2(
-        cells: &[i32],
-        block: &[i16],
-        pairs: usize,
-        norms: &[i32; LANES],
-        limits: &[i32; GROUP],
-        scores: &mut Scores,
-    ) -> [u16; GROUP] {
-        let rows: [&[i32]; GROUP] = std::array::from_fn(|c| &cells[c * pairs..(c + 1) * pairs]);
-        let mut acc = [[_mm256_setzero_si256(); 2]; GROUP];
-        for (p, lanes) in block.chunks_exact(2 * LANES).enumerate() {
-            // SAFETY: `lanes` is 32 i16 = 64 bytes; each unaligned load reads
-            // one half of it.
-            let (lo, hi) = unsafe {
-                (
-                    _mm256_loadu_si256(lanes.as_ptr().cast()),
-                    _mm256_loadu_si256(lanes[LANES..].as_ptr().cast()),
-                )
-            };
-            for (acc_c, row) in acc.iter_mut().zip(rows) {
-                let a = _mm256_set1_epi32(row[p]);
-                acc_c[0] = _mm256_add_epi32(acc_c[0], _mm256_madd_epi16(lo, a));
-                acc_c[1] = _mm256_add_epi32(acc_c[1], _mm256_madd_epi16(hi, a));
-            }
-        }
-        let mut masks = [0u16; GROUP];
-        for c in 0..GROUP {
-            let limit = _mm256_set1_epi32(limits[c]);
-            for (half, acc_half) in acc[c].iter().enumerate() {
-                let lanes = half * LANES / 2..(half + 1) * LANES / 2;
-                // SAFETY: `norms[lanes]` and `scores[c][lanes]` are 8 i32 =
-                // 32 bytes each, the size of one unaligned load or store.
-                unsafe {
-                    let norm = _mm256_loadu_si256(norms[lanes.clone()].as_ptr().cast());
-                    let score = _mm256_sub_epi32(norm, _mm256_slli_epi32(*acc_half, 1));
-                    _mm256_storeu_si256(scores[c][lanes].as_mut_ptr().cast(), score);
-                    let below = _mm256_cmpgt_epi32(limit, score);
-                    let bits = _mm256_movemask_ps(_mm256_castsi256_ps(below)) as u16;
-                    masks[c] |= bits << (half * LANES / 2);
+    /// A kernel on `$parts` registers of `LANES / $parts` lanes each, written once
+    /// for the two instruction sets that differ only in register width: SSE2
+    /// (`pmaddwd` on 128 bits) and AVX2 (`vpmaddwd` on 256 bits).
+    macro_rules! madd_kernel {
+        ($name:ident, $feature:literal, $parts:literal, $zero:ident, $load:ident,
+         $store:ident, $set1:ident, $madd:ident, $add:ident, $sub:ident, $shl:ident,
+         $greater:ident, $movemask:ident, $as_float:ident) => {
+            #[target_feature(enable = $feature)]
+            pub(super) fn $name(
+                cells: &[i32],
+                block: &[i16],
+                pairs: usize,
+                norms: &[i32; LANES],
+                limits: &[i32; GROUP],
+                scores: &mut Scores,
+            ) -> [u16; GROUP] {
+                const WIDTH: usize = LANES / $parts;
+                let rows: [&[i32]; GROUP] =
+                    std::array::from_fn(|c| &cells[c * pairs..(c + 1) * pairs]);
+                let mut acc = [[$zero(); $parts]; GROUP];
+                for (p, lanes) in block.chunks_exact(2 * LANES).enumerate() {
+                    let mut tiles = [$zero(); $parts];
+                    for (part, tile) in tiles.iter_mut().enumerate() {
+                        // SAFETY: `lanes` is 32 i16 = 64 bytes; part `part` is
+                        // the `2 * WIDTH` values of lanes `part * WIDTH..`, the
+                        // size of one unaligned load.
+                        *tile = unsafe { $load(lanes[part * 2 * WIDTH..].as_ptr().cast()) };
+                    }
+                    for (acc_c, row) in acc.iter_mut().zip(rows) {
+                        let a = $set1(row[p]);
+                        for (acc_part, tile) in acc_c.iter_mut().zip(tiles) {
+                            *acc_part = $add(*acc_part, $madd(tile, a));
+                        }
+                    }
                 }
+                let mut masks = [0u16; GROUP];
+                for c in 0..GROUP {
+                    let limit = $set1(limits[c]);
+                    for (part, acc_part) in acc[c].iter().enumerate() {
+                        let lanes = part * WIDTH..(part + 1) * WIDTH;
+                        // SAFETY: `norms[lanes]` and `scores[c][lanes]` are
+                        // `WIDTH` i32 each, the size of one unaligned load or store.
+                        unsafe {
+                            let norm = $load(norms[lanes.clone()].as_ptr().cast());
+                            let score = $sub(norm, $shl(*acc_part, 1));
+                            $store(scores[c][lanes].as_mut_ptr().cast(), score);
+                            let below = $greater(limit, score);
+                            let bits = $movemask($as_float(below)) as u16;
+                            masks[c] |= bits << (part * WIDTH);
+                        }
+                    }
+                }
+                masks
             }
-        }
-        masks
+        };
     }
+
+    // SSE2 is part of the x86-64 baseline: its kernel needs no run-time check
+    // (the attribute only lets the intrinsics be called).
+    madd_kernel!(
+        sse2,
+        "sse2",
+        4,
+        _mm_setzero_si128,
+        _mm_loadu_si128,
+        _mm_storeu_si128,
+        _mm_set1_epi32,
+        _mm_madd_epi16,
+        _mm_add_epi32,
+        _mm_sub_epi32,
+        _mm_slli_epi32,
+        _mm_cmpgt_epi32,
+        _mm_movemask_ps,
+        _mm_castsi128_ps
+    );
+    madd_kernel!(
+        avx2,
+        "avx2",
+        2,
+        _mm256_setzero_si256,
+        _mm256_loadu_si256,
+        _mm256_storeu_si256,
+        _mm256_set1_epi32,
+        _mm256_madd_epi16,
+        _mm256_add_epi32,
+        _mm256_sub_epi32,
+        _mm256_slli_epi32,
+        _mm256_cmpgt_epi32,
+        _mm256_movemask_ps,
+        _mm256_castsi256_ps
+    );
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) fn avx512(
@@ -244,6 +362,29 @@ mod tests {
                 (i32::from(even), i32::from(odd))
             );
         }
+    }
+
+    #[test]
+    fn kernels_are_picked_by_name_among_those_available() {
+        let all = Simd::available();
+        for simd in &all {
+            assert!(KERNEL_NAMES.contains(&simd.name()));
+            assert_eq!(Simd::pick(simd.name(), &all), Ok(*simd));
+            assert_eq!(Simd::requested(Some(simd.name())), Ok(*simd));
+        }
+        assert_eq!(Simd::requested(None), Simd::chosen());
+        let portable_only = [Simd(Isa::Portable)];
+        assert_eq!(
+            Simd::pick("avx512-vnni", &portable_only),
+            Err("this CPU cannot run the avx512-vnni kernel (it runs portable)".into())
+        );
+        assert_eq!(
+            Simd::requested(Some("fast")),
+            Err(CoreError::Argument(
+                "kernel: \"fast\" is not a search kernel (choose portable, sse2, avx2, avx512-vnni)"
+                    .into()
+            ))
+        );
     }
 
     #[test]

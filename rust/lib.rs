@@ -192,6 +192,9 @@ fn cell_descriptors<'py>(
 ///     Matches per cell, ``1 <= k <= n``.
 /// threads : int, optional
 ///     Worker threads (default: one per core).
+/// kernel : str, optional
+///     The SIMD kernel to run, one of :func:`search_kernels` (default: the one
+///     :func:`search_kernel` names); for tests and benchmarks.
 ///
 /// Returns
 /// -------
@@ -199,20 +202,22 @@ fn cell_descriptors<'py>(
 ///     ``(indices, distances)``, both ``(m, k)`` ``int64``: per cell the tiles
 ///     of smallest exact squared distance, ordered by (distance, index).
 #[pyfunction]
-#[pyo3(signature = (cells, tiles, k, *, threads=None))]
+#[pyo3(signature = (cells, tiles, k, *, threads=None, kernel=None))]
 fn search_topk<'py>(
     py: Python<'py>,
     cells: PyReadonlyArray2<'py, i16>,
     tiles: PyReadonlyArray2<'py, i16>,
     k: usize,
     threads: Option<usize>,
+    kernel: Option<&str>,
 ) -> PyResult<TopKArrays<'py>> {
     let dim = descriptor_width(&cells, &tiles)?;
     let m = cells.shape()[0];
     let cell_values = contiguous(cells.as_slice().ok(), "cells")?;
     let tile_values = contiguous(tiles.as_slice().ok(), "tiles")?;
+    let simd = kernels::Simd::requested(kernel).map_err(to_py_err)?;
     let found = run_detached(py, threads, || {
-        search::search_topk(cell_values, tile_values, dim, k)
+        search::search_topk_with(simd, cell_values, tile_values, dim, k)
     })?;
     topk_arrays(py, found, m, k)
 }
@@ -781,12 +786,36 @@ fn default_threads() -> usize {
     pool::default_threads()
 }
 
-/// Name of the SIMD kernel the search uses on this CPU
-/// (``"avx512-vnni"``, ``"avx2"`` or ``"portable"``).
+/// Name of the SIMD kernel the searches run on (``"avx512-vnni"``, ``"avx2"``,
+/// ``"sse2"`` or ``"portable"``): the fastest this CPU supports, or the one the
+/// environment variable ``MOSAICFAST_KERNEL`` names (read once per process).
+///
+/// Raises
+/// ------
+/// ValueError
+///     If ``MOSAICFAST_KERNEL`` names no kernel, or one this CPU cannot run.
 #[pyfunction]
-fn search_kernel() -> &'static str {
-    kernels::Simd::detect().name()
+fn search_kernel() -> PyResult<&'static str> {
+    kernels::Simd::chosen()
+        .map(kernels::Simd::name)
+        .map_err(to_py_err)
 }
+
+/// Names of the SIMD kernels this CPU can run, slowest first.
+#[pyfunction]
+fn search_kernels() -> Vec<&'static str> {
+    kernels::Simd::available()
+        .into_iter()
+        .map(kernels::Simd::name)
+        .collect()
+}
+
+/// The Cargo profile this core was built with, as ``--version`` reports it.
+const BUILD_PROFILE: &str = if cfg!(debug_assertions) {
+    "debug"
+} else {
+    "release"
+};
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -804,6 +833,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(resize, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
     m.add_function(wrap_pyfunction!(search_kernel, m)?)?;
+    m.add_function(wrap_pyfunction!(search_kernels, m)?)?;
+    m.add("KERNEL_VAR", kernels::KERNEL_VAR)?;
+    m.add("BUILD_PROFILE", BUILD_PROFILE)?;
     m.add("MAX_GRID", descriptors::MAX_GRID)?;
     m.add("VALUE_MIN", search::VALUE_RANGE.0)?;
     m.add("VALUE_MAX", search::VALUE_RANGE.1)?;

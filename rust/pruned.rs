@@ -196,7 +196,7 @@ pub fn search_leaves(
     order.sort_by(|&a, &b| nearest(a).cmp(nearest(b)).then(a.cmp(&b)));
     let rows: Vec<(Vec<i64>, Vec<i64>)> = if fits_i32(cells, tiles, dim) {
         let packed = PackedLeaves::new(tiles, dim, &leaves);
-        let simd = Simd::detect();
+        let simd = Simd::chosen()?;
         order
             .par_chunks(CHUNK_CELLS)
             .flat_map_iter(|chunk| {

@@ -32,9 +32,10 @@ pub struct TopK {
 
 /// Searches `tiles` (row-major `(n, dim)`) for the `k` nearest of every cell
 /// in `cells` (row-major `(m, dim)`), on the current rayon pool, with the
-/// fastest kernel the CPU supports.
+/// kernel of [`Simd::chosen`] (the fastest the CPU supports unless
+/// `MOSAICFAST_KERNEL` names another).
 pub fn search_topk(cells: &[i16], tiles: &[i16], dim: usize, k: usize) -> CoreResult<TopK> {
-    search_topk_with(Simd::detect(), cells, tiles, dim, k)
+    search_topk_with(Simd::chosen()?, cells, tiles, dim, k)
 }
 
 /// [`search_topk`] on a chosen kernel (for tests and benchmarks).

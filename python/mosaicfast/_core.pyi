@@ -4,6 +4,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "BUILD_PROFILE",
+    "KERNEL_VAR",
     "MAX_GRID",
     "VALUE_MAX",
     "VALUE_MIN",
@@ -17,12 +19,15 @@ __all__ = [
     "probe_leaves",
     "resize",
     "search_kernel",
+    "search_kernels",
     "search_leaves",
     "search_topk",
     "ssim_candidates",
     "tile_descriptors",
 ]
 
+BUILD_PROFILE: str
+KERNEL_VAR: str
 MAX_GRID: int
 VALUE_MIN: int
 VALUE_MAX: int
@@ -34,7 +39,12 @@ def cell_descriptors(
     image: NDArray[np.uint8], rows: int, cols: int, grid: int, *, threads: int | None = None
 ) -> NDArray[np.int16]: ...
 def search_topk(
-    cells: NDArray[np.int16], tiles: NDArray[np.int16], k: int, *, threads: int | None = None
+    cells: NDArray[np.int16],
+    tiles: NDArray[np.int16],
+    k: int,
+    *,
+    threads: int | None = None,
+    kernel: str | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]: ...
 def box_downsample(
     images: NDArray[np.uint8], factor: int, *, threads: int | None = None
@@ -115,3 +125,4 @@ def resize(
 ) -> NDArray[np.uint8]: ...
 def default_threads() -> int: ...
 def search_kernel() -> str: ...
+def search_kernels() -> list[str]: ...

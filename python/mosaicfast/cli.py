@@ -10,6 +10,7 @@ are not UTF-8 are escaped.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ import click
 from PIL import Image
 from tqdm import tqdm
 
-from . import __version__
+from . import __version__, _core
 from .api import build as build_mosaic
 from .candidates import SHORTLIST_FACTOR
 from .errors import ImageReadError, MosaicfastError
@@ -105,14 +106,44 @@ class _Commands(click.Group):
         sys.exit(status)
 
 
+def _search_kernel() -> str:
+    """The SIMD kernel the searches run on; a bad ``MOSAICFAST_KERNEL`` is a usage error."""
+    try:
+        return _core.search_kernel()
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``: the package's version, the search kernel and the core's build."""
+    if not value or ctx.resilient_parsing:
+        return
+    kernel = _search_kernel()
+    runs = ", ".join(_core.search_kernels())
+    how = f"set by {_core.KERNEL_VAR}" if os.environ.get(_core.KERNEL_VAR) else "the fastest"
+    _line(f"mosaicfast {__version__}", err=False)
+    _line(f"search kernel: {kernel} ({how}; this CPU runs {runs})", err=False)
+    _line(f"core build: {_core.BUILD_PROFILE}", err=False)
+    ctx.exit()
+
+
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="mosaicfast")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version, the search kernel (the environment variable MOSAICFAST_KERNEL "
+    "forces one) and the core's build profile, and exit.",
+)
 def main() -> None:
     """Fast, faithful photo mosaics from big photo libraries.
 
     Exit status: 0 done, 1 the job could not be done, 2 a usage error (bad option or
     argument), 130 interrupted (Ctrl-C or SIGTERM). Errors are one line, ``Error: ...``.
     """
+    _search_kernel()
 
 
 @main.command()
