@@ -129,7 +129,6 @@ def test_docs_are_written_only_by_a_whole_full_size_run() -> None:
             report.parse_args(["--docs", *partial])
 
 
-
 def test_kernel_table_from_known_timings(tmp_path: Path) -> None:
     size = {"stage": "kernel", "cells": 6144, "tiles": 10_000, "dim": 75}
     benchmarks = [
