@@ -190,6 +190,11 @@ fn cell_descriptors<'py>(
 ///     ``(n, d)`` ``int16`` descriptors, C-contiguous.
 /// k : int
 ///     Matches per cell, ``1 <= k <= n``.
+/// offsets : numpy.ndarray, optional
+///     ``(n,)`` ``int64``: rank the tiles by ``scale * distance + offsets[tile]``
+///     instead of the distance (exact; e.g. tile prices or dual variables).
+/// scale : int, default 1
+///     Multiplies the distance when ``offsets`` is given.
 /// threads : int, optional
 ///     Worker threads (default: one per core).
 ///
@@ -197,22 +202,36 @@ fn cell_descriptors<'py>(
 /// -------
 /// tuple of numpy.ndarray
 ///     ``(indices, distances)``, both ``(m, k)`` ``int64``: per cell the tiles
-///     of smallest exact squared distance, ordered by (distance, index).
+///     of smallest exact squared distance (or ranking value), ordered by
+///     (value, index).
 #[pyfunction]
-#[pyo3(signature = (cells, tiles, k, *, threads=None))]
+#[pyo3(signature = (cells, tiles, k, *, offsets=None, scale=1, threads=None))]
 fn search_topk<'py>(
     py: Python<'py>,
     cells: PyReadonlyArray2<'py, i16>,
     tiles: PyReadonlyArray2<'py, i16>,
     k: usize,
+    offsets: Option<PyReadonlyArray1<'py, i64>>,
+    scale: i64,
     threads: Option<usize>,
 ) -> PyResult<TopKArrays<'py>> {
     let dim = descriptor_width(&cells, &tiles)?;
     let m = cells.shape()[0];
     let cell_values = contiguous(cells.as_slice().ok(), "cells")?;
     let tile_values = contiguous(tiles.as_slice().ok(), "tiles")?;
-    let found = run_detached(py, threads, || {
-        search::search_topk(cell_values, tile_values, dim, k)
+    let offset_values = match &offsets {
+        Some(o) => Some(contiguous(o.as_slice().ok(), "offsets")?),
+        None => None,
+    };
+    let found = run_detached(py, threads, || match offset_values {
+        None => search::search_topk(cell_values, tile_values, dim, k),
+        Some(values) => search::search_topk_offsets(
+            cell_values,
+            tile_values,
+            dim,
+            k,
+            search::Offsets { values, scale },
+        ),
     })?;
     topk_arrays(py, found, m, k)
 }

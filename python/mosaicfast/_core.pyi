@@ -34,7 +34,13 @@ def cell_descriptors(
     image: NDArray[np.uint8], rows: int, cols: int, grid: int, *, threads: int | None = None
 ) -> NDArray[np.int16]: ...
 def search_topk(
-    cells: NDArray[np.int16], tiles: NDArray[np.int16], k: int, *, threads: int | None = None
+    cells: NDArray[np.int16],
+    tiles: NDArray[np.int16],
+    k: int,
+    *,
+    offsets: NDArray[np.int64] | None = None,
+    scale: int = 1,
+    threads: int | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]: ...
 def box_downsample(
     images: NDArray[np.uint8], factor: int, *, threads: int | None = None
