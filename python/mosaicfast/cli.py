@@ -157,8 +157,10 @@ def main() -> None:
     default="penalty",
     show_default=True,
     help="best: each cell its best tile; penalty: each use of a tile adds --penalty to "
-    "its score for later cells; optimal: least total score with each tile used at most "
-    "--max-uses times (default once).",
+    "its score for later cells; optimal: least total with each tile used at most "
+    "--max-uses times (default once): with --metric color the least total squared "
+    "colour-grid distance over every cell and tile, certified; with --metric ssim or "
+    "combined, optimal over the re-ranked candidates only (--candidates per cell).",
 )
 @click.option(
     "--penalty",
@@ -368,6 +370,8 @@ def build(
         # large to hold in memory, on the mosaic painted again band by band.
         quality = evaluate(mosaic.target, mosaic.reduced(), mosaic.assignment)
         click.echo("\n".join(quality.lines()))
+        if mosaic.optimal is not None:
+            click.echo(mosaic.optimal.line())
 
 
 def _video_options(function: Callable[..., None]) -> Callable[..., None]:
