@@ -392,22 +392,16 @@ impl<'a> Auction<'a> {
         }
     }
 
-    /// Unassigns the cells that break ε-CS at the new ε (paying more than
-    /// their best value plus ε); returns every unassigned cell, in order.
+    /// Unassigns the cells that may break ε-CS at the new ε: those paying
+    /// more than ε above a lower bound of their best value (releasing a cell
+    /// that keeps ε-CS is allowed too); returns every unassigned cell, in order.
     fn release_loose_cells(&mut self) -> CoreResult<VecDeque<u32>> {
-        let unsure: Vec<u32> = (0..self.m as u32)
-            .filter(|&c| {
-                let i = c as usize;
-                self.tile_of[i] != NONE && self.best_value(i).is_none() && !self.refill(i)
-            })
-            .collect();
-        self.reprice(&unsure)?;
         let mut queue = VecDeque::new();
         for cell in 0..self.m as u32 {
             let i = cell as usize;
             if self.tile_of[i] == NONE {
                 queue.push_back(cell);
-            } else if self.pay[i] > self.best_value(i).unwrap_or(INF) + self.eps {
+            } else if self.pay[i] > self.best_floor(i) + self.eps {
                 self.unassign(cell);
                 queue.push_back(cell);
             }
@@ -415,14 +409,11 @@ impl<'a> Auction<'a> {
         Ok(queue)
     }
 
-    /// The exact least `K c + price` of a cell, if its list can tell.
-    fn best_value(&self, i: usize) -> Option<i64> {
-        let best = self.lists[i]
-            .iter()
-            .map(|e| self.value(e))
-            .min()
-            .unwrap_or(INF);
-        (best <= self.bound[i]).then_some(best)
+    /// A lower bound of a cell's least `K c + price`: its best listed value,
+    /// or its list's bound if lower.
+    fn best_floor(&self, i: usize) -> i64 {
+        let listed = self.lists[i].iter().map(|e| self.value(e)).min();
+        listed.unwrap_or(INF).min(self.bound[i])
     }
 
     /// The best and second-best listed values of a cell (`INF` if none),
@@ -445,21 +436,26 @@ impl<'a> Auction<'a> {
         (value, tile, cost, second)
     }
 
-    /// The bid of a cell, refilling its list from its pool if the list cannot
-    /// tell its two best values; `None` if the pool cannot tell its best tile
-    /// either (then it needs an exhaustive search).
+    /// The bid of a cell, or `None` if even its pool cannot give one (then it
+    /// needs an exhaustive search).
+    ///
+    /// ε-CS does not need the exact best tile: a listed tile worth at most
+    /// `bound + ε/2` may be bid for with the bound as the second-best value
+    /// (every unlisted tile is worth at least that). The cell then pays at
+    /// most ε more than any other tile is worth to it, and the price rises by
+    /// at least ε/2. In the coarse phases, where ε exceeds the spread of a
+    /// list's values, lists thus last far longer.
     fn bid_of(&mut self, cell: u32) -> Option<Bid> {
         let i = cell as usize;
+        let slack = self.eps / 2;
         let mut scan = self.scan_list(i);
-        if (scan.0 > self.bound[i] || scan.3 > self.bound[i]) && self.refill(i) {
+        if scan.0 > self.bound[i] + slack && self.refill(i) {
             scan = self.scan_list(i);
         }
         let (value, tile, cost, second) = scan;
-        if tile == NONE || value > self.bound[i] {
+        if tile == NONE || value > self.bound[i] + slack {
             return None;
         }
-        // Unlisted tiles are worth at least the bound, so bidding it as the
-        // second-best value is safe (a smaller bid keeps ε-CS).
         let second = match second.min(self.bound[i]) {
             INF.. => value, // nothing else to compete with
             second => second,
