@@ -24,8 +24,8 @@ MOSAICFAST_BENCH_SCALING_CELLS
     Cell counts of the scaling sweep in cells (default ``200,400``).
 MOSAICFAST_BENCH_SCALING_CELLS_TILES
     Fixed tile count of the sweep in cells (default ``2000``).
-MOSAICFAST_BENCH_ASSIGN_SIZE
-    Cells and tiles of the optimal-assignment benchmark (default ``1000``).
+MOSAICFAST_BENCH_ASSIGN_SHAPES
+    ``CELLSxTILES`` problems of the optimal-assignment benchmark (default ``300x300,200x2000``).
 """
 
 from __future__ import annotations

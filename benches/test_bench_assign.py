@@ -1,26 +1,38 @@
-"""Assignment of tiles to cells: exact optimum against SciPy's dense solver, and the greedy
-against its pure-Python reference (``references.penalised_greedy``).
+"""Assignment of tiles to cells: the certified optimum against SciPy's dense solver, on crops
+of real photographs, and the greedy against its pure-Python reference
+(``references.penalised_greedy``).
 
-SciPy's dense solve runs first and once (half a minute at full size); its optimum is what
-the core's result is checked against.
+The optimum (``mosaicfast.assign.certified_optimum``) is timed on the cells of held-out
+sample photos against random crops of the other sample photos (``photo_data.py``): there
+thousands of cells compete for the same few tiles, which is what makes the problem hard.
+SciPy's ``linear_sum_assignment`` on the dense matrix of the same squared distances runs in
+the same session (once: it takes minutes at full size) wherever that matrix fits in
+``SCIPY_MAX_BYTES``; both totals must agree. Beside it, an extra row on random descriptors,
+labelled as such: there each cell's nearest tiles barely overlap and the problem is easy.
 
 Environment variables
 ---------------------
-MOSAICFAST_BENCH_ASSIGN_SIZE
-    Cells and tiles of the optimal-assignment benchmark (default ``1000``; the full
-    benchmark is ``10000``: 10,000 cells x 10,000 tiles, each tile at most once).
+MOSAICFAST_BENCH_ASSIGN_SHAPES
+    Comma-separated ``CELLSxTILES`` problems, each tile used at most once (default
+    ``300x300,200x2000``; the full benchmark: ``10000x10000,6144x10000,6144x190000``).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import references
 from baselines import synthetic_descriptors
-from conftest import CELL_COLS, CELL_ROWS, env_int
+from conftest import CELL_COLS, CELL_ROWS
+from photo_data import photo_cells, photo_tiles
 from pytest_benchmark.fixture import BenchmarkFixture
 from scipy.optimize import linear_sum_assignment
 
@@ -31,86 +43,141 @@ GREEDY_TILES = 10_000
 GREEDY_K = 32
 GREEDY_RADIUS = 2
 GREEDY_MAX_USES = 4
+SCIPY_MAX_BYTES = 2 << 30
+"""Largest dense float64 cost matrix given to SciPy (10,000 x 10,000 is 800 MB)."""
+SHAPES = [
+    tuple(int(v) for v in shape.split("x"))
+    for shape in os.environ.get("MOSAICFAST_BENCH_ASSIGN_SHAPES", "300x300,200x2000").split(",")
+]
 
 GreedyProblem = tuple[tuple[Any, ...], dict[str, Any]]
 """Positional and keyword arguments of ``penalised_greedy``."""
 
+PEAK_RSS = """\
+import resource, sys
+sys.path.insert(0, sys.argv[3])
+from photo_data import photo_cells, photo_tiles
+from mosaicfast.assign import certified_optimum
+certified_optimum(photo_cells(int(sys.argv[1])), photo_tiles(int(sys.argv[2])))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+"""Solves one problem in a fresh process; prints its peak RSS in KiB."""
+
+
+def dense_costs(cells: np.ndarray, tiles: np.ndarray) -> np.ndarray:
+    """Every pair's squared distance, float64 (exact: integers below 2**53)."""
+    a, b = cells.astype(np.float64), tiles.astype(np.float64)
+    costs = a @ b.T
+    costs *= -2.0
+    costs += np.einsum("ij,ij->i", a, a)[:, None]
+    costs += np.einsum("ij,ij->i", b, b)[None, :]
+    return costs
+
+
+class DenseOptima:
+    """SciPy's optimum of each problem: recorded by the SciPy benchmark, or computed on first
+    use if that did not run (None where the dense matrix does not fit)."""
+
+    def __init__(self) -> None:
+        self.totals: dict[object, int] = {}
+
+    def record(self, key: object, costs: np.ndarray) -> int:
+        rows, cols = linear_sum_assignment(costs)
+        self.totals[key] = round(costs[rows, cols].sum())
+        return self.totals[key]
+
+    def __call__(self, key: object, cells: np.ndarray, tiles: np.ndarray) -> int | None:
+        if key not in self.totals and len(cells) * len(tiles) * 8 <= SCIPY_MAX_BYTES:
+            self.record(key, dense_costs(cells, tiles))
+        return self.totals.get(key)
+
 
 @pytest.fixture(scope="module")
-def square() -> tuple[np.ndarray, np.ndarray]:
-    """Descriptors of as many cells as tiles."""
-    n = env_int("MOSAICFAST_BENCH_ASSIGN_SIZE", 1000)
-    return synthetic_descriptors(n, 5, 11), synthetic_descriptors(n, 5, 12)
+def dense_optima() -> DenseOptima:
+    return DenseOptima()
 
 
-class DenseOptimum:
-    """The optimum total cost by SciPy on the dense matrix: recorded by the SciPy benchmark,
-    or computed on first use if that did not run."""
-
-    def __init__(self, square: tuple[np.ndarray, np.ndarray]) -> None:
-        self.square = square
-        self.total: float | None = None
-
-    def record(self, costs: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> float:
-        """Keep the total of an optimal ``(rows, cols)`` assignment of ``costs``."""
-        self.total = float(costs[rows, cols].sum())
-        return self.total
-
-    def __call__(self) -> float:
-        if self.total is None:
-            cells, tiles = self.square
-            costs = assign.squared_distance_costs(cells, tiles)(np.arange(len(cells)))
-            self.record(costs, *linear_sum_assignment(costs))
-        assert self.total is not None
-        return self.total
+def photo_problem(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of the held-out photos and tiles cropped from the others."""
+    m, n = shape
+    return photo_cells(m), photo_tiles(n)
 
 
-@pytest.fixture(scope="module")
-def dense_optimum(square: tuple[np.ndarray, np.ndarray]) -> DenseOptimum:
-    """The SciPy optimum, shared by the module's benchmarks."""
-    return DenseOptimum(square)
-
-
-def _label(benchmark: BenchmarkFixture, implementation: str, cells: int, tiles: int) -> None:
-    benchmark.group = f"optimal assignment, {cells} cells x {tiles} tiles, capacity 1"
+def _label(benchmark: BenchmarkFixture, implementation: str, shape: tuple[int, int]) -> None:
+    m, n = shape
+    benchmark.group = f"optimal assignment, {m} cells x {n} tiles, each tile once"
     benchmark.extra_info.update(
-        stage="optimal", implementation=implementation, cells=cells, tiles=tiles
+        stage="optimal", implementation=implementation, cells=m, tiles=n, data="photo crops"
     )
 
 
+def _spot_check(result: assign.CertifiedAssignment, cells: np.ndarray, tiles: np.ndarray) -> None:
+    """The certificate on 200 cells' every pair, checked with NumPy (the solver checked all)."""
+    rows = np.random.default_rng(0).choice(len(cells), min(200, len(cells)), replace=False)
+    reduced = dense_costs(cells[rows], tiles) - result.cell_duals[rows, None]
+    reduced -= result.tile_duals[None, :]
+    assert reduced.min() >= 0 and result.gap == 0
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=[f"{m}x{n}" for m, n in SHAPES])
 def test_optimal_scipy_dense(
-    benchmark: BenchmarkFixture,
-    square: tuple[np.ndarray, np.ndarray],
-    dense_optimum: DenseOptimum,
+    benchmark: BenchmarkFixture, shape: tuple[int, int], dense_optima: DenseOptima
 ) -> None:
-    cells, tiles = square
-    _label(benchmark, "baseline", len(cells), len(tiles))
-    costs = assign.squared_distance_costs(cells, tiles)(np.arange(len(cells)))
-    rows, cols = benchmark.pedantic(linear_sum_assignment, args=(costs,), rounds=1)
-    assert np.unique(cols).size == len(cells)
-    dense_optimum.record(costs, rows, cols)
+    m, n = shape
+    if m * n * 8 > SCIPY_MAX_BYTES:
+        pytest.skip(f"the dense {m} x {n} matrix does not fit in {SCIPY_MAX_BYTES >> 30} GiB")
+    _label(benchmark, "baseline", shape)
+    costs = dense_costs(*photo_problem(shape))
+    total = benchmark.pedantic(dense_optima.record, args=(shape, costs), rounds=1)
+    benchmark.extra_info["total"] = total
 
 
-def test_optimal_column_generation(
-    benchmark: BenchmarkFixture,
-    square: tuple[np.ndarray, np.ndarray],
-    dense_optimum: DenseOptimum,
-    rounds: int,
+@pytest.mark.parametrize("shape", SHAPES, ids=[f"{m}x{n}" for m, n in SHAPES])
+def test_optimal_certified(
+    benchmark: BenchmarkFixture, shape: tuple[int, int], dense_optima: DenseOptima, rounds: int
 ) -> None:
-    cells, tiles = square
-    _label(benchmark, "rust", len(cells), len(tiles))
+    cells, tiles = photo_problem(shape)
+    _label(benchmark, "rust", shape)
+    result = benchmark.pedantic(
+        assign.certified_optimum, args=(cells, tiles), rounds=rounds, iterations=1
+    )
+    benchmark.extra_info.update(total=result.total_cost, stats=result.stats)
+    if shape == max(SHAPES, key=lambda s: s[0] * s[1]):
+        benchmark.extra_info["peak_mb"] = _peak_mb(shape)
+    expected = dense_optima(shape, cells, tiles)
+    assert expected is None or result.total_cost == expected
+    _spot_check(result, cells, tiles)
 
-    def solve() -> assign.OptimalAssignment:
-        # Wider first candidates (32 per cell, 4 per tile) and 64 new pairs per cell per
-        # round need fewer rounds: 3 instead of 4 sparse solves and dense scans.
-        cand, cost, extra = assign.nearest_by_descriptors(cells, tiles, k=32, per_tile=4)
-        costs = assign.squared_distance_costs(cells, tiles)
-        return assign.optimal_dense(costs, cand, cost, len(tiles), extra_pairs=extra, per_cell=64)
 
-    result = benchmark.pedantic(solve, rounds=rounds, iterations=1)
-    benchmark.extra_info["solves"] = result.rounds
-    assert np.unique(result.assignment).size == len(cells)
-    assert result.total_cost == pytest.approx(dense_optimum(), rel=1e-9)
+def _peak_mb(shape: tuple[int, int]) -> float:
+    """Peak RSS of the whole solve (data included) in a fresh process, in MB."""
+    m, n = shape
+    here = str(Path(__file__).parent)
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, str(m), str(n), here],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout.split()[-1]) * 1024 / 1e6
+
+
+def test_optimal_random_descriptors(
+    benchmark: BenchmarkFixture, dense_optima: DenseOptima, rounds: int
+) -> None:
+    m = n = SHAPES[0][0]
+    cells, tiles = synthetic_descriptors(m, 5, 11), synthetic_descriptors(n, 5, 12)
+    benchmark.group = f"optimal assignment, {m} x {n} random descriptors, each tile once"
+    benchmark.extra_info.update(
+        stage="optimal", implementation="rust", cells=m, tiles=n, data="random descriptors"
+    )
+    result = benchmark.pedantic(
+        assign.certified_optimum, args=(cells, tiles), rounds=rounds, iterations=1
+    )
+    expected = dense_optima(("random", m), cells, tiles)
+    assert expected is None or result.total_cost == expected
+    _spot_check(result, cells, tiles)
+    benchmark.extra_info["stats"] = result.stats
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +234,9 @@ def test_penalised_greedy_python_reference(
     )
     expected = assign.penalised_greedy(*args, **options)
     np.testing.assert_array_equal(found[0], expected[0])
+
+
+def test_stats_are_plain_json() -> None:
+    """The solver's stats go to the benchmark JSON and the manifest."""
+    result = assign.certified_optimum(photo_cells(50), photo_tiles(80))
+    assert json.loads(json.dumps(result.stats)) == result.stats

@@ -23,6 +23,7 @@ STAGES = [
     "SSIM re-rank",
     "penalised greedy",
     "optimal assignment",
+    "optimal assignment (random descriptors)",
     "thread scaling (search)",
     "scaling in tiles (exhaustive)",
     "scaling in cells (exhaustive)",
@@ -61,6 +62,7 @@ def test_rows_from_known_timings(tmp_path: Path) -> None:
     search = {"stage": "search", **size}
     pruned = {"stage": "pruned", "cells": 6144, "tiles": 190_000, "shortlist": 200}
     scale = {"stage": "scale-tiles", "implementation": "exhaustive", "cells": 1000}
+    optimal = {"stage": "optimal", "cells": 6144, "data": "photo crops"}
     benchmarks = [
         bench("peak", 2.0, 1.0, stage="peak", implementation="numpy", size=1, operations=1e11),
         bench("rust", 0.5, **search, implementation="rust"),
@@ -72,6 +74,9 @@ def test_rows_from_known_timings(tmp_path: Path) -> None:
         bench("t2", 0.5, stage="threads", implementation="rust", threads=2, **size),
         bench("s1", 1.0, **scale, tiles=1000),
         bench("s2", 20.0, **scale, tiles=10_000),
+        bench("opt", 1.5, **optimal, implementation="rust", tiles=10_000),
+        bench("scipy", 73.0, **optimal, implementation="baseline", tiles=10_000),
+        bench("opt190", 9.0, **optimal, implementation="rust", tiles=190_000, peak_mb=1100.0),
         bench("unlabelled", 1.0),
     ]
     path = tmp_path / "bench.json"
@@ -81,7 +86,7 @@ def test_rows_from_known_timings(tmp_path: Path) -> None:
     huge = report.Build(30.0, 400.0, 40.0, "96x64", 190_000, {}, ["mosaicfast"], (19200, 12800))
     rows = {row.stage: row for row in report.main_rows(report.Results(measurements), build, huge)}
 
-    assert len(measurements) == 10
+    assert len(measurements) == 13
     # 19200 x 12800 RGB is 737 MB; a peak of 400 MB means the image was never held whole.
     assert rows["huge output (streamed TIFF)"].result == "PASS"
     assert rows["float32 peak: np.matmul (BLAS)"].gflops == "100.0 (peak)"
@@ -95,12 +100,23 @@ def test_rows_from_known_timings(tmp_path: Path) -> None:
     assert rows["scaling in tiles (exhaustive)"].target == "spread <= 1.5x: 2.00x"
     assert rows["scaling in tiles (exhaustive)"].result == "FAIL"
     assert rows[STAGES[-1]].result == "FAIL"  # 1,600 MB > 1,500 MB
+    optimal_rows = report.optimal_rows(report.Results(measurements))
+    assert [row.size for row in optimal_rows] == [
+        "6,144 x 10,000 photo crops, each tile once",
+        "6,144 x 190,000 photo crops, each tile once",
+    ]
+    assert (optimal_rows[0].vs_baseline, optimal_rows[0].target) == ("48.7x", "<= 2 s: 1.50 s")
+    assert optimal_rows[0].result == "PASS"
+    # 9 s is within 10 s, but 1,100 MB is more than 1,000 MB.
+    assert optimal_rows[1].mosaicfast == "9.00 s, peak RSS 1,100 MB"
+    assert optimal_rows[1].result == "FAIL"
 
     # The README's rows: the largest size of each headline stage that ran, in order.
     headline = table_rows(report.headline_table(list(rows.values())))
     assert [row["stage"] for row in headline] == [
         "exhaustive search top-1",
         "pruned search top-1 (pca)",
+        "optimal assignment",
         STAGES[-1],
         "huge output (streamed TIFF)",
     ]

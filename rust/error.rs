@@ -12,6 +12,9 @@ pub enum CoreError {
     /// An argument is out of its documented range.
     #[error("{0}")]
     Argument(String),
+    /// A progress observer asked to stop.
+    #[error("interrupted")]
+    Interrupted,
     /// A thread pool could not be created.
     #[error("could not start {threads} worker threads: {reason}")]
     ThreadPool { threads: usize, reason: String },

@@ -11,6 +11,7 @@ pub mod descriptors;
 pub mod downsample;
 pub mod error;
 pub mod kernels;
+pub mod optimal;
 pub mod pool;
 pub mod pruned;
 pub mod render;
@@ -27,14 +28,16 @@ use numpy::{
     IntoPyArray, PyArray2, PyArray4, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3,
     PyReadonlyArray4, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::error::{CoreError, CoreResult};
 
 fn to_py_err(err: CoreError) -> PyErr {
     match err {
         CoreError::ThreadPool { .. } => PyRuntimeError::new_err(err.to_string()),
+        CoreError::Interrupted => PyKeyboardInterrupt::new_err(err.to_string()),
         CoreError::Shape(_) | CoreError::Argument(_) => PyValueError::new_err(err.to_string()),
     }
 }
@@ -49,10 +52,88 @@ fn run_detached<T: Send>(
     let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(|| pool.install(work))));
     match outcome {
         Ok(result) => result.map_err(to_py_err),
-        Err(_) => Err(PyRuntimeError::new_err(
-            "internal error in the mosaicfast core (a Rust panic was caught); please report it",
-        )),
+        Err(_) => Err(PyRuntimeError::new_err(PANIC_MESSAGE)),
     }
+}
+
+const PANIC_MESSAGE: &str =
+    "internal error in the mosaicfast core (a Rust panic was caught); please report it";
+
+/// [`run_detached`] for work that reports progress: the work runs on the pool
+/// while this thread, which holds no rayon worker, passes each report to the
+/// Python `callback` (with the GIL). An exception raised by the callback (e.g.
+/// `KeyboardInterrupt` from a signal check) stops the work and is re-raised.
+fn run_observed<T: Send>(
+    py: Python<'_>,
+    threads: Option<usize>,
+    callback: Option<&Bound<'_, PyAny>>,
+    work: impl FnOnce(&mut dyn optimal::Observer) -> CoreResult<T> + Send,
+) -> PyResult<T> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc;
+
+    let pool = pool::thread_pool(threads).map_err(to_py_err)?;
+    let callback: Option<Py<PyAny>> = callback.map(|c| c.clone().unbind());
+    let stop = AtomicBool::new(false);
+    let (sender, receiver) = mpsc::sync_channel::<optimal::Progress>(1);
+    let (outcome, raised) = py.detach(move || {
+        std::thread::scope(|scope| {
+            let worker = scope.spawn(|| {
+                let mut observer = |progress: &optimal::Progress| {
+                    // A closed channel means nobody listens any more: go on.
+                    let _ = sender.send(progress.clone());
+                    !stop.load(Ordering::Relaxed)
+                };
+                let result =
+                    catch_unwind(AssertUnwindSafe(|| pool.install(|| work(&mut observer))));
+                drop(sender);
+                result
+            });
+            let mut raised: Option<PyErr> = None;
+            for progress in receiver.iter() {
+                let Some(callback) = callback.as_ref().filter(|_| raised.is_none()) else {
+                    continue;
+                };
+                Python::attach(|py| {
+                    let report = progress_dict(py, &progress)
+                        .and_then(|dict| callback.bind(py).call1((dict,)).map(drop))
+                        .and_then(|()| py.check_signals());
+                    if let Err(err) = report {
+                        stop.store(true, Ordering::Relaxed);
+                        raised = Some(err);
+                    }
+                });
+            }
+            (worker.join(), raised)
+        })
+    });
+    if let Some(err) = raised {
+        return Err(err);
+    }
+    match outcome {
+        Ok(Ok(result)) => result.map_err(to_py_err),
+        _ => Err(PyRuntimeError::new_err(PANIC_MESSAGE)),
+    }
+}
+
+/// A progress report as a Python dict.
+fn progress_dict<'py>(
+    py: Python<'py>,
+    progress: &optimal::Progress,
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item("stage", progress.stage)?;
+    dict.set_item("phase", progress.phase)?;
+    dict.set_item("phases", progress.phases)?;
+    dict.set_item("checks", progress.checks)?;
+    dict.set_item("unassigned", progress.unassigned)?;
+    dict.set_item("bids", progress.bids)?;
+    dict.set_item("reverse_bids", progress.reverse_bids)?;
+    dict.set_item("repriced", progress.repriced)?;
+    dict.set_item("passes", progress.passes)?;
+    dict.set_item("pairs_added", progress.pairs_added)?;
+    dict.set_item("improved", progress.improved)?;
+    Ok(dict)
 }
 
 fn contiguous<'a, T>(slice: Option<&'a [T]>, what: &str) -> PyResult<&'a [T]> {
@@ -190,6 +271,11 @@ fn cell_descriptors<'py>(
 ///     ``(n, d)`` ``int16`` descriptors, C-contiguous.
 /// k : int
 ///     Matches per cell, ``1 <= k <= n``.
+/// offsets : numpy.ndarray, optional
+///     ``(n,)`` ``int64``: rank the tiles by ``scale * distance + offsets[tile]``
+///     instead of the distance (exact; e.g. tile prices or dual variables).
+/// scale : int, default 1
+///     Multiplies the distance when ``offsets`` is given.
 /// threads : int, optional
 ///     Worker threads (default: one per core).
 /// kernel : str, optional
@@ -200,14 +286,18 @@ fn cell_descriptors<'py>(
 /// -------
 /// tuple of numpy.ndarray
 ///     ``(indices, distances)``, both ``(m, k)`` ``int64``: per cell the tiles
-///     of smallest exact squared distance, ordered by (distance, index).
+///     of smallest exact squared distance (or ranking value), ordered by
+///     (value, index).
 #[pyfunction]
-#[pyo3(signature = (cells, tiles, k, *, threads=None, kernel=None))]
+#[allow(clippy::too_many_arguments)] // the Python signature, keyword-only after `k`
+#[pyo3(signature = (cells, tiles, k, *, offsets=None, scale=1, threads=None, kernel=None))]
 fn search_topk<'py>(
     py: Python<'py>,
     cells: PyReadonlyArray2<'py, i16>,
     tiles: PyReadonlyArray2<'py, i16>,
     k: usize,
+    offsets: Option<PyReadonlyArray1<'py, i64>>,
+    scale: i64,
     threads: Option<usize>,
     kernel: Option<&str>,
 ) -> PyResult<TopKArrays<'py>> {
@@ -215,9 +305,21 @@ fn search_topk<'py>(
     let m = cells.shape()[0];
     let cell_values = contiguous(cells.as_slice().ok(), "cells")?;
     let tile_values = contiguous(tiles.as_slice().ok(), "tiles")?;
+    let offset_values = match &offsets {
+        Some(o) => Some(contiguous(o.as_slice().ok(), "offsets")?),
+        None => None,
+    };
     let simd = kernels::Simd::requested(kernel).map_err(to_py_err)?;
-    let found = run_detached(py, threads, || {
-        search::search_topk_with(simd, cell_values, tile_values, dim, k)
+    let found = run_detached(py, threads, || match offset_values {
+        None => search::search_topk_with(simd, cell_values, tile_values, dim, k),
+        Some(values) => search::search_topk_offsets(
+            simd,
+            cell_values,
+            tile_values,
+            dim,
+            k,
+            search::Offsets { values, scale },
+        ),
     })?;
     topk_arrays(py, found, m, k)
 }
@@ -576,6 +678,77 @@ fn optimal_assignment<'py>(
     ))
 }
 
+/// The certified minimum-cost assignment over every cell and tile.
+///
+/// Parameters
+/// ----------
+/// cells : numpy.ndarray
+///     ``(m, d)`` ``int16`` cell descriptors, C-contiguous.
+/// tiles : numpy.ndarray
+///     ``(n, d)`` ``int16`` tile descriptors, C-contiguous; with ``flips``,
+///     ``(2n, d)``: the tiles, then their mirror images in the same order.
+/// capacity : int
+///     Most uses of one tile (``n * capacity >= m``).
+/// flips : bool, default False
+///     A tile and its mirror image are one tile, at the better of their costs.
+/// progress : callable, optional
+///     Called with a dict of the solver's progress (``stage``, ``phase``,
+///     ``phases``, ``checks``, ``unassigned``, ``bids``, ``reverse_bids``,
+///     ``repriced``, ``passes``, ``pairs_added``, ``improved``) now and then; an
+///     exception it raises stops the solver and propagates.
+/// threads : int, optional
+///     Worker threads (default: one per core); the result does not depend on it.
+///
+/// Returns
+/// -------
+/// tuple
+///     ``(assignment, flipped, costs, total_cost, cell_duals, tile_duals, stats)``:
+///     ``(m,)`` ``int64`` tiles, ``(m,)`` ``bool``, ``(m,)`` ``int64`` costs
+///     ``|a_i - b_j|^2``, their ``int`` sum, ``(m,)`` and ``(n,)`` ``int64``
+///     duals (see ``mosaicfast.assign.CertifiedAssignment``) and the final
+///     progress dict.
+#[pyfunction]
+#[pyo3(signature = (cells, tiles, capacity, *, flips=false, progress=None, threads=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn optimal_certified<'py>(
+    py: Python<'py>,
+    cells: PyReadonlyArray2<'py, i16>,
+    tiles: PyReadonlyArray2<'py, i16>,
+    capacity: usize,
+    flips: bool,
+    progress: Option<Bound<'py, PyAny>>,
+    threads: Option<usize>,
+) -> PyResult<(
+    Bound<'py, numpy::PyArray1<i64>>,
+    Bound<'py, numpy::PyArray1<bool>>,
+    Bound<'py, numpy::PyArray1<i64>>,
+    i64,
+    Bound<'py, numpy::PyArray1<i64>>,
+    Bound<'py, numpy::PyArray1<i64>>,
+    Bound<'py, PyDict>,
+)> {
+    let dim = descriptor_width(&cells, &tiles)?;
+    let problem = optimal::Problem {
+        cells: contiguous(cells.as_slice().ok(), "cells")?,
+        tiles: contiguous(tiles.as_slice().ok(), "tiles")?,
+        dim,
+        flips,
+        capacity,
+    };
+    let out = run_observed(py, threads, progress.as_ref(), |observer| {
+        optimal::solve(problem, observer)
+    })?;
+    Ok((
+        out.assignment.into_pyarray(py),
+        out.flipped.into_pyarray(py),
+        out.costs.into_pyarray(py),
+        out.total_cost,
+        out.cell_duals.into_pyarray(py),
+        out.tile_duals.into_pyarray(py),
+        progress_dict(py, &out.progress)?,
+    ))
+}
+
 /// Blend tiles toward the colour statistics of the target regions they cover.
 ///
 /// Parameters
@@ -827,6 +1000,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(box_downsample, m)?)?;
     m.add_function(wrap_pyfunction!(penalised_greedy, m)?)?;
     m.add_function(wrap_pyfunction!(optimal_assignment, m)?)?;
+    m.add_function(wrap_pyfunction!(optimal_certified, m)?)?;
     m.add_function(wrap_pyfunction!(ssim_candidates, m)?)?;
     m.add_function(wrap_pyfunction!(blend_tiles, m)?)?;
     m.add_function(wrap_pyfunction!(paint_band, m)?)?;

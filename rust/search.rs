@@ -11,6 +11,8 @@
 //! streams the tiles in runs that stay in the L2 cache. Values too large for
 //! exact `i32` arithmetic fall back to a plain `i64` scan.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 
 use crate::error::{CoreError, CoreResult};
@@ -22,12 +24,26 @@ pub const VALUE_RANGE: (i16, i16) = (-16384, 16383);
 const RUN_BLOCKS: usize = 64;
 /// Fewest tiles worth giving a task of its own.
 const MIN_SHARD: usize = 4096;
+/// Most cell x tile pairs scanned on the calling thread alone.
+const SERIAL_PAIRS: usize = 1 << 16;
 
 /// The `k` nearest tiles of every cell, row-major `(cells, k)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopK {
     pub indices: Vec<i64>,
+    /// The distances, or with [`Offsets`] the ranking values.
     pub distances: Vec<i64>,
+}
+
+/// Ranks the tiles by `scale * distance + values[tile]` instead of the
+/// distance: per-tile potentials (prices, dual variables) enter like the
+/// `|b|^2` term, so the search stays one exact pass of the SIMD kernels.
+#[derive(Debug, Clone, Copy)]
+pub struct Offsets<'a> {
+    /// One value per tile.
+    pub values: &'a [i64],
+    /// Multiplies the distance, `>= 1`.
+    pub scale: i64,
 }
 
 /// Searches `tiles` (row-major `(n, dim)`) for the `k` nearest of every cell
@@ -46,49 +62,396 @@ pub fn search_topk_with(
     dim: usize,
     k: usize,
 ) -> CoreResult<TopK> {
-    let (m, n) = check_search(cells, tiles, dim, k)?;
-    let scanner = if fits_i32(cells, tiles, dim) {
-        Scanner::Packed(PackedTiles::new(tiles, dim), simd)
-    } else {
-        Scanner::Wide(tiles, dim)
-    };
-    let threads = rayon::current_num_threads();
-    let chunk = (m / (threads * 8)).clamp(16, 256).next_multiple_of(GROUP);
-    let chunks = m.div_ceil(chunk);
-    let shards = if chunks >= threads * 4 {
-        1
-    } else {
-        (threads * 4)
-            .div_ceil(chunks)
-            .min(n.div_ceil(MIN_SHARD))
-            .max(1)
-    };
-    // Shards hold whole blocks, so every shard starts at a block boundary.
-    let shard_len = n.div_ceil(shards).next_multiple_of(LANES);
-    let partial: Vec<Best> = (0..chunks * shards)
-        .into_par_iter()
-        .map(|task| {
-            let (c, s) = (task / shards, task % shards);
-            let rows = &cells[c * chunk * dim..((c + 1) * chunk).min(m) * dim];
-            let range = (s * shard_len).min(n)..((s + 1) * shard_len).min(n);
-            let mut best = Best::new(rows.len() / dim, k);
-            scanner.scan(rows, range, &mut best);
-            best
-        })
-        .collect();
-    let mut result = TopK {
-        indices: Vec::with_capacity(m * k),
-        distances: Vec::with_capacity(m * k),
-    };
-    for per_chunk in partial.chunks(shards) {
-        let merged = per_chunk
-            .iter()
-            .skip(1)
-            .fold(per_chunk[0].clone(), |acc, next| acc.merge(next));
-        result.indices.extend(merged.indices);
-        result.distances.extend(merged.distances);
+    check_search(cells, tiles, dim, k)?;
+    TileSet::new(simd, tiles, dim).search(cells, k, None, None)
+}
+
+/// [`search_topk_with`] ranking by `offsets.scale * distance + offsets.values[tile]`,
+/// ties to the lowest tile index; `distances` then holds those values.
+pub fn search_topk_offsets(
+    simd: Simd,
+    cells: &[i16],
+    tiles: &[i16],
+    dim: usize,
+    k: usize,
+    offsets: Offsets<'_>,
+) -> CoreResult<TopK> {
+    check_search(cells, tiles, dim, k)?;
+    TileSet::new(simd, tiles, dim).search(cells, k, Some(offsets), None)
+}
+
+/// Tiles packed once for the kernels, for any number of searches (the optimal
+/// assignment prices cells against the same tiles many times). The caller
+/// checks the values with [`check_search`].
+pub(crate) struct TileSet<'a> {
+    tiles: &'a [i16],
+    dim: usize,
+    /// `None` when the tiles' values are too large for the `i32` kernels.
+    packed: Option<PackedTiles>,
+    simd: Simd,
+    max_abs: u16,
+}
+
+impl<'a> TileSet<'a> {
+    pub(crate) fn new(simd: Simd, tiles: &'a [i16], dim: usize) -> TileSet<'a> {
+        let max_abs = max_abs(tiles);
+        let packed =
+            (distance_bound(max_abs, dim) < i32::MAX as u128).then(|| PackedTiles::new(tiles, dim));
+        TileSet {
+            tiles,
+            dim,
+            packed,
+            simd,
+            max_abs,
+        }
     }
-    Ok(result)
+
+    /// Number of tiles.
+    pub(crate) fn len(&self) -> usize {
+        self.tiles.len() / self.dim
+    }
+
+    /// The `k` best tiles of every cell of `cells` (row-major, values checked
+    /// by the caller) by distance, or by the ranking of `offsets`; with
+    /// `seeds`, only among the tiles of value below the cell's seed (rows are
+    /// then padded with `i64::MAX` values and indices).
+    pub(crate) fn search(
+        &self,
+        cells: &[i16],
+        k: usize,
+        offsets: Option<Offsets<'_>>,
+        seeds: Option<&[i64]>,
+    ) -> CoreResult<TopK> {
+        let shift = Shift::new(self.packed.as_ref(), self.len(), offsets)?;
+        let (chunks, shards) = self.scan(cells, k, &shift, seeds, k > SORTED_K)?;
+        let m = cells.len() / self.dim;
+        let mut result = TopK {
+            indices: Vec::with_capacity(m * k),
+            distances: Vec::with_capacity(m * k),
+        };
+        let mut partial = chunks.into_iter();
+        while partial.len() > 0 {
+            let parts = partial
+                .by_ref()
+                .take(shards)
+                .map(Best::into_sorted)
+                .collect();
+            let (distances, indices) = merge_sorted(k, parts);
+            result.indices.extend(indices);
+            result.distances.extend(distances);
+        }
+        Ok(result)
+    }
+
+    /// [`TileSet::search`] without ordering: per cell, its `k` best
+    /// `(value, index)` below its seed, in no particular order (fewer than
+    /// `k` when fewer tiles are below the seed). Cheaper for large `k`.
+    pub(crate) fn search_unordered(
+        &self,
+        cells: &[i16],
+        k: usize,
+        offsets: Option<Offsets<'_>>,
+        seeds: Option<&[i64]>,
+    ) -> CoreResult<Vec<Vec<(i64, i64)>>> {
+        let shift = Shift::new(self.packed.as_ref(), self.len(), offsets)?;
+        self.unordered(cells, k, &shift, seeds)
+    }
+
+    fn unordered(
+        &self,
+        cells: &[i16],
+        k: usize,
+        shift: &Shift,
+        seeds: Option<&[i64]>,
+    ) -> CoreResult<Vec<Vec<(i64, i64)>>> {
+        let (chunks, shards) = self.scan(cells, k, shift, seeds, true)?;
+        let mut rows = Vec::with_capacity(cells.len() / self.dim);
+        let mut partial = chunks.into_iter();
+        while partial.len() > 0 {
+            let mut parts = partial.by_ref().take(shards).map(Best::into_buffers);
+            let mut first = parts.next().unwrap_or_default();
+            for part in parts {
+                for (row, more) in first.iter_mut().zip(part) {
+                    row.extend(more);
+                    keep_best(row, k);
+                }
+            }
+            rows.extend(first);
+        }
+        Ok(rows)
+    }
+
+    /// Scans every tile for every cell in parallel tasks: chunks of cells,
+    /// each split into `shards` tile ranges when there are few chunks.
+    /// Returns each task's rows (chunk-major) and the shard count.
+    fn scan(
+        &self,
+        cells: &[i16],
+        k: usize,
+        shift: &Shift,
+        seeds: Option<&[i64]>,
+        buffered: bool,
+    ) -> CoreResult<(Vec<Best>, usize)> {
+        let (dim, n) = (self.dim, self.len());
+        let m = cells.len() / dim;
+        if k == 0 || k > n {
+            return Err(CoreError::Argument(format!(
+                "k must be between 1 and the number of tiles ({n}), got {k}"
+            )));
+        }
+        let limit = distance_bound(self.max_abs.max(max_abs(cells)), dim);
+        shift.check(limit)?;
+        let scanner = match &self.packed {
+            Some(packed) if limit + shift.span < i32::MAX as u128 => {
+                Scanner::Packed(packed, self.simd)
+            }
+            _ => Scanner::Wide(self.tiles, dim),
+        };
+        let threads = rayon::current_num_threads();
+        // Large chunks of cells reuse each loaded run of tiles; with few cells,
+        // the tiles are split into shards instead.
+        let chunk = (m / threads).clamp(16, 256).next_multiple_of(GROUP);
+        let chunks = m.div_ceil(chunk);
+        let shards = if chunks >= threads * 4 {
+            1
+        } else {
+            (threads * 4)
+                .div_ceil(chunks.max(1))
+                .min(n.div_ceil(MIN_SHARD))
+                .max(1)
+        };
+        if m * n <= SERIAL_PAIRS {
+            // Too little work to be worth waking other threads.
+            let mut best = Best::new(m, k, seeds, buffered);
+            scanner.scan(cells, 0..n, shift, &mut best);
+            return Ok((vec![best], 1));
+        }
+        // Shards hold whole blocks, so every shard starts at a block boundary.
+        let shard_len = n.div_ceil(shards).next_multiple_of(LANES);
+        let partial = (0..chunks * shards)
+            .into_par_iter()
+            .map(|task| {
+                let (c, s) = (task / shards, task % shards);
+                let members = c * chunk..((c + 1) * chunk).min(m);
+                let rows = &cells[members.start * dim..members.end * dim];
+                let range = (s * shard_len).min(n)..((s + 1) * shard_len).min(n);
+                let seeds = seeds.map(|s| &s[members.clone()]);
+                let mut best = Best::new(members.len(), k, seeds, buffered);
+                scanner.scan(rows, range, shift, &mut best);
+                best
+            })
+            .collect();
+        Ok((partial, shards))
+    }
+}
+
+/// Keeps the `k` best `(value, index)` of a row, in no particular order.
+fn keep_best(row: &mut Vec<(i64, i64)>, k: usize) {
+    if row.len() > k {
+        row.select_nth_unstable(k - 1);
+        row.truncate(k);
+    }
+}
+
+/// The largest `|value|` of a descriptor array.
+fn max_abs(values: &[i16]) -> u16 {
+    values
+        .par_iter()
+        .map(|v| v.unsigned_abs())
+        .max()
+        .unwrap_or(0)
+}
+
+/// How a kernel score becomes a ranking value. With offsets `o = scale * q + r`
+/// (`0 <= r < scale`), the value `scale * d + o` is `scale * (d + q) + r`: `q`
+/// is folded into the kernel's `|b|^2` term, so the kernels compute
+/// `d + q - |a|^2` exactly in `i32`, and `r` is added after scaling, in `i64`.
+struct Shift<'a> {
+    norms: Cow<'a, [[i32; LANES]]>,
+    fine: Option<Cow<'a, [[i64; LANES]]>>,
+    /// The offsets themselves, for the wide scan.
+    values: Option<Cow<'a, [i64]>>,
+    scale: i64,
+    /// The largest `|q|`: how far the folded norms reach beyond `|b|^2`.
+    span: u128,
+}
+
+impl<'a> Shift<'a> {
+    /// The shift of `offsets` (`None`: rank by distance) for `n` tiles, whose
+    /// kernel norms are those of `packed` (`None`: no kernel).
+    fn new(
+        packed: Option<&'a PackedTiles>,
+        n: usize,
+        offsets: Option<Offsets<'a>>,
+    ) -> CoreResult<Shift<'a>> {
+        let plain = packed.map_or(&[][..], |p| &p.norms[..]);
+        let Some(offsets) = offsets else {
+            return Ok(Shift {
+                norms: Cow::Borrowed(plain),
+                fine: None,
+                values: None,
+                scale: 1,
+                span: 0,
+            });
+        };
+        if offsets.values.len() != n {
+            return Err(CoreError::Shape(format!(
+                "offsets must hold one value per tile ({n}), got {}",
+                offsets.values.len()
+            )));
+        }
+        let scale = check_scale(offsets.scale)?;
+        let span = offsets
+            .values
+            .par_iter()
+            .map(|o| o.div_euclid(scale).unsigned_abs())
+            .max()
+            .unwrap_or(0);
+        let (norms, fine) = plain
+            .par_iter()
+            .enumerate()
+            .map(|(b, block)| {
+                let mut norms = *block;
+                let mut fine = [0i64; LANES];
+                for lane in 0..LANES.min(n - b * LANES) {
+                    (norms[lane], fine[lane]) =
+                        fold(block[lane], offsets.values[b * LANES + lane], scale);
+                }
+                (norms, fine)
+            })
+            .unzip();
+        Ok(Shift {
+            norms: Cow::Owned(norms),
+            fine: Some(Cow::Owned(fine)),
+            values: Some(Cow::Borrowed(offsets.values)),
+            scale,
+            span: u128::from(span),
+        })
+    }
+
+    /// Checks that every value fits `i64` with room to spare (`limit` bounds
+    /// every distance).
+    fn check(&self, limit: u128) -> CoreResult<()> {
+        if (limit + self.span + 1) * self.scale as u128 > (i64::MAX / 4) as u128 {
+            return Err(CoreError::Argument(
+                "offsets and scale too large for exact 64-bit ranking values".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The kernel limit of a row whose worst kept value is `worst`: a tile
+    /// can only beat it if `scale * (score + |a|^2) < worst`.
+    #[inline(always)]
+    fn limit(&self, worst: i64, norm_a: i64) -> i32 {
+        let limit = if self.scale == 1 {
+            worst - norm_a
+        } else {
+            worst.div_euclid(self.scale) + i64::from(worst.rem_euclid(self.scale) > 0) - norm_a
+        };
+        limit.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    }
+
+    /// The ranking value of a kernel score.
+    #[inline(always)]
+    fn value(&self, score: i32, norm_a: i64, block: usize, lane: usize) -> i64 {
+        let d = i64::from(score) + norm_a;
+        match &self.fine {
+            None => d,
+            Some(fine) => self.scale * d + fine[block][lane],
+        }
+    }
+
+    /// The ranking value of tile `index` at distance `d` (wide scan).
+    #[inline(always)]
+    fn of_distance(&self, d: i64, index: usize) -> i64 {
+        match &self.values {
+            None => d,
+            Some(values) => self.scale * d + values[index],
+        }
+    }
+}
+
+fn check_scale(scale: i64) -> CoreResult<i64> {
+    if scale < 1 {
+        return Err(CoreError::Argument(format!(
+            "the offsets' scale must be at least 1, got {scale}"
+        )));
+    }
+    Ok(scale)
+}
+
+/// A tile's kernel norm `|b|^2` with the offset `o` folded in: `(|b|^2 + q, r)`
+/// for `o = scale * q + r`. Saturates where the packed kernels are not used
+/// (see [`Shift::span`]).
+#[inline]
+fn fold(norm: i32, o: i64, scale: i64) -> (i32, i64) {
+    let q = o
+        .div_euclid(scale)
+        .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+    (norm.saturating_add(q), o.rem_euclid(scale))
+}
+
+/// Tiles ranked by `scale * distance + offset`, with offsets that change
+/// one tile at a time (prices): the folded kernel norms are kept up to date
+/// instead of being recomputed for every search.
+pub(crate) struct PricedTiles<'a> {
+    set: TileSet<'a>,
+    values: Vec<i64>,
+    scale: i64,
+    norms: Vec<[i32; LANES]>,
+    fine: Vec<[i64; LANES]>,
+    /// The largest `|q|` ever set: an upper bound of the current one.
+    span: u64,
+}
+
+impl<'a> PricedTiles<'a> {
+    /// Every offset 0.
+    pub(crate) fn new(set: TileSet<'a>, scale: i64) -> CoreResult<PricedTiles<'a>> {
+        let n = set.len();
+        let norms = set.packed.as_ref().map_or(vec![], |p| p.norms.clone());
+        let fine = vec![[0; LANES]; norms.len()];
+        Ok(PricedTiles {
+            set,
+            values: vec![0; n],
+            scale: check_scale(scale)?,
+            norms,
+            fine,
+            span: 0,
+        })
+    }
+
+    pub(crate) fn tiles(&self) -> &TileSet<'a> {
+        &self.set
+    }
+
+    /// Sets the offset of tile `index`.
+    pub(crate) fn set(&mut self, index: usize, offset: i64) {
+        self.values[index] = offset;
+        self.span = self.span.max(offset.div_euclid(self.scale).unsigned_abs());
+        let (b, lane) = (index / LANES, index % LANES);
+        if let Some(packed) = &self.set.packed {
+            (self.norms[b][lane], self.fine[b][lane]) =
+                fold(packed.norms[b][lane], offset, self.scale);
+        }
+    }
+
+    /// [`TileSet::search_unordered`] with the current offsets.
+    pub(crate) fn search_unordered(
+        &self,
+        cells: &[i16],
+        k: usize,
+        seeds: Option<&[i64]>,
+    ) -> CoreResult<Vec<Vec<(i64, i64)>>> {
+        let shift = Shift {
+            norms: Cow::Borrowed(&self.norms),
+            fine: Some(Cow::Borrowed(&self.fine)),
+            values: Some(Cow::Borrowed(&self.values)),
+            scale: self.scale,
+            span: u128::from(self.span),
+        };
+        self.set.unordered(cells, k, &shift, seeds)
+    }
 }
 
 pub(crate) fn check_search(
@@ -129,59 +492,172 @@ pub(crate) fn check_search(
     Ok((m, n))
 }
 
-/// Running k best `(distance, index)` of a block of cells, each row sorted.
+/// Largest `k` kept as sorted rows; beyond it rows are buffers compacted by
+/// selection, so that an offer costs `O(1)` amortised instead of `O(k)`.
+const SORTED_K: usize = 32;
+
+/// Running k best `(value, index)` of a block of cells.
 #[derive(Debug, Clone)]
 struct Best {
     k: usize,
-    distances: Vec<i64>,
-    indices: Vec<i64>,
+    rows: Rows,
+}
+
+#[derive(Debug, Clone)]
+enum Rows {
+    /// Each row sorted, `i64::MAX` where empty.
+    Sorted {
+        distances: Vec<i64>,
+        indices: Vec<i64>,
+    },
+    /// Each row at most `2k` unordered candidates, and the value a new one
+    /// must beat (the k-th best at the last compaction).
+    Buffered {
+        rows: Vec<Vec<(i64, i64)>>,
+        worst: Vec<i64>,
+    },
 }
 
 impl Best {
-    fn new(cells: usize, k: usize) -> Self {
-        Best {
-            k,
-            distances: vec![i64::MAX; cells * k],
-            indices: vec![i64::MAX; cells * k],
-        }
+    /// Empty rows, sorted ones unless `buffered`; a candidate must beat the
+    /// cell's seed (default `i64::MAX`).
+    fn new(cells: usize, k: usize, seeds: Option<&[i64]>, buffered: bool) -> Self {
+        let seed = |cell: usize| seeds.map_or(i64::MAX, |s| s[cell]);
+        let rows = if !buffered {
+            Rows::Sorted {
+                distances: (0..cells * k).map(|r| seed(r / k)).collect(),
+                indices: vec![i64::MAX; cells * k],
+            }
+        } else {
+            Rows::Buffered {
+                rows: vec![Vec::new(); cells],
+                worst: (0..cells).map(seed).collect(),
+            }
+        };
+        Best { k, rows }
     }
 
-    /// Inserts a candidate into a sorted row if it beats the row's worst.
-    /// Candidates arrive in increasing index order within a row, so an equal
-    /// distance never displaces an earlier (lower-index) tile.
+    /// The value a candidate of `cell` must be below to be kept.
     #[inline(always)]
-    fn offer(dist_row: &mut [i64], index_row: &mut [i64], dist: i64, index: i64) {
-        let k = dist_row.len();
-        let at = dist_row.partition_point(|&d| d <= dist);
-        if at < k {
-            dist_row.copy_within(at..k - 1, at + 1);
-            index_row.copy_within(at..k - 1, at + 1);
-            dist_row[at] = dist;
-            index_row[at] = index;
+    fn worst(&self, cell: usize) -> i64 {
+        match &self.rows {
+            Rows::Sorted { distances, .. } => distances[cell * self.k + self.k - 1],
+            Rows::Buffered { worst, .. } => worst[cell],
         }
     }
 
-    /// The k best of two results over disjoint tile ranges, `self`'s range
-    /// first: order by (distance, index), which is a total order, so the merge
-    /// does not depend on how the tiles were split.
-    fn merge(self, other: &Best) -> Best {
+    /// Keeps a candidate of `cell` if it beats the row's worst. Candidates
+    /// arrive in increasing index order within a row, so an equal value never
+    /// displaces an earlier (lower-index) tile.
+    #[inline(always)]
+    fn offer(&mut self, cell: usize, value: i64, index: i64) {
         let k = self.k;
-        let mut out = Best::new(self.distances.len() / k, k);
-        let rows = self
-            .distances
-            .chunks(k)
-            .zip(self.indices.chunks(k))
-            .zip(other.distances.chunks(k).zip(other.indices.chunks(k)))
-            .zip(out.distances.chunks_mut(k).zip(out.indices.chunks_mut(k)));
-        for (((ad, ai), (bd, bi)), (od, oi)) in rows {
+        match &mut self.rows {
+            Rows::Sorted { distances, indices } => {
+                let dist_row = &mut distances[cell * k..(cell + 1) * k];
+                let at = dist_row.partition_point(|&d| d <= value);
+                if at < k {
+                    let index_row = &mut indices[cell * k..(cell + 1) * k];
+                    dist_row.copy_within(at..k - 1, at + 1);
+                    index_row.copy_within(at..k - 1, at + 1);
+                    dist_row[at] = value;
+                    index_row[at] = index;
+                }
+            }
+            Rows::Buffered { rows, worst } => {
+                if value >= worst[cell] {
+                    return;
+                }
+                let row = &mut rows[cell];
+                row.push((value, index));
+                if row.len() == 2 * k {
+                    keep_best(row, k);
+                    worst[cell] = row.iter().map(|&(v, _)| v).max().unwrap_or(i64::MAX);
+                }
+            }
+        }
+    }
+
+    /// Every row's k best, in no particular order (buffered rows only).
+    fn into_buffers(self) -> Vec<Vec<(i64, i64)>> {
+        let k = self.k;
+        match self.rows {
+            Rows::Buffered { mut rows, .. } => {
+                for row in &mut rows {
+                    keep_best(row, k);
+                }
+                rows
+            }
+            Rows::Sorted { distances, indices } => distances
+                .chunks(k)
+                .zip(indices.chunks(k))
+                .map(|(d, i)| {
+                    d.iter()
+                        .zip(i)
+                        .filter(|(_, &i)| i != i64::MAX)
+                        .map(|(&d, &i)| (d, i))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    /// Every row's k best, sorted by (value, index), padded with `i64::MAX`.
+    fn into_sorted(self) -> (Vec<i64>, Vec<i64>) {
+        let k = self.k;
+        match self.rows {
+            Rows::Sorted {
+                mut distances,
+                indices,
+            } => {
+                // Seeds held the places of missing candidates.
+                for (d, &i) in distances.iter_mut().zip(&indices) {
+                    if i == i64::MAX {
+                        *d = i64::MAX;
+                    }
+                }
+                (distances, indices)
+            }
+            Rows::Buffered { rows, .. } => {
+                let mut distances = Vec::with_capacity(rows.len() * k);
+                let mut indices = Vec::with_capacity(rows.len() * k);
+                for mut row in rows {
+                    row.sort_unstable();
+                    row.resize(k.max(row.len()), (i64::MAX, i64::MAX));
+                    for &(v, i) in &row[..k] {
+                        distances.push(v);
+                        indices.push(i);
+                    }
+                }
+                (distances, indices)
+            }
+        }
+    }
+}
+
+/// The k best of each row of several results over disjoint tile ranges, by
+/// (value, index): a total order, so the result does not depend on how the
+/// tiles were split.
+fn merge_sorted(k: usize, parts: Vec<(Vec<i64>, Vec<i64>)>) -> (Vec<i64>, Vec<i64>) {
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
+        return (vec![], vec![]);
+    };
+    parts.fold(first, |(ad, ai), (bd, bi)| {
+        let mut out = (Vec::with_capacity(ad.len()), Vec::with_capacity(ad.len()));
+        for row in 0..ad.len() / k {
+            let r = row * k..(row + 1) * k;
+            let (a, b) = ((&ad[r.clone()], &ai[r.clone()]), (&bd[r.clone()], &bi[r]));
             let (mut i, mut j) = (0, 0);
-            for slot in 0..k {
-                let take_a = (ad[i], ai[i]) <= (bd[j], bi[j]);
-                (od[slot], oi[slot]) = if take_a {
-                    (ad[i], ai[i])
+            for _ in 0..k {
+                let take_a = (a.0[i], a.1[i]) <= (b.0[j], b.1[j]);
+                let (v, x) = if take_a {
+                    (a.0[i], a.1[i])
                 } else {
-                    (bd[j], bi[j])
+                    (b.0[j], b.1[j])
                 };
+                out.0.push(v);
+                out.1.push(x);
                 if take_a {
                     i += 1;
                 } else {
@@ -190,21 +666,21 @@ impl Best {
             }
         }
         out
-    }
+    })
 }
 
 /// How the tiles are scanned: SIMD kernels on packed tiles, or plain `i64`.
 enum Scanner<'a> {
-    Packed(PackedTiles, Simd),
+    Packed(&'a PackedTiles, Simd),
     Wide(&'a [i16], usize),
 }
 
 impl Scanner<'_> {
     /// Offers the tiles of `range` to every cell of `cells`, in index order.
-    fn scan(&self, cells: &[i16], range: std::ops::Range<usize>, best: &mut Best) {
+    fn scan(&self, cells: &[i16], range: std::ops::Range<usize>, shift: &Shift, best: &mut Best) {
         match self {
-            Scanner::Packed(packed, simd) => packed.scan(*simd, cells, range, best),
-            Scanner::Wide(tiles, dim) => scan_wide(cells, tiles, *dim, range, best),
+            Scanner::Packed(packed, simd) => packed.scan(*simd, cells, range, shift, best),
+            Scanner::Wide(tiles, dim) => scan_wide(cells, tiles, *dim, range, shift, best),
         }
     }
 }
@@ -212,20 +688,19 @@ impl Scanner<'_> {
 /// Whether every distance and kernel score fits in `i32`: scores are bounded
 /// by `3 * dim * M^2` and distances by `4 * dim * M^2` for `M = max |value|`.
 pub(crate) fn fits_i32(cells: &[i16], tiles: &[i16], dim: usize) -> bool {
-    let max_abs = cells
-        .par_iter()
-        .chain(tiles.par_iter())
-        .map(|v| v.unsigned_abs())
-        .max()
-        .unwrap_or(0);
-    4 * dim as u128 * u128::from(max_abs).pow(2) < i32::MAX as u128
+    distance_bound(max_abs(cells).max(max_abs(tiles)), dim) < i32::MAX as u128
+}
+
+/// `4 * dim * M^2`: bounds every distance and kernel score of values within `±M`.
+fn distance_bound(max_abs: u16, dim: usize) -> u128 {
+    4 * dim as u128 * u128::from(max_abs).pow(2)
 }
 
 /// Tiles regrouped for the SIMD kernels: blocks of `LANES` tiles, each block
 /// `pairs` rows of `LANES` interleaved value pairs, plus every tile's `|b|^2`.
 /// Lanes past the last tile are zeros with an `i32::MAX` norm, so their score
 /// never beats any limit.
-struct PackedTiles {
+pub(crate) struct PackedTiles {
     blocks: Vec<i16>,
     norms: Vec<[i32; LANES]>,
     pairs: usize,
@@ -252,8 +727,15 @@ impl PackedTiles {
 
     /// Offers the tiles of `range` (which starts on a block boundary) to
     /// every cell of `cells`.
-    fn scan(&self, simd: Simd, cells: &[i16], range: std::ops::Range<usize>, best: &mut Best) {
-        let (pairs, k) = (self.pairs, best.k);
+    fn scan(
+        &self,
+        simd: Simd,
+        cells: &[i16],
+        range: std::ops::Range<usize>,
+        shift: &Shift,
+        best: &mut Best,
+    ) {
+        let pairs = self.pairs;
         let count = cells.len() / self.dim;
         let packed = pack_cells(cells, self.dim, pairs);
         let norms_a: Vec<i64> = cells
@@ -263,29 +745,28 @@ impl PackedTiles {
         let end = range.end.min(self.n);
         let blocks = range.start / LANES..end.div_ceil(LANES);
         let mut scores: Scores = [[0; LANES]; GROUP];
+        let limit_of = |best: &Best, cell: usize| {
+            if cell < count {
+                shift.limit(best.worst(cell), norms_a[cell])
+            } else {
+                i32::MIN
+            }
+        };
         for run_start in blocks.clone().step_by(RUN_BLOCKS) {
             let run = run_start..(run_start + RUN_BLOCKS).min(blocks.end);
             for (g, group) in packed.chunks_exact(GROUP * pairs).enumerate() {
                 let members = g * GROUP..((g + 1) * GROUP).min(count);
+                let mut limits: [i32; GROUP] =
+                    std::array::from_fn(|c| limit_of(best, g * GROUP + c));
                 for b in run.clone() {
-                    let limits = std::array::from_fn(|c| {
-                        let cell = g * GROUP + c;
-                        if cell < count {
-                            // Beating the worst kept distance means score < worst - |a|^2.
-                            let limit = best.distances[cell * k + k - 1] - norms_a[cell];
-                            limit.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
-                        } else {
-                            i32::MIN
-                        }
-                    });
                     let block = &self.blocks[b * 2 * LANES * pairs..(b + 1) * 2 * LANES * pairs];
                     let masks =
-                        simd.block_scores(group, block, &self.norms[b], &limits, &mut scores);
+                        simd.block_scores(group, block, &shift.norms[b], &limits, &mut scores);
                     for (c, cell) in members.clone().enumerate() {
-                        let row = cell * k..(cell + 1) * k;
-                        let (dist_row, index_row) =
-                            (&mut best.distances[row.clone()], &mut best.indices[row]);
                         let mut mask = masks[c];
+                        if mask == 0 {
+                            continue;
+                        }
                         while mask != 0 {
                             let lane = mask.trailing_zeros() as usize;
                             mask &= mask - 1;
@@ -293,9 +774,10 @@ impl PackedTiles {
                             if index >= end {
                                 break;
                             }
-                            let dist = i64::from(scores[c][lane]) + norms_a[cell];
-                            Best::offer(dist_row, index_row, dist, index as i64);
+                            let value = shift.value(scores[c][lane], norms_a[cell], b, lane);
+                            best.offer(cell, value, index as i64);
                         }
+                        limits[c] = limit_of(best, cell);
                     }
                 }
             }
@@ -351,19 +833,15 @@ fn scan_wide(
     tiles: &[i16],
     dim: usize,
     range: std::ops::Range<usize>,
+    shift: &Shift,
     best: &mut Best,
 ) {
-    let k = best.k;
-    let rows = cells
-        .chunks_exact(dim)
-        .zip(best.distances.chunks_exact_mut(k))
-        .zip(best.indices.chunks_exact_mut(k));
-    for ((cell, dist_row), index_row) in rows {
+    for (row, cell) in cells.chunks_exact(dim).enumerate() {
         for index in range.clone() {
             let tile = &tiles[index * dim..(index + 1) * dim];
-            let d = distance_wide(cell, tile);
-            if d < dist_row[k - 1] {
-                Best::offer(dist_row, index_row, d, index as i64);
+            let value = shift.of_distance(distance_wide(cell, tile), index);
+            if value < best.worst(row) {
+                best.offer(row, value, index as i64);
             }
         }
     }
@@ -383,6 +861,18 @@ mod tests {
 
     /// Straightforward search to compare against.
     fn brute(cells: &[i16], tiles: &[i16], dim: usize, k: usize) -> TopK {
+        brute_offsets(cells, tiles, dim, k, &vec![0; tiles.len() / dim], 1)
+    }
+
+    /// Brute force ranking by `scale * distance + offsets[tile]`.
+    fn brute_offsets(
+        cells: &[i16],
+        tiles: &[i16],
+        dim: usize,
+        k: usize,
+        offsets: &[i64],
+        scale: i64,
+    ) -> TopK {
         let mut out = TopK {
             indices: vec![],
             distances: vec![],
@@ -391,7 +881,7 @@ mod tests {
             let mut all: Vec<(i64, i64)> = tiles
                 .chunks(dim)
                 .enumerate()
-                .map(|(i, t)| (distance_wide(cell, t), i as i64))
+                .map(|(i, t)| (scale * distance_wide(cell, t) + offsets[i], i as i64))
                 .collect();
             all.sort();
             for &(d, i) in &all[..k] {
@@ -403,11 +893,77 @@ mod tests {
     }
 
     #[test]
+    fn offsets_rank_exactly_on_every_kernel() {
+        let dim = 75;
+        let cells = values(37 * dim, 400, 21);
+        let tiles = values(1500 * dim, 400, 22);
+        let raw = values(1500, 16000, 23);
+        for scale in [1, 7, 6145] {
+            // Offsets of both signs, some far larger than the distances.
+            let offsets: Vec<i64> = raw
+                .iter()
+                .map(|&v| i64::from(v) * 977 * scale / 3)
+                .collect();
+            for k in [1, 5, 33, 300] {
+                let expected = brute_offsets(&cells, &tiles, dim, k, &offsets, scale);
+                for simd in Simd::available() {
+                    let set = TileSet::new(simd, &tiles, dim);
+                    let offsets = Some(Offsets {
+                        values: &offsets,
+                        scale,
+                    });
+                    let got = set.search(&cells, k, offsets, None).unwrap();
+                    assert_eq!(got, expected, "{} scale {scale} k {k}", simd.name());
+                    // Seeded: the same among values below each cell's seed.
+                    let seeds: Vec<i64> =
+                        (0..37).map(|c| expected.distances[c * k + c % k]).collect();
+                    let seeded = set.search(&cells, k, offsets, Some(&seeds)).unwrap();
+                    for (c, &seed) in seeds.iter().enumerate() {
+                        for r in c * k..(c + 1) * k {
+                            let kept = expected.distances[r] < seed;
+                            let want = if kept {
+                                (expected.distances[r], expected.indices[r])
+                            } else {
+                                (i64::MAX, i64::MAX)
+                            };
+                            assert_eq!((seeded.distances[r], seeded.indices[r]), want);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn large_k_and_wide_offsets_match_brute_force() {
+        let wide_cells = values(3 * 75, 16000, 33);
+        let wide_tiles = values(400 * 75, 16000, 34);
+        let offsets: Vec<i64> = (0..400).map(|i| (i * 7919 % 1000) - 500).collect();
+        let offsets_arg = Offsets {
+            values: &offsets,
+            scale: 3,
+        };
+        assert_eq!(
+            search_topk_offsets(
+                Simd::detect(),
+                &wide_cells,
+                &wide_tiles,
+                75,
+                50,
+                offsets_arg
+            )
+            .unwrap(),
+            brute_offsets(&wide_cells, &wide_tiles, 75, 50, &offsets, 3)
+        );
+    }
+
+    #[test]
     fn matches_brute_force_with_many_ties() {
+        // Large k keeps unordered buffers; 5,000 tiles make shards.
         let dim = 5;
         let cells = values(40 * dim, 2, 1);
-        let tiles = values(3000 * dim, 2, 2);
-        for k in [1, 3, 17] {
+        let tiles = values(5000 * dim, 2, 2);
+        for k in [1, 3, 17, 33, 100, 5000] {
             assert_eq!(
                 search_topk(&cells, &tiles, dim, k).unwrap(),
                 brute(&cells, &tiles, dim, k)
@@ -487,6 +1043,30 @@ mod tests {
         ));
         assert!(matches!(
             search_topk(&[20000, 0, 0], &tiles, 3, 1),
+            Err(CoreError::Argument(_))
+        ));
+        let short = Offsets {
+            values: &[0],
+            scale: 1,
+        };
+        assert!(matches!(
+            search_topk_offsets(Simd::detect(), &[0; 3], &tiles, 3, 1, short),
+            Err(CoreError::Shape(_))
+        ));
+        let unscaled = Offsets {
+            values: &[0, 0],
+            scale: 0,
+        };
+        assert!(matches!(
+            search_topk_offsets(Simd::detect(), &[0; 3], &tiles, 3, 1, unscaled),
+            Err(CoreError::Argument(_))
+        ));
+        let huge = Offsets {
+            values: &[i64::MAX / 2, 0],
+            scale: 1 << 20,
+        };
+        assert!(matches!(
+            search_topk_offsets(Simd::detect(), &[0; 3], &tiles, 3, 1, huge),
             Err(CoreError::Argument(_))
         ));
     }

@@ -6,18 +6,20 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from PIL import Image
 from scipy.optimize import linear_sum_assignment
 
+from mosaicfast import demo
 from mosaicfast.assign import (
+    CERTIFIED,
+    CertifiedAssignment,
     InfeasibleAssignmentError,
+    certified_optimum,
     hardest_first,
-    nearest_by_cost,
-    nearest_by_descriptors,
     optimal_assignment,
-    optimal_dense,
     penalised_greedy,
-    squared_distance_costs,
 )
+from mosaicfast.descriptors import cell_descriptors, search_topk, tile_descriptors
 
 
 def _topk(costs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,33 +86,123 @@ def test_infeasible_sparse_problem_is_reported() -> None:
     assert (info.value.assignment < 0).sum() == 1
 
 
-@pytest.mark.parametrize("capacity", [1, 2])
-def test_column_generation_reaches_the_dense_optimum(capacity: int) -> None:
-    rng = np.random.default_rng(5)
-    cells = rng.integers(-200, 400, (120, 12)).astype(np.int16)
-    tiles = rng.integers(-200, 400, (150, 12)).astype(np.int16)
-    rows = squared_distance_costs(cells, tiles)
-    dense = rows(np.arange(len(cells)))
-    cand, cost, extra = nearest_by_descriptors(cells, tiles, k=3, per_tile=1)
-    result = optimal_dense(rows, cand, cost, len(tiles), capacity=capacity, extra_pairs=extra)
-    assert result.total_cost == pytest.approx(_lsa_total(dense, capacity), rel=1e-9)
-    assert dense[np.arange(len(cells)), result.assignment].sum() == result.total_cost
-    reduced = dense - result.cell_duals[:, None] - result.tile_duals[None, :]
-    assert reduced.min() >= -1e-9 * dense.max()
+def _dense_costs(cells: np.ndarray, tiles: np.ndarray, flips: bool = False) -> np.ndarray:
+    """Every pair's squared distance (with flips: the better of tile and mirror)."""
+    a, b = cells.astype(np.int64), tiles.astype(np.int64)
+    costs = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
+    if flips:
+        n = len(b) // 2
+        costs = np.minimum(costs[:, :n], costs[:, n:])
+    return costs
 
 
-def test_nearest_by_cost_agrees_with_descriptor_search() -> None:
-    rng = np.random.default_rng(6)
-    cells = rng.integers(0, 100, (50, 6)).astype(np.int16)
-    tiles = rng.integers(0, 100, (70, 6)).astype(np.int16)
-    rows = squared_distance_costs(cells, tiles)
-    by_cost = nearest_by_cost(rows, 50, 70, k=4, per_tile=2, block=16)
-    by_search = nearest_by_descriptors(cells, tiles, k=4, per_tile=2)
-    np.testing.assert_array_equal(np.sort(by_cost[1], axis=1), by_search[1])
-    for triples in (by_cost[2], by_search[2]):
-        assert len(triples[0]) == 140
-    results = [optimal_dense(rows, c, d, 70, extra_pairs=e) for c, d, e in (by_cost, by_search)]
-    assert results[0].total_cost == results[1].total_cost
+def _check_certified(result: CertifiedAssignment, costs: np.ndarray) -> None:
+    """The certificate, checked independently over every pair: it proves the optimum."""
+    u, v, cap = result.cell_duals, result.tile_duals, result.capacity
+    rows = np.arange(len(u))
+    np.testing.assert_array_equal(costs[rows, result.assignment], result.costs)
+    reduced = costs - u[:, None] - v[None, :]
+    assert reduced.min() >= 0
+    assert np.all(reduced[rows, result.assignment] == 0)
+    uses = np.bincount(result.assignment, minlength=len(v))
+    assert uses.max() <= cap
+    assert np.all(v <= 0) and np.all(uses[v < 0] == cap)
+    assert u.sum() + cap * v.sum() == result.total_cost == result.costs.sum()
+    assert result.gap == 0 and result.status == CERTIFIED
+
+
+def _mirrored(tiles: np.ndarray) -> np.ndarray:
+    """Tiles then their mirror images, as the matching builds them (g = 5)."""
+    n, dim = tiles.shape
+    mirror = tiles.reshape(n, 5, 5, 3)[:, :, ::-1, :].reshape(n, dim)
+    return np.ascontiguousarray(np.concatenate([tiles, mirror]))
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("capacity", [1, 2, 3])
+def test_certified_optimum_is_linear_sum_assignments_optimum(seed: int, capacity: int) -> None:
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(5, 90))
+    # Near-square (every tile needed, or one spare), or up to 4x as many uses as cells.
+    slack = [0, 1, int(rng.integers(2, 3 * m))][seed % 3]
+    n = -(-(m + slack) // capacity)
+    # Heavy competition: few distinct colours among the cells, many among the tiles.
+    cells = (rng.integers(0, 4, (m, 75)) * 60 + rng.integers(-5, 5, (m, 75))).astype(np.int16)
+    tiles = rng.integers(-20, 260, (n, 75)).astype(np.int16)
+    flips = seed % 4 == 3
+    space = _mirrored(tiles) if flips else tiles
+    result = certified_optimum(cells, space, capacity=capacity, flips=flips)
+    costs = _dense_costs(cells, space, flips)
+    assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
+    _check_certified(result, costs)
+    if flips:  # the mirror image exactly where it is strictly better
+        both = _dense_costs(cells, space)
+        rows = np.arange(m)
+        mirror, plain = both[rows, result.assignment + n], both[rows, result.assignment]
+        np.testing.assert_array_equal(result.flipped, mirror < plain)
+
+
+def _photo_descriptors(cells_across: int, tiles: int, seed: int) -> tuple[np.ndarray, ...]:
+    """Cells of a held-out sample photo and tiles cropped from the others (as the demo)."""
+    rng = np.random.default_rng(seed)
+    target = demo.sample_photo(demo.TARGET)
+    rows = round(cells_across * target.shape[0] / target.shape[1])
+    side = 20
+    image = Image.fromarray(target).resize((cells_across * side, rows * side), Image.Resampling.BOX)
+    cells = cell_descriptors(np.asarray(image), rows, cells_across, 5)
+    photos = [demo.sample_photo(name) for name in ("astronaut", "coffee", "rocket")]
+    thumbs = np.empty((tiles, side, side, 3), np.uint8)
+    for i in range(tiles):
+        photo = photos[int(rng.integers(len(photos)))]
+        crop = int(rng.integers(16, min(photo.shape[:2]) // 2))
+        top, left = (int(rng.integers(0, s - crop)) for s in photo.shape[:2])
+        piece = Image.fromarray(photo[top : top + crop, left : left + crop])
+        thumbs[i] = np.asarray(piece.resize((side, side), Image.Resampling.BOX))
+    return cells, tile_descriptors(thumbs, 5)
+
+
+@pytest.mark.parametrize(
+    ("across", "tiles", "capacity"),
+    [(12, 96, 1), (12, 97, 1), (12, 300, 1), (9, 27, 2), (16, 59, 3), (16, 80, 3), (20, 270, 1)],
+)
+def test_certified_optimum_on_real_photos(across: int, tiles: int, capacity: int) -> None:
+    cells, tile_desc = _photo_descriptors(across, tiles, seed=across + tiles)
+    result = certified_optimum(cells, tile_desc, capacity=capacity)
+    costs = _dense_costs(cells, tile_desc)
+    assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
+    _check_certified(result, costs)
+    # The photo's cells compete: the optimum is not every cell's nearest tile.
+    assert result.total_cost > costs.min(axis=1).sum()
+
+
+def test_search_with_offsets_ranks_by_reduced_cost() -> None:
+    rng = np.random.default_rng(9)
+    cells = rng.integers(-300, 300, (30, 12)).astype(np.int16)
+    tiles = rng.integers(-300, 300, (500, 12)).astype(np.int16)
+    offsets = rng.integers(-(10**9), 10**9, 500)
+    for scale in (1, 97):
+        index, value = search_topk(cells, tiles, 7, offsets=offsets, scale=scale)
+        ranked = scale * _dense_costs(cells, tiles) + offsets[None, :]
+        order = np.lexsort((np.broadcast_to(np.arange(500), ranked.shape), ranked), axis=1)
+        np.testing.assert_array_equal(index, order[:, :7])
+        np.testing.assert_array_equal(value, np.take_along_axis(ranked, order[:, :7], axis=1))
+
+
+def test_progress_is_reported_and_can_stop_the_solver() -> None:
+    cells, tiles = _photo_descriptors(12, 120, seed=4)
+    reports: list[dict] = []
+    certified_optimum(cells, tiles, progress=reports.append)
+    assert {r["stage"] for r in reports} == {"auction", "certificate"}
+    assert reports[-1]["phase"] >= 0 and max(r["bids"] for r in reports) >= len(cells)
+
+    class StopError(Exception):
+        pass
+
+    def stop(report: dict) -> None:
+        raise StopError
+
+    with pytest.raises(StopError):
+        certified_optimum(cells, tiles, progress=stop)
 
 
 def test_greedy_without_penalty_is_per_cell_best() -> None:
@@ -183,15 +275,12 @@ def test_greedy_reports_cells_without_allowed_candidate() -> None:
 
 
 def test_results_do_not_depend_on_threads() -> None:
-    rng = np.random.default_rng(4)
-    cells = rng.integers(-200, 400, (300, 12)).astype(np.int16)
-    tiles = rng.integers(-200, 400, (200, 12)).astype(np.int16)
-    rows = squared_distance_costs(cells, tiles)
+    cells, tiles = _photo_descriptors(16, 400, seed=8)
 
     def solve(threads: int) -> tuple[np.ndarray, ...]:
-        cand, cost, extra = nearest_by_descriptors(cells, tiles, k=6, threads=threads)
-        result = optimal_dense(rows, cand, cost, 200, capacity=2, extra_pairs=extra)
-        greedy = penalised_greedy(cand, cost, hardest_first(cost), 200, penalty=50.0)
+        result = certified_optimum(cells, tiles, capacity=2, threads=threads)
+        cand, dist = search_topk(cells, tiles, 6, threads=threads)
+        greedy = penalised_greedy(cand, dist, hardest_first(dist), len(tiles), penalty=50.0)
         return (result.assignment, result.cell_duals, result.tile_duals, *greedy)
 
     expected = solve(1)
@@ -214,6 +303,11 @@ def test_results_do_not_depend_on_threads() -> None:
         (lambda: optimal_assignment([[1, 1]], [[0.0, 1.0]], 3), "twice"),
         (lambda: optimal_assignment([[0, 1]], [[0.0, np.nan]], 3), "finite"),
         (lambda: optimal_assignment([[0, 1]], [[0.0]], 3), "same shape"),
+        (lambda: certified_optimum([[0], [1], [2]], [[0]], capacity=2), "3 cells cannot"),
+        (lambda: certified_optimum([[0]], [[0]], capacity=0), "capacity"),
+        (lambda: certified_optimum([[0]], [[0], [1], [2]], flips=True), "mirror"),
+        (lambda: certified_optimum([[0, 1]], [[0]]), "values per descriptor"),
+        (lambda: certified_optimum([[40000]], [[0]]), "must lie in"),
         (lambda: penalised_greedy([[0]], [[0.0]], [1], 1, penalty=0.0), "order holds cell 1"),
         (lambda: penalised_greedy([[0]], [[0.0]], [0, 0], 1, penalty=0.0), "twice"),
         (lambda: penalised_greedy([[0]], [[0.0]], [0], 1, penalty=0, max_uses=0), "max_uses"),

@@ -169,6 +169,8 @@ def test_matching_options_stats_and_evaluate(
     assert code == 0, output
     assert "SSIM" in output and "CIEDE2000" in output
     assert "distinct tiles: 40" in output  # 8 x 5 cells, every tile once
+    assert "assignment: optimal over the re-ranked candidates (certified on them)" in output
+    assert "combined score (units of 1e-06)" in output and "gap 0" in output
     code, evaluated = run("evaluate", photo_target, out, "--manifest", manifest)
     assert code == 0, evaluated
     assert [line for line in evaluated.splitlines() if "distinct tiles" in line] == [
@@ -181,6 +183,25 @@ def test_matching_options_stats_and_evaluate(
         "--assign", "optimal",
     )  # fmt: skip
     assert code == 1 and "too few" in output
+
+
+def test_optimal_assignment_is_certified_in_stats_and_manifest(
+    photo_target: Path, photo_tiles: Path, tmp_path: Path
+) -> None:
+    out, manifest = tmp_path / "m.png", tmp_path / "m.json"
+    code, output = run(
+        "build", photo_target, "--tiles", photo_tiles, "-o", out, "--cols", 12,
+        "--tile-size", 8, "--assign", "optimal", "--max-uses", 2, "--manifest", manifest,
+        "--stats",
+    )  # fmt: skip
+    assert code == 0, output
+    line = next(x for x in output.splitlines() if x.startswith("assignment:"))
+    assert line.startswith("assignment: optimal (certified), total squared colour-grid distance")
+    assert line.endswith(", gap 0")
+    meta = json.loads(manifest.read_text())["meta"]["optimal"]
+    assert meta["status"] == "optimal (certified)" and meta["gap"] == 0
+    assert f"{meta['total_cost']:,}" in line
+    assert meta["solver"]["phases"] >= 1
 
 
 def test_print_size_sets_the_tile_size_and_records_the_dpi(

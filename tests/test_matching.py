@@ -11,7 +11,13 @@ from scipy.optimize import linear_sum_assignment
 
 import mosaicfast
 from mosaicfast import MosaicfastError
-from mosaicfast.matching import MatchOptions, _colour_score, match_cells
+from mosaicfast.matching import (
+    SCORE_UNIT,
+    MatchOptions,
+    _colour_score,
+    _ssim_score,
+    match_cells,
+)
 
 
 def descriptors(count: int, seed: int, dim: int = 75) -> np.ndarray:
@@ -61,15 +67,41 @@ def test_the_penalty_spreads_uses() -> None:
 
 def test_optimal_unique_assignment_is_the_dense_optimum() -> None:
     cells, tiles = CELLS[:60], TILES[:90]
-    result = match_cells(cells, tiles, (6, 10), MatchOptions(assign="optimal", candidates=90))
-    assert len(np.unique(result.tiles)) == 60
     dist = ((cells[:, None, :].astype(int) - tiles[None].astype(int)) ** 2).sum(axis=2)
-    scores = _colour_score(dist, 75)
-    r, c = linear_sum_assignment(scores)
-    assert result.score.sum() == pytest.approx(scores[r, c].sum(), rel=1e-9)
-    # With few candidates the solver widens them as needed and stays one tile per cell.
-    narrow = match_cells(cells, tiles, (6, 10), MatchOptions(assign="optimal", candidates=2))
-    assert len(np.unique(narrow.tiles)) == 60
+    r, c = linear_sum_assignment(dist)
+    # Whatever the candidates, the colour optimum is over every cell and tile.
+    for candidates in (90, 2):
+        result = match_cells(
+            cells, tiles, (6, 10), MatchOptions(assign="optimal", candidates=candidates)
+        )
+        assert len(np.unique(result.tiles)) == 60
+        np.testing.assert_array_equal(result.distance, dist[np.arange(60), result.tiles])
+        assert result.distance.sum() == dist[r, c].sum()
+        np.testing.assert_allclose(result.score, _colour_score(result.distance, 75))
+        assert result.optimal is not None
+        assert result.optimal.status == "optimal (certified)"
+        assert (result.optimal.total_cost, result.optimal.gap) == (dist[r, c].sum(), 0)
+
+
+def test_optimal_with_ssim_is_optimal_over_reranked_candidates() -> None:
+    rng = np.random.default_rng(3)
+    cells, tiles = CELLS[:48], TILES[:60]
+    cell_luma = rng.random((48, 16, 16), dtype=np.float32) * 255
+    tile_luma = rng.random((60, 16, 16), dtype=np.float32) * 255
+    options = MatchOptions(assign="optimal", metric="combined", candidates=5, max_uses=2)
+    result = match_cells(
+        cells, tiles, (6, 8), options, cell_luma=cell_luma, tile_luma=lambda t: tile_luma[t]
+    )
+    assert np.bincount(result.tiles).max() <= 2
+    report = result.optimal
+    assert report is not None and report.gap == 0 and report.candidates == 5
+    assert report.status == "optimal over the re-ranked candidates (certified on them)"
+    assert report.total_cost == np.rint(result.score / SCORE_UNIT).sum()
+    # The colour optimum is among the candidates, so the re-ranked optimum is no worse.
+    colour = match_cells(cells, tiles, (6, 8), MatchOptions(assign="optimal", max_uses=2))
+    ssim = _ssim_score(colour.tiles[:, None], 60, cell_luma, lambda t: tile_luma[t], options, None)
+    colour_scores = 0.5 * colour.score + 0.5 * ssim[:, 0]
+    assert report.total_cost <= np.rint(colour_scores / SCORE_UNIT).sum()
 
 
 def test_a_library_too_small_for_unique_tiles_is_refused() -> None:

@@ -1,5 +1,8 @@
 """Type stubs for the Rust extension ``mosaicfast._core``."""
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -14,6 +17,7 @@ __all__ = [
     "cell_descriptors",
     "default_threads",
     "optimal_assignment",
+    "optimal_certified",
     "paint_band",
     "penalised_greedy",
     "probe_leaves",
@@ -43,6 +47,8 @@ def search_topk(
     tiles: NDArray[np.int16],
     k: int,
     *,
+    offsets: NDArray[np.int64] | None = None,
+    scale: int = 1,
     threads: int | None = None,
     kernel: str | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]: ...
@@ -94,6 +100,23 @@ def penalised_greedy(
 def optimal_assignment(
     cand: NDArray[np.int64], cost: NDArray[np.float64], n_tiles: int, capacity: int
 ) -> tuple[NDArray[np.int64], float, NDArray[np.float64], NDArray[np.float64], int]: ...
+def optimal_certified(
+    cells: NDArray[np.int16],
+    tiles: NDArray[np.int16],
+    capacity: int,
+    *,
+    flips: bool = False,
+    progress: Callable[[dict[str, Any]], object] | None = None,
+    threads: int | None = None,
+) -> tuple[
+    NDArray[np.int64],
+    NDArray[np.bool_],
+    NDArray[np.int64],
+    int,
+    NDArray[np.int64],
+    NDArray[np.int64],
+    dict[str, Any],
+]: ...
 def blend_tiles(
     tiles: NDArray[np.uint8],
     targets: NDArray[np.uint8],

@@ -32,7 +32,13 @@ from .images import open_rgb, to_srgb
 from .indexer import index_library
 from .library import Library
 from .manifest import check_manifest_path, manifest_beside
-from .matching import LumaLoader, MatchOptions, check_matching_memory, match_cells
+from .matching import (
+    LumaLoader,
+    MatchOptions,
+    OptimalReport,
+    check_matching_memory,
+    match_cells,
+)
 from .output import (
     STREAM_PIXELS,
     check_destination,
@@ -101,6 +107,9 @@ class Mosaic:
         Resolution recorded in saved files (``build(print_size=..., dpi=...)``).
     progress : bool
         Show progress bars while composing and saving.
+    optimal : OptimalReport, optional
+        With ``assign="optimal"``: what the assignment is optimal for and its
+        certificate (status, total cost, gap 0); also written to the manifest.
     """
 
     assignment: NDArray[np.int64]
@@ -115,6 +124,7 @@ class Mosaic:
     options: dict[str, Any] = field(default_factory=dict)
     dpi: float | None = None
     progress: bool = False
+    optimal: OptimalReport | None = None
     _pixels: NDArray[np.uint8] | None = field(default=None, init=False, repr=False)
     _image: Image.Image | None = field(default=None, init=False, repr=False)
 
@@ -258,6 +268,8 @@ class Mosaic:
 
     def _manifest_beside(self, path: str | Path) -> AbstractContextManager[None]:
         meta = {"rows": self.plan.rows, "cols": self.plan.cols, **self.options}
+        if self.optimal is not None:
+            meta["optimal"] = self.optimal.as_dict()
         return manifest_beside(path, self.assignment, self.tiles, flipped=self.flipped, meta=meta)
 
 
@@ -349,7 +361,10 @@ def build(
     assign : {"best", "penalty", "optimal"}, default "penalty"
         Each cell its best candidate; the blog's penalised greedy (the default: on
         real photos it keeps the fidelity of ``best`` and removes its clumps); or the
-        minimum total score with each tile used at most ``max_uses`` times (default once).
+        minimum total with each tile used at most ``max_uses`` times (default once):
+        with the ``color`` metric the least total squared colour-grid distance over
+        every cell and tile, certified (:attr:`Mosaic.optimal`); with ``ssim`` and
+        ``combined``, optimal over the re-ranked candidates only.
     penalty : float, default 0.05
         With ``assign="penalty"``: score added per earlier use of a tile.
     max_uses : int, optional
@@ -497,7 +512,7 @@ def build(
         with stages("match"):
             match = match_cells(
                 cell_desc, tile_desc, (plan.rows, plan.cols), matching,
-                cell_luma=cell_luma, tile_luma=tile_luma, threads=threads,
+                cell_luma=cell_luma, tile_luma=tile_luma, threads=threads, progress=progress,
             )  # fmt: skip
             assignment = match.tiles.reshape(plan.rows, plan.cols)
             flipped = match.flipped.reshape(plan.rows, plan.cols)
@@ -533,6 +548,7 @@ def build(
         options=options,
         dpi=dpi,
         progress=progress,
+        optimal=match.optimal,
     )
     if output is not None:
         mosaic.save(output, manifest=manifest)

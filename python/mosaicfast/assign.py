@@ -1,61 +1,64 @@
-"""Assignment of tiles to cells from per-cell candidate lists, computed by the Rust core.
-
-Every function takes candidate lists: ``cand``, an ``(m, k)`` array of tile indices
-(distinct per row, ``-1`` pads a short row) and ``cost``, the matching ``(m, k)``
-costs (lower is better), for the ``m`` cells of a ``rows x cols`` grid listed
-row-major and ``n_tiles`` tiles.
+"""Assignment of tiles to cells, computed by the Rust core.
 
 - :func:`penalised_greedy` visits the cells in a given order; each takes the
   candidate of least ``cost + penalty * uses``, optionally with a use limit and
   a minimum (Chebyshev) distance between repeats of a tile.
-- :func:`optimal_assignment` finds the exact minimum total cost assignment on
-  the candidate graph with each tile used at most ``capacity`` times, and dual
-  potentials that certify it.
-- :func:`optimal_dense` makes that optimum the optimum over *all* (cell, tile)
-  pairs by column generation: it adds the pairs of negative reduced cost
-  (:func:`reduced_cost_violations`) and solves again until there are none.
+- :func:`certified_optimum` finds the least total squared colour-grid distance
+  over **every** cell and tile, each tile used at most ``capacity`` times, with
+  integer dual potentials that prove it (an auction priced by the exhaustive
+  search kernel; see ``docs/optimal.md``).
+- :func:`optimal_assignment` finds the exact minimum total cost on given
+  candidate lists (successive shortest paths), e.g. re-ranked scores.
+
+The greedy and :func:`optimal_assignment` take candidate lists: ``cand``, an
+``(m, k)`` array of tile indices (distinct per row, ``-1`` pads a short row)
+and ``cost``, the matching ``(m, k)`` costs (lower is better), for the ``m``
+cells of a ``rows x cols`` grid listed row-major and ``n_tiles`` tiles.
 
 The certificate, for the linear program ``min sum c_ij x_ij`` subject to
 ``sum_j x_ij = 1`` per cell, ``sum_i x_ij <= capacity`` per tile, ``x >= 0``
 (its optimum is integral: the constraint matrix is that of a network): duals
 ``u`` (cells) and ``v <= 0`` (tiles) with ``c_ij - u_i - v_j >= 0`` on every
-pair and equality on assigned pairs, ``v_j < 0`` only for full tiles. The
-solver returns such duals for the candidate pairs; if the same inequality holds
-for every pair of the full ``m x n`` problem, the duals are feasible for it too
-and, by complementary slackness, the sparse optimum is the dense optimum.
+pair and equality on assigned pairs, ``v_j < 0`` only for full tiles. Then
+``sum(u) + capacity * sum(v)`` is a lower bound of every assignment's total
+(weak duality) equal to the assignment's total: the gap is 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
-from .descriptors import search_topk
+from .descriptors import descriptor_pair
 from .errors import MosaicfastError
 
 __all__ = [
-    "CostRows",
+    "CERTIFIED",
+    "CertifiedAssignment",
     "InfeasibleAssignmentError",
     "OptimalAssignment",
-    "Pairs",
+    "certified_optimum",
     "hardest_first",
-    "nearest_by_cost",
-    "nearest_by_descriptors",
     "optimal_assignment",
-    "optimal_dense",
     "penalised_greedy",
-    "reduced_cost_violations",
-    "squared_distance_costs",
 ]
 
-CostRows = Callable[[NDArray[np.intp]], NDArray[np.float64]]
-"""Costs of the given cells to every tile: ``rows -> (len(rows), n_tiles)`` float64."""
-Pairs = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]
-"""(cell, tile, cost) triples, one per (cell, tile) pair."""
+CERTIFIED = "optimal (certified)"
+"""The status of a result whose certificate holds over every cell x tile pair."""
+
+Progress = Callable[[dict[str, Any]], None]
+"""Called with the solver's progress, a dict: ``stage`` ("auction", then
+"certificate"), ``phase`` and ``phases`` (the auction's epsilon-scaling phases done
+and planned), ``checks`` (exhaustive checks of the certificate made), ``unassigned``
+(cells without a tile), ``bids`` and ``reverse_bids``, ``repriced`` (cells searched
+exhaustively again) and ``passes`` (exhaustive searches), ``pairs_added`` (pairs
+the certificate found outside the solver's lists) and ``improved`` (improvements the
+certificate step made; 0 when the auction was exact, as expected)."""
 
 
 class InfeasibleAssignmentError(MosaicfastError):
@@ -89,15 +92,12 @@ class OptimalAssignment:
         ``u`` ``(m,)`` and ``v`` ``(n_tiles,)`` ``float64``: ``c_ij - u_i - v_j >= 0``
         on every candidate pair, ``0`` on assigned pairs, ``v <= 0``, and
         ``total_cost == u.sum() + capacity * v.sum()``.
-    rounds : int
-        Solves it took (more than 1 only for :func:`optimal_dense`).
     """
 
     assignment: NDArray[np.int64]
     total_cost: float
     cell_duals: NDArray[np.float64]
     tile_duals: NDArray[np.float64]
-    rounds: int = 1
 
 
 def _candidates(cand: ArrayLike, cost: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
@@ -264,271 +264,117 @@ def optimal_assignment(
     return OptimalAssignment(assignment, total, u, v)
 
 
-def squared_distance_costs(cells: ArrayLike, tiles: ArrayLike) -> CostRows:
-    """Exact squared Euclidean distances of integer descriptors, as a :data:`CostRows`.
+@dataclass(frozen=True)
+class CertifiedAssignment:
+    """The least-total-cost assignment over every cell and tile, and its proof.
 
-    float64 matrix products are exact here: every product and partial sum of
-    ``int16`` descriptors is an integer below ``2**53``.
+    Attributes
+    ----------
+    assignment : numpy.ndarray
+        ``(m,)`` ``int64`` tile of every cell.
+    flipped : numpy.ndarray
+        ``(m,)`` ``bool``: the cell uses its tile's mirror image (with ``flips``).
+    costs : numpy.ndarray
+        ``(m,)`` ``int64`` cost of every cell's pair: the squared distance of the
+        integer descriptors (of the better orientation, with ``flips``).
+    total_cost : int
+        Their sum, the least possible.
+    cell_duals, tile_duals : numpy.ndarray
+        ``u`` ``(m,)`` and ``v`` ``(n,)`` ``int64``: ``c_ij - u_i - v_j >= 0`` for
+        every cell and tile (checked by one exhaustive search), ``0`` on assigned
+        pairs, ``v <= 0``, ``v_j < 0`` only for tiles used ``capacity`` times.
+    capacity : int
+        Most uses of one tile.
+    stats : dict
+        What the solver did (see :data:`Progress`).
+    status : str
+        :data:`CERTIFIED`.
     """
-    a = np.asarray(cells, dtype=np.float64)
-    b = np.asarray(tiles, dtype=np.float64)
-    a_norms = np.einsum("ij,ij->i", a, a)
-    b_norms = np.einsum("ij,ij->i", b, b)
 
-    def rows(index: NDArray[np.intp]) -> NDArray[np.float64]:
-        out = a[index] @ b.T
-        out *= -2.0
-        out += a_norms[index, None]
-        out += b_norms[None, :]
-        return out
+    assignment: NDArray[np.int64]
+    flipped: NDArray[np.bool_]
+    costs: NDArray[np.int64]
+    total_cost: int
+    cell_duals: NDArray[np.int64]
+    tile_duals: NDArray[np.int64]
+    capacity: int
+    stats: dict[str, Any] = field(default_factory=dict)
+    status: str = CERTIFIED
 
-    return rows
+    @property
+    def dual_bound(self) -> int:
+        """``sum(u) + capacity * sum(v)``: no assignment costs less (weak duality)."""
+        return int(self.cell_duals.sum()) + self.capacity * int(self.tile_duals.sum())
 
-
-def _blocks(m: int, block: int) -> list[NDArray[np.intp]]:
-    return [np.arange(start, min(start + block, m)) for start in range(0, m, block)]
-
-
-def _smallest_per_row(values: NDArray[np.float64], count: int) -> NDArray[np.intp]:
-    """Per row, the columns of the ``count`` smallest values (unordered)."""
-    count = min(count, values.shape[1])
-    if count == values.shape[1]:
-        return np.broadcast_to(np.arange(count), (values.shape[0], count))
-    return np.argpartition(values, count - 1, axis=1)[:, :count]
+    @property
+    def gap(self) -> int:
+        """``total_cost - dual_bound``: 0 for a certified optimum."""
+        return self.total_cost - self.dual_bound
 
 
-def reduced_cost_violations(
-    cost_rows: CostRows,
-    m: int,
-    cell_duals: NDArray[np.float64],
-    tile_duals: NDArray[np.float64],
-    *,
-    tol: float,
-    per_cell: int = 8,
-    block: int = 512,
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """The pairs of the full problem whose reduced cost ``c_ij - u_i - v_j`` is below ``-tol``.
-
-    Scans all ``m x n`` pairs in blocks of ``block`` cells (memory
-    ``block * n_tiles`` floats) and keeps per cell the ``per_cell`` most negative.
-
-    Returns
-    -------
-    cells, tiles, costs : numpy.ndarray
-        The violating pairs and their costs ``c_ij``; empty when the duals are
-        feasible for the full problem, i.e. the sparse optimum is the dense one.
-    """
-    found: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]] = []
-    for rows in _blocks(m, block):
-        costs = cost_rows(rows)
-        reduced = costs - cell_duals[rows, None]
-        reduced -= tile_duals[None, :]
-        bad_rows = np.flatnonzero((reduced < -tol).any(axis=1))
-        if not len(bad_rows):
-            continue
-        worst = _smallest_per_row(reduced[bad_rows], per_cell)
-        keep = np.take_along_axis(reduced[bad_rows], worst, axis=1) < -tol
-        cell_of = np.broadcast_to(rows[bad_rows, None], worst.shape)[keep]
-        worst_costs = np.take_along_axis(costs[bad_rows], worst, axis=1)[keep]
-        found.append((cell_of, worst[keep], worst_costs))
-    if not found:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty, np.empty(0, dtype=np.float64)
-    cells, tiles, costs = (np.concatenate(parts) for parts in zip(*found, strict=True))
-    return cells.astype(np.int64), tiles.astype(np.int64), costs
-
-
-def _with_pairs(
-    cand: NDArray[np.int64],
-    cost: NDArray[np.float64],
-    cells: NDArray[np.int64],
-    tiles: NDArray[np.int64],
-    costs: NDArray[np.float64],
-) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """The candidate lists with the given pairs added (duplicates dropped), ``-1`` padded."""
-    m = cand.shape[0]
-    present = cand >= 0
-    all_cells = np.concatenate([np.nonzero(present)[0], cells])
-    all_tiles = np.concatenate([cand[present], tiles])
-    all_costs = np.concatenate([cost[present], costs])
-    order = np.lexsort((all_tiles, all_cells))
-    all_cells, all_tiles, all_costs = all_cells[order], all_tiles[order], all_costs[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = (all_cells[1:] != all_cells[:-1]) | (all_tiles[1:] != all_tiles[:-1])
-    all_cells, all_tiles, all_costs = all_cells[first], all_tiles[first], all_costs[first]
-    counts = np.bincount(all_cells, minlength=m)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    slot = np.arange(len(all_cells)) - starts[all_cells]
-    width = int(counts.max())
-    new_cand = np.full((m, width), -1, dtype=np.int64)
-    new_cost = np.zeros((m, width), dtype=np.float64)
-    new_cand[all_cells, slot] = all_tiles
-    new_cost[all_cells, slot] = all_costs
-    return new_cand, new_cost
-
-
-def nearest_by_cost(
-    cost_rows: CostRows, m: int, n_tiles: int, *, k: int = 16, per_tile: int = 2, block: int = 512
-) -> tuple[NDArray[np.int64], NDArray[np.float64], Pairs]:
-    """Each cell's ``k`` cheapest tiles and each tile's ``per_tile`` cheapest cells, by a full scan.
-
-    Returns
-    -------
-    cand, cost, tile_pairs
-        ``(m, k)`` tiles and costs, and the ``(cells, tiles, costs)`` pairs of
-        every tile's cheapest cells, as :func:`optimal_dense` takes them.
-    """
-    row_cand, row_cost, col_cells, col_costs = [], [], [], []
-    for rows in _blocks(m, block):
-        costs = cost_rows(rows)
-        best = _smallest_per_row(costs, k)
-        row_cand.append(best)
-        row_cost.append(np.take_along_axis(costs, best, axis=1))
-        take = min(per_tile, len(rows))
-        best_cells = np.argpartition(costs, take - 1, axis=0)[:take]
-        col_cells.append(rows[best_cells])
-        col_costs.append(np.take_along_axis(costs, best_cells, axis=0))
-    cells, cell_costs = np.concatenate(col_cells), np.concatenate(col_costs)
-    best = np.argpartition(cell_costs, min(per_tile, len(cells)) - 1, axis=0)[:per_tile]
-    tiles = np.broadcast_to(np.arange(n_tiles), best.shape).ravel()
-    pairs = (
-        np.take_along_axis(cells, best, axis=0).ravel().astype(np.int64),
-        tiles.astype(np.int64),
-        np.take_along_axis(cell_costs, best, axis=0).ravel(),
-    )
-    return np.concatenate(row_cand).astype(np.int64), np.concatenate(row_cost), pairs
-
-
-def nearest_by_descriptors(
+def certified_optimum(
     cells: ArrayLike,
     tiles: ArrayLike,
     *,
-    k: int = 16,
-    per_tile: int = 2,
-    threads: int | None = None,
-) -> tuple[NDArray[np.int64], NDArray[np.float64], Pairs]:
-    """:func:`nearest_by_cost` for squared distances of descriptors, by the core's exact search.
-
-    Costs are those of :func:`squared_distance_costs`; two top-k searches (cells
-    against tiles and tiles against cells) replace the full scan.
-    """
-    cand, dist = search_topk(cells, tiles, k, threads=threads)
-    best_cells, cell_dist = search_topk(tiles, cells, per_tile, threads=threads)
-    pairs = (
-        best_cells.ravel(),
-        np.repeat(np.arange(len(best_cells), dtype=np.int64), best_cells.shape[1]),
-        cell_dist.ravel().astype(np.float64),
-    )
-    return cand, dist.astype(np.float64), pairs
-
-
-def _free_tile_pairs(
-    cost_rows: CostRows,
-    error: InfeasibleAssignmentError,
-    n_tiles: int,
-    capacity: int,
-    per_cell: int,
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """For every unmatched cell, its ``per_cell`` cheapest tiles with spare capacity."""
-    matched = error.assignment[error.assignment >= 0]
-    spare = np.flatnonzero(np.bincount(matched, minlength=n_tiles) < capacity)
-    costs = cost_rows(error.unmatched)[:, spare]
-    best = _smallest_per_row(costs, per_cell)
-    cells = np.broadcast_to(error.unmatched[:, None], best.shape).ravel()
-    return cells.astype(np.int64), spare[best].ravel(), np.take_along_axis(costs, best, 1).ravel()
-
-
-def _subset_rows(cost_rows: CostRows, cells: NDArray[np.intp]) -> CostRows:
-    """The cost rows of ``cells``, indexed ``0..len(cells)``."""
-    return lambda rows: cost_rows(cells[rows])
-
-
-def optimal_dense(
-    cost_rows: CostRows,
-    nearest: ArrayLike,
-    nearest_costs: ArrayLike,
-    n_tiles: int,
-    *,
     capacity: int = 1,
-    extra_pairs: Pairs | None = None,
-    per_cell: int = 8,
-    rtol: float = 1e-9,
-    max_rounds: int = 50,
-    block: int = 512,
-) -> OptimalAssignment:
-    """The minimum-cost assignment over all ``m x n_tiles`` pairs, by column generation.
+    flips: bool = False,
+    progress: Progress | None = None,
+    threads: int | None = None,
+) -> CertifiedAssignment:
+    """The least total squared distance over every cell and every tile, certified.
 
-    Solves exactly on the candidate pairs (:func:`optimal_assignment`), then
-    looks for pairs of negative reduced cost ``c_ij - u_i - v_j`` under the
-    returned duals; violating pairs (``per_cell`` per cell) are added and the
-    problem solved again, until none is left: the duals are then feasible for the
-    full problem, which certifies the optimum (see the module notes). Cells that
-    cannot be matched get their cheapest tiles with spare capacity added.
-
-    Only some cells need the scan: ``nearest`` holds each cell's cheapest tiles,
-    so every other pair costs at least the row's largest ``nearest_costs``
-    ``b_i``, and as ``v <= 0`` its reduced cost is at least ``b_i - u_i``. Cells
-    with ``u_i <= b_i`` are certified without looking at their other pairs.
+    Each cell gets one tile, each tile at most ``capacity`` times, and the total of
+    ``|a_i - b_j|^2`` over the cells (the distance the exhaustive search ranks by,
+    exact in integers) is the least possible: integer dual potentials prove it over
+    all ``m x n`` pairs, checked by one pass of the exhaustive search with the tile
+    duals as per-tile offsets. The ``m x n`` cost matrix is never formed; memory is
+    ``O(m * 512 + n)``. An epsilon-scaling auction priced by the search kernel
+    (Rust, multi-threaded where it pays; the result does not depend on ``threads``);
+    see ``docs/optimal.md``.
 
     Parameters
     ----------
-    cost_rows : CostRows
-        Costs of given cells to every tile, e.g. :func:`squared_distance_costs`.
-    nearest, nearest_costs : array_like
-        ``(m, k)`` each cell's ``k`` cheapest tiles and their costs (ties broken
-        any way), e.g. from :func:`nearest_by_descriptors` or :func:`nearest_by_cost`.
-    n_tiles : int
-        Number of tiles.
+    cells : array_like
+        ``(m, d)`` integer descriptors.
+    tiles : array_like
+        ``(n, d)`` integer descriptors; with ``flips``, ``(2n, d)``: the tiles, then
+        their mirror images in the same order (a tile and its mirror are one tile,
+        at the better of their two costs).
     capacity : int, default 1
-        Most uses of one tile.
-    extra_pairs : Pairs, optional
-        More candidate ``(cells, tiles, costs)``, e.g. each tile's cheapest cells,
-        which keep tiles that are nobody's favourite reachable.
-    per_cell : int, default 8
-        Pairs added per cell and round.
-    rtol : float, default 1e-9
-        Reduced costs above ``-rtol * max(1, max |cost|)`` count as non-negative
-        (rounding in the duals).
-    max_rounds : int, default 50
-        Give up (``MosaicfastError``) after this many solves.
-    block : int, default 512
-        Cells per block of the scans (memory ``block * n_tiles`` floats).
+        Most uses of one tile; ``n * capacity >= m``.
+    flips : bool, default False
+        See ``tiles``.
+    progress : callable, optional
+        Called now and then with the solver's progress (see :data:`Progress`); an
+        exception it raises stops the solver and propagates.
+    threads : int, optional
+        Worker threads of the core; default one per core.
 
     Returns
     -------
-    OptimalAssignment
-        The certified optimum; ``rounds`` says how many solves it took.
+    CertifiedAssignment
+
+    Raises
+    ------
+    ValueError
+        Mismatched or out-of-range descriptors, ``capacity < 1``, or too few tiles
+        (``n * capacity < m``), said before any work.
     """
-    cand, cost = _candidates(nearest, nearest_costs)
-    m = cand.shape[0]
-    _check_capacity(m, n_tiles, capacity)
-    if min(per_cell, max_rounds, block) < 1:
-        raise ValueError("per_cell, max_rounds and block must be at least 1")
-    bound = cost.max(axis=1)
-    if extra_pairs is not None:
-        cand, cost = _with_pairs(cand, cost, *extra_pairs)
-    tol = rtol * max(1.0, float(np.abs(cost).max()))
-    for rounds in range(1, max_rounds + 1):
-        try:
-            result = optimal_assignment(cand, cost, n_tiles, capacity=capacity)
-        except InfeasibleAssignmentError as error:
-            cand, cost = _with_pairs(
-                cand, cost, *_free_tile_pairs(cost_rows, error, n_tiles, capacity, per_cell)
-            )
-            continue
-        suspects = np.flatnonzero(result.cell_duals > bound + tol)
-        cells, tiles, costs = reduced_cost_violations(
-            _subset_rows(cost_rows, suspects),
-            len(suspects),
-            result.cell_duals[suspects],
-            result.tile_duals,
-            tol=tol,
-            per_cell=per_cell,
-            block=block,
-        )
-        if not len(cells):
-            return OptimalAssignment(
-                result.assignment, result.total_cost, result.cell_duals, result.tile_duals, rounds
-            )
-        cand, cost = _with_pairs(cand, cost, suspects[cells], tiles, costs)
-    raise MosaicfastError(f"no certified optimum after {max_rounds} rounds of column generation")
+    cell_arr, tile_arr = descriptor_pair(cells, tiles)
+    n = len(tile_arr) // 2 if flips else len(tile_arr)
+    if flips and len(tile_arr) % 2:
+        raise ValueError("with flips, tiles must hold the tiles and then their mirror images")
+    _check_capacity(len(cell_arr), n, capacity)
+    assignment, flipped, costs, total, u, v, stats = _core.optimal_certified(
+        cell_arr, tile_arr, capacity, flips=flips, progress=progress, threads=threads
+    )
+    return CertifiedAssignment(
+        assignment=assignment,
+        flipped=flipped,
+        costs=costs,
+        total_cost=int(total),
+        cell_duals=u,
+        tile_duals=v,
+        capacity=capacity,
+        stats=stats,
+    )

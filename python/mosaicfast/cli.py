@@ -254,8 +254,10 @@ def main() -> None:
     default="penalty",
     show_default=True,
     help="best: each cell its best tile; penalty: each use of a tile adds --penalty to "
-    "its score for later cells; optimal: least total score with each tile used at most "
-    "--max-uses times (default once).",
+    "its score for later cells; optimal: least total with each tile used at most "
+    "--max-uses times (default once): with --metric color the least total squared "
+    "colour-grid distance over every cell and tile, certified; with --metric ssim or "
+    "combined, optimal over the re-ranked candidates only (--candidates per cell).",
 )
 @click.option(
     "--penalty",
@@ -470,6 +472,8 @@ def build(
         quality = evaluate(mosaic.target, mosaic.reduced(), mosaic.assignment)
         for line in quality.lines():
             _line(line, err=False)
+        if mosaic.optimal is not None:
+            _line(mosaic.optimal.line(), err=False)
 
 
 def _video_options(function: Callable[..., None]) -> Callable[..., None]:

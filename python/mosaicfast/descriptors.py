@@ -18,6 +18,7 @@ __all__ = [
     "MAX_GRID",
     "cell_descriptors",
     "descriptor_array",
+    "descriptor_pair",
     "descriptor_size",
     "search_topk",
     "tile_descriptors",
@@ -117,8 +118,28 @@ def descriptor_array(values: ArrayLike, name: str) -> NDArray[np.int16]:
     return np.ascontiguousarray(arr, dtype=np.int16)
 
 
+def descriptor_pair(
+    cells: ArrayLike, tiles: ArrayLike
+) -> tuple[NDArray[np.int16], NDArray[np.int16]]:
+    """Cell and tile descriptors, each as :func:`descriptor_array` makes it, of one width."""
+    cell_arr = descriptor_array(cells, "cells")
+    tile_arr = descriptor_array(tiles, "tiles")
+    if cell_arr.shape[1] != tile_arr.shape[1]:
+        raise ValueError(
+            f"cells have {cell_arr.shape[1]} values per descriptor but tiles have "
+            f"{tile_arr.shape[1]}"
+        )
+    return cell_arr, tile_arr
+
+
 def search_topk(
-    cells: ArrayLike, tiles: ArrayLike, k: int = 1, *, threads: int | None = None
+    cells: ArrayLike,
+    tiles: ArrayLike,
+    k: int = 1,
+    *,
+    offsets: ArrayLike | None = None,
+    scale: int = 1,
+    threads: int | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """The ``k`` nearest tiles of every cell, by exhaustive exact search.
 
@@ -130,6 +151,12 @@ def search_topk(
         ``(n, d)`` integer descriptors.
     k : int, default 1
         Matches per cell, ``1 <= k <= n``.
+    offsets : array_like, optional
+        ``(n,)`` integers: rank the tiles by ``scale * distance + offsets[tile]``
+        instead (e.g. tile prices or dual potentials: ``-v`` gives each cell its
+        tiles of least reduced cost), exactly, in the same single pass.
+    scale : int, default 1
+        Multiplies the distance when ``offsets`` is given (``>= 1``).
     threads : int, optional
         Worker threads; default one per core. The result does not depend on it.
 
@@ -137,19 +164,20 @@ def search_topk(
     -------
     indices, distances : numpy.ndarray
         ``(m, k)`` ``int64`` arrays: per cell the tile indices of smallest squared
-        Euclidean distance and those distances, ordered by (distance, index), so
-        ties go to the lowest tile index.
+        Euclidean distance (or ranking value) and those values, ordered by
+        (value, index), so ties go to the lowest tile index.
     """
-    cell_arr = descriptor_array(cells, "cells")
-    tile_arr = descriptor_array(tiles, "tiles")
-    if cell_arr.shape[1] != tile_arr.shape[1]:
-        raise ValueError(
-            f"cells have {cell_arr.shape[1]} values per descriptor but tiles have "
-            f"{tile_arr.shape[1]}"
-        )
+    cell_arr, tile_arr = descriptor_pair(cells, tiles)
     n = tile_arr.shape[0]
     if n == 0:
         raise ValueError("there are no tiles to search")
     if not 1 <= k <= n:
         raise ValueError(f"k must be between 1 and the number of tiles ({n}), got {k}")
-    return _core.search_topk(cell_arr, tile_arr, k, threads=threads)
+    if offsets is None:
+        return _core.search_topk(cell_arr, tile_arr, k, threads=threads)
+    offset_arr = np.ascontiguousarray(offsets, dtype=np.int64)
+    if offset_arr.shape != (n,):
+        raise ValueError(f"offsets must hold one value per tile ({n}), got {offset_arr.shape}")
+    return _core.search_topk(
+        cell_arr, tile_arr, k, offsets=offset_arr, scale=scale, threads=threads
+    )

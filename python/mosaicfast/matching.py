@@ -24,8 +24,15 @@
    * ``penalty``: the penalised greedy of the source blog: cells in a fixed order
      (``hardest`` first: worst best score first; or ``random`` by the seed) each
      take the candidate minimising ``score + penalty * uses``;
-   * ``optimal``: the minimum total score with every tile used at most ``max_uses``
-     times (default once), exact on the candidate graph.
+   * ``optimal``: the minimum total with every tile used at most ``max_uses`` times
+     (default once). With the ``color`` metric it is the least total squared
+     colour-grid distance over **every** cell and tile, certified over all pairs
+     (:func:`mosaicfast.assign.certified_optimum`; the search is exhaustive whatever
+     ``prune`` says). SSIM scores cannot be priced by the search kernel, so with
+     ``ssim`` and ``combined`` it is the least total score over *re-ranked
+     candidates only*: each cell's ``candidates`` tiles of least reduced colour cost
+     under the certified colour optimum's duals (which always admit an assignment),
+     scored, quantised to ``1e-6`` and solved exactly on that graph.
 
    ``max_uses`` and ``min_distance`` (no tile twice within that Chebyshev distance)
    constrain ``best`` and ``penalty`` too (through the greedy); ``optimal`` takes
@@ -35,9 +42,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,6 +54,7 @@ from numpy.typing import NDArray
 from . import assign, descriptors
 from .candidates import CandidateIndex
 from .errors import MosaicfastError
+from .progress import SolverBar
 from .ssim import candidate_ssim
 
 __all__ = [
@@ -53,9 +63,11 @@ __all__ = [
     "METRICS",
     "ORDERS",
     "PRUNING",
+    "SCORE_UNIT",
     "SSIM_WINDOWS",
     "Match",
     "MatchOptions",
+    "OptimalReport",
     "check_matching_memory",
     "match_cells",
 ]
@@ -70,6 +82,10 @@ SSIM_WINDOWS = ("uniform", "gaussian")
 PRUNING = ("none", "pca", "mean")
 #: RMS CIELAB difference per block that the colour score counts as 1.
 COLOUR_SCALE = 25.0
+#: Scores are solved exactly by ``assign="optimal"`` in whole multiples of this.
+SCORE_UNIT = 1e-6
+#: Status of an ``optimal`` result with the ``ssim`` or ``combined`` metric.
+RERANKED = "optimal over the re-ranked candidates (certified on them)"
 
 #: Candidates scored at a time (cells x candidates per cell): the search's and the
 #: scoring's temporaries stay near a few hundred MB whatever the number of cells.
@@ -157,12 +173,54 @@ class Match:
         ``(m,)`` score of the chosen tile (see the module documentation).
     distance : numpy.ndarray
         ``(m,)`` exact squared colour-grid distance of the chosen tile.
+    optimal : OptimalReport, optional
+        With ``assign="optimal"``: what the result is optimal for, and its proof.
     """
 
     tiles: NDArray[np.int64]
     flipped: NDArray[np.bool_]
     score: NDArray[np.float64]
     distance: NDArray[np.int64]
+    optimal: OptimalReport | None = None
+
+
+@dataclass(frozen=True)
+class OptimalReport:
+    """What an ``optimal`` assignment is optimal for, and the certificate's figures.
+
+    Attributes
+    ----------
+    status : str
+        ``"optimal (certified)"`` (colour metric: over every cell and tile) or
+        ``"optimal over the re-ranked candidates (certified on them)"``.
+    objective : str
+        The total minimised, in words.
+    total_cost : int
+        That total, in the objective's integer units.
+    gap : int
+        ``total_cost`` minus the duals' lower bound: 0.
+    candidates : int, optional
+        Candidates per cell the re-ranked solve chose among.
+    solver : dict
+        What the colour solver did (phases, bids, exhaustive passes, pairs the
+        certificate added).
+    """
+
+    status: str
+    objective: str
+    total_cost: int
+    gap: int
+    candidates: int | None = None
+    solver: dict[str, Any] = field(default_factory=dict)
+
+    def line(self) -> str:
+        """One line for ``build --stats``."""
+        total = f"total {self.objective} {self.total_cost:,}"
+        return f"assignment: {self.status}, {total}, gap {self.gap}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-able values (for the manifest)."""
+        return dataclasses.asdict(self)
 
 
 @dataclass
@@ -184,6 +242,7 @@ def match_cells(
     cell_luma: NDArray[np.float32] | None = None,
     tile_luma: LumaLoader | None = None,
     threads: int | None = None,
+    progress: bool = False,
 ) -> Match:
     """Choose a tile for every cell.
 
@@ -202,6 +261,8 @@ def match_cells(
         Gives the luminance patches of tiles by index.
     threads : int, optional
         Worker threads of the core; the result does not depend on it.
+    progress : bool, default False
+        Show a progress bar for the optimal assignment's solve.
     """
     options.check()
     n = len(tiles)
@@ -213,11 +274,10 @@ def match_cells(
         )
     matcher = _Matcher(cells, _Space(tiles, options, threads), n, options, cell_luma, tile_luma)
     k = options.candidate_count(matcher.space.size)
-    found = matcher.candidates(k)
     if options.assign == "optimal":
-        found, tiles_chosen = matcher.optimal(found, k)
-        chosen = _columns(found, tiles_chosen)
-    elif options.assign == "penalty" or options.constrained:
+        return matcher.optimal(k, progress)
+    found = matcher.candidates(k)
+    if options.assign == "penalty" or options.constrained:
         found, tiles_chosen = matcher.greedy(found, k, grid)
         chosen = _columns(found, tiles_chosen)
     else:
@@ -249,15 +309,25 @@ class _Space:
         self.size = len(tiles)
         self.threads = threads
         self.shortlist = options.shortlist
+        # The optimal assignment searches exhaustively: its certificate covers every pair.
         self.index = (
             None
-            if options.prune == "none"
+            if options.prune == "none" or options.assign == "optimal"
             else CandidateIndex(
                 tiles, method="pca" if options.prune == "pca" else "mean", threads=threads
             )
         )
 
-    def search(self, cells: NDArray[np.int16], k: int) -> tuple[NDArray, NDArray]:
+    def search(
+        self, cells: NDArray[np.int16], k: int, offsets: NDArray[np.int64] | None = None
+    ) -> tuple[NDArray, NDArray]:
+        """The ``k`` best entries of every cell: by distance, or exhaustively by
+        ``distance + offsets[entry]``; the distances either way."""
+        if offsets is not None:
+            index, value = descriptors.search_topk(
+                cells, self.tiles, k, offsets=offsets, threads=self.threads
+            )
+            return index, value - offsets[index]
         if self.index is None:
             return descriptors.search_topk(cells, self.tiles, k, threads=self.threads)
         shortlist = None if self.shortlist is None else max(self.shortlist, k)
@@ -299,8 +369,14 @@ class _Matcher:
         return out
 
     def _chunk(self, k: int, rows: NDArray[np.intp]) -> _Candidates:
+        return self.scored(*self.space.search(self.cells[rows], k), rows)
+
+    def scored(
+        self, index: NDArray[np.int64], distance: NDArray[np.int64], rows: NDArray[np.intp]
+    ) -> _Candidates:
+        """Candidate entries ``index`` at ``distance`` of ``cells[rows]``, scored, sorted
+        by score, a tile and its mirror kept once (the better)."""
         n, options = self.n, self.options
-        index, distance = self.space.search(self.cells[rows], k)
         score = _colour_score(distance, self.cells.shape[1])
         if options.metric != "color":
             luma = None if self.cell_luma is None else self.cell_luma[rows]
@@ -341,21 +417,51 @@ class _Matcher:
             found = _replace_rows(found, free, self.candidates(k, free))
             visit = order[np.isin(order, free)]
 
-    def optimal(self, found: _Candidates, k: int) -> tuple[_Candidates, NDArray[np.int64]]:
-        """Minimum total score, each tile at most ``max_uses`` times; cells that cannot be
-        matched within their candidates get wider ones until all can."""
-        capacity = self.options.max_uses or 1
-        while True:
-            try:
-                result = assign.optimal_assignment(
-                    found.tiles, found.score, self.n, capacity=capacity
-                )
-            except assign.InfeasibleAssignmentError as err:
-                k = _wider(k, self.space.size, len(err.unmatched), "the tile uses allowed")
-                rows = err.unmatched.astype(np.intp)
-                found = _replace_rows(found, rows, self.candidates(k, rows))
-                continue
-            return found, result.assignment
+    def optimal(self, k: int, progress: bool) -> Match:
+        """The least total, each tile at most ``max_uses`` times: certified over every
+        pair for the colour metric, exact over re-ranked candidates for the others."""
+        options, dim = self.options, self.cells.shape[1]
+        capacity = options.max_uses or 1
+        with SolverBar(progress) as bar:
+            colour = assign.certified_optimum(
+                self.cells, self.space.tiles, capacity=capacity, flips=options.flips,
+                progress=bar.update, threads=self.space.threads,
+            )  # fmt: skip
+        if options.metric == "color":
+            report = OptimalReport(
+                colour.status, "squared colour-grid distance", colour.total_cost, colour.gap,
+                solver=colour.stats,
+            )  # fmt: skip
+            score = _colour_score(colour.costs, dim)
+            return Match(colour.assignment, colour.flipped, score, colour.costs, report)
+        found = self.reranked(colour, k)
+        scores = np.rint(np.where(found.tiles >= 0, found.score, 0.0) / SCORE_UNIT)
+        result = assign.optimal_assignment(found.tiles, scores, self.n, capacity=capacity)
+        dual = result.cell_duals.sum() + capacity * result.tile_duals.sum()
+        report = OptimalReport(
+            RERANKED, f"{options.metric} score (units of {SCORE_UNIT:g})",
+            int(result.total_cost), round(result.total_cost - dual), found.tiles.shape[1],
+            colour.stats,
+        )  # fmt: skip
+        chosen = _columns(found, result.assignment)
+        rows = np.arange(len(self.cells))
+        return Match(
+            found.tiles[rows, chosen], found.flipped[rows, chosen],
+            found.score[rows, chosen], found.distance[rows, chosen], report,
+        )  # fmt: skip
+
+    def reranked(self, colour: assign.CertifiedAssignment, k: int) -> _Candidates:
+        """Each cell's ``k`` entries of least reduced colour cost ``c_ij - v_j`` under the
+        certified colour duals, its colour-optimal tile always among them (so the
+        lists admit an assignment within the use limit), scored by the metric."""
+        n = self.n
+        offsets = np.tile(-colour.tile_duals, self.space.size // n)
+        index, distance = self.space.search(self.cells, k, offsets)
+        entry = colour.assignment + n * colour.flipped
+        missing = ~(index % n == colour.assignment[:, None]).any(axis=1)
+        index[missing, -1] = entry[missing]
+        distance[missing, -1] = colour.costs[missing]
+        return self.scored(index, distance, np.arange(len(self.cells)))
 
 
 def _like(values: NDArray, rows: int) -> NDArray:

@@ -1,0 +1,797 @@
+//! The exact minimum-cost assignment of cells to tiles over **all** pairs,
+//! each tile used at most `capacity` times, for the integer cost
+//! `c_ij = |a_i - b_j|^2` that the exhaustive search ranks by (with mirrored
+//! tiles: the better of a tile and its mirror image), with an integer
+//! certificate of optimality checked over every cell x tile pair.
+//!
+//! 1. **Auction** (Bertsekas, "The auction algorithm: a distributed relaxation
+//!    method for the assignment problem", 1988; ε-scaling, and reverse bids
+//!    for asymmetric problems: Bertsekas and Castañon, "A forward/reverse
+//!    auction algorithm for asymmetric assignment problems", 1992). A tile has
+//!    `capacity` slots, each with its own price (Bertsekas' "similar
+//!    objects"). Costs are multiplied by `K = m + 1`, so that ε-complementary
+//!    slackness (ε-CS) at ε = 1 implies optimality: the total is then within
+//!    `m ε < K` of the optimum and totals are multiples of `K`. In phases of
+//!    decreasing ε, cells that break ε-CS are released and bid for the
+//!    cheapest slot of their best tile (forward auction: prices rise), then
+//!    free slots that kept a positive price bid for the cell that gains most
+//!    by moving to them (reverse auction: prices fall) until every free slot
+//!    is at price 0. Gauss-Seidel, sequential: the result does not depend on
+//!    the thread count.
+//! 2. **Lazy exact pricing** (`pricing.rs`). A cell bids from a short list
+//!    of tiles with a bound that every unlisted tile's `K c + price` reaches;
+//!    the list is refilled from a longer pool, and a pool from one exhaustive
+//!    SIMD search with the tile prices as per-tile offsets
+//!    (`search::PricedTiles`), many cells at a time, in parallel. Libraries
+//!    much larger than the cells search only the tiles that ever had a price
+//!    and take the others from each cell's nearest tiles, found once.
+//! 3. **Certificate** (`certificate.rs`). Integer tile duals `v <= 0` from
+//!    the final assignment by shortest paths, cell duals
+//!    `u_i = c_i,a(i) - v_a(i)`, then one exhaustive search with offsets `-v`
+//!    checks `c_ij - u_i - v_j >= 0` over every pair, repeating with the
+//!    pairs it finds until none is left.
+//!
+//! Cost: a few exhaustive passes (`cells * tiles * dim` multiply-adds each)
+//! and `O(bids * list length)`; memory `O(cells * pool length + tiles)`: the
+//! `cells x tiles` cost matrix is never formed.
+
+mod certificate;
+mod pricing;
+#[cfg(test)]
+mod tests;
+
+use std::cmp::Reverse;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::error::{CoreError, CoreResult};
+use crate::kernels::Simd;
+use crate::search::{check_search, distance_wide, Offsets, PricedTiles, TileSet};
+
+use pricing::{Cold, Sample};
+
+/// No cell, or no slot.
+const NONE: u32 = u32::MAX;
+/// A value larger than any cost plus price (and safe to add to one).
+const INF: i64 = i64::MAX / 4;
+/// Least time between two progress reports.
+const REPORT_EVERY: Duration = Duration::from_millis(100);
+/// Cells a reverse bid compares exactly (per orientation).
+const RIVALS: usize = 16;
+
+/// The cost problem: cells against tiles, and how many uses a tile allows.
+#[derive(Debug, Clone, Copy)]
+pub struct Problem<'a> {
+    /// Row-major `(m, dim)` cell descriptors.
+    pub cells: &'a [i16],
+    /// Row-major `(n, dim)` tile descriptors, or `(2n, dim)` with the mirror
+    /// images after the tiles when `flips` (entry `e` is tile `e % n`).
+    pub tiles: &'a [i16],
+    pub dim: usize,
+    pub flips: bool,
+    /// Most uses of one tile, `>= 1`.
+    pub capacity: usize,
+}
+
+/// Where the solver is, for progress reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// `"auction"` or `"certificate"`.
+    pub stage: &'static str,
+    /// ε-scaling phases of the auction done and planned.
+    pub phase: usize,
+    pub phases: usize,
+    /// Exhaustive checks of the certificate made.
+    pub checks: usize,
+    /// Cells without a tile at the moment.
+    pub unassigned: usize,
+    pub bids: u64,
+    pub reverse_bids: u64,
+    /// Cells re-priced by an exhaustive search, and searches made.
+    pub repriced: u64,
+    pub passes: u64,
+    /// Pairs the certificate found violated and added.
+    pub pairs_added: u64,
+    /// Improvements the certificate step made to the auction's assignment.
+    pub improved: u64,
+}
+
+/// Receives progress reports; returning `false` stops the solver.
+pub trait Observer {
+    fn report(&mut self, progress: &Progress) -> bool;
+}
+
+impl<F: FnMut(&Progress) -> bool> Observer for F {
+    fn report(&mut self, progress: &Progress) -> bool {
+        self(progress)
+    }
+}
+
+/// A certified minimum-cost assignment.
+///
+/// `cell_duals` `u` and `tile_duals` `v` satisfy `c_ij - u_i - v_j >= 0` for
+/// every cell and tile (checked by the exhaustive search), with equality on
+/// the assigned pairs, `v <= 0` and `v_j < 0` only for tiles used `capacity`
+/// times: the optimality conditions of the linear program `min sum c x`
+/// subject to `sum_j x_ij = 1`, `sum_i x_ij <= capacity`, `x >= 0` (whose
+/// optimum is integral), so `total_cost = sum(u) + capacity * sum(v)` is the
+/// least total of any assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certified {
+    /// Tile of every cell.
+    pub assignment: Vec<i64>,
+    /// Whether each cell uses its tile's mirror image (only with flips).
+    pub flipped: Vec<bool>,
+    /// Cost of every cell's pair.
+    pub costs: Vec<i64>,
+    pub total_cost: i64,
+    pub cell_duals: Vec<i64>,
+    pub tile_duals: Vec<i64>,
+    pub progress: Progress,
+}
+
+/// Solves `problem` exactly; see the module documentation.
+pub fn solve(problem: Problem<'_>, observer: &mut dyn Observer) -> CoreResult<Certified> {
+    let (m, n) = check(&problem)?;
+    if m == 0 {
+        return Ok(Certified {
+            assignment: vec![],
+            flipped: vec![],
+            costs: vec![],
+            total_cost: 0,
+            cell_duals: vec![],
+            tile_duals: vec![0; n],
+            progress: Progress::default(),
+        });
+    }
+    let mut auction = Auction::new(problem, n)?;
+    auction.run(observer)?;
+    auction.certify(observer)
+}
+
+/// Checks shapes, values and feasibility; returns `(cells, tiles)`.
+fn check(problem: &Problem<'_>) -> CoreResult<(usize, usize)> {
+    let dim = problem.dim;
+    check_search(problem.cells, problem.tiles, dim, 1)?;
+    let (m, entries) = (problem.cells.len() / dim, problem.tiles.len() / dim);
+    if problem.flips && !entries.is_multiple_of(2) {
+        return Err(CoreError::Shape(format!(
+            "with flips the tiles must be followed by their mirror images (an even count), \
+             got {entries}"
+        )));
+    }
+    let n = if problem.flips { entries / 2 } else { entries };
+    if problem.capacity == 0 {
+        return Err(CoreError::Argument("capacity must be at least 1".into()));
+    }
+    if (n as u128) * (problem.capacity as u128) < m as u128 {
+        return Err(CoreError::Argument(format!(
+            "{m} cells cannot be filled from {n} tiles used at most {} times each",
+            problem.capacity
+        )));
+    }
+    if m >= NONE as usize || entries >= NONE as usize {
+        return Err(CoreError::Argument(
+            "too many cells or tiles for the optimal assignment".into(),
+        ));
+    }
+    Ok((m, n))
+}
+
+/// A tile of a cell's list or pool and the cell's (unscaled) cost for it.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    tile: u32,
+    cost: i64,
+}
+
+/// A use of a tile: its price and the cell holding it (`NONE`: free).
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    price: i64,
+    holder: u32,
+}
+
+/// What a cell bids: its best tile and its cost there, and the second-best
+/// value (a lower bound of it, when the list cannot tell more).
+struct Bid {
+    tile: u32,
+    cost: i64,
+    second: i64,
+}
+
+/// Cells whose gain a reverse bid compares exactly, and an upper bound of
+/// every other cell's gain (`i64::MIN` when every cell is listed).
+struct Rivals {
+    cells: Vec<u32>,
+    others: i64,
+}
+
+/// What a reverse bid did.
+enum Outcome {
+    /// Moved a cell, whose former tile now has a free slot with a price.
+    Freed(usize),
+    /// Moved a cell or lowered the price to 0; nothing more to do.
+    Done,
+    /// Could not tell the best cell: wait for a fresh search.
+    Later,
+}
+
+struct Auction<'a> {
+    problem: Problem<'a>,
+    /// The search entries, ranked by `K c + price`.
+    priced: PricedTiles<'a>,
+    /// The cells as a searched set, for the reverse auction.
+    cells: TileSet<'a>,
+    /// A sample of the entries, to seed first searches (large libraries).
+    sample: Option<Sample>,
+    m: usize,
+    n: usize,
+    /// `K`, the factor of every cost.
+    scale: i64,
+    eps: i64,
+    /// A bound of every cost.
+    max_cost: i64,
+    // Tiles: the slots that ever had a price or a holder (untouched slots are
+    // free at price 0), the cheapest and second-cheapest slot price, and
+    // whether the tile ever had a price (a "hot" tile).
+    slots: Vec<Vec<Slot>>,
+    p1: Vec<i64>,
+    p2: Vec<i64>,
+    hot: Vec<bool>,
+    // Cells: tile and slot held (`NONE`: unassigned), the cost of that tile
+    // and the value `K c + price` paid.
+    tile_of: Vec<u32>,
+    slot_of: Vec<u32>,
+    cost_of: Vec<i64>,
+    pay: Vec<i64>,
+    // Per cell: the list bids read and its bound; the pool lists are refilled
+    // from (sorted by cost up to `sorted`) and its bound.
+    list_len: usize,
+    lists: Vec<Vec<Entry>>,
+    bound: Vec<i64>,
+    pool_len: usize,
+    pool: Vec<Vec<Entry>>,
+    sorted: Vec<u32>,
+    pool_bound: Vec<i64>,
+    /// With a library much larger than the cells: each cell's nearest tiles.
+    cold: Option<Cold>,
+    /// Scratch marks of tiles: `marks[t] == stamp` marks `t` in this visit.
+    marks: Vec<u64>,
+    stamp: u64,
+    last_report: Instant,
+    progress: Progress,
+}
+
+/// Tiles kept per cell between refills of its list from its pool.
+const LIST_LEN: usize = 24;
+/// Entries kept in all the pools together (memory: 16 bytes each) ...
+const POOL_BUDGET: usize = 4 << 20;
+/// ... and at most per cell.
+const MAX_POOL: usize = 512;
+/// With fewer tiles than this many times the cells, the problem is nearly
+/// square: every tile is wanted, and the auction's end game, where the last
+/// cells must reach the last free tiles, dominates. The first phase then has
+/// an ε as large as the costs (nearly a greedy start) and ε falls by
+/// `SQUARE_RATIO`;
+/// otherwise the first ε is `1 / LOOSE_START` of the cost range and falls by
+/// `LOOSE_RATIO`, which measured 3x faster on photographs (benches/NOTES.md).
+const SQUARE_SLACK: f64 = 1.25;
+const SQUARE_RATIO: i64 = 8;
+const LOOSE_START: i64 = 256;
+const LOOSE_RATIO: i64 = 40;
+
+impl<'a> Auction<'a> {
+    fn new(problem: Problem<'a>, n: usize) -> CoreResult<Auction<'a>> {
+        let (dim, m) = (problem.dim, problem.cells.len() / problem.dim);
+        let scale = m as i64 + 1;
+        let max_abs = problem
+            .cells
+            .iter()
+            .chain(problem.tiles)
+            .map(|v| v.unsigned_abs())
+            .max()
+            .unwrap_or(0);
+        // Every value the auction handles stays below a few times `K * max cost`.
+        let max_cost = 4 * dim as u128 * u128::from(max_abs).pow(2);
+        if (max_cost + 1) * scale as u128 * 16 > i64::MAX as u128 {
+            return Err(CoreError::Argument(
+                "too many cells for exact 64-bit costs with descriptor values this large".into(),
+            ));
+        }
+        let simd = Simd::chosen()?;
+        let mut auction = Auction {
+            problem,
+            priced: PricedTiles::new(TileSet::new(simd, problem.tiles, dim), scale)?,
+            cells: TileSet::new(simd, problem.cells, dim),
+            sample: Sample::new(problem.tiles, dim),
+            m,
+            n,
+            scale,
+            eps: 1,
+            max_cost: max_cost as i64,
+            slots: vec![Vec::new(); n],
+            p1: vec![0; n],
+            p2: vec![if problem.capacity > 1 { 0 } else { INF }; n],
+            hot: vec![false; n],
+            tile_of: vec![NONE; m],
+            slot_of: vec![NONE; m],
+            cost_of: vec![0; m],
+            pay: vec![0; m],
+            list_len: LIST_LEN,
+            lists: vec![Vec::new(); m],
+            bound: vec![INF; m],
+            pool_len: (POOL_BUDGET / m).clamp(2 * LIST_LEN, MAX_POOL),
+            pool: vec![Vec::new(); m],
+            sorted: vec![0; m],
+            pool_bound: vec![INF; m],
+            cold: Cold::wanted(m, n, problem.flips, max_cost).then(|| Cold::new(m)),
+            marks: vec![0; n],
+            stamp: 0,
+            last_report: Instant::now(),
+            progress: Progress::default(),
+        };
+        let all: Vec<u32> = (0..m as u32).collect();
+        auction.reprice(&all)?;
+        Ok(auction)
+    }
+
+    /// The ε-scaling schedule, largest first, ending at 1.
+    fn schedule(&self) -> Vec<i64> {
+        // The range of costs the first lists span.
+        let top = self
+            .lists
+            .iter()
+            .flat_map(|list| list.iter().map(|e| e.cost))
+            .max()
+            .unwrap_or(0);
+        let slack = (self.n * self.problem.capacity) as f64 / self.m as f64;
+        let (first, ratio) = if slack < SQUARE_SLACK {
+            (top * self.scale, SQUARE_RATIO)
+        } else {
+            (top * self.scale / LOOSE_START, LOOSE_RATIO)
+        };
+        let mut eps = first.max(1);
+        let mut all = vec![eps];
+        while eps > 1 {
+            eps = (eps / ratio).max(1);
+            all.push(eps);
+        }
+        all
+    }
+
+    fn run(&mut self, observer: &mut dyn Observer) -> CoreResult<()> {
+        let schedule = self.schedule();
+        self.progress.stage = "auction";
+        self.progress.phases = schedule.len();
+        for (phase, &eps) in schedule.iter().enumerate() {
+            self.eps = eps;
+            self.progress.phase = phase;
+            let queue = self.release_loose_cells()?;
+            self.forward(queue, observer)?;
+            self.reverse()?;
+            #[cfg(test)]
+            self.check_invariants();
+            self.report(observer, true)?;
+        }
+        self.progress.phase = schedule.len();
+        Ok(())
+    }
+
+    /// Reports progress, at most every `REPORT_EVERY` unless `force`.
+    fn report(&mut self, observer: &mut dyn Observer, force: bool) -> CoreResult<()> {
+        if !force && self.last_report.elapsed() < REPORT_EVERY {
+            return Ok(());
+        }
+        self.last_report = Instant::now();
+        self.progress.unassigned = self.tile_of.iter().filter(|&&t| t == NONE).count();
+        if observer.report(&self.progress) {
+            Ok(())
+        } else {
+            Err(CoreError::Interrupted)
+        }
+    }
+
+    /// Unassigns the cells that may break ε-CS at the new ε: those paying
+    /// more than ε above a lower bound of their best value (releasing a cell
+    /// that keeps ε-CS is allowed too); returns every unassigned cell, in order.
+    fn release_loose_cells(&mut self) -> CoreResult<VecDeque<u32>> {
+        let mut queue = VecDeque::new();
+        for cell in 0..self.m as u32 {
+            let i = cell as usize;
+            if self.tile_of[i] == NONE {
+                queue.push_back(cell);
+            } else if self.pay[i] > self.best_floor(i) + self.eps {
+                self.unassign(cell);
+                queue.push_back(cell);
+            }
+        }
+        Ok(queue)
+    }
+
+    /// A lower bound of a cell's least `K c + price`: its best listed value,
+    /// or its list's bound if lower.
+    fn best_floor(&self, i: usize) -> i64 {
+        let listed = self.lists[i].iter().map(|e| self.value(e)).min();
+        listed.unwrap_or(INF).min(self.bound[i])
+    }
+
+    /// The best and second-best listed values of a cell (`INF` if none),
+    /// with the best tile and its cost; the tile's next slot competes too.
+    fn scan_list(&self, i: usize) -> (i64, u32, i64, i64) {
+        let (mut best, mut second) = ((INF, NONE, 0i64), INF);
+        for e in &self.lists[i] {
+            let value = self.value(e);
+            if (value, e.tile) < (best.0, best.1) {
+                second = best.0;
+                best = (value, e.tile, e.cost);
+            } else if value < second {
+                second = value;
+            }
+        }
+        let (value, tile, cost) = best;
+        if tile != NONE {
+            second = second.min(self.scale * cost + self.p2[tile as usize]);
+        }
+        (value, tile, cost, second)
+    }
+
+    /// The bid of a cell, or `None` if even its pool cannot give one (then it
+    /// needs an exhaustive search).
+    ///
+    /// ε-CS does not need the exact best tile: a listed tile worth at most
+    /// `bound + ε/2` may be bid for with the bound as the second-best value
+    /// (every unlisted tile is worth at least that). The cell then pays at
+    /// most ε more than any other tile is worth to it, and the price rises by
+    /// at least ε/2. In the coarse phases, where ε exceeds the spread of a
+    /// list's values, lists thus last far longer.
+    fn bid_of(&mut self, cell: u32) -> Option<Bid> {
+        let i = cell as usize;
+        let slack = self.eps / 2;
+        let mut scan = self.scan_list(i);
+        if scan.0 > self.bound[i] + slack && self.refill(i) {
+            scan = self.scan_list(i);
+        }
+        let (value, tile, cost, second) = scan;
+        if tile == NONE || value > self.bound[i] + slack {
+            return None;
+        }
+        let second = match second.min(self.bound[i]) {
+            INF.. => value, // nothing else to compete with
+            second => second,
+        };
+        Some(Bid { tile, cost, second })
+    }
+
+    /// Forward auction: unassigned cells bid until every cell holds a slot;
+    /// cells whose pools cannot tell their best tile are re-priced together
+    /// when no other cell can bid.
+    fn forward(&mut self, mut queue: VecDeque<u32>, observer: &mut dyn Observer) -> CoreResult<()> {
+        let mut deferred = Vec::new();
+        loop {
+            while let Some(cell) = queue.pop_front() {
+                match self.bid_of(cell) {
+                    None => deferred.push(cell),
+                    Some(bid) => queue.extend(self.place(cell, bid)),
+                }
+            }
+            if deferred.is_empty() {
+                return Ok(());
+            }
+            self.reprice(&deferred)?;
+            queue.extend(deferred.drain(..));
+            self.report(observer, false)?;
+        }
+    }
+
+    /// Gives `cell` the cheapest slot of its bid's tile at the price that
+    /// makes it pay its second-best value plus ε (Bertsekas' bid, which keeps
+    /// ε-CS for every cell); returns the cell it displaced.
+    fn place(&mut self, cell: u32, bid: Bid) -> Option<u32> {
+        self.progress.bids += 1;
+        let t = bid.tile as usize;
+        let s = self.cheapest_slot(t);
+        let pay = bid.second + self.eps;
+        let slot = &mut self.slots[t][s];
+        let out = slot.holder;
+        slot.price = pay - self.scale * bid.cost;
+        slot.holder = cell;
+        self.hot[t] = true;
+        let i = cell as usize;
+        (self.tile_of[i], self.slot_of[i]) = (bid.tile, s as u32);
+        (self.cost_of[i], self.pay[i]) = (bid.cost, pay);
+        self.refresh(t);
+        if out == NONE {
+            return None;
+        }
+        self.tile_of[out as usize] = NONE;
+        self.slot_of[out as usize] = NONE;
+        Some(out)
+    }
+
+    /// Index of a cheapest slot of tile `t` (an untouched slot at price 0 is
+    /// stored first if there is one).
+    fn cheapest_slot(&mut self, t: usize) -> usize {
+        let slots = &mut self.slots[t];
+        if slots.len() < self.problem.capacity {
+            slots.push(Slot {
+                price: 0,
+                holder: NONE,
+            });
+            return slots.len() - 1;
+        }
+        let mut at = 0;
+        for (s, slot) in slots.iter().enumerate() {
+            if slot.price < slots[at].price {
+                at = s;
+            }
+        }
+        at
+    }
+
+    /// Recomputes the two cheapest slot prices of tile `t`, and its offset
+    /// in the priced search.
+    fn refresh(&mut self, t: usize) {
+        let slots = &self.slots[t];
+        let untouched = self.problem.capacity - slots.len();
+        let (mut a, mut b) = (INF, INF);
+        for _ in 0..untouched.min(2) {
+            (a, b) = (0, a);
+        }
+        for slot in slots {
+            if slot.price < a {
+                (a, b) = (slot.price, a);
+            } else if slot.price < b {
+                b = slot.price;
+            }
+        }
+        if self.p1[t] != a {
+            self.priced.set(t, a);
+            if self.problem.flips {
+                self.priced.set(t + self.n, a);
+            }
+        }
+        self.p1[t] = a;
+        self.p2[t] = b;
+    }
+
+    /// Frees the slot of an assigned cell (its price stays).
+    fn unassign(&mut self, cell: u32) {
+        let i = cell as usize;
+        let (t, s) = (self.tile_of[i] as usize, self.slot_of[i] as usize);
+        self.slots[t][s].holder = NONE;
+        self.tile_of[i] = NONE;
+        self.slot_of[i] = NONE;
+        if self.slots[t][s].price == 0 {
+            self.drop_slot(t, s);
+        }
+    }
+
+    /// Drops a free slot at price 0 (it becomes an untouched one).
+    fn drop_slot(&mut self, t: usize, s: usize) {
+        self.slots[t].swap_remove(s);
+        if let Some(moved) = self.slots[t].get(s) {
+            if moved.holder != NONE {
+                self.slot_of[moved.holder as usize] = s as u32;
+            }
+        }
+        self.refresh(t);
+    }
+
+    /// Reverse auction: every free slot with a positive price bids for the
+    /// cell that gains most by moving to it, or falls to price 0. A move
+    /// frees the moved cell's slot, which bids in turn. One search, with the
+    /// cells as the searched set ranked by `K c - pay`, gives every tile
+    /// that may bid (any tile holding a cell) its best cells; a tile whose
+    /// best cells moved since is searched again with the others left.
+    fn reverse(&mut self) -> CoreResult<()> {
+        let mut queue: VecDeque<u32> = (0..self.n as u32)
+            .filter(|&t| self.priced_free_slot(t as usize).is_some())
+            .collect();
+        if queue.is_empty() {
+            return Ok(());
+        }
+        let mut wanted: Vec<u32> = queue
+            .iter()
+            .copied()
+            .chain(self.tile_of.iter().copied().filter(|&t| t != NONE))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut rivals: Vec<Option<Rivals>> = (0..self.n).map(|_| None).collect();
+        let mut lowered = Vec::new();
+        let mut stale = Vec::new();
+        loop {
+            for (&t, found) in wanted.iter().zip(self.rivals(&wanted)?) {
+                rivals[t as usize] = Some(found);
+            }
+            while let Some(t) = queue.pop_front() {
+                let t = t as usize;
+                while let Some(s) = self.priced_free_slot(t) {
+                    let Some(found) = rivals[t].as_ref() else {
+                        stale.push(t as u32);
+                        break;
+                    };
+                    let old = self.p1[t];
+                    match self.reverse_bid(t, s, found) {
+                        Outcome::Later => {
+                            stale.push(t as u32);
+                            break;
+                        }
+                        Outcome::Freed(t0) => queue.push_back(t0 as u32),
+                        Outcome::Done => {}
+                    }
+                    if self.p1[t] < old {
+                        lowered.push(t as u32);
+                    }
+                }
+            }
+            if stale.is_empty() {
+                break;
+            }
+            stale.sort_unstable();
+            stale.dedup();
+            queue.extend(stale.iter().copied());
+            wanted = std::mem::take(&mut stale);
+        }
+        lowered.sort_unstable();
+        lowered.dedup();
+        self.relist(&lowered)
+    }
+
+    fn priced_free_slot(&self, t: usize) -> Option<usize> {
+        self.slots[t]
+            .iter()
+            .position(|s| s.holder == NONE && s.price > 0)
+    }
+
+    /// For each tile of `tiles`: the cells of largest gain `pay - K c` (what
+    /// moving to the tile at price 0 would save them) and an upper bound of
+    /// every other cell's gain, by one search with the cells as the searched
+    /// set and offsets `-pay`.
+    fn rivals(&mut self, tiles: &[u32]) -> CoreResult<Vec<Rivals>> {
+        self.progress.passes += 1;
+        let (dim, n) = (self.problem.dim, self.n);
+        let copies = self.copies();
+        let rows: Vec<i16> = tiles
+            .iter()
+            .flat_map(|&t| (0..copies).map(move |c| t as usize + c * n))
+            .flat_map(|e| self.problem.tiles[e * dim..(e + 1) * dim].iter().copied())
+            .collect();
+        let k = RIVALS.min(self.m);
+        let offsets: Vec<i64> = self.pay.iter().map(|&p| -p).collect();
+        let offsets = Offsets {
+            values: &offsets,
+            scale: self.scale,
+        };
+        let found = self.cells.search(&rows, k, Some(offsets), None)?;
+        Ok((0..tiles.len())
+            .map(|q| {
+                let mut cells: Vec<u32> = Vec::with_capacity(k * copies);
+                let mut others = i64::MIN;
+                for c in 0..copies {
+                    let row = (q * copies + c) * k..(q * copies + c + 1) * k;
+                    cells.extend(found.indices[row.clone()].iter().map(|&i| i as u32));
+                    if k < self.m {
+                        others = others.max(-found.distances[row.end - 1]);
+                    }
+                }
+                cells.sort_unstable();
+                cells.dedup();
+                Rivals { cells, others }
+            })
+            .collect())
+    }
+
+    /// The reverse bid of free slot `s` of tile `t` (price > 0) among its
+    /// rivals (Bertsekas and Castañon 1992, with profit level 0): with
+    /// `w1 >= w2` the two largest gains `pay_i - K c_it` over all cells, the
+    /// best cell moves to the slot at price `max(0, w2 - ε)` if `w1 >= ε`,
+    /// which lowers what it pays by at least ε; otherwise the price falls to
+    /// 0. Either way ε-CS holds for every cell. Gains only fall during the
+    /// reverse auction, so the rivals' bound stays an upper bound of the other
+    /// cells' gains; when it could beat the best rival, the bid waits for a
+    /// fresh search.
+    fn reverse_bid(&mut self, t: usize, s: usize, rivals: &Rivals) -> Outcome {
+        let (mut w1, mut w2, mut star, mut star_cost) = (i64::MIN, rivals.others, NONE, 0);
+        for &cell in &rivals.cells {
+            let i = cell as usize;
+            let cost = self.cost(i, t);
+            let w = self.pay[i] - self.scale * cost;
+            if (w, Reverse(cell)) > (w1, Reverse(star)) {
+                w2 = w2.max(w1);
+                (w1, star, star_cost) = (w, cell, cost);
+            } else {
+                w2 = w2.max(w);
+            }
+        }
+        if w1 < rivals.others || (w1 < self.eps && rivals.others >= self.eps) {
+            return Outcome::Later;
+        }
+        self.progress.reverse_bids += 1;
+        if w1 < self.eps {
+            self.slots[t][s].price = 0;
+            self.drop_slot(t, s);
+            return Outcome::Done;
+        }
+        let price = w2.saturating_sub(self.eps).max(0);
+        let i = star as usize;
+        let (t0, s0) = (self.tile_of[i] as usize, self.slot_of[i] as usize);
+        self.slots[t0][s0].holder = NONE;
+        self.slots[t][s] = Slot {
+            price,
+            holder: star,
+        };
+        (self.tile_of[i], self.slot_of[i]) = (t as u32, s as u32);
+        (self.cost_of[i], self.pay[i]) = (star_cost, self.scale * star_cost + price);
+        self.refresh(t);
+        if self.slots[t0][s0].price == 0 {
+            self.drop_slot(t0, s0);
+            return Outcome::Done;
+        }
+        self.refresh(t0);
+        Outcome::Freed(t0)
+    }
+
+    /// The cost of cell `i` for tile `t` (the better orientation with flips).
+    fn cost(&self, i: usize, t: usize) -> i64 {
+        let dim = self.problem.dim;
+        let (cells, tiles) = (self.problem.cells, self.problem.tiles);
+        let cell = &cells[i * dim..(i + 1) * dim];
+        let d = distance_wide(cell, &tiles[t * dim..(t + 1) * dim]);
+        if self.problem.flips {
+            let e = t + self.n;
+            d.min(distance_wide(cell, &tiles[e * dim..(e + 1) * dim]))
+        } else {
+            d
+        }
+    }
+
+    /// Search entries per tile: 2 with flips (the tile and its mirror image).
+    fn copies(&self) -> usize {
+        if self.problem.flips {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Every invariant of the auction, by brute force (tests only).
+    #[cfg(test)]
+    fn check_invariants(&self) {
+        for i in 0..self.m {
+            let values: Vec<i64> = (0..self.n)
+                .map(|t| self.scale * self.cost(i, t) + self.p1[t])
+                .collect();
+            let best = values.iter().copied().min().unwrap_or(INF);
+            let t = self.tile_of[i] as usize;
+            let slot = self.slots[t][self.slot_of[i] as usize];
+            assert_eq!(slot.holder, i as u32);
+            assert_eq!(self.cost_of[i], self.cost(i, t));
+            assert_eq!(self.pay[i], self.scale * self.cost_of[i] + slot.price);
+            assert!(self.pay[i] <= best + self.eps, "ε-CS of cell {i}");
+            let (mut listed, mut pooled) = (vec![false; self.n], vec![false; self.n]);
+            for e in &self.lists[i] {
+                listed[e.tile as usize] = true;
+                assert_eq!(e.cost, self.cost(i, e.tile as usize));
+            }
+            for e in &self.pool[i] {
+                pooled[e.tile as usize] = true;
+                assert_eq!(e.cost, self.cost(i, e.tile as usize));
+            }
+            for (t, &value) in values.iter().enumerate() {
+                assert!(
+                    listed[t] || value >= self.bound[i],
+                    "list bound, cell {i} tile {t}"
+                );
+                assert!(
+                    pooled[t] || value >= self.pool_bound[i],
+                    "pool bound, cell {i} tile {t}"
+                );
+            }
+        }
+        for slots in &self.slots {
+            assert!(slots.iter().all(|s| s.holder != NONE || s.price == 0));
+        }
+    }
+}

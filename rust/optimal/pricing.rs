@@ -1,0 +1,509 @@
+//! Lazy exact pricing for the auction: which tiles a cell considers, and the
+//! bound that every other tile's value `K c + price` is known to reach.
+//!
+//! A cell bids from its *list* (`LIST_LEN` tiles), refilled from its *pool*
+//! (up to `pool_len` tiles, sorted by cost); a pool comes from one
+//! exhaustive search ranked by `K c + price`, made for many cells at once.
+//! Prices only rise in the forward auction, so the bounds stay valid; the
+//! reverse auction lowers some, and [`Auction::relist`] then adds those tiles
+//! where they now count. Cost per refill: the pool entries whose `K c` is
+//! below the list's worst value; per search: `cells * tiles * dim`.
+
+use super::{Auction, Entry, INF};
+use crate::error::CoreResult;
+use crate::kernels::{Simd, LANES};
+use crate::search::{Offsets, TileSet};
+
+/// The value every entry missing from a search's row reaches: the row's
+/// largest if it holds all `k` asked for (nothing if that is all `total`
+/// entries), else the seed (the row holds every entry below it).
+fn found_bound(row: &[(i64, i64)], k: usize, total: usize, seed: i64) -> i64 {
+    if row.len() < k {
+        seed.min(INF)
+    } else if k == total {
+        INF
+    } else {
+        row.iter().map(|&(v, _)| v).max().unwrap_or(INF)
+    }
+}
+
+/// A sample of the search entries, every `SAMPLE_STEP`-th run of `LANES`: a
+/// cheap estimate of the value below which about `k` entries lie, to seed a
+/// cell's first search (then it keeps those entries only, without sorting
+/// thousands).
+pub(super) struct Sample {
+    values: Vec<i16>,
+    /// The entry number of each sampled entry.
+    entries: Vec<usize>,
+    dim: usize,
+}
+
+/// One run of entries in this many is sampled.
+const SAMPLE_STEP: usize = 8;
+
+impl Sample {
+    /// `None` when there are too few entries for it to pay.
+    pub(super) fn new(tiles: &[i16], dim: usize) -> Option<Sample> {
+        let n = tiles.len() / dim;
+        if n < 64 * SAMPLE_STEP * LANES {
+            return None;
+        }
+        let entries: Vec<usize> = (0..n)
+            .filter(|e| (e / LANES).is_multiple_of(SAMPLE_STEP))
+            .collect();
+        let values = entries
+            .iter()
+            .flat_map(|&e| tiles[e * dim..(e + 1) * dim].iter().copied())
+            .collect();
+        Some(Sample {
+            values,
+            entries,
+            dim,
+        })
+    }
+
+    /// Per cell of `rows`, a value about `k` of the `total` entries are
+    /// below: the `k * len / total`-th best of the sample, plus one.
+    fn seeds(
+        &self,
+        rows: &[i16],
+        k: usize,
+        offsets: Offsets<'_>,
+        total: usize,
+    ) -> CoreResult<Vec<i64>> {
+        let values: Vec<i64> = self.entries.iter().map(|&e| offsets.values[e]).collect();
+        let sample = TileSet::new(Simd::chosen()?, &self.values, self.dim);
+        let j = (k * self.entries.len())
+            .div_ceil(total)
+            .clamp(1, self.entries.len());
+        let offsets = Offsets {
+            values: &values,
+            scale: offsets.scale,
+        };
+        let found = sample.search(rows, j, Some(offsets), None)?;
+        Ok(found
+            .distances
+            .chunks(j)
+            .map(|row| row[j - 1].saturating_add(1))
+            .collect())
+    }
+}
+
+/// The cold side of the search when the library is much larger than the
+/// cells: few tiles ever get a price (about one per cell), every other tile
+/// is worth `K c` to a cell for good. Each cell keeps its nearest tiles by
+/// distance, found once by an exhaustive search; re-pricing a cell then
+/// searches only the hot tiles and takes the nearest cold ones from this
+/// list, whose last distance bounds every unlisted cold tile.
+pub(super) struct Cold {
+    /// Per cell: `(tile, cost)` by increasing `(cost, tile)`; empty until
+    /// the cell's first search.
+    lists: Vec<Vec<(u32, u32)>>,
+    /// Per cell: the first entry that may still be cold.
+    cursor: Vec<u32>,
+    /// Per cell: `K` times the smallest cost of an unlisted tile (`INF` if none).
+    bound: Vec<i64>,
+}
+
+/// Cold list entries kept in all (memory: 8 bytes each) ...
+const COLD_BUDGET: usize = 16 << 20;
+/// ... and per cell at first; a cell that uses its list up gets one twice as
+/// long.
+const COLD_DEPTH: usize = 2048;
+
+impl Cold {
+    /// Whether the library is large enough for cold lists to pay: many more
+    /// tiles than cells, and costs that fit `u32` with room for the offset
+    /// that ranks hot tiles last in a kernel search.
+    pub(super) fn wanted(m: usize, n: usize, flips: bool, max_cost: u128) -> bool {
+        n >= 8 * m && !flips && max_cost < (1 << 29)
+    }
+
+    pub(super) fn new(m: usize) -> Cold {
+        Cold {
+            lists: vec![Vec::new(); m],
+            cursor: vec![0; m],
+            bound: vec![INF; m],
+        }
+    }
+
+    fn depth(m: usize) -> usize {
+        (COLD_BUDGET / m.max(1)).clamp(256, COLD_DEPTH)
+    }
+}
+
+impl Auction<'_> {
+    /// The current value `K c + price` of an entry.
+    pub(super) fn value(&self, e: &Entry) -> i64 {
+        self.scale * e.cost + self.p1[e.tile as usize]
+    }
+
+    /// A stamp no mark holds yet.
+    fn next_stamp(&mut self) -> u64 {
+        self.stamp += 1;
+        self.stamp
+    }
+
+    /// Sets a cell's pool, sorted by `(cost, tile)`.
+    fn set_pool(&mut self, i: usize, mut pool: Vec<Entry>) {
+        pool.sort_unstable_by_key(|e| (e.cost, e.tile));
+        self.sorted[i] = pool.len() as u32;
+        self.pool[i] = pool;
+    }
+
+    /// Rebuilds a cell's list from its pool: its `list_len` best entries by
+    /// current value; the list's bound is the next entry's value (or the
+    /// pool's bound). False if the pool cannot tell the cell's best tile.
+    ///
+    /// A value is at least `K c`, so the scan of the part sorted by cost
+    /// stops at the first entry whose `K c` reaches the worst value kept.
+    pub(super) fn refill(&mut self, i: usize) -> bool {
+        let keep = self.list_len + 1;
+        // The best `keep` (value, tile, cost) so far, sorted.
+        let mut best: Vec<(i64, u32, i64)> = Vec::with_capacity(keep + 1);
+        let (sorted, extra) = self.pool[i].split_at(self.sorted[i] as usize);
+        let offer = |e: &Entry, best: &mut Vec<(i64, u32, i64)>| {
+            let entry = (self.value(e), e.tile, e.cost);
+            if best.len() == keep && (entry.0, entry.1) >= (best[keep - 1].0, best[keep - 1].1) {
+                return;
+            }
+            let at = best.partition_point(|b| (b.0, b.1) < (entry.0, entry.1));
+            best.insert(at, entry);
+            best.truncate(keep);
+        };
+        for e in sorted {
+            if best.len() == keep && self.scale * e.cost >= best[keep - 1].0 {
+                break; // the rest of the sorted part is worth at least this much
+            }
+            offer(e, &mut best);
+        }
+        for e in extra {
+            offer(e, &mut best);
+        }
+        let next = if best.len() == keep {
+            best.pop().map_or(INF, |b| b.0)
+        } else {
+            INF
+        };
+        let first = best.first().map_or(INF, |b| b.0);
+        self.bound[i] = self.pool_bound[i].min(next);
+        self.lists[i] = best
+            .iter()
+            .map(|&(_, tile, cost)| Entry { tile, cost })
+            .collect();
+        first <= self.pool_bound[i]
+    }
+
+    /// Shortens a pool to its best entries by current value, lowering its
+    /// bound to the best entry dropped, and refills the list from it.
+    fn trim_pool(&mut self, i: usize) {
+        let mut pool = std::mem::take(&mut self.pool[i]);
+        pool.sort_unstable_by_key(|e| (self.value(e), e.tile));
+        let dropped = self.value(&pool[self.pool_len]);
+        pool.truncate(self.pool_len);
+        self.set_pool(i, pool);
+        self.pool_bound[i] = self.pool_bound[i].min(dropped);
+        self.refill(i);
+    }
+
+    /// A value that at least `k` entries of cell `i` reach, plus one: its
+    /// pool's `k`-th at current prices (`i64::MAX` if the pool is shorter).
+    fn seed(&self, i: usize, k: usize) -> i64 {
+        if self.pool[i].len() < k {
+            return i64::MAX;
+        }
+        let mut values: Vec<i64> = self.pool[i].iter().map(|e| self.value(e)).collect();
+        let (_, kth, _) = values.select_nth_unstable(k - 1);
+        *kth + 1
+    }
+
+    /// The rows of `cells`' descriptors, one after another.
+    fn rows_of(&self, cells: &[u32]) -> Vec<i16> {
+        let dim = self.problem.dim;
+        cells
+            .iter()
+            .flat_map(|&c| {
+                let c = c as usize;
+                self.problem.cells[c * dim..(c + 1) * dim].iter().copied()
+            })
+            .collect()
+    }
+
+    /// The rows of the search entries of `tiles` (with flips: the tiles,
+    /// then their mirror images), and those entries' numbers.
+    fn tile_rows(&self, tiles: &[u32]) -> (Vec<i16>, Vec<usize>) {
+        let (dim, n) = (self.problem.dim, self.n);
+        let entries: Vec<usize> = (0..self.copies())
+            .flat_map(|c| tiles.iter().map(move |&t| t as usize + c * n))
+            .collect();
+        let rows = entries
+            .iter()
+            .flat_map(|&e| self.problem.tiles[e * dim..(e + 1) * dim].iter().copied())
+            .collect();
+        (rows, entries)
+    }
+
+    /// New pools and lists for `cells`: their `pool_len` best tiles by
+    /// `K c + price` (or all those below a seed, if fewer), by one
+    /// exhaustive search.
+    pub(super) fn reprice(&mut self, cells: &[u32]) -> CoreResult<()> {
+        if cells.is_empty() {
+            return Ok(());
+        }
+        if self.cold.is_some() {
+            return self.reprice_hot(cells);
+        }
+        self.progress.repriced += cells.len() as u64;
+        self.progress.passes += 1;
+        let copies = self.copies();
+        let total = self.priced.tiles().len();
+        let k = (self.pool_len * copies).min(total);
+        let rows = self.rows_of(cells);
+        let seeds: Vec<i64> = match &self.sample {
+            Some(sample) if self.pool[cells[0] as usize].is_empty() => {
+                let prices: Vec<i64> = (0..copies).flat_map(|_| self.p1.iter().copied()).collect();
+                let offsets = Offsets {
+                    values: &prices,
+                    scale: self.scale,
+                };
+                sample.seeds(&rows, k, offsets, total)?
+            }
+            _ => cells.iter().map(|&c| self.seed(c as usize, k)).collect(),
+        };
+        let found = self.priced.search_unordered(&rows, k, Some(&seeds))?;
+        for ((&cell, mut row), &seed) in cells.iter().zip(found).zip(&seeds) {
+            let i = cell as usize;
+            self.pool_bound[i] = found_bound(&row, k, total, seed);
+            if copies > 1 {
+                row.sort_unstable(); // a tile's better orientation first
+            }
+            let stamp = self.next_stamp();
+            let mut pool = std::mem::take(&mut self.pool[i]);
+            pool.clear();
+            for (value, e) in row {
+                let tile = e as usize % self.n;
+                if self.marks[tile] == stamp {
+                    continue;
+                }
+                self.marks[tile] = stamp;
+                let cost = (value - self.p1[tile]) / self.scale;
+                pool.push(Entry {
+                    tile: tile as u32,
+                    cost,
+                });
+            }
+            self.set_pool(i, pool);
+            self.refill(i);
+        }
+        Ok(())
+    }
+
+    /// Re-prices `cells` with cold lists: the hot tiles by one search among
+    /// them, the cold ones from the lists; cells without a list, or whose
+    /// list is used up, get a (longer) one first.
+    fn reprice_hot(&mut self, cells: &[u32]) -> CoreResult<()> {
+        let depth = Cold::depth(self.m);
+        let first: Vec<u32> = cells
+            .iter()
+            .copied()
+            .filter(|&c| {
+                self.cold
+                    .as_ref()
+                    .is_some_and(|cold| cold.lists[c as usize].is_empty())
+            })
+            .collect();
+        self.fill_cold(&first, depth)?;
+        let stuck = self.reprice_hot_once(cells)?;
+        if stuck.is_empty() {
+            return Ok(());
+        }
+        let longest = stuck
+            .iter()
+            .map(|&c| {
+                self.cold
+                    .as_ref()
+                    .map_or(0, |cold| cold.lists[c as usize].len())
+            })
+            .max()
+            .unwrap_or(0);
+        self.fill_cold(&stuck, (2 * longest).max(depth))?;
+        self.reprice_hot_once(&stuck)?;
+        Ok(())
+    }
+
+    /// Gives `cells` cold lists of up to `depth` entries: one exhaustive
+    /// search by distance in which hot tiles rank last.
+    fn fill_cold(&mut self, cells: &[u32], depth: usize) -> CoreResult<()> {
+        if cells.is_empty() {
+            return Ok(());
+        }
+        let total = self.priced.tiles().len();
+        let k = depth.min(total);
+        let rows = self.rows_of(cells);
+        // Past every distance: a hot tile never ranks before a cold one.
+        let past = self.max_cost + 1;
+        let exclude: Vec<i64> = self.hot.iter().map(|&h| if h { past } else { 0 }).collect();
+        let offsets = Offsets {
+            values: &exclude,
+            scale: 1,
+        };
+        let seeds = match &self.sample {
+            Some(sample) => sample.seeds(&rows, k, offsets, total)?,
+            None => vec![past; cells.len()],
+        };
+        let found = self
+            .priced
+            .tiles()
+            .search_unordered(&rows, k, Some(offsets), Some(&seeds))?;
+        self.progress.passes += 1;
+        let scale = self.scale;
+        let Some(cold) = self.cold.as_mut() else {
+            return Ok(());
+        };
+        for ((&cell, mut row), &seed) in cells.iter().zip(found).zip(&seeds) {
+            let i = cell as usize;
+            row.retain(|&(d, _)| d < past);
+            row.sort_unstable();
+            cold.bound[i] = match found_bound(&row, k, total, seed.min(past)) {
+                bound if bound >= past => INF,
+                bound => scale * bound,
+            };
+            cold.lists[i] = row.iter().map(|&(d, t)| (t as u32, d as u32)).collect();
+            cold.cursor[i] = 0;
+        }
+        Ok(())
+    }
+
+    /// One re-pricing of `cells` from the hot tiles and the cold lists;
+    /// returns the cells whose pool cannot tell their best tile (cold list
+    /// used up).
+    fn reprice_hot_once(&mut self, cells: &[u32]) -> CoreResult<Vec<u32>> {
+        self.progress.repriced += cells.len() as u64;
+        let len = self.pool_len;
+        let hot: Vec<u32> = (0..self.n as u32)
+            .filter(|&t| self.hot[t as usize])
+            .collect();
+        let k = len.min(hot.len());
+        let mut found = vec![Vec::new(); cells.len()];
+        let mut seeds = vec![INF; cells.len()];
+        if k > 0 {
+            let (rows, _) = self.tile_rows(&hot);
+            let prices: Vec<i64> = hot.iter().map(|&t| self.p1[t as usize]).collect();
+            seeds = cells.iter().map(|&c| self.seed(c as usize, k)).collect();
+            let set = TileSet::new(Simd::chosen()?, &rows, self.problem.dim);
+            let offsets = Offsets {
+                values: &prices,
+                scale: self.scale,
+            };
+            found = set.search_unordered(&self.rows_of(cells), k, Some(offsets), Some(&seeds))?;
+            self.progress.passes += 1;
+        }
+        let mut stuck = Vec::new();
+        for ((&cell, row), &seed) in cells.iter().zip(found).zip(&seeds) {
+            let i = cell as usize;
+            let hot_bound = found_bound(&row, k, hot.len(), seed);
+            let mut pool: Vec<Entry> = row
+                .iter()
+                .map(|&(value, e)| {
+                    let tile = hot[e as usize];
+                    Entry {
+                        tile,
+                        cost: (value - self.p1[tile as usize]) / self.scale,
+                    }
+                })
+                .collect();
+            let cold_bound = self.take_cold(i, len, &mut pool);
+            self.set_pool(i, pool);
+            self.pool_bound[i] = hot_bound.min(cold_bound);
+            if !self.refill(i) {
+                stuck.push(cell);
+            }
+        }
+        Ok(stuck)
+    }
+
+    /// Appends up to `len` of cell `i`'s nearest cold tiles to `pool`;
+    /// returns the value every other cold tile reaches.
+    fn take_cold(&mut self, i: usize, len: usize, pool: &mut Vec<Entry>) -> i64 {
+        let Some(cold) = self.cold.as_mut() else {
+            return INF;
+        };
+        let list = &cold.lists[i];
+        let mut at = cold.cursor[i] as usize;
+        while at < list.len() && self.hot[list[at].0 as usize] {
+            at += 1; // hot for good
+        }
+        cold.cursor[i] = at as u32;
+        let mut taken = 0;
+        for &(tile, cost) in &list[at..] {
+            if self.hot[tile as usize] {
+                continue;
+            }
+            if taken == len {
+                return self.scale * i64::from(cost);
+            }
+            pool.push(Entry {
+                tile,
+                cost: i64::from(cost),
+            });
+            taken += 1;
+        }
+        cold.bound[i]
+    }
+
+    /// Keeps every pool's and list's bound valid after the prices of `tiles`
+    /// fell: one search of all cells among those tiles adds each cell's best
+    /// of them below its bounds, and lowers the bounds to what the search
+    /// cannot tell.
+    pub(super) fn relist(&mut self, tiles: &[u32]) -> CoreResult<()> {
+        if tiles.is_empty() {
+            return Ok(());
+        }
+        let (rows, entries) = self.tile_rows(tiles);
+        let prices: Vec<i64> = entries.iter().map(|&e| self.p1[e % self.n]).collect();
+        let subset = TileSet::new(Simd::chosen()?, &rows, self.problem.dim);
+        let k = (self.list_len * self.copies()).min(entries.len());
+        let offsets = Offsets {
+            values: &prices,
+            scale: self.scale,
+        };
+        let found = subset.search(self.problem.cells, k, Some(offsets), None)?;
+        self.progress.passes += 1;
+        for i in 0..self.m {
+            let row = i * k..(i + 1) * k;
+            if found.distances[row.start] < self.pool_bound[i] {
+                let stamp = self.next_stamp();
+                for e in &self.pool[i] {
+                    self.marks[e.tile as usize] = stamp;
+                }
+                let hits = found.indices[row.clone()].iter().zip(&found.distances[row]);
+                for (&e, &value) in hits {
+                    if value >= self.pool_bound[i] {
+                        break;
+                    }
+                    let tile = tiles[e as usize % tiles.len()];
+                    let entry = Entry {
+                        tile,
+                        cost: (value - prices[e as usize]) / self.scale,
+                    };
+                    if self.marks[tile as usize] != stamp {
+                        self.marks[tile as usize] = stamp;
+                        self.pool[i].push(entry);
+                    }
+                    if value < self.bound[i] && !self.lists[i].iter().any(|x| x.tile == tile) {
+                        self.lists[i].push(entry);
+                    }
+                }
+            }
+            if k < entries.len() {
+                let unseen = found.distances[(i + 1) * k - 1];
+                self.pool_bound[i] = self.pool_bound[i].min(unseen);
+                self.bound[i] = self.bound[i].min(unseen);
+            }
+            if self.pool[i].len() > 2 * self.pool_len {
+                self.trim_pool(i);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,187 @@
+use super::*;
+use crate::testdata::values;
+
+/// Every pair's cost, row-major `(m, n)`.
+fn dense(problem: &Problem<'_>) -> Vec<i64> {
+    let dim = problem.dim;
+    let n = problem.tiles.len() / dim / if problem.flips { 2 } else { 1 };
+    let row = |s: &[i16], e: usize| s[e * dim..(e + 1) * dim].to_vec();
+    let mut costs = vec![];
+    for cell in problem.cells.chunks(dim) {
+        for t in 0..n {
+            let d = distance_wide(cell, &row(problem.tiles, t));
+            let d = if problem.flips {
+                d.min(distance_wide(cell, &row(problem.tiles, t + n)))
+            } else {
+                d
+            };
+            costs.push(d);
+        }
+    }
+    costs
+}
+
+/// The least total by trying every assignment (a handful of cells only).
+fn brute_force(costs: &[i64], m: usize, n: usize, capacity: usize) -> i64 {
+    fn go(cell: usize, costs: &[i64], m: usize, n: usize, uses: &mut [usize], cap: usize) -> i64 {
+        if cell == m {
+            return 0;
+        }
+        let mut best = i64::MAX;
+        for t in 0..n {
+            if uses[t] < cap {
+                uses[t] += 1;
+                let rest = go(cell + 1, costs, m, n, uses, cap);
+                best = best.min(costs[cell * n + t].saturating_add(rest));
+                uses[t] -= 1;
+            }
+        }
+        best
+    }
+    go(0, costs, m, n, &mut vec![0; n], capacity)
+}
+
+/// Checks the certificate over every pair: it proves the total optimal.
+fn assert_certified(problem: &Problem<'_>, got: &Certified) {
+    let costs = dense(problem);
+    let m = problem.cells.len() / problem.dim;
+    let n = costs.len() / m.max(1);
+    let mut uses = vec![0; n];
+    for (i, &t) in got.assignment.iter().enumerate() {
+        let t = t as usize;
+        uses[t] += 1;
+        assert_eq!(got.costs[i], costs[i * n + t]);
+        assert_eq!(got.cell_duals[i] + got.tile_duals[t], costs[i * n + t]);
+        for (j, &v) in got.tile_duals.iter().enumerate() {
+            assert!(
+                costs[i * n + j] - got.cell_duals[i] - v >= 0,
+                "cell {i} tile {j}"
+            );
+        }
+    }
+    for (t, &v) in got.tile_duals.iter().enumerate() {
+        assert!(uses[t] <= problem.capacity);
+        assert!(v <= 0 && (v == 0 || uses[t] == problem.capacity));
+    }
+    let dual: i64 = got.cell_duals.iter().sum::<i64>()
+        + problem.capacity as i64 * got.tile_duals.iter().sum::<i64>();
+    assert_eq!(dual, got.total_cost);
+    assert_eq!(got.costs.iter().sum::<i64>(), got.total_cost);
+}
+
+fn solve_quietly(problem: Problem<'_>) -> CoreResult<Certified> {
+    solve(problem, &mut |_: &Progress| true)
+}
+
+/// Solves and checks the certificate; returns the problem's costs and the result.
+fn solve_certified(
+    cells: &[i16],
+    tiles: &[i16],
+    dim: usize,
+    flips: bool,
+    capacity: usize,
+) -> (Vec<i64>, Certified) {
+    let problem = Problem {
+        cells,
+        tiles,
+        dim,
+        flips,
+        capacity,
+    };
+    let got = solve_quietly(problem).unwrap();
+    assert_certified(&problem, &got);
+    (dense(&problem), got)
+}
+
+#[test]
+fn tiny_problems_match_brute_force() {
+    for seed in 0..60u64 {
+        let (m, dim) = (1 + seed as usize % 6, 1 + seed as usize % 4);
+        let capacity = 1 + seed as usize % 3;
+        let flips = seed % 2 == 1;
+        let n = m.div_ceil(capacity) + (seed as usize / 7) % 3;
+        let cells = values(m * dim, 4, seed);
+        let tiles = values(n * dim * if flips { 2 } else { 1 }, 4, seed + 1000);
+        let (costs, got) = solve_certified(&cells, &tiles, dim, flips, capacity);
+        assert_eq!(got.total_cost, brute_force(&costs, m, n, capacity));
+    }
+}
+
+#[test]
+fn heavy_competition_and_near_square_are_certified() {
+    // Few distinct colours among many cells: thousands of ties and long
+    // price wars; tiles from 1x to 20x the cells, capacities 1 to 3, and
+    // libraries large enough for the cold lists.
+    for (m, n, capacity, flips) in [
+        (120, 120, 1, false),
+        (150, 51, 3, false),
+        (100, 104, 1, true),
+        (90, 400, 1, false),
+        (60, 1300, 2, false),
+        (70, 700, 1, false),
+    ] {
+        let dim = 12;
+        let cells: Vec<i16> = values(m * dim, 3, m as u64)
+            .iter()
+            .map(|v| v * 40)
+            .collect();
+        let copies = if flips { 2 } else { 1 };
+        let tiles = values(n * dim * copies, 60, n as u64);
+        let (_, got) = solve_certified(&cells, &tiles, dim, flips, capacity);
+        assert_eq!(got.progress.improved, 0, "the auction alone was optimal");
+    }
+}
+
+#[test]
+fn same_result_for_any_thread_count() {
+    let dim = 24;
+    let cells = values(120 * dim, 300, 5);
+    let tiles = values(1100 * dim, 300, 6);
+    let problem = Problem {
+        cells: &cells,
+        tiles: &tiles,
+        dim,
+        flips: false,
+        capacity: 2,
+    };
+    let run = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| solve_quietly(problem).unwrap())
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert_eq!(one, run(5));
+    assert_certified(&problem, &one);
+}
+
+#[test]
+fn refusals_and_interruption() {
+    let tiles = values(3 * 2, 5, 1);
+    let problem = |cells: &'static [i16], capacity, flips| Problem {
+        cells,
+        tiles: &tiles,
+        dim: 2,
+        flips,
+        capacity,
+    };
+    let four: &'static [i16] = &[0, 0, 1, 1, 2, 2, 3, 3];
+    assert!(matches!(
+        solve_quietly(problem(four, 1, false)),
+        Err(CoreError::Argument(_))
+    ));
+    assert!(matches!(
+        solve_quietly(problem(four, 0, false)),
+        Err(CoreError::Argument(_))
+    ));
+    assert!(matches!(
+        solve_quietly(problem(four, 2, true)),
+        Err(CoreError::Shape(_))
+    ));
+    let none = solve_quietly(problem(&[], 1, false)).unwrap();
+    assert_eq!((none.total_cost, none.tile_duals.len()), (0, 3));
+    let stop = solve(problem(four, 2, false), &mut |_: &Progress| false);
+    assert!(matches!(stop, Err(CoreError::Interrupted)));
+}
