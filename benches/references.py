@@ -1,8 +1,9 @@
 """Pure-Python references of the SSIM re-rank and the penalised greedy, for the benchmarks.
 
-Plain loops over nested lists, no NumPy inside them, as :mod:`mosaicfast.reference` does
-for the descriptors and the search: they time what the Rust core saves over straightforward
-Python, and ``test_references.py`` holds them equal to the core on small inputs.
+Plain loops over nested lists, no NumPy inside them, as
+:mod:`mosaicfast._reference.descriptors` does for the descriptors and the search: they
+time what the Rust core saves over straightforward Python, and ``test_references.py``
+holds them equal to the core on small inputs.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def penalised_greedy(
     max_uses: int | None = None,
     min_distance: int = 0,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """The penalised greedy of :func:`mosaicfast.assign.penalised_greedy`, in plain Python.
+    """The penalised greedy of :func:`mosaicfast.kernels.assign.penalised_greedy`, in plain Python.
 
     Cells are visited in ``order``; each takes the candidate of least
     ``cost + penalty * uses`` (ties to the lower tile), skipping padding (``-1``), tiles

@@ -14,9 +14,9 @@ from baselines import (
 )
 from test_bench_ssim import synthetic_patches
 
-from mosaicfast import assign
-from mosaicfast.descriptors import search_topk, tile_descriptors
-from mosaicfast.ssim import candidate_ssim
+from mosaicfast.kernels import assign
+from mosaicfast.kernels.descriptors import search_topk, tile_descriptors
+from mosaicfast.kernels.ssim import candidate_ssim
 
 
 def test_ssim_rerank_matches_core() -> None:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from mosaicfast import _core
-from mosaicfast.blend import blend_tiles, overlay
+from mosaicfast.kernels.blend import blend_tiles, overlay
 from mosaicfast.render import (
     Painter,
     compose,

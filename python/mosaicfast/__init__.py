@@ -8,10 +8,10 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .api import Mosaic, build
 from .errors import ImageReadError, MosaicfastError
-from .grid import GridPlan
-from .indexer import IndexReport, index_library
-from .library import Library, LibraryError, LibraryLockedError
-from .tiles import TileSource
+from .io.sources import TileSource
+from .library.indexer import IndexReport, index_library
+from .library.store import Library, LibraryError, LibraryLockedError
+from .plan import GridPlan
 
 try:
     __version__ = version("mosaicfast")

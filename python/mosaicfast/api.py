@@ -14,10 +14,36 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from . import _core, descriptors
-from .cache import folder_library
+from . import _core
+from ._util.parallel import check_threads, ordered_map
+from ._util.progress import Stages
 from .errors import ImageReadError, MosaicfastError
-from .grid import (
+from .io.images import open_rgb, to_srgb
+from .io.manifest import check_manifest_path, manifest_beside
+from .io.output import (
+    STREAM_PIXELS,
+    check_destination,
+    check_image_path,
+    check_output,
+    is_tiff,
+    save_image,
+    write_png,
+    write_tiff,
+)
+from .io.sources import SkipHandler, TileList, TileSource
+from .kernels import descriptors
+from .kernels.ssim import luminance
+from .library.cache import folder_library
+from .library.indexer import index_library
+from .library.store import Library
+from .matching import (
+    LumaLoader,
+    MatchOptions,
+    OptimalReport,
+    check_matching_memory,
+    match_cells,
+)
+from .plan import (
     DEFAULT_DPI,
     DEFAULT_MAX_CELLS,
     DEFAULT_MAX_OUTPUT_PIXELS,
@@ -28,32 +54,7 @@ from .grid import (
     plan_print,
     print_crop,
 )
-from .images import open_rgb, to_srgb
-from .indexer import index_library
-from .library import Library
-from .manifest import check_manifest_path, manifest_beside
-from .matching import (
-    LumaLoader,
-    MatchOptions,
-    OptimalReport,
-    check_matching_memory,
-    match_cells,
-)
-from .output import (
-    STREAM_PIXELS,
-    check_destination,
-    check_image_path,
-    check_output,
-    is_tiff,
-    save_image,
-    write_png,
-    write_tiff,
-)
-from .parallel import check_threads, ordered_map
-from .progress import Stages
 from .render import Painter, TileStack, resize_image, resize_tiles
-from .ssim import luminance
-from .tiles import SkipHandler, TileList, TileSource
 
 __all__ = ["SAMPLES_PER_BLOCK", "Mosaic", "build"]
 
@@ -75,7 +76,7 @@ class Mosaic:
     The pixels are painted on demand by the Rust core, a band of cell rows at a
     time (see :mod:`mosaicfast.render`): :attr:`image` composes the whole image in
     memory (once), while :meth:`save` to a TIFF file of a mosaic above
-    :data:`~mosaicfast.output.STREAM_PIXELS` streams it band by band, so a mosaic of
+    :data:`~mosaicfast.io.output.STREAM_PIXELS` streams it band by band, so a mosaic of
     any size is written in bounded memory.
 
     Attributes
@@ -143,7 +144,7 @@ class Mosaic:
         Raises
         ------
         MosaicfastError
-            If the mosaic has more than :data:`~mosaicfast.output.STREAM_PIXELS` pixels:
+            If the mosaic has more than :data:`~mosaicfast.io.output.STREAM_PIXELS` pixels:
             save it to a ``.tif`` file instead (streamed band by band), or call
             :meth:`compose` to hold it in memory anyway.
         """
@@ -184,7 +185,7 @@ class Mosaic:
         stream : bool, optional
             Paint the image band by band straight into the file instead of composing
             it in memory; TIFF only. By default, mosaics above
-            :data:`~mosaicfast.output.STREAM_PIXELS` pixels that are not already in
+            :data:`~mosaicfast.io.output.STREAM_PIXELS` pixels that are not already in
             memory are streamed, and other formats are refused for them.
         manifest : str or Path, optional
             Also write the manifest there (see :meth:`write_manifest`), first to a
@@ -225,7 +226,7 @@ class Mosaic:
 
     def reduced(self, pixels_per_cell: int = 8) -> Image.Image:
         """The mosaic at ``pixels_per_cell`` pixels per cell, by area averaging
-        (``Image.Resampling.BOX``), as :func:`mosaicfast.metrics.fidelity` measures it.
+        (``Image.Resampling.BOX``), as :func:`mosaicfast.quality.fidelity` measures it.
 
         Mosaics not held in memory and too large to be are painted band by band
         again, each band reduced on its own.
@@ -324,7 +325,7 @@ def build(
         The picture to reproduce.
     tiles : str, Path or sequence of them, optional
         Folders (searched recursively) and files of tile photos. They are indexed
-        into a cache library kept per folder set (see :func:`mosaicfast.cache.cache_dir`),
+        into a cache library kept per folder set (see :func:`mosaicfast.library.cache.cache_dir`),
         so the next build from the same folders reads only new or changed files.
     library : str or Path, optional
         A library made by ``mosaicfast index`` (give ``tiles`` or ``library``).
@@ -341,7 +342,7 @@ def build(
         gives at 50-px tiles) the tile size is ``ceil(print width in pixels / cols)``
         and the rows the fewest that cover the print's height, so the mosaic prints
         at least this size (less than one tile more) at ``dpi``
-        (see :func:`mosaicfast.grid.plan_print`).
+        (see :func:`mosaicfast.plan.plan_print`).
     dpi : float, optional
         Print resolution (default 300 with ``print_size``); recorded in saved files.
     grid : int, default 5
@@ -380,7 +381,7 @@ def build(
         Shortlist tiles with a KD-tree before the exact distances: on a PCA
         projection of the colour grid, or on the mean colour (the source blog's
         method); ``shortlist`` tiles scanned per cell (default ``35 * sqrt(tiles)``,
-        :data:`~mosaicfast.candidates.SHORTLIST_FACTOR`).
+        :data:`~mosaicfast.kernels.candidates.SHORTLIST_FACTOR`).
     vary : int, default 1
         With ``assign="best"``: pick each cell's tile at random among its ``vary``
         best (1: always the best). Random choices follow ``seed``.
@@ -399,7 +400,7 @@ def build(
     output : str or Path, optional
         Also save the mosaic there (see :meth:`Mosaic.save`; large mosaics are streamed
         to TIFF band by band). The output is checked before any matching work: an
-        unknown format, a mosaic above :data:`~mosaicfast.output.STREAM_PIXELS`
+        unknown format, a mosaic above :data:`~mosaicfast.io.output.STREAM_PIXELS`
         pixels for a format other than TIFF, a folder that does not take new files,
         or a file that is one of the inputs (the target, a tile photo) is refused up
         front.

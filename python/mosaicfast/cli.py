@@ -21,23 +21,23 @@ from PIL import Image
 from tqdm import tqdm
 
 from . import __version__, _core
+from ._util.lifetime import InterruptedAfterCommit, terminate_as_interrupt
+from ._util.parallel import MAX_THREADS
+from ._util.progress import Stages
 from .api import build as build_mosaic
-from .candidates import SHORTLIST_FACTOR
 from .errors import ImageReadError, MosaicfastError
-from .grid import DEFAULT_DPI, DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_TILE_SIZE
-from .images import open_rgb
-from .indexer import DEFAULT_NEAR_DISTANCE, IndexInterruptedError, index_library
-from .library import DEFAULT_THUMB_SIZE
-from .lifetime import InterruptedAfterCommit, terminate_as_interrupt
-from .maintenance import library_info, verify_library
-from .manifest import check_grid_fits, read_assignment
+from .io.images import open_rgb
+from .io.manifest import check_grid_fits, read_assignment
+from .io.output import STREAM_PIXELS
+from .io.paths import printable
+from .io.video import SpliceOptions, splice_to_folder
+from .kernels.candidates import SHORTLIST_FACTOR
+from .library.indexer import DEFAULT_NEAR_DISTANCE, IndexInterruptedError, index_library
+from .library.maintenance import library_info, verify_library
+from .library.store import DEFAULT_THUMB_SIZE
 from .matching import ASSIGNMENTS, METRICS, ORDERS, PRUNING, SSIM_WINDOWS
-from .metrics import evaluate
-from .output import STREAM_PIXELS
-from .parallel import MAX_THREADS
-from .paths import printable
-from .progress import Stages
-from .video import SpliceOptions, splice_to_folder
+from .plan import DEFAULT_DPI, DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_TILE_SIZE
+from .quality import evaluate
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
 

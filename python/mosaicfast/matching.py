@@ -27,7 +27,7 @@
    * ``optimal``: the minimum total with every tile used at most ``max_uses`` times
      (default once). With the ``color`` metric it is the least total squared
      colour-grid distance over **every** cell and tile, certified over all pairs
-     (:func:`mosaicfast.assign.certified_optimum`; the search is exhaustive whatever
+     (:func:`mosaicfast.kernels.assign.certified_optimum`; the search is exhaustive whatever
      ``prune`` says). SSIM scores cannot be priced by the search kernel, so with
      ``ssim`` and ``combined`` it is the least total score over *re-ranked
      candidates only*: each cell's ``candidates`` tiles of least reduced colour cost
@@ -51,11 +51,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import assign, descriptors
-from .candidates import CandidateIndex
+from ._util.progress import SolverBar
 from .errors import MosaicfastError
-from .progress import SolverBar
-from .ssim import candidate_ssim
+from .kernels import assign, descriptors
+from .kernels.candidates import CandidateIndex
+from .kernels.ssim import candidate_ssim
 
 __all__ = [
     "ASSIGNMENTS",
@@ -78,7 +78,7 @@ ORDERS = ("hardest", "random")
 #: SSIM windows: 7 x 7 uniform (scikit-image's default) or 11 x 11 Gaussian, sigma 1.5
 #: (Wang et al. 2004).
 SSIM_WINDOWS = ("uniform", "gaussian")
-#: Candidate search: exhaustive, or pruned by a KD-tree (see :mod:`mosaicfast.candidates`).
+#: Candidate search: exhaustive, or pruned by a KD-tree (see :mod:`mosaicfast.kernels.candidates`).
 PRUNING = ("none", "pca", "mean")
 #: RMS CIELAB difference per block that the colour score counts as 1.
 COLOUR_SCALE = 25.0

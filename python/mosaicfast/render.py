@@ -2,8 +2,8 @@
 
 The Rust core paints each band (``_core.paint_band``): every cell copies its tile,
 mirrored if flipped, then moves its colours toward the target pixels under it
-(:func:`mosaicfast.blend.blend_tiles`, cell by cell) and lays the target over it
-(:func:`mosaicfast.blend.overlay`), on all cores. The target pixels under a band
+(:func:`mosaicfast.kernels.blend.blend_tiles`, cell by cell) and lays the target over it
+(:func:`mosaicfast.kernels.blend.overlay`), on all cores. The target pixels under a band
 are those rows of the target resized to the output size with Pillow's Lanczos
 filter, computed for that band alone and bit for bit as Pillow resizes the whole
 target (:func:`resize_lanczos`). Tiles come from a :data:`TileStack` that gives the
@@ -24,8 +24,8 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from . import _core
-from .parallel import ordered_map
-from .progress import progress_bar
+from ._util.parallel import ordered_map
+from ._util.progress import progress_bar
 
 __all__ = [
     "BAND_PIXELS",

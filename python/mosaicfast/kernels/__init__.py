@@ -1,0 +1,1 @@
+"""Array kernels: arrays in, arrays out, the heavy work in the Rust core with the GIL released."""
