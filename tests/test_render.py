@@ -8,15 +8,10 @@ import pytest
 from PIL import Image
 
 from mosaicfast import _core
-from mosaicfast.kernels.blend import blend_tiles, overlay
-from mosaicfast.render import (
-    Painter,
-    compose,
-    resize_image,
-    resize_lanczos,
-    resize_tile,
-    resize_tiles,
-)
+from mosaicfast._reference.compose import compose, overlay, resize_tile
+from mosaicfast.kernels.blend import blend_tiles
+from mosaicfast.kernels.resample import resize_image, resize_lanczos, resize_tiles
+from mosaicfast.render import Painter
 
 from .conftest import PALETTE
 

@@ -14,7 +14,6 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from . import _core
 from ._util.parallel import check_threads, ordered_map
 from ._util.progress import Stages
 from .errors import ImageReadError, MosaicfastError
@@ -30,12 +29,13 @@ from .io.output import (
     write_png,
     write_tiff,
 )
-from .io.sources import SkipHandler, TileList, TileSource
+from .io.sources import SkipHandler, TileSource
 from .kernels import descriptors
+from .kernels.resample import box_downsample, resize_image, resize_tiles
 from .kernels.ssim import luminance
 from .library.cache import folder_library
 from .library.indexer import index_library
-from .library.store import Library
+from .library.store import Library, TileList
 from .matching import (
     LumaLoader,
     MatchOptions,
@@ -54,7 +54,7 @@ from .plan import (
     plan_print,
     print_crop,
 )
-from .render import Painter, TileStack, resize_image, resize_tiles
+from .render import Painter, TileStack
 
 __all__ = ["SAMPLES_PER_BLOCK", "Mosaic", "build"]
 
@@ -642,7 +642,7 @@ def _tile_luminance(lib: Library, slots: NDArray[np.int64], side: int) -> LumaLo
         thumbs = _thumbnails(lib, slots[tiles])
         size = thumbs.shape[1]
         if size % side == 0:  # block means, as np.rint(mean) over each block
-            return luminance(_core.box_downsample(thumbs, size // side))
+            return luminance(box_downsample(thumbs, size // side))
         return luminance(resize_tiles(thumbs, side))
 
     return load

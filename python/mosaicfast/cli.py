@@ -20,10 +20,11 @@ import click
 from PIL import Image
 from tqdm import tqdm
 
-from . import __version__, _core
+from . import kernels
 from ._util.lifetime import InterruptedAfterCommit, terminate_as_interrupt
 from ._util.parallel import MAX_THREADS
 from ._util.progress import Stages
+from ._util.version import __version__
 from .api import build as build_mosaic
 from .errors import ImageReadError, MosaicfastError
 from .io.images import open_rgb
@@ -109,7 +110,7 @@ class _Commands(click.Group):
 def _search_kernel() -> str:
     """The SIMD kernel the searches run on; a bad ``MOSAICFAST_KERNEL`` is a usage error."""
     try:
-        return _core.search_kernel()
+        return kernels.search_kernel()
     except ValueError as err:
         raise click.UsageError(str(err)) from None
 
@@ -119,11 +120,11 @@ def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> N
     if not value or ctx.resilient_parsing:
         return
     kernel = _search_kernel()
-    runs = ", ".join(_core.search_kernels())
-    how = f"set by {_core.KERNEL_VAR}" if os.environ.get(_core.KERNEL_VAR) else "the fastest"
+    runs = ", ".join(kernels.search_kernels())
+    how = f"set by {kernels.KERNEL_VAR}" if os.environ.get(kernels.KERNEL_VAR) else "the fastest"
     _line(f"mosaicfast {__version__}", err=False)
     _line(f"search kernel: {kernel} ({how}; this CPU runs {runs})", err=False)
-    _line(f"core build: {_core.BUILD_PROFILE}", err=False)
+    _line(f"core build: {kernels.BUILD_PROFILE}", err=False)
     ctx.exit()
 
 

@@ -16,11 +16,10 @@ from PIL import Image
 import mosaicfast
 from mosaicfast import MosaicfastError, render
 from mosaicfast._util.lifetime import InterruptedAfterCommit
+from mosaicfast.io._atomic import atomic_group, atomic_path
 from mosaicfast.io.output import (
     STREAM_PIXELS,
     TIFF_TILE,
-    atomic_group,
-    atomic_path,
     check_output,
     save_image,
     write_png,

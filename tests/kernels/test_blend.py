@@ -11,7 +11,8 @@ from PIL import Image
 from skimage.color import rgb2lab
 
 from mosaicfast import _core
-from mosaicfast.kernels.blend import blend_tiles, overlay
+from mosaicfast._reference.compose import overlay
+from mosaicfast.kernels.blend import blend_tiles
 
 SIZE = 24
 

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import MosaicfastError
-from .output import atomic_group, atomic_path
+from ._atomic import atomic_group, atomic_path
 from .paths import os_reason
 from .sources import TileSource
 from .video import format_time

@@ -15,8 +15,6 @@ import struct
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +23,10 @@ import tifffile
 from numpy.typing import NDArray
 from PIL import Image
 
-from .._util.lifetime import interrupts_deferred, pause_point
+from .._util.lifetime import pause_point
 from .._util.parallel import ordered_map
 from ..errors import MosaicfastError
+from ._atomic import atomic_path
 from .paths import os_reason
 
 __all__ = [
@@ -35,8 +34,6 @@ __all__ = [
     "MAX_SIDES",
     "STREAM_PIXELS",
     "TIFF_TILE",
-    "atomic_group",
-    "atomic_path",
     "check_destination",
     "check_image_path",
     "check_output",
@@ -153,67 +150,6 @@ def check_output(path: str | Path, size: tuple[int, int], *, in_memory: bool = F
             "instead, which is streamed band by band"
         )
     return path
-
-
-#: The outputs of the innermost :func:`atomic_group`, waiting to be put in place.
-_group: ContextVar[list[tuple[Path, Path]] | None] = ContextVar("_group", default=None)
-
-
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path``.
-
-    An interrupted or failed write leaves any earlier file at ``path`` untouched
-    and no partial file behind. Within an :func:`atomic_group` the replacement
-    waits for the group.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    # mkstemp creates the file private (0600); give it the permissions a plain
-    # open() would have.
-    tmp.chmod(0o666 & ~_current_umask())
-    group = _group.get()
-    handed_to_group = False
-    try:
-        yield tmp
-        pause_point("output-written")
-        if group is None:
-            os.replace(tmp, path)
-        else:
-            group.append((tmp, path))
-            handed_to_group = True
-    finally:
-        if not handed_to_group:
-            tmp.unlink(missing_ok=True)
-
-
-@contextmanager
-def atomic_group() -> Iterator[None]:
-    """The outputs written by :func:`atomic_path` within the block appear together when
-    it succeeds, or none does: they are renamed into place one after the other with
-    Ctrl-C and SIGTERM held back until the last
-    (:func:`~mosaicfast._util.lifetime.interrupts_deferred`).
-    """
-    pending: list[tuple[Path, Path]] = []
-    token = _group.set(pending)
-    try:
-        yield
-        with interrupts_deferred():
-            for tmp, path in pending:
-                os.replace(tmp, path)
-    finally:
-        _group.reset(token)
-        for tmp, _ in pending:
-            tmp.unlink(missing_ok=True)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def save_image(

@@ -6,13 +6,11 @@ the file and crop of a tile, so that it can be rendered again at any size.
 
 from __future__ import annotations
 
-import math
 import os
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
@@ -21,10 +19,7 @@ from .images import IMAGE_SUFFIXES, Box, load_square
 from .paths import non_regular_reason, os_reason
 from .video import load_video_square
 
-if TYPE_CHECKING:
-    from ..library.store import TileRows
-
-__all__ = ["SkipHandler", "TileList", "TileSource", "scan_images"]
+__all__ = ["SkipHandler", "TileSource", "scan_images"]
 
 SkipHandler = Callable[[Path, str], None]
 """Called with a path that was left out and the reason, e.g. ``"permission denied"``."""
@@ -74,39 +69,6 @@ class TileSource:
             return load_video_square(self.path, self.time, self.box, size)
         pixels, _ = load_square(self.path, size, box=self.box)
         return pixels
-
-
-class TileList(Sequence[TileSource]):
-    """The tiles of a library as a sequence of :class:`TileSource`, made on demand.
-
-    A library holds hundreds of thousands of tiles and a mosaic uses a few thousand;
-    only the ones looked at become objects.
-    """
-
-    def __init__(self, rows: TileRows) -> None:
-        self._rows = rows
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    @overload
-    def __getitem__(self, index: int) -> TileSource: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[TileSource]: ...
-    def __getitem__(self, index: int | slice) -> TileSource | list[TileSource]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        rows = self._rows
-        if not -len(rows) <= index < len(rows):
-            raise IndexError(f"tile {index} out of range for {len(rows)} tiles")
-        time = float(rows.times[index])
-        left, top, right, bottom = (int(v) for v in rows.boxes[index])
-        return TileSource(
-            Path(rows.source_paths[int(rows.source_ids[index])]),
-            (left, top, right, bottom),
-            tile_id=int(rows.ids[index]),
-            time=None if math.isnan(time) else time,
-        )
 
 
 def scan_images(

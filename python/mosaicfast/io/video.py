@@ -28,8 +28,8 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from ..errors import ImageReadError
+from ._atomic import atomic_path
 from .images import Box
-from .output import atomic_path
 
 if TYPE_CHECKING:
     import av

@@ -3,30 +3,19 @@
 :func:`blend_tiles` recolours each tile toward the target region it covers by moving its
 CIELAB mean and spread toward the region's (a Reinhard-style statistics transfer, run by
 the Rust core): the tiles keep their detail but take on the cell's colour, so the mosaic
-reads better from a distance. :func:`overlay` is the classic tools' "cheat": the target
-itself, resized to the mosaic, laid over it at some opacity.
+reads better from a distance. Laying the target itself over the mosaic at some opacity
+(the classic tools' "cheat") is done band by band by :mod:`mosaicfast.kernels.paint`.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from PIL import Image
 
 from .. import _core
+from ._checks import fraction
 
-__all__ = ["blend_tiles", "overlay"]
-
-
-def _alpha(value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"alpha must be a number, got {value!r}")
-    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise ValueError(f"alpha must be between 0 and 1, got {value}")
-    return float(value)
+__all__ = ["blend_tiles"]
 
 
 def _pixels(values: ArrayLike, name: str) -> NDArray[np.uint8]:
@@ -91,45 +80,7 @@ def blend_tiles(
         )
     if tile_arr.size == 0 and tile_arr.shape[0] > 0:
         raise ValueError(f"tiles must have at least one pixel, got shape {tile_arr.shape}")
-    alpha = _alpha(alpha)
+    alpha = fraction(alpha, "alpha")
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
     return _core.blend_tiles(tile_arr, target_arr, alpha, threads=threads)
-
-
-def overlay(mosaic: Image.Image, target: Image.Image, alpha: float) -> Image.Image:
-    """Lay the target over the mosaic at opacity ``alpha``.
-
-    The target is resized to the mosaic's size with a Lanczos filter and composited:
-    every pixel becomes ``round((1 - alpha) * mosaic + alpha * target)`` in 8-bit sRGB.
-
-    Parameters
-    ----------
-    mosaic : PIL.Image.Image
-        The mosaic; converted to RGB.
-    target : PIL.Image.Image
-        The target picture, any size; converted to RGB.
-    alpha : float
-        Opacity of the target, from 0 (the mosaic unchanged) to 1 (the resized target).
-
-    Returns
-    -------
-    PIL.Image.Image
-        A new RGB image of the mosaic's size.
-
-    Raises
-    ------
-    ValueError
-        If ``alpha`` is not within 0 to 1.
-    """
-    alpha = _alpha(alpha)
-    base = mosaic.convert("RGB")  # a copy, even of an RGB image
-    if alpha == 0.0:
-        return base
-    cover = target.convert("RGB").resize(base.size, Image.Resampling.LANCZOS)
-    if alpha == 1.0:
-        return cover
-    lower = np.asarray(base, dtype=np.float32)
-    upper = np.asarray(cover, dtype=np.float32)
-    mixed = np.rint(lower + np.float32(alpha) * (upper - lower))
-    return Image.fromarray(np.clip(mixed, 0, 255).astype(np.uint8))

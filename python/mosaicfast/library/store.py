@@ -11,13 +11,14 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import quote
 
 import numpy as np
@@ -26,6 +27,7 @@ from numpy.typing import NDArray
 from .._util.lifetime import pause_point
 from ..errors import MosaicfastError
 from ..io.paths import from_catalog, os_reason
+from ..io.sources import TileSource
 from ..kernels.descriptors import MAX_GRID, descriptor_size, tile_descriptors
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "LibraryError",
     "LibraryLockedError",
     "Settings",
+    "TileList",
     "TileRows",
     "WaitHandler",
     "connect_catalog",
@@ -130,6 +133,39 @@ class TileRows:
     def paths(self) -> list[str]:
         """The source path of every tile."""
         return [self.source_paths[s] for s in self.source_ids.tolist()]
+
+
+class TileList(Sequence[TileSource]):
+    """The tiles of a library as a sequence of :class:`TileSource`, made on demand.
+
+    A library holds hundreds of thousands of tiles and a mosaic uses a few thousand;
+    only the ones looked at become objects.
+    """
+
+    def __init__(self, rows: TileRows) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> TileSource: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[TileSource]: ...
+    def __getitem__(self, index: int | slice) -> TileSource | list[TileSource]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        rows = self._rows
+        if not -len(rows) <= index < len(rows):
+            raise IndexError(f"tile {index} out of range for {len(rows)} tiles")
+        time = float(rows.times[index])
+        left, top, right, bottom = (int(v) for v in rows.boxes[index])
+        return TileSource(
+            Path(rows.source_paths[int(rows.source_ids[index])]),
+            (left, top, right, bottom),
+            tile_id=int(rows.ids[index]),
+            time=None if math.isnan(time) else time,
+        )
 
 
 _TILE_COLUMNS = np.dtype(
