@@ -14,7 +14,7 @@ import tifffile
 from PIL import Image
 
 import mosaicfast
-from mosaicfast import MosaicfastError, render
+from mosaicfast import MosaicfastError, _core
 from mosaicfast._util.lifetime import InterruptedAfterCommit
 from mosaicfast.io._atomic import atomic_group, atomic_path
 from mosaicfast.io.output import (
@@ -216,7 +216,7 @@ def test_streaming_holds_one_band_at_a_time(
     band_bytes = painter.band_rows * t * width * 3
     tile_row_bytes = TIFF_TILE * width * 3
     largest = []
-    paint = render._core.paint_band
+    paint = _core.paint_band
 
     def watched(tiles: np.ndarray, index: np.ndarray, out: np.ndarray, **kw: object) -> None:
         under = kw["under"]
@@ -224,7 +224,7 @@ def test_streaming_holds_one_band_at_a_time(
         largest.append(max(tiles.nbytes, out.nbytes, under.nbytes))
         paint(tiles, index, out, **kw)
 
-    monkeypatch.setattr(render._core, "paint_band", watched)
+    monkeypatch.setattr(_core, "paint_band", watched)
     tracemalloc.start()
     try:
         write_tiff(tmp_path / "big.tif", painter.bands(), painter.size)
