@@ -23,6 +23,8 @@ from mosaicfast.cli import main
 from mosaicfast.io.video import SpliceOptions, SpliceStats, format_time, splice, square_boxes
 from mosaicfast.library.indexer import IndexInterruptedError, _BatchWriter
 
+from ..conftest import query
+
 W, H = 96, 64
 Frame = Callable[[float], np.ndarray]
 
@@ -192,9 +194,10 @@ def test_index_records_provenance_and_the_manifest_shows_it(tmp_path: Path) -> N
     report = index_library(tmp_path / "lib", [videos])
     assert (report.videos, report.frames_sampled, report.tiles_added) == (1, 3, 7)
     with Library.open(tmp_path / "lib") as lib:
-        rows = lib.query(
+        rows = query(
+            lib,
             "SELECT s.kind, t.frame_time, t.left FROM tiles t JOIN sources s ON s.id = t.source_id"
-            " ORDER BY t.id"
+            " ORDER BY t.id",
         )
     assert rows[0] == ("image", None, 16)
     assert [(kind, time, left) for kind, time, left in rows[1:]] == [
@@ -244,13 +247,13 @@ def test_finished_videos_are_not_read_again_and_interrupted_ones_resume(
         index_library(tmp_path / "lib", [videos])
     monkeypatch.setattr(_BatchWriter, "add", real_add)
     with Library.open(tmp_path / "lib") as lib:
-        assert lib.query("SELECT status, done_until FROM sources") == [("partial", 4.0)]
+        assert query(lib, "SELECT status, done_until FROM sources") == [("partial", 4.0)]
     resumed = index_library(tmp_path / "lib", [videos])
     assert resumed.frames_sampled == 12 - 5
 
     def times(library: Path) -> list[tuple[float, int]]:
         with Library.open(library) as lib:
-            return lib.query("SELECT frame_time, left FROM tiles ORDER BY frame_time, left")
+            return query(lib, "SELECT frame_time, left FROM tiles ORDER BY frame_time, left")
 
     assert times(tmp_path / "lib") == times(tmp_path / "clean")
     assert len(times(tmp_path / "lib")) == clean.tiles_added == 24
@@ -292,6 +295,6 @@ def test_the_index_command_takes_the_video_options(tmp_path: Path) -> None:
         result = CliRunner().invoke(main, [*args, *options])
         assert result.exit_code == 0, result.output
         with Library.open(library) as lib:
-            counts[name] = len(lib.query("SELECT id FROM tiles"))
+            counts[name] = len(query(lib, "SELECT id FROM tiles"))
     # 3 frames x 2 squares by default; 6 frames (twice a second) x 3 squares.
     assert counts == {"default": 6, "dense": 18}

@@ -26,6 +26,8 @@ from mosaicfast import Library, TileSource, index_library
 from mosaicfast._util.lifetime import PAUSE_VARIABLE
 from mosaicfast.library.maintenance import verify_library
 
+from ..conftest import query
+
 pytestmark = pytest.mark.slow
 
 #: Three batches: two of 256 tiles and a short one.
@@ -82,8 +84,8 @@ def wait_until_paused(pause: Path, process: subprocess.Popen[bytes]) -> None:
 def committed(library: Path) -> dict[str, bytes]:
     """Source path -> pixel hash of its tile, for every committed tile."""
     with Library.open(library) as lib:
-        rows = lib.query(
-            "SELECT s.path, t.pixel_hash FROM tiles t JOIN sources s ON s.id = t.source_id"
+        rows = query(
+            lib, "SELECT s.path, t.pixel_hash FROM tiles t JOIN sources s ON s.id = t.source_id"
         )
         assert len(rows) == len({path for path, _ in rows}), "a source has two tiles"
         return dict(rows)

@@ -24,7 +24,7 @@ from mosaicfast.library.indexer import IndexInterruptedError, _BatchWriter
 from mosaicfast.library.maintenance import library_info, verify_library
 from mosaicfast.library.store import CATALOG, THUMBS
 
-from ..conftest import palette_target
+from ..conftest import palette_target, query
 
 
 def textured(path: Path, seed: int, size: tuple[int, int] = (80, 60)) -> Path:
@@ -48,9 +48,10 @@ def photos(tmp_path: Path) -> Path:
 def tiles_by_path(library: Path) -> dict[str, int]:
     with Library.open(library) as lib:
         return dict(
-            lib.query(
+            query(
+                lib,
                 "SELECT s.path, COUNT(*) FROM tiles t JOIN sources s ON s.id = t.source_id "
-                "GROUP BY s.path"
+                "GROUP BY s.path",
             )
         )
 

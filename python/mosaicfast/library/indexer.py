@@ -16,7 +16,6 @@ import hashlib
 import math
 import os
 import signal
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +36,7 @@ from ..io.paths import from_catalog, non_regular_reason, os_reason, read_regular
 from ..io.sources import SkipHandler, scan_images
 from ..io.video import VIDEO_SUFFIXES, SpliceOptions, SpliceStats, splice
 from ..kernels import descriptors
+from . import catalog
 from .dedupe import NearIndex, perceptual_hashes, pixel_hashes
 from .store import (
     DEFAULT_GRIDS,
@@ -52,7 +52,6 @@ __all__ = [
     "IndexInterruptedError",
     "IndexReport",
     "index_library",
-    "remove_sources",
 ]
 
 DEFAULT_NEAR_DISTANCE = 4
@@ -339,12 +338,12 @@ def _sync_catalog(
     video_step: float,
 ) -> list[_Todo]:
     """Drop sources that vanished or changed; return the files to read or finish."""
-    rows = lib.query("SELECT id, path, size, mtime_ns, status, error, done_until FROM sources")
-    known = {from_catalog(row[1]): row for row in rows if isinstance(row[1], (str, bytes))}
+    rows = lib.read(catalog.source_rows)
+    known = {from_catalog(row.path): row for row in rows if isinstance(row.path, (str, bytes))}
     scanned = {str(p): p for p in paths}
     todo: list[_Todo] = []
     # A row whose name is not a name (a damaged catalog) can only be dropped.
-    stale: list[int] = [row[0] for row in rows if not isinstance(row[1], (str, bytes))]
+    stale: list[int] = [row.id for row in rows if not isinstance(row.path, (str, bytes))]
     for key, path in scanned.items():
         try:
             st = path.stat()
@@ -358,10 +357,10 @@ def _sync_catalog(
             skip(path, reason)
             continue
         row = known.get(key)
-        if row is not None and (row[2], row[3]) == (st.st_size, st.st_mtime_ns):
-            _, _, _, _, status, error, done_until = row
+        if row is not None and (row.size, row.mtime_ns) == (st.st_size, st.st_mtime_ns):
+            status, error = row.status, row.error
             if status == "partial":
-                resume = _resume_time(done_until, video_step)
+                resume = _resume_time(row.done_until, video_step)
                 todo.append(_Todo(path, st.st_size, st.st_mtime_ns, resume_after=resume))
                 continue
             report.unchanged += 1
@@ -370,17 +369,17 @@ def _sync_catalog(
                 skip(path, error)
             continue
         if row is not None:
-            stale.append(row[0])
+            stale.append(row.id)
         todo.append(_Todo(path, st.st_size, st.st_mtime_ns))
     vanished = [
-        row[0]
+        row.id
         for key, row in known.items()
         if key not in scanned and any(_is_under(key, root) for root in roots)
     ]
     report.removed = len(vanished)
     with lib.transaction() as db:
-        db.executemany("INSERT OR IGNORE INTO roots VALUES (?)", [(to_catalog(r),) for r in roots])
-        remove_sources(db, stale + vanished)
+        catalog.add_roots(db, [to_catalog(r) for r in roots])
+        catalog.remove_sources(db, stale + vanished)
     return todo
 
 
@@ -393,34 +392,6 @@ def _resume_time(done_until: float | None, step: float) -> float:
 
 def _is_under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def remove_sources(db: sqlite3.Connection, source_ids: list[int]) -> None:
-    """Delete sources and their tiles; a duplicate of a deleted tile takes its place."""
-    if not source_ids:
-        return
-    db.execute("CREATE TEMP TABLE IF NOT EXISTS gone (id INTEGER PRIMARY KEY)")
-    db.execute("DELETE FROM gone")
-    db.executemany("INSERT INTO gone VALUES (?)", [(i,) for i in source_ids])
-    orphans = db.execute(
-        """SELECT d.id, d.duplicate_of FROM tiles d
-           JOIN tiles k ON k.id = d.duplicate_of
-           WHERE k.source_id IN (SELECT id FROM gone)
-             AND d.source_id NOT IN (SELECT id FROM gone)
-           ORDER BY d.duplicate_of, d.id"""
-    ).fetchall()
-    heir: dict[int, int] = {}
-    for tile, old in orphans:
-        if old not in heir:
-            heir[old] = tile
-            db.execute(
-                "UPDATE tiles SET duplicate_of = NULL, duplicate_kind = NULL WHERE id = ?",
-                (tile,),
-            )
-        else:
-            db.execute("UPDATE tiles SET duplicate_of = ? WHERE id = ?", (heir[old], tile))
-    db.execute("DELETE FROM tiles WHERE source_id IN (SELECT id FROM gone)")
-    db.execute("DELETE FROM sources WHERE id IN (SELECT id FROM gone)")
 
 
 def _read_photos(
@@ -570,9 +541,7 @@ class _BatchWriter:
         self._load_tiles_in_use()
 
     def _load_tiles_in_use(self) -> None:
-        rows = self.lib.query(
-            "SELECT id, slot, pixel_hash, phash FROM tiles WHERE duplicate_of IS NULL ORDER BY id"
-        )
+        rows = self.lib.read(catalog.kept_tiles)
         if not rows:
             return
         ids, slots, hashes, phashes = zip(*rows, strict=True)
@@ -601,29 +570,22 @@ class _BatchWriter:
         next_id = self._next_tile_id()
         tile_rows = self._tile_rows(tiles, owners, first, next_id) if tiles else []
         added = len(tile_rows)
-        with self.lib.transaction() as db:
-            db.executemany(
-                """INSERT INTO sources (path, kind, size, mtime_ns, content_hash, status, error,
-                                        done_until)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (path) DO UPDATE SET status = excluded.status,
-                       error = excluded.error, done_until = excluded.done_until""",
-                [
-                    (to_catalog(e.path), e.kind, e.size, e.mtime_ns, e.content_hash, e.status,
-                     e.error, e.done_until)
-                    for e in entries
-                ],
-            )  # fmt: skip
-            db.executemany(
-                """INSERT INTO tiles (id, source_id, slot, left, top, right, bottom, frame_time,
-                                      pixel_hash, phash, duplicate_of, duplicate_kind)
-                   VALUES (?, (SELECT id FROM sources WHERE path = ?),
-                           ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                tile_rows,
+        sources = [
+            (
+                to_catalog(e.path),
+                e.kind,
+                e.size,
+                e.mtime_ns,
+                e.content_hash,
+                e.status,
+                e.error,
+                e.done_until,
             )
-            db.executemany(
-                "UPDATE meta SET value = ? WHERE key = ?",
-                [(str(first + added), "next_slot"), (str(next_id + added), "next_tile_id")],
+            for e in entries
+        ]
+        with self.lib.transaction() as db:
+            catalog.record_batch(
+                db, sources, tile_rows, next_slot=first + added, next_tile_id=next_id + added
             )
         pause_point("batch-committed")
         self._report(entries, added)
@@ -664,8 +626,7 @@ class _BatchWriter:
         return rows
 
     def _next_tile_id(self) -> int:
-        (value,) = self.lib.query("SELECT value FROM meta WHERE key = 'next_tile_id'")[0]
-        return int(value)
+        return self.lib.read(catalog.next_tile_id)
 
     def _duplicate(
         self, tile_id: int, pixel_hash: bytes, phash: int, colour: NDArray[np.int16]

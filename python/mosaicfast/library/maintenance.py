@@ -14,8 +14,8 @@ from ..errors import ImageReadError
 from ..io.paths import from_catalog
 from ..io.sources import TileSource
 from ..kernels.descriptors import tile_descriptors
+from . import catalog
 from .dedupe import pixel_hashes
-from .indexer import remove_sources
 from .salvage import rebuild_catalog
 from .store import CATALOG, THUMBS, Library, LibraryError
 
@@ -64,23 +64,9 @@ class LibraryInfo:
 def library_info(path: str | Path) -> LibraryInfo:
     """Read the counts of the library at ``path`` (while a writer may be running)."""
     with Library.open(path) as lib:
-        kinds = Counter(
-            dict(
-                lib.query(
-                    "SELECT CASE status WHEN 'partial' THEN kind || ' (unfinished)' ELSE kind END,"
-                    " COUNT(*) FROM sources WHERE status != 'error' GROUP BY 1"
-                )
-            )
-        )
-        unreadable = lib.query(
-            "SELECT path, error FROM sources WHERE error IS NOT NULL ORDER BY path"
-        )
-        counts = dict(
-            lib.query(
-                "SELECT COALESCE(duplicate_kind, 'in use'), COUNT(*) FROM tiles "
-                "GROUP BY duplicate_kind"
-            )
-        )
+        kinds = Counter(lib.read(catalog.source_counts))
+        unreadable = lib.read(catalog.unreadable_sources)
+        counts = lib.read(catalog.tile_counts)
         return LibraryInfo(
             path=lib.path,
             thumb_size=lib.thumb_size,
@@ -180,9 +166,9 @@ def _catalog_damage(path: Path) -> str | None:
     """What SQLite or the settings say is wrong with the catalog, or None if it is sound."""
     try:
         with Library.open(path) as lib:
-            result = lib.query("PRAGMA integrity_check(5)")
-            if result != [("ok",)]:
-                return "; ".join(str(r[0]) for r in result)
+            problems = lib.read(catalog.integrity_problems)
+            if problems:
+                return "; ".join(problems)
     except LibraryError as err:
         if "format version" in str(err):
             raise
@@ -231,7 +217,7 @@ def _check_thumbnail_length(lib: Library, findings: _Findings, repair: bool) -> 
     rows, _ = _array_rows(lib, THUMBS)
     if rows >= committed:
         return True
-    damaged = lib.query("SELECT source_id FROM tiles WHERE slot >= ?", (rows,))
+    damaged = lib.read(catalog.sources_from_slot, rows)
     findings.problem(
         f"{THUMBS}: cut short or deleted, {committed - rows:,} committed slots missing; "
         f"{len(damaged):,} tiles lost their thumbnails"
@@ -240,8 +226,8 @@ def _check_thumbnail_length(lib: Library, findings: _Findings, repair: bool) -> 
     )
     if repair:
         with lib.transaction() as db:
-            remove_sources(db, sorted({s for (s,) in damaged}))
-            db.execute("UPDATE meta SET value = ? WHERE key = 'next_slot'", (str(rows),))
+            catalog.remove_sources(db, sorted(set(damaged)))
+            catalog.set_next_slot(db, rows)
         lib.cut_uncommitted_tail()
     return repair
 
@@ -249,41 +235,22 @@ def _check_thumbnail_length(lib: Library, findings: _Findings, repair: bool) -> 
 def _check_tile_rows(lib: Library, findings: _Findings, repair: bool) -> bool:
     """Tile rows with values no writer makes (damage SQLite's checks cannot see); whether
     none is left."""
-    bad = lib.query(
-        """SELECT t.id, t.source_id FROM tiles t LEFT JOIN sources s ON s.id = t.source_id
-           WHERE s.id IS NULL OR typeof(t.slot) != 'integer' OR t.slot < 0 OR t.slot >= ?
-              OR typeof(t.left) != 'integer' OR typeof(t.top) != 'integer'
-              OR typeof(t.right) != 'integer' OR typeof(t.bottom) != 'integer'
-              OR t.left < 0 OR t.top < 0 OR t.right <= t.left OR t.bottom <= t.top
-              OR typeof(t.pixel_hash) != 'blob' OR length(t.pixel_hash) != 16
-              OR typeof(s.path) NOT IN ('text', 'blob')""",
-        (lib.next_slot(),),
-    )
+    bad = lib.read(catalog.impossible_tile_rows, lib.next_slot())
     if not bad:
         return True
     findings.problem(f"{len(bad):,} tile rows hold impossible values", repaired=repair)
     if repair:
         with lib.transaction() as db:
-            remove_sources(db, sorted({s for _, s in bad if isinstance(s, int)}))
-            gone = [(t,) for t, _ in bad]
+            catalog.remove_sources(db, sorted({s for _, s in bad if isinstance(s, int)}))
             # Their duplicates (rows of sound sources) stand on their own again.
-            db.executemany(
-                "UPDATE tiles SET duplicate_of = NULL, duplicate_kind = NULL "
-                "WHERE duplicate_of = ?",
-                gone,
-            )
-            db.executemany("DELETE FROM tiles WHERE id = ?", gone)
+            catalog.drop_tiles(db, [t for t, _ in bad])
     return repair
 
 
 def _check_pixels(lib: Library, findings: _Findings, repair: bool) -> None:
     """Every thumbnail against the pixel hash stored when it was indexed (damaged bytes,
     swapped slots). Repair reads the photo again where it still gives those pixels."""
-    rows = lib.query(
-        """SELECT t.slot, t.pixel_hash, t.source_id, s.path, t.left, t.top, t.right, t.bottom,
-                  t.frame_time
-           FROM tiles t JOIN sources s ON s.id = t.source_id ORDER BY t.slot"""
-    )
+    rows = lib.read(catalog.tiles_with_sources)
     slots = np.array([r[0] for r in rows], np.int64)
     wrong = []
     for start in range(0, len(rows), _CHUNK):
@@ -310,7 +277,7 @@ def _check_pixels(lib: Library, findings: _Findings, repair: bool) -> None:
             lost.add(source)
     if lost:
         with lib.transaction() as db:
-            remove_sources(db, sorted(lost))
+            catalog.remove_sources(db, sorted(lost))
     outcome = f"{len(wrong) - len(lost):,} read again from their photos"
     if lost:
         outcome += (
@@ -321,9 +288,7 @@ def _check_pixels(lib: Library, findings: _Findings, repair: bool) -> None:
 
 
 def _check_descriptors(lib: Library, findings: _Findings, repair: bool) -> None:
-    slots = np.array(
-        [s for (s,) in lib.query("SELECT slot FROM tiles ORDER BY slot")], dtype=np.int64
-    )
+    slots = np.array(lib.read(catalog.tile_slots), dtype=np.int64)
     committed = lib.next_slot()
     for grid in lib.grids:
         name = Library.descriptor_file(grid)
@@ -348,7 +313,7 @@ def _rewrite_descriptors(lib: Library, name: str) -> None:
     """Recompute a descriptor array from the thumbnails, for every committed slot."""
     grid = int(name.removeprefix("desc-g").removesuffix(".i16"))
     rows = np.zeros((lib.next_slot(), 3 * grid * grid), np.int16)
-    slots = np.array([s for (s,) in lib.query("SELECT slot FROM tiles ORDER BY slot")], np.int64)
+    slots = np.array(lib.read(catalog.tile_slots), np.int64)
     for start in range(0, len(slots), _CHUNK):
         chunk = slots[start : start + _CHUNK]
         rows[chunk] = tile_descriptors(lib.thumbnails(chunk), grid)
@@ -359,32 +324,23 @@ def _rewrite_descriptors(lib: Library, name: str) -> None:
 
 
 def _check_duplicates(lib: Library, findings: _Findings, repair: bool) -> None:
-    dangling = lib.query(
-        """SELECT d.id FROM tiles d LEFT JOIN tiles k ON k.id = d.duplicate_of
-           WHERE d.duplicate_of IS NOT NULL AND (k.id IS NULL OR k.duplicate_of IS NOT NULL)"""
-    )
+    dangling = lib.read(catalog.dangling_duplicates)
     if dangling:
         findings.problem(f"{len(dangling):,} duplicates point at no tile in use", repair)
         if repair:
             with lib.transaction() as db:
-                db.executemany(
-                    "UPDATE tiles SET duplicate_of = NULL, duplicate_kind = NULL WHERE id = ?",
-                    dangling,
-                )
+                catalog.release_duplicates(db, dangling)
 
 
 def _check_sources(lib: Library, findings: _Findings, repair: bool) -> None:
-    empty = lib.query(
-        """SELECT s.id FROM sources s LEFT JOIN tiles t ON t.source_id = s.id
-           WHERE s.status = 'ok' AND s.kind = 'image' AND t.id IS NULL"""
-    )
+    empty = lib.read(catalog.empty_sources)
     if empty:
         findings.problem(f"{len(empty):,} readable sources have no tile", repair)
         if repair:
             with lib.transaction() as db:
-                remove_sources(db, [s for (s,) in empty])
+                catalog.remove_sources(db, empty)
     changed = 0
-    for path, size, mtime_ns in lib.query("SELECT path, size, mtime_ns FROM sources"):
+    for path, size, mtime_ns in lib.read(catalog.source_files):
         try:
             st = os.stat(from_catalog(path))
         except (OSError, ValueError, TypeError):  # gone, or a damaged name

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..io.paths import from_catalog
 from ..kernels.descriptors import MAX_GRID
+from . import catalog
 from .store import (
     CATALOG,
     FORMAT_VERSION,
@@ -235,27 +236,13 @@ def _copy_rows(
     sources = [r for r in tables["sources"][0] if _valid_source(r)]
     tiles = [r for r in tables["tiles"][0] if _valid_tile(r, settings.next_slot)]
     with db:
-        db.executemany(
-            "INSERT OR IGNORE INTO roots VALUES (?)",
-            [r for r in tables["roots"][0] if isinstance(r[0], (str, bytes))],
-        )
-        before = db.total_changes
-        db.executemany(f"INSERT OR IGNORE INTO sources VALUES ({_marks(9)})", sources)
-        result.sources = db.total_changes - before
-        known = {i for (i,) in db.execute("SELECT id FROM sources")}
-        before = db.total_changes
-        db.executemany(
-            f"INSERT OR IGNORE INTO tiles VALUES ({_marks(12)})",
-            [r for r in tiles if r[1] in known],
-        )
-        result.tiles = db.total_changes - before
+        catalog.add_roots(db, [r[0] for r in tables["roots"][0] if isinstance(r[0], (str, bytes))])
+        result.sources = catalog.restore_sources(db, sources)
+        known = set(catalog.source_ids(db))
+        result.tiles = catalog.restore_tiles(db, [r for r in tiles if r[1] in known])
     result.lost_rows += (
         len(tables["sources"][0]) - result.sources + len(tables["tiles"][0]) - result.tiles
     )
-
-
-def _marks(count: int) -> str:
-    return ", ".join("?" * count)
 
 
 def _valid_source(row: tuple[Any, ...]) -> bool:

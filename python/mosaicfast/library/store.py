@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 from urllib.parse import quote
 
 import numpy as np
@@ -29,6 +29,7 @@ from ..errors import MosaicfastError
 from ..io.paths import from_catalog, os_reason
 from ..io.sources import TileSource
 from ..kernels.descriptors import MAX_GRID, descriptor_size, tile_descriptors
+from . import catalog
 
 __all__ = [
     "DEFAULT_GRIDS",
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+_T = TypeVar("_T")
 DEFAULT_THUMB_SIZE = 64
 DEFAULT_GRIDS = (5,)
 CATALOG = "catalog.sqlite"
@@ -457,9 +459,11 @@ class Library:
             self._db.execute("BEGIN IMMEDIATE")
             yield self._db
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def read(self, operation: Callable[..., _T], *args: Any) -> _T:
+        """``operation(connection, *args)``: a read of :mod:`~mosaicfast.library.catalog`
+        on the catalog; LibraryError if the catalog is damaged."""
         with self._catalog():
-            return self._db.execute(sql, params).fetchall()
+            return operation(self._db, *args)
 
     @contextmanager
     def _catalog(self) -> Iterator[None]:
@@ -483,19 +487,13 @@ class Library:
         with self._catalog(), self._db:
             self._db.execute("BEGIN")
             next_slot = read_settings(self._db).next_slot
-            cursor = self._db.execute(
-                """SELECT id, slot, source_id, left, top, right, bottom,
-                          IFNULL(frame_time, 'NaN')
-                   FROM tiles WHERE duplicate_of IS NULL ORDER BY id"""
-            )
             try:
-                table = np.fromiter(cursor, dtype=_TILE_COLUMNS)
+                table = np.fromiter(catalog.tiles_in_use(self._db), dtype=_TILE_COLUMNS)
             except (ValueError, TypeError, OverflowError) as err:
                 raise sqlite3.DatabaseError(
                     f"a tile row has a value of the wrong type ({err})"
                 ) from err
-            sources = self._db.execute("SELECT id, path FROM sources")
-            paths = {i: from_catalog(p) for i, p in sources}
+            paths = {i: from_catalog(p) for i, p in catalog.source_paths(self._db)}
             _check_tile_rows(table, next_slot, paths)
         return TileRows(
             ids=table["id"].copy(),
@@ -532,7 +530,7 @@ class Library:
         return out
 
     def roots(self) -> list[str]:
-        return sorted(from_catalog(row[0]) for row in self.query("SELECT path FROM roots"))
+        return sorted(from_catalog(root) for root in self.read(catalog.roots))
 
     def disk_bytes(self) -> int:
         """Size on disk of every file of the library."""
