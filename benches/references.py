@@ -100,10 +100,10 @@ def ssim_rerank(
 
 
 def _blocked_tiles(
-    assignment: Sequence[int], cell: int, grid: tuple[int, int], min_distance: int
+    assignment: Sequence[int], cell: int, shape: tuple[int, int], min_distance: int
 ) -> set[int]:
     """Tiles assigned within Chebyshev distance ``min_distance`` of ``cell``."""
-    rows, cols = grid
+    rows, cols = shape
     row, col = divmod(cell, cols)
     return {
         assignment[y * cols + x]
@@ -120,7 +120,7 @@ def penalised_greedy(
     n_tiles: int,
     *,
     penalty: float,
-    grid: tuple[int, int],
+    shape: tuple[int, int],
     max_uses: int | None = None,
     min_distance: int = 0,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -141,7 +141,7 @@ def penalised_greedy(
     uses = [0] * n_tiles
     cand_rows, cost_rows = cand.tolist(), cost.astype(np.float64).tolist()
     for cell in order.tolist():
-        blocked = _blocked_tiles(assignment, cell, grid, min_distance) if min_distance else ()
+        blocked = _blocked_tiles(assignment, cell, shape, min_distance) if min_distance else ()
         best: tuple[float, int] | None = None
         for tile, value in zip(cand_rows[cell], cost_rows[cell], strict=True):
             if tile < 0 or uses[tile] >= limit or tile in blocked:

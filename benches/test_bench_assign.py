@@ -189,7 +189,7 @@ def greedy_problem(cells: np.ndarray, tile_library: Callable[[int], np.ndarray])
         "penalty": float(np.median(cost[:, 0])),
         "max_uses": GREEDY_MAX_USES,
         "min_distance": GREEDY_RADIUS,
-        "grid": (CELL_ROWS, CELL_COLS),
+        "shape": (CELL_ROWS, CELL_COLS),
     }
     return (cand, cost, assign.hardest_first(cost), GREEDY_TILES), options
 

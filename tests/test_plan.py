@@ -31,7 +31,7 @@ def test_tiny_targets_still_get_one_cell() -> None:
         ({"tile_size": 1000, "cols": 200}, "pixels"),
         ({"tile_size": 0}, "tile size"),
         ({"enlargement": 0.0}, "enlargement"),
-        ({"cols": 0}, "--cols"),
+        ({"cols": 0}, "^cols must be at least 1"),
     ],
 )
 def test_bad_or_oversized_grids_are_refused(kwargs: dict, words: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
@@ -82,10 +83,12 @@ class Mosaic:
     Attributes
     ----------
     assignment : numpy.ndarray
-        ``(rows, cols)`` ``int64`` tile ids: ``tiles[assignment[r, c]]`` fills cell ``(r, c)``.
-    tiles : sequence of TileSource
-        Every tile the mosaic could choose from; ``assignment`` indexes it.
-        Each records its source file, crop box and library tile id.
+        ``(rows, cols)`` ``int64`` tile indices: ``sources[assignment[r, c]]`` fills cell
+        ``(r, c)``.
+    sources : sequence of TileSource
+        Every tile the mosaic could choose from, as where it came from (source file,
+        crop box, library tile id); ``assignment`` indexes it. ``tiles`` is its old,
+        deprecated name.
     plan : GridPlan
         Grid and tile size.
     distances : numpy.ndarray
@@ -93,7 +96,7 @@ class Mosaic:
     flipped : numpy.ndarray
         ``(rows, cols)`` whether each cell's tile is used mirrored.
     skipped : list of (Path, str)
-        Tile files that could not be used, with the reason (``build(tiles=...)`` only).
+        Tile files that could not be used, with the reason (``build(sources=...)`` only).
     timings : dict of str to float
         Seconds spent in each stage, in order; ``render`` and ``write`` are added
         when the image is composed and saved.
@@ -114,7 +117,7 @@ class Mosaic:
     """
 
     assignment: NDArray[np.int64]
-    tiles: Sequence[TileSource]
+    sources: Sequence[TileSource]
     plan: GridPlan
     distances: NDArray[np.int64]
     painter: Painter = field(repr=False)
@@ -128,6 +131,12 @@ class Mosaic:
     optimal: OptimalReport | None = None
     _pixels: NDArray[np.uint8] | None = field(default=None, init=False, repr=False)
     _image: Image.Image | None = field(default=None, init=False, repr=False)
+
+    @property
+    def tiles(self) -> Sequence[TileSource]:
+        """Deprecated name of :attr:`sources`."""
+        warnings.warn("Mosaic.tiles is now Mosaic.sources", DeprecationWarning, stacklevel=2)
+        return self.sources
 
     @property
     def pixels(self) -> int:
@@ -271,12 +280,12 @@ class Mosaic:
         meta = {"rows": self.plan.rows, "cols": self.plan.cols, **self.options}
         if self.optimal is not None:
             meta["optimal"] = self.optimal.as_dict()
-        return manifest_beside(path, self.assignment, self.tiles, flipped=self.flipped, meta=meta)
+        return manifest_beside(path, self.assignment, self.sources, flipped=self.flipped, meta=meta)
 
 
 def build(
     target: str | Path | Image.Image,
-    tiles: str | Path | Sequence[str | Path] | None = None,
+    sources: str | Path | Sequence[str | Path] | None = None,
     *,
     library: str | Path | None = None,
     tile_size: int | None = None,
@@ -311,24 +320,30 @@ def build(
     progress: bool = False,
     on_skip: SkipHandler | None = None,
     on_wait: Callable[[str], None] | None = None,
+    tiles: str | Path | Sequence[str | Path] | None = None,
 ) -> Mosaic:
     """Build a photo mosaic of ``target`` from a tile library or folders of photos.
 
     Every cell of the target is described by a ``grid x grid`` grid of mean
     colours in CIELAB (averaged in linear light), as is every tile (its centre
-    square); each cell gets the tile at the smallest distance, found by an
-    exhaustive exact search in the Rust core.
+    square). The exhaustive exact search in the Rust core (or, with ``prune``, a
+    KD-tree shortlist) gives each cell its ``candidates`` nearest tiles; ``metric``
+    scores them and ``assign`` chooses among them: by default the penalised greedy,
+    which visits the hardest cells first, charges ``penalty`` per earlier use of a
+    tile and keeps a tile's repeats at least ``min_distance`` cells apart.
+    ``assign="optimal"`` instead finds the least total distance over every cell and
+    tile. The tiles are then colour-blended toward their cells by ``blend``.
 
     Parameters
     ----------
     target : str, Path or PIL.Image.Image
         The picture to reproduce.
-    tiles : str, Path or sequence of them, optional
+    sources : str, Path or sequence of them, optional
         Folders (searched recursively) and files of tile photos. They are indexed
         into a cache library kept per folder set (see :func:`mosaicfast.library.cache.cache_dir`),
         so the next build from the same folders reads only new or changed files.
     library : str or Path, optional
-        A library made by ``mosaicfast index`` (give ``tiles`` or ``library``).
+        A library made by ``mosaicfast index`` (give ``sources`` or ``library``).
     tile_size : int, default 50
         Side of each tile in the output, in pixels (``print_size`` sets it instead).
     enlargement : float, default 8.0
@@ -414,8 +429,10 @@ def build(
     on_skip : callable, optional
         Called as ``on_skip(path, reason)`` for each tile file that cannot be used.
     on_wait : callable, optional
-        With ``tiles``: called with a message when another process is updating the
+        With ``sources``: called with a message when another process is updating the
         folders' cache library, whose lock ``build`` then waits for.
+    tiles : str, Path or sequence of them, optional
+        Deprecated: the old name of ``sources``.
 
     Returns
     -------
@@ -428,12 +445,20 @@ def build(
         Unreadable target, no usable tile, bad option, a grid beyond the limits, or
         an output that cannot hold the mosaic.
     """
+    if tiles is not None:
+        warnings.warn(
+            "build(tiles=...) is now build(sources=...)", DeprecationWarning, stacklevel=2
+        )
+        if sources is not None:
+            raise MosaicfastError("give sources only, not tiles as well")
+        sources = tiles
     _check_options(grid=grid, threads=threads, blend=blend, overlay=overlay)
     if isinstance(print_size, str):
         print_size = PrintSize.parse(print_size)
     if print_size is not None and tile_size is not None:
         raise MosaicfastError(
-            "the print size sets the tile size: give --print-size or --tile-size, not both"
+            "the print size sets the tile size: give print_size or tile_size, not both",
+            parameters=("print_size", "tile_size"),
         )
     if dpi is not None and not dpi > 0:
         raise MosaicfastError(f"dpi must be positive, got {dpi}")
@@ -463,8 +488,11 @@ def build(
         shortlist=shortlist,
     )
     matching.check()
-    if (tiles is None) == (library is None):
-        raise MosaicfastError("give either tile folders or a library, not both or neither")
+    if (sources is None) == (library is None):
+        raise MosaicfastError(
+            "give either sources or library, not both or neither",
+            parameters=("sources", "library"),
+        )
     stages = Stages()
     crop = None
     with stages("target"):
@@ -483,8 +511,8 @@ def build(
         if output is not None:
             check_output(output, plan.output_size)
     skipped: list[tuple[Path, str]] = []
-    if tiles is not None:
-        roots = [tiles] if isinstance(tiles, (str, Path)) else list(tiles)
+    if sources is not None:
+        roots = [sources] if isinstance(sources, (str, Path)) else list(sources)
         if output is not None and not force:
             _refuse_overwriting_inputs(output, target, roots)
         library = folder_library(roots)
@@ -515,12 +543,12 @@ def build(
                 cell_desc, tile_desc, (plan.rows, plan.cols), matching,
                 cell_luma=cell_luma, tile_luma=tile_luma, threads=threads, progress=progress,
             )  # fmt: skip
-            assignment = match.tiles.reshape(plan.rows, plan.cols)
+            assignment = match.tile_indices.reshape(plan.rows, plan.cols)
             flipped = match.flipped.reshape(plan.rows, plan.cols)
     # Library.thumbnails reads the pixel file by slot, without the catalog, so the
     # painter can load tiles after the library is closed.
-    sources = TileList(rows)
-    stack = _library_tiles(lib, rows.slots, sources, plan.tile_size, on_skip, threads)
+    tile_sources = TileList(rows)
+    stack = _library_tiles(lib, rows.slots, tile_sources, plan.tile_size, on_skip, threads)
     painter = Painter(assignment, plan.tile_size, stack, flipped=flipped, target=target_image,
                       blend=blend, overlay=overlay, threads=threads)  # fmt: skip
     options = {
@@ -538,7 +566,7 @@ def build(
     }
     mosaic = Mosaic(
         assignment=assignment,
-        tiles=sources,
+        sources=tile_sources,
         plan=plan,
         distances=match.distance.reshape(plan.rows, plan.cols),
         painter=painter,
@@ -571,7 +599,8 @@ def _refuse_overwriting_inputs(
     if what:
         raise MosaicfastError(
             f"{output}: writing the mosaic there would overwrite {what}; "
-            "choose another output file, or give --force to overwrite it"
+            "choose another output file, or give force to overwrite it",
+            parameters=("force",),
         )
 
 

@@ -143,7 +143,7 @@ def plan_grid(
         rows = max(1, round(height * enlargement / tile_size))
     else:
         if cols < 1:
-            raise MosaicfastError(f"--cols must be at least 1, got {cols}")
+            raise MosaicfastError(f"cols must be at least 1, got {cols}", parameters=("cols",))
         rows = max(1, round(cols * height / width))
     plan = GridPlan(rows=rows, cols=cols, tile_size=tile_size)
     _check_limits(plan, max_cells=max_cells, max_output_pixels=max_output_pixels)
@@ -202,7 +202,7 @@ def plan_print(
             raise MosaicfastError(f"enlargement must be positive, got {enlargement}")
         cols = max(1, round(target_size[0] * enlargement / DEFAULT_TILE_SIZE))
     elif cols < 1:
-        raise MosaicfastError(f"--cols must be at least 1, got {cols}")
+        raise MosaicfastError(f"cols must be at least 1, got {cols}", parameters=("cols",))
     width, height = print_size.pixels(dpi)
     tile_size = -(-width // cols)
     plan = GridPlan(rows=-(-height // tile_size), cols=cols, tile_size=tile_size)
@@ -216,13 +216,15 @@ def _check_limits(plan: GridPlan, *, max_cells: int, max_output_pixels: int) -> 
     if plan.cells > max_cells:
         raise MosaicfastError(
             f"a {cols}x{rows} grid has {plan.cells:,} cells, more than the limit of "
-            f"{max_cells:,}; use fewer columns (--cols), a smaller enlargement or a larger "
-            "tile size, or raise the limit (--max-cells)"
+            f"{max_cells:,}; use fewer columns (cols), a smaller enlargement or a larger "
+            "tile size, or raise the limit (max_cells)",
+            parameters=("cols", "max_cells"),
         )
     out_w, out_h = plan.output_size
     if out_w * out_h > max_output_pixels:
         raise MosaicfastError(
             f"the mosaic would be {out_w}x{out_h} = {out_w * out_h:,} pixels, more than the "
             f"limit of {max_output_pixels:,}; use a smaller tile size or fewer cells, or raise "
-            "the limit (--max-output-pixels)"
+            "the limit (max_output_pixels)",
+            parameters=("max_output_pixels",),
         )

@@ -1,13 +1,14 @@
 """Compositing the chosen tiles into the output image, a band of cell rows at a time.
 
-The Rust core paints each band (``_core.paint_band``): every cell copies its tile,
-mirrored if flipped, then moves its colours toward the target pixels under it
-(:func:`mosaicfast.kernels.blend.blend_tiles`, cell by cell) and lays the target over it
-(:func:`mosaicfast.kernels.blend.overlay`), on all cores. The target pixels under a band
-are those rows of the target resized to the output size with Pillow's Lanczos
+The Rust core paints each band (:func:`mosaicfast.kernels.paint.paint_band`): every
+cell copies its tile, mirrored if flipped, then moves its colours toward the target
+pixels under it (as :func:`mosaicfast.kernels.blend.blend_tiles` does, cell by cell) and
+lays the target over it at the overlay opacity, on all cores. The target pixels under a
+band are those rows of the target resized to the output size with Pillow's Lanczos
 filter, computed for that band alone and bit for bit as Pillow resizes the whole
-target (:func:`resize_lanczos`). Tiles come from a :data:`TileStack` that gives the
-pixels of the distinct tiles a band uses, at the output tile size.
+target (:func:`mosaicfast.kernels.resample.resize_lanczos`). Tiles come from a
+:data:`TileStack` that gives the pixels of the distinct tiles a band uses, at the
+output tile size.
 
 Memory therefore follows the band, not the image: a :class:`Painter` can stream a
 mosaic of any size band by band (:meth:`Painter.bands`), or paint a whole image
@@ -43,10 +44,10 @@ class Painter:
     Parameters
     ----------
     assignment : numpy.ndarray
-        ``(rows, cols)`` tile numbers, each passed to ``tiles``.
+        ``(rows, cols)`` tile numbers, each passed to ``load_tiles``.
     tile_size : int
         Side of one tile in the output.
-    tiles : TileStack
+    load_tiles : TileStack
         Gives the pixels of the distinct tiles of a band.
     flipped : numpy.ndarray, optional
         ``(rows, cols)`` bool: cells whose tile is mirrored left to right.
@@ -66,7 +67,7 @@ class Painter:
         self,
         assignment: NDArray[np.int64],
         tile_size: int,
-        tiles: TileStack,
+        load_tiles: TileStack,
         *,
         flipped: NDArray[np.bool_] | None = None,
         target: Image.Image | None = None,
@@ -78,7 +79,7 @@ class Painter:
         self.assignment = np.asarray(assignment, dtype=np.int64)
         self.rows, self.cols = self.assignment.shape
         self.tile_size = tile_size
-        self.tiles = tiles
+        self.load_tiles = load_tiles
         self.flipped = None if flipped is None else np.asarray(flipped, dtype=np.bool_)
         self.blend = blend
         self.overlay = overlay
@@ -121,7 +122,7 @@ class Painter:
         cells = self.assignment[start:stop]
         if loaded is None:
             used = np.unique(cells)
-            loaded = used, self.tiles(used)
+            loaded = used, self.load_tiles(used)
         used, pixels = loaded
         index = np.searchsorted(used, cells).astype(np.int64)
         if out is None:
@@ -168,7 +169,7 @@ class Painter:
         pixels = np.empty((len(used), t, t, 3), np.uint8)
         pixels[have] = kept[1][np.searchsorted(kept[0], used[have])]
         if not have.all():
-            pixels[~have] = self.tiles(used[~have])
+            pixels[~have] = self.load_tiles(used[~have])
         return used, pixels
 
     def compose(self, *, progress: bool = False) -> NDArray[np.uint8]:
@@ -176,7 +177,7 @@ class Painter:
         width, height = self.size
         out = np.empty((height, width, 3), np.uint8)
         used = np.unique(self.assignment)
-        loaded = used, self.tiles(used)
+        loaded = used, self.load_tiles(used)
         t = self.tile_size
         with progress_bar(self.rows * self.cols, "render", "cell", enabled=progress) as bar:
             for start in self.band_starts():

@@ -266,7 +266,7 @@ def test_a_streamed_mosaic_is_measured_band_by_band(
     monkeypatch.setattr(mosaicfast.api, "STREAM_PIXELS", 100)
     fresh = mosaicfast.Mosaic(**{
         name: getattr(mosaic, name)
-        for name in ("assignment", "tiles", "plan", "distances", "painter", "target")
+        for name in ("assignment", "sources", "plan", "distances", "painter", "target")
     })  # fmt: skip
     fresh.painter.band_pixels = 2 * 24 * 12 * 12
     with pytest.raises(MosaicfastError, match=r"\.tif"):

@@ -220,7 +220,7 @@ def test_large_video_tiles_render_from_the_video(tmp_path: Path) -> None:
     mosaic = mosaicfast.build(
         Image.fromarray(pattern(2)[:, :64]), library=tmp_path / "lib", cols=1, tile_size=64
     )
-    tile = mosaic.tiles[int(mosaic.assignment[0, 0])]
+    tile = mosaic.sources[int(mosaic.assignment[0, 0])]
     assert tile.time == 2.0 and tile.box == (0, 0, 64, 64)
     assert close(np.asarray(mosaic.image), pattern(2)[:, :64])
 

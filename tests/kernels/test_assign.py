@@ -248,7 +248,7 @@ def test_greedy_respects_max_uses_and_min_distance() -> None:
     cand, cost = _topk(costs, k)
     order = hardest_first(cost)
     assignment, uses = penalised_greedy(
-        cand, cost, order, n, penalty=0.01, max_uses=6, min_distance=2, grid=grid
+        cand, cost, order, n, penalty=0.01, max_uses=6, min_distance=2, shape=grid
     )
     assert uses.max() <= 6
     assert _chebyshev_repeats(assignment, grid, 2) == 0
@@ -257,7 +257,7 @@ def test_greedy_respects_max_uses_and_min_distance() -> None:
     if (assignment < 0).any():
         wide = _full(costs)
         again, uses2 = penalised_greedy(
-            *wide, order, n, penalty=0.01, max_uses=6, min_distance=2, grid=grid, fixed=assignment
+            *wide, order, n, penalty=0.01, max_uses=6, min_distance=2, shape=grid, fixed=assignment
         )
         kept = assignment >= 0
         np.testing.assert_array_equal(again[kept], assignment[kept])
@@ -268,7 +268,7 @@ def test_greedy_reports_cells_without_allowed_candidate() -> None:
     cand = np.zeros((4, 1), dtype=np.int64)
     cost = np.ones((4, 1))
     assignment, uses = penalised_greedy(
-        cand, cost, [0, 1, 2, 3], 1, penalty=0.0, min_distance=1, grid=(2, 2)
+        cand, cost, [0, 1, 2, 3], 1, penalty=0.0, min_distance=1, shape=(2, 2)
     )
     np.testing.assert_array_equal(assignment, [0, -1, -1, -1])
     assert uses.tolist() == [1]
@@ -311,8 +311,8 @@ def test_results_do_not_depend_on_threads() -> None:
         (lambda: penalised_greedy([[0]], [[0.0]], [1], 1, penalty=0.0), "order holds cell 1"),
         (lambda: penalised_greedy([[0]], [[0.0]], [0, 0], 1, penalty=0.0), "twice"),
         (lambda: penalised_greedy([[0]], [[0.0]], [0], 1, penalty=0, max_uses=0), "max_uses"),
-        (lambda: penalised_greedy([[0]], [[0.0]], [0], 1, penalty=0, min_distance=1), "grid"),
-        (lambda: penalised_greedy([[0]], [[0.0]], [0], 1, penalty=0, grid=(2, 2)), "grid 2x2"),
+        (lambda: penalised_greedy([[0]], [[0.0]], [0], 1, penalty=0, min_distance=1), "shape"),
+        (lambda: penalised_greedy([[0]], [[0.0]], [0], 1, penalty=0, shape=(2, 2)), "shape 2x2"),
         (
             lambda: penalised_greedy(
                 [[0], [0]], [[0.0], [0.0]], [], 1, penalty=0, max_uses=1, fixed=[0, 0]

@@ -240,7 +240,7 @@ def test_builds_from_a_folder_and_from_its_library_are_identical(
     from_library = mosaicfast.build(photo_target, library=tmp_path / "lib", cols=12, tile_size=16)
     assert np.array_equal(from_folder.assignment, from_library.assignment)
     assert np.array_equal(np.asarray(from_folder.image), np.asarray(from_library.image))
-    assert [t.path for t in from_folder.tiles] == [t.path for t in from_library.tiles]
+    assert [t.path for t in from_folder.sources] == [t.path for t in from_library.sources]
 
 
 def test_a_second_build_from_a_folder_reads_nothing_again(
@@ -253,14 +253,14 @@ def test_a_second_build_from_a_folder_reads_nothing_again(
 
     monkeypatch.setattr("mosaicfast.library.indexer.load_square", fail)
     mosaic = mosaicfast.build(photo_target, photos, cols=8)
-    assert len(mosaic.tiles) == 12
+    assert len(mosaic.sources) == 12
 
 
 def test_large_tiles_render_from_the_source_photos(photos: Path, tmp_path: Path) -> None:
     index_library(tmp_path / "lib", [photos], thumb_size=32)
     target = palette_target(np.zeros((1, 2), int))
     mosaic = mosaicfast.build(target, library=tmp_path / "lib", cols=2, tile_size=48, blend=0.0)
-    tile = mosaic.tiles[int(mosaic.assignment[0, 0])]
+    tile = mosaic.sources[int(mosaic.assignment[0, 0])]
     assert np.array_equal(np.asarray(mosaic.image)[:48, :48], tile.load(48))
 
 

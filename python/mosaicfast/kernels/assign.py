@@ -160,7 +160,7 @@ def penalised_greedy(
     penalty: float,
     max_uses: int | None = None,
     min_distance: int = 0,
-    grid: tuple[int, int] | None = None,
+    shape: tuple[int, int] | None = None,
     fixed: ArrayLike | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Assign cells one by one, each to its candidate of least penalised cost.
@@ -184,8 +184,8 @@ def penalised_greedy(
     max_uses : int, optional
         Most uses of one tile (``>= 1``); unlimited by default.
     min_distance : int, default 0
-        A tile may not repeat within this Chebyshev distance (needs ``grid``).
-    grid : tuple of int, optional
+        A tile may not repeat within this Chebyshev distance (needs ``shape``).
+    shape : tuple of int, optional
         ``(rows, cols)`` of the cells, ``rows * cols == m``; default one row.
     fixed : array_like, optional
         ``(m,)`` tiles already assigned (``-1`` for free cells), e.g. the result
@@ -206,11 +206,11 @@ def penalised_greedy(
         raise ValueError(f"max_uses must be at least 1, got {max_uses}")
     if min_distance < 0:
         raise ValueError(f"min_distance must be >= 0, got {min_distance}")
-    if min_distance > 0 and grid is None:
-        raise ValueError("min_distance needs the grid=(rows, cols) of the cells")
-    rows, cols = grid if grid is not None else (1, m)
+    if min_distance > 0 and shape is None:
+        raise ValueError("min_distance needs the shape=(rows, cols) of the cells")
+    rows, cols = shape if shape is not None else (1, m)
     if rows < 0 or cols < 0 or rows * cols != m:
-        raise ValueError(f"grid {rows}x{cols} does not have the {m} cells of the candidates")
+        raise ValueError(f"shape {rows}x{cols} does not have the {m} cells of the candidates")
     fixed_arr = np.full(m, -1, dtype=np.int64) if fixed is None else _cell_indices(fixed, "fixed")
     return _core.penalised_greedy(
         cand_arr,
