@@ -9,13 +9,13 @@ pixels into the luminance patches it takes.
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import _core
+from ._checks import positive
 
 __all__ = ["MAX_SIDE", "MIN_SIDE", "candidate_ssim", "gaussian_win_size", "luminance"]
 
@@ -85,14 +85,6 @@ def _candidate_indices(candidates: ArrayLike, cells: int, tiles: int) -> NDArray
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
-def _positive(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive number, got {value}")
-    return float(value)
-
-
 def candidate_ssim(
     cells: ArrayLike,
     tiles: ArrayLike,
@@ -158,9 +150,9 @@ def candidate_ssim(
     if not MIN_SIDE <= side <= MAX_SIDE:
         raise ValueError(f"patch side must be between {MIN_SIDE} and {MAX_SIDE}, got {side}")
     picks = _candidate_indices(candidates, len(cell_arr), len(tile_arr))
-    data_range = _positive(data_range, "data_range")
+    data_range = positive(data_range, "data_range")
     if gaussian:
-        sigma = _positive(sigma, "sigma")
+        sigma = positive(sigma, "sigma")
         size = gaussian_win_size(sigma)
         if not 3 <= size <= side:
             raise ValueError(
