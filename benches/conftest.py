@@ -38,7 +38,7 @@ import numpy as np
 import pytest
 from baselines import SyntheticLibrary
 
-from mosaicfast import descriptors
+from mosaicfast.kernels import descriptors
 
 CELL_ROWS, CELL_COLS = 96, 64
 """The mosaic's grid of cells: 6144 cells."""
@@ -95,7 +95,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def core() -> ModuleType:
-    """``mosaicfast.descriptors``, the Rust core's wrappers."""
+    """``mosaicfast.kernels.descriptors``, the Rust core's wrappers."""
     return descriptors
 
 

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from mosaicfast.maintenance import library_info
+from mosaicfast.library.maintenance import library_info
 
 TILE_SIDE = 128
 TILES_PER_FOLDER = 1000

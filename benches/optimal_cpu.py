@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 from photo_data import photo_cells, photo_tiles
 
-from mosaicfast import api, assign, matching
+from mosaicfast import api, matching
+from mosaicfast.kernels import assign
 
 DEMO = Path(__file__).resolve().parent.parent / "demo"
 

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from mosaicfast.demo import TARGET, TILE_SOURCES, sample_photo
-from mosaicfast.descriptors import cell_descriptors, tile_descriptors
+from mosaicfast.kernels.descriptors import cell_descriptors, tile_descriptors
 
 GRID = 5
 TARGETS = (TARGET, "astronaut", "coffee", "rocket")

@@ -25,8 +25,8 @@ from baselines import spread_sample
 from numpy.typing import NDArray
 from photo_data import GRID, TARGETS, photo_cells, photo_tiles
 
-from mosaicfast.candidates import CandidateIndex, Method
-from mosaicfast.descriptors import search_topk
+from mosaicfast.kernels.candidates import CandidateIndex, Method
+from mosaicfast.kernels.descriptors import search_topk
 
 METHODS: tuple[Method, ...] = ("mean", "pca")
 SHORTLIST_FACTORS = (5, 10, 20, 35, 55, 80)

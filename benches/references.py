@@ -1,8 +1,9 @@
 """Pure-Python references of the SSIM re-rank and the penalised greedy, for the benchmarks.
 
-Plain loops over nested lists, no NumPy inside them, as :mod:`mosaicfast.reference` does
-for the descriptors and the search: they time what the Rust core saves over straightforward
-Python, and ``test_references.py`` holds them equal to the core on small inputs.
+Plain loops over nested lists, no NumPy inside them, as
+:mod:`mosaicfast._reference.descriptors` does for the descriptors and the search: they
+time what the Rust core saves over straightforward Python, and ``test_references.py``
+holds them equal to the core on small inputs.
 """
 
 from __future__ import annotations
@@ -99,10 +100,10 @@ def ssim_rerank(
 
 
 def _blocked_tiles(
-    assignment: Sequence[int], cell: int, grid: tuple[int, int], min_distance: int
+    assignment: Sequence[int], cell: int, shape: tuple[int, int], min_distance: int
 ) -> set[int]:
     """Tiles assigned within Chebyshev distance ``min_distance`` of ``cell``."""
-    rows, cols = grid
+    rows, cols = shape
     row, col = divmod(cell, cols)
     return {
         assignment[y * cols + x]
@@ -119,11 +120,11 @@ def penalised_greedy(
     n_tiles: int,
     *,
     penalty: float,
-    grid: tuple[int, int],
+    shape: tuple[int, int],
     max_uses: int | None = None,
     min_distance: int = 0,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """The penalised greedy of :func:`mosaicfast.assign.penalised_greedy`, in plain Python.
+    """The penalised greedy of :func:`mosaicfast.kernels.assign.penalised_greedy`, in plain Python.
 
     Cells are visited in ``order``; each takes the candidate of least
     ``cost + penalty * uses`` (ties to the lower tile), skipping padding (``-1``), tiles
@@ -140,7 +141,7 @@ def penalised_greedy(
     uses = [0] * n_tiles
     cand_rows, cost_rows = cand.tolist(), cost.astype(np.float64).tolist()
     for cell in order.tolist():
-        blocked = _blocked_tiles(assignment, cell, grid, min_distance) if min_distance else ()
+        blocked = _blocked_tiles(assignment, cell, shape, min_distance) if min_distance else ()
         best: tuple[float, int] | None = None
         for tile, value in zip(cand_rows[cell], cost_rows[cell], strict=True):
             if tile < 0 or uses[tile] >= limit or tile in blocked:

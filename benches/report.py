@@ -46,7 +46,7 @@ from typing import Any
 import library_bench
 
 from mosaicfast import demo
-from mosaicfast.maintenance import library_info
+from mosaicfast.library.maintenance import library_info
 
 BENCHES = Path(__file__).resolve().parent
 ROOT = BENCHES.parent
@@ -1008,8 +1008,9 @@ the certified optimum must equal; its photo crops are benches/photo_data.py's (c
 held-out sample photos, tiles cropped from the others); peak RSS, the whole solve in a
 fresh process; the demo build is `mosaicfast build` of make demo's target and library
 with --assign optimal, timed by its `time:` line.
-pure Python: mosaicfast.reference (descriptors, search) and benches/references.py (SSIM,
-greedy); "~ (extrap.)": timed on a subsample and scaled by the ratio of work.
+pure Python: mosaicfast._reference.descriptors (descriptors, search) and
+benches/references.py (SSIM, greedy); "~ (extrap.)": timed on a subsample and scaled by
+the ratio of work.
 GFLOP/s: 2*cells*tiles*d / median (the flops of the equivalent matrix product), and its
 share of the float32 peak measured in the same process; the compute floor is
 2*cells*tiles*d / peak. recall@1: share of cells given the exhaustive search's best tile;

@@ -2,7 +2,7 @@
 of real photographs, and the greedy against its pure-Python reference
 (``references.penalised_greedy``).
 
-The optimum (``mosaicfast.assign.certified_optimum``) is timed on the cells of held-out
+The optimum (``mosaicfast.kernels.assign.certified_optimum``) is timed on the cells of held-out
 sample photos against random crops of the other sample photos (``photo_data.py``): there
 thousands of cells compete for the same few tiles, which is what makes the problem hard.
 SciPy's ``linear_sum_assignment`` on the dense matrix of the same squared distances runs in
@@ -36,8 +36,8 @@ from photo_data import photo_cells, photo_tiles
 from pytest_benchmark.fixture import BenchmarkFixture
 from scipy.optimize import linear_sum_assignment
 
-from mosaicfast import assign
-from mosaicfast.descriptors import search_topk
+from mosaicfast.kernels import assign
+from mosaicfast.kernels.descriptors import search_topk
 
 GREEDY_TILES = 10_000
 GREEDY_K = 32
@@ -57,7 +57,7 @@ PEAK_RSS = """\
 import resource, sys
 sys.path.insert(0, sys.argv[3])
 from photo_data import photo_cells, photo_tiles
-from mosaicfast.assign import certified_optimum
+from mosaicfast.kernels.assign import certified_optimum
 certified_optimum(photo_cells(int(sys.argv[1])), photo_tiles(int(sys.argv[2])))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
@@ -189,7 +189,7 @@ def greedy_problem(cells: np.ndarray, tile_library: Callable[[int], np.ndarray])
         "penalty": float(np.median(cost[:, 0])),
         "max_uses": GREEDY_MAX_USES,
         "min_distance": GREEDY_RADIUS,
-        "grid": (CELL_ROWS, CELL_COLS),
+        "shape": (CELL_ROWS, CELL_COLS),
     }
     return (cand, cost, assign.hardest_first(cost), GREEDY_TILES), options
 

@@ -14,7 +14,7 @@ from baselines import numpy_tile_descriptors, synthetic_thumbnails
 from conftest import GRID, env_int
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from mosaicfast import reference
+from mosaicfast._reference import descriptors as reference
 
 THUMB_SIDE = 64
 """Side of the thumbnails, the library's default."""

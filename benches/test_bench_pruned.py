@@ -20,7 +20,7 @@ from baselines import KdTreeIndex, kdtree_index, kdtree_topk
 from photo_data import bench_tiles, photo_cells
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from mosaicfast.candidates import CandidateIndex
+from mosaicfast.kernels.candidates import CandidateIndex
 
 BASELINE_DIMS = 8
 """Principal components of the baseline's KD-tree."""

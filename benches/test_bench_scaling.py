@@ -19,7 +19,7 @@ from baselines import SyntheticLibrary
 from conftest import env_int
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from mosaicfast.candidates import CandidateIndex
+from mosaicfast.kernels.candidates import CandidateIndex
 
 Indexes = Callable[[np.ndarray], CandidateIndex]
 

@@ -19,7 +19,7 @@ from baselines import exact_squared_distances, numpy_search_topk, spread_sample
 from conftest import env_int, search_sizes
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from mosaicfast import reference
+from mosaicfast._reference import descriptors as reference
 
 REFERENCE_CELLS = 16
 """Cells of the subsample searched by the (slow) pure-Python reference."""

@@ -19,7 +19,7 @@ from conftest import CELL_COLS, CELL_ROWS
 from pytest_benchmark.fixture import BenchmarkFixture
 from scipy.ndimage import uniform_filter
 
-from mosaicfast.ssim import candidate_ssim
+from mosaicfast.kernels.ssim import candidate_ssim
 
 SIDE = 16
 """Side of the luminance patches compared."""

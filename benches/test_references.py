@@ -14,9 +14,9 @@ from baselines import (
 )
 from test_bench_ssim import synthetic_patches
 
-from mosaicfast import assign
-from mosaicfast.descriptors import search_topk, tile_descriptors
-from mosaicfast.ssim import candidate_ssim
+from mosaicfast.kernels import assign
+from mosaicfast.kernels.descriptors import search_topk, tile_descriptors
+from mosaicfast.kernels.ssim import candidate_ssim
 
 
 def test_ssim_rerank_matches_core() -> None:
@@ -44,8 +44,8 @@ def test_penalised_greedy_matches_core(max_uses: int | None, min_distance: int) 
     cost = rng.integers(0, 5, cand.shape).astype(np.float64)  # many ties
     order = rng.permutation(rows * cols)
     options = {"penalty": 0.75, "max_uses": max_uses, "min_distance": min_distance}
-    expected = assign.penalised_greedy(cand, cost, order, n_tiles, grid=(rows, cols), **options)
-    found = references.penalised_greedy(cand, cost, order, n_tiles, grid=(rows, cols), **options)
+    expected = assign.penalised_greedy(cand, cost, order, n_tiles, shape=(rows, cols), **options)
+    found = references.penalised_greedy(cand, cost, order, n_tiles, shape=(rows, cols), **options)
     np.testing.assert_array_equal(found[0], expected[0])
     np.testing.assert_array_equal(found[1], expected[1])
 

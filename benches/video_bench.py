@@ -8,7 +8,7 @@ content, then measures, each best of 3, on the same clip:
 
 * **full decode**: every frame decoded on FFmpeg's threads and discarded, the
   cost of decode-and-discard;
-* **splice**: :func:`mosaicfast.video.splice` at 1 frame per second, 2 crops,
+* **splice**: :func:`mosaicfast.io.video.splice` at 1 frame per second, 2 crops,
   64-px tiles (what ``mosaicfast index`` does), reported as a multiple of real
   time; the target is at least 10x.
 """
@@ -24,7 +24,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from mosaicfast.video import SpliceOptions, SpliceStats, splice
+from mosaicfast.io.video import SpliceOptions, SpliceStats, splice
 
 WIDTH, HEIGHT, RATE = 1920, 1080, 30
 

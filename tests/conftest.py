@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from mosaicfast.library import Library
 
 #: Distinct solid colours; tiles and targets built from them match exactly.
 PALETTE = [
@@ -99,3 +102,9 @@ def photo_target(tmp_path: Path) -> Path:
     path = tmp_path / "target.png"
     Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
     return path
+
+
+def query(lib: Library, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` on ``lib``'s catalog: tests read the tables directly, the
+    package through :mod:`mosaicfast.library.catalog`."""
+    return lib.read(lambda db: db.execute(sql, params).fetchall())

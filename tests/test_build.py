@@ -26,7 +26,7 @@ def test_exact_colours_get_their_own_tiles(
     assert (mosaic.distances == 0).all()
     assert mosaic.image.size == (cols * 12, rows * 12)
     # The tile of cell (r, c) is the file named for its palette colour.
-    assert mosaic.tiles[int(layout[2, 3])].path.name == f"tile{layout[2, 3]:02d}.png"
+    assert mosaic.sources[int(layout[2, 3])].path.name == f"tile{layout[2, 3]:02d}.png"
     expected = np.asarray(palette_target(layout, cell=12))
     assert np.array_equal(np.asarray(mosaic.image), expected)
 
@@ -100,7 +100,7 @@ def test_bad_tiles_are_skipped_and_reported(palette_tiles: Path, layout: np.ndar
     names = sorted(p.name for p, _ in mosaic.skipped)
     assert names == ["notes.png", "truncated.png", "zero.jpg"]
     assert sorted(p.name for p in seen) == names
-    assert len(mosaic.tiles) == 12
+    assert len(mosaic.sources) == 12
     assert np.array_equal(mosaic.assignment, layout)
 
 
@@ -116,6 +116,28 @@ def test_bad_tiles_are_skipped_and_reported(palette_tiles: Path, layout: np.ndar
 def test_bad_options_are_refused(palette_tiles: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(MosaicfastError, match=message):
         mosaicfast.build(palette_target(np.zeros((2, 2), int)), palette_tiles, **kwargs)
+
+
+def test_errors_name_parameters_not_flags(palette_tiles: Path, tmp_path: Path) -> None:
+    target = palette_target(np.zeros((2, 2), int))
+    with pytest.raises(MosaicfastError, match=r"\(cols\).*\(max_cells\)") as err:
+        mosaicfast.build(target, palette_tiles, cols=5000, max_cells=100)
+    assert err.value.parameters == ("cols", "max_cells") and "--" not in str(err.value)
+    with pytest.raises(MosaicfastError, match="give print_size or tile_size, not both"):
+        mosaicfast.build(target, palette_tiles, print_size="10x10cm", tile_size=20)
+
+
+def test_the_old_names_of_sources_still_work_with_a_warning(palette_tiles: Path) -> None:
+    target = palette_target(np.zeros((2, 2), int))
+    with pytest.warns(DeprecationWarning, match="sources"):
+        mosaic = mosaicfast.build(target, tiles=palette_tiles, cols=2, tile_size=8)
+    with pytest.warns(DeprecationWarning, match=r"Mosaic\.sources"):
+        assert mosaic.tiles is mosaic.sources
+    with (
+        pytest.raises(MosaicfastError, match="not tiles as well"),
+        pytest.warns(DeprecationWarning),
+    ):
+        mosaicfast.build(target, palette_tiles, tiles=palette_tiles)
 
 
 def test_no_usable_tile_is_a_clear_error(tmp_path: Path) -> None:
@@ -135,7 +157,7 @@ def test_manifest_lists_every_cell(palette_tiles: Path, layout: np.ndarray, tmp_
     assert len(data["cells"]) == layout.size
     assert data["meta"]["rows"] == layout.shape[0]
     cell = data["cells"][layout.shape[1] + 2]
-    tile_id = mosaic.tiles[int(layout[1, 2])].tile_id
+    tile_id = mosaic.sources[int(layout[1, 2])].tile_id
     assert (cell["row"], cell["col"], cell["tile"]) == (1, 2, tile_id)
     assert cell["time"] is None
     assert cell["source"].endswith(f"tile{layout[1, 2]:02d}.png")
@@ -143,7 +165,7 @@ def test_manifest_lists_every_cell(palette_tiles: Path, layout: np.ndarray, tmp_
     with (mosaic.write_manifest(tmp_path / "m.csv")).open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == layout.size
-    assert int(rows[-1]["tile"]) == mosaic.tiles[int(layout[-1, -1])].tile_id
+    assert int(rows[-1]["tile"]) == mosaic.sources[int(layout[-1, -1])].tile_id
 
 
 def test_the_defaults_never_put_a_tile_next_to_itself(

@@ -121,6 +121,17 @@ def test_help_says_how_tiles_are_compared() -> None:
     assert "CIELAB" in output and "--grid" in output and "--manifest" in output
 
 
+def test_errors_name_the_flags_of_the_command_line(palette_tiles: Path, tmp_path: Path) -> None:
+    target = tmp_path / "t.png"
+    palette_target(np.zeros((4, 6), int)).save(target)
+    args = ["build", target, "--tiles", palette_tiles, "-o", tmp_path / "o.png"]
+    code, output = run(*args, "--cols", 5000, "--max-cells", 100)
+    assert code != 0 and "use fewer columns (--cols)" in output
+    assert "raise the limit (--max-cells)" in output
+    code, output = run(*args, "--print-size", "10x10cm", "--tile-size", 20)
+    assert code != 0 and "give --print-size or --tile-size, not both" in output
+
+
 def test_the_installed_command_exits_cleanly_on_error(tmp_path: Path) -> None:
     result = subprocess.run(
         [

@@ -33,10 +33,10 @@ import pytest
 from PIL import Image
 
 from mosaicfast import Library, MosaicfastError, TileSource, build
-from mosaicfast.cache import folder_library
-from mosaicfast.candidates import SHORTLIST_FACTOR
-from mosaicfast.library import CATALOG, THUMBS
-from mosaicfast.lifetime import PAUSE_VARIABLE
+from mosaicfast._util.lifetime import PAUSE_VARIABLE
+from mosaicfast.kernels.candidates import SHORTLIST_FACTOR
+from mosaicfast.library.cache import folder_library
+from mosaicfast.library.store import CATALOG, THUMBS
 
 #: Seconds any one command may take here; a hang fails the test instead of the suite.
 LIMIT = 60
@@ -476,7 +476,7 @@ def test_a_full_disk_while_indexing_keeps_the_library_consistent(
 
 def held_build(marker: Path, *args: str | Path) -> subprocess.Popen[bytes]:
     """``mosaicfast build ARGS`` in a new process, held at the pause point that ``marker``
-    names (see :func:`mosaicfast.lifetime.pause_point`) when this returns."""
+    names (see :func:`mosaicfast._util.lifetime.pause_point`) when this returns."""
     process = subprocess.Popen(
         [sys.executable, "-m", "mosaicfast", "build", *map(str, args), "-q"],
         stdout=subprocess.PIPE,
@@ -759,8 +759,9 @@ def test_a_quarter_million_cells_stay_within_a_few_hundred_megabytes(
 def test_cell_descriptors_in_bands_equal_those_of_the_whole_resized_target(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from mosaicfast import api, descriptors
-    from mosaicfast.grid import GridPlan
+    from mosaicfast import api
+    from mosaicfast.kernels import descriptors
+    from mosaicfast.plan import GridPlan
 
     pixels = np.random.default_rng(4).integers(0, 256, (67, 91, 3), dtype=np.uint8)
     target = Image.fromarray(pixels)

@@ -32,7 +32,7 @@ GRID = (12, 16)
 
 
 def match(**options: object) -> np.ndarray:
-    return match_cells(CELLS, TILES, GRID, MatchOptions(**options)).tiles  # type: ignore[arg-type]
+    return match_cells(CELLS, TILES, GRID, MatchOptions(**options)).tile_indices  # type: ignore[arg-type]
 
 
 def test_best_is_the_exhaustive_nearest() -> None:
@@ -74,8 +74,8 @@ def test_optimal_unique_assignment_is_the_dense_optimum() -> None:
         result = match_cells(
             cells, tiles, (6, 10), MatchOptions(assign="optimal", candidates=candidates)
         )
-        assert len(np.unique(result.tiles)) == 60
-        np.testing.assert_array_equal(result.distance, dist[np.arange(60), result.tiles])
+        assert len(np.unique(result.tile_indices)) == 60
+        np.testing.assert_array_equal(result.distance, dist[np.arange(60), result.tile_indices])
         assert result.distance.sum() == dist[r, c].sum()
         np.testing.assert_allclose(result.score, _colour_score(result.distance, 75))
         assert result.optimal is not None
@@ -92,14 +92,16 @@ def test_optimal_with_ssim_is_optimal_over_reranked_candidates() -> None:
     result = match_cells(
         cells, tiles, (6, 8), options, cell_luma=cell_luma, tile_luma=lambda t: tile_luma[t]
     )
-    assert np.bincount(result.tiles).max() <= 2
+    assert np.bincount(result.tile_indices).max() <= 2
     report = result.optimal
     assert report is not None and report.gap == 0 and report.candidates == 5
     assert report.status == "optimal over the re-ranked candidates (certified on them)"
     assert report.total_cost == np.rint(result.score / SCORE_UNIT).sum()
     # The colour optimum is among the candidates, so the re-ranked optimum is no worse.
     colour = match_cells(cells, tiles, (6, 8), MatchOptions(assign="optimal", max_uses=2))
-    ssim = _ssim_score(colour.tiles[:, None], 60, cell_luma, lambda t: tile_luma[t], options, None)
+    ssim = _ssim_score(
+        colour.tile_indices[:, None], 60, cell_luma, lambda t: tile_luma[t], options, None
+    )
     colour_scores = 0.5 * colour.score + 0.5 * ssim[:, 0]
     assert report.total_cost <= np.rint(colour_scores / SCORE_UNIT).sum()
 
@@ -108,7 +110,11 @@ def test_a_library_too_small_for_unique_tiles_is_refused() -> None:
     with pytest.raises(MosaicfastError, match="too few"):
         match_cells(CELLS, TILES[:100], GRID, MatchOptions(assign="optimal"))
     assert (
-        len(match_cells(CELLS, TILES[:100], GRID, MatchOptions(assign="optimal", max_uses=2)).tiles)
+        len(
+            match_cells(
+                CELLS, TILES[:100], GRID, MatchOptions(assign="optimal", max_uses=2)
+            ).tile_indices
+        )
         == 192
     )
 
@@ -137,7 +143,7 @@ def test_threads_do_not_change_any_mode() -> None:
                     {"min_distance": 2}):  # fmt: skip
         one = match_cells(CELLS, TILES, GRID, MatchOptions(**options), threads=1)  # type: ignore[arg-type]
         two = match_cells(CELLS, TILES, GRID, MatchOptions(**options), threads=2)  # type: ignore[arg-type]
-        assert np.array_equal(one.tiles, two.tiles)
+        assert np.array_equal(one.tile_indices, two.tile_indices)
 
 
 def halves(left: tuple[int, int, int], right: tuple[int, int, int], size: int = 64) -> Image.Image:
@@ -157,7 +163,7 @@ def test_flips_use_mirrored_tiles(tmp_path: Path) -> None:
     assert not plain.flipped[0, 0]
     assert (
         mirrored.flipped[0, 0]
-        and mirrored.tiles[int(mirrored.assignment[0, 0])].path.name == "red-blue.png"
+        and mirrored.sources[int(mirrored.assignment[0, 0])].path.name == "red-blue.png"
     )
     pixels = np.asarray(mirrored.image)
     assert pixels[:, :12, 2].mean() > 200 and pixels[:, -12:, 0].mean() > 200
@@ -183,7 +189,7 @@ def test_ssim_tells_structures_apart_that_mean_colours_cannot(tmp_path: Path) ->
         target, folder, cols=1, grid=1, tile_size=16, metric="ssim", ssim_window="gaussian"
     )
     chosen = {
-        name: m.tiles[int(m.assignment[0, 0])].path.name
+        name: m.sources[int(m.assignment[0, 0])].path.name
         for name, m in (
             ("colour", by_colour), ("ssim", by_ssim), ("combined", combined), ("gauss", gaussian)
         )
@@ -200,9 +206,9 @@ def test_pruned_search_with_a_full_shortlist_is_exhaustive() -> None:
         pruned = match_cells(
             CELLS, TILES, GRID, MatchOptions(candidates=8, prune=method, shortlist=len(TILES))
         )
-        assert np.array_equal(pruned.tiles, exhaustive.tiles)
+        assert np.array_equal(pruned.tile_indices, exhaustive.tile_indices)
         assert np.array_equal(pruned.distance, exhaustive.distance)
     default = match_cells(CELLS, TILES, GRID, MatchOptions(prune="pca"))
-    assert (default.tiles == exhaustive.tiles).mean() >= 0.95
+    assert (default.tile_indices == exhaustive.tile_indices).mean() >= 0.95
     unique = match_cells(CELLS, TILES, GRID, MatchOptions(prune="pca", assign="optimal"))
-    assert len(np.unique(unique.tiles)) == len(CELLS)
+    assert len(np.unique(unique.tile_indices)) == len(CELLS)

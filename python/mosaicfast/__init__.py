@@ -4,19 +4,13 @@ The hot loops (descriptors, search) run in the Rust extension
 :mod:`mosaicfast._core`; this package does the I/O, the planning and the API.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
+from ._util.version import __version__
 from .api import Mosaic, build
 from .errors import ImageReadError, MosaicfastError
-from .grid import GridPlan
-from .indexer import IndexReport, index_library
-from .library import Library, LibraryError, LibraryLockedError
-from .tiles import TileSource
-
-try:
-    __version__ = version("mosaicfast")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+from .io.sources import TileSource
+from .library.indexer import IndexReport, index_library
+from .library.store import Library, LibraryError, LibraryLockedError
+from .plan import GridPlan
 
 __all__ = [
     "GridPlan",

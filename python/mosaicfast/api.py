@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
@@ -14,10 +15,36 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from . import _core, descriptors
-from .cache import folder_library
+from ._util.parallel import check_threads, ordered_map
+from ._util.progress import Stages
 from .errors import ImageReadError, MosaicfastError
-from .grid import (
+from .io.images import open_rgb, to_srgb
+from .io.manifest import check_manifest_path, manifest_beside
+from .io.output import (
+    STREAM_PIXELS,
+    check_destination,
+    check_image_path,
+    check_output,
+    is_tiff,
+    save_image,
+    write_png,
+    write_tiff,
+)
+from .io.sources import SkipHandler, TileSource
+from .kernels import descriptors
+from .kernels.resample import box_downsample, resize_image, resize_tiles
+from .kernels.ssim import luminance
+from .library.cache import folder_library
+from .library.indexer import index_library
+from .library.store import Library, TileList
+from .matching import (
+    LumaLoader,
+    MatchOptions,
+    OptimalReport,
+    check_matching_memory,
+    match_cells,
+)
+from .plan import (
     DEFAULT_DPI,
     DEFAULT_MAX_CELLS,
     DEFAULT_MAX_OUTPUT_PIXELS,
@@ -28,32 +55,7 @@ from .grid import (
     plan_print,
     print_crop,
 )
-from .images import open_rgb, to_srgb
-from .indexer import index_library
-from .library import Library
-from .manifest import check_manifest_path, manifest_beside
-from .matching import (
-    LumaLoader,
-    MatchOptions,
-    OptimalReport,
-    check_matching_memory,
-    match_cells,
-)
-from .output import (
-    STREAM_PIXELS,
-    check_destination,
-    check_image_path,
-    check_output,
-    is_tiff,
-    save_image,
-    write_png,
-    write_tiff,
-)
-from .parallel import check_threads, ordered_map
-from .progress import Stages
-from .render import Painter, TileStack, resize_image, resize_tiles
-from .ssim import luminance
-from .tiles import SkipHandler, TileList, TileSource
+from .render import Painter, TileStack
 
 __all__ = ["SAMPLES_PER_BLOCK", "Mosaic", "build"]
 
@@ -75,16 +77,18 @@ class Mosaic:
     The pixels are painted on demand by the Rust core, a band of cell rows at a
     time (see :mod:`mosaicfast.render`): :attr:`image` composes the whole image in
     memory (once), while :meth:`save` to a TIFF file of a mosaic above
-    :data:`~mosaicfast.output.STREAM_PIXELS` streams it band by band, so a mosaic of
+    :data:`~mosaicfast.io.output.STREAM_PIXELS` streams it band by band, so a mosaic of
     any size is written in bounded memory.
 
     Attributes
     ----------
     assignment : numpy.ndarray
-        ``(rows, cols)`` ``int64`` tile ids: ``tiles[assignment[r, c]]`` fills cell ``(r, c)``.
-    tiles : sequence of TileSource
-        Every tile the mosaic could choose from; ``assignment`` indexes it.
-        Each records its source file, crop box and library tile id.
+        ``(rows, cols)`` ``int64`` tile indices: ``sources[assignment[r, c]]`` fills cell
+        ``(r, c)``.
+    sources : sequence of TileSource
+        Every tile the mosaic could choose from, as where it came from (source file,
+        crop box, library tile id); ``assignment`` indexes it. ``tiles`` is its old,
+        deprecated name.
     plan : GridPlan
         Grid and tile size.
     distances : numpy.ndarray
@@ -92,7 +96,7 @@ class Mosaic:
     flipped : numpy.ndarray
         ``(rows, cols)`` whether each cell's tile is used mirrored.
     skipped : list of (Path, str)
-        Tile files that could not be used, with the reason (``build(tiles=...)`` only).
+        Tile files that could not be used, with the reason (``build(sources=...)`` only).
     timings : dict of str to float
         Seconds spent in each stage, in order; ``render`` and ``write`` are added
         when the image is composed and saved.
@@ -113,7 +117,7 @@ class Mosaic:
     """
 
     assignment: NDArray[np.int64]
-    tiles: Sequence[TileSource]
+    sources: Sequence[TileSource]
     plan: GridPlan
     distances: NDArray[np.int64]
     painter: Painter = field(repr=False)
@@ -127,6 +131,12 @@ class Mosaic:
     optimal: OptimalReport | None = None
     _pixels: NDArray[np.uint8] | None = field(default=None, init=False, repr=False)
     _image: Image.Image | None = field(default=None, init=False, repr=False)
+
+    @property
+    def tiles(self) -> Sequence[TileSource]:
+        """Deprecated name of :attr:`sources`."""
+        warnings.warn("Mosaic.tiles is now Mosaic.sources", DeprecationWarning, stacklevel=2)
+        return self.sources
 
     @property
     def pixels(self) -> int:
@@ -143,7 +153,7 @@ class Mosaic:
         Raises
         ------
         MosaicfastError
-            If the mosaic has more than :data:`~mosaicfast.output.STREAM_PIXELS` pixels:
+            If the mosaic has more than :data:`~mosaicfast.io.output.STREAM_PIXELS` pixels:
             save it to a ``.tif`` file instead (streamed band by band), or call
             :meth:`compose` to hold it in memory anyway.
         """
@@ -184,7 +194,7 @@ class Mosaic:
         stream : bool, optional
             Paint the image band by band straight into the file instead of composing
             it in memory; TIFF only. By default, mosaics above
-            :data:`~mosaicfast.output.STREAM_PIXELS` pixels that are not already in
+            :data:`~mosaicfast.io.output.STREAM_PIXELS` pixels that are not already in
             memory are streamed, and other formats are refused for them.
         manifest : str or Path, optional
             Also write the manifest there (see :meth:`write_manifest`), first to a
@@ -225,7 +235,7 @@ class Mosaic:
 
     def reduced(self, pixels_per_cell: int = 8) -> Image.Image:
         """The mosaic at ``pixels_per_cell`` pixels per cell, by area averaging
-        (``Image.Resampling.BOX``), as :func:`mosaicfast.metrics.fidelity` measures it.
+        (``Image.Resampling.BOX``), as :func:`mosaicfast.quality.fidelity` measures it.
 
         Mosaics not held in memory and too large to be are painted band by band
         again, each band reduced on its own.
@@ -270,12 +280,12 @@ class Mosaic:
         meta = {"rows": self.plan.rows, "cols": self.plan.cols, **self.options}
         if self.optimal is not None:
             meta["optimal"] = self.optimal.as_dict()
-        return manifest_beside(path, self.assignment, self.tiles, flipped=self.flipped, meta=meta)
+        return manifest_beside(path, self.assignment, self.sources, flipped=self.flipped, meta=meta)
 
 
 def build(
     target: str | Path | Image.Image,
-    tiles: str | Path | Sequence[str | Path] | None = None,
+    sources: str | Path | Sequence[str | Path] | None = None,
     *,
     library: str | Path | None = None,
     tile_size: int | None = None,
@@ -310,24 +320,30 @@ def build(
     progress: bool = False,
     on_skip: SkipHandler | None = None,
     on_wait: Callable[[str], None] | None = None,
+    tiles: str | Path | Sequence[str | Path] | None = None,
 ) -> Mosaic:
     """Build a photo mosaic of ``target`` from a tile library or folders of photos.
 
     Every cell of the target is described by a ``grid x grid`` grid of mean
     colours in CIELAB (averaged in linear light), as is every tile (its centre
-    square); each cell gets the tile at the smallest distance, found by an
-    exhaustive exact search in the Rust core.
+    square). The exhaustive exact search in the Rust core (or, with ``prune``, a
+    KD-tree shortlist) gives each cell its ``candidates`` nearest tiles; ``metric``
+    scores them and ``assign`` chooses among them: by default the penalised greedy,
+    which visits the hardest cells first, charges ``penalty`` per earlier use of a
+    tile and keeps a tile's repeats at least ``min_distance`` cells apart.
+    ``assign="optimal"`` instead finds the least total distance over every cell and
+    tile. The tiles are then colour-blended toward their cells by ``blend``.
 
     Parameters
     ----------
     target : str, Path or PIL.Image.Image
         The picture to reproduce.
-    tiles : str, Path or sequence of them, optional
+    sources : str, Path or sequence of them, optional
         Folders (searched recursively) and files of tile photos. They are indexed
-        into a cache library kept per folder set (see :func:`mosaicfast.cache.cache_dir`),
+        into a cache library kept per folder set (see :func:`mosaicfast.library.cache.cache_dir`),
         so the next build from the same folders reads only new or changed files.
     library : str or Path, optional
-        A library made by ``mosaicfast index`` (give ``tiles`` or ``library``).
+        A library made by ``mosaicfast index`` (give ``sources`` or ``library``).
     tile_size : int, default 50
         Side of each tile in the output, in pixels (``print_size`` sets it instead).
     enlargement : float, default 8.0
@@ -341,7 +357,7 @@ def build(
         gives at 50-px tiles) the tile size is ``ceil(print width in pixels / cols)``
         and the rows the fewest that cover the print's height, so the mosaic prints
         at least this size (less than one tile more) at ``dpi``
-        (see :func:`mosaicfast.grid.plan_print`).
+        (see :func:`mosaicfast.plan.plan_print`).
     dpi : float, optional
         Print resolution (default 300 with ``print_size``); recorded in saved files.
     grid : int, default 5
@@ -380,7 +396,7 @@ def build(
         Shortlist tiles with a KD-tree before the exact distances: on a PCA
         projection of the colour grid, or on the mean colour (the source blog's
         method); ``shortlist`` tiles scanned per cell (default ``35 * sqrt(tiles)``,
-        :data:`~mosaicfast.candidates.SHORTLIST_FACTOR`).
+        :data:`~mosaicfast.kernels.candidates.SHORTLIST_FACTOR`).
     vary : int, default 1
         With ``assign="best"``: pick each cell's tile at random among its ``vary``
         best (1: always the best). Random choices follow ``seed``.
@@ -399,7 +415,7 @@ def build(
     output : str or Path, optional
         Also save the mosaic there (see :meth:`Mosaic.save`; large mosaics are streamed
         to TIFF band by band). The output is checked before any matching work: an
-        unknown format, a mosaic above :data:`~mosaicfast.output.STREAM_PIXELS`
+        unknown format, a mosaic above :data:`~mosaicfast.io.output.STREAM_PIXELS`
         pixels for a format other than TIFF, a folder that does not take new files,
         or a file that is one of the inputs (the target, a tile photo) is refused up
         front.
@@ -413,8 +429,10 @@ def build(
     on_skip : callable, optional
         Called as ``on_skip(path, reason)`` for each tile file that cannot be used.
     on_wait : callable, optional
-        With ``tiles``: called with a message when another process is updating the
+        With ``sources``: called with a message when another process is updating the
         folders' cache library, whose lock ``build`` then waits for.
+    tiles : str, Path or sequence of them, optional
+        Deprecated: the old name of ``sources``.
 
     Returns
     -------
@@ -427,12 +445,20 @@ def build(
         Unreadable target, no usable tile, bad option, a grid beyond the limits, or
         an output that cannot hold the mosaic.
     """
+    if tiles is not None:
+        warnings.warn(
+            "build(tiles=...) is now build(sources=...)", DeprecationWarning, stacklevel=2
+        )
+        if sources is not None:
+            raise MosaicfastError("give sources only, not tiles as well")
+        sources = tiles
     _check_options(grid=grid, threads=threads, blend=blend, overlay=overlay)
     if isinstance(print_size, str):
         print_size = PrintSize.parse(print_size)
     if print_size is not None and tile_size is not None:
         raise MosaicfastError(
-            "the print size sets the tile size: give --print-size or --tile-size, not both"
+            "the print size sets the tile size: give print_size or tile_size, not both",
+            parameters=("print_size", "tile_size"),
         )
     if dpi is not None and not dpi > 0:
         raise MosaicfastError(f"dpi must be positive, got {dpi}")
@@ -462,8 +488,11 @@ def build(
         shortlist=shortlist,
     )
     matching.check()
-    if (tiles is None) == (library is None):
-        raise MosaicfastError("give either tile folders or a library, not both or neither")
+    if (sources is None) == (library is None):
+        raise MosaicfastError(
+            "give either sources or library, not both or neither",
+            parameters=("sources", "library"),
+        )
     stages = Stages()
     crop = None
     with stages("target"):
@@ -482,8 +511,8 @@ def build(
         if output is not None:
             check_output(output, plan.output_size)
     skipped: list[tuple[Path, str]] = []
-    if tiles is not None:
-        roots = [tiles] if isinstance(tiles, (str, Path)) else list(tiles)
+    if sources is not None:
+        roots = [sources] if isinstance(sources, (str, Path)) else list(sources)
         if output is not None and not force:
             _refuse_overwriting_inputs(output, target, roots)
         library = folder_library(roots)
@@ -514,12 +543,12 @@ def build(
                 cell_desc, tile_desc, (plan.rows, plan.cols), matching,
                 cell_luma=cell_luma, tile_luma=tile_luma, threads=threads, progress=progress,
             )  # fmt: skip
-            assignment = match.tiles.reshape(plan.rows, plan.cols)
+            assignment = match.tile_indices.reshape(plan.rows, plan.cols)
             flipped = match.flipped.reshape(plan.rows, plan.cols)
     # Library.thumbnails reads the pixel file by slot, without the catalog, so the
     # painter can load tiles after the library is closed.
-    sources = TileList(rows)
-    stack = _library_tiles(lib, rows.slots, sources, plan.tile_size, on_skip, threads)
+    tile_sources = TileList(rows)
+    stack = _library_tiles(lib, rows.slots, tile_sources, plan.tile_size, on_skip, threads)
     painter = Painter(assignment, plan.tile_size, stack, flipped=flipped, target=target_image,
                       blend=blend, overlay=overlay, threads=threads)  # fmt: skip
     options = {
@@ -537,7 +566,7 @@ def build(
     }
     mosaic = Mosaic(
         assignment=assignment,
-        tiles=sources,
+        sources=tile_sources,
         plan=plan,
         distances=match.distance.reshape(plan.rows, plan.cols),
         painter=painter,
@@ -570,7 +599,8 @@ def _refuse_overwriting_inputs(
     if what:
         raise MosaicfastError(
             f"{output}: writing the mosaic there would overwrite {what}; "
-            "choose another output file, or give --force to overwrite it"
+            "choose another output file, or give force to overwrite it",
+            parameters=("force",),
         )
 
 
@@ -641,7 +671,7 @@ def _tile_luminance(lib: Library, slots: NDArray[np.int64], side: int) -> LumaLo
         thumbs = _thumbnails(lib, slots[tiles])
         size = thumbs.shape[1]
         if size % side == 0:  # block means, as np.rint(mean) over each block
-            return luminance(_core.box_downsample(thumbs, size // side))
+            return luminance(box_downsample(thumbs, size // side))
         return luminance(resize_tiles(thumbs, side))
 
     return load

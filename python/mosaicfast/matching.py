@@ -27,7 +27,7 @@
    * ``optimal``: the minimum total with every tile used at most ``max_uses`` times
      (default once). With the ``color`` metric it is the least total squared
      colour-grid distance over **every** cell and tile, certified over all pairs
-     (:func:`mosaicfast.assign.certified_optimum`; the search is exhaustive whatever
+     (:func:`mosaicfast.kernels.assign.certified_optimum`; the search is exhaustive whatever
      ``prune`` says). SSIM scores cannot be priced by the search kernel, so with
      ``ssim`` and ``combined`` it is the least total score over *re-ranked
      candidates only*: each cell's ``candidates`` tiles of least reduced colour cost
@@ -51,11 +51,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import assign, descriptors
-from .candidates import CandidateIndex
+from ._util.progress import SolverBar
 from .errors import MosaicfastError
-from .progress import SolverBar
-from .ssim import candidate_ssim
+from .kernels import assign, descriptors
+from .kernels.candidates import CandidateIndex
+from .kernels.ssim import candidate_ssim
 
 __all__ = [
     "ASSIGNMENTS",
@@ -78,7 +78,7 @@ ORDERS = ("hardest", "random")
 #: SSIM windows: 7 x 7 uniform (scikit-image's default) or 11 x 11 Gaussian, sigma 1.5
 #: (Wang et al. 2004).
 SSIM_WINDOWS = ("uniform", "gaussian")
-#: Candidate search: exhaustive, or pruned by a KD-tree (see :mod:`mosaicfast.candidates`).
+#: Candidate search: exhaustive, or pruned by a KD-tree (see :mod:`mosaicfast.kernels.candidates`).
 PRUNING = ("none", "pca", "mean")
 #: RMS CIELAB difference per block that the colour score counts as 1.
 COLOUR_SCALE = 25.0
@@ -165,8 +165,8 @@ class Match:
 
     Attributes
     ----------
-    tiles : numpy.ndarray
-        ``(m,)`` tile index per cell.
+    tile_indices : numpy.ndarray
+        ``(m,)`` tile index per cell (a row of the tile descriptors matched).
     flipped : numpy.ndarray
         ``(m,)`` whether the tile is used mirrored.
     score : numpy.ndarray
@@ -177,7 +177,7 @@ class Match:
         With ``assign="optimal"``: what the result is optimal for, and its proof.
     """
 
-    tiles: NDArray[np.int64]
+    tile_indices: NDArray[np.int64]
     flipped: NDArray[np.bool_]
     score: NDArray[np.float64]
     distance: NDArray[np.int64]
@@ -234,9 +234,9 @@ class _Candidates:
 
 
 def match_cells(
-    cells: NDArray[np.int16],
-    tiles: NDArray[np.int16],
-    grid: tuple[int, int],
+    cell_desc: NDArray[np.int16],
+    tile_desc: NDArray[np.int16],
+    shape: tuple[int, int],
     options: MatchOptions,
     *,
     cell_luma: NDArray[np.float32] | None = None,
@@ -248,10 +248,10 @@ def match_cells(
 
     Parameters
     ----------
-    cells, tiles : numpy.ndarray
+    cell_desc, tile_desc : numpy.ndarray
         Colour-grid descriptors of the ``rows * cols`` cells (row-major) and the tiles.
-    grid : tuple of int
-        ``(rows, cols)``.
+    shape : tuple of int
+        ``(rows, cols)`` of the cells.
     options : MatchOptions
         Metric, candidates and assignment mode.
     cell_luma : numpy.ndarray, optional
@@ -265,26 +265,27 @@ def match_cells(
         Show a progress bar for the optimal assignment's solve.
     """
     options.check()
-    n = len(tiles)
+    n = len(tile_desc)
     capacity = options.max_uses or 1
-    if options.assign == "optimal" and len(cells) > n * capacity:
+    if options.assign == "optimal" and len(cell_desc) > n * capacity:
         raise MosaicfastError(
-            f"the library has {n:,} tiles: too few to fill {len(cells):,} cells using each "
+            f"the library has {n:,} tiles: too few to fill {len(cell_desc):,} cells using each "
             f"at most {capacity} time(s); allow more uses (max uses) or use more tiles"
         )
-    matcher = _Matcher(cells, _Space(tiles, options, threads), n, options, cell_luma, tile_luma)
+    space = _Space(tile_desc, options, threads)
+    matcher = _Matcher(cell_desc, space, n, options, cell_luma, tile_luma)
     k = options.candidate_count(matcher.space.size)
     if options.assign == "optimal":
         return matcher.optimal(k, progress)
     found = matcher.candidates(k)
     if options.assign == "penalty" or options.constrained:
-        found, tiles_chosen = matcher.greedy(found, k, grid)
+        found, tiles_chosen = matcher.greedy(found, k, shape)
         chosen = _columns(found, tiles_chosen)
     else:
         chosen = _best(found, options)
-    rows = np.arange(len(cells))
+    rows = np.arange(len(cell_desc))
     return Match(
-        tiles=found.tiles[rows, chosen],
+        tile_indices=found.tiles[rows, chosen],
         flipped=found.flipped[rows, chosen],
         score=found.score[rows, chosen],
         distance=found.distance[rows, chosen],
@@ -393,7 +394,7 @@ class _Matcher:
         return _Candidates(tile, flipped, score, distance)
 
     def greedy(
-        self, found: _Candidates, k: int, grid: tuple[int, int]
+        self, found: _Candidates, k: int, shape: tuple[int, int]
     ) -> tuple[_Candidates, NDArray[np.int64]]:
         """Penalised greedy; cells left without an allowed candidate get wider candidates."""
         options, m = self.options, len(self.cells)
@@ -407,7 +408,7 @@ class _Matcher:
         while True:
             chosen, _ = assign.penalised_greedy(
                 found.tiles, found.score, visit, self.n, penalty=penalty,
-                max_uses=options.max_uses, min_distance=options.min_distance, grid=grid,
+                max_uses=options.max_uses, min_distance=options.min_distance, shape=shape,
                 fixed=chosen,
             )  # fmt: skip
             free = np.flatnonzero(chosen < 0)
@@ -483,7 +484,8 @@ def check_matching_memory(cells: int, tiles: int, options: MatchOptions) -> None
         raise MosaicfastError(
             f"matching {cells:,} cells with {k:,} candidates each needs about "
             f"{_size(need)}, more than half of this machine's {_size(total)}; "
-            "use fewer candidates (--candidates) or fewer cells"
+            "use fewer candidates (candidates) or fewer cells",
+            parameters=("candidates",),
         )
 
 

@@ -1,13 +1,14 @@
 """Compositing the chosen tiles into the output image, a band of cell rows at a time.
 
-The Rust core paints each band (``_core.paint_band``): every cell copies its tile,
-mirrored if flipped, then moves its colours toward the target pixels under it
-(:func:`mosaicfast.blend.blend_tiles`, cell by cell) and lays the target over it
-(:func:`mosaicfast.blend.overlay`), on all cores. The target pixels under a band
-are those rows of the target resized to the output size with Pillow's Lanczos
+The Rust core paints each band (:func:`mosaicfast.kernels.paint.paint_band`): every
+cell copies its tile, mirrored if flipped, then moves its colours toward the target
+pixels under it (as :func:`mosaicfast.kernels.blend.blend_tiles` does, cell by cell) and
+lays the target over it at the overlay opacity, on all cores. The target pixels under a
+band are those rows of the target resized to the output size with Pillow's Lanczos
 filter, computed for that band alone and bit for bit as Pillow resizes the whole
-target (:func:`resize_lanczos`). Tiles come from a :data:`TileStack` that gives the
-pixels of the distinct tiles a band uses, at the output tile size.
+target (:func:`mosaicfast.kernels.resample.resize_lanczos`). Tiles come from a
+:data:`TileStack` that gives the pixels of the distinct tiles a band uses, at the
+output tile size.
 
 Memory therefore follows the band, not the image: a :class:`Painter` can stream a
 mosaic of any size band by band (:meth:`Painter.bands`), or paint a whole image
@@ -19,29 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import numpy as np
-import PIL
 from numpy.typing import NDArray
 from PIL import Image
 
-from . import _core
-from .parallel import ordered_map
-from .progress import progress_bar
+from ._util.progress import progress_bar
+from .kernels.paint import paint_band
+from .kernels.resample import resize_lanczos
 
-__all__ = [
-    "BAND_PIXELS",
-    "Painter",
-    "TileLoader",
-    "TileStack",
-    "compose",
-    "resize_image",
-    "resize_lanczos",
-    "resize_tile",
-    "resize_tiles",
-    "stack_loader",
-]
-
-TileLoader = Callable[[int], NDArray[np.uint8]]
-"""``load(tile)`` gives the ``(size, size, 3)`` pixels of a tile at the output size."""
+__all__ = ["BAND_PIXELS", "Painter", "TileStack"]
 
 TileStack = Callable[[NDArray[np.int64]], NDArray[np.uint8]]
 """``stack(tiles)`` gives the ``(len(tiles), size, size, 3)`` pixels of distinct tiles
@@ -51,88 +37,6 @@ TileStack = Callable[[NDArray[np.int64]], NDArray[np.uint8]]
 #: 24 MB of RGB, large enough that every core has cells to work on.
 BAND_PIXELS = 8_000_000
 
-#: Pillow 13 changed the order of the two resampling passes for some sizes
-#: (python-pillow/Pillow#9549); :func:`resize_lanczos` follows the installed Pillow.
-_PILLOW13 = int(PIL.__version__.split(".")[0]) >= 13
-
-
-def resize_image(
-    pixels: NDArray[np.uint8],
-    size: tuple[int, int],
-    *,
-    filter: str = "lanczos",
-    rows: tuple[int, int] | None = None,
-    threads: int | None = None,
-) -> NDArray[np.uint8]:
-    """Resize an RGB image exactly as ``Image.resize(size, filter)`` does.
-
-    Parameters
-    ----------
-    pixels : numpy.ndarray
-        ``(height, width, 3)`` ``uint8`` image.
-    size : tuple of int
-        Output ``(width, height)``.
-    filter : {"lanczos", "box"}, default "lanczos"
-        ``Image.Resampling.LANCZOS`` or ``Image.Resampling.BOX``.
-    rows : tuple of int, optional
-        ``(start, stop)``: compute only these output rows (default all). They are
-        bit for bit the rows of the whole resized image, for the cost of the band.
-    threads : int, optional
-        Worker threads; default one per core. The result does not depend on it.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(stop - start, width, 3)`` ``uint8``.
-    """
-    start, stop = rows if rows is not None else (0, size[1])
-    image = np.ascontiguousarray(pixels, dtype=np.uint8)[None]
-    out = _core.resize(
-        image, size[0], size[1], filter=filter, row_start=start, row_stop=stop,
-        pillow13=_PILLOW13, threads=threads,
-    )  # fmt: skip
-    return out[0]
-
-
-def resize_lanczos(
-    pixels: NDArray[np.uint8],
-    size: tuple[int, int],
-    *,
-    rows: tuple[int, int] | None = None,
-    threads: int | None = None,
-) -> NDArray[np.uint8]:
-    """:func:`resize_image` with Pillow's Lanczos filter (``Image.Resampling.LANCZOS``)."""
-    return resize_image(pixels, size, filter="lanczos", rows=rows, threads=threads)
-
-
-def resize_tiles(
-    tiles: NDArray[np.uint8], size: int, *, threads: int | None = None
-) -> NDArray[np.uint8]:
-    """Resize a ``(n, side, side, 3)`` stack of tiles to ``size`` with Pillow's Lanczos
-    filter (bit for bit), in parallel."""
-    if tiles.shape[1] == size:
-        return tiles
-    return _core.resize(
-        np.ascontiguousarray(tiles, dtype=np.uint8), size, size, pillow13=_PILLOW13,
-        threads=threads,
-    )  # fmt: skip
-
-
-def resize_tile(pixels: NDArray[np.uint8], size: int) -> NDArray[np.uint8]:
-    """Resample a square RGB tile to ``size x size`` with a Lanczos filter."""
-    if pixels.shape[0] == size:
-        return pixels
-    return resize_tiles(pixels[None], size, threads=1)[0]
-
-
-def stack_loader(load: TileLoader, *, workers: int = 1) -> TileStack:
-    """A :data:`TileStack` calling ``load`` once per tile, from ``workers`` threads."""
-
-    def stack(tiles: NDArray[np.int64]) -> NDArray[np.uint8]:
-        return np.stack(list(ordered_map(load, tiles.tolist(), workers=workers)))
-
-    return stack
-
 
 class Painter:
     """Paints a mosaic, a band of cell rows at a time, or whole.
@@ -140,10 +44,10 @@ class Painter:
     Parameters
     ----------
     assignment : numpy.ndarray
-        ``(rows, cols)`` tile numbers, each passed to ``tiles``.
+        ``(rows, cols)`` tile numbers, each passed to ``load_tiles``.
     tile_size : int
         Side of one tile in the output.
-    tiles : TileStack
+    load_tiles : TileStack
         Gives the pixels of the distinct tiles of a band.
     flipped : numpy.ndarray, optional
         ``(rows, cols)`` bool: cells whose tile is mirrored left to right.
@@ -163,7 +67,7 @@ class Painter:
         self,
         assignment: NDArray[np.int64],
         tile_size: int,
-        tiles: TileStack,
+        load_tiles: TileStack,
         *,
         flipped: NDArray[np.bool_] | None = None,
         target: Image.Image | None = None,
@@ -175,7 +79,7 @@ class Painter:
         self.assignment = np.asarray(assignment, dtype=np.int64)
         self.rows, self.cols = self.assignment.shape
         self.tile_size = tile_size
-        self.tiles = tiles
+        self.load_tiles = load_tiles
         self.flipped = None if flipped is None else np.asarray(flipped, dtype=np.bool_)
         self.blend = blend
         self.overlay = overlay
@@ -218,7 +122,7 @@ class Painter:
         cells = self.assignment[start:stop]
         if loaded is None:
             used = np.unique(cells)
-            loaded = used, self.tiles(used)
+            loaded = used, self.load_tiles(used)
         used, pixels = loaded
         index = np.searchsorted(used, cells).astype(np.int64)
         if out is None:
@@ -228,8 +132,8 @@ class Painter:
             under = resize_lanczos(
                 self._target, self.size, rows=(start * t, stop * t), threads=self.threads
             )
-        _core.paint_band(
-            np.ascontiguousarray(pixels, dtype=np.uint8),
+        paint_band(
+            pixels,
             index,
             out,
             flipped=None if self.flipped is None else self.flipped[start:stop],
@@ -265,7 +169,7 @@ class Painter:
         pixels = np.empty((len(used), t, t, 3), np.uint8)
         pixels[have] = kept[1][np.searchsorted(kept[0], used[have])]
         if not have.all():
-            pixels[~have] = self.tiles(used[~have])
+            pixels[~have] = self.load_tiles(used[~have])
         return used, pixels
 
     def compose(self, *, progress: bool = False) -> NDArray[np.uint8]:
@@ -273,7 +177,7 @@ class Painter:
         width, height = self.size
         out = np.empty((height, width, 3), np.uint8)
         used = np.unique(self.assignment)
-        loaded = used, self.tiles(used)
+        loaded = used, self.load_tiles(used)
         t = self.tile_size
         with progress_bar(self.rows * self.cols, "render", "cell", enabled=progress) as bar:
             for start in self.band_starts():
@@ -281,36 +185,3 @@ class Painter:
                 self.paint(start, stop, out=out[start * t : stop * t], loaded=loaded)
                 bar.update((stop - start) * self.cols)
         return out
-
-
-def compose(
-    assignment: NDArray[np.int64],
-    tile_size: int,
-    load: TileLoader,
-    *,
-    workers: int = 1,
-    progress: bool = False,
-) -> NDArray[np.uint8]:
-    """Paint the tiles of ``assignment`` (``rows x cols`` tile numbers) into one RGB array.
-
-    Parameters
-    ----------
-    assignment : numpy.ndarray
-        ``(rows, cols)`` tile numbers, each passed to ``load``.
-    tile_size : int
-        Side of one tile in the output.
-    load : callable
-        ``load(tile)`` returns the tile's ``(tile_size, tile_size, 3)`` ``uint8`` pixels;
-        called once per distinct tile, from ``workers`` threads.
-    workers : int
-        Loading threads.
-    progress : bool
-        Show a progress bar.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(rows*tile_size, cols*tile_size, 3)`` ``uint8`` image.
-    """
-    painter = Painter(assignment, tile_size, stack_loader(load, workers=workers))
-    return painter.compose(progress=progress)

@@ -1,0 +1,1 @@
+"""Plumbing shared by every layer: worker pools, progress bars, process lifetime."""

@@ -1,0 +1,82 @@
+"""Running a function over many items on a pool, yielding results in order."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from ..errors import MosaicfastError
+
+__all__ = ["MAX_THREADS", "check_threads", "ordered_map"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Most worker threads a job may ask for: beyond a few per core they only cost time
+#: (1,024 threads make a 0.6 s build take 10 s on 2 cores), and thousands exhaust the
+#: process's memory for stacks.
+MAX_THREADS = 256
+
+#: Calls submitted ahead of the one being collected, per worker: enough to keep
+#: every worker busy, few enough that finished results waiting their turn stay few.
+AHEAD_PER_WORKER = 4
+
+
+def check_threads(threads: int | None) -> None:
+    """Raise MosaicfastError unless ``threads`` is None or from 1 to :data:`MAX_THREADS`."""
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise MosaicfastError(f"threads must be from 1 to {MAX_THREADS}, got {threads}")
+
+
+def ordered_map(
+    function: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    workers: int,
+    processes: bool = False,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> Iterator[R]:
+    """Yield ``function(item)`` for each item, in order, computed by ``workers`` workers.
+
+    Threads by default (for work that releases the GIL, such as decoding images).
+    With ``processes``, worker processes are started with the *spawn* method: a
+    forked child of a process running the Rust core's threads could deadlock;
+    ``function``, the items and the results must then be picklable, and
+    ``initializer(*initargs)`` runs first in each worker.
+
+    At most ``AHEAD_PER_WORKER * workers`` calls run or wait at once, so memory stays
+    bounded whatever the number of items. If the consumer stops early (an exception,
+    or closing the generator), calls not yet started are cancelled and running ones
+    are waited for.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    pool: Executor
+    if processes:
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=initializer,
+            initargs=initargs,
+        )
+    else:
+        pool = ThreadPoolExecutor(
+            max_workers=workers,
+            thread_name_prefix="mosaicfast",
+            initializer=initializer,
+            initargs=initargs,
+        )
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= AHEAD_PER_WORKER * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

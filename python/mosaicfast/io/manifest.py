@@ -1,0 +1,207 @@
+"""Writing a mosaic's manifest: for every cell, the tile placed there and where it came from."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import MosaicfastError
+from ._atomic import atomic_group, atomic_path
+from .paths import os_reason
+from .sources import TileSource
+from .video import format_time
+
+__all__ = [
+    "MANIFEST_SUFFIXES",
+    "check_grid_fits",
+    "check_manifest_path",
+    "manifest_beside",
+    "manifest_rows",
+    "read_assignment",
+    "write_manifest",
+]
+
+MANIFEST_SUFFIXES = (".json", ".csv")
+FIELDS = ("row", "col", "tile", "source", "time", "flipped", "left", "top", "right", "bottom")
+
+
+def manifest_rows(
+    assignment: NDArray[np.int64],
+    sources: Sequence[TileSource],
+    flipped: NDArray[np.bool_] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """One record per cell, row-major: position, tile id, source and crop box.
+
+    ``tile`` is the library's tile id; ``source`` the file, followed by
+    ``@HH:MM:SS`` for a tile cut from a video, whose ``time`` (seconds) is given too;
+    ``flipped`` says whether the tile is used mirrored.
+    """
+    rows, cols = assignment.shape
+    for r in range(rows):
+        for c in range(cols):
+            source = sources[int(assignment[r, c])]
+            left, top, right, bottom = source.box
+            where = str(source.path)
+            if source.time is not None:
+                where += "@" + format_time(source.time)
+            yield {
+                "row": r,
+                "col": c,
+                "tile": source.tile_id if source.tile_id is not None else int(assignment[r, c]),
+                "source": where,
+                "time": source.time,
+                "flipped": bool(flipped[r, c]) if flipped is not None else False,
+                "left": left,
+                "top": top,
+                "right": right,
+                "bottom": bottom,
+            }
+
+
+def check_manifest_path(path: str | Path) -> Path:
+    """Check that ``path`` names a manifest format (.json or .csv); return it as a Path."""
+    path = Path(path)
+    if path.suffix.lower() not in MANIFEST_SUFFIXES:
+        raise MosaicfastError(f"{path}: a manifest must end in .json or .csv")
+    return path
+
+
+def read_assignment(path: str | Path) -> NDArray[np.int64]:
+    """The ``(rows, cols)`` tile ids of a manifest written by :func:`write_manifest`.
+
+    Raises
+    ------
+    MosaicfastError
+        If the file cannot be read or is not a whole manifest: malformed, a cell
+        given twice or missing (a truncated file), or fewer cells than the grid its
+        JSON ``meta`` declares.
+    """
+    path = check_manifest_path(path)
+    try:
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError as err:
+        raise MosaicfastError(f"{path}: cannot read the manifest ({os_reason(err)})") from err
+    try:
+        if path.suffix.lower() == ".json":
+            cells, declared = _json_cells(text)
+        else:
+            cells, declared = list(csv.DictReader(text.splitlines())), None
+        return _cell_grid(cells, declared)
+    except (csv.Error, ValueError, KeyError, TypeError, RecursionError) as err:
+        raise MosaicfastError(f"{path}: not a whole mosaicfast manifest ({err})") from err
+
+
+def _json_cells(text: str) -> tuple[list[Any], tuple[int, int] | None]:
+    """The cells of a JSON manifest and the ``(rows, cols)`` its meta declares, if any."""
+    payload = json.loads(text)
+    if not isinstance(payload, dict) or not isinstance(payload.get("cells"), list):
+        raise ValueError("no list of cells")
+    meta = payload.get("meta")
+    if isinstance(meta, dict) and "rows" in meta and "cols" in meta:
+        return payload["cells"], (_count(meta["rows"], "rows"), _count(meta["cols"], "cols"))
+    return payload["cells"], None
+
+
+def _cell_grid(cells: list[Any], declared: tuple[int, int] | None) -> NDArray[np.int64]:
+    """The grid of tile ids the cells fill, checked to cover each cell exactly once."""
+    placed = [
+        (_count(c["row"], "row"), _count(c["col"], "col"), _count(c["tile"], "tile")) for c in cells
+    ]
+    if not placed:
+        raise ValueError("no cells")
+    rows = 1 + max(r for r, _, _ in placed)
+    cols = 1 + max(c for _, c, _ in placed)
+    if declared is not None:
+        if rows > declared[0] or cols > declared[1]:
+            raise ValueError(f"a cell lies outside the {declared[0]} x {declared[1]} grid")
+        rows, cols = declared
+    if rows * cols != len(placed):
+        raise ValueError(f"{len(placed):,} cells listed for a grid of {rows} x {cols} cells")
+    grid = np.full((rows, cols), -1, np.int64)
+    for r, c, tile in placed:
+        grid[r, c] = tile
+    if (grid < 0).any():
+        raise ValueError("a cell is listed twice and another is missing")
+    return grid
+
+
+def _count(value: object, name: str) -> int:
+    """A whole number >= 0 from JSON (an int) or CSV (its digits)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
+        return value
+    raise ValueError(f"{name} {repr(value)[:40]} is not a whole number from 0 to 2**63")
+
+
+def check_grid_fits(path: str | Path, grid: NDArray[np.int64], size: tuple[int, int]) -> None:
+    """Check that a mosaic of ``size`` ``(width, height)`` is the manifest's grid of
+    square tiles; MosaicfastError naming ``path`` if not (a partial manifest, or the
+    manifest of another mosaic)."""
+    rows, cols = grid.shape
+    width, height = size
+    if width % cols or height % rows or width // cols != height // rows:
+        raise MosaicfastError(
+            f"{path}: a {width}x{height} mosaic is not a grid of {cols}x{rows} square tiles; "
+            "the manifest is partial or belongs to another mosaic"
+        )
+
+
+def write_manifest(
+    path: str | Path,
+    assignment: NDArray[np.int64],
+    sources: Sequence[TileSource],
+    *,
+    flipped: NDArray[np.bool_] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> None:
+    """Write the manifest as JSON or CSV, chosen by the file's suffix, atomically.
+
+    JSON holds ``{"meta": ..., "cells": [...]}``; CSV one line per cell with the
+    columns of :data:`FIELDS`. A source name that is not UTF-8 keeps its bytes: as
+    ``\\udcXX`` escapes in JSON (which JSON readers turn back into the same name),
+    as the raw bytes in CSV.
+
+    Raises
+    ------
+    MosaicfastError
+        If the file cannot be written (the reason named; no partial file is left).
+    """
+    with manifest_beside(path, assignment, sources, flipped=flipped, meta=meta):
+        pass
+
+
+@contextmanager
+def manifest_beside(
+    path: str | Path,
+    assignment: NDArray[np.int64],
+    sources: Sequence[TileSource],
+    *,
+    flipped: NDArray[np.bool_] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Iterator[None]:
+    """Write the manifest (see :func:`write_manifest`) to a temporary file first, and put
+    it in place when the ``with`` block succeeds: a mosaic written in the block and its
+    manifest appear together, or neither does."""
+    path = check_manifest_path(path)
+    records = manifest_rows(assignment, sources, flipped)
+    try:
+        with atomic_group(), atomic_path(path) as tmp:
+            if path.suffix.lower() == ".json":
+                payload = {"meta": meta or {}, "cells": list(records)}
+                tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+            else:
+                with tmp.open("w", newline="", encoding="utf-8", errors="surrogateescape") as out:
+                    writer = csv.DictWriter(out, fieldnames=FIELDS)
+                    writer.writeheader()
+                    writer.writerows(records)
+            yield
+    except OSError as err:
+        raise MosaicfastError(f"{path}: cannot write the manifest ({os_reason(err)})") from None

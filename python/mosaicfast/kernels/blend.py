@@ -1,0 +1,86 @@
+"""Colour blending of a mosaic toward its target, applied at render time.
+
+:func:`blend_tiles` recolours each tile toward the target region it covers by moving its
+CIELAB mean and spread toward the region's (a Reinhard-style statistics transfer, run by
+the Rust core): the tiles keep their detail but take on the cell's colour, so the mosaic
+reads better from a distance. Laying the target itself over the mosaic at some opacity
+(the classic tools' "cheat") is done band by band by :mod:`mosaicfast.kernels.paint`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .. import _core
+from ._checks import fraction
+
+__all__ = ["blend_tiles"]
+
+
+def _pixels(values: ArrayLike, name: str) -> NDArray[np.uint8]:
+    """``values`` as a C-contiguous ``uint8`` ``(n, height, width, 3)`` stack."""
+    arr = np.asarray(values)
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise ValueError(f"{name} must have shape (n, height, width, 3), got {arr.shape}")
+    if arr.dtype != np.uint8:
+        if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"{name} must hold 8-bit integer pixels, got dtype {arr.dtype}")
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise ValueError(f"{name} values must be within 0..255")
+    return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def blend_tiles(
+    tiles: ArrayLike,
+    targets: ArrayLike,
+    alpha: float,
+    *,
+    threads: int | None = None,
+) -> NDArray[np.uint8]:
+    """Move every tile's colours toward those of the target region it covers.
+
+    In CIELAB (D65), per tile and channel, with ``mu_t, sd_t`` the tile's mean and
+    standard deviation and ``mu_c, sd_c`` its target region's, each pixel value ``x``
+    becomes ``x + alpha * ((x - mu_t) * sd_c / sd_t + mu_c - x)``, then is converted back
+    to sRGB, clipped and rounded. A flat tile channel (``sd_t`` below 0.01) only has its
+    mean moved.
+
+    Parameters
+    ----------
+    tiles : array_like
+        ``(n, height, width, 3)`` 8-bit sRGB tiles (any integer dtype with values in
+        0..255; converted to ``uint8``).
+    targets : array_like
+        Same shape: ``targets[i]`` is the region of the target image that tile ``i``
+        covers.
+    alpha : float
+        Strength from 0 (tiles returned unchanged, bit for bit) to 1 (each tile takes
+        its region's Lab mean and spread).
+    threads : int, optional
+        Worker threads; default one per core. The result does not depend on it.
+
+    Returns
+    -------
+    numpy.ndarray
+        The blended tiles, ``(n, height, width, 3)`` ``uint8``.
+
+    Raises
+    ------
+    ValueError
+        If the arrays do not have the same ``(n, height, width, 3)`` shape or hold
+        values that are not 8-bit pixels, ``alpha`` is not within 0 to 1, or
+        ``threads`` is below 1.
+    """
+    tile_arr = _pixels(tiles, "tiles")
+    target_arr = _pixels(targets, "targets")
+    if tile_arr.shape != target_arr.shape:
+        raise ValueError(
+            f"targets must have the tiles' shape {tile_arr.shape}, got {target_arr.shape}"
+        )
+    if tile_arr.size == 0 and tile_arr.shape[0] > 0:
+        raise ValueError(f"tiles must have at least one pixel, got shape {tile_arr.shape}")
+    alpha = fraction(alpha, "alpha")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    return _core.blend_tiles(tile_arr, target_arr, alpha, threads=threads)

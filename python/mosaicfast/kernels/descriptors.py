@@ -1,0 +1,183 @@
+"""Tile and cell descriptors and the exhaustive top-k search, computed by the Rust core.
+
+These wrappers check arguments and normalise dtype and memory layout (the core
+borrows the arrays without copying when they are already ``uint8``/``int16`` and
+C-contiguous), then call :mod:`mosaicfast._core`, which releases the GIL and
+runs on its own thread pool. The definitions are in ``docs/descriptors.md``;
+:mod:`mosaicfast._reference.descriptors` computes the same results in plain Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .. import _core
+
+__all__ = [
+    "MAX_GRID",
+    "cell_descriptors",
+    "descriptor_array",
+    "descriptor_pair",
+    "descriptor_size",
+    "search_topk",
+    "tile_descriptors",
+]
+
+MAX_GRID: int = _core.MAX_GRID
+
+
+def descriptor_size(grid: int) -> int:
+    """Number of values in one descriptor at match resolution ``grid``."""
+    return 3 * grid * grid
+
+
+def _check_grid(grid: int) -> None:
+    if not 1 <= grid <= MAX_GRID:
+        raise ValueError(f"grid must be between 1 and {MAX_GRID}, got {grid}")
+
+
+def _rgb_uint8(array: ArrayLike, ndim: int, name: str) -> NDArray[np.uint8]:
+    arr = np.asarray(array)
+    if arr.ndim != ndim or arr.shape[-1] != 3:
+        expected = "(n, height, width, 3)" if ndim == 4 else "(height, width, 3)"
+        raise ValueError(f"{name} must have shape {expected}, got {arr.shape}")
+    if arr.dtype != np.uint8:
+        raise ValueError(f"{name} must be uint8 pixels, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr)
+
+
+def tile_descriptors(
+    thumbs: ArrayLike, grid: int, *, threads: int | None = None
+) -> NDArray[np.int16]:
+    """Colour-grid descriptors of a stack of tile thumbnails.
+
+    Parameters
+    ----------
+    thumbs : array_like
+        ``(n, height, width, 3)`` ``uint8`` sRGB thumbnails.
+    grid : int
+        Match resolution ``g``: each tile is described by a ``g x g`` grid of
+        mean colours in CIELAB.
+    threads : int, optional
+        Worker threads; default one per core.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 3*g*g)`` ``int16`` descriptors in quarter CIELAB units.
+    """
+    _check_grid(grid)
+    return _core.tile_descriptors(_rgb_uint8(thumbs, 4, "thumbs"), grid, threads=threads)
+
+
+def cell_descriptors(
+    image: ArrayLike, rows: int, cols: int, grid: int, *, threads: int | None = None
+) -> NDArray[np.int16]:
+    """Colour-grid descriptors of the ``rows x cols`` cells of an image.
+
+    Parameters
+    ----------
+    image : array_like
+        ``(height, width, 3)`` ``uint8`` sRGB target image, at least
+        ``rows*grid`` by ``cols*grid`` pixels.
+    rows, cols : int
+        The cell grid; cells are listed row-major.
+    grid : int
+        Match resolution ``g``.
+    threads : int, optional
+        Worker threads; default one per core.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(rows*cols, 3*g*g)`` ``int16`` descriptors.
+    """
+    _check_grid(grid)
+    if rows < 1 or cols < 1:
+        raise ValueError(f"rows and cols must be at least 1, got {rows}x{cols}")
+    return _core.cell_descriptors(_rgb_uint8(image, 3, "image"), rows, cols, grid, threads=threads)
+
+
+def descriptor_array(values: ArrayLike, name: str) -> NDArray[np.int16]:
+    """``values`` as a C-contiguous ``(count, width)`` ``int16`` descriptor array.
+
+    Raises ValueError, naming ``name``, for another shape, a non-integer dtype or
+    values outside the range the core accepts.
+    """
+    arr = np.asarray(values)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-d array (count, values), got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must hold integer descriptors, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < _core.VALUE_MIN or arr.max() > _core.VALUE_MAX):
+        raise ValueError(
+            f"{name} values must lie in [{_core.VALUE_MIN}, {_core.VALUE_MAX}], "
+            f"found {arr.min()}..{arr.max()}"
+        )
+    return np.ascontiguousarray(arr, dtype=np.int16)
+
+
+def descriptor_pair(
+    cells: ArrayLike, tiles: ArrayLike
+) -> tuple[NDArray[np.int16], NDArray[np.int16]]:
+    """Cell and tile descriptors, each as :func:`descriptor_array` makes it, of one width."""
+    cell_arr = descriptor_array(cells, "cells")
+    tile_arr = descriptor_array(tiles, "tiles")
+    if cell_arr.shape[1] != tile_arr.shape[1]:
+        raise ValueError(
+            f"cells have {cell_arr.shape[1]} values per descriptor but tiles have "
+            f"{tile_arr.shape[1]}"
+        )
+    return cell_arr, tile_arr
+
+
+def search_topk(
+    cells: ArrayLike,
+    tiles: ArrayLike,
+    k: int = 1,
+    *,
+    offsets: ArrayLike | None = None,
+    scale: int = 1,
+    threads: int | None = None,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The ``k`` nearest tiles of every cell, by exhaustive exact search.
+
+    Parameters
+    ----------
+    cells : array_like
+        ``(m, d)`` integer descriptors.
+    tiles : array_like
+        ``(n, d)`` integer descriptors.
+    k : int, default 1
+        Matches per cell, ``1 <= k <= n``.
+    offsets : array_like, optional
+        ``(n,)`` integers: rank the tiles by ``scale * distance + offsets[tile]``
+        instead (e.g. tile prices or dual potentials: ``-v`` gives each cell its
+        tiles of least reduced cost), exactly, in the same single pass.
+    scale : int, default 1
+        Multiplies the distance when ``offsets`` is given (``>= 1``).
+    threads : int, optional
+        Worker threads; default one per core. The result does not depend on it.
+
+    Returns
+    -------
+    indices, distances : numpy.ndarray
+        ``(m, k)`` ``int64`` arrays: per cell the tile indices of smallest squared
+        Euclidean distance (or ranking value) and those values, ordered by
+        (value, index), so ties go to the lowest tile index.
+    """
+    cell_arr, tile_arr = descriptor_pair(cells, tiles)
+    n = tile_arr.shape[0]
+    if n == 0:
+        raise ValueError("there are no tiles to search")
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be between 1 and the number of tiles ({n}), got {k}")
+    if offsets is None:
+        return _core.search_topk(cell_arr, tile_arr, k, threads=threads)
+    offset_arr = np.ascontiguousarray(offsets, dtype=np.int64)
+    if offset_arr.shape != (n,):
+        raise ValueError(f"offsets must hold one value per tile ({n}), got {offset_arr.shape}")
+    return _core.search_topk(
+        cell_arr, tile_arr, k, offsets=offset_arr, scale=scale, threads=threads
+    )

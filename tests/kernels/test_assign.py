@@ -1,0 +1,326 @@
+"""Assignment of tiles to cells: every mode's guarantee checked on its output."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.optimize import linear_sum_assignment
+
+from mosaicfast import demo
+from mosaicfast.kernels.assign import (
+    CERTIFIED,
+    CertifiedAssignment,
+    InfeasibleAssignmentError,
+    certified_optimum,
+    hardest_first,
+    optimal_assignment,
+    penalised_greedy,
+)
+from mosaicfast.kernels.descriptors import cell_descriptors, search_topk, tile_descriptors
+
+
+def _topk(costs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` cheapest columns and costs, by (cost, column)."""
+    order = np.lexsort((np.broadcast_to(np.arange(costs.shape[1]), costs.shape), costs), axis=1)
+    cand = order[:, :k].astype(np.int64)
+    return cand, np.take_along_axis(costs, cand, axis=1)
+
+
+def _full(costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return _topk(costs, costs.shape[1])
+
+
+def _lsa_total(costs: np.ndarray, capacity: int = 1) -> float:
+    wide = np.repeat(costs, capacity, axis=1)
+    rows, cols = linear_sum_assignment(wide)
+    return float(wide[rows, cols].sum())
+
+
+def _check_certificate(result, cand, cost, capacity: int) -> None:
+    u, v = result.cell_duals, result.tile_duals
+    present = cand >= 0
+    reduced = cost - u[:, None] - v[np.where(present, cand, 0)]
+    scale = max(1.0, np.abs(cost).max())
+    assert np.all(reduced[present] >= -1e-9 * scale)
+    chosen = cand == result.assignment[:, None]
+    assert np.allclose(reduced[chosen], 0.0, atol=1e-9 * scale)
+    uses = np.bincount(result.assignment, minlength=len(v))
+    assert uses.max() <= capacity
+    assert np.all(v <= 0) and np.all(uses[v < 0] == capacity)
+    dual = u.sum() + capacity * v.sum()
+    assert dual == pytest.approx(result.total_cost, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("capacity", [1, 2, 3])
+def test_optimal_matches_linear_sum_assignment(seed: int, capacity: int) -> None:
+    rng = np.random.default_rng(seed)
+    m, n = 30 + seed * 7, 12 + seed * 9
+    if n * capacity < m:
+        n = -(-m // capacity)
+    costs = rng.integers(0, 50, (m, n)).astype(np.float64) + rng.random((m, n)) * (seed % 2)
+    cand, cost = _full(costs)
+    result = optimal_assignment(cand, cost, n, capacity=capacity)
+    assert result.total_cost == pytest.approx(_lsa_total(costs, capacity), rel=1e-9)
+    assert costs[np.arange(m), result.assignment].sum() == pytest.approx(result.total_cost)
+    _check_certificate(result, cand, cost, capacity)
+
+
+def test_capacity_one_uses_every_tile_once_at_most() -> None:
+    rng = np.random.default_rng(1)
+    costs = rng.random((40, 40))
+    result = optimal_assignment(*_full(costs), 40)
+    assert sorted(result.assignment.tolist()) == list(range(40))
+
+
+def test_infeasible_sparse_problem_is_reported() -> None:
+    cand = np.array([[0, 1], [0, 1], [1, 0], [2, -1]])
+    cost = np.array([[1.0, 2.0], [1.0, 3.0], [1.0, 5.0], [0.0, 0.0]])
+    with pytest.raises(InfeasibleAssignmentError, match="1 of 4 cells cannot be matched") as info:
+        optimal_assignment(cand, cost, 4)
+    assert len(info.value.unmatched) == 1
+    assert info.value.assignment[3] == 2
+    assert (info.value.assignment < 0).sum() == 1
+
+
+def _dense_costs(cells: np.ndarray, tiles: np.ndarray, flips: bool = False) -> np.ndarray:
+    """Every pair's squared distance (with flips: the better of tile and mirror)."""
+    a, b = cells.astype(np.int64), tiles.astype(np.int64)
+    costs = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
+    if flips:
+        n = len(b) // 2
+        costs = np.minimum(costs[:, :n], costs[:, n:])
+    return costs
+
+
+def _check_certified(result: CertifiedAssignment, costs: np.ndarray) -> None:
+    """The certificate, checked independently over every pair: it proves the optimum."""
+    u, v, cap = result.cell_duals, result.tile_duals, result.capacity
+    rows = np.arange(len(u))
+    np.testing.assert_array_equal(costs[rows, result.assignment], result.costs)
+    reduced = costs - u[:, None] - v[None, :]
+    assert reduced.min() >= 0
+    assert np.all(reduced[rows, result.assignment] == 0)
+    uses = np.bincount(result.assignment, minlength=len(v))
+    assert uses.max() <= cap
+    assert np.all(v <= 0) and np.all(uses[v < 0] == cap)
+    assert u.sum() + cap * v.sum() == result.total_cost == result.costs.sum()
+    assert result.gap == 0 and result.status == CERTIFIED
+
+
+def _mirrored(tiles: np.ndarray) -> np.ndarray:
+    """Tiles then their mirror images, as the matching builds them (g = 5)."""
+    n, dim = tiles.shape
+    mirror = tiles.reshape(n, 5, 5, 3)[:, :, ::-1, :].reshape(n, dim)
+    return np.ascontiguousarray(np.concatenate([tiles, mirror]))
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("capacity", [1, 2, 3])
+def test_certified_optimum_is_linear_sum_assignments_optimum(seed: int, capacity: int) -> None:
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(5, 90))
+    # Near-square (every tile needed, or one spare), or up to 4x as many uses as cells.
+    slack = [0, 1, int(rng.integers(2, 3 * m))][seed % 3]
+    n = -(-(m + slack) // capacity)
+    # Heavy competition: few distinct colours among the cells, many among the tiles.
+    cells = (rng.integers(0, 4, (m, 75)) * 60 + rng.integers(-5, 5, (m, 75))).astype(np.int16)
+    tiles = rng.integers(-20, 260, (n, 75)).astype(np.int16)
+    flips = seed % 4 == 3
+    space = _mirrored(tiles) if flips else tiles
+    result = certified_optimum(cells, space, capacity=capacity, flips=flips)
+    costs = _dense_costs(cells, space, flips)
+    assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
+    _check_certified(result, costs)
+    if flips:  # the mirror image exactly where it is strictly better
+        both = _dense_costs(cells, space)
+        rows = np.arange(m)
+        mirror, plain = both[rows, result.assignment + n], both[rows, result.assignment]
+        np.testing.assert_array_equal(result.flipped, mirror < plain)
+
+
+def _photo_descriptors(cells_across: int, tiles: int, seed: int) -> tuple[np.ndarray, ...]:
+    """Cells of a held-out sample photo and tiles cropped from the others (as the demo)."""
+    rng = np.random.default_rng(seed)
+    target = demo.sample_photo(demo.TARGET)
+    rows = round(cells_across * target.shape[0] / target.shape[1])
+    side = 20
+    image = Image.fromarray(target).resize((cells_across * side, rows * side), Image.Resampling.BOX)
+    cells = cell_descriptors(np.asarray(image), rows, cells_across, 5)
+    photos = [demo.sample_photo(name) for name in ("astronaut", "coffee", "rocket")]
+    thumbs = np.empty((tiles, side, side, 3), np.uint8)
+    for i in range(tiles):
+        photo = photos[int(rng.integers(len(photos)))]
+        crop = int(rng.integers(16, min(photo.shape[:2]) // 2))
+        top, left = (int(rng.integers(0, s - crop)) for s in photo.shape[:2])
+        piece = Image.fromarray(photo[top : top + crop, left : left + crop])
+        thumbs[i] = np.asarray(piece.resize((side, side), Image.Resampling.BOX))
+    return cells, tile_descriptors(thumbs, 5)
+
+
+@pytest.mark.parametrize(
+    ("across", "tiles", "capacity"),
+    [(12, 96, 1), (12, 97, 1), (12, 300, 1), (9, 27, 2), (16, 59, 3), (16, 80, 3), (20, 270, 1)],
+)
+def test_certified_optimum_on_real_photos(across: int, tiles: int, capacity: int) -> None:
+    cells, tile_desc = _photo_descriptors(across, tiles, seed=across + tiles)
+    result = certified_optimum(cells, tile_desc, capacity=capacity)
+    costs = _dense_costs(cells, tile_desc)
+    assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
+    _check_certified(result, costs)
+    # The photo's cells compete: the optimum is not every cell's nearest tile.
+    assert result.total_cost > costs.min(axis=1).sum()
+
+
+def test_search_with_offsets_ranks_by_reduced_cost() -> None:
+    rng = np.random.default_rng(9)
+    cells = rng.integers(-300, 300, (30, 12)).astype(np.int16)
+    tiles = rng.integers(-300, 300, (500, 12)).astype(np.int16)
+    offsets = rng.integers(-(10**9), 10**9, 500)
+    for scale in (1, 97):
+        index, value = search_topk(cells, tiles, 7, offsets=offsets, scale=scale)
+        ranked = scale * _dense_costs(cells, tiles) + offsets[None, :]
+        order = np.lexsort((np.broadcast_to(np.arange(500), ranked.shape), ranked), axis=1)
+        np.testing.assert_array_equal(index, order[:, :7])
+        np.testing.assert_array_equal(value, np.take_along_axis(ranked, order[:, :7], axis=1))
+
+
+def test_progress_is_reported_and_can_stop_the_solver() -> None:
+    cells, tiles = _photo_descriptors(12, 120, seed=4)
+    reports: list[dict] = []
+    certified_optimum(cells, tiles, progress=reports.append)
+    assert {r["stage"] for r in reports} == {"auction", "certificate"}
+    assert reports[-1]["phase"] >= 0 and max(r["bids"] for r in reports) >= len(cells)
+
+    class StopError(Exception):
+        pass
+
+    def stop(report: dict) -> None:
+        raise StopError
+
+    with pytest.raises(StopError):
+        certified_optimum(cells, tiles, progress=stop)
+
+
+def test_greedy_without_penalty_is_per_cell_best() -> None:
+    rng = np.random.default_rng(2)
+    costs = rng.integers(0, 5, (24, 10)).astype(np.float64)
+    cand, cost = _topk(costs, 6)
+    shuffled = np.ascontiguousarray(cand[:, ::-1]), np.ascontiguousarray(cost[:, ::-1])
+    order = rng.permutation(24)
+    assignment, uses = penalised_greedy(*shuffled, order, 10, penalty=0.0)
+    np.testing.assert_array_equal(assignment, cand[:, 0])
+    np.testing.assert_array_equal(uses, np.bincount(cand[:, 0], minlength=10))
+
+
+def test_large_penalty_spreads_uses() -> None:
+    m, n = 60, 20
+    cost = np.tile(np.linspace(0.0, 1.0, n), (m, 1))
+    cand = np.tile(np.arange(n), (m, 1))
+    _, plain = penalised_greedy(cand, cost, np.arange(m), n, penalty=0.0)
+    _, spread = penalised_greedy(cand, cost, np.arange(m), n, penalty=10.0)
+    assert plain.max() == m
+    assert spread.max() - spread.min() <= 1 and spread.sum() == m
+
+
+def _chebyshev_repeats(assignment: np.ndarray, grid: tuple[int, int], r: int) -> int:
+    rows, cols = grid
+    board = assignment.reshape(rows, cols)
+    repeats = 0
+    for dy in range(0, r + 1):
+        for dx in range(-r, r + 1):
+            if (dy, dx) <= (0, 0):
+                continue
+            a = board[max(0, -dy) : rows - max(0, dy), max(0, -dx) : cols - max(0, dx)]
+            b = board[max(0, dy) :, max(0, dx) :][: a.shape[0], : a.shape[1]]
+            repeats += int(((a == b) & (a >= 0)).sum())
+    return repeats
+
+
+def test_greedy_respects_max_uses_and_min_distance() -> None:
+    rng = np.random.default_rng(3)
+    grid, n, k = (12, 16), 50, 20
+    m = grid[0] * grid[1]
+    costs = rng.random((m, n))
+    cand, cost = _topk(costs, k)
+    order = hardest_first(cost)
+    assignment, uses = penalised_greedy(
+        cand, cost, order, n, penalty=0.01, max_uses=6, min_distance=2, shape=grid
+    )
+    assert uses.max() <= 6
+    assert _chebyshev_repeats(assignment, grid, 2) == 0
+    assert np.array_equal(uses, np.bincount(assignment[assignment >= 0], minlength=n))
+    # Cells left out are filled by a second call with wider candidates.
+    if (assignment < 0).any():
+        wide = _full(costs)
+        again, uses2 = penalised_greedy(
+            *wide, order, n, penalty=0.01, max_uses=6, min_distance=2, shape=grid, fixed=assignment
+        )
+        kept = assignment >= 0
+        np.testing.assert_array_equal(again[kept], assignment[kept])
+        assert uses2.max() <= 6 and _chebyshev_repeats(again, grid, 2) == 0
+
+
+def test_greedy_reports_cells_without_allowed_candidate() -> None:
+    cand = np.zeros((4, 1), dtype=np.int64)
+    cost = np.ones((4, 1))
+    assignment, uses = penalised_greedy(
+        cand, cost, [0, 1, 2, 3], 1, penalty=0.0, min_distance=1, shape=(2, 2)
+    )
+    np.testing.assert_array_equal(assignment, [0, -1, -1, -1])
+    assert uses.tolist() == [1]
+
+
+def test_results_do_not_depend_on_threads() -> None:
+    cells, tiles = _photo_descriptors(16, 400, seed=8)
+
+    def solve(threads: int) -> tuple[np.ndarray, ...]:
+        result = certified_optimum(cells, tiles, capacity=2, threads=threads)
+        cand, dist = search_topk(cells, tiles, 6, threads=threads)
+        greedy = penalised_greedy(cand, dist, hardest_first(dist), len(tiles), penalty=50.0)
+        return (result.assignment, result.cell_duals, result.tile_duals, *greedy)
+
+    expected = solve(1)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        runs = list(pool.map(solve, [2, 3, 1, 2]))
+    for run in runs:
+        for got, want in zip(run, expected, strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: penalised_greedy([[0]], [[0.0]], [0], 1, penalty=-1.0), "penalty"),
+        (lambda: penalised_greedy(np.zeros((2, 0)), np.zeros((2, 0)), [0], 1, penalty=0), "k >= 1"),
+        (lambda: optimal_assignment([[0]], [[0.0]], 1, capacity=0), "capacity"),
+        (lambda: optimal_assignment([[0], [0]], [[0.0], [0.0]], 1), "2 cells cannot be filled"),
+        (lambda: optimal_assignment([[0, 5]], [[0.0, 1.0]], 3), "outside 0..3"),
+        (lambda: optimal_assignment([[-2]], [[0.0]], 3), "outside 0..3"),
+        (lambda: optimal_assignment([[1, 1]], [[0.0, 1.0]], 3), "twice"),
+        (lambda: optimal_assignment([[0, 1]], [[0.0, np.nan]], 3), "finite"),
+        (lambda: optimal_assignment([[0, 1]], [[0.0]], 3), "same shape"),
+        (lambda: certified_optimum([[0], [1], [2]], [[0]], capacity=2), "3 cells cannot"),
+        (lambda: certified_optimum([[0]], [[0]], capacity=0), "capacity"),
+        (lambda: certified_optimum([[0]], [[0], [1], [2]], flips=True), "mirror"),
+        (lambda: certified_optimum([[0, 1]], [[0]]), "values per descriptor"),
+        (lambda: certified_optimum([[40000]], [[0]]), "must lie in"),
+        (lambda: penalised_greedy([[0]], [[0.0]], [1], 1, penalty=0.0), "order holds cell 1"),
+        (lambda: penalised_greedy([[0]], [[0.0]], [0, 0], 1, penalty=0.0), "twice"),
+        (lambda: penalised_greedy([[0]], [[0.0]], [0], 1, penalty=0, max_uses=0), "max_uses"),
+        (lambda: penalised_greedy([[0]], [[0.0]], [0], 1, penalty=0, min_distance=1), "shape"),
+        (lambda: penalised_greedy([[0]], [[0.0]], [0], 1, penalty=0, shape=(2, 2)), "shape 2x2"),
+        (
+            lambda: penalised_greedy(
+                [[0], [0]], [[0.0], [0.0]], [], 1, penalty=0, max_uses=1, fixed=[0, 0]
+            ),
+            "max_uses",
+        ),
+    ],
+)
+def test_bad_arguments_are_value_errors(call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
