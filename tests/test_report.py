@@ -173,6 +173,22 @@ def test_report_reads_a_tiff_mosaic_band_by_band(built: dict[str, Path], tmp_pat
     assert pyramid_files(built["report"]) == pyramid_files(again)
 
 
+def test_a_truncated_tiff_mosaic_is_one_error_and_no_folder(
+    built: dict[str, Path], tmp_path: Path
+) -> None:
+    tif = tmp_path / "m.tif"
+    code, output = run(
+        "build", tmp_path / "target.png", "--tiles", built["tiles"], "-o", tif, "--tile-size",
+        16, "--cols", 12,
+    )  # fmt: skip
+    assert code == 0, output
+    tif.write_bytes(tif.read_bytes()[: tif.stat().st_size // 2])
+    code, output = run("report", built["manifest"], "-o", tmp_path / "r", "--mosaic", tif)
+    assert code == 1 and output.startswith(f"Error: {tif}: cannot read the mosaic")
+    assert len(output.strip().splitlines()) == 1
+    assert not [p for p in tmp_path.iterdir() if p.name == "r" or p.name.startswith(".r.")]
+
+
 def test_existing_report_folder_is_refused_unless_force(built: dict[str, Path]) -> None:
     folder = built["report"]
     before = (folder / "data.js").stat().st_mtime_ns

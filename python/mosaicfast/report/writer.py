@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -179,31 +180,34 @@ def write_report(
     used, inverse = np.unique(grid, return_inverse=True)
     sources = [source_of(int(tile)) for tile in used]
     missing = _missing(sources)
-    with _folder_in_place(folder, force=force) as work:
-        pyramid = DeepZoomWriter(work, size, workers=workers)
-        try:
-            reduced = [
-                _reduced_band(band, cols, tile_size, pyramid)
-                for band in _cell_rows(bands, tile_size)
-            ]
-            pyramid.check()
-        finally:
-            pyramid.close()
-        small_mosaic = np.concatenate(reduced)
-        small_target = target.convert("RGB").resize(
-            (cols * SCORE_PIXELS, rows * SCORE_PIXELS), Image.Resampling.BOX
-        )
-        scores = cell_scores(np.asarray(small_target), small_mosaic, rows, cols)
-        quality = evaluate(target, Image.fromarray(small_mosaic), grid).as_dict()
-        seconds = time.perf_counter() - start
-        data = report_data(
-            size=size, tile_size=tile_size, cells=inverse.reshape(rows, cols), sources=sources,
-            missing=missing, scores=scores, quality=quality, options=options,
-            timings={**(timings or {}), "report": seconds}, title=title,
-        )  # fmt: skip
-        dzi = {"tileSize": DZI_TILE, "format": DZI_FORMAT, "maxLevel": pyramid.max_level,
-               "folder": "mosaic_files"}  # fmt: skip
-        write_page(work, data, target, dzi)
+    try:
+        with _folder_in_place(folder, force=force) as work:
+            pyramid = DeepZoomWriter(work, size, workers=workers)
+            try:
+                reduced = [
+                    _reduced_band(band, cols, tile_size, pyramid)
+                    for band in _cell_rows(bands, tile_size)
+                ]
+                pyramid.check()
+            finally:
+                pyramid.close()
+            small_mosaic = np.concatenate(reduced)
+            small_target = target.convert("RGB").resize(
+                (cols * SCORE_PIXELS, rows * SCORE_PIXELS), Image.Resampling.BOX
+            )
+            scores = cell_scores(np.asarray(small_target), small_mosaic, rows, cols)
+            quality = evaluate(target, Image.fromarray(small_mosaic), grid).as_dict()
+            seconds = time.perf_counter() - start
+            data = report_data(
+                size=size, tile_size=tile_size, cells=inverse.reshape(rows, cols), sources=sources,
+                missing=missing, scores=scores, quality=quality, options=options,
+                timings={**(timings or {}), "report": seconds}, title=title,
+            )  # fmt: skip
+            dzi = {"tileSize": DZI_TILE, "format": DZI_FORMAT, "maxLevel": pyramid.max_level,
+                   "folder": "mosaic_files"}  # fmt: skip
+            write_page(work, data, target, dzi)
+    except OSError as err:
+        raise MosaicfastError(f"{folder}: cannot write the report ({os_reason(err)})") from None
     gone = np.asarray(missing, dtype=bool)
     example = next((s.path for s, g in zip(sources, missing, strict=True) if g), None)
     return Report(
@@ -270,6 +274,13 @@ def image_bands(path: Path) -> tuple[tuple[int, int], Iterable[NDArray[np.uint8]
 
 def _tiff_bands(path: Path) -> Iterator[NDArray[np.uint8]]:
     """The rows of an 8-bit RGB TIFF, one row of tiles (or one strip) at a time."""
+    try:
+        yield from _tiff_rows(path)
+    except (OSError, ValueError, zlib.error, tifffile.TiffFileError) as err:
+        raise MosaicfastError(f"{path}: cannot read the mosaic ({err})") from None
+
+
+def _tiff_rows(path: Path) -> Iterator[NDArray[np.uint8]]:
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
         height, width = page.shape[:2]
