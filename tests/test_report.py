@@ -17,7 +17,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from mosaicfast.cli import main
-from mosaicfast.report import write_dzi
+from mosaicfast.images import open_rgb
+from mosaicfast.manifest import read_assignment
+from mosaicfast.metrics import evaluate
+from mosaicfast.report import CellSource, write_dzi, write_report
 from mosaicfast.report.pyramid import DZI_TILE, dzi_levels
 
 HOSTILE_NAME = '<img src=x onerror="document.title=1">&amp;"\'.png'
@@ -35,6 +38,19 @@ def report_data(folder: Path) -> dict:
     prefix, suffix = "window.MOSAIC_REPORT = ", ";\n"
     assert text.startswith(prefix) and text.endswith(suffix)
     return json.loads(text[len(prefix) : -len(suffix)])
+
+
+def sources(data: dict) -> list[tuple[str, float | None, int | None, bool]]:
+    """The distinct tiles of a report's data: (path, video time, library id, missing)."""
+    columns = data["sources"]
+    gone = set(columns["missing"])
+    times = columns["time"] or [None] * len(columns["name"])
+    return [
+        (f"{columns['folders'][f]}/{name}", time, tile, i in gone)
+        for i, (f, name, time, tile) in enumerate(
+            zip(columns["folder"], columns["name"], times, columns["tileId"], strict=True)
+        )
+    ]
 
 
 def noise(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -121,7 +137,8 @@ def built(photo_tiles: Path, photo_target: Path, tmp_path: Path) -> dict[str, Pa
     )  # fmt: skip
     assert code == 0, output
     assert f"wrote report {report}" in output
-    return {"tiles": photo_tiles, "mosaic": out, "manifest": manifest, "report": report}
+    return {"tiles": photo_tiles, "mosaic": out, "manifest": manifest, "report": report,
+            "target": photo_target}  # fmt: skip
 
 
 def test_build_report_holds_each_cell_source_uses_score_and_the_figures(
@@ -135,12 +152,15 @@ def test_build_report_holds_each_cell_source_uses_score_and_the_figures(
     assert (data["rows"], data["cols"], data["tileSize"]) == (8, 12, 16)
     assert len(data["cells"]) == len(data["scores"]) == len(cells) == 96
     for cell, index in zip(cells, data["cells"], strict=True):
-        path, time, tile_id, missing = data["sources"][index]
-        assert (path, time, tile_id, missing) == (cell["source"], None, cell["tile"], False)
-    assert sum(1 for s in data["sources"] if Path(s[0]).name == HOSTILE_NAME) == 1
+        assert sources(data)[index] == (cell["source"], None, cell["tile"], False)
+    assert sum(1 for s in sources(data) if Path(s[0]).name == HOSTILE_NAME) == 1
     assert min(data["scores"]) >= 0 and max(data["scores"]) > 0
     assert set(data["quality"]) >= {"ssim", "delta_e", "distinct", "max_uses"}
-    assert data["quality"]["distinct"] == len(data["sources"])
+    assert data["quality"]["distinct"] == len(sources(data))
+    measured = evaluate(
+        open_rgb(built["target"]), open_rgb(built["mosaic"]), read_assignment(built["manifest"])
+    )
+    assert data["quality"] == pytest.approx(measured.as_dict(), rel=1e-9)
     assert {"match", "render", "report"} <= set(data["timings"])
     assert data["options"]["assign"] == "best"
     # No name reaches the page as markup: index.html is the static viewer, the data a
@@ -226,7 +246,7 @@ def test_build_refuses_an_existing_report_folder_before_any_work(
 
 def test_moved_tiles_are_marked_with_one_warning(built: dict[str, Path], tmp_path: Path) -> None:
     data = report_data(built["report"])
-    gone = sorted({Path(s[0]) for s in data["sources"]})[:3]
+    gone = sorted({Path(s[0]) for s in sources(data)})[:3]
     for path in gone:
         path.unlink()
     again = tmp_path / "again"
@@ -234,9 +254,9 @@ def test_moved_tiles_are_marked_with_one_warning(built: dict[str, Path], tmp_pat
     assert code == 0, output
     assert output.count("warning:") == 1 and "moved or vanished" in output
     marked = report_data(again)
-    missing = {Path(s[0]) for s in marked["sources"] if s[3]}
+    missing = {Path(s[0]) for s in sources(marked) if s[3]}
     assert missing == set(gone)
-    cells = sum(1 for i in marked["cells"] if marked["sources"][i][3])
+    cells = sum(1 for i in marked["cells"] if sources(marked)[i][3])
     assert f"warning: {cells} cell(s)" in output
 
 
@@ -335,7 +355,7 @@ def test_report_in_a_browser_zooms_shows_provenance_reuse_and_figures(
     info = browser.find_element(By.ID, "cell-info")
     wait_for(browser, "return document.getElementById('cell-info').textContent.includes('row 0')")
     text = info.text
-    tile = data["sources"][data["cells"][0]]
+    tile = sources(data)[data["cells"][0]]
     assert HOSTILE_NAME in text and "row 0, column 0" in text
     assert f"{sum(1 for i in data['cells'] if i == data['cells'][0])} time" in text
     assert f"ΔE2000 {data['scores'][0] / 10:.1f}" in text and str(tile[2]) in text
@@ -359,3 +379,40 @@ def test_report_in_a_browser_zooms_shows_provenance_reuse_and_figures(
     browser.execute_script("arguments[0].scrollIntoView()", histogram)
     bars = screenshot(browser, tmp_path / "report-histogram.png", histogram, colours=3)
     assert (np.abs(bars - (127, 179, 213)).sum(axis=2) < 10).sum() > 100  # the bars' blue
+
+
+@pytest.mark.slow
+def test_the_page_stays_responsive_at_100000_cells(browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    rows, cols, side = 250, 400, 4
+    image = noise(cols * side, rows * side, seed=5)
+    target = Image.fromarray(image)
+    folder = tmp_path / "big"
+    write_report(
+        folder, [image], assignment=np.arange(rows * cols).reshape(rows, cols), tile_size=side,
+        source_of=lambda tile: CellSource(f"/photos/p{tile:06d}.jpg", tile_id=tile),
+        target=target, options={}, title="big",
+    )  # fmt: skip
+    # Each cell its own tile, all missing: the worst case of the per-cell data.
+    assert (folder / "data.js").stat().st_size < 4_500_000
+    start = time.monotonic()
+    browser.get((folder / "index.html").resolve().as_uri())
+    wait_for(browser, "return window.mosaicViewer && mosaicViewer.tilesLoaded()")
+    assert time.monotonic() - start < 10
+    # 40 frames of zooming in towards a cell with the heat map on, each drawn at once.
+    elapsed = browser.execute_script(
+        """
+        mosaicViewer.setHeat(true);
+        const start = performance.now();
+        for (let i = 0; i < 40; i++) {
+          mosaicViewer.zoomToCell(200, 300, 400 / (1 + i));
+          mosaicViewer.draw();
+          mosaicViewer.showCell(200 * 400 + 300);
+        }
+        return performance.now() - start;
+        """
+    )
+    assert elapsed / 40 < 50, f"{elapsed / 40:.1f} ms a frame"
+    text = browser.find_element(By.ID, "cell-info").text
+    assert "p080300.jpg" in text and "row 200, column 300" in text and "1 time" in text

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from ..metrics import ciede2000, srgb_to_lab
+from ..metrics import PIXELS_PER_CELL, Quality, ciede2000, diversity, srgb_to_lab, ssim
 from ..paths import printable
 
 __all__ = [
@@ -31,7 +31,9 @@ __all__ = [
     "TARGET_SIDE",
     "CellSource",
     "cell_scores",
+    "quality",
     "report_data",
+    "source_columns",
     "write_page",
 ]
 
@@ -43,7 +45,10 @@ TARGET_SIDE = 2048
 
 #: Pixels per cell side at which match scores are measured (as
 #: :func:`mosaicfast.metrics.fidelity` measures the whole mosaic).
-SCORE_PIXELS = 8
+SCORE_PIXELS = PIXELS_PER_CELL
+
+#: Rec. 601 luma weights, as :func:`mosaicfast.metrics.fidelity` takes SSIM on.
+_LUMA = np.array([0.299, 0.587, 0.114])
 
 #: Reduced pixels scored at a time: bounds the CIEDE2000 temporaries (~100 MB).
 _SCORE_CHUNK_PIXELS = 500_000
@@ -84,6 +89,19 @@ def cell_scores(
     return out
 
 
+def quality(
+    target: NDArray[np.uint8],
+    mosaic: NDArray[np.uint8],
+    scores: NDArray[np.float64],
+    assignment: NDArray[np.int64],
+) -> Quality:
+    """The figures of :func:`mosaicfast.metrics.evaluate` from the target and the mosaic
+    reduced to :data:`SCORE_PIXELS` per cell and the cells' scores: the mean CIEDE2000
+    is the mean of the cells' (all cells have as many pixels), not computed twice."""
+    structure = ssim(target @ _LUMA, mosaic @ _LUMA, data_range=255.0)
+    return Quality(structure, float(scores.mean()), *diversity(assignment))
+
+
 def report_data(
     *,
     size: tuple[int, int],
@@ -112,13 +130,32 @@ def report_data(
         "tileSize": tile_size,
         "cells": cells.ravel().tolist(),
         "scores": np.rint(scores.ravel() * 10).astype(np.int64).tolist(),
-        "sources": [
-            [printable(s.path), s.time, s.tile_id, bool(gone)]
-            for s, gone in zip(sources, missing, strict=True)
-        ],
+        "sources": source_columns(sources, missing),
         "quality": quality,
         "options": {key: _plain(value) for key, value in options.items()},
         "timings": {key: round(value, 3) for key, value in timings.items()},
+    }
+
+
+def source_columns(sources: Sequence[CellSource], missing: Sequence[bool]) -> dict[str, Any]:
+    """The distinct tiles as columns: each folder named once in ``folders``, and per
+    tile the index of its folder, its file name, video time (the column is None when
+    no tile is a video frame) and library id; then the indices of the tiles whose
+    files are missing."""
+    folders: dict[str, int] = {}
+    folder, name = [], []
+    for source in sources:
+        head, _, tail = printable(source.path).rpartition("/")
+        head = head or ("/" if source.path.startswith("/") else ".")
+        folder.append(folders.setdefault(head, len(folders)))
+        name.append(tail)
+    return {
+        "folders": list(folders),
+        "folder": folder,
+        "name": name,
+        "time": [s.time for s in sources] if any(s.time is not None for s in sources) else None,
+        "tileId": [s.tile_id for s in sources],
+        "missing": [i for i, gone in enumerate(missing) if gone],
     }
 
 

@@ -29,10 +29,9 @@ from ..errors import MosaicfastError
 from ..images import open_rgb
 from ..lifetime import interrupts_deferred
 from ..manifest import check_grid_fits, read_assignment
-from ..metrics import evaluate
 from ..output import STREAM_PIXELS, _current_umask, is_tiff
 from ..paths import os_reason
-from .page import SCORE_PIXELS, CellSource, cell_scores, report_data, write_page
+from .page import SCORE_PIXELS, CellSource, cell_scores, quality, report_data, write_page
 from .pyramid import DZI_FORMAT, DZI_TILE, DeepZoomWriter
 
 if TYPE_CHECKING:
@@ -196,11 +195,11 @@ def write_report(
                 (cols * SCORE_PIXELS, rows * SCORE_PIXELS), Image.Resampling.BOX
             )
             scores = cell_scores(np.asarray(small_target), small_mosaic, rows, cols)
-            quality = evaluate(target, Image.fromarray(small_mosaic), grid).as_dict()
+            figures = quality(np.asarray(small_target), small_mosaic, scores, grid).as_dict()
             seconds = time.perf_counter() - start
             data = report_data(
                 size=size, tile_size=tile_size, cells=inverse.reshape(rows, cols), sources=sources,
-                missing=missing, scores=scores, quality=quality, options=options,
+                missing=missing, scores=scores, quality=figures, options=options,
                 timings={**(timings or {}), "report": seconds}, title=title,
             )  # fmt: skip
             dzi = {"tileSize": DZI_TILE, "format": DZI_FORMAT, "maxLevel": pyramid.max_level,

@@ -13,7 +13,11 @@
   const CACHE = 600; // tile images kept
   const cache = new Map();
   const cellCount = R.rows * R.cols;
-  const uses = new Int32Array(R.sources.length);
+  const S = R.sources;
+  const tileCount = S.name.length;
+  const missing = new Uint8Array(tileCount);
+  for (const i of S.missing) missing[i] = 1;
+  const uses = new Int32Array(tileCount);
   for (let i = 0; i < cellCount; i++) uses[R.cells[i]]++;
   let maxUses = 1;
   for (let i = 0; i < uses.length; i++) maxUses = Math.max(maxUses, uses[i]);
@@ -27,8 +31,8 @@
   targetImage.onload = redraw;
   targetImage.src = "target.jpg";
   const heatLayer = cellLayer((i) => heatColour(uses[R.cells[i]]));
-  const missingLayer = cellLayer((i) => (R.sources[R.cells[i]][3] ? [230, 40, 30, 200] : null));
-  const anyMissing = R.sources.some((s) => s[3]);
+  const missingLayer = cellLayer((i) => (missing[R.cells[i]] ? [230, 40, 30, 200] : null));
+  const anyMissing = S.missing.length > 0;
 
   // An offscreen canvas of one pixel per cell, coloured by colour(cell) ([r, g, b, a] or null).
   function cellLayer(colour) {
@@ -231,19 +235,17 @@
       fill(info, [["Hover or tap a tile", ""]]);
       return;
     }
-    const source = R.sources[R.cells[cell]];
-    const path = source[0];
-    const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+    const t = R.cells[cell], time = S.time ? S.time[t] : null;
     const pairs = [
       ["Cell", "row " + Math.floor(cell / R.cols) + ", column " + (cell % R.cols)],
-      [source[1] === null ? "Photo" : "Video", path.slice(cut + 1)],
+      [time === null ? "Photo" : "Video", S.name[t]],
     ];
-    if (source[1] !== null) pairs.push(["Frame at", timeText(source[1])]);
-    pairs.push(["Folder", cut >= 0 ? path.slice(0, cut) : "."]);
-    if (source[2] !== null) pairs.push(["Library id", String(source[2])]);
-    pairs.push(["Used", uses[R.cells[cell]] + (uses[R.cells[cell]] === 1 ? " time" : " times")]);
+    if (time !== null) pairs.push(["Frame at", timeText(time)]);
+    pairs.push(["Folder", S.folders[S.folder[t]]]);
+    if (S.tileId[t] !== null) pairs.push(["Library id", String(S.tileId[t])]);
+    pairs.push(["Used", uses[t] + (uses[t] === 1 ? " time" : " times")]);
     pairs.push(["Match", "\u0394E2000 " + (R.scores[cell] / 10).toFixed(1) + " (lower is closer)"]);
-    if (source[3]) pairs.push(["File", "missing: moved or deleted since the build", "missing"]);
+    if (missing[t]) pairs.push(["File", "missing: moved or deleted since the build", "missing"]);
     fill(info, pairs);
   }
 
@@ -353,10 +355,10 @@
   function panels() {
     document.title = R.title + " \u2014 mosaicfast report";
     document.getElementById("title").textContent = R.title;
-    const missingCells = R.cells.reduce((n, t) => n + (R.sources[t][3] ? 1 : 0), 0);
+    const missingCells = R.cells.reduce((n, t) => n + missing[t], 0);
     document.getElementById("summary").textContent =
       R.width + " \u00d7 " + R.height + " px, " + R.cols + " \u00d7 " + R.rows + " cells of " + R.tileSize +
-      " px, " + R.sources.length.toLocaleString("en") + " distinct tiles" +
+      " px, " + tileCount.toLocaleString("en") + " distinct tiles" +
       (missingCells ? "; " + missingCells + " cells (red) show tiles whose files are missing" : "");
     const q = R.quality;
     fill(document.getElementById("quality"), [
@@ -398,6 +400,8 @@
   window.mosaicViewer = {
     zoomToCell: zoomToCell,
     setHeat: setHeat,
+    draw: draw, // at once, not at the next frame (to time it)
+    showCell: showCell,
     // Where the centre of cell (row, col) is, in CSS pixels from the canvas's top left.
     cellCentre: (row, col) => [((col + 0.5) * R.tileSize - view.x) * view.scale, ((row + 0.5) * R.tileSize - view.y) * view.scale],
     tilesLoaded: () => [...cache.values()].every((img) => img.complete),
