@@ -23,7 +23,15 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from ..metrics import PIXELS_PER_CELL, Quality, ciede2000, diversity, srgb_to_lab, ssim
+from ..metrics import (
+    _SSIM_WINDOW,
+    PIXELS_PER_CELL,
+    Quality,
+    _ssim_map,
+    ciede2000,
+    diversity,
+    srgb_to_lab,
+)
 from ..paths import printable
 
 __all__ = [
@@ -31,6 +39,7 @@ __all__ = [
     "TARGET_SIDE",
     "CellSource",
     "cell_scores",
+    "luma_ssim",
     "quality",
     "report_data",
     "source_columns",
@@ -50,7 +59,7 @@ SCORE_PIXELS = PIXELS_PER_CELL
 #: Rec. 601 luma weights, as :func:`mosaicfast.metrics.fidelity` takes SSIM on.
 _LUMA = np.array([0.299, 0.587, 0.114])
 
-#: Reduced pixels scored at a time: bounds the CIEDE2000 temporaries (~100 MB).
+#: Reduced pixels scored at a time: bounds the CIEDE2000 and SSIM temporaries (~100 MB).
 _SCORE_CHUNK_PIXELS = 500_000
 
 
@@ -98,8 +107,28 @@ def quality(
     """The figures of :func:`mosaicfast.metrics.evaluate` from the target and the mosaic
     reduced to :data:`SCORE_PIXELS` per cell and the cells' scores: the mean CIEDE2000
     is the mean of the cells' (all cells have as many pixels), not computed twice."""
-    structure = ssim(target @ _LUMA, mosaic @ _LUMA, data_range=255.0)
-    return Quality(structure, float(scores.mean()), *diversity(assignment))
+    return Quality(luma_ssim(target, mosaic), float(scores.mean()), *diversity(assignment))
+
+
+def luma_ssim(target: NDArray[np.uint8], mosaic: NDArray[np.uint8]) -> float:
+    """:func:`mosaicfast.metrics.ssim` of the luma of two RGB images, computed a band of
+    rows at a time so that memory does not grow with the image.
+
+    Each band is taken with the window's half-width of rows above and below, whose
+    SSIM values are dropped: the values kept are those of the whole image's map, and
+    the mean is over the same pixels (all but the map's border).
+    """
+    half = _SSIM_WINDOW // 2
+    height, width = target.shape[:2]
+    step = max(1, _SCORE_CHUNK_PIXELS // width)
+    total, count = 0.0, 0
+    for start in range(half, height - half, step):
+        stop = min(start + step, height - half)
+        rows = slice(start - half, stop + half)
+        kept = _ssim_map(target[rows] @ _LUMA, mosaic[rows] @ _LUMA, 255.0)[half:-half, half:-half]
+        total += float(kept.sum())
+        count += kept.size
+    return total / count
 
 
 def report_data(

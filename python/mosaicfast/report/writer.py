@@ -285,7 +285,10 @@ def _tiff_rows(path: Path) -> Iterator[NDArray[np.uint8]]:
         height, width = page.shape[:2]
         band: NDArray[np.uint8] | None = None
         band_top = -1
-        for segment, index, _ in page.segments(sort=True):
+        # Read about one row of tiles at a time (tifffile's default, 256 MB of compressed
+        # tiles, would decode hundreds of megabytes at once).
+        row_bytes = width * (page.tilelength or page.rowsperstrip or 1) * 3
+        for segment, index, _ in page.segments(sort=True, buffersize=row_bytes):
             top, left = index[2], index[3]
             if top != band_top:
                 if band is not None:
