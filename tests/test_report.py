@@ -16,11 +16,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+import mosaicfast
 from mosaicfast.cli import main
 from mosaicfast.images import open_rgb
 from mosaicfast.manifest import read_assignment
 from mosaicfast.metrics import evaluate
-from mosaicfast.report import CellSource, write_dzi, write_report
+from mosaicfast.report import CellSource, mosaic_report, write_dzi, write_report, writer
 from mosaicfast.report.pyramid import DZI_TILE, dzi_levels
 
 HOSTILE_NAME = '<img src=x onerror="document.title=1">&amp;"\'.png'
@@ -207,6 +208,19 @@ def test_a_truncated_tiff_mosaic_is_one_error_and_no_folder(
     assert code == 1 and output.startswith(f"Error: {tif}: cannot read the mosaic")
     assert len(output.strip().splitlines()) == 1
     assert not [p for p in tmp_path.iterdir() if p.name == "r" or p.name.startswith(".r.")]
+
+
+def test_a_mosaic_too_large_for_memory_is_painted_band_by_band_for_its_report(
+    photo_tiles: Path, photo_target: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mosaic = mosaicfast.build(photo_target, photo_tiles, cols=12, tile_size=16)
+    whole = mosaic_report(mosaic, tmp_path / "whole")
+    monkeypatch.setattr(writer, "STREAM_PIXELS", 0)
+    monkeypatch.setattr(mosaic.painter, "band_pixels", 3 * 12 * 16 * 16)  # 3 cell rows a band
+    banded = mosaic_report(mosaic, tmp_path / "banded")
+    assert whole.tiles == banded.tiles > 0
+    assert pyramid_files(tmp_path / "whole") == pyramid_files(tmp_path / "banded")
+    assert report_data(tmp_path / "whole")["quality"] == report_data(tmp_path / "banded")["quality"]
 
 
 def test_existing_report_folder_is_refused_unless_force(built: dict[str, Path]) -> None:
