@@ -281,8 +281,9 @@ def test_manifest_without_recorded_files_asks_for_them(
     del payload["meta"]["output"]
     bare = tmp_path / "bare.json"
     bare.write_text(json.dumps(payload))
-    code, output = run("report", bare, "-o", tmp_path / "r")
+    code, output = run("report", bare, "-o", tmp_path / "new" / "r")
     assert code == 1 and "give --mosaic" in output and "Traceback" not in output
+    assert not (tmp_path / "new").exists()  # a job that cannot be done makes nothing
     other = tmp_path / "other.png"
     Image.new("RGB", (100, 100)).save(other)
     code, output = run("report", bare, "-o", tmp_path / "r", "--mosaic", other)

@@ -8,6 +8,7 @@ and an existing folder is replaced (``force``) only once the new one is whole.
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 import shutil
@@ -97,9 +98,13 @@ def check_report_folder(folder: str | Path, *, force: bool = False) -> Path:
                 "not replaced, even with --force"
             )
     parent = folder.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # made only when the report is written
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        os.rmdir(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=parent))
+        if parent == folder.parent:
+            os.rmdir(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=parent))
+        elif not os.access(parent, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "permission denied")
     except OSError as err:
         raise MosaicfastError(f"{folder}: cannot write in {parent} ({os_reason(err)})") from None
     return folder
@@ -110,6 +115,7 @@ def _folder_in_place(folder: Path, *, force: bool) -> Iterator[Path]:
     """Yield a new temporary folder beside ``folder``; on success it becomes ``folder``
     (an earlier one is removed only then)."""
     check_report_folder(folder, force=force)
+    folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     old = None
     try:
