@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 WHEEL_TOOLS := $(VENV)/.wheel-tools
 
-.PHONY: build demo test bench bench-library bench-video venv wheel wheel-check clean
+.PHONY: build browser demo test bench bench-library bench-video venv wheel wheel-check clean
 
 $(STAMP): pyproject.toml Cargo.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,17 @@ build: $(STAMP)
 demo: build
 	$(PY) -m mosaicfast.demo
 
-test: build
+# Debian's chromium and its driver, for the report's browser test (tests/test_report.py):
+# installed when missing where apt-get runs as root (CI), else that test says it is skipped.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends chromium chromium-driver >/dev/null; \
+		else echo "note: no chromium; the report's browser test will be skipped"; fi; \
+	fi
+
+test: build browser
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo test --quiet

@@ -19,6 +19,7 @@ SECTIONS = {
     "index": ["`mosaicfast index`", "Video options (`index` and `splice`)"],
     "splice": ["`mosaicfast splice`", "Video options (`index` and `splice`)"],
     "evaluate": ["`mosaicfast evaluate`"],
+    "report": ["`mosaicfast report`"],
     "library info": ["`mosaicfast library info` and `library verify`"],
     "library verify": ["`mosaicfast library info` and `library verify`"],
 }

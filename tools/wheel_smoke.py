@@ -5,8 +5,9 @@ dependencies only (no Rust, no test tools). It works in the current folder: gene
 photos, one unreadable file, a target and a 4-second video, then runs ``--version``,
 ``splice``, ``index``, ``library info``, ``library verify``, ``build`` (from the library on
 every search kernel this CPU runs: the same bytes each time; and from a folder),
-``evaluate``, and a build of a missing file (a one-line error). Exit status 0 when every
-step does what it should; each step prints one line, and the last line counts them.
+``evaluate``, ``report`` (the viewer's files come from the wheel), and a build of a missing
+file (a one-line error). Exit status 0 when every step does what it should; each step prints
+one line, and the last line counts them.
 """
 
 from __future__ import annotations
@@ -148,6 +149,14 @@ def main() -> None:
     )
     cells = len(json.loads((HERE / "cells.json").read_text())["cells"])
     step("evaluate", "SSIM" in evaluated, f"{cells} cells: {' '.join(evaluated.split())[:120]}")
+
+    mosaicfast_command("report", "cells.json", "-o", "report", "-q")
+    shipped = [HERE / "report" / name for name in ("index.html", "viewer.js", "viewer.css")]
+    step(
+        "report",
+        all(p.stat().st_size > 500 for p in shipped) and (HERE / "report/mosaic.dzi").exists(),
+        "report/index.html and the viewer's files, shipped in the wheel, copied in",
+    )
 
     command = [str(Path(sys.executable).with_name("mosaicfast")), "build", "missing.jpg"]
     done = subprocess.run(

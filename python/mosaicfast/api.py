@@ -221,7 +221,8 @@ class Mosaic:
         workers = self.painter.threads
         start = time.perf_counter()
         rendering = self.timings.get("render", 0.0)
-        with self._manifest_beside(manifest) if manifest is not None else nullcontext():
+        beside = self._manifest_beside(manifest, output=path) if manifest is not None else None
+        with beside or nullcontext():
             bands = self._timed_bands() if stream else self._image_bands(self._composed())
             if is_tiff(path):
                 write_tiff(path, bands, size, dpi=self.dpi, workers=workers)
@@ -276,10 +277,16 @@ class Mosaic:
             pass
         return Path(path)
 
-    def _manifest_beside(self, path: str | Path) -> AbstractContextManager[None]:
+    def _manifest_beside(
+        self, path: str | Path, *, output: Path | None = None
+    ) -> AbstractContextManager[None]:
+        """The manifest written beside the image ``output``, which its meta records
+        (absolute, as the target) for ``mosaicfast report``."""
         meta = {"rows": self.plan.rows, "cols": self.plan.cols, **self.options}
         if self.optimal is not None:
             meta["optimal"] = self.optimal.as_dict()
+        if output is not None:
+            meta["output"] = str(output.absolute())
         return manifest_beside(path, self.assignment, self.sources, flipped=self.flipped, meta=meta)
 
 
@@ -563,6 +570,7 @@ def build(
         "blend": blend,
         "overlay": overlay,
         "library": str(library),
+        "target": None if isinstance(target, Image.Image) else str(Path(target).absolute()),
     }
     mosaic = Mosaic(
         assignment=assignment,

@@ -41,6 +41,7 @@ from .library.store import DEFAULT_THUMB_SIZE
 from .matching import ASSIGNMENTS, METRICS, ORDERS, PRUNING, SSIM_WINDOWS
 from .plan import DEFAULT_DPI, DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_TILE_SIZE
 from .quality import evaluate
+from .report import Report, check_report_folder, manifest_report, mosaic_report
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
 
@@ -370,9 +371,17 @@ def main() -> None:
     "mosaic and the manifest are written together or not at all.",
 )
 @click.option(
+    "--report",
+    "report_folder",
+    type=click.Path(path_type=Path, dir_okay=True, file_okay=False),
+    help="Also write a deep-zoom report there: a new folder whose index.html opens from disk "
+    "in a browser (zoom, tile sources, reuse map, figures; docs/report.md).",
+)
+@click.option(
     "--force",
     is_flag=True,
-    help="Let -o overwrite an input: the target or a tile photo (refused otherwise).",
+    help="Let -o overwrite an input: the target or a tile photo (refused otherwise), and "
+    "--report replace an earlier report.",
 )
 @click.option(
     "--max-cells",
@@ -423,6 +432,7 @@ def build(
     seed: int,
     threads: int | None,
     manifest: Path | None,
+    report_folder: Path | None,
     force: bool,
     max_cells: int,
     max_output_pixels: int,
@@ -432,6 +442,8 @@ def build(
     report = _Report(quiet)
     if bool(sources) == (library is not None):
         raise MosaicfastError("give either sources or library", parameters=("sources", "library"))
+    if report_folder is not None:
+        check_report_folder(report_folder, force=force)
     try:
         mosaic = build_mosaic(
             target,
@@ -504,6 +516,21 @@ def build(
             _line(line, err=False)
         if mosaic.optimal is not None:
             _line(mosaic.optimal.line(), err=False)
+    if report_folder is not None:
+        _said_report(report, mosaic_report(mosaic, report_folder, force=force, title=output.name))
+
+
+def _said_report(report: _Report, result: Report) -> None:
+    """The lines saying where a report is, and the one warning for missing tile files."""
+    if result.missing_cells:
+        _line(
+            f"warning: {result.missing_cells:,} cell(s) show tiles whose files have moved or "
+            f"vanished (e.g. {result.missing_example}); they are marked in the report"
+        )
+    report.say(
+        f"wrote report {result.folder} ({result.tiles:,} image tiles, {result.seconds:.2f}s); "
+        f"open {result.folder / 'index.html'}"
+    )
 
 
 def _video_options(function: Callable[..., None]) -> Callable[..., None]:
@@ -715,6 +742,54 @@ def splice(
     report.say(f"wrote {total:,} tiles to {output}")
     if report.skipped:
         raise click.ClickException(f"{report.skipped} video(s) could not be read in full")
+
+
+@main.command(name="report")
+@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The report folder to create; it opens from disk (index.html), no server needed.",
+)
+@click.option(
+    "--mosaic",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The mosaic image (default: the output a JSON manifest records).",
+)
+@click.option(
+    "--target",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The target photo (default: the one a JSON manifest records).",
+)
+@click.option("--force", is_flag=True, help="Replace an earlier report in --output.")
+@click.option(
+    "--threads",
+    type=click.IntRange(1, MAX_THREADS),
+    help="Threads encoding the image tiles (default: one per core).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No summary; warnings still shown.")
+def report_command(
+    manifest: Path,
+    output: Path,
+    mosaic: Path | None,
+    target: Path | None,
+    force: bool,
+    threads: int | None,
+    quiet: bool,
+) -> None:
+    """Write a deep-zoom report of a built mosaic from its MANIFEST into --output.
+
+    The folder holds an image pyramid of the mosaic (Deep Zoom, 256-px JPEG tiles)
+    and index.html: zoom from the whole mosaic to single tiles, the source, uses and
+    match score of each tile, the target over the mosaic, a reuse heat map and the
+    fidelity and diversity figures. Tiles whose files have moved are marked.
+    """
+    result = manifest_report(
+        manifest, output, mosaic=mosaic, target=target, force=force, workers=threads
+    )
+    _said_report(_Report(quiet), result)
 
 
 @main.command(name="evaluate")

@@ -29,6 +29,7 @@ from PIL import Image
 
 __all__ = [
     "PIXELS_PER_CELL",
+    "SSIM_WINDOW",
     "Quality",
     "ciede2000",
     "diversity",
@@ -36,6 +37,7 @@ __all__ = [
     "fidelity",
     "srgb_to_lab",
     "ssim",
+    "ssim_map",
 ]
 
 PIXELS_PER_CELL = 8
@@ -43,7 +45,7 @@ PIXELS_PER_CELL = 8
 
 # Wang, Bovik, Sheikh & Simoncelli 2004 (eq. 7 and its default constants), with the 7x7
 # uniform window and sample covariance of skimage's structural_similarity.
-_SSIM_WINDOW = 7
+SSIM_WINDOW = 7
 _SSIM_K1 = 0.01
 _SSIM_K2 = 0.03
 
@@ -144,16 +146,16 @@ def ssim(a: ArrayLike, b: ArrayLike, *, data_range: float = 255.0) -> float:
     y = _as_float_image(b, "b")
     if x.shape != y.shape:
         raise ValueError(f"a and b must have the same shape, got {x.shape} and {y.shape}")
-    if min(x.shape) < _SSIM_WINDOW:
+    if min(x.shape) < SSIM_WINDOW:
         raise ValueError(
-            f"images must be at least {_SSIM_WINDOW}x{_SSIM_WINDOW} for the SSIM window, "
+            f"images must be at least {SSIM_WINDOW}x{SSIM_WINDOW} for the SSIM window, "
             f"got {x.shape}"
         )
     if not data_range > 0:
         raise ValueError(f"data_range must be positive, got {data_range}")
-    ssim_map = _ssim_map(x, y, float(data_range))
-    border = _SSIM_WINDOW // 2
-    return float(ssim_map[border:-border, border:-border].mean())
+    values = ssim_map(x, y, float(data_range))
+    border = SSIM_WINDOW // 2
+    return float(values[border:-border, border:-border].mean())
 
 
 def _as_float_image(image: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -165,15 +167,15 @@ def _as_float_image(image: ArrayLike, name: str) -> NDArray[np.float64]:
     return arr.astype(np.float64)
 
 
-def _ssim_map(x: NDArray[np.float64], y: NDArray[np.float64], data_range: float) -> NDArray:
+def ssim_map(x: NDArray[np.float64], y: NDArray[np.float64], data_range: float) -> NDArray:
     """Per-pixel SSIM (Wang et al. 2004, eq. 13) from windowed means and covariances."""
 
     from scipy.ndimage import uniform_filter  # not at the top: only --stats needs it
 
     def local_mean(values: NDArray[np.float64]) -> NDArray[np.float64]:
-        return uniform_filter(values, size=_SSIM_WINDOW, mode="reflect")
+        return uniform_filter(values, size=SSIM_WINDOW, mode="reflect")
 
-    samples = _SSIM_WINDOW**2
+    samples = SSIM_WINDOW**2
     sample_correction = samples / (samples - 1)
     mean_x, mean_y = local_mean(x), local_mean(y)
     var_x = sample_correction * (local_mean(x * x) - mean_x * mean_x)

@@ -39,7 +39,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     # mkstemp creates the file private (0600); give it the permissions a plain
     # open() would have.
-    tmp.chmod(0o666 & ~_current_umask())
+    tmp.chmod(0o666 & ~current_umask())
     group = _group.get()
     handed_to_group = False
     try:
@@ -75,7 +75,7 @@ def atomic_group() -> Iterator[None]:
             tmp.unlink(missing_ok=True)
 
 
-def _current_umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
