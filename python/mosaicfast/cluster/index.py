@@ -1,4 +1,4 @@
-"""Indexing and batch builds on a Dask cluster (``--cluster``; see docs/distributed.md).
+"""Indexing on a Dask cluster: ``index_library(..., cluster=...)``, ``index --cluster``.
 
 The client (the process running ``mosaicfast index``) scans the sources, plans
 tasks of about a second of work or more (batches of photos; long videos cut into
@@ -13,9 +13,6 @@ and provenance come out the same whatever the number of workers.
 A video's static-frame test compares each frame with the previous frame kept,
 which may lie in an earlier time range: workers return every non-flat frame with
 its grey probe and the client applies the test in time order, as one reader would.
-
-Dask and distributed are imported only here, and only when a cluster is used
-(``pip install 'mosaicfast[distributed]'``).
 """
 
 from __future__ import annotations
@@ -23,39 +20,27 @@ from __future__ import annotations
 import math
 import os
 import socket
-import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from .errors import ImageReadError, MosaicfastError
-from .indexer import _Chunk, _Entry, _read_photo_chunk, _Tiles, _Todo
-from .lifetime import pause_point
-from .parallel import AHEAD_PER_WORKER, MAX_THREADS
-from .progress import progress_bar
-from .video import SpliceOptions, SpliceStats, StaticFilter, splice, video_duration
+from ..errors import ImageReadError
+from ..indexer import _Chunk, _Entry, _read_photo_chunk, _Tiles, _Todo
+from ..lifetime import pause_point
+from ..progress import progress_bar
+from ..video import SpliceOptions, SpliceStats, StaticFilter, splice, video_duration
+from .session import ClusterSpec, Task, connect, ordered_results, say
 
 if TYPE_CHECKING:
-    from distributed import Client, Future
+    from ..indexer import _BatchWriter, _StopOnInterrupt
+    from ..library import Library
 
-    from .indexer import _BatchWriter, _StopOnInterrupt
-    from .library import Library
-
-__all__ = [
-    "PHOTO_TASK_BYTES",
-    "PHOTO_TASK_FILES",
-    "SEGMENT_SECONDS",
-    "ClusterSpec",
-    "connect",
-    "read_on_cluster",
-]
+__all__ = ["PHOTO_TASK_BYTES", "PHOTO_TASK_FILES", "SEGMENT_SECONDS", "read_on_cluster"]
 
 #: A photo task holds files up to this many bytes in all (about a second of decoding
 #: for camera JPEGs), and at most this many files (about a second for small tiles).
@@ -64,96 +49,6 @@ PHOTO_TASK_FILES = 2048
 #: Seconds of video per task: several seconds of work for 1080p, and the decoding
 #: from the keyframe before each range is a small part of it.
 SEGMENT_SECONDS = 60.0
-#: Seconds to wait for a remote scheduler to answer.
-CONNECT_TIMEOUT = 10
-
-#: What ``cluster=`` takes: a scheduler address, ``"local"`` or ``"local:N"``, or a
-#: ``distributed.Client`` already connected.
-ClusterSpec = Any
-
-
-def _distributed() -> ModuleType:
-    """The ``distributed`` package, or a one-line error saying how to install it."""
-    try:
-        import distributed
-    except ImportError:
-        raise MosaicfastError(
-            "--cluster needs Dask's distributed scheduler: pip install 'mosaicfast[distributed]'"
-        ) from None
-    return distributed
-
-
-def local_workers(spec: str) -> int | None:
-    """The worker count of ``local`` (one per core) or ``local:N``; None for an address."""
-    name, _, count = spec.partition(":")
-    if name != "local":
-        return None
-    if not count:
-        return os.cpu_count() or 1
-    if not count.isdigit() or not 1 <= int(count) <= MAX_THREADS:
-        raise MosaicfastError(f"--cluster {spec}: local:N needs N from 1 to {MAX_THREADS}")
-    return int(count)
-
-
-@contextmanager
-def connect(cluster: ClusterSpec, *, say: Callable[[str], None] | None = None) -> Iterator[Client]:
-    """A Dask client for ``cluster``, closed (with a cluster it started) at the end.
-
-    ``"local"`` or ``"local:N"`` starts a ``distributed.LocalCluster`` of N single-thread
-    worker processes (one per core by default) on the loopback interface; any other
-    string is a scheduler's address (``tcp://host:8786``); a ``distributed.Client`` is
-    used as it is and left open. ``say`` is told the dashboard's address.
-    """
-    distributed = _distributed()
-    if isinstance(cluster, distributed.Client):
-        yield cluster
-        return
-    spec = str(cluster)
-    workers = local_workers(spec)
-    if workers is not None:
-        local = distributed.LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0" if _has_bokeh() else None,
-        )
-        with local, distributed.Client(local) as client:
-            _announce(client, say, dashboard=_has_bokeh())
-            yield client
-        return
-    try:
-        client = distributed.Client(spec, timeout=CONNECT_TIMEOUT)
-    except (OSError, ValueError) as err:
-        raise MosaicfastError(
-            f"--cluster {spec}: cannot reach the Dask scheduler ({err})"
-        ) from None
-    with client:
-        _announce(client, say, dashboard=True)
-        yield client
-
-
-def _has_bokeh() -> bool:
-    """Whether a local cluster can serve Dask's dashboard (it needs bokeh)."""
-    try:
-        import bokeh  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _announce(client: Client, say: Callable[[str], None] | None, *, dashboard: bool) -> None:
-    """Say the scheduler's address, its workers and (if it serves one) the dashboard's."""
-    if say is None:
-        return
-    info = client.scheduler_info()
-    text = f"Dask cluster {client.scheduler.address}: {len(info.get('workers', {}))} workers"
-    if dashboard and "dashboard" in info.get("services", {}):
-        text += f", dashboard {client.dashboard_link}"
-    say(text)
-
-
-# -- indexing ---------------------------------------------------------------------
 
 
 @dataclass
@@ -238,6 +133,10 @@ class _Task:
     files: int
     video: _VideoAssembly | None = None
     last: bool = False
+
+    @property
+    def call(self) -> Task:
+        return Task("video" if self.video else "photos", self.function, self.args)
 
 
 def _photo_tasks(photos: list[_Todo], lib: Library, max_pixels: int | None) -> list[_Task]:
@@ -385,24 +284,17 @@ def read_on_cluster(
     order a local run reads them (photos, then videos, each in scan order)."""
     photos = [t for t in todo if not t.is_video]
     tasks = _photo_tasks(photos, lib, Image.MAX_IMAGE_PIXELS)
-    with connect(cluster, say=_say if progress else None) as client:
+    with connect(cluster, say=say if progress else None) as client:
         for item in (t for t in todo if t.is_video):
             tasks += _video_tasks(item, lib, options, writer)
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
         with progress_bar(len(todo), "index", "file", enabled=progress) as bar:
-            for index, result in _ordered_results(client, tasks, AHEAD_PER_WORKER * workers):
+            for index, result in ordered_results(client, [task.call for task in tasks]):
                 task = tasks[index]
                 _commit(task, result, writer)
                 bar.update(task.files)
                 bar.set_postfix_str(f"task {index + 1}/{len(tasks)}", refresh=False)
                 if stop.requested:
                     return
-
-
-def _say(message: str) -> None:
-    from tqdm import tqdm
-
-    tqdm.write(message, file=sys.stderr)
 
 
 def _commit(task: _Task, result: Any, writer: _BatchWriter) -> None:
@@ -422,35 +314,3 @@ def _commit(task: _Task, result: Any, writer: _BatchWriter) -> None:
         writer.report.failed += 1
         writer.skip(path, why)
     writer.add(chunk)
-
-
-def _ordered_results(client: Client, tasks: list[_Task], ahead: int) -> Iterator[tuple[int, Any]]:
-    """Yield ``(index, result or exception)`` of every task in task order, with at most
-    ``ahead`` tasks submitted and not yet yielded. Results that finish early wait
-    for their turn; a worker that dies mid-task has its task run again by Dask.
-    """
-    distributed = _distributed()
-    finished: dict[int, Any] = {}
-    indices: dict[Future, int] = {}
-    running = distributed.as_completed()
-    submitted = 0
-    try:
-        for wanted in range(len(tasks)):
-            while submitted < len(tasks) and submitted - wanted < ahead:
-                task = tasks[submitted]
-                name = "mosaicfast-index-" + ("video" if task.video else "photos")
-                future = client.submit(task.function, *task.args, key=f"{name}-{os.getpid()}-"
-                                       f"{id(tasks):x}-{submitted}")  # fmt: skip
-                indices[future] = submitted
-                running.add(future)
-                submitted += 1
-            while wanted not in finished:
-                future = next(running)
-                try:
-                    finished[indices.pop(future)] = future.result()
-                except Exception as err:  # reported per file by _commit; the run goes on
-                    finished[indices.pop(future)] = err
-            yield wanted, finished.pop(wanted)
-    finally:
-        for future in indices:
-            future.cancel()
