@@ -7,6 +7,7 @@ The hot loops (descriptors, search) run in the Rust extension
 from importlib.metadata import PackageNotFoundError, version
 
 from .api import Mosaic, build
+from .cluster import BatchResult, build_many
 from .errors import ImageReadError, MosaicfastError
 from .grid import GridPlan
 from .indexer import IndexReport, index_library
@@ -19,6 +20,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "BatchResult",
     "GridPlan",
     "ImageReadError",
     "IndexReport",
@@ -30,5 +32,6 @@ __all__ = [
     "TileSource",
     "__version__",
     "build",
+    "build_many",
     "index_library",
 ]

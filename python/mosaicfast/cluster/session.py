@@ -111,7 +111,8 @@ def _announce(client: Client, say: Callable[[str], None] | None, *, dashboard: b
     if say is None:
         return
     info = client.scheduler_info()
-    text = f"Dask cluster {client.scheduler.address}: {len(info.get('workers', {}))} workers"
+    workers = len(info.get("workers", {}))
+    text = f"Dask cluster {client.scheduler.address} ({workers} worker{'s' * (workers != 1)})"
     if dashboard and "dashboard" in info.get("services", {}):
         text += f", dashboard {client.dashboard_link}"
     say(text)
