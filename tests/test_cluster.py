@@ -82,12 +82,13 @@ def story_times() -> list[float]:
 
 @pytest.fixture
 def sources(tmp_path: Path, photo_tiles: Path) -> Path:
-    """80 photos, an exact duplicate, an unreadable file and two videos."""
+    """80 photos, an exact duplicate, an unreadable photo, two videos and a broken one."""
     (photo_tiles / "copy.jpg").write_bytes((photo_tiles / "p003.jpg").read_bytes())
     (photo_tiles / "bad.jpg").write_bytes(b"not a jpeg")
     # A keyframe every second: each time range is read from the keyframe before it.
     write_video(photo_tiles / "story.mp4", 20, story, times=story_times(), gop=10)
     write_video(photo_tiles / "short.mkv", 4)
+    (photo_tiles / "broken.mp4").write_bytes(b"not a video")
     return photo_tiles
 
 
@@ -120,11 +121,11 @@ def test_an_index_on_the_cluster_equals_the_local_one(
     report = index_library(tmp_path / "cluster", [sources], cluster=client)
     assert snapshot(tmp_path / "cluster") == snapshot(tmp_path / "local")
     assert counts(report) == counts(local)
-    assert (report.added, report.failed, report.videos) == (83, 1, 2)
-    assert report.skipped == [(sources / "bad.jpg", "not an image file Pillow can read")]
+    assert (report.added, report.failed, report.videos) == (83, 2, 2)
+    assert [path.name for path, _ in report.skipped] == ["bad.jpg", "broken.mp4"]
     # Nothing left to do: a second run reads nothing, on the cluster or not.
     again = index_library(tmp_path / "cluster", [sources], cluster=client)
-    assert (again.unchanged, again.added, again.tiles_added) == (84, 0, 0)
+    assert (again.unchanged, again.added, again.tiles_added) == (85, 0, 0)
 
 
 def test_a_video_cut_in_time_ranges_gives_the_tiles_of_one_reader(
@@ -227,7 +228,7 @@ def test_a_file_a_worker_cannot_see_is_reported_and_not_recorded(
     unseen = [(path, reason) for path, reason in report.skipped if "Dask worker" in reason]
     assert [path for path, _ in unseen] == gone
     assert all("not recorded" in reason and "\n" not in reason for _, reason in unseen)
-    assert (report.added, report.failed) == (81, 3)
+    assert (report.added, report.failed) == (81, 4)
     with Library.open(tmp_path / "cluster") as lib:
         paths = {os.fsdecode(p) for (p,) in lib.query("SELECT path FROM sources")}
     assert not {str(path) for path in gone} & paths
@@ -310,3 +311,24 @@ def test_the_single_machine_path_imports_no_dask(photo_tiles: Path, tmp_path: Pa
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+
+
+def test_the_workers_of_a_local_cluster_die_with_their_client(tmp_path: Path) -> None:
+    script = tmp_path / "client.py"
+    script.write_text(
+        "import os, time\n"
+        "from mosaicfast.cluster import connect\n"
+        "if __name__ == '__main__':\n"
+        "    with connect('local:2') as client:\n"
+        "        print(*client.run(os.getpid).values(), flush=True)\n"
+        "        time.sleep(100)\n"
+    )
+    with subprocess.Popen([sys.executable, script], stdout=subprocess.PIPE, text=True) as client:
+        assert client.stdout is not None
+        workers = [int(pid) for pid in client.stdout.readline().split()]
+        assert len(workers) == 2
+        client.kill()  # SIGKILL: the client cannot stop its workers itself
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() for pid in workers):
+        assert time.monotonic() < deadline, "a worker outlived its client"
+        time.sleep(0.05)

@@ -171,13 +171,13 @@ def _segment_bounds(start: float, duration: float | None, step: float) -> list[f
 def _video_tasks(
     item: _Todo, lib: Library, options: SpliceOptions, writer: _BatchWriter
 ) -> list[_Task]:
-    """A video's time ranges, in order; a video the client cannot open is recorded at once."""
+    """A video's time ranges, in order (one range when the client cannot open it: the
+    worker finds why, and the error is recorded in its turn)."""
     assembly = _VideoAssembly(item, options, writer)
     try:
         duration = video_duration(item.path)
-    except ImageReadError as err:
-        writer.add(_Chunk([assembly.entry("error", error=err.reason)]))
-        return []
+    except ImageReadError:
+        duration = None
     start = item.resume_after or 0.0
     ends = _segment_bounds(start, duration, 1.0 / options.fps)
     starts = [start, *ends[:-1]]

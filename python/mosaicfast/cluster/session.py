@@ -80,7 +80,7 @@ def connect(cluster: ClusterSpec, *, say: Callable[[str], None] | None = None) -
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=":0" if _has_bokeh() else None,
+            dashboard_address=":0",
         )
         with local, distributed.Client(local) as client:
             _announce(client, say, dashboard=_has_bokeh())
