@@ -106,7 +106,9 @@ def make_data(data: Path) -> dict[str, Path]:
     clip = sources["video"] / f"pan-{VIDEO_SECONDS}s-1080p30.mp4"
     if not clip.exists():
         start = time.perf_counter()
-        make_clip(clip, VIDEO_SECONDS)
+        partial = clip.with_name(f"partial-{clip.name}")
+        make_clip(partial, VIDEO_SECONDS)
+        partial.rename(clip)
         print(f"made {clip} in {time.perf_counter() - start:.0f}s")
     return sources
 

@@ -45,7 +45,7 @@ __all__ = ["PHOTO_TASK_BYTES", "PHOTO_TASK_FILES", "SEGMENT_SECONDS", "read_on_c
 #: A photo task holds files up to this many bytes in all (about a second of decoding
 #: for camera JPEGs), and at most this many files (about a second for small tiles).
 PHOTO_TASK_BYTES = 32 << 20
-PHOTO_TASK_FILES = 2048
+PHOTO_TASK_FILES = 1024
 #: Seconds of video per task: several seconds of work for 1080p, and the decoding
 #: from the keyframe before each range is a small part of it.
 SEGMENT_SECONDS = 60.0

@@ -139,37 +139,41 @@ _runs = itertools.count()
 def ordered_results(client: Client, tasks: Sequence[Task]) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, result or exception)`` of every task, in task order.
 
-    At most ``AHEAD_PER_WORKER`` tasks per worker are submitted and not yet yielded,
-    so results that finish early and wait for their turn stay few. A worker that
-    dies mid-task has its task run again by Dask (up to ``distributed.scheduler.
-    allowed-failures`` times); a task that fails for good yields its exception, and
-    the run goes on. Tasks not yet yielded when the caller stops are cancelled.
+    At most ``AHEAD_PER_WORKER`` tasks per worker are submitted and not yet yielded.
+    A result that finishes before its turn waits on its worker, not here, so the
+    client holds one result at a time. A worker that dies mid-task has its task run
+    again by Dask (up to ``distributed.scheduler.allowed-failures`` times); a task
+    that fails for good yields its exception, and the run goes on. Tasks not yet
+    yielded when the caller stops are cancelled.
     """
     distributed = distributed_module()
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     ahead = AHEAD_PER_WORKER * workers
     run = f"{os.getpid()}-{next(_runs)}"
-    finished: dict[int, Any] = {}
-    indices: dict[Future, int] = {}
+    futures: dict[int, Future] = {}
+    indices: dict[str, int] = {}
+    done: set[int] = set()
     running = distributed.as_completed()
-    submitted = 0
     try:
         for wanted in range(len(tasks)):
-            while submitted < len(tasks) and submitted - wanted < ahead:
-                name, function, args = tasks[submitted]
-                key = f"mosaicfast-{name}-{run}-{submitted}"
-                future = client.submit(function, *args, key=key)
-                indices[future] = submitted
-                running.add(future)
-                submitted += 1
-            while wanted not in finished:
-                future = next(running)
-                try:
-                    finished[indices[future]] = future.result()
-                except Exception as err:  # the caller reports it per file; the run goes on
-                    finished[indices[future]] = err
-                del indices[future]
-            yield wanted, finished.pop(wanted)
+            while len(futures) < len(tasks) and len(futures) - wanted < ahead:
+                index = len(futures)
+                name, function, args = tasks[index]
+                futures[index] = client.submit(
+                    function, *args, key=f"mosaicfast-{name}-{run}-{index}"
+                )
+                indices[futures[index].key] = index
+                running.add(futures[index])
+            while wanted not in done:
+                done.add(indices[next(running).key])
+            future = futures[wanted]
+            try:
+                result = future.result()
+            except Exception as err:  # the caller reports it per file; the run goes on
+                result = err
+            future.release()
+            yield wanted, result
     finally:
-        for future in indices:
-            future.cancel()
+        for index, future in futures.items():
+            if index not in done:
+                future.cancel()
