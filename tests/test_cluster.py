@@ -307,7 +307,8 @@ def test_the_single_machine_path_imports_no_dask(photo_tiles: Path, tmp_path: Pa
         "from mosaicfast.cli import main\n"
         f"index_library({str(tmp_path / 'l')!r}, [{str(photo_tiles)!r}])\n"
         f"build({str(photo_tiles / 'p000.jpg')!r}, library={str(tmp_path / 'l')!r}, cols=4)\n"
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')\n"
+        "                or m.startswith('mosaicfast.cluster'))\n"
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)

@@ -7,7 +7,6 @@ The hot loops (descriptors, search) run in the Rust extension
 from importlib.metadata import PackageNotFoundError, version
 
 from .api import Mosaic, build
-from .cluster import BatchResult, build_many
 from .errors import ImageReadError, MosaicfastError
 from .grid import GridPlan
 from .indexer import IndexReport, index_library
@@ -35,3 +34,13 @@ __all__ = [
     "build_many",
     "index_library",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``build_many`` and ``BatchResult`` load :mod:`mosaicfast.cluster` on first use,
+    so that a run on one machine does not."""
+    if name in ("BatchResult", "build_many"):
+        from . import cluster
+
+        return getattr(cluster, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
