@@ -1,8 +1,9 @@
 """The package's import layers (docs/architecture.md), checked by walking every import.
 
 The rule: ``errors``, ``_core`` <- ``_util`` <- ``kernels``, ``io`` <- ``library``, ``plan``,
-``matching``, ``render``, ``quality`` <- ``api`` <- ``report`` <- ``cli`` <- the package's
-entry points (``__init__``, ``__main__``), ``demo`` and the test oracles ``_reference``. A module
+``matching``, ``render``, ``quality`` <- ``api`` <- ``report``, ``batch`` <- ``cli`` <- the
+package's entry points (``__init__``, ``__main__``), ``demo`` and the test oracles
+``_reference``. A module
 imports only from lower layers and from its own part (``io.video`` from ``io.images``),
 never from a sibling in its layer (so ``matching`` and ``render`` never import each
 other); only ``kernels`` imports the Rust ``_core``; nothing in the package imports
@@ -24,7 +25,7 @@ LAYERS = (
     ("kernels", "io"),
     ("library", "plan", "matching", "render", "quality"),
     ("api",),
-    ("report",),
+    ("report", "batch"),
     ("cli",),
     ("__init__", "__main__", "demo", "_reference"),
 )

@@ -13,6 +13,7 @@ from .library.store import Library, LibraryError, LibraryLockedError
 from .plan import GridPlan
 
 __all__ = [
+    "BatchResult",
     "GridPlan",
     "ImageReadError",
     "IndexReport",
@@ -24,5 +25,16 @@ __all__ = [
     "TileSource",
     "__version__",
     "build",
+    "build_many",
     "index_library",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``build_many`` and ``BatchResult`` load :mod:`mosaicfast.batch` on first use,
+    so that a run on one machine does not."""
+    if name in ("BatchResult", "build_many"):
+        from . import batch
+
+        return getattr(batch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

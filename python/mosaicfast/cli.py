@@ -176,8 +176,20 @@ def main() -> None:
     _search_kernel()
 
 
+def _cluster_option(function: Callable[..., None]) -> Callable[..., None]:
+    """``--cluster`` (shared by index and build)."""
+    return click.option(
+        "--cluster",
+        metavar="ADDRESS|local[:N]",
+        help="Run on a Dask cluster: a scheduler's address (tcp://host:8786), or local[:N] "
+        "for N worker processes here (default one per core), started and stopped by the "
+        "command. Files are read by the workers at the same paths: share the folders. "
+        "Needs pip install 'mosaicfast[distributed]'. See docs/distributed.md.",
+    )(function)
+
+
 @main.command()
-@click.argument("target", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("targets", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--tiles",
     "sources",
@@ -195,10 +207,11 @@ def main() -> None:
     "-o",
     "--output",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     help="Output image; the format follows the suffix: .png, .jpg, .tif or .webp. Mosaics "
     f"above {STREAM_PIXELS // 1_000_000} megapixels can only be written to .tif, which is "
-    "streamed band by band in bounded memory.",
+    "streamed band by band in bounded memory. With several TARGETs or --cluster: a "
+    "folder, each mosaic written to it under its target's name, as .png.",
 )
 @click.option(
     "--tile-size",
@@ -398,11 +411,12 @@ def main() -> None:
     help="Refuse outputs with more pixels than this (formats other than .tif are further "
     f"limited to {STREAM_PIXELS:,}).",
 )
+@_cluster_option
 @click.option(
     "-q", "--quiet", is_flag=True, help="No progress bars or timings; warnings still shown."
 )
 def build(
-    target: Path,
+    targets: tuple[Path, ...],
     sources: tuple[Path, ...],
     library: Path | None,
     output: Path,
@@ -436,51 +450,69 @@ def build(
     force: bool,
     max_cells: int,
     max_output_pixels: int,
+    cluster: str | None,
     quiet: bool,
 ) -> None:
-    """Build a mosaic of TARGET from --tiles or --library and write it to -o OUTPUT."""
+    """Build a mosaic of TARGET from --tiles or --library and write it to -o OUTPUT.
+
+    Several TARGETs (or --cluster): build each from --library into the folder -o,
+    in parallel on a Dask cluster with --cluster (see docs/distributed.md).
+    """
     report = _Report(quiet)
     if bool(sources) == (library is not None):
         raise MosaicfastError("give either sources or library", parameters=("sources", "library"))
     if report_folder is not None:
         check_report_folder(report_folder, force=force)
+    options: dict[str, Any] = dict(
+        tile_size=tile_size,
+        enlargement=enlargement,
+        cols=cols,
+        print_size=print_size,
+        dpi=dpi,
+        grid=grid,
+        metric=metric,
+        ssim_weight=ssim_weight,
+        ssim_window=ssim_window,
+        match_size=match_size,
+        candidates=candidates,
+        assign=assign_mode,
+        penalty=penalty,
+        max_uses=max_uses,
+        min_distance=min_distance,
+        order=order,
+        flips=flips,
+        prune=prune,
+        shortlist=shortlist,
+        blend=blend,
+        overlay=overlay,
+        vary=vary,
+        seed=seed,
+        threads=threads,
+        max_cells=max_cells,
+        max_output_pixels=max_output_pixels,
+        force=force,
+    )
+    if len(targets) > 1 or cluster is not None:
+        if report_folder is not None:
+            raise MosaicfastError(
+                "report_folder makes a report of one target only", parameters=("report_folder",)
+            )
+        _build_batch(targets, library, output, cluster, options, quiet, sources, manifest, stats)
+        return
+    (target,) = targets
+    if output.is_dir():
+        raise click.BadParameter(f"File {str(output)!r} is a directory.", param_hint="'-o'")
     try:
         mosaic = build_mosaic(
             target,
             list(sources) or None,
             library=library,
-            tile_size=tile_size,
-            enlargement=enlargement,
-            cols=cols,
-            print_size=print_size,
-            dpi=dpi,
-            grid=grid,
-            metric=metric,
-            ssim_weight=ssim_weight,
-            ssim_window=ssim_window,
-            match_size=match_size,
-            candidates=candidates,
-            assign=assign_mode,
-            penalty=penalty,
-            max_uses=max_uses,
-            min_distance=min_distance,
-            order=order,
-            flips=flips,
-            prune=prune,
-            shortlist=shortlist,
-            blend=blend,
-            overlay=overlay,
-            vary=vary,
-            seed=seed,
-            threads=threads,
-            max_cells=max_cells,
-            max_output_pixels=max_output_pixels,
             output=output,
             manifest=manifest,
-            force=force,
             progress=not quiet,
             on_skip=report.skip,
             on_wait=report.wait,
+            **options,  # type: ignore[arg-type]
         )
     except InterruptedAfterCommit:
         _line(f"interrupted: {output} was written (and its manifest, if asked)")
@@ -531,6 +563,42 @@ def _said_report(report: _Report, result: Report) -> None:
         f"wrote report {result.folder} ({result.tiles:,} image tiles, {result.seconds:.2f}s); "
         f"open {result.folder / 'index.html'}"
     )
+
+
+def _build_batch(
+    targets: tuple[Path, ...],
+    library: Path | None,
+    folder: Path,
+    cluster: str | None,
+    options: dict[str, Any],
+    quiet: bool,
+    sources: tuple[Path, ...],
+    manifest: Path | None,
+    stats: bool,
+) -> None:
+    """``build`` of several targets, or on a cluster: each into the folder ``folder``."""
+    from .batch import build_many
+
+    if library is None or sources:
+        raise click.UsageError("several TARGETs or --cluster: give --library, not --tiles")
+    if manifest is not None or stats:
+        raise click.UsageError("several TARGETs or --cluster: --manifest and --stats not taken")
+    if folder.exists() and not folder.is_dir():
+        raise click.BadParameter(f"{str(folder)!r} is a file; give a folder.", param_hint="'-o'")
+    report = _Report(quiet)
+    try:
+        results = build_many(
+            targets, library, folder, cluster=cluster, progress=not quiet,
+            on_result=lambda result: (report.say if result.status != "failed" else _line)(
+                result.line()),
+            **options,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        _line("interrupted: the mosaics written so far are kept; run again to go on")
+        sys.exit(EXIT_INTERRUPTED)
+    failed = sum(result.status == "failed" for result in results)
+    if failed:
+        raise click.ClickException(f"{failed} of {len(results)} targets failed")
 
 
 def _video_options(function: Callable[..., None]) -> Callable[..., None]:
@@ -610,6 +678,7 @@ def _video_options(function: Callable[..., None]) -> Callable[..., None]:
     help="Decoding threads (default: one per core).",
 )
 @_video_options
+@_cluster_option
 @click.option(
     "-q", "--quiet", is_flag=True, help="No progress bar or summary; warnings still shown."
 )
@@ -625,6 +694,7 @@ def index(
     crops: int,
     flat_variance: float,
     static_difference: float,
+    cluster: str | None,
     quiet: bool,
 ) -> None:
     """Create or update the tile library --library from SOURCES (folders and files).
@@ -645,6 +715,7 @@ def index(
             workers=threads,
             progress=not quiet,
             on_skip=report.skip,
+            cluster=cluster,
         )
     except IndexInterruptedError as err:
         _line(str(err))

@@ -51,12 +51,16 @@ def write_video(
     times: list[float] | None = None,
     rotation: int | None = None,
     options: dict[str, str] | None = None,
+    gop: int | None = None,
 ) -> Path:
-    """Encode ``frame(t)`` at ``rate`` fps (or at the given ``times``) into ``path``."""
+    """Encode ``frame(t)`` at ``rate`` fps (or at the given ``times``) into ``path``, with
+    a keyframe every ``gop`` frames if given."""
     times = times if times is not None else [i / rate for i in range(round(seconds * rate))]
     with av.open(str(path), "w", options=options or {}) as container:
         stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        if gop is not None:
+            stream.codec_context.gop_size = gop
         stream.time_base = Fraction(1, 1000)
         if rotation is not None:
             stream.set_display_rotation(rotation)

@@ -129,12 +129,13 @@ def pause_point(name: str) -> None:
     send it a signal and then let it go on. Signal handlers run during the wait
     (Ctrl-C and SIGTERM included), as they would during any slow step.
 
-    Called from the main thread only. The points: ``arrays-written`` (one array
-    file of a batch of new tiles written and flushed, see
-    :meth:`~mosaicfast.library.store.Library.append_rows`), ``batch-committed`` (a batch
-    of tiles committed to the catalog), ``png-chunk-written`` (a compressed chunk of
-    a PNG written to its temporary file) and ``output-written`` (an output complete
-    in its temporary file, not yet renamed into place).
+    Called from the main thread only, but for ``cluster-task``. The points:
+    ``arrays-written`` (one array file of a batch of new tiles written and flushed,
+    see :meth:`~mosaicfast.library.store.Library.append_rows`), ``batch-committed`` (a
+    batch of tiles committed to the catalog), ``png-chunk-written`` (a compressed
+    chunk of a PNG written to its temporary file), ``output-written`` (an output
+    complete in its temporary file, not yet renamed into place) and ``cluster-task``
+    (a Dask worker starting an index task, in the worker's task thread).
     """
     target = os.environ.get(PAUSE_VARIABLE)
     if not target:

@@ -41,11 +41,13 @@ __all__ = [
     "FrameTiles",
     "SpliceOptions",
     "SpliceStats",
+    "StaticFilter",
     "format_time",
     "load_video_square",
     "splice",
     "splice_to_folder",
     "square_boxes",
+    "video_duration",
 ]
 
 
@@ -106,10 +108,11 @@ class SpliceOptions:
 @dataclass
 class FrameTiles:
     """The tiles of one sampled frame: pixels at the requested size and crop boxes
-    in the upright frame's pixels."""
+    in the upright frame's pixels, and the grey probe the static test compares."""
 
     time: float
     tiles: list[tuple[NDArray[np.uint8], Box]]
+    probe: NDArray[np.float32] | None = None
 
 
 @dataclass
@@ -174,6 +177,7 @@ def splice(
     stats: SpliceStats,
     *,
     start: float = 0.0,
+    end: float | None = None,
     on_time: Callable[[float], None] | None = None,
 ) -> Iterator[FrameTiles]:
     """Yield the tiles of the sampled frames of a video, in time order.
@@ -192,6 +196,11 @@ def splice(
         before the damage and records the error instead of raising.
     start : float
         Sample only at or after this time (to resume an interrupted video).
+    end : float, optional
+        Stop once the next sampling instant is at or after this time (to cut a video
+        into time ranges read apart, see :mod:`mosaicfast.library.cluster`); the frame taken
+        for the last instant before ``end`` may lie after it. The check for a
+        truncated file is made only without ``end``.
     on_time : callable, optional
         Told the time of every decoded frame (for progress bars).
 
@@ -212,6 +221,8 @@ def splice(
                     tiles = sampler.take(frame)
                     if tiles is not None:
                         yield tiles
+                    if end is not None and sampler.due >= end - 1e-6:
+                        return
         except _av().FFmpegError as err:
             reached = format_time(stats.decoded_until or start)
             stats.error = f"video data damaged after {reached} ({_reason(err)})"
@@ -233,7 +244,7 @@ class _Sampler:
         self.options, self.stats, self.size, self.on_time = options, stats, size, on_time
         self.step = 1.0 / options.fps
         self.due = start
-        self.previous: NDArray[np.float32] | None = None
+        self.static = StaticFilter(options.static_difference)
 
     def skip_mode(self, packet: av.Packet) -> SkipMode:
         """Decode every frame shortly before a sampling instant, else only reference frames.
@@ -264,13 +275,40 @@ class _Sampler:
         if probe.var() < options.flat_variance:
             stats.flat += 1
             return None
-        previous, self.previous = self.previous, probe
-        if previous is not None and np.abs(probe - previous).mean() < options.static_difference:
+        if self.static.is_static(probe):
             stats.static += 1
-            self.previous = previous
             return None
         stats.kept += 1
-        return FrameTiles(frame.time, _cut(rgb, options.crops, self.size))
+        return FrameTiles(frame.time, _cut(rgb, options.crops, self.size), probe)
+
+
+class StaticFilter:
+    """Tells static frames: those whose mean absolute difference from the previous
+    frame kept is below ``threshold`` (0 keeps every frame)."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.previous: NDArray[np.float32] | None = None
+
+    def is_static(self, probe: NDArray[np.float32]) -> bool:
+        """Whether the frame of ``probe`` is static; if not, it becomes the one kept."""
+        previous = self.previous
+        if previous is not None and np.abs(probe - previous).mean() < self.threshold:
+            return True
+        self.previous = probe
+        return False
+
+
+def video_duration(path: str | Path) -> float | None:
+    """A video's declared duration in seconds, if it declares one (reads the header only).
+
+    Raises
+    ------
+    ImageReadError
+        If the file cannot be opened as a video, or has no video stream.
+    """
+    with _open_video(Path(path)) as (container, stream):
+        return _duration(container, stream)
 
 
 def _duration(container: InputContainer, stream: VideoStream) -> float | None:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -206,6 +207,7 @@ def index_library(
     progress: bool = False,
     on_skip: SkipHandler | None = None,
     on_wait: WaitHandler | None = None,
+    cluster: str | Any | None = None,
 ) -> IndexReport:
     """Create or update the library at ``library`` from folders and files of photos and videos.
 
@@ -238,6 +240,12 @@ def index_library(
     on_wait : callable, optional
         When another process is writing the library: called as ``on_wait(message)``,
         and the run waits for the lock (without it, LibraryLockedError).
+    cluster : str or distributed.Client, optional
+        Read the files on a Dask cluster instead (see :mod:`mosaicfast.library.cluster`): a
+        scheduler's address (``"tcp://host:8786"``), ``"local"`` or ``"local:N"`` (a
+        local cluster of N worker processes, started and stopped here), or a
+        connected ``distributed.Client``. The library comes out the same; ``workers``
+        is then unused. Needs ``pip install 'mosaicfast[distributed]'``.
 
     Returns
     -------
@@ -273,18 +281,36 @@ def index_library(
         with _StopOnInterrupt() as stop:
             if todo:
                 writer = _BatchWriter(lib, near_distance, report, skip)
-                photos = [t for t in todo if not t.is_video]
-                _read_photos(photos, lib, workers, progress, writer, stop)
-                for item in (t for t in todo if t.is_video):
-                    if stop.requested:
-                        break
-                    _read_video(item, lib, video, progress, writer, stop)
+                if cluster is not None:
+                    from .cluster import read_on_cluster
+
+                    read_on_cluster(cluster, todo, lib, video, progress, writer, stop)
+                else:
+                    _read_locally(todo, lib, video, workers, progress, writer, stop)
                 writer.flush()
         if stop.requested:
             report.seconds = time.perf_counter() - start
             raise IndexInterruptedError(report)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _read_locally(
+    todo: list[_Todo],
+    lib: Library,
+    video: SpliceOptions,
+    workers: int | None,
+    progress: bool,
+    writer: _BatchWriter,
+    stop: _StopOnInterrupt,
+) -> None:
+    """Read the photos, then the videos, on this machine."""
+    photos = [t for t in todo if not t.is_video]
+    _read_photos(photos, lib, workers, progress, writer, stop)
+    for item in (t for t in todo if t.is_video):
+        if stop.requested:
+            break
+        _read_video(item, lib, video, progress, writer, stop)
 
 
 class _StopOnInterrupt:
