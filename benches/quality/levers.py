@@ -32,11 +32,13 @@ from mosaicfast import assign, descriptors
 from mosaicfast.render import resize_image
 from mosaicfast.ssim import candidate_ssim, luminance
 
-__all__ = ["Descriptor", "Matcher", "Recipe", "Result", "orient"]
+__all__ = ["FLAT_STD", "Descriptor", "Matcher", "Recipe", "Result", "orient"]
 
 #: Side, in pixels, of the samples of a cell or tile that descriptors are computed from.
 SAMPLE = 40
 COLOUR_SCALE = 25.0
+#: A tile whose 8x8 Rec. 601 luma (0-255) has a smaller standard deviation is flat.
+FLAT_STD = 2.0
 #: Largest magnitude of a descriptor value once quantised for the core's integer solver.
 _QUANT = 2000.0
 
@@ -179,6 +181,13 @@ class Recipe:
         No tile twice within this Chebyshev distance.
     improve : int
         Passes of local moves and swaps after the assignment (0: none).
+    flat_copies : int
+        With the greedy: each flat tile (8x8 Rec. 601 luma standard deviation below
+        ``flat_std``, on 0-255) counts as ``1 + flat_copies`` tiles for ``max_uses`` and
+        ``min_distance``, so it may be used that many times more and next to itself (a
+        repeated flat tile shows no clump); 0 for none.
+    flat_std : float
+        See ``flat_copies``.
     """
 
     descriptor: Descriptor = field(default_factory=Descriptor)
@@ -191,6 +200,8 @@ class Recipe:
     max_uses: float = 0.01
     min_distance: int = 1
     improve: int = 0
+    flat_copies: int = 0
+    flat_std: float = FLAT_STD
 
     def with_(self, **changes: object) -> Recipe:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -235,6 +246,12 @@ class Matcher:
             )  # fmt: skip
         return self._descriptors[key]
 
+    def flat_tiles(self, max_std: float) -> NDArray[np.bool_]:
+        """``(n,)``: the tiles whose 8x8 Rec. 601 luma (0-255) varies by less than
+        ``max_std`` (standard deviation), as the fidelity measure sees a cell."""
+        luma = _block_means(self.samples.astype(np.float32), 8) @ _YCC[0]
+        return luma.reshape(self.n, -1).std(axis=1) < max_std
+
     def tile_luma(self, size: int, orientations: int) -> NDArray[np.float32]:
         key = (size, orientations)
         if key not in self._luma:
@@ -268,10 +285,16 @@ class Matcher:
             found = self._rerank(found, target, grid, recipe)
             lap("ssim")
         cap = m if not recipe.max_uses else max(1, round(recipe.max_uses * m))
+        n_ids = self.n
+        if recipe.flat_copies:
+            if recipe.assign != "greedy":
+                raise ValueError("flat_copies goes with the greedy assignment only")
+            found = found.with_copies(self.flat_tiles(recipe.flat_std), recipe.flat_copies)
+            n_ids = self.n * (1 + recipe.flat_copies)
         if recipe.assign == "best":
             chosen = np.zeros(m, np.int64)
         elif recipe.assign == "greedy":
-            found, chosen = self._greedy(found, cells, space, grid, recipe, cap)
+            found, chosen = self._greedy(found, cells, space, grid, recipe, cap, n_ids=n_ids)
         elif recipe.assign == "flow":
             found, chosen = self._flow(found, cells, space, grid, recipe, cap)
         elif recipe.assign == "optimal":
@@ -280,6 +303,7 @@ class Matcher:
             raise ValueError(f"unknown assignment {recipe.assign!r}")
         lap("assign")
         tiles, orientation, score = found.pick(chosen)
+        tiles = tiles % self.n  # a copy of a flat tile is that tile
         if recipe.improve:
             tiles, orientation, score = improve(found, chosen, grid, recipe, cap)
             lap("improve")
@@ -309,8 +333,9 @@ class Matcher:
         return found.sorted_by(score)
 
     def _greedy(
-        self, found, cells, space, grid, recipe, cap, kept: NDArray[np.int64] | None = None
-    ) -> tuple[Candidates, NDArray]:
+        self, found, cells, space, grid, recipe, cap, kept: NDArray[np.int64] | None = None,
+        n_ids: int | None = None,
+    ) -> tuple[Candidates, NDArray]:  # fmt: skip
         """The core's penalised greedy, hardest cell first, over the cells not ``kept``
         (tile ``-1``); cells left without an allowed candidate get wider candidate lists
         until every cell has a tile."""
@@ -319,7 +344,7 @@ class Matcher:
         order = order[free[order] < 0]
         while True:
             free, _ = assign.penalised_greedy(
-                found.tiles, found.score, order, self.n, penalty=recipe.penalty,
+                found.tiles, found.score, order, n_ids or self.n, penalty=recipe.penalty,
                 max_uses=cap, min_distance=recipe.min_distance, grid=grid, fixed=free,
             )  # fmt: skip
             stuck = np.flatnonzero(free < 0)
@@ -470,6 +495,17 @@ class Candidates:
 
         return Candidates(lead(self.tiles, tiles, -1), lead(self.orientation, orientation, 0),
                           lead(self.score, score, np.inf))  # fmt: skip
+
+    def with_copies(self, flat: NDArray[np.bool_], copies: int) -> Candidates:
+        """Each entry of a ``flat`` tile ``t`` also as ids ``t + j * n``, ``j`` from 1 to
+        ``copies`` (``n = len(flat)``), at the same score; rows sorted again."""
+        n = len(flat)
+        is_flat = (self.tiles >= 0) & flat[np.maximum(self.tiles, 0)]
+        extra = [np.where(is_flat, self.tiles + j * n, -1) for j in range(1, copies + 1)]
+        score = np.hstack([self.score, *(np.where(e >= 0, self.score, np.inf) for e in extra)])
+        tiles = np.hstack([self.tiles, *extra])
+        orientation = np.hstack([self.orientation] * (1 + copies))
+        return Candidates(tiles, orientation, score).sorted_by(score)
 
     def replaced(self, rows: NDArray[np.intp], wider: Candidates) -> Candidates:
         width = max(self.width, wider.width)

@@ -21,20 +21,20 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from classic import classic_assignment, classic_tiles, paste
 from dataset import DATA, Dataset, make_dataset
-from levers import Descriptor, Matcher, Recipe, orient
+from levers import FLAT_STD, Descriptor, Matcher, Recipe, orient
 from photos import TARGETS
 from PIL import Image
 
 import mosaicfast
 from mosaicfast.grid import plan_grid
 from mosaicfast.library import Library
-from mosaicfast.metrics import evaluate
+from mosaicfast.metrics import diversity, evaluate
 from mosaicfast.render import Painter, resize_tiles
 
 TILE_SIZE = 50
@@ -55,6 +55,17 @@ class Row:
     render_s: float
 
 
+@dataclass
+class Built:
+    """A mosaic, its assignment, and the seconds it took (``stages``: of the match)."""
+
+    assignment: np.ndarray
+    image: Image.Image
+    match_s: float
+    render_s: float
+    stages: dict[str, float] = field(default_factory=dict)
+
+
 class Bench:
     """The library's tiles, read once, and the means to build and score each setting."""
 
@@ -65,28 +76,27 @@ class Bench:
             self.thumbs = lib.thumbnails(rows.slots)
             self.paths = [Path(rows.source_paths[s]) for s in rows.source_ids.tolist()]
         self.matcher = Matcher(self.thumbs)
+        self.flat = self.matcher.flat_tiles(FLAT_STD)
         self.tiles50 = resize_tiles(self.thumbs, TILE_SIZE)
         self._classic = None
 
-    def classic(self, target: Image.Image) -> tuple[np.ndarray, Image.Image, float, float]:
+    def classic(self, target: Image.Image) -> Built:
         if self._classic is None:
             self._classic = classic_tiles(self.paths)
         start = time.perf_counter()
         assignment = classic_assignment(target, self._classic)
         matched = time.perf_counter()
         image = paste(assignment, self._classic.large)
-        return assignment, image, matched - start, time.perf_counter() - matched
+        return Built(assignment, image, matched - start, time.perf_counter() - matched)
 
-    def api(self, target: Path, options: dict) -> tuple[np.ndarray, Image.Image, float, float]:
+    def api(self, target: Path, options: dict) -> Built:
         mosaic = mosaicfast.build(target, library=self.data.library, tile_size=TILE_SIZE,
                                   enlargement=ENLARGEMENT, **options)  # fmt: skip
         image = mosaic.image
         match = sum(v for k, v in mosaic.timings.items() if k != "render")
-        return mosaic.assignment, image, match, mosaic.timings["render"]
+        return Built(mosaic.assignment, image, match, mosaic.timings["render"], mosaic.timings)
 
-    def recipe(
-        self, target: Image.Image, recipe: Recipe, blend: float
-    ) -> tuple[np.ndarray, Image.Image, float, float]:
+    def recipe(self, target: Image.Image, recipe: Recipe, blend: float) -> Built:
         plan = plan_grid(target.size, tile_size=TILE_SIZE, enlargement=ENLARGEMENT)
         grid = (plan.rows, plan.cols)
         self.matcher.tile_descriptors(recipe.descriptor, recipe.orientations)  # library side
@@ -105,14 +115,15 @@ class Bench:
 
         painter = Painter(virtual, TILE_SIZE, stack, target=target, blend=blend)
         image = Image.fromarray(painter.compose())
-        return result.tiles.reshape(grid), image, match, time.perf_counter() - start
+        render = time.perf_counter() - start
+        return Built(result.tiles.reshape(grid), image, match, render, result.timings)
 
 
-Builder = Callable[[Bench, str], tuple[np.ndarray, Image.Image, float, float]]
+Builder = Callable[[Bench, str], Built]
 
 
 def _api(**options: object) -> Builder:
-    def run(bench: Bench, name: str) -> tuple[np.ndarray, Image.Image, float, float]:
+    def run(bench: Bench, name: str) -> Built:
         target = bench.data.target(name)
         opts = dict(options)
         if opts.get("max_uses") == "1%":
@@ -126,19 +137,20 @@ def _api(**options: object) -> Builder:
 def _recipe(blend: float = 0.0, **changes: object) -> Builder:
     recipe = Recipe().with_(**changes)
 
-    def run(bench: Bench, name: str) -> tuple[np.ndarray, Image.Image, float, float]:
+    def run(bench: Bench, name: str) -> Built:
         return bench.recipe(Image.open(bench.data.target(name)).convert("RGB"), recipe, blend)
 
     return run
 
 
-def _classic(bench: Bench, name: str) -> tuple[np.ndarray, Image.Image, float, float]:
+def _classic(bench: Bench, name: str) -> Built:
     return bench.classic(Image.open(bench.data.target(name)).convert("RGB"))
 
 
 FINE = Descriptor(l_grid=8, ab_grid=4)
 FINE_W = Descriptor(l_grid=8, ab_grid=4, ab_weight=0.5)
 FINE_W25 = Descriptor(l_grid=8, ab_grid=4, ab_weight=0.25)
+YL = replace(FINE_W, space="y-lab")
 
 CONFIGS: dict[str, Builder] = {
     "classic": _classic,
@@ -224,7 +236,41 @@ CONFIGS: dict[str, Builder] = {
     "L8ab4-rot8-ssim.3-flow+improve": _recipe(
         descriptor=FINE, orientations=8, ssim_weight=0.3, assign="flow", improve=3
     ),
+    # the diversity constraints and the penalty, with the best cheap descriptor
+    "YL8ab4-W.5-p.01": _recipe(descriptor=replace(FINE_W, space="y-lab"), penalty=0.01),
+    "YL8ab4-W.5-p0-md2": _recipe(
+        descriptor=replace(FINE_W, space="y-lab"), penalty=0.0, min_distance=2
+    ),
+    "YL8ab4-W.5-p0-cap2%": _recipe(
+        descriptor=replace(FINE_W, space="y-lab"), penalty=0.0, max_uses=0.02
+    ),
+    "YL8ab4-W.5-p0-cap5%": _recipe(
+        descriptor=replace(FINE_W, space="y-lab"), penalty=0.0, max_uses=0.05
+    ),
+    # flat tiles exempt: a flat tile counts as 5 (or 20) for max uses and min distance
+    "YL8ab4-W.5-p0-flat5": _recipe(
+        descriptor=replace(FINE_W, space="y-lab"), penalty=0.0, flat_copies=4
+    ),
+    "YL8ab4-W.5-p0-flat20": _recipe(
+        descriptor=replace(FINE_W, space="y-lab"), penalty=0.0, flat_copies=19
+    ),
+    # the best cheap combination: metric-aligned descriptor, SSIM at 8 px, penalty 0
+    "Y-ssim8": _recipe(descriptor=YL, penalty=0.0, ssim_weight=0.3, match_size=8),
+    "Y-ssim8-flat20": _recipe(
+        descriptor=YL, penalty=0.0, ssim_weight=0.3, match_size=8, flat_copies=19
+    ),
+    "Y-ssim8-flat20-blend.5": _recipe(
+        blend=0.5, descriptor=YL, penalty=0.0, ssim_weight=0.3, match_size=8, flat_copies=19
+    ),
+    "Y-ssim8-blend.5": _recipe(
+        blend=0.5, descriptor=YL, penalty=0.0, ssim_weight=0.3, match_size=8
+    ),
+    "Y-ssim.5-8": _recipe(descriptor=YL, penalty=0.0, ssim_weight=0.5, match_size=8),
     # blended (issue 14 item 2)
+    "mf-div-blend.75": _api(max_uses="1%", blend=0.75),
+    "YL8ab4-W.5-p0-blend.75": _recipe(
+        blend=0.75, descriptor=replace(FINE_W, space="y-lab"), penalty=0.0
+    ),
     "L8ab4-W.5-p0-blend.5": _recipe(blend=0.5, descriptor=FINE_W, penalty=0.0),
     "L8ab4-W.5-rot8-p0+improve-blend.5": _recipe(
         blend=0.5, descriptor=FINE_W, orientations=8, penalty=0.0, improve=3
@@ -232,6 +278,11 @@ CONFIGS: dict[str, Builder] = {
 }
 MAIN = ["classic", "mf-best", "mf-div", "mf-div-blend", "R0", "L8ab4-W.5-p0",
         "L8ab4-W.5-rot8-p0+improve"]  # fmt: skip
+KEY = [
+    "classic", "mf-best", "mf-div", "mf-div-blend", "R0", "p0", "W.5", "best-rgb5", "rgb5-p0",
+    "L8ab4-W.5-p0", "YL8ab4-W.5-p0", "YL8ab4-W.35-p0", "YL8ab8-W.5-p0", "L8ab4-W.5-mirror-p0",
+    "YL8ab4-W.5-p0-blend.5", "YL8ab4-W.5-rot8-p0+improve",
+]  # fmt: skip
 SWEEP = [
     # the classic tool and mosaicfast as it is
     "classic", "mf-best", "mf-div", "mf-div-blend", "mf-combined",
@@ -256,18 +307,35 @@ def run(
     for name in targets:
         target = Image.open(bench.data.target(name)).convert("RGB")
         for config in configs:
-            assignment, image, match_s, render_s = CONFIGS[config](bench, name)
-            quality = evaluate(target, image, assignment)
+            built = CONFIGS[config](bench, name)
+            quality = evaluate(target, built.image, built.assignment)
             row = Row(name, config, quality.ssim, quality.delta_e, quality.distinct,
-                      quality.max_uses, quality.adjacent_duplicates, match_s, render_s)  # fmt: skip
+                      quality.max_uses, quality.adjacent_duplicates, built.match_s,
+                      built.render_s)  # fmt: skip
+            textured = {}
+            if not config.startswith("mf-"):  # ids are the library's tile order
+                uses, adjacent = textured_diversity(built.assignment, bench.flat)
+                textured = {"textured_max_uses": uses, "textured_adjacent": adjacent}
             rows.append(row)
             print(_line(row), flush=True)
             with open(results, "a") as log:
-                log.write(json.dumps({**asdict(row), "time": time.time()}) + "\n")
+                record = {**asdict(row), **textured, "stages": built.stages,
+                          "time": time.time()}  # fmt: skip
+                log.write(json.dumps(record) + "\n")
             if save is not None:
                 save.mkdir(parents=True, exist_ok=True)
-                image.save(save / f"{name}-{config}.jpg", quality=88)
+                built.image.save(save / f"{name}-{config}.jpg", quality=88)
     return rows
+
+
+def textured_diversity(assignment: np.ndarray, flat: np.ndarray) -> tuple[int, float]:
+    """Most uses of one tile and the share of neighbouring cells holding one same tile,
+    counting textured tiles only (each cell of a flat tile counted as a tile of its own:
+    a repeated flat tile shows no clump)."""
+    ids = np.where(flat[assignment], -1 - np.arange(assignment.size).reshape(assignment.shape),
+                   assignment)  # fmt: skip
+    _, _, max_uses, adjacent = diversity(ids)
+    return max_uses, adjacent
 
 
 HEADER = ("| target | setting | SSIM | ΔE2000 | distinct | max uses | adjacent dupes "
@@ -284,7 +352,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", default="all", help="comma-separated names, or all")
     parser.add_argument(
-        "--configs", default="main", help="comma-separated names, main, sweep or all"
+        "--configs", default="main", help="comma-separated names, main, key, sweep or all"
     )
     parser.add_argument("--tiles", type=int, default=10_000)
     parser.add_argument("--save", action="store_true", help="keep the mosaics as JPEGs")
@@ -292,7 +360,7 @@ def main() -> None:
                         help="append the rows to this JSON-lines file")  # fmt: skip
     args = parser.parse_args()
     targets = [t.name for t in TARGETS] if args.targets == "all" else args.targets.split(",")
-    configs = {"main": MAIN, "sweep": SWEEP, "all": list(CONFIGS)}.get(
+    configs = {"main": MAIN, "key": KEY, "sweep": SWEEP, "all": list(CONFIGS)}.get(
         args.configs
     ) or args.configs.split(",")
     unknown = [c for c in configs if c not in CONFIGS]
