@@ -276,7 +276,7 @@ class Matcher:
         m = rows * cols
         space = self.tile_descriptors(recipe.descriptor, recipe.orientations)
         lap("tile descriptors")
-        cells = recipe.descriptor(_cells(target, grid, SAMPLE))
+        cells = recipe.descriptor(cell_samples(target, grid, SAMPLE))
         lap("describe")
         k = min(recipe.candidates, self.n)
         found = self._candidates(cells, space, k)
@@ -322,7 +322,7 @@ class Matcher:
         self, found: Candidates, target: Image.Image, grid: tuple[int, int], recipe: Recipe
     ) -> Candidates:
         size = recipe.match_size
-        cell_luma = luminance(_cells(target, grid, size))
+        cell_luma = luminance(cell_samples(target, grid, size))
         patches = self.tile_luma(size, recipe.orientations)
         order = _orientation_list(recipe.orientations)
         slot = np.array([order.index(o) if o in order else 0 for o in range(8)])
@@ -404,7 +404,7 @@ def _box_resize(tiles: NDArray[np.uint8], size: int) -> NDArray[np.uint8]:
     )
 
 
-def _cells(target: Image.Image, grid: tuple[int, int], side: int) -> NDArray[np.uint8]:
+def cell_samples(target: Image.Image, grid: tuple[int, int], side: int) -> NDArray[np.uint8]:
     """``(rows * cols, side, side, 3)``: the target resized (area averaging) and cut."""
     rows, cols = grid
     pixels = resize_image(np.asarray(target.convert("RGB")), (cols * side, rows * side),

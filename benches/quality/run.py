@@ -152,6 +152,16 @@ FINE_W = Descriptor(l_grid=8, ab_grid=4, ab_weight=0.5)
 FINE_W25 = Descriptor(l_grid=8, ab_grid=4, ab_weight=0.25)
 YL = replace(FINE_W, space="y-lab")
 
+# The best combination measured: Y'-luma 8x8 + a*b* 4x4 at weight 0.5, SSIM re-ranking
+# at 8 px (weight 0.3), penalty 0, a flat tile counting as 20 tiles for both limits.
+BEST = {"descriptor": YL, "penalty": 0.0, "ssim_weight": 0.3, "match_size": 8,
+        "flat_copies": 19}  # fmt: skip
+
+
+def _best(**changes: object) -> Builder:
+    return _recipe(**{**BEST, **changes})  # type: ignore[arg-type]
+
+
 CONFIGS: dict[str, Builder] = {
     "classic": _classic,
     # mosaicfast as it is (the real API, Rust core); max uses 1% of the cells
@@ -179,26 +189,22 @@ CONFIGS: dict[str, Builder] = {
     "best-rgb5": _recipe(descriptor=Descriptor(space="rgb"), assign="best"),
     "rgb5-p0": _recipe(descriptor=Descriptor(space="rgb"), penalty=0.0),
     "rgb-L8ab4-W.5-p0": _recipe(descriptor=replace(FINE_W, space="rgb"), penalty=0.0),
-    "YL8ab4-W.5-p0": _recipe(descriptor=replace(FINE_W, space="y-lab"), penalty=0.0),
+    "YL8ab4-W.5-p0": _recipe(descriptor=YL, penalty=0.0),
     "YL8ab4-W.35-p0": _recipe(
         descriptor=replace(FINE_W, ab_weight=0.35, space="y-lab"), penalty=0.0
     ),
     "YL8ab4-W.7-p0": _recipe(descriptor=replace(FINE_W, ab_weight=0.7, space="y-lab"), penalty=0.0),
     "YL8ab8-W.5-p0": _recipe(descriptor=replace(FINE_W, ab_grid=8, space="y-lab"), penalty=0.0),
-    "best-YL8ab4-W.5": _recipe(descriptor=replace(FINE_W, space="y-lab"), assign="best"),
-    "YL8ab4-W.5-rot8-p0+improve": _recipe(
-        descriptor=replace(FINE_W, space="y-lab"), orientations=8, penalty=0.0, improve=3
-    ),
+    "best-YL8ab4-W.5": _recipe(descriptor=YL, assign="best"),
+    "YL8ab4-W.5-rot8-p0+improve": _recipe(descriptor=YL, orientations=8, penalty=0.0, improve=3),
     "YL8ab4-W.5-mirror-opt+improve": _recipe(
-        descriptor=replace(FINE_W, space="y-lab"),
+        descriptor=YL,
         orientations=2,
         assign="optimal",
         penalty=0.0,
         improve=3,
     ),
-    "YL8ab4-W.5-p0-blend.5": _recipe(
-        blend=0.5, descriptor=replace(FINE_W, space="y-lab"), penalty=0.0
-    ),
+    "YL8ab4-W.5-p0-blend.5": _recipe(blend=0.5, descriptor=YL, penalty=0.0),
     # SSIM re-ranking
     "ssim.3": _recipe(ssim_weight=0.3),
     "ssim.5": _recipe(ssim_weight=0.5),
@@ -237,40 +243,27 @@ CONFIGS: dict[str, Builder] = {
         descriptor=FINE, orientations=8, ssim_weight=0.3, assign="flow", improve=3
     ),
     # the diversity constraints and the penalty, with the best cheap descriptor
-    "YL8ab4-W.5-p.01": _recipe(descriptor=replace(FINE_W, space="y-lab"), penalty=0.01),
-    "YL8ab4-W.5-p0-md2": _recipe(
-        descriptor=replace(FINE_W, space="y-lab"), penalty=0.0, min_distance=2
-    ),
-    "YL8ab4-W.5-p0-cap2%": _recipe(
-        descriptor=replace(FINE_W, space="y-lab"), penalty=0.0, max_uses=0.02
-    ),
-    "YL8ab4-W.5-p0-cap5%": _recipe(
-        descriptor=replace(FINE_W, space="y-lab"), penalty=0.0, max_uses=0.05
-    ),
+    "YL8ab4-W.5-p.01": _recipe(descriptor=YL, penalty=0.01),
+    "YL8ab4-W.5-p0-md2": _recipe(descriptor=YL, penalty=0.0, min_distance=2),
+    "YL8ab4-W.5-p0-cap2%": _recipe(descriptor=YL, penalty=0.0, max_uses=0.02),
+    "YL8ab4-W.5-p0-cap5%": _recipe(descriptor=YL, penalty=0.0, max_uses=0.05),
     # flat tiles exempt: a flat tile counts as 5 (or 20) for max uses and min distance
-    "YL8ab4-W.5-p0-flat5": _recipe(
-        descriptor=replace(FINE_W, space="y-lab"), penalty=0.0, flat_copies=4
-    ),
-    "YL8ab4-W.5-p0-flat20": _recipe(
-        descriptor=replace(FINE_W, space="y-lab"), penalty=0.0, flat_copies=19
-    ),
+    "YL8ab4-W.5-p0-flat5": _recipe(descriptor=YL, penalty=0.0, flat_copies=4),
+    "YL8ab4-W.5-p0-flat20": _recipe(descriptor=YL, penalty=0.0, flat_copies=19),
     # the best cheap combination: metric-aligned descriptor, SSIM at 8 px, penalty 0
-    "Y-ssim8": _recipe(descriptor=YL, penalty=0.0, ssim_weight=0.3, match_size=8),
-    "Y-ssim8-flat20": _recipe(
-        descriptor=YL, penalty=0.0, ssim_weight=0.3, match_size=8, flat_copies=19
-    ),
-    "Y-ssim8-flat20-blend.5": _recipe(
-        blend=0.5, descriptor=YL, penalty=0.0, ssim_weight=0.3, match_size=8, flat_copies=19
-    ),
-    "Y-ssim8-blend.5": _recipe(
-        blend=0.5, descriptor=YL, penalty=0.0, ssim_weight=0.3, match_size=8
-    ),
+    "Y-ssim8": _best(flat_copies=0),
+    "Y-ssim8-flat20": _best(),
+    "Y-ssim8-flat20-blend.5": _best(blend=0.5),
+    "Y-ssim8-flat20-blend.75": _best(blend=0.75),
+    "Y-ssim8-flat20-mirror": _best(orientations=2),
+    "Y-ssim8-flat20-rot8": _best(orientations=8),
+    "Y.7-ssim8-flat20-mirror": _best(descriptor=replace(YL, ab_weight=0.7), orientations=2),
+    "Y1-ssim8-flat20-mirror": _best(descriptor=replace(YL, ab_weight=1.0), orientations=2),
+    "Y-ssim8-blend.5": _best(flat_copies=0, blend=0.5),
     "Y-ssim.5-8": _recipe(descriptor=YL, penalty=0.0, ssim_weight=0.5, match_size=8),
     # blended (issue 14 item 2)
     "mf-div-blend.75": _api(max_uses="1%", blend=0.75),
-    "YL8ab4-W.5-p0-blend.75": _recipe(
-        blend=0.75, descriptor=replace(FINE_W, space="y-lab"), penalty=0.0
-    ),
+    "YL8ab4-W.5-p0-blend.75": _recipe(blend=0.75, descriptor=YL, penalty=0.0),
     "L8ab4-W.5-p0-blend.5": _recipe(blend=0.5, descriptor=FINE_W, penalty=0.0),
     "L8ab4-W.5-rot8-p0+improve-blend.5": _recipe(
         blend=0.5, descriptor=FINE_W, orientations=8, penalty=0.0, improve=3
