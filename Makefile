@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 WHEEL_TOOLS := $(VENV)/.wheel-tools
 
-.PHONY: build browser demo test bench bench-library bench-video venv wheel wheel-check clean
+.PHONY: build browser demo test bench bench-quality bench-library bench-video venv wheel wheel-check clean
 
 $(STAMP): pyproject.toml Cargo.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,14 @@ wheel-check: wheel
 # BENCH_ARGS="--no-build -k search".
 bench: build
 	$(PY) benches/report.py $(if $(filter-out 0,$(QUICK)),--quick,$(if $(BENCH_ARGS),,--docs)) $(BENCH_ARGS)
+
+# Fidelity and diversity against the classic tool's rule on real photos (issue 14): each
+# target built with the main settings, a table printed (benches/quality/run.py --help).
+# Data made once in .bench/quality: 10 targets and 10,000 tile photos cropped from the
+# sample photos of scikit-image, scikit-learn, matplotlib, PyWavelets and Debian's
+# opencv-doc (apt-get install opencv-doc), indexed by mosaicfast index.
+bench-quality: build
+	$(PY) benches/quality/run.py $(BENCH_ARGS)
 
 # Tile library at scale: 190,000 tiles and 120 12-MP photos (data made once in .bench/data).
 bench-library: build
