@@ -58,6 +58,9 @@ const INF: i64 = i64::MAX / 4;
 const REPORT_EVERY: Duration = Duration::from_millis(100);
 /// Cells a reverse bid compares exactly (per orientation).
 const RIVALS: usize = 16;
+/// A reverse auction that starts with fewer free priced slots than the cells
+/// over this searches the rivals of the tiles it frees as they come.
+const FEW_FREE: usize = 8;
 
 /// The cost problem: cells against tiles, and how many uses a tile allows.
 #[derive(Debug, Clone, Copy)]
@@ -591,11 +594,14 @@ impl<'a> Auction<'a> {
         if queue.is_empty() {
             return Ok(());
         }
-        let mut wanted: Vec<u32> = queue
-            .iter()
-            .copied()
-            .chain(self.tile_of.iter().copied().filter(|&t| t != NONE))
-            .collect();
+        // Many free slots: their moves will free most held tiles, so one
+        // search gives every held tile its rivals. Few: the tiles they free
+        // are searched as they come (a search of every held tile costs as
+        // much as re-pricing every cell).
+        let mut wanted: Vec<u32> = queue.iter().copied().collect();
+        if wanted.len() * FEW_FREE > self.m {
+            wanted.extend(self.tile_of.iter().copied().filter(|&t| t != NONE));
+        }
         wanted.sort_unstable();
         wanted.dedup();
         let mut rivals: Vec<Option<Rivals>> = (0..self.n).map(|_| None).collect();

@@ -133,6 +133,26 @@ fn heavy_competition_and_near_square_are_certified() {
 }
 
 #[test]
+fn cells_that_run_out_of_their_pools_are_repriced() {
+    // One colour for every cell and more cells than a pool holds tiles: the
+    // cells pass their whole pools before the prices settle and are re-priced;
+    // the rivals of freed tiles are searched as they come (few free slots
+    // with a price).
+    let (m, n, dim) = (520, 800, 3);
+    let cells = vec![500i16; m * dim];
+    let tiles: Vec<i16> = values(n * dim, 400, 77).iter().map(|v| v + 300).collect();
+    let (costs, got) = solve_certified(&cells, &tiles, dim, false, 1);
+    assert!(got.progress.repriced > m as u64, "pools ran out");
+    let mut best: Vec<i64> = costs[..n].to_vec();
+    best.sort_unstable();
+    let least: i64 = best[..m].iter().sum();
+    assert_eq!(
+        got.total_cost, least,
+        "identical cells take the m cheapest tiles"
+    );
+}
+
+#[test]
 fn same_result_for_any_thread_count() {
     let dim = 24;
     let cells = values(120 * dim, 300, 5);
