@@ -219,7 +219,7 @@ def penalised_greedy(
         fixed_arr,
         n_tiles,
         penalty=float(penalty),
-        grid=(rows, cols),
+        shape=(rows, cols),
         max_uses=max_uses,
         min_distance=min_distance,
     )
