@@ -1,9 +1,9 @@
-//! The one error type of the core. Every fallible function returns it; `lib.rs`
-//! maps it once to a Python exception, so nothing here knows about Python.
+//! The one error type of the core. Every fallible function returns it; `bind.rs`
+//! maps it once to a Python exception, so nothing else knows about Python.
 
 use thiserror::Error;
 
-/// Why a core function refused its input.
+/// Why a core function refused its input or failed.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CoreError {
     /// An array has the wrong shape or memory layout.
@@ -18,6 +18,9 @@ pub enum CoreError {
     /// A thread pool could not be created.
     #[error("could not start {threads} worker threads: {reason}")]
     ThreadPool { threads: usize, reason: String },
+    /// A bug: a panic was caught or a result had an impossible shape.
+    #[error("internal error in the mosaicfast core ({0}); please report it")]
+    Internal(String),
 }
 
 pub type CoreResult<T> = Result<T, CoreError>;

@@ -6,6 +6,7 @@
 //! reach Python.
 
 pub mod assign;
+mod bind;
 pub mod blend;
 pub mod descriptors;
 pub mod downsample;
@@ -21,165 +22,17 @@ pub mod ssim;
 #[cfg(test)]
 mod testdata;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
-use numpy::ndarray::{Array2, Array4};
 use numpy::{
-    IntoPyArray, PyArray2, PyArray4, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3,
-    PyReadonlyArray4, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArray4, PyReadonlyArray1, PyReadonlyArray2,
+    PyReadonlyArray3, PyReadonlyArray4, PyReadwriteArray3, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::error::{CoreError, CoreResult};
-
-fn to_py_err(err: CoreError) -> PyErr {
-    match err {
-        CoreError::ThreadPool { .. } => PyRuntimeError::new_err(err.to_string()),
-        CoreError::Interrupted => PyKeyboardInterrupt::new_err(err.to_string()),
-        CoreError::Shape(_) | CoreError::Argument(_) => PyValueError::new_err(err.to_string()),
-    }
-}
-
-/// Runs `work` without the GIL on a pool of `threads` workers.
-fn run_detached<T: Send>(
-    py: Python<'_>,
-    threads: Option<usize>,
-    work: impl FnOnce() -> CoreResult<T> + Send,
-) -> PyResult<T> {
-    let pool = pool::thread_pool(threads).map_err(to_py_err)?;
-    let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(|| pool.install(work))));
-    match outcome {
-        Ok(result) => result.map_err(to_py_err),
-        Err(_) => Err(PyRuntimeError::new_err(PANIC_MESSAGE)),
-    }
-}
-
-const PANIC_MESSAGE: &str =
-    "internal error in the mosaicfast core (a Rust panic was caught); please report it";
-
-/// [`run_detached`] for work that reports progress: the work runs on the pool
-/// while this thread, which holds no rayon worker, passes each report to the
-/// Python `callback` (with the GIL). An exception raised by the callback (e.g.
-/// `KeyboardInterrupt` from a signal check) stops the work and is re-raised.
-fn run_observed<T: Send>(
-    py: Python<'_>,
-    threads: Option<usize>,
-    callback: Option<&Bound<'_, PyAny>>,
-    work: impl FnOnce(&mut dyn optimal::Observer) -> CoreResult<T> + Send,
-) -> PyResult<T> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::mpsc;
-
-    let pool = pool::thread_pool(threads).map_err(to_py_err)?;
-    let callback: Option<Py<PyAny>> = callback.map(|c| c.clone().unbind());
-    let stop = AtomicBool::new(false);
-    let (sender, receiver) = mpsc::sync_channel::<optimal::Progress>(1);
-    let (outcome, raised) = py.detach(move || {
-        std::thread::scope(|scope| {
-            let worker = scope.spawn(|| {
-                let mut observer = |progress: &optimal::Progress| {
-                    // A closed channel means nobody listens any more: go on.
-                    let _ = sender.send(progress.clone());
-                    !stop.load(Ordering::Relaxed)
-                };
-                let result =
-                    catch_unwind(AssertUnwindSafe(|| pool.install(|| work(&mut observer))));
-                drop(sender);
-                result
-            });
-            let mut raised: Option<PyErr> = None;
-            for progress in receiver.iter() {
-                let Some(callback) = callback.as_ref().filter(|_| raised.is_none()) else {
-                    continue;
-                };
-                Python::attach(|py| {
-                    let report = progress_dict(py, &progress)
-                        .and_then(|dict| callback.bind(py).call1((dict,)).map(drop))
-                        .and_then(|()| py.check_signals());
-                    if let Err(err) = report {
-                        stop.store(true, Ordering::Relaxed);
-                        raised = Some(err);
-                    }
-                });
-            }
-            (worker.join(), raised)
-        })
-    });
-    if let Some(err) = raised {
-        return Err(err);
-    }
-    match outcome {
-        Ok(Ok(result)) => result.map_err(to_py_err),
-        _ => Err(PyRuntimeError::new_err(PANIC_MESSAGE)),
-    }
-}
-
-/// A progress report as a Python dict.
-fn progress_dict<'py>(
-    py: Python<'py>,
-    progress: &optimal::Progress,
-) -> PyResult<Bound<'py, PyDict>> {
-    let dict = PyDict::new(py);
-    dict.set_item("stage", progress.stage)?;
-    dict.set_item("phase", progress.phase)?;
-    dict.set_item("phases", progress.phases)?;
-    dict.set_item("checks", progress.checks)?;
-    dict.set_item("unassigned", progress.unassigned)?;
-    dict.set_item("bids", progress.bids)?;
-    dict.set_item("reverse_bids", progress.reverse_bids)?;
-    dict.set_item("repriced", progress.repriced)?;
-    dict.set_item("passes", progress.passes)?;
-    dict.set_item("pairs_added", progress.pairs_added)?;
-    dict.set_item("improved", progress.improved)?;
-    Ok(dict)
-}
-
-fn contiguous<'a, T>(slice: Option<&'a [T]>, what: &str) -> PyResult<&'a [T]> {
-    slice.ok_or_else(|| PyValueError::new_err(format!("{what} must be a C-contiguous array")))
-}
-
-fn to_array2<T>(values: Vec<T>, rows: usize, cols: usize) -> PyResult<Array2<T>> {
-    Array2::from_shape_vec((rows, cols), values)
-        .map_err(|e| PyRuntimeError::new_err(format!("internal shape error: {e}")))
-}
-
-fn to_array4<T>(values: Vec<T>, shape: [usize; 4]) -> PyResult<Array4<T>> {
-    Array4::from_shape_vec(shape, values)
-        .map_err(|e| PyRuntimeError::new_err(format!("internal shape error: {e}")))
-}
-
-/// The values per descriptor of `cells`, which `tiles` must share.
-fn descriptor_width(
-    cells: &PyReadonlyArray2<'_, i16>,
-    tiles: &PyReadonlyArray2<'_, i16>,
-) -> PyResult<usize> {
-    let dim = cells.shape()[1];
-    if tiles.shape()[1] != dim {
-        return Err(PyValueError::new_err(format!(
-            "cells have {dim} values per descriptor but tiles have {}",
-            tiles.shape()[1]
-        )));
-    }
-    Ok(dim)
-}
-
-/// The ``(indices, distances)`` of a top-k search, both ``(m, k)`` ``int64``.
-type TopKArrays<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<i64>>);
-
-/// A top-k result as Python arrays.
-fn topk_arrays(
-    py: Python<'_>,
-    found: search::TopK,
-    m: usize,
-    k: usize,
-) -> PyResult<TopKArrays<'_>> {
-    Ok((
-        to_array2(found.indices, m, k)?.into_pyarray(py),
-        to_array2(found.distances, m, k)?.into_pyarray(py),
-    ))
-}
+use crate::bind::{
+    array2, array4, candidate_lists, descriptor_width, optional_slice, progress_dict, require,
+    rgb_shape, run_detached, run_observed, slice, slice_mut, topk_arrays, TopKArrays,
+};
 
 /// Colour-grid descriptors of a stack of tiles.
 ///
@@ -204,19 +57,12 @@ fn tile_descriptors<'py>(
     grid: usize,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray2<i16>>> {
-    let shape = tiles.shape();
-    if shape[3] != 3 {
-        return Err(PyValueError::new_err(format!(
-            "tiles must have 3 colour channels in the last axis, got {}",
-            shape[3]
-        )));
-    }
-    let dims = [shape[0], shape[1], shape[2]];
-    let pixels = contiguous(tiles.as_slice().ok(), "tiles")?;
+    let dims = rgb_shape::<3>(tiles.shape(), "tiles")?;
+    let pixels = slice(&tiles, "tiles")?;
     let out = run_detached(py, threads, || {
         descriptors::tile_descriptors(pixels, dims, grid)
     })?;
-    Ok(to_array2(out, dims[0], 3 * grid * grid)?.into_pyarray(py))
+    Ok(array2(py, out, dims[0], 3 * grid * grid)?)
 }
 
 /// Colour-grid descriptors of the ``rows x cols`` cells of an image.
@@ -246,19 +92,12 @@ fn cell_descriptors<'py>(
     grid: usize,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray2<i16>>> {
-    let shape = image.shape();
-    if shape[2] != 3 {
-        return Err(PyValueError::new_err(format!(
-            "image must have 3 colour channels in the last axis, got {}",
-            shape[2]
-        )));
-    }
-    let dims = [shape[0], shape[1]];
-    let pixels = contiguous(image.as_slice().ok(), "image")?;
+    let dims = rgb_shape::<2>(image.shape(), "image")?;
+    let pixels = slice(&image, "image")?;
     let out = run_detached(py, threads, || {
         descriptors::cell_descriptors(pixels, dims, [rows, cols], grid)
     })?;
-    Ok(to_array2(out, rows * cols, 3 * grid * grid)?.into_pyarray(py))
+    Ok(array2(py, out, rows * cols, 3 * grid * grid)?)
 }
 
 /// Exhaustive top-k search of every cell descriptor against every tile.
@@ -301,27 +140,18 @@ fn search_topk<'py>(
     threads: Option<usize>,
     kernel: Option<&str>,
 ) -> PyResult<TopKArrays<'py>> {
-    let dim = descriptor_width(&cells, &tiles)?;
-    let m = cells.shape()[0];
-    let cell_values = contiguous(cells.as_slice().ok(), "cells")?;
-    let tile_values = contiguous(tiles.as_slice().ok(), "tiles")?;
-    let offset_values = match &offsets {
-        Some(o) => Some(contiguous(o.as_slice().ok(), "offsets")?),
-        None => None,
-    };
-    let simd = kernels::Simd::requested(kernel).map_err(to_py_err)?;
+    let dim = descriptor_width(cells.shape(), tiles.shape())?;
+    let (cell_values, tile_values) = (slice(&cells, "cells")?, slice(&tiles, "tiles")?);
+    let offset_values = optional_slice(&offsets, "offsets")?;
+    let simd = kernels::Simd::requested(kernel)?;
     let found = run_detached(py, threads, || match offset_values {
         None => search::search_topk_with(simd, cell_values, tile_values, dim, k),
-        Some(values) => search::search_topk_offsets(
-            simd,
-            cell_values,
-            tile_values,
-            dim,
-            k,
-            search::Offsets { values, scale },
-        ),
+        Some(values) => {
+            let offsets = search::Offsets { values, scale };
+            search::search_topk_offsets(simd, cell_values, tile_values, dim, k, offsets)
+        }
     })?;
-    topk_arrays(py, found, m, k)
+    Ok(topk_arrays(py, found, cells.shape()[0], k)?)
 }
 
 /// Box downsampling of a stack of images by an integer factor.
@@ -350,12 +180,12 @@ fn box_downsample<'py>(
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray4<u8>>> {
     let [n, height, width, channels] = [0, 1, 2, 3].map(|axis| images.shape()[axis]);
-    let values = contiguous(images.as_slice().ok(), "images")?;
+    let values = slice(&images, "images")?;
     let small = run_detached(py, threads, || {
         downsample::box_downsample(values, n, height, width, channels, factor)
     })?;
     let shape = [n, height / factor.max(1), width / factor.max(1), channels];
-    Ok(to_array4(small, shape)?.into_pyarray(py))
+    Ok(array4(py, small, shape)?)
 }
 
 /// Each point's nearest KD-tree leaves until they hold ``shortlist`` tiles.
@@ -391,18 +221,19 @@ fn probe_leaves<'py>(
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray2<i64>>> {
     let dims = points.shape()[1];
-    if lower.shape() != upper.shape() || lower.shape()[1] != dims {
-        return Err(PyValueError::new_err(format!(
-            "boxes must be (leaves, {dims}) like the points, got {:?} and {:?}",
-            lower.shape(),
-            upper.shape()
-        )));
-    }
-    let m = points.shape()[0];
-    let point_values = contiguous(points.as_slice().ok(), "points")?;
-    let lower_values = contiguous(lower.as_slice().ok(), "lower")?;
-    let upper_values = contiguous(upper.as_slice().ok(), "upper")?;
-    let count_values = contiguous(counts.as_slice().ok(), "counts")?;
+    require(
+        lower.shape() == upper.shape() && lower.shape()[1] == dims,
+        || {
+            format!(
+                "boxes must be (leaves, {dims}) like the points, got {:?} and {:?}",
+                lower.shape(),
+                upper.shape()
+            )
+        },
+    )?;
+    let point_values = slice(&points, "points")?;
+    let (lower_values, upper_values) = (slice(&lower, "lower")?, slice(&upper, "upper")?);
+    let count_values = slice(&counts, "counts")?;
     let (found, width) = run_detached(py, threads, || {
         pruned::probe_leaves(
             point_values,
@@ -413,7 +244,7 @@ fn probe_leaves<'py>(
             shortlist,
         )
     })?;
-    Ok(to_array2(found, m, width)?.into_pyarray(py))
+    Ok(array2(py, found, points.shape()[0], width)?)
 }
 
 /// Exact top-k search among the tiles of each cell's probed KD-tree leaves.
@@ -453,25 +284,21 @@ fn search_leaves<'py>(
     k: usize,
     threads: Option<usize>,
 ) -> PyResult<TopKArrays<'py>> {
-    let dim = descriptor_width(&cells, &tiles)?;
+    let dim = descriptor_width(cells.shape(), tiles.shape())?;
     let m = cells.shape()[0];
-    if probes.shape()[0] != m {
-        return Err(PyValueError::new_err(format!(
-            "probes has {} rows for {m} cells",
-            probes.shape()[0]
-        )));
-    }
-    let cell_values = contiguous(cells.as_slice().ok(), "cells")?;
-    let tile_values = contiguous(tiles.as_slice().ok(), "tiles")?;
+    require(probes.shape()[0] == m, || {
+        format!("probes has {} rows for {m} cells", probes.shape()[0])
+    })?;
+    let (cell_values, tile_values) = (slice(&cells, "cells")?, slice(&tiles, "tiles")?);
     let leaves = pruned::Leaves {
-        starts: contiguous(starts.as_slice().ok(), "starts")?,
-        ids: contiguous(ids.as_slice().ok(), "ids")?,
+        starts: slice(&starts, "starts")?,
+        ids: slice(&ids, "ids")?,
     };
-    let probe_values = contiguous(probes.as_slice().ok(), "probes")?;
+    let probe_values = slice(&probes, "probes")?;
     let found = run_detached(py, threads, || {
         pruned::search_leaves(cell_values, tile_values, dim, leaves, probe_values, k)
     })?;
-    topk_arrays(py, found, m, k)
+    Ok(topk_arrays(py, found, m, k)?)
 }
 
 /// Mean SSIM of every cell with each of its candidate tiles, as
@@ -519,19 +346,22 @@ fn ssim_candidates<'py>(
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let (cell_shape, tile_shape) = (cells.shape(), tiles.shape());
     let side = cell_shape[1];
-    if cell_shape[2] != side || tile_shape[1..] != cell_shape[1..] {
-        return Err(PyValueError::new_err(format!(
-            "cells and tiles must be square patches of one size, got {cell_shape:?} and \
+    require(
+        cell_shape[2] == side && tile_shape[1..] == cell_shape[1..],
+        || {
+            format!(
+                "cells and tiles must be square patches of one size, got {cell_shape:?} and \
              {tile_shape:?}"
-        )));
-    }
+            )
+        },
+    )?;
     let (m, k) = (candidates.shape()[0], candidates.shape()[1]);
-    if m != cell_shape[0] {
-        return Err(PyValueError::new_err(format!(
+    require(m == cell_shape[0], || {
+        format!(
             "candidates must have one row per cell ({}), got {m}",
             cell_shape[0]
-        )));
-    }
+        )
+    })?;
     let params = ssim::SsimParams {
         window: match sigma {
             Some(sigma) => ssim::Window::Gaussian { sigma },
@@ -540,34 +370,12 @@ fn ssim_candidates<'py>(
         data_range,
         sample_covariance,
     };
-    let cell_values = contiguous(cells.as_slice().ok(), "cells")?;
-    let tile_values = contiguous(tiles.as_slice().ok(), "tiles")?;
-    let picks = contiguous(candidates.as_slice().ok(), "candidates")?;
+    let (cell_values, tile_values) = (slice(&cells, "cells")?, slice(&tiles, "tiles")?);
+    let picks = slice(&candidates, "candidates")?;
     let out = run_detached(py, threads, || {
         ssim::ssim_candidates(cell_values, tile_values, side, picks, k, &params)
     })?;
-    Ok(to_array2(out, m, k)?.into_pyarray(py))
-}
-
-/// Borrows ``cand``/``cost`` as candidate lists of ``n_tiles`` tiles.
-fn candidates<'a>(
-    cand: &'a PyReadonlyArray2<'_, i64>,
-    cost: &'a PyReadonlyArray2<'_, f64>,
-    n_tiles: usize,
-) -> PyResult<assign::Candidates<'a>> {
-    if cand.shape() != cost.shape() {
-        return Err(PyValueError::new_err(format!(
-            "cand and cost must have the same shape, got {:?} and {:?}",
-            cand.shape(),
-            cost.shape()
-        )));
-    }
-    Ok(assign::Candidates {
-        tiles: contiguous(cand.as_slice().ok(), "cand")?,
-        costs: contiguous(cost.as_slice().ok(), "cost")?,
-        k: cand.shape()[1],
-        n_tiles,
-    })
+    Ok(array2(py, out, m, k)?)
 }
 
 /// Visit cells in order, each taking its candidate of least penalised cost.
@@ -586,7 +394,7 @@ fn candidates<'a>(
 ///     Number of tiles.
 /// penalty : float
 ///     Added per earlier use of a tile (>= 0).
-/// grid : tuple of int
+/// shape : tuple of int
 ///     ``(rows, cols)`` of the cells, ``rows * cols == m``, row-major.
 /// max_uses : int, optional
 ///     Most uses of one tile.
@@ -599,31 +407,27 @@ fn candidates<'a>(
 ///     ``(assignment, uses)``: ``(m,)`` tiles (``-1`` where no candidate was
 ///     allowed or the cell was not visited) and ``(n_tiles,)`` uses per tile.
 #[pyfunction]
-#[pyo3(signature = (cand, cost, order, fixed, n_tiles, *, penalty, grid, max_uses=None, min_distance=0))]
+#[pyo3(signature = (cand, cost, order, fixed, n_tiles, *, penalty, shape, max_uses=None, min_distance=0))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn penalised_greedy<'py>(
     py: Python<'py>,
     cand: PyReadonlyArray2<'py, i64>,
     cost: PyReadonlyArray2<'py, f64>,
-    order: numpy::PyReadonlyArray1<'py, i64>,
-    fixed: numpy::PyReadonlyArray1<'py, i64>,
+    order: PyReadonlyArray1<'py, i64>,
+    fixed: PyReadonlyArray1<'py, i64>,
     n_tiles: usize,
     penalty: f64,
-    grid: (usize, usize),
+    shape: (usize, usize),
     max_uses: Option<usize>,
     min_distance: usize,
-) -> PyResult<(
-    Bound<'py, numpy::PyArray1<i64>>,
-    Bound<'py, numpy::PyArray1<i64>>,
-)> {
-    let cand = candidates(&cand, &cost, n_tiles)?;
-    let order = contiguous(order.as_slice().ok(), "order")?;
-    let fixed = contiguous(fixed.as_slice().ok(), "fixed")?;
+) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>)> {
+    let cand = candidate_lists(&cand, &cost, n_tiles)?;
+    let (order, fixed) = (slice(&order, "order")?, slice(&fixed, "fixed")?);
     let options = assign::GreedyOptions {
         penalty,
         max_uses,
         min_distance,
-        grid,
+        grid: shape,
     };
     let out = run_detached(py, None, || {
         assign::penalised_greedy(cand, order, fixed, options)
@@ -661,13 +465,13 @@ fn optimal_assignment<'py>(
     n_tiles: usize,
     capacity: usize,
 ) -> PyResult<(
-    Bound<'py, numpy::PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
     f64,
-    Bound<'py, numpy::PyArray1<f64>>,
-    Bound<'py, numpy::PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
     usize,
 )> {
-    let cand = candidates(&cand, &cost, n_tiles)?;
+    let cand = candidate_lists(&cand, &cost, n_tiles)?;
     let out = run_detached(py, None, || assign::optimal_assignment(cand, capacity))?;
     Ok((
         out.assignment.into_pyarray(py),
@@ -719,19 +523,18 @@ fn optimal_certified<'py>(
     progress: Option<Bound<'py, PyAny>>,
     threads: Option<usize>,
 ) -> PyResult<(
-    Bound<'py, numpy::PyArray1<i64>>,
-    Bound<'py, numpy::PyArray1<bool>>,
-    Bound<'py, numpy::PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<bool>>,
+    Bound<'py, PyArray1<i64>>,
     i64,
-    Bound<'py, numpy::PyArray1<i64>>,
-    Bound<'py, numpy::PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
     Bound<'py, PyDict>,
 )> {
-    let dim = descriptor_width(&cells, &tiles)?;
     let problem = optimal::Problem {
-        cells: contiguous(cells.as_slice().ok(), "cells")?,
-        tiles: contiguous(tiles.as_slice().ok(), "tiles")?,
-        dim,
+        dim: descriptor_width(cells.shape(), tiles.shape())?,
+        cells: slice(&cells, "cells")?,
+        tiles: slice(&tiles, "tiles")?,
         flips,
         capacity,
     };
@@ -775,22 +578,20 @@ fn blend_tiles<'py>(
     targets: PyReadonlyArray4<'py, u8>,
     alpha: f32,
     threads: Option<usize>,
-) -> PyResult<Bound<'py, numpy::PyArray4<u8>>> {
-    let shape = tiles.shape();
-    if shape[3] != 3 || targets.shape() != shape {
-        return Err(PyValueError::new_err(format!(
-            "tiles and targets must both have shape (n, height, width, 3), got {shape:?} and \
-             {:?}",
+) -> PyResult<Bound<'py, PyArray4<u8>>> {
+    let dims = rgb_shape::<3>(tiles.shape(), "tiles")?;
+    require(targets.shape() == tiles.shape(), || {
+        format!(
+            "tiles and targets must both have shape (n, height, width, 3), got {:?} and {:?}",
+            tiles.shape(),
             targets.shape()
-        )));
-    }
-    let dims = [shape[0], shape[1], shape[2]];
-    let tile_pixels = contiguous(tiles.as_slice().ok(), "tiles")?;
-    let target_pixels = contiguous(targets.as_slice().ok(), "targets")?;
+        )
+    })?;
+    let (tile_pixels, target_pixels) = (slice(&tiles, "tiles")?, slice(&targets, "targets")?);
     let out = run_detached(py, threads, || {
         blend::blend_tiles(tile_pixels, target_pixels, dims, alpha)
     })?;
-    Ok(to_array4(out, [dims[0], dims[1], dims[2], 3])?.into_pyarray(py))
+    Ok(array4(py, out, [dims[0], dims[1], dims[2], 3])?)
 }
 
 /// Paint a band of cell rows of a mosaic into ``out``, blending and overlaying
@@ -826,7 +627,7 @@ fn paint_band<'py>(
     py: Python<'py>,
     tiles: PyReadonlyArray4<'py, u8>,
     index: PyReadonlyArray2<'py, i64>,
-    mut out: numpy::PyReadwriteArray3<'py, u8>,
+    mut out: PyReadwriteArray3<'py, u8>,
     flipped: Option<PyReadonlyArray2<'py, bool>>,
     under: Option<PyReadonlyArray3<'py, u8>>,
     blend: f32,
@@ -834,50 +635,42 @@ fn paint_band<'py>(
     threads: Option<usize>,
 ) -> PyResult<()> {
     let (t, cols) = (tiles.shape()[1], index.shape()[1]);
-    if tiles.shape()[2] != t || tiles.shape()[3] != 3 {
-        return Err(PyValueError::new_err(format!(
+    require(tiles.shape()[2] == t && tiles.shape()[3] == 3, || {
+        format!(
             "tiles must have shape (n, t, t, 3), got {:?}",
             tiles.shape()
-        )));
-    }
+        )
+    })?;
     let band_shape = [index.shape()[0] * t, cols * t, 3];
-    if out.shape() != band_shape {
-        return Err(PyValueError::new_err(format!(
+    require(out.shape() == band_shape, || {
+        format!(
             "out must have shape {band_shape:?} for a {:?} index of {t}-px tiles, got {:?}",
             index.shape(),
             out.shape()
-        )));
-    }
-    if flipped.as_ref().is_some_and(|f| f.shape() != index.shape()) {
-        return Err(PyValueError::new_err(
-            "flipped must have the shape of index",
-        ));
-    }
-    if under.as_ref().is_some_and(|u| u.shape() != band_shape) {
-        return Err(PyValueError::new_err(format!(
-            "under must have the shape of out {band_shape:?}"
-        )));
-    }
+        )
+    })?;
+    require(
+        flipped.as_ref().is_none_or(|f| f.shape() == index.shape()),
+        || "flipped must have the shape of index".into(),
+    )?;
+    require(
+        under.as_ref().is_none_or(|u| u.shape() == band_shape),
+        || format!("under must have the shape of out {band_shape:?}"),
+    )?;
     let band = render::Band {
-        tiles: contiguous(tiles.as_slice().ok(), "tiles")?,
+        tiles: slice(&tiles, "tiles")?,
         tile: t,
-        index: contiguous(index.as_slice().ok(), "index")?,
-        flipped: match &flipped {
-            Some(f) => Some(contiguous(f.as_slice().ok(), "flipped")?),
-            None => None,
-        },
+        index: slice(&index, "index")?,
+        flipped: optional_slice(&flipped, "flipped")?,
         cols,
-        under: match &under {
-            Some(u) => Some(contiguous(u.as_slice().ok(), "under")?),
-            None => None,
-        },
+        under: optional_slice(&under, "under")?,
         blend,
         overlay,
     };
-    let out = out
-        .as_slice_mut()
-        .map_err(|_| PyValueError::new_err("out must be a C-contiguous array"))?;
-    run_detached(py, threads, || render::paint_band(&band, out))
+    let out = slice_mut(&mut out, "out")?;
+    Ok(run_detached(py, threads, || {
+        render::paint_band(&band, out)
+    })?)
 }
 
 /// Resize RGB images exactly as Pillow's ``Image.resize(size, Image.Resampling.LANCZOS)``
@@ -921,36 +714,21 @@ fn resize<'py>(
     row_stop: Option<usize>,
     pillow13: bool,
     threads: Option<usize>,
-) -> PyResult<Bound<'py, numpy::PyArray4<u8>>> {
-    let shape = images.shape();
-    if shape[3] != 3 {
-        return Err(PyValueError::new_err(format!(
-            "images must have 3 colour channels in the last axis, got {}",
-            shape[3]
-        )));
-    }
-    let filter = match filter {
-        "lanczos" => resample::Filter::Lanczos,
-        "box" => resample::Filter::Box,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "filter must be 'lanczos' or 'box', got {other:?}"
-            )))
-        }
-    };
-    let dims = [shape[0], shape[1], shape[2]];
-    let rows = row_start..row_stop.unwrap_or(height);
-    let count = rows.len();
-    let pixels = contiguous(images.as_slice().ok(), "images")?;
+) -> PyResult<Bound<'py, PyArray4<u8>>> {
+    let dims = rgb_shape::<3>(images.shape(), "images")?;
+    let filter = resample::Filter::named(filter)?;
     let order = if pillow13 {
         resample::PassOrder::Pillow13
     } else {
         resample::PassOrder::HorizontalFirst
     };
+    let rows = row_start..row_stop.unwrap_or(height);
+    let count = rows.len();
+    let pixels = slice(&images, "images")?;
     let out = run_detached(py, threads, || {
         resample::resize(pixels, dims, [height, width], rows, order, filter)
     })?;
-    Ok(to_array4(out, [dims[0], count, width, 3])?.into_pyarray(py))
+    Ok(array4(py, out, [dims[0], count, width, 3])?)
 }
 
 /// Number of worker threads used when ``threads`` is not given.
@@ -969,9 +747,7 @@ fn default_threads() -> usize {
 ///     If ``MOSAICFAST_KERNEL`` names no kernel, or one this CPU cannot run.
 #[pyfunction]
 fn search_kernel() -> PyResult<&'static str> {
-    kernels::Simd::chosen()
-        .map(kernels::Simd::name)
-        .map_err(to_py_err)
+    Ok(kernels::Simd::chosen().map(kernels::Simd::name)?)
 }
 
 /// Names of the SIMD kernels this CPU can run, slowest first.
@@ -990,28 +766,24 @@ const BUILD_PROFILE: &str = if cfg!(debug_assertions) {
     "release"
 };
 
-#[pymodule]
-fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(tile_descriptors, m)?)?;
-    m.add_function(wrap_pyfunction!(cell_descriptors, m)?)?;
-    m.add_function(wrap_pyfunction!(search_topk, m)?)?;
-    m.add_function(wrap_pyfunction!(probe_leaves, m)?)?;
-    m.add_function(wrap_pyfunction!(search_leaves, m)?)?;
-    m.add_function(wrap_pyfunction!(box_downsample, m)?)?;
-    m.add_function(wrap_pyfunction!(penalised_greedy, m)?)?;
-    m.add_function(wrap_pyfunction!(optimal_assignment, m)?)?;
-    m.add_function(wrap_pyfunction!(optimal_certified, m)?)?;
-    m.add_function(wrap_pyfunction!(ssim_candidates, m)?)?;
-    m.add_function(wrap_pyfunction!(blend_tiles, m)?)?;
-    m.add_function(wrap_pyfunction!(paint_band, m)?)?;
-    m.add_function(wrap_pyfunction!(resize, m)?)?;
-    m.add_function(wrap_pyfunction!(default_threads, m)?)?;
-    m.add_function(wrap_pyfunction!(search_kernel, m)?)?;
-    m.add_function(wrap_pyfunction!(search_kernels, m)?)?;
-    m.add("KERNEL_VAR", kernels::KERNEL_VAR)?;
-    m.add("BUILD_PROFILE", BUILD_PROFILE)?;
-    m.add("MAX_GRID", descriptors::MAX_GRID)?;
-    m.add("VALUE_MIN", search::VALUE_RANGE.0)?;
-    m.add("VALUE_MAX", search::VALUE_RANGE.1)?;
-    Ok(())
+/// The extension module: the wrappers above, and constants the Python side reads.
+#[pymodule(gil_used = false)]
+mod _core {
+    #[pymodule_export]
+    use super::{
+        blend_tiles, box_downsample, cell_descriptors, default_threads, optimal_assignment,
+        optimal_certified, paint_band, penalised_greedy, probe_leaves, resize, search_kernel,
+        search_kernels, search_leaves, search_topk, ssim_candidates, tile_descriptors,
+    };
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn constants(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("KERNEL_VAR", crate::kernels::KERNEL_VAR)?;
+        m.add("BUILD_PROFILE", super::BUILD_PROFILE)?;
+        m.add("MAX_GRID", crate::descriptors::MAX_GRID)?;
+        m.add("VALUE_MIN", crate::search::VALUE_RANGE.0)?;
+        m.add("VALUE_MAX", crate::search::VALUE_RANGE.1)?;
+        Ok(())
+    }
 }

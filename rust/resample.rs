@@ -37,6 +37,17 @@ pub enum Filter {
 }
 
 impl Filter {
+    /// The filter of Pillow's name, `"lanczos"` or `"box"`.
+    pub fn named(name: &str) -> CoreResult<Self> {
+        match name {
+            "lanczos" => Ok(Self::Lanczos),
+            "box" => Ok(Self::Box),
+            other => Err(CoreError::Argument(format!(
+                "filter must be 'lanczos' or 'box', got {other:?}"
+            ))),
+        }
+    }
+
     /// Radius of the kernel in input pixels, before scaling.
     fn support(self) -> f64 {
         match self {

@@ -93,7 +93,7 @@ def penalised_greedy(
     n_tiles: int,
     *,
     penalty: float,
-    grid: tuple[int, int],
+    shape: tuple[int, int],
     max_uses: int | None = None,
     min_distance: int = 0,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]: ...

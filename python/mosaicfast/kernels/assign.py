@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .. import _core
 from ..errors import MosaicfastError
-from .descriptors import descriptor_pair
+from ._checks import candidate_lists, cell_indices, count, descriptor_pair
 
 __all__ = [
     "CERTIFIED",
@@ -98,40 +98,6 @@ class OptimalAssignment:
     total_cost: float
     cell_duals: NDArray[np.float64]
     tile_duals: NDArray[np.float64]
-
-
-def _candidates(cand: ArrayLike, cost: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    cand_arr = np.asarray(cand)
-    cost_arr = np.asarray(cost)
-    if cand_arr.ndim != 2 or cand_arr.shape != cost_arr.shape:
-        raise ValueError(
-            f"cand and cost must be 2-d arrays of the same shape (m, k), "
-            f"got {cand_arr.shape} and {cost_arr.shape}"
-        )
-    if cand_arr.shape[1] == 0:
-        raise ValueError("cand and cost must have at least one candidate per cell (k >= 1)")
-    if not np.issubdtype(cand_arr.dtype, np.integer):
-        raise ValueError(f"cand must hold integer tile indices, got dtype {cand_arr.dtype}")
-    return (
-        np.ascontiguousarray(cand_arr, dtype=np.int64),
-        np.ascontiguousarray(cost_arr, dtype=np.float64),
-    )
-
-
-def _cell_indices(values: ArrayLike, name: str) -> NDArray[np.int64]:
-    arr = np.asarray(values)
-    if arr.ndim != 1 or not (arr.size == 0 or np.issubdtype(arr.dtype, np.integer)):
-        raise ValueError(f"{name} must be a 1-d integer array, got {arr.dtype} {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=np.int64)
-
-
-def _check_capacity(m: int, n_tiles: int, capacity: int) -> None:
-    if capacity < 1:
-        raise ValueError(f"capacity must be at least 1, got {capacity}")
-    if n_tiles * capacity < m:
-        raise ValueError(
-            f"{m} cells cannot be filled from {n_tiles} tiles used at most {capacity} times each"
-        )
 
 
 def hardest_first(cost: ArrayLike) -> NDArray[np.int64]:
@@ -198,7 +164,7 @@ def penalised_greedy(
         (widen that cell's candidates and call again with ``fixed=assignment``),
         and ``(n_tiles,)`` ``int64`` uses per tile.
     """
-    cand_arr, cost_arr = _candidates(cand, cost)
+    cand_arr, cost_arr = candidate_lists(cand, cost)
     m = cand_arr.shape[0]
     if penalty < 0 or not np.isfinite(penalty):
         raise ValueError(f"penalty must be a finite number >= 0, got {penalty}")
@@ -211,15 +177,15 @@ def penalised_greedy(
     rows, cols = shape if shape is not None else (1, m)
     if rows < 0 or cols < 0 or rows * cols != m:
         raise ValueError(f"shape {rows}x{cols} does not have the {m} cells of the candidates")
-    fixed_arr = np.full(m, -1, dtype=np.int64) if fixed is None else _cell_indices(fixed, "fixed")
+    fixed_arr = np.full(m, -1, dtype=np.int64) if fixed is None else cell_indices(fixed, "fixed")
     return _core.penalised_greedy(
         cand_arr,
         cost_arr,
-        _cell_indices(order, "order"),
+        cell_indices(order, "order"),
         fixed_arr,
         n_tiles,
         penalty=float(penalty),
-        grid=(rows, cols),
+        shape=(rows, cols),
         max_uses=max_uses,
         min_distance=min_distance,
     )
@@ -253,9 +219,8 @@ def optimal_assignment(
     InfeasibleAssignmentError
         Some cells cannot all be matched within their candidates.
     """
-    cand_arr, cost_arr = _candidates(cand, cost)
-    m = cand_arr.shape[0]
-    _check_capacity(m, n_tiles, capacity)
+    cand_arr, cost_arr = candidate_lists(cand, cost)
+    capacity = count(capacity, "capacity")
     assignment, total, u, v, unmatched = _core.optimal_assignment(
         cand_arr, cost_arr, n_tiles, capacity
     )
@@ -361,10 +326,7 @@ def certified_optimum(
         (``n * capacity < m``), said before any work.
     """
     cell_arr, tile_arr = descriptor_pair(cells, tiles)
-    n = len(tile_arr) // 2 if flips else len(tile_arr)
-    if flips and len(tile_arr) % 2:
-        raise ValueError("with flips, tiles must hold the tiles and then their mirror images")
-    _check_capacity(len(cell_arr), n, capacity)
+    capacity = count(capacity, "capacity")
     assignment, flipped, costs, total, u, v, stats = _core.optimal_certified(
         cell_arr, tile_arr, capacity, flips=flips, progress=progress, threads=threads
     )

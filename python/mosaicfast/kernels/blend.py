@@ -13,22 +13,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import _core
-from ._checks import fraction
+from ._checks import fraction, pixel_stack
 
 __all__ = ["blend_tiles"]
-
-
-def _pixels(values: ArrayLike, name: str) -> NDArray[np.uint8]:
-    """``values`` as a C-contiguous ``uint8`` ``(n, height, width, 3)`` stack."""
-    arr = np.asarray(values)
-    if arr.ndim != 4 or arr.shape[-1] != 3:
-        raise ValueError(f"{name} must have shape (n, height, width, 3), got {arr.shape}")
-    if arr.dtype != np.uint8:
-        if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"{name} must hold 8-bit integer pixels, got dtype {arr.dtype}")
-        if arr.size and (arr.min() < 0 or arr.max() > 255):
-            raise ValueError(f"{name} values must be within 0..255")
-    return np.ascontiguousarray(arr, dtype=np.uint8)
 
 
 def blend_tiles(
@@ -72,8 +59,8 @@ def blend_tiles(
         values that are not 8-bit pixels, ``alpha`` is not within 0 to 1, or
         ``threads`` is below 1.
     """
-    tile_arr = _pixels(tiles, "tiles")
-    target_arr = _pixels(targets, "targets")
+    tile_arr = pixel_stack(tiles, "tiles")
+    target_arr = pixel_stack(targets, "targets")
     if tile_arr.shape != target_arr.shape:
         raise ValueError(
             f"targets must have the tiles' shape {tile_arr.shape}, got {target_arr.shape}"
@@ -81,6 +68,4 @@ def blend_tiles(
     if tile_arr.size == 0 and tile_arr.shape[0] > 0:
         raise ValueError(f"tiles must have at least one pixel, got shape {tile_arr.shape}")
     alpha = fraction(alpha, "alpha")
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
     return _core.blend_tiles(tile_arr, target_arr, alpha, threads=threads)

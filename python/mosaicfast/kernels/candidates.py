@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import _core
-from .descriptors import descriptor_array
+from ._checks import descriptor_array
 
 if TYPE_CHECKING:
     from scipy.spatial import cKDTree

@@ -13,12 +13,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import _core
+from ._checks import count, descriptor_pair, rgb_uint8
 
 __all__ = [
     "MAX_GRID",
     "cell_descriptors",
-    "descriptor_array",
-    "descriptor_pair",
     "descriptor_size",
     "search_topk",
     "tile_descriptors",
@@ -30,21 +29,6 @@ MAX_GRID: int = _core.MAX_GRID
 def descriptor_size(grid: int) -> int:
     """Number of values in one descriptor at match resolution ``grid``."""
     return 3 * grid * grid
-
-
-def _check_grid(grid: int) -> None:
-    if not 1 <= grid <= MAX_GRID:
-        raise ValueError(f"grid must be between 1 and {MAX_GRID}, got {grid}")
-
-
-def _rgb_uint8(array: ArrayLike, ndim: int, name: str) -> NDArray[np.uint8]:
-    arr = np.asarray(array)
-    if arr.ndim != ndim or arr.shape[-1] != 3:
-        expected = "(n, height, width, 3)" if ndim == 4 else "(height, width, 3)"
-        raise ValueError(f"{name} must have shape {expected}, got {arr.shape}")
-    if arr.dtype != np.uint8:
-        raise ValueError(f"{name} must be uint8 pixels, got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr)
 
 
 def tile_descriptors(
@@ -67,8 +51,9 @@ def tile_descriptors(
     numpy.ndarray
         ``(n, 3*g*g)`` ``int16`` descriptors in quarter CIELAB units.
     """
-    _check_grid(grid)
-    return _core.tile_descriptors(_rgb_uint8(thumbs, 4, "thumbs"), grid, threads=threads)
+    return _core.tile_descriptors(
+        rgb_uint8(thumbs, 4, "thumbs"), count(grid, "grid"), threads=threads
+    )
 
 
 def cell_descriptors(
@@ -93,43 +78,11 @@ def cell_descriptors(
     numpy.ndarray
         ``(rows*cols, 3*g*g)`` ``int16`` descriptors.
     """
-    _check_grid(grid)
     if rows < 1 or cols < 1:
         raise ValueError(f"rows and cols must be at least 1, got {rows}x{cols}")
-    return _core.cell_descriptors(_rgb_uint8(image, 3, "image"), rows, cols, grid, threads=threads)
-
-
-def descriptor_array(values: ArrayLike, name: str) -> NDArray[np.int16]:
-    """``values`` as a C-contiguous ``(count, width)`` ``int16`` descriptor array.
-
-    Raises ValueError, naming ``name``, for another shape, a non-integer dtype or
-    values outside the range the core accepts.
-    """
-    arr = np.asarray(values)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-d array (count, values), got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer descriptors, got dtype {arr.dtype}")
-    if arr.size and (arr.min() < _core.VALUE_MIN or arr.max() > _core.VALUE_MAX):
-        raise ValueError(
-            f"{name} values must lie in [{_core.VALUE_MIN}, {_core.VALUE_MAX}], "
-            f"found {arr.min()}..{arr.max()}"
-        )
-    return np.ascontiguousarray(arr, dtype=np.int16)
-
-
-def descriptor_pair(
-    cells: ArrayLike, tiles: ArrayLike
-) -> tuple[NDArray[np.int16], NDArray[np.int16]]:
-    """Cell and tile descriptors, each as :func:`descriptor_array` makes it, of one width."""
-    cell_arr = descriptor_array(cells, "cells")
-    tile_arr = descriptor_array(tiles, "tiles")
-    if cell_arr.shape[1] != tile_arr.shape[1]:
-        raise ValueError(
-            f"cells have {cell_arr.shape[1]} values per descriptor but tiles have "
-            f"{tile_arr.shape[1]}"
-        )
-    return cell_arr, tile_arr
+    return _core.cell_descriptors(
+        rgb_uint8(image, 3, "image"), rows, cols, count(grid, "grid"), threads=threads
+    )
 
 
 def search_topk(

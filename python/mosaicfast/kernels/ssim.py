@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import _core
-from ._checks import positive
+from ._checks import candidate_indices, patches, positive
 
 __all__ = ["MAX_SIDE", "MIN_SIDE", "candidate_ssim", "gaussian_win_size", "luminance"]
 
@@ -57,32 +57,6 @@ def gaussian_win_size(sigma: float) -> int:
     ``2 * int(3.5 * sigma + 0.5) + 1``: the crop and the sample-covariance factor use it.
     """
     return 2 * int(TRUNCATE * sigma + 0.5) + 1
-
-
-def _patches(values: ArrayLike, name: str) -> NDArray[np.float32]:
-    arr = np.asarray(values)
-    if arr.ndim != 3 or arr.shape[1] != arr.shape[2]:
-        raise ValueError(f"{name} must have shape (count, side, side), got {arr.shape}")
-    if arr.dtype == np.bool_ or not (
-        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-    ):
-        raise ValueError(f"{name} must hold real luminance values, got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=np.float32)
-
-
-def _candidate_indices(candidates: ArrayLike, cells: int, tiles: int) -> NDArray[np.int64]:
-    arr = np.asarray(candidates)
-    if arr.ndim != 2 or arr.shape[0] != cells:
-        raise ValueError(f"candidates must have shape ({cells}, k), got {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"candidates must hold integer tile indices, got dtype {arr.dtype}")
-    if arr.size and (arr.min() < 0 or arr.max() >= tiles):
-        bad = np.argwhere((arr < 0) | (arr >= tiles))[0]
-        raise ValueError(
-            f"candidates[{bad[0]}, {bad[1]}] = {arr[tuple(bad)]} is not a tile index "
-            f"(there are {tiles} tiles)"
-        )
-    return np.ascontiguousarray(arr, dtype=np.int64)
 
 
 def candidate_ssim(
@@ -142,14 +116,14 @@ def candidate_ssim(
         If an array has the wrong shape or dtype, a candidate is not a tile index, or an
         option is out of range.
     """
-    cell_arr = _patches(cells, "cells")
-    tile_arr = _patches(tiles, "tiles")
+    cell_arr = patches(cells, "cells")
+    tile_arr = patches(tiles, "tiles")
     side = cell_arr.shape[1]
     if tile_arr.shape[1] != side:
         raise ValueError(f"tiles must be {side}x{side} like the cells, got {tile_arr.shape[1:]}")
     if not MIN_SIDE <= side <= MAX_SIDE:
         raise ValueError(f"patch side must be between {MIN_SIDE} and {MAX_SIDE}, got {side}")
-    picks = _candidate_indices(candidates, len(cell_arr), len(tile_arr))
+    picks = candidate_indices(candidates, len(cell_arr), len(tile_arr))
     data_range = positive(data_range, "data_range")
     if gaussian:
         sigma = positive(sigma, "sigma")
@@ -171,8 +145,6 @@ def candidate_ssim(
         )
     else:
         size = int(win_size)
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
     return _core.ssim_candidates(
         cell_arr,
         tile_arr,
