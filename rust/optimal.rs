@@ -54,8 +54,14 @@ use pricing::{Cold, Sample};
 const NONE: u32 = u32::MAX;
 /// A value larger than any cost plus price (and safe to add to one).
 const INF: i64 = i64::MAX / 4;
-/// Least time between two progress reports.
+/// Least time between two progress reports (none in the crate's tests, which
+/// check where the reports come from).
+#[cfg(not(test))]
 const REPORT_EVERY: Duration = Duration::from_millis(100);
+#[cfg(test)]
+const REPORT_EVERY: Duration = Duration::ZERO;
+/// Bids between two looks at the clock for a progress report.
+const BIDS_PER_CLOCK: u64 = 1024;
 /// Cells a reverse bid compares exactly (per orientation).
 const RIVALS: usize = 16;
 /// A reverse auction that starts with fewer free priced slots than the cells
@@ -372,12 +378,23 @@ impl<'a> Auction<'a> {
             self.progress.phase = phase;
             let queue = self.release_loose_cells()?;
             self.forward(queue, observer)?;
-            self.reverse()?;
+            self.reverse(observer)?;
             #[cfg(test)]
             self.check_invariants();
             self.report(observer, true)?;
         }
         self.progress.phase = schedule.len();
+        Ok(())
+    }
+
+    /// Reports progress from inside a long run of bids (a phase can take
+    /// minutes on large problems): the clock is read once every
+    /// `BIDS_PER_CLOCK` bids, so the bids do not pay for it.
+    fn report_now_and_then(&mut self, observer: &mut dyn Observer) -> CoreResult<()> {
+        let bids = self.progress.bids + self.progress.reverse_bids;
+        if bids.is_multiple_of(BIDS_PER_CLOCK) {
+            self.report(observer, false)?;
+        }
         Ok(())
     }
 
@@ -477,6 +494,7 @@ impl<'a> Auction<'a> {
                     None => deferred.push(cell),
                     Some(bid) => queue.extend(self.place(cell, bid)),
                 }
+                self.report_now_and_then(observer)?;
             }
             if deferred.is_empty() {
                 return Ok(());
@@ -587,7 +605,7 @@ impl<'a> Auction<'a> {
     /// cells as the searched set ranked by `K c - pay`, gives every tile
     /// that may bid (any tile holding a cell) its best cells; a tile whose
     /// best cells moved since is searched again with the others left.
-    fn reverse(&mut self) -> CoreResult<()> {
+    fn reverse(&mut self, observer: &mut dyn Observer) -> CoreResult<()> {
         let mut queue: VecDeque<u32> = (0..self.n as u32)
             .filter(|&t| self.priced_free_slot(t as usize).is_some())
             .collect();
@@ -630,6 +648,7 @@ impl<'a> Auction<'a> {
                     if self.p1[t] < old {
                         lowered.push(t as u32);
                     }
+                    self.report_now_and_then(observer)?;
                 }
             }
             if stale.is_empty() {

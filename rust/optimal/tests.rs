@@ -205,3 +205,35 @@ fn refusals_and_interruption() {
     let stop = solve(problem(four, 2, false), &mut |_: &Progress| false);
     assert!(matches!(stop, Err(CoreError::Interrupted)));
 }
+
+#[test]
+fn long_runs_of_bids_report_progress() {
+    // Identical cells bid against each other for a long time within a phase:
+    // the reports (every one a chance to stop) come at most BIDS_PER_CLOCK
+    // bids apart, not only between re-pricing rounds and phases.
+    let (m, n, dim) = (300, 500, 3);
+    let cells = vec![500i16; m * dim];
+    let tiles: Vec<i16> = values(n * dim, 400, 78).iter().map(|v| v + 300).collect();
+    let problem = Problem {
+        cells: &cells,
+        tiles: &tiles,
+        dim,
+        flips: false,
+        capacity: 1,
+    };
+    let mut seen = Vec::new();
+    let got = solve(problem, &mut |p: &Progress| {
+        seen.push((p.stage, p.bids + p.reverse_bids));
+        true
+    })
+    .unwrap();
+    let bids = got.progress.bids + got.progress.reverse_bids;
+    assert!(bids > 4 * BIDS_PER_CLOCK, "a long run of bids: {bids}");
+    let auction: Vec<u64> = seen
+        .iter()
+        .filter(|(stage, _)| *stage == "auction")
+        .map(|&(_, b)| b)
+        .collect();
+    let widest = auction.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(widest <= BIDS_PER_CLOCK, "{widest} bids without a report");
+}
