@@ -1,0 +1,89 @@
+"""The first mosaic a new user makes (issue 16, item 4): `mosaicfast build TARGET --tiles DIR
+-o out.png` on a folder of 2,000 photo crops (128-px JPEGs) not yet indexed ("cold": an
+empty library cache) and indexed ("warm"), the classic job (600 x 400 target, 96 x 64
+cells of 50 px), each as the real CLI in a fresh process; prints the medians of the
+wall time and of each stage the CLI reports.
+
+    .venv/bin/python benches/first_mosaic.py [--runs 3] [--data .bench/first-mosaic]
+
+The crops are cut from scikit-image's sample photos (`mosaicfast.demo`'s tile sources);
+the target is Chelsea, which is not among them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from statistics import median
+
+import numpy as np
+import skimage.data
+from PIL import Image
+
+from mosaicfast.demo import TILE_SOURCES, sample_photo
+
+FILES = 2000
+SIDE = 128
+STAGE = re.compile(r"(\w[\w ]*?) (\d+\.\d+)s")
+
+
+def make_data(folder: Path) -> tuple[Path, Path]:
+    """The 2,000 crops and the target, made once."""
+    tiles, target = folder / "tiles", folder / "target.png"
+    if len(list(tiles.glob("*.jpg"))) == FILES and target.exists():
+        return target, tiles
+    tiles.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    photos = [np.asarray(sample_photo(name)) for name in TILE_SOURCES]
+    for i in range(FILES):
+        photo = photos[i % len(photos)]
+        h, w = photo.shape[:2]
+        side = int(rng.integers(32, min(h, w)))
+        y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+        crop = Image.fromarray(photo[y : y + side, x : x + side]).resize((SIDE, SIDE))
+        crop.save(tiles / f"t{i:04d}.jpg", quality=90)
+    Image.fromarray(skimage.data.chelsea()).resize((600, 400)).save(target)
+    return target, tiles
+
+
+def build(target: Path, tiles: Path, cache: Path, out: Path) -> dict[str, float]:
+    """One `mosaicfast build` in a fresh process: its wall time and reported stages."""
+    command = [sys.executable, "-m", "mosaicfast", "build", str(target), "--tiles", str(tiles)]
+    command += ["-o", str(out), "--force"]
+    env = {**os.environ, "MOSAICFAST_CACHE_DIR": str(cache)}
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    line = next(line for line in done.stderr.splitlines() if line.startswith("time:"))
+    stages = {name.strip(): float(seconds) for name, seconds in STAGE.findall(line)}
+    stages["wall"] = wall
+    stages["start-up and exit"] = wall - stages["total"]
+    return stages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--data", type=Path, default=Path(".bench/first-mosaic"))
+    args = parser.parse_args()
+    target, tiles = make_data(args.data)
+    cache, out = args.data / "cache", args.data / "out.png"
+    runs: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
+    for _ in range(args.runs):
+        shutil.rmtree(cache, ignore_errors=True)
+        runs["cold"].append(build(target, tiles, cache, out))
+        runs["warm"].append(build(target, tiles, cache, out))
+    for mode, found in runs.items():
+        names = list(found[0])
+        parts = "  ".join(f"{name} {median(run[name] for run in found):.2f}s" for name in names)
+        print(f"{mode} (median of {len(found)}): {parts}")
+
+
+if __name__ == "__main__":
+    main()
