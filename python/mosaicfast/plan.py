@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .errors import MosaicfastError
+from .options import DEFAULT_DPI, DEFAULT_TILE_SIZE, PlanOptions
 
 __all__ = [
     "DEFAULT_DPI",
@@ -21,14 +22,10 @@ __all__ = [
     "print_crop",
 ]
 
-DEFAULT_TILE_SIZE = 50
-DEFAULT_MAX_CELLS = 1_000_000
-#: The limit exists to refuse absurd jobs up front: 2 gigapixels is a 3.8 x 2.5 m
-#: print at 300 dpi, streamed to a ~3-6 GB TIFF. Other formats are further limited
-#: to what is composed in memory (:data:`mosaicfast.io.output.STREAM_PIXELS`).
-DEFAULT_MAX_OUTPUT_PIXELS = 2_000_000_000
-#: Resolution of ``--print-size`` when no ``--dpi`` is given.
-DEFAULT_DPI = 300
+#: The defaults of :class:`~mosaicfast.options.PlanOptions`, defined there.
+DEFAULT_MAX_CELLS: int = PlanOptions.max_cells
+DEFAULT_MAX_OUTPUT_PIXELS: int = PlanOptions.max_output_pixels
+DEFAULT_ENLARGEMENT: float = PlanOptions.enlargement
 
 #: Inches per unit of a print size.
 _UNITS = {"in": Fraction(1), "cm": Fraction(100, 254), "mm": Fraction(10, 254)}
@@ -115,7 +112,7 @@ def plan_grid(
     target_size: tuple[int, int],
     *,
     tile_size: int = 50,
-    enlargement: float = 8.0,
+    enlargement: float = DEFAULT_ENLARGEMENT,
     cols: int | None = None,
     max_cells: int = DEFAULT_MAX_CELLS,
     max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS,
@@ -176,7 +173,7 @@ def plan_print(
     print_size: PrintSize,
     dpi: float,
     *,
-    enlargement: float = 8.0,
+    enlargement: float = DEFAULT_ENLARGEMENT,
     cols: int | None = None,
     max_cells: int = DEFAULT_MAX_CELLS,
     max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS,

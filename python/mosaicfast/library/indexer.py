@@ -37,6 +37,7 @@ from ..io.paths import from_catalog, non_regular_reason, os_reason, read_regular
 from ..io.sources import SkipHandler, scan_images
 from ..io.video import VIDEO_SUFFIXES, SpliceOptions, SpliceStats, splice
 from ..kernels import descriptors
+from ..options import IndexOptions
 from . import catalog
 from .dedupe import NearIndex, perceptual_hashes, pixel_hashes
 from .store import (
@@ -55,7 +56,7 @@ __all__ = [
     "index_library",
 ]
 
-DEFAULT_NEAR_DISTANCE = 4
+DEFAULT_NEAR_DISTANCE: int = IndexOptions.near_distance
 #: Tiles per committed batch.
 _BATCH = 256
 #: Photos per task: a few for threads (they share one process), more for processes.
