@@ -21,15 +21,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
 
-from ._util.parallel import MAX_THREADS
 from .errors import MosaicfastError
 from .io.output import STREAM_PIXELS
+from .kernels import MAX_THREADS, check_threads
 from .kernels.candidates import SHORTLIST_FACTOR
 from .kernels.descriptors import MAX_GRID
 from .kernels.ssim import MAX_SIDE, MIN_SIDE
@@ -72,7 +72,9 @@ class Spec:
     ``help`` names other options as ``{name}``: the command line writes them as its
     flags, the Python documentation as the parameter names. ``low``/``high`` bound
     numbers (``open_low``: ``low`` itself is refused); ``choices`` lists the values
-    of a choice; ``metavar`` is the word ``--help`` shows for the value.
+    of a choice; ``metavar`` is the word ``--help`` shows for the value; ``rule``, when
+    given, is the check itself, owned by a lower layer (``low``/``high`` then only
+    describe it).
     """
 
     help: str
@@ -82,9 +84,13 @@ class Spec:
     open_low: bool = False
     choices: tuple[str, ...] = ()
     metavar: str | None = None
+    rule: Callable[[Any], None] | None = None
 
     def check(self, name: str, value: Any) -> None:
         """Raise MosaicfastError, naming ``name``, if ``value`` breaks this option's rule."""
+        if self.rule is not None:  # a rule owned elsewhere (the core's), not repeated here
+            self.rule(value)
+            return
         if self.choices and value not in self.choices:
             raise MosaicfastError(
                 f"{name} must be one of {', '.join(self.choices)}, got {value!r}",
@@ -163,8 +169,9 @@ def text(help: str, *, metavar: str) -> Any:
 
 
 def threads(help: str) -> Any:
-    """The thread count of a job (1 to :data:`MAX_THREADS`; default one per core)."""
-    return integer(None, help, low=1, high=MAX_THREADS, metavar="N")
+    """The thread count of a job (1 to :data:`MAX_THREADS`; default one per core),
+    checked by the core's one rule (:func:`mosaicfast.kernels.check_threads`)."""
+    return _option(None, Spec(help, int, 1, MAX_THREADS, metavar="N", rule=check_threads))
 
 
 def specs(options: type) -> Iterator[tuple[dataclasses.Field[Any], Spec]]:

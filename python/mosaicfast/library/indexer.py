@@ -29,14 +29,14 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from .._util.lifetime import INTERRUPT_SIGNALS, die_with_parent, pause_point
-from .._util.parallel import check_threads, ordered_map
+from .._util.parallel import ordered_map
 from .._util.progress import progress_bar
 from ..errors import ImageReadError, MosaicfastError
 from ..io.images import IMAGE_SUFFIXES, Box, load_square
 from ..io.paths import from_catalog, non_regular_reason, os_reason, read_regular_file, to_catalog
 from ..io.sources import SkipHandler, scan_images
 from ..io.video import VIDEO_SUFFIXES, SpliceOptions, SpliceStats, splice
-from ..kernels import descriptors
+from ..kernels import check_threads, descriptors
 from ..options import IndexOptions
 from . import catalog
 from .dedupe import NearIndex, perceptual_hashes, pixel_hashes
@@ -232,7 +232,7 @@ def index_library(
         Pillow's limit.
     workers : int, optional
         Decoding threads (or processes, for many photos), 1 to
-        :data:`~mosaicfast._util.parallel.MAX_THREADS`; default one per core.
+        :data:`~mosaicfast.kernels.MAX_THREADS`; default one per core.
     progress : bool
         Show progress bars.
     on_skip : callable, optional
