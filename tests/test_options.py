@@ -186,3 +186,21 @@ def test_the_matching_page_names_the_defaults_in_force() -> None:
     for flag, value in stated:
         default = defaults[flag.replace("-", "_")]
         assert str(default) == value or float(value) == default, (flag, value, default)
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"thumb_size": 16}, "thumb_size must be from 32 to 1024, got 16"),
+        ({"near_distance": 17}, "near_distance must be from 0 to 16, got 17"),
+        ({"max_image_pixels": 0}, "max_image_pixels must be at least 1, got 0"),
+        ({"workers": -2}, "threads must be from 1 to 256, got -2"),
+    ],
+)
+def test_index_library_checks_its_options_by_the_model_before_any_work(
+    tmp_path: Path, options: dict[str, int], words: str
+) -> None:
+    with pytest.raises(MosaicfastError, match=re.escape(words)):
+        index_library(tmp_path / "lib", [tmp_path], **options)  # type: ignore[arg-type]
+    assert not (tmp_path / "lib").exists()
+    index_library(tmp_path / "ok", [tmp_path], near_distance=None)  # None: no near dedupe
