@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import click
+import numpy as np
 import pytest
 
 from mosaicfast import build, index_library
@@ -204,3 +205,13 @@ def test_index_library_checks_its_options_by_the_model_before_any_work(
         index_library(tmp_path / "lib", [tmp_path], **options)  # type: ignore[arg-type]
     assert not (tmp_path / "lib").exists()
     index_library(tmp_path / "ok", [tmp_path], near_distance=None)  # None: no near dedupe
+
+
+def test_errors_raised_after_the_options_check_also_name_parameters(tmp_path: Path) -> None:
+    from mosaicfast.matching import match_cells
+
+    cells, tiles = np.zeros((6, 3), np.int16), np.zeros((2, 3), np.int16)
+    with pytest.raises(MosaicfastError, match=r"\(max_uses\)") as raised:
+        match_cells(cells, tiles, (2, 3), MatchOptions(assign="optimal", max_uses=2))
+    assert raised.value.parameters == ("max_uses",)
+    assert "(--max-uses)" in _with_flags(raised.value)

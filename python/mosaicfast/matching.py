@@ -201,7 +201,8 @@ def match_cells(
     if options.assign == "optimal" and len(cell_desc) > n * capacity:
         raise MosaicfastError(
             f"the library has {n:,} tiles: too few to fill {len(cell_desc):,} cells using each "
-            f"at most {capacity} time(s); allow more uses (max uses) or use more tiles"
+            f"at most {capacity} time(s); allow more uses (max_uses) or use more tiles",
+            parameters=("max_uses",),
         )
     space = _Space(tile_desc, options, threads)
     matcher = _Matcher(cell_desc, space, n, options, cell_luma, tile_luma)

@@ -131,19 +131,15 @@ def plan_grid(
         memory later).
     """
     width, height = target_size
-    if tile_size < 1:
-        raise MosaicfastError(f"tile size must be at least 1 pixel, got {tile_size}")
+    limits = {"max_cells": max_cells, "max_output_pixels": max_output_pixels}
+    PlanOptions(tile_size=tile_size, enlargement=enlargement, cols=cols, **limits)  # the rules
     if cols is None:
-        if not enlargement > 0:
-            raise MosaicfastError(f"enlargement must be positive, got {enlargement}")
         cols = max(1, round(width * enlargement / tile_size))
         rows = max(1, round(height * enlargement / tile_size))
     else:
-        if cols < 1:
-            raise MosaicfastError(f"cols must be at least 1, got {cols}", parameters=("cols",))
         rows = max(1, round(cols * height / width))
     plan = GridPlan(rows=rows, cols=cols, tile_size=tile_size)
-    _check_limits(plan, max_cells=max_cells, max_output_pixels=max_output_pixels)
+    _check_limits(plan, **limits)
     return plan
 
 
@@ -192,18 +188,14 @@ def plan_print(
     MosaicfastError
         For a non-positive option, or a grid or output beyond the limits.
     """
-    if not dpi > 0:
-        raise MosaicfastError(f"dpi must be positive, got {dpi}")
+    limits = {"max_cells": max_cells, "max_output_pixels": max_output_pixels}
+    PlanOptions(dpi=dpi, enlargement=enlargement, cols=cols, **limits)  # the rules
     if cols is None:
-        if not enlargement > 0:
-            raise MosaicfastError(f"enlargement must be positive, got {enlargement}")
         cols = max(1, round(target_size[0] * enlargement / DEFAULT_TILE_SIZE))
-    elif cols < 1:
-        raise MosaicfastError(f"cols must be at least 1, got {cols}", parameters=("cols",))
     width, height = print_size.pixels(dpi)
     tile_size = -(-width // cols)
     plan = GridPlan(rows=-(-height // tile_size), cols=cols, tile_size=tile_size)
-    _check_limits(plan, max_cells=max_cells, max_output_pixels=max_output_pixels)
+    _check_limits(plan, **limits)
     return plan
 
 
