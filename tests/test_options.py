@@ -16,6 +16,7 @@ import pytest
 from mosaicfast import build, index_library
 from mosaicfast.cli import _with_flags, main
 from mosaicfast.errors import MosaicfastError
+from mosaicfast.io.video import SpliceOptions
 from mosaicfast.options import (
     BuildOptions,
     IndexOptions,
@@ -45,7 +46,15 @@ def _click_options(command: str) -> dict[str, click.Option]:
     return {p.name: p for p in found if isinstance(p, click.Option) and p.name}
 
 
-@pytest.mark.parametrize(("command", "group"), [("build", BuildOptions), ("index", IndexOptions)])
+@pytest.mark.parametrize(
+    ("command", "group"),
+    [
+        ("build", BuildOptions),
+        ("index", IndexOptions),
+        ("index", SpliceOptions),
+        ("splice", SpliceOptions),
+    ],
+)
 def test_the_command_line_has_every_option_with_its_default_range_and_help(
     command: str, group: type
 ) -> None:
@@ -148,6 +157,7 @@ def test_the_range_in_words_is_the_range_checked() -> None:
 def test_the_api_page_table_is_written_from_the_model() -> None:
     tool = _tool()
     page = (ROOT / "docs" / "api.md").read_text()
+    assert page.count(tool.BEGIN) == page.count(tool.END) == 1  # type: ignore[attr-defined]
     assert tool.page_with_table(page) == page, "run python tools/options_table.py"  # type: ignore[attr-defined]
     for item, _ in specs(BuildOptions):
         assert f"`{item.name}`" in page
@@ -164,7 +174,7 @@ def _cli_rows() -> dict[str, str]:
     return rows
 
 
-@pytest.mark.parametrize("group", [BuildOptions, IndexOptions])
+@pytest.mark.parametrize("group", [BuildOptions, IndexOptions, SpliceOptions])
 def test_the_cli_page_states_each_range_and_choice(group: type) -> None:
     rows = _cli_rows()
     for item, spec in specs(group):
@@ -215,3 +225,11 @@ def test_errors_raised_after_the_options_check_also_name_parameters(tmp_path: Pa
         match_cells(cells, tiles, (2, 3), MatchOptions(assign="optimal", max_uses=2))
     assert raised.value.parameters == ("max_uses",)
     assert "(--max-uses)" in _with_flags(raised.value)
+
+
+def test_video_options_are_checked_by_their_fields() -> None:
+    with pytest.raises(MosaicfastError, match=r"^fps must be above 0, got 0$") as raised:
+        SpliceOptions(fps=0)
+    assert raised.value.parameters == ("fps",)
+    with pytest.raises(MosaicfastError, match=r"^static_difference must be at least 0"):
+        SpliceOptions(static_difference=-1)

@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from mosaicfast.io.video import SpliceOptions
 from mosaicfast.options import BuildOptions, IndexOptions, Spec, specs
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "api.md"
@@ -35,12 +36,14 @@ def _allowed(spec: Spec) -> str:
 
 
 def table() -> str:
-    """The Markdown table: every option of ``build`` (by group) and of ``index``."""
+    """The Markdown table: every option of ``build`` (by group), of ``index`` and of
+    its ``video=SpliceOptions(...)``."""
     lines = ["| group | option | default | range or choices |", "|---|---|---|---|"]
     own = {item.name for item in dataclasses.fields(BuildOptions)}
     groups = [(item.name, item.default_factory) for item in dataclasses.fields(BuildOptions)
               if item.name != "threads"]  # fmt: skip
-    for name, group in [*groups, ("build", BuildOptions), ("index", IndexOptions)]:
+    every = [*groups, ("build", BuildOptions), ("index", IndexOptions), ("video", SpliceOptions)]
+    for name, group in every:
         for item, spec in specs(group):
             if group is BuildOptions and item.name not in own:
                 continue  # the groups' options, listed above
@@ -52,6 +55,8 @@ def table() -> str:
 
 def page_with_table(text: str) -> str:
     """``text`` (docs/api.md) with the table between its markers written anew."""
+    if text.count(BEGIN) != 1 or text.count(END) != 1:
+        raise SystemExit(f"{PAGE} must hold the table's two markers once each")
     head, _, rest = text.partition(BEGIN)
     _, _, tail = rest.partition(END)
     return f"{head}{BEGIN}\n{table()}\n{END}{tail}"

@@ -410,46 +410,6 @@ def _build_batch(
         raise click.ClickException(f"{failed} of {len(results)} targets failed")
 
 
-def _video_options(function: Callable[..., None]) -> Callable[..., None]:
-    """The options that say how videos are cut into tiles (shared by index and splice)."""
-    options = [
-        click.option(
-            "--fps",
-            default=1.0,
-            show_default=True,
-            type=click.FloatRange(min=0, min_open=True),
-            help="Video frames sampled per second (by presentation time).",
-        ),
-        click.option(
-            "--crops",
-            default=2,
-            show_default=True,
-            type=click.IntRange(min=1),
-            help="Squares cut from each frame: 1 the centre, 2 left and right (top and "
-            "bottom of a portrait video), more spread along the long side.",
-        ),
-        click.option(
-            "--flat-variance",
-            default=SpliceOptions.flat_variance,
-            show_default=True,
-            type=click.FloatRange(min=0),
-            help="Skip frames whose luminance variance is below this (fades, black, "
-            "plain cards); 0 keeps them.",
-        ),
-        click.option(
-            "--static-difference",
-            default=SpliceOptions.static_difference,
-            show_default=True,
-            type=click.FloatRange(min=0),
-            help="Skip frames whose mean luminance difference (0-255) from the previous "
-            "kept frame is below this (static shots); 0 keeps them.",
-        ),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
-
-
 @main.command()
 @click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
@@ -460,7 +420,7 @@ def _video_options(function: Callable[..., None]) -> Callable[..., None]:
 )
 @_options_of(IndexOptions)
 @click.option("--no-near-dedupe", is_flag=True, help="Keep near duplicates.")
-@_video_options
+@_options_of(SpliceOptions)
 @_cluster_option
 @click.option(
     "-q", "--quiet", is_flag=True, help="No progress bar or summary; warnings still shown."
@@ -557,7 +517,7 @@ def verify(library: Path, repair: bool) -> None:
 @click.option(
     "--size", type=click.IntRange(min=8), help="Side of each tile in pixels (default: as cut)."
 )
-@_video_options
+@_options_of(SpliceOptions)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary; warnings still shown.")
 def splice(
     videos: tuple[Path, ...],

@@ -19,14 +19,23 @@ is adding one field here (``docs/architecture.md``, "Adding an option").
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
 
+from ._util.fields import (
+    GROUP,
+    Spec,
+    check_fields,
+    choice,
+    flag,
+    integer,
+    option,
+    real,
+    specs,
+    text,
+)
 from .errors import MosaicfastError
 from .io.output import STREAM_PIXELS
 from .kernels import MAX_THREADS, check_threads
@@ -65,131 +74,10 @@ DEFAULT_TILE_SIZE = 50
 DEFAULT_DPI = 300
 
 
-@dataclass(frozen=True)
-class Spec:
-    """What the command line and the checks need to know of one option.
-
-    ``help`` names other options as ``{name}``: the command line writes them as its
-    flags, the Python documentation as the parameter names. ``low``/``high`` bound
-    numbers (``open_low``: ``low`` itself is refused); ``choices`` lists the values
-    of a choice; ``metavar`` is the word ``--help`` shows for the value; ``rule``, when
-    given, is the check itself, owned by a lower layer (``low``/``high`` then only
-    describe it).
-    """
-
-    help: str
-    kind: type = str
-    low: float | None = None
-    high: float | None = None
-    open_low: bool = False
-    choices: tuple[str, ...] = ()
-    metavar: str | None = None
-    rule: Callable[[Any], None] | None = None
-
-    def check(self, name: str, value: Any) -> None:
-        """Raise MosaicfastError, naming ``name``, if ``value`` breaks this option's rule."""
-        if self.rule is not None:  # a rule owned elsewhere (the core's), not repeated here
-            self.rule(value)
-            return
-        if self.choices and value not in self.choices:
-            raise MosaicfastError(
-                f"{name} must be one of {', '.join(self.choices)}, got {value!r}",
-                parameters=(name,),
-            )
-        if self.kind is bool and not isinstance(value, bool):
-            raise MosaicfastError(
-                f"{name} must be True or False, got {value!r}", parameters=(name,)
-            )
-        if self.kind in (int, float):
-            self._check_number(name, value)
-
-    def _check_number(self, name: str, value: Any) -> None:
-        wanted = numbers.Integral if self.kind is int else numbers.Real
-        if isinstance(value, bool) or not isinstance(value, wanted) or not math.isfinite(value):
-            what = "an integer" if self.kind is int else "a finite number"
-            raise MosaicfastError(f"{name} must be {what}, got {value!r}", parameters=(name,))
-        low, high = self.low, self.high
-        below = low is not None and (value <= low if self.open_low else value < low)
-        if below or (high is not None and value > high):
-            raise MosaicfastError(
-                f"{name} must be {self.range_text()}, got {value}", parameters=(name,)
-            )
-
-    def range_text(self) -> str:
-        """The range in words: ``from 1 to 16``, ``at least 1``, ``above 0``."""
-        if self.low is not None and self.high is not None:
-            return f"from {self.low:g} to {self.high:g}"
-        if self.low is not None:
-            return f"above {self.low:g}" if self.open_low else f"at least {self.low:g}"
-        return f"at most {self.high:g}"
-
-
-def _option(default: Any, spec: Spec) -> Any:
-    return field(default=default, metadata={"spec": spec})
-
-
-def integer(
-    default: int | None,
-    help: str,
-    *,
-    low: int | None = None,
-    high: int | None = None,
-    metavar: str | None = None,
-) -> Any:
-    """An integer option, ``None`` meaning "computed" when that is its default."""
-    return _option(default, Spec(help, int, low, high, metavar=metavar))
-
-
-def real(
-    default: float | None,
-    help: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    open_low: bool = False,
-    metavar: str | None = None,
-) -> Any:
-    """A real-number option."""
-    return _option(default, Spec(help, float, low, high, open_low, metavar=metavar))
-
-
-def choice(default: str, choices: tuple[str, ...], help: str) -> Any:
-    """An option taking one of ``choices``."""
-    return _option(default, Spec(help, str, choices=choices))
-
-
-def flag(help: str) -> Any:
-    """A yes/no option, off by default."""
-    return _option(False, Spec(help, bool))
-
-
-def text(help: str, *, metavar: str) -> Any:
-    """A free-text option parsed where it is used (e.g. a print size)."""
-    return _option(None, Spec(help, str, metavar=metavar))
-
-
 def threads(help: str) -> Any:
     """The thread count of a job (1 to :data:`MAX_THREADS`; default one per core),
     checked by the core's one rule (:func:`mosaicfast.kernels.check_threads`)."""
-    return _option(None, Spec(help, int, 1, MAX_THREADS, metavar="N", rule=check_threads))
-
-
-def specs(options: type) -> Iterator[tuple[dataclasses.Field[Any], Spec]]:
-    """The fields of an option group (or of :class:`BuildOptions`'s groups) with their specs."""
-    for item in dataclasses.fields(options):
-        if "spec" in item.metadata:
-            yield item, item.metadata["spec"]
-        elif item.name in _GROUPS:
-            yield from specs(_GROUPS[item.name])
-
-
-def _check(options: Any) -> None:
-    """Check every option of the group ``options`` against its spec (``None`` passes
-    where it is the default: the value is then computed)."""
-    for item, spec in specs(type(options)):
-        value = getattr(options, item.name)
-        if not (value is None and item.default is None):
-            spec.check(item.name, value)
+    return option(None, Spec(help, int, 1, MAX_THREADS, metavar="N", rule=check_threads))
 
 
 @dataclass(frozen=True)
@@ -233,7 +121,7 @@ class PlanOptions:
     )  # fmt: skip
 
     def __post_init__(self) -> None:
-        _check(self)
+        check_fields(self)
         if self.print_size is not None and self.tile_size is not None:
             raise MosaicfastError(
                 "the print size sets the tile size: give print_size or tile_size, not both",
@@ -311,7 +199,7 @@ class MatchOptions:
     )  # fmt: skip
 
     def __post_init__(self) -> None:
-        _check(self)
+        check_fields(self)
 
     @property
     def constrained(self) -> bool:
@@ -340,10 +228,7 @@ class RenderOptions:
     )  # fmt: skip
 
     def __post_init__(self) -> None:
-        _check(self)
-
-
-_GROUPS: dict[str, type] = {"plan": PlanOptions, "match": MatchOptions, "render": RenderOptions}
+        check_fields(self)
 
 
 @dataclass(frozen=True)
@@ -352,28 +237,26 @@ class BuildOptions:
     the threads of the job. ``BuildOptions.of(cols=120, assign="optimal")`` puts keyword
     options in their groups."""
 
-    plan: PlanOptions = field(default_factory=PlanOptions)
-    match: MatchOptions = field(default_factory=MatchOptions)
-    render: RenderOptions = field(default_factory=RenderOptions)
+    plan: PlanOptions = field(default_factory=PlanOptions, metadata=GROUP)
+    match: MatchOptions = field(default_factory=MatchOptions, metadata=GROUP)
+    render: RenderOptions = field(default_factory=RenderOptions, metadata=GROUP)
     threads: int | None = threads(
         "Worker threads (default: one per core); the result does not depend on it."
     )
 
     def __post_init__(self) -> None:
-        for name, group in _GROUPS.items():
-            if not isinstance(getattr(self, name), group):
+        for name, kind in _groups().items():
+            if not isinstance(getattr(self, name), kind):
                 raise MosaicfastError(
-                    f"{name} must be a {group.__name__}, got {getattr(self, name)!r}",
+                    f"{name} must be a {kind.__name__}, got {getattr(self, name)!r}",
                     parameters=(name,),
                 )
-        spec = next(s for f, s in specs(BuildOptions) if f.name == "threads")
-        if self.threads is not None:
-            spec.check("threads", self.threads)
+        check_fields(self)
 
     @classmethod
     def names(cls) -> frozenset[str]:
         """Every option name :meth:`of` takes: the groups' and their fields'."""
-        return frozenset(_GROUPS) | {item.name for item, _ in specs(cls)}
+        return frozenset(_groups()) | {item.name for item, _ in specs(cls)}
 
     @classmethod
     def of(cls, options: BuildOptions | None = None, /, **overrides: Any) -> BuildOptions:
@@ -392,21 +275,29 @@ class BuildOptions:
         if unknown:
             raise TypeError(f"unknown option(s): {', '.join(unknown)}")
         options = options or cls()
-        changes: dict[str, Any] = {k: overrides.pop(k) for k in [*_GROUPS, "threads"]
-                                   if k in overrides}  # fmt: skip
-        for name, group in _GROUPS.items():
-            own = {item.name for item in dataclasses.fields(group)}
-            mine = {k: overrides[k] for k in own & set(overrides)}
+        own = {item.name for item in dataclasses.fields(cls)}
+        changes = {name: overrides.pop(name) for name in own & set(overrides)}
+        for name, kind in _groups().items():
+            mine = {
+                k: overrides[k] for k in {f.name for f in dataclasses.fields(kind)} & set(overrides)
+            }
             if mine:
-                base = changes.get(name, getattr(options, name))
-                changes[name] = dataclasses.replace(base, **mine)
+                changes[name] = dataclasses.replace(
+                    changes.get(name, getattr(options, name)), **mine
+                )
         return dataclasses.replace(options, **changes)
 
     def as_dict(self) -> dict[str, Any]:
         """The options a mosaic is made with, flat by name (``threads`` left out: the
         result does not depend on it), as the manifest records them."""
-        return {name: value for group in _GROUPS for name, value in
+        return {name: value for group in _groups() for name, value in
                 dataclasses.asdict(getattr(self, group)).items()}  # fmt: skip
+
+
+def _groups() -> dict[str, type]:
+    """The groups of :class:`BuildOptions` by field name: ``plan``, ``match``, ``render``."""
+    return {item.name: item.default_factory for item in dataclasses.fields(BuildOptions)
+            if item.metadata.get("group")}  # type: ignore[misc]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -428,4 +319,4 @@ class IndexOptions:
     threads: int | None = threads("Decoding threads (default: one per core).")
 
     def __post_init__(self) -> None:
-        _check(self)
+        check_fields(self)
