@@ -181,7 +181,7 @@ fn check_greedy_options(options: &GreedyOptions, m: usize) -> CoreResult<()> {
     let (rows, cols) = options.grid;
     if rows.checked_mul(cols) != Some(m) {
         return Err(CoreError::Shape(format!(
-            "grid {rows}x{cols} does not have the {m} cells of the candidate lists"
+            "shape {rows}x{cols} does not have the {m} cells of the candidate lists"
         )));
     }
     Ok(())

@@ -137,7 +137,7 @@ pub fn topk_arrays(
 /// [`CoreError::Internal`].
 pub fn run_detached<T: Send>(
     py: Python<'_>,
-    threads: Option<usize>,
+    threads: Option<i64>,
     work: impl FnOnce() -> CoreResult<T> + Send,
 ) -> CoreResult<T> {
     let pool = pool::thread_pool(threads)?;
@@ -151,7 +151,7 @@ pub fn run_detached<T: Send>(
 /// `KeyboardInterrupt` from a signal check) stops the work and is re-raised.
 pub fn run_observed<T: Send>(
     py: Python<'_>,
-    threads: Option<usize>,
+    threads: Option<i64>,
     callback: Option<&Bound<'_, PyAny>>,
     work: impl FnOnce(&mut dyn optimal::Observer) -> CoreResult<T> + Send,
 ) -> PyResult<T> {

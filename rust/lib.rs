@@ -55,7 +55,7 @@ fn tile_descriptors<'py>(
     py: Python<'py>,
     tiles: PyReadonlyArray4<'py, u8>,
     grid: usize,
-    threads: Option<usize>,
+    threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray2<i16>>> {
     let dims = rgb_shape::<3>(tiles.shape(), "tiles")?;
     let pixels = slice(&tiles, "tiles")?;
@@ -90,7 +90,7 @@ fn cell_descriptors<'py>(
     rows: usize,
     cols: usize,
     grid: usize,
-    threads: Option<usize>,
+    threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray2<i16>>> {
     let dims = rgb_shape::<2>(image.shape(), "image")?;
     let pixels = slice(&image, "image")?;
@@ -137,7 +137,7 @@ fn search_topk<'py>(
     k: usize,
     offsets: Option<PyReadonlyArray1<'py, i64>>,
     scale: i64,
-    threads: Option<usize>,
+    threads: Option<i64>,
     kernel: Option<&str>,
 ) -> PyResult<TopKArrays<'py>> {
     let dim = descriptor_width(cells.shape(), tiles.shape())?;
@@ -177,7 +177,7 @@ fn box_downsample<'py>(
     py: Python<'py>,
     images: PyReadonlyArray4<'py, u8>,
     factor: usize,
-    threads: Option<usize>,
+    threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray4<u8>>> {
     let [n, height, width, channels] = [0, 1, 2, 3].map(|axis| images.shape()[axis]);
     let values = slice(&images, "images")?;
@@ -218,7 +218,7 @@ fn probe_leaves<'py>(
     upper: PyReadonlyArray2<'py, f32>,
     counts: PyReadonlyArray1<'py, i64>,
     shortlist: usize,
-    threads: Option<usize>,
+    threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray2<i64>>> {
     let dims = points.shape()[1];
     require(
@@ -282,7 +282,7 @@ fn search_leaves<'py>(
     ids: PyReadonlyArray1<'py, i64>,
     probes: PyReadonlyArray2<'py, i64>,
     k: usize,
-    threads: Option<usize>,
+    threads: Option<i64>,
 ) -> PyResult<TopKArrays<'py>> {
     let dim = descriptor_width(cells.shape(), tiles.shape())?;
     let m = cells.shape()[0];
@@ -342,7 +342,7 @@ fn ssim_candidates<'py>(
     win_size: usize,
     sigma: Option<f64>,
     sample_covariance: bool,
-    threads: Option<usize>,
+    threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let (cell_shape, tile_shape) = (cells.shape(), tiles.shape());
     let side = cell_shape[1];
@@ -521,7 +521,7 @@ fn optimal_certified<'py>(
     capacity: usize,
     flips: bool,
     progress: Option<Bound<'py, PyAny>>,
-    threads: Option<usize>,
+    threads: Option<i64>,
 ) -> PyResult<(
     Bound<'py, PyArray1<i64>>,
     Bound<'py, PyArray1<bool>>,
@@ -577,7 +577,7 @@ fn blend_tiles<'py>(
     tiles: PyReadonlyArray4<'py, u8>,
     targets: PyReadonlyArray4<'py, u8>,
     alpha: f32,
-    threads: Option<usize>,
+    threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray4<u8>>> {
     let dims = rgb_shape::<3>(tiles.shape(), "tiles")?;
     require(targets.shape() == tiles.shape(), || {
@@ -632,7 +632,7 @@ fn paint_band<'py>(
     under: Option<PyReadonlyArray3<'py, u8>>,
     blend: f32,
     overlay: f32,
-    threads: Option<usize>,
+    threads: Option<i64>,
 ) -> PyResult<()> {
     let (t, cols) = (tiles.shape()[1], index.shape()[1]);
     require(tiles.shape()[2] == t && tiles.shape()[3] == 3, || {
@@ -713,7 +713,7 @@ fn resize<'py>(
     row_start: usize,
     row_stop: Option<usize>,
     pillow13: bool,
-    threads: Option<usize>,
+    threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray4<u8>>> {
     let dims = rgb_shape::<3>(images.shape(), "images")?;
     let filter = resample::Filter::named(filter)?;
@@ -735,6 +735,19 @@ fn resize<'py>(
 #[pyfunction]
 fn default_threads() -> usize {
     pool::default_threads()
+}
+
+/// Check a thread count by the core's one rule (1 to ``MAX_THREADS``), the rule
+/// every kernel's ``threads=`` follows, for jobs that run Python workers too.
+///
+/// Raises
+/// ------
+/// ValueError
+///     If ``threads`` is below 1 or above ``MAX_THREADS``.
+#[pyfunction]
+fn check_threads(threads: i64) -> PyResult<()> {
+    pool::check_threads(threads)?;
+    Ok(())
 }
 
 /// Name of the SIMD kernel the searches run on (``"avx512-vnni"``, ``"avx2"``,
@@ -771,9 +784,10 @@ const BUILD_PROFILE: &str = if cfg!(debug_assertions) {
 mod _core {
     #[pymodule_export]
     use super::{
-        blend_tiles, box_downsample, cell_descriptors, default_threads, optimal_assignment,
-        optimal_certified, paint_band, penalised_greedy, probe_leaves, resize, search_kernel,
-        search_kernels, search_leaves, search_topk, ssim_candidates, tile_descriptors,
+        blend_tiles, box_downsample, cell_descriptors, check_threads, default_threads,
+        optimal_assignment, optimal_certified, paint_band, penalised_greedy, probe_leaves, resize,
+        search_kernel, search_kernels, search_leaves, search_topk, ssim_candidates,
+        tile_descriptors,
     };
     use pyo3::prelude::*;
 
@@ -782,6 +796,7 @@ mod _core {
         m.add("KERNEL_VAR", crate::kernels::KERNEL_VAR)?;
         m.add("BUILD_PROFILE", super::BUILD_PROFILE)?;
         m.add("MAX_GRID", crate::descriptors::MAX_GRID)?;
+        m.add("MAX_THREADS", crate::pool::MAX_THREADS)?;
         m.add("VALUE_MIN", crate::search::VALUE_RANGE.0)?;
         m.add("VALUE_MAX", crate::search::VALUE_RANGE.1)?;
         Ok(())

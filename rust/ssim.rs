@@ -183,7 +183,7 @@ fn check_inputs(
     }
     if size.is_multiple_of(2) || !(3..=side).contains(&size) {
         return Err(CoreError::Argument(format!(
-            "win_size must be odd and between 3 and the patch side ({side}), got {size}"
+            "win_size must be an odd integer between 3 and the patch side ({side}), got {size}"
         )));
     }
     let range = params.data_range;

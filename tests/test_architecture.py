@@ -1,13 +1,12 @@
 """The package's import layers (docs/architecture.md), checked by walking every import.
 
-The rule: ``errors``, ``_core`` <- ``_util`` <- ``kernels``, ``io`` <- ``library``, ``plan``,
-``matching``, ``render``, ``quality`` <- ``api`` <- ``report``, ``batch`` <- ``cli`` <- the
-package's entry points (``__init__``, ``__main__``), ``demo`` and the test oracles
-``_reference``. A module
-imports only from lower layers and from its own part (``io.video`` from ``io.images``),
-never from a sibling in its layer (so ``matching`` and ``render`` never import each
-other); only ``kernels`` imports the Rust ``_core``; nothing in the package imports
-``_reference`` (tests and benches do).
+The rule: ``errors``, ``_core`` <- ``_util`` <- ``kernels``, ``io`` <- ``options`` <-
+``library``, ``plan``, ``matching``, ``render``, ``quality`` <- ``api`` <- ``report``,
+``batch`` <- ``cli`` <- the package's entry points (``__init__``, ``__main__``), ``demo``
+and the test oracles ``_reference``. A module imports only from lower layers and from its
+own part (``io.video`` from ``io.images``), never from a sibling in its layer (so
+``matching`` and ``render`` never import each other); only ``kernels`` imports the Rust
+``_core``; nothing in the package imports ``_reference`` (tests and benches do).
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ LAYERS = (
     ("errors", "_core"),
     ("_util",),
     ("kernels", "io"),
+    ("options",),
     ("library", "plan", "matching", "render", "quality"),
     ("api",),
     ("report", "batch"),

@@ -13,11 +13,11 @@ import mosaicfast
 from mosaicfast import MosaicfastError
 from mosaicfast.matching import (
     SCORE_UNIT,
-    MatchOptions,
     _colour_score,
     _ssim_score,
     match_cells,
 )
+from mosaicfast.options import MatchOptions
 
 
 def descriptors(count: int, seed: int, dim: int = 75) -> np.ndarray:
@@ -26,13 +26,18 @@ def descriptors(count: int, seed: int, dim: int = 75) -> np.ndarray:
     return (base + rng.integers(-30, 30, (count, dim))).astype(np.int16)
 
 
+def plain(**options: object) -> MatchOptions:
+    """Match options over the plain best match (no spacing of repeats) unless told."""
+    return MatchOptions(**{"assign": "best", "min_distance": 0, **options})  # type: ignore[arg-type]
+
+
 CELLS = descriptors(12 * 16, 1)
 TILES = descriptors(400, 2)
 GRID = (12, 16)
 
 
 def match(**options: object) -> np.ndarray:
-    return match_cells(CELLS, TILES, GRID, MatchOptions(**options)).tile_indices  # type: ignore[arg-type]
+    return match_cells(CELLS, TILES, GRID, plain(**options)).tile_indices  # type: ignore[arg-type]
 
 
 def test_best_is_the_exhaustive_nearest() -> None:
@@ -71,9 +76,7 @@ def test_optimal_unique_assignment_is_the_dense_optimum() -> None:
     r, c = linear_sum_assignment(dist)
     # Whatever the candidates, the colour optimum is over every cell and tile.
     for candidates in (90, 2):
-        result = match_cells(
-            cells, tiles, (6, 10), MatchOptions(assign="optimal", candidates=candidates)
-        )
+        result = match_cells(cells, tiles, (6, 10), plain(assign="optimal", candidates=candidates))
         assert len(np.unique(result.tile_indices)) == 60
         np.testing.assert_array_equal(result.distance, dist[np.arange(60), result.tile_indices])
         assert result.distance.sum() == dist[r, c].sum()
@@ -88,7 +91,7 @@ def test_optimal_with_ssim_is_optimal_over_reranked_candidates() -> None:
     cells, tiles = CELLS[:48], TILES[:60]
     cell_luma = rng.random((48, 16, 16), dtype=np.float32) * 255
     tile_luma = rng.random((60, 16, 16), dtype=np.float32) * 255
-    options = MatchOptions(assign="optimal", metric="combined", candidates=5, max_uses=2)
+    options = plain(assign="optimal", metric="combined", candidates=5, max_uses=2)
     result = match_cells(
         cells, tiles, (6, 8), options, cell_luma=cell_luma, tile_luma=lambda t: tile_luma[t]
     )
@@ -98,7 +101,7 @@ def test_optimal_with_ssim_is_optimal_over_reranked_candidates() -> None:
     assert report.status == "optimal over the re-ranked candidates (certified on them)"
     assert report.total_cost == np.rint(result.score / SCORE_UNIT).sum()
     # The colour optimum is among the candidates, so the re-ranked optimum is no worse.
-    colour = match_cells(cells, tiles, (6, 8), MatchOptions(assign="optimal", max_uses=2))
+    colour = match_cells(cells, tiles, (6, 8), plain(assign="optimal", max_uses=2))
     ssim = _ssim_score(
         colour.tile_indices[:, None], 60, cell_luma, lambda t: tile_luma[t], options, None
     )
@@ -108,13 +111,9 @@ def test_optimal_with_ssim_is_optimal_over_reranked_candidates() -> None:
 
 def test_a_library_too_small_for_unique_tiles_is_refused() -> None:
     with pytest.raises(MosaicfastError, match="too few"):
-        match_cells(CELLS, TILES[:100], GRID, MatchOptions(assign="optimal"))
+        match_cells(CELLS, TILES[:100], GRID, plain(assign="optimal"))
     assert (
-        len(
-            match_cells(
-                CELLS, TILES[:100], GRID, MatchOptions(assign="optimal", max_uses=2)
-            ).tile_indices
-        )
+        len(match_cells(CELLS, TILES[:100], GRID, plain(assign="optimal", max_uses=2)).tile_indices)
         == 192
     )
 
@@ -126,23 +125,25 @@ def test_a_library_too_small_for_unique_tiles_is_refused() -> None:
         ({"candidates": 0}, "candidates"),
         ({"metric": "psnr"}, "metric"),
         ({"assign": "lucky"}, "assign"),
-        ({"max_uses": 0}, "max uses"),
-        ({"min_distance": -1}, "min distance"),
-        ({"match_size": 4}, "match size"),
-        ({"ssim_weight": 2.0}, "ssim weight"),
-        ({"ssim_window": "box"}, "ssim window"),
+        ({"max_uses": 0}, "max_uses"),
+        ({"min_distance": -1}, "min_distance"),
+        ({"match_size": 4}, "match_size"),
+        ({"ssim_weight": 2.0}, "ssim_weight"),
+        ({"ssim_window": "box"}, "ssim_window"),
     ],
 )
 def test_bad_options_are_refused(options: dict, words: str) -> None:
-    with pytest.raises(MosaicfastError, match=words):
+    # Errors name the parameter as the API spells it, and list it for the CLI's flags.
+    with pytest.raises(MosaicfastError, match=f"^{words} must") as raised:
         match(**options)
+    assert raised.value.parameters == (words,)
 
 
 def test_threads_do_not_change_any_mode() -> None:
     for options in ({}, {"assign": "penalty"}, {"assign": "optimal", "max_uses": 2},
                     {"min_distance": 2}):  # fmt: skip
-        one = match_cells(CELLS, TILES, GRID, MatchOptions(**options), threads=1)  # type: ignore[arg-type]
-        two = match_cells(CELLS, TILES, GRID, MatchOptions(**options), threads=2)  # type: ignore[arg-type]
+        one = match_cells(CELLS, TILES, GRID, plain(**options), threads=1)  # type: ignore[arg-type]
+        two = match_cells(CELLS, TILES, GRID, plain(**options), threads=2)  # type: ignore[arg-type]
         assert np.array_equal(one.tile_indices, two.tile_indices)
 
 
@@ -201,14 +202,14 @@ def test_ssim_tells_structures_apart_that_mean_colours_cannot(tmp_path: Path) ->
 
 
 def test_pruned_search_with_a_full_shortlist_is_exhaustive() -> None:
-    exhaustive = match_cells(CELLS, TILES, GRID, MatchOptions(candidates=8))
+    exhaustive = match_cells(CELLS, TILES, GRID, plain(candidates=8))
     for method in ("pca", "mean"):
         pruned = match_cells(
-            CELLS, TILES, GRID, MatchOptions(candidates=8, prune=method, shortlist=len(TILES))
+            CELLS, TILES, GRID, plain(candidates=8, prune=method, shortlist=len(TILES))
         )
         assert np.array_equal(pruned.tile_indices, exhaustive.tile_indices)
         assert np.array_equal(pruned.distance, exhaustive.distance)
-    default = match_cells(CELLS, TILES, GRID, MatchOptions(prune="pca"))
+    default = match_cells(CELLS, TILES, GRID, plain(prune="pca"))
     assert (default.tile_indices == exhaustive.tile_indices).mean() >= 0.95
-    unique = match_cells(CELLS, TILES, GRID, MatchOptions(prune="pca", assign="optimal"))
+    unique = match_cells(CELLS, TILES, GRID, plain(prune="pca", assign="optimal"))
     assert len(np.unique(unique.tile_indices)) == len(CELLS)

@@ -29,7 +29,7 @@ def test_tiny_targets_still_get_one_cell() -> None:
     [
         ({"cols": 5000, "max_cells": 1_000_000}, "cells"),
         ({"tile_size": 1000, "cols": 200}, "pixels"),
-        ({"tile_size": 0}, "tile size"),
+        ({"tile_size": 0}, "^tile_size must be at least 1"),
         ({"enlargement": 0.0}, "enlargement"),
         ({"cols": 0}, "^cols must be at least 1"),
     ],

@@ -10,18 +10,24 @@ from .errors import ImageReadError, MosaicfastError
 from .io.sources import TileSource
 from .library.indexer import IndexReport, index_library
 from .library.store import Library, LibraryError, LibraryLockedError
+from .options import BuildOptions, IndexOptions, MatchOptions, PlanOptions, RenderOptions
 from .plan import GridPlan
 
 __all__ = [
     "BatchResult",
+    "BuildOptions",
     "GridPlan",
     "ImageReadError",
+    "IndexOptions",
     "IndexReport",
     "Library",
     "LibraryError",
     "LibraryLockedError",
+    "MatchOptions",
     "Mosaic",
     "MosaicfastError",
+    "PlanOptions",
+    "RenderOptions",
     "TileSource",
     "__version__",
     "build",

@@ -10,11 +10,13 @@ __all__ = [
     "BUILD_PROFILE",
     "KERNEL_VAR",
     "MAX_GRID",
+    "MAX_THREADS",
     "VALUE_MAX",
     "VALUE_MIN",
     "blend_tiles",
     "box_downsample",
     "cell_descriptors",
+    "check_threads",
     "default_threads",
     "optimal_assignment",
     "optimal_certified",
@@ -33,6 +35,7 @@ __all__ = [
 BUILD_PROFILE: str
 KERNEL_VAR: str
 MAX_GRID: int
+MAX_THREADS: int
 VALUE_MIN: int
 VALUE_MAX: int
 
@@ -146,6 +149,7 @@ def resize(
     pillow13: bool = True,
     threads: int | None = None,
 ) -> NDArray[np.uint8]: ...
+def check_threads(threads: int) -> None: ...
 def default_threads() -> int: ...
 def search_kernel() -> str: ...
 def search_kernels() -> list[str]: ...

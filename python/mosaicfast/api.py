@@ -7,7 +7,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from ._util.parallel import check_threads, ordered_map
+from ._util.parallel import ordered_map
 from ._util.progress import Stages
 from .errors import ImageReadError, MosaicfastError
 from .io.images import open_rgb, to_srgb
@@ -39,16 +39,12 @@ from .library.indexer import index_library
 from .library.store import Library, TileList
 from .matching import (
     LumaLoader,
-    MatchOptions,
     OptimalReport,
     check_matching_memory,
     match_cells,
 )
+from .options import DEFAULT_DPI, DEFAULT_TILE_SIZE, BuildOptions
 from .plan import (
-    DEFAULT_DPI,
-    DEFAULT_MAX_CELLS,
-    DEFAULT_MAX_OUTPUT_PIXELS,
-    DEFAULT_TILE_SIZE,
     GridPlan,
     PrintSize,
     plan_grid,
@@ -101,7 +97,10 @@ class Mosaic:
         Seconds spent in each stage, in order; ``render`` and ``write`` are added
         when the image is composed and saved.
     options : dict
-        The options the mosaic was built with.
+        The options the mosaic was built with, by name (every option of
+        :class:`~mosaicfast.options.BuildOptions` but ``threads``, with the tile size,
+        cells across, print size, resolution and crop as planned), as the manifest
+        records them.
     painter : Painter
         Paints the mosaic's pixels, band by band or whole.
     target : PIL.Image.Image
@@ -295,32 +294,7 @@ def build(
     sources: str | Path | Sequence[str | Path] | None = None,
     *,
     library: str | Path | None = None,
-    tile_size: int | None = None,
-    enlargement: float = 8.0,
-    cols: int | None = None,
-    print_size: str | PrintSize | None = None,
-    dpi: float | None = None,
-    grid: int = 5,
-    metric: str = "color",
-    ssim_weight: float = 0.5,
-    ssim_window: str = "uniform",
-    match_size: int = 16,
-    candidates: int = 32,
-    assign: str = "penalty",
-    penalty: float = 0.05,
-    max_uses: int | None = None,
-    min_distance: int = 1,
-    order: str = "hardest",
-    flips: bool = False,
-    prune: str = "none",
-    shortlist: int | None = None,
-    vary: int = 1,
-    seed: int = 0,
-    blend: float = 0.5,
-    overlay: float = 0.0,
-    threads: int | None = None,
-    max_cells: int = DEFAULT_MAX_CELLS,
-    max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS,
+    options: BuildOptions | None = None,
     output: str | Path | None = None,
     manifest: str | Path | None = None,
     force: bool = False,
@@ -328,6 +302,7 @@ def build(
     on_skip: SkipHandler | None = None,
     on_wait: Callable[[str], None] | None = None,
     tiles: str | Path | Sequence[str | Path] | None = None,
+    **overrides: Any,
 ) -> Mosaic:
     """Build a photo mosaic of ``target`` from a tile library or folders of photos.
 
@@ -351,74 +326,19 @@ def build(
         so the next build from the same folders reads only new or changed files.
     library : str or Path, optional
         A library made by ``mosaicfast index`` (give ``sources`` or ``library``).
-    tile_size : int, default 50
-        Side of each tile in the output, in pixels (``print_size`` sets it instead).
-    enlargement : float, default 8.0
-        Output size as a multiple of the target's (ignored when ``cols`` is given).
-    cols : int, optional
-        Number of cells across; rows follow the target's aspect ratio.
-    print_size : str or PrintSize, optional
-        Make the mosaic for a print of this size, e.g. ``"60x40cm"``, ``"297x210mm"``,
-        ``"24x16in"``, at ``dpi``: the target is centre-cropped to the print's aspect
-        ratio if needed; with ``cols`` cells across (default: what ``enlargement``
-        gives at 50-px tiles) the tile size is ``ceil(print width in pixels / cols)``
-        and the rows the fewest that cover the print's height, so the mosaic prints
-        at least this size (less than one tile more) at ``dpi``
-        (see :func:`mosaicfast.plan.plan_print`).
-    dpi : float, optional
-        Print resolution (default 300 with ``print_size``); recorded in saved files.
-    grid : int, default 5
-        Match resolution ``g`` (1 to 16).
-    metric : {"color", "ssim", "combined"}, default "color"
-        How candidates are scored: colour grid, windowed SSIM of the luminance at
-        ``match_size`` pixels, or ``(1 - ssim_weight) * color + ssim_weight * ssim``
-        (see :mod:`mosaicfast.matching` for the normalisation).
-    ssim_weight : float, default 0.5
-        Weight of SSIM in the combined metric.
-    ssim_window : {"uniform", "gaussian"}, default "uniform"
-        SSIM's window: 7 x 7 uniform, or 11 x 11 Gaussian with sigma 1.5.
-    match_size : int, default 16
-        Side of the luminance patches SSIM compares (8 to 64).
-    candidates : int, default 32
-        Nearest tiles by colour that the metric and the assignment choose among.
-    assign : {"best", "penalty", "optimal"}, default "penalty"
-        Each cell its best candidate; the blog's penalised greedy (the default: on
-        real photos it keeps the fidelity of ``best`` and removes its clumps); or the
-        minimum total with each tile used at most ``max_uses`` times (default once):
-        with the ``color`` metric the least total squared colour-grid distance over
-        every cell and tile, certified (:attr:`Mosaic.optimal`); with ``ssim`` and
-        ``combined``, optimal over the re-ranked candidates only.
-    penalty : float, default 0.05
-        With ``assign="penalty"``: score added per earlier use of a tile.
-    max_uses : int, optional
-        Most uses of one tile.
-    min_distance : int, default 1
-        No tile twice within this many cells (Chebyshev distance); 0 allows neighbours.
-        Applies to ``best`` and ``penalty``; ``optimal`` limits uses with ``max_uses``.
-    order : {"hardest", "random"}, default "hardest"
-        Order in which the greedy visits cells: worst best score first, or by ``seed``.
-    flips : bool, default False
-        Let mirrored tiles compete too (a tile and its mirror count as one tile).
-    prune : {"none", "pca", "mean"}, default "none"
-        Shortlist tiles with a KD-tree before the exact distances: on a PCA
-        projection of the colour grid, or on the mean colour (the source blog's
-        method); ``shortlist`` tiles scanned per cell (default ``35 * sqrt(tiles)``,
-        :data:`~mosaicfast.kernels.candidates.SHORTLIST_FACTOR`).
-    vary : int, default 1
-        With ``assign="best"``: pick each cell's tile at random among its ``vary``
-        best (1: always the best). Random choices follow ``seed``.
-    seed : int, default 0
-        Seed of every random choice; the same inputs and options give the
-        same mosaic.
-    blend : float, default 0.5
-        Shift each tile's colours toward its cell's (CIELAB mean and spread) by this
-        fraction, 0 (tiles untouched) to 1.
-    overlay : float, default 0
-        Lay the target over the mosaic at this opacity, 0 to 1 (the classic "cheat").
-    threads : int, optional
-        Worker threads; default one per core. The result does not depend on it.
-    max_cells, max_output_pixels : int
-        Refuse grids and outputs beyond these sizes.
+    options : BuildOptions, optional
+        Every option of the mosaic (:mod:`mosaicfast.options`): the plan
+        (:class:`~mosaicfast.options.PlanOptions`: ``tile_size``, ``enlargement``,
+        ``cols``, ``print_size``, ``dpi``, ``max_cells``, ``max_output_pixels``), the
+        matching (:class:`~mosaicfast.options.MatchOptions`: ``grid``, ``metric``,
+        ``candidates``, ``assign``, ``penalty``, ``max_uses``, ``min_distance``,
+        ``prune`` ...), the rendering (:class:`~mosaicfast.options.RenderOptions`:
+        ``blend``, ``overlay``) and ``threads``; default: every default, the same as
+        the command line's. Each option's default, range and meaning is in its class.
+    **overrides
+        Any of those options by name (``cols=120``, ``assign="optimal"``) or a group
+        (``match=MatchOptions(...)``), applied over ``options`` and checked by the same
+        code (:meth:`~mosaicfast.options.BuildOptions.of`).
     output : str or Path, optional
         Also save the mosaic there (see :meth:`Mosaic.save`; large mosaics are streamed
         to TIFF band by band). The output is checked before any matching work: an
@@ -459,16 +379,12 @@ def build(
         if sources is not None:
             raise MosaicfastError("give sources only, not tiles as well")
         sources = tiles
-    _check_options(grid=grid, threads=threads, blend=blend, overlay=overlay)
+    options = BuildOptions.of(options, **overrides)
+    layout, matching, threads = options.plan, options.match, options.threads
+    print_size = layout.print_size
     if isinstance(print_size, str):
         print_size = PrintSize.parse(print_size)
-    if print_size is not None and tile_size is not None:
-        raise MosaicfastError(
-            "the print size sets the tile size: give print_size or tile_size, not both",
-            parameters=("print_size", "tile_size"),
-        )
-    if dpi is not None and not dpi > 0:
-        raise MosaicfastError(f"dpi must be positive, got {dpi}")
+    dpi = layout.dpi
     if print_size is not None and dpi is None:
         dpi = DEFAULT_DPI
     if output is not None:
@@ -477,24 +393,6 @@ def build(
         if output is None:
             raise MosaicfastError("a manifest is written beside an output: give both")
         manifest = check_destination(check_manifest_path(manifest))
-    matching = MatchOptions(
-        metric=metric,
-        ssim_weight=ssim_weight,
-        ssim_window=ssim_window,
-        match_size=match_size,
-        candidates=candidates,
-        assign=assign,
-        penalty=penalty,
-        max_uses=max_uses,
-        min_distance=min_distance,
-        order=order,
-        vary=vary,
-        seed=seed,
-        flips=flips,
-        prune=prune,
-        shortlist=shortlist,
-    )
-    matching.check()
     if (sources is None) == (library is None):
         raise MosaicfastError(
             "give either sources or library, not both or neither",
@@ -504,17 +402,17 @@ def build(
     crop = None
     with stages("target"):
         target_image = to_srgb(target) if isinstance(target, Image.Image) else open_rgb(target)
-        limits = {"max_cells": max_cells, "max_output_pixels": max_output_pixels}
+        limits = {"max_cells": layout.max_cells, "max_output_pixels": layout.max_output_pixels}
+        sizes = {"enlargement": layout.enlargement, "cols": layout.cols, **limits}
         if print_size is not None:
             assert dpi is not None
             crop = print_crop(target_image.size, print_size)
             if crop is not None:
                 target_image = target_image.crop(crop)
-            plan = plan_print(target_image.size, print_size, dpi, enlargement=enlargement,
-                              cols=cols, **limits)  # fmt: skip
+            plan = plan_print(target_image.size, print_size, dpi, **sizes)
         else:
-            plan = plan_grid(target_image.size, tile_size=tile_size or DEFAULT_TILE_SIZE,
-                             enlargement=enlargement, cols=cols, **limits)  # fmt: skip
+            tile_size = layout.tile_size or DEFAULT_TILE_SIZE
+            plan = plan_grid(target_image.size, tile_size=tile_size, **sizes)
         if output is not None:
             check_output(output, plan.output_size)
     skipped: list[tuple[Path, str]] = []
@@ -539,8 +437,8 @@ def build(
             raise MosaicfastError(f"{library}: no usable tile image ({len(skipped)} unreadable)")
         check_matching_memory(plan.cells, len(rows), matching)
         with stages("describe"):
-            tile_desc = lib.tile_descriptors(grid, rows.slots, threads=threads)
-            cell_desc = _cell_descriptors(target_image, plan, grid, threads)
+            tile_desc = lib.tile_descriptors(matching.grid, rows.slots, threads=threads)
+            cell_desc = _cell_descriptors(target_image, plan, matching.grid, threads)
             cell_luma = tile_luma = None
             if matching.metric != "color":
                 cell_luma = _cell_luminance(target_image, plan, matching.match_size, threads)
@@ -557,18 +455,16 @@ def build(
     tile_sources = TileList(rows)
     stack = _library_tiles(lib, rows.slots, tile_sources, plan.tile_size, on_skip, threads)
     painter = Painter(assignment, plan.tile_size, stack, flipped=flipped, target=target_image,
-                      blend=blend, overlay=overlay, threads=threads)  # fmt: skip
-    options = {
+                      blend=options.render.blend, overlay=options.render.overlay,
+                      threads=threads)  # fmt: skip
+    made_with = {
+        **options.as_dict(),
         "tile_size": plan.tile_size,
-        "enlargement": enlargement if cols is None else None,
+        "enlargement": layout.enlargement if layout.cols is None else None,
         "cols": plan.cols,
         "print_size": None if print_size is None else _print_text(print_size),
         "dpi": dpi,
         "crop": crop,
-        "grid": grid,
-        **asdict(matching),
-        "blend": blend,
-        "overlay": overlay,
         "library": str(library),
         "target": None if isinstance(target, Image.Image) else str(Path(target).absolute()),
     }
@@ -582,7 +478,7 @@ def build(
         flipped=flipped,
         skipped=skipped,
         timings=stages.seconds,
-        options=options,
+        options=made_with,
         dpi=dpi,
         progress=progress,
         optimal=match.optimal,
@@ -625,15 +521,6 @@ def _inside(path: Path, root: str | Path) -> bool:
 def _print_text(size: PrintSize) -> str:
     """A print size as ``WxHin``, for the manifest."""
     return f"{float(size.width):g}x{float(size.height):g}in"
-
-
-def _check_options(*, grid: int, threads: int | None, blend: float, overlay: float) -> None:
-    if not 1 <= grid <= descriptors.MAX_GRID:
-        raise MosaicfastError(f"grid must be between 1 and {descriptors.MAX_GRID}, got {grid}")
-    check_threads(threads)
-    for name, value in (("blend", blend), ("overlay", overlay)):
-        if not 0.0 <= value <= 1.0:
-            raise MosaicfastError(f"{name} must be between 0 and 1, got {value}")
 
 
 def _cell_luminance(

@@ -10,6 +10,7 @@ a target that fails is reported in one line and the others go on.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,12 +27,13 @@ from .api import build
 from .errors import MosaicfastError
 from .io.output import check_image_path
 from .library import Library
+from .options import BuildOptions
 
 __all__ = ["BatchResult", "build_many"]
 
 #: build() arguments that build_many sets itself.
 _OWN = frozenset({"target", "tiles", "library", "output", "manifest", "progress", "on_skip",
-                  "on_wait"})  # fmt: skip
+                  "on_wait", "overrides"})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -124,9 +126,13 @@ def build_many(
     TypeError
         An option ``build`` does not take.
     """
-    unknown = set(options) - set(inspect.signature(build).parameters) | (set(options) & _OWN)
+    known = set(inspect.signature(build).parameters) | BuildOptions.names()
+    unknown = set(options) - known | (set(options) & _OWN)
     if unknown:
         raise TypeError(f"build_many() got options it cannot pass on: {sorted(unknown)}")
+    given = dict(options)  # the options of the mosaics, checked once, here
+    named = {name: given.pop(name) for name in BuildOptions.names() & set(given)}
+    options = {**given, "options": BuildOptions.of(given.pop("options", None), **named)}
     # Absolute paths: workers do not share the client's working folder.
     targets = [Path(t).absolute() for t in targets]
     library, folder = Path(library).absolute(), Path(folder).absolute()
@@ -195,8 +201,10 @@ def _build_on_worker(
     """On a worker: :func:`_build_one` with as many threads as the worker has."""
     from distributed import get_worker
 
-    if options.get("threads") is None:
-        options = {**options, "threads": get_worker().state.nthreads}
+    chosen: BuildOptions = options["options"]
+    if chosen.threads is None:
+        threads = get_worker().state.nthreads
+        options = {**options, "options": dataclasses.replace(chosen, threads=threads)}
     return _build_one(target, library, output, options)
 
 

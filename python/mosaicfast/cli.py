@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from PIL import Image
 from tqdm import tqdm
 
 from . import kernels
@@ -34,12 +33,9 @@ from .io.manifest import check_grid_fits, read_assignment
 from .io.output import STREAM_PIXELS
 from .io.paths import printable
 from .io.video import SpliceOptions, splice_to_folder
-from .kernels.candidates import SHORTLIST_FACTOR
-from .library.indexer import DEFAULT_NEAR_DISTANCE, IndexInterruptedError, index_library
+from .library.indexer import IndexInterruptedError, index_library
 from .library.maintenance import library_info, verify_library
-from .library.store import DEFAULT_THUMB_SIZE
-from .matching import ASSIGNMENTS, METRICS, ORDERS, PRUNING, SSIM_WINDOWS
-from .plan import DEFAULT_DPI, DEFAULT_MAX_CELLS, DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_TILE_SIZE
+from .options import BuildOptions, IndexOptions, Spec, specs
 from .quality import evaluate
 from .report import Report, check_report_folder, manifest_report, mosaic_report
 
@@ -136,6 +132,45 @@ def _flags() -> dict[str, str]:
     return flags
 
 
+def _options_of(group: type) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The ``--flags`` of every option of ``group`` (:mod:`mosaicfast.options`), each
+    made from its field: name, type, default, range or choices, and help."""
+
+    def add(function: Callable[..., None]) -> Callable[..., None]:
+        for item, spec in reversed(list(specs(group))):
+            function = click.option(
+                "--" + item.name.replace("_", "-"), item.name, **_click_settings(spec, item.default)
+            )(function)
+        return function
+
+    return add
+
+
+def _click_settings(spec: Spec, default: Any) -> dict[str, Any]:
+    """How click declares the option ``spec`` with ``default``."""
+    settings: dict[str, Any] = {"help": spec.help.format_map(_FlagOf())}
+    if spec.kind is bool:
+        return {**settings, "is_flag": True}
+    if spec.choices:
+        settings["type"] = click.Choice(spec.choices)
+    elif spec.kind is int:
+        settings["type"] = click.IntRange(spec.low, spec.high)  # type: ignore[arg-type]
+    elif spec.kind is float:
+        settings["type"] = click.FloatRange(spec.low, spec.high, min_open=spec.open_low)
+    if spec.metavar is not None:
+        settings["metavar"] = spec.metavar
+    if default is not None:
+        settings.update(default=default, show_default=True)
+    return settings
+
+
+class _FlagOf(dict[str, str]):
+    """``{name}`` in an option's help, written as the flag: ``{max_uses}`` as ``--max-uses``."""
+
+    def __missing__(self, name: str) -> str:
+        return "--" + name.replace("_", "-")
+
+
 def _search_kernel() -> str:
     """The SIMD kernel the searches run on; a bad ``MOSAICFAST_KERNEL`` is a usage error."""
     try:
@@ -213,170 +248,8 @@ def _cluster_option(function: Callable[..., None]) -> Callable[..., None]:
     "streamed band by band in bounded memory. With several TARGETs or --cluster: a "
     "folder, each mosaic written to it under its target's name, as .png.",
 )
-@click.option(
-    "--tile-size",
-    type=click.IntRange(min=1),
-    help=f"Side of each tile in the output, in pixels.  [default: {DEFAULT_TILE_SIZE}]",
-)
-@click.option(
-    "--enlargement",
-    default=8.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="Output size as a multiple of the target's (the classic default).",
-)
-@click.option(
-    "--cols",
-    type=click.IntRange(min=1),
-    help="Number of cells across, instead of --enlargement; rows follow the aspect ratio.",
-)
-@click.option(
-    "--print-size",
-    metavar="WxH[cm|mm|in]",
-    help="Make the mosaic for a print of this size at --dpi, e.g. 60x40cm: the tile size is "
-    "ceil(print width in pixels / cells across) (cells across: --cols, else what "
-    "--enlargement gives at 50-px tiles) and the rows the fewest that cover the print's "
-    "height, so the mosaic prints at least this size (less than one tile more). A target "
-    "of another aspect ratio is centre-cropped to the print's. Replaces --tile-size.",
-)
-@click.option(
-    "--dpi",
-    type=click.FloatRange(min=0, min_open=True),
-    help=f"Print resolution in dots per inch (default {DEFAULT_DPI} with --print-size); "
-    "recorded in the output file. Without --print-size it is only recorded.",
-)
-@click.option(
-    "--grid",
-    "grid",
-    default=5,
-    show_default=True,
-    type=click.IntRange(1, 16),
-    help="Match resolution g: tiles and cells are compared as g x g grids of mean "
-    "colours in CIELAB (averaged in linear light).",
-)
-@click.option(
-    "--metric",
-    type=click.Choice(METRICS),
-    default="color",
-    show_default=True,
-    help="Score candidates by the colour grid, by windowed SSIM of the luminance, or by "
-    "(1 - W) * color + W * ssim (W = --ssim-weight).",
-)
-@click.option(
-    "--ssim-weight",
-    default=0.5,
-    show_default=True,
-    type=click.FloatRange(0, 1),
-    help="Weight of SSIM in --metric combined.",
-)
-@click.option(
-    "--ssim-window",
-    type=click.Choice(SSIM_WINDOWS),
-    default="uniform",
-    show_default=True,
-    help="SSIM window: 7x7 uniform, or 11x11 Gaussian with sigma 1.5.",
-)
-@click.option(
-    "--match-size",
-    default=16,
-    show_default=True,
-    type=click.IntRange(8, 64),
-    help="Side of the luminance patches SSIM compares, in pixels.",
-)
-@click.option(
-    "--candidates",
-    default=32,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Nearest tiles by colour among which the metric and the assignment choose.",
-)
-@click.option(
-    "--assign",
-    "assign_mode",
-    type=click.Choice(ASSIGNMENTS),
-    default="penalty",
-    show_default=True,
-    help="best: each cell its best tile; penalty: each use of a tile adds --penalty to "
-    "its score for later cells; optimal: least total with each tile used at most "
-    "--max-uses times (default once): with --metric color the least total squared "
-    "colour-grid distance over every cell and tile, certified; with --metric ssim or "
-    "combined, optimal over the re-ranked candidates only (--candidates per cell).",
-)
-@click.option(
-    "--penalty",
-    default=0.05,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="With --assign penalty: score added per earlier use (scores are about 0.1-0.3).",
-)
-@click.option("--max-uses", type=click.IntRange(min=1), help="Most uses of one tile.")
-@click.option(
-    "--min-distance",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="No tile twice within this many cells (Chebyshev distance), with --assign best or "
-    "penalty; --assign optimal limits uses with --max-uses instead.",
-)
-@click.option(
-    "--order",
-    type=click.Choice(ORDERS),
-    default="hardest",
-    show_default=True,
-    help="Order in which the greedy fills cells: worst best score first, or random by --seed.",
-)
-@click.option("--flips", is_flag=True, help="Let mirrored tiles compete too.")
-@click.option(
-    "--prune",
-    type=click.Choice(PRUNING),
-    default="none",
-    show_default=True,
-    help="Search only the KD-tree leaves nearest each cell (exact distances within them): "
-    "the tree partitions a PCA projection of the colour grid, or the mean colour (the "
-    "source blog's key). Several times faster on large libraries; at the default "
-    "--shortlist it gave 99.97% or more of cells the exhaustive search's best tile, on "
-    "10,000 to 190,000 photo tiles (pruning.md in mosaicfast's docs); exhaustive is exact.",
-)
-@click.option(
-    "--shortlist",
-    type=click.IntRange(min=1),
-    help="With --prune: tiles scanned per cell, as whole KD-tree leaves nearest first "
-    f"(default {SHORTLIST_FACTOR} x the square root of the library size).",
-)
-@click.option(
-    "--blend",
-    default=0.5,
-    show_default=True,
-    type=click.FloatRange(0, 1),
-    help="Shift each tile's colours toward its cell's (CIELAB mean and spread) by this much.",
-)
-@click.option(
-    "--overlay",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0, 1),
-    help="Lay the target over the mosaic at this opacity (the classic tools' cheat).",
-)
+@_options_of(BuildOptions)
 @click.option("--stats", is_flag=True, help="Print fidelity and diversity figures at the end.")
-@click.option(
-    "--vary",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Pick each cell's tile at random (by --seed) among its VARY best matches.",
-)
-@click.option(
-    "--seed",
-    default=0,
-    show_default=True,
-    type=int,
-    help="Seed of every random choice: same inputs and options, same mosaic.",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(1, MAX_THREADS),
-    help="Worker threads (default: one per core); the result does not depend on it.",
-)
 @click.option(
     "--manifest",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -396,21 +269,6 @@ def _cluster_option(function: Callable[..., None]) -> Callable[..., None]:
     help="Let -o overwrite an input: the target or a tile photo (refused otherwise), and "
     "--report replace an earlier report.",
 )
-@click.option(
-    "--max-cells",
-    default=DEFAULT_MAX_CELLS,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Refuse grids with more cells than this.",
-)
-@click.option(
-    "--max-output-pixels",
-    default=DEFAULT_MAX_OUTPUT_PIXELS,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Refuse outputs with more pixels than this (formats other than .tif are further "
-    f"limited to {STREAM_PIXELS:,}).",
-)
 @_cluster_option
 @click.option(
     "-q", "--quiet", is_flag=True, help="No progress bars or timings; warnings still shown."
@@ -420,38 +278,13 @@ def build(
     sources: tuple[Path, ...],
     library: Path | None,
     output: Path,
-    tile_size: int | None,
-    enlargement: float,
-    cols: int | None,
-    print_size: str | None,
-    dpi: float | None,
-    grid: int,
-    metric: str,
-    ssim_weight: float,
-    ssim_window: str,
-    match_size: int,
-    candidates: int,
-    assign_mode: str,
-    penalty: float,
-    max_uses: int | None,
-    min_distance: int,
-    order: str,
-    flips: bool,
-    prune: str,
-    shortlist: int | None,
-    blend: float,
-    overlay: float,
     stats: bool,
-    vary: int,
-    seed: int,
-    threads: int | None,
     manifest: Path | None,
     report_folder: Path | None,
     force: bool,
-    max_cells: int,
-    max_output_pixels: int,
     cluster: str | None,
     quiet: bool,
+    **chosen: Any,
 ) -> None:
     """Build a mosaic of TARGET from --tiles or --library and write it to -o OUTPUT.
 
@@ -463,41 +296,15 @@ def build(
         raise MosaicfastError("give either sources or library", parameters=("sources", "library"))
     if report_folder is not None:
         check_report_folder(report_folder, force=force)
-    options: dict[str, Any] = dict(
-        tile_size=tile_size,
-        enlargement=enlargement,
-        cols=cols,
-        print_size=print_size,
-        dpi=dpi,
-        grid=grid,
-        metric=metric,
-        ssim_weight=ssim_weight,
-        ssim_window=ssim_window,
-        match_size=match_size,
-        candidates=candidates,
-        assign=assign_mode,
-        penalty=penalty,
-        max_uses=max_uses,
-        min_distance=min_distance,
-        order=order,
-        flips=flips,
-        prune=prune,
-        shortlist=shortlist,
-        blend=blend,
-        overlay=overlay,
-        vary=vary,
-        seed=seed,
-        threads=threads,
-        max_cells=max_cells,
-        max_output_pixels=max_output_pixels,
-        force=force,
-    )
+    options = BuildOptions.of(**chosen)
     if len(targets) > 1 or cluster is not None:
         if report_folder is not None:
             raise MosaicfastError(
                 "report_folder makes a report of one target only", parameters=("report_folder",)
             )
-        _build_batch(targets, library, output, cluster, options, quiet, sources, manifest, stats)
+        _build_batch(
+            targets, library, output, cluster, options, quiet, sources, manifest, stats, force
+        )
         return
     (target,) = targets
     if output.is_dir():
@@ -512,7 +319,8 @@ def build(
             progress=not quiet,
             on_skip=report.skip,
             on_wait=report.wait,
-            **options,  # type: ignore[arg-type]
+            options=options,
+            force=force,
         )
     except InterruptedAfterCommit:
         _line(f"interrupted: {output} was written (and its manifest, if asked)")
@@ -533,7 +341,7 @@ def build(
         )
     report.say(
         f"wrote {output} ({width}x{height} px, {plan.cols}x{plan.rows} cells"
-        + (f" of {plan.tile_size} px" if print_size else "")
+        + (f" of {plan.tile_size} px" if options.plan.print_size else "")
         + (f", {mosaic.dpi:g} dpi" if mosaic.dpi else "")
         + f", {len(mosaic.sources):,} tiles, {len(set(mosaic.assignment.flat)):,} distinct used)"
     )
@@ -570,11 +378,12 @@ def _build_batch(
     library: Path | None,
     folder: Path,
     cluster: str | None,
-    options: dict[str, Any],
+    options: BuildOptions,
     quiet: bool,
     sources: tuple[Path, ...],
     manifest: Path | None,
     stats: bool,
+    force: bool,
 ) -> None:
     """``build`` of several targets, or on a cluster: each into the folder ``folder``."""
     from .batch import build_many
@@ -591,7 +400,7 @@ def _build_batch(
             targets, library, folder, cluster=cluster, progress=not quiet,
             on_result=lambda result: (report.say if result.status != "failed" else _line)(
                 result.line()),
-            **options,
+            options=options, force=force,
         )  # fmt: skip
     except KeyboardInterrupt:
         _line("interrupted: the mosaics written so far are kept; run again to go on")
@@ -599,46 +408,6 @@ def _build_batch(
     failed = sum(result.status == "failed" for result in results)
     if failed:
         raise click.ClickException(f"{failed} of {len(results)} targets failed")
-
-
-def _video_options(function: Callable[..., None]) -> Callable[..., None]:
-    """The options that say how videos are cut into tiles (shared by index and splice)."""
-    options = [
-        click.option(
-            "--fps",
-            default=1.0,
-            show_default=True,
-            type=click.FloatRange(min=0, min_open=True),
-            help="Video frames sampled per second (by presentation time).",
-        ),
-        click.option(
-            "--crops",
-            default=2,
-            show_default=True,
-            type=click.IntRange(min=1),
-            help="Squares cut from each frame: 1 the centre, 2 left and right (top and "
-            "bottom of a portrait video), more spread along the long side.",
-        ),
-        click.option(
-            "--flat-variance",
-            default=SpliceOptions.flat_variance,
-            show_default=True,
-            type=click.FloatRange(min=0),
-            help="Skip frames whose luminance variance is below this (fades, black, "
-            "plain cards); 0 keeps them.",
-        ),
-        click.option(
-            "--static-difference",
-            default=SpliceOptions.static_difference,
-            show_default=True,
-            type=click.FloatRange(min=0),
-            help="Skip frames whose mean luminance difference (0-255) from the previous "
-            "kept frame is below this (static shots); 0 keeps them.",
-        ),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
 
 
 @main.command()
@@ -649,35 +418,9 @@ def _video_options(function: Callable[..., None]) -> Callable[..., None]:
     type=click.Path(path_type=Path, file_okay=False),
     help="The library folder; created if it does not exist.",
 )
-@click.option(
-    "--thumb-size",
-    default=DEFAULT_THUMB_SIZE,
-    show_default=True,
-    type=click.IntRange(32, 1024),
-    help="Side of the stored thumbnails, for a new library; tiles up to this size "
-    "render from the library alone.",
-)
-@click.option(
-    "--near-distance",
-    default=DEFAULT_NEAR_DISTANCE,
-    show_default=True,
-    type=click.IntRange(0, 16),
-    help="Set aside near duplicates: tiles whose perceptual hashes differ in at most "
-    "this many bits and whose colours are within 3 CIELAB units.",
-)
+@_options_of(IndexOptions)
 @click.option("--no-near-dedupe", is_flag=True, help="Keep near duplicates.")
-@click.option(
-    "--max-image-pixels",
-    type=click.IntRange(min=1),
-    help="Refuse images with more pixels than this (decompression-bomb guard; "
-    f"default Pillow's limit, {Image.MAX_IMAGE_PIXELS:,}).",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(1, MAX_THREADS),
-    help="Decoding threads (default: one per core).",
-)
-@_video_options
+@_options_of(SpliceOptions)
 @_cluster_option
 @click.option(
     "-q", "--quiet", is_flag=True, help="No progress bar or summary; warnings still shown."
@@ -774,7 +517,7 @@ def verify(library: Path, repair: bool) -> None:
 @click.option(
     "--size", type=click.IntRange(min=8), help="Side of each tile in pixels (default: as cut)."
 )
-@_video_options
+@_options_of(SpliceOptions)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary; warnings still shown.")
 def splice(
     videos: tuple[Path, ...],

@@ -56,6 +56,7 @@ from .errors import MosaicfastError
 from .kernels import assign, descriptors
 from .kernels.candidates import CandidateIndex
 from .kernels.ssim import candidate_ssim
+from .options import ASSIGNMENTS, METRICS, ORDERS, PRUNING, SSIM_WINDOWS, MatchOptions
 
 __all__ = [
     "ASSIGNMENTS",
@@ -72,14 +73,6 @@ __all__ = [
     "match_cells",
 ]
 
-METRICS = ("color", "ssim", "combined")
-ASSIGNMENTS = ("best", "penalty", "optimal")
-ORDERS = ("hardest", "random")
-#: SSIM windows: 7 x 7 uniform (scikit-image's default) or 11 x 11 Gaussian, sigma 1.5
-#: (Wang et al. 2004).
-SSIM_WINDOWS = ("uniform", "gaussian")
-#: Candidate search: exhaustive, or pruned by a KD-tree (see :mod:`mosaicfast.kernels.candidates`).
-PRUNING = ("none", "pca", "mean")
 #: RMS CIELAB difference per block that the colour score counts as 1.
 COLOUR_SCALE = 25.0
 #: Scores are solved exactly by ``assign="optimal"`` in whole multiples of this.
@@ -96,67 +89,6 @@ BYTES_PER_CANDIDATE = 25
 
 LumaLoader = Callable[[NDArray[np.int64]], NDArray[np.float32]]
 """``load(tiles)`` gives the ``(len(tiles), s, s)`` luminance patches of those tiles."""
-
-
-@dataclass(frozen=True)
-class MatchOptions:
-    """How cells are matched to tiles; see the module documentation."""
-
-    metric: str = "color"
-    ssim_weight: float = 0.5
-    ssim_window: str = "uniform"
-    match_size: int = 16
-    candidates: int = 32
-    assign: str = "best"
-    penalty: float = 0.05
-    max_uses: int | None = None
-    min_distance: int = 0
-    order: str = "hardest"
-    vary: int = 1
-    seed: int = 0
-    flips: bool = False
-    prune: str = "none"
-    shortlist: int | None = None
-
-    def check(self) -> None:
-        """Raise MosaicfastError for an option out of range."""
-        for name, value, allowed in (
-            ("metric", self.metric, METRICS),
-            ("assign", self.assign, ASSIGNMENTS),
-            ("order", self.order, ORDERS),
-            ("prune", self.prune, PRUNING),
-            ("ssim window", self.ssim_window, SSIM_WINDOWS),
-        ):
-            if value not in allowed:
-                raise MosaicfastError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-        if not 0.0 <= self.ssim_weight <= 1.0:
-            raise MosaicfastError(f"ssim weight must be between 0 and 1, got {self.ssim_weight}")
-        if not 8 <= self.match_size <= 64:
-            raise MosaicfastError(f"match size must be 8 to 64 pixels, got {self.match_size}")
-        if self.candidates < 1:
-            raise MosaicfastError(f"candidates must be at least 1, got {self.candidates}")
-        if not (self.penalty >= 0 and np.isfinite(self.penalty)):
-            raise MosaicfastError(f"penalty must be a number >= 0, got {self.penalty}")
-        if self.max_uses is not None and self.max_uses < 1:
-            raise MosaicfastError(f"max uses must be at least 1, got {self.max_uses}")
-        if self.min_distance < 0:
-            raise MosaicfastError(f"min distance must be >= 0, got {self.min_distance}")
-        if self.vary < 1:
-            raise MosaicfastError(f"vary must be at least 1, got {self.vary}")
-        if self.shortlist is not None and self.shortlist < 1:
-            raise MosaicfastError(f"shortlist must be at least 1, got {self.shortlist}")
-
-    @property
-    def constrained(self) -> bool:
-        """Whether uses are limited or spread (so the greedy must run)."""
-        return self.max_uses is not None or self.min_distance > 0
-
-    def candidate_count(self, tiles: int) -> int:
-        """Candidates searched per cell."""
-        wanted = self.vary
-        if self.metric != "color" or self.assign != "best" or self.constrained:
-            wanted = max(wanted, self.candidates)
-        return min(wanted, tiles)
 
 
 @dataclass(frozen=True)
@@ -264,13 +196,13 @@ def match_cells(
     progress : bool, default False
         Show a progress bar for the optimal assignment's solve.
     """
-    options.check()
     n = len(tile_desc)
     capacity = options.max_uses or 1
     if options.assign == "optimal" and len(cell_desc) > n * capacity:
         raise MosaicfastError(
             f"the library has {n:,} tiles: too few to fill {len(cell_desc):,} cells using each "
-            f"at most {capacity} time(s); allow more uses (max uses) or use more tiles"
+            f"at most {capacity} time(s); allow more uses (max_uses) or use more tiles",
+            parameters=("max_uses",),
         )
     space = _Space(tile_desc, options, threads)
     matcher = _Matcher(cell_desc, space, n, options, cell_luma, tile_luma)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .errors import MosaicfastError
+from .options import DEFAULT_DPI, DEFAULT_TILE_SIZE, PlanOptions
 
 __all__ = [
     "DEFAULT_DPI",
@@ -21,14 +22,10 @@ __all__ = [
     "print_crop",
 ]
 
-DEFAULT_TILE_SIZE = 50
-DEFAULT_MAX_CELLS = 1_000_000
-#: The limit exists to refuse absurd jobs up front: 2 gigapixels is a 3.8 x 2.5 m
-#: print at 300 dpi, streamed to a ~3-6 GB TIFF. Other formats are further limited
-#: to what is composed in memory (:data:`mosaicfast.io.output.STREAM_PIXELS`).
-DEFAULT_MAX_OUTPUT_PIXELS = 2_000_000_000
-#: Resolution of ``--print-size`` when no ``--dpi`` is given.
-DEFAULT_DPI = 300
+#: The defaults of :class:`~mosaicfast.options.PlanOptions`, defined there.
+DEFAULT_MAX_CELLS: int = PlanOptions.max_cells
+DEFAULT_MAX_OUTPUT_PIXELS: int = PlanOptions.max_output_pixels
+DEFAULT_ENLARGEMENT: float = PlanOptions.enlargement
 
 #: Inches per unit of a print size.
 _UNITS = {"in": Fraction(1), "cm": Fraction(100, 254), "mm": Fraction(10, 254)}
@@ -115,7 +112,7 @@ def plan_grid(
     target_size: tuple[int, int],
     *,
     tile_size: int = 50,
-    enlargement: float = 8.0,
+    enlargement: float = DEFAULT_ENLARGEMENT,
     cols: int | None = None,
     max_cells: int = DEFAULT_MAX_CELLS,
     max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS,
@@ -134,19 +131,15 @@ def plan_grid(
         memory later).
     """
     width, height = target_size
-    if tile_size < 1:
-        raise MosaicfastError(f"tile size must be at least 1 pixel, got {tile_size}")
+    limits = {"max_cells": max_cells, "max_output_pixels": max_output_pixels}
+    PlanOptions(tile_size=tile_size, enlargement=enlargement, cols=cols, **limits)  # the rules
     if cols is None:
-        if not enlargement > 0:
-            raise MosaicfastError(f"enlargement must be positive, got {enlargement}")
         cols = max(1, round(width * enlargement / tile_size))
         rows = max(1, round(height * enlargement / tile_size))
     else:
-        if cols < 1:
-            raise MosaicfastError(f"cols must be at least 1, got {cols}", parameters=("cols",))
         rows = max(1, round(cols * height / width))
     plan = GridPlan(rows=rows, cols=cols, tile_size=tile_size)
-    _check_limits(plan, max_cells=max_cells, max_output_pixels=max_output_pixels)
+    _check_limits(plan, **limits)
     return plan
 
 
@@ -176,7 +169,7 @@ def plan_print(
     print_size: PrintSize,
     dpi: float,
     *,
-    enlargement: float = 8.0,
+    enlargement: float = DEFAULT_ENLARGEMENT,
     cols: int | None = None,
     max_cells: int = DEFAULT_MAX_CELLS,
     max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS,
@@ -195,18 +188,14 @@ def plan_print(
     MosaicfastError
         For a non-positive option, or a grid or output beyond the limits.
     """
-    if not dpi > 0:
-        raise MosaicfastError(f"dpi must be positive, got {dpi}")
+    limits = {"max_cells": max_cells, "max_output_pixels": max_output_pixels}
+    PlanOptions(dpi=dpi, enlargement=enlargement, cols=cols, **limits)  # the rules
     if cols is None:
-        if not enlargement > 0:
-            raise MosaicfastError(f"enlargement must be positive, got {enlargement}")
         cols = max(1, round(target_size[0] * enlargement / DEFAULT_TILE_SIZE))
-    elif cols < 1:
-        raise MosaicfastError(f"cols must be at least 1, got {cols}", parameters=("cols",))
     width, height = print_size.pixels(dpi)
     tile_size = -(-width // cols)
     plan = GridPlan(rows=-(-height // tile_size), cols=cols, tile_size=tile_size)
-    _check_limits(plan, max_cells=max_cells, max_output_pixels=max_output_pixels)
+    _check_limits(plan, **limits)
     return plan
 
 

@@ -198,7 +198,7 @@ def test_empty_inputs() -> None:
     [
         ({"cells": np.zeros((2, 16, 15), np.float32)}, "cells must have shape"),
         ({"cells": np.zeros((16, 16), np.float32)}, "cells must have shape"),
-        ({"tiles": np.zeros((4, 8, 8), np.float32)}, "tiles must be 16x16"),
+        ({"tiles": np.zeros((4, 8, 8), np.float32)}, "square patches of one size"),
         ({"cells": np.zeros((2, 4, 4)), "tiles": np.zeros((4, 4, 4))}, "between 8 and 64"),
         ({"cells": np.zeros((2, 72, 72)), "tiles": np.zeros((4, 72, 72))}, "between 8 and 64"),
         ({"cells": np.zeros((2, 16, 16), complex)}, "real luminance"),
@@ -210,14 +210,15 @@ def test_empty_inputs() -> None:
         ({"win_size": 6}, "odd integer"),
         ({"win_size": 17}, "odd integer"),
         ({"win_size": 1}, "odd integer"),
-        ({"win_size": 7.0}, "odd integer"),
+        ({"win_size": 7.0}, "win_size must be a non-negative integer"),
         ({"gaussian": True, "sigma": 3.0}, "23-pixel Gaussian window"),
         ({"gaussian": True, "sigma": 0.1}, "1-pixel Gaussian window"),
         ({"gaussian": True, "sigma": -1.0}, "sigma must be a positive"),
         ({"data_range": 0.0}, "data_range must be a positive"),
         ({"data_range": float("nan")}, "data_range must be a positive"),
         ({"data_range": "255"}, "data_range must be a number"),
-        ({"threads": 0}, "threads must be at least 1"),
+        ({"threads": 0}, "threads must be from 1 to 256, got 0"),
+        ({"threads": -1}, "threads must be from 1 to 256, got -1"),
     ],
 )
 def test_bad_arguments_raise_value_error(change: dict[str, Any], message: str) -> None:
@@ -239,7 +240,7 @@ def test_core_refuses_bad_indices_itself() -> None:
     cells, tiles = noise(1, 16, 24), noise(2, 16, 25)
     with pytest.raises(ValueError, match=r"candidates\[0, 1\] = 2 is not a tile index"):
         _core.ssim_candidates(cells, tiles, np.array([[0, 2]]), data_range=255.0)
-    with pytest.raises(ValueError, match="win_size must be odd"):
+    with pytest.raises(ValueError, match="win_size must be an odd integer"):
         _core.ssim_candidates(cells, tiles, np.array([[0, 1]]), data_range=255.0, win_size=8)
     with pytest.raises(ValueError, match="square patches"):
         _core.ssim_candidates(cells, tiles[:, :8], np.array([[0, 1]]), data_range=255.0)

@@ -8,27 +8,19 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from ..errors import MosaicfastError
-
-__all__ = ["MAX_THREADS", "check_threads", "ordered_map"]
+__all__ = ["MAX_THREADS", "ordered_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: Most worker threads a job may ask for: beyond a few per core they only cost time
-#: (1,024 threads make a 0.6 s build take 10 s on 2 cores), and thousands exhaust the
-#: process's memory for stacks.
+#: Most worker processes of a local Dask cluster (``local:N``), the same bound as the
+#: core's rule for threads (:data:`mosaicfast.kernels.MAX_THREADS`, ``rust/pool.rs``),
+#: which this layer cannot import; ``tests/kernels/test_rules.py`` holds them equal.
 MAX_THREADS = 256
 
 #: Calls submitted ahead of the one being collected, per worker: enough to keep
 #: every worker busy, few enough that finished results waiting their turn stay few.
 AHEAD_PER_WORKER = 4
-
-
-def check_threads(threads: int | None) -> None:
-    """Raise MosaicfastError unless ``threads`` is None or from 1 to :data:`MAX_THREADS`."""
-    if threads is not None and not 1 <= threads <= MAX_THREADS:
-        raise MosaicfastError(f"threads must be from 1 to {MAX_THREADS}, got {threads}")
 
 
 def ordered_map(

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from .._util.fields import check_fields, integer, real
 from ..errors import ImageReadError
 from ._atomic import atomic_path
 from .images import Box
@@ -73,7 +74,8 @@ _FULL_DECODE_WINDOW = 0.35
 
 @dataclass(frozen=True)
 class SpliceOptions:
-    """How a video is cut into tiles.
+    """How a video is cut into tiles; each option's default, range and help is defined
+    here once, and the ``index`` and ``splice`` commands make their flags from it.
 
     Attributes
     ----------
@@ -91,18 +93,25 @@ class SpliceOptions:
         is below this are skipped as static; 0 keeps them.
     """
 
-    fps: float = 1.0
-    crops: int = 2
-    flat_variance: float = 20.0
-    static_difference: float = 2.0
+    fps: float = real(
+        1.0, "Video frames sampled per second (by presentation time).",
+        low=0, open_low=True, metavar="F",
+    )  # fmt: skip
+    crops: int = integer(
+        2, "Squares cut from each frame: 1 the centre, 2 left and right (top and bottom of "
+        "a portrait video), more spread along the long side.", low=1, metavar="N",
+    )  # fmt: skip
+    flat_variance: float = real(
+        20.0, "Skip frames whose luminance variance is below this (fades, black, plain "
+        "cards); 0 keeps them.", low=0, metavar="V",
+    )  # fmt: skip
+    static_difference: float = real(
+        2.0, "Skip frames whose mean luminance difference (0-255) from the previous kept "
+        "frame is below this (static shots); 0 keeps them.", low=0, metavar="D",
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.fps) and self.fps > 0):
-            raise ValueError(f"fps must be a positive number, got {self.fps}")
-        if self.crops < 1:
-            raise ValueError(f"crops must be at least 1, got {self.crops}")
-        if self.flat_variance < 0 or self.static_difference < 0:
-            raise ValueError("the flat and static thresholds must not be negative")
+        check_fields(self)  # MosaicfastError (a ValueError) naming the option
 
 
 @dataclass

@@ -17,6 +17,7 @@ results never depend on the thread count. Nothing here reads or writes files.
 """
 
 from .._core import BUILD_PROFILE, KERNEL_VAR, search_kernel, search_kernels
+from ._checks import MAX_THREADS, check_threads
 from .assign import certified_optimum, hardest_first, optimal_assignment, penalised_greedy
 from .blend import blend_tiles
 from .candidates import CandidateIndex
@@ -28,12 +29,14 @@ from .ssim import candidate_ssim, luminance
 __all__ = [
     "BUILD_PROFILE",
     "KERNEL_VAR",
+    "MAX_THREADS",
     "CandidateIndex",
     "blend_tiles",
     "box_downsample",
     "candidate_ssim",
     "cell_descriptors",
     "certified_optimum",
+    "check_threads",
     "hardest_first",
     "luminance",
     "optimal_assignment",

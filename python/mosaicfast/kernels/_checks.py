@@ -19,16 +19,20 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .. import _core
+from ..errors import MosaicfastError
 
 __all__ = [
+    "MAX_THREADS",
     "candidate_indices",
     "candidate_lists",
     "cell_indices",
+    "check_threads",
     "contiguous",
     "count",
     "descriptor_array",
     "descriptor_pair",
     "fraction",
+    "number",
     "patches",
     "pixel_stack",
     "positive",
@@ -50,23 +54,43 @@ def count(value: int, name: str) -> int:
     return int(value)
 
 
+#: Most threads a kernel or a whole job may use: the core's rule (``rust/pool.rs``).
+MAX_THREADS: int = _core.MAX_THREADS
+
+
+def check_threads(threads: int | None) -> None:
+    """MosaicfastError (a ValueError) naming ``threads`` unless it is None (one per
+    core) or from 1 to :data:`MAX_THREADS`: the rule every kernel's thread pool
+    follows, checked by the core, here for jobs whose workers are Python's too."""
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
+        raise MosaicfastError(
+            f"threads must be an integer, got {threads!r}", parameters=("threads",)
+        )
+    try:  # beyond the core's 64-bit integers: said as the nearest one, refused all the same
+        _core.check_threads(min(max(int(threads), -(2**63)), 2**63 - 1))
+    except ValueError as err:
+        raise MosaicfastError(str(err), parameters=("threads",)) from None
+
+
 def fraction(value: float, name: str) -> float:
     """``value`` as a float if it is a real number from 0 to 1, else ``ValueError``."""
-    number = _real(value, name)
-    if not 0.0 <= number <= 1.0:
+    real = number(value, name)
+    if not 0.0 <= real <= 1.0:
         raise ValueError(f"{name} must be between 0 and 1, got {value}")
-    return number
+    return real
 
 
 def positive(value: float, name: str) -> float:
     """``value`` as a float if it is a finite real number above 0, else ``ValueError``."""
-    number = _real(value, name)
-    if not (math.isfinite(number) and number > 0):
+    real = number(value, name)
+    if not (math.isfinite(real) and real > 0):
         raise ValueError(f"{name} must be a positive number, got {value}")
-    return number
+    return real
 
 
-def _real(value: float, name: str) -> float:
+def number(value: float, name: str) -> float:
     """``value`` as a float if it is a real number (not a bool), else ``ValueError``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, got {value!r}")

@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .. import _core
 from ..errors import MosaicfastError
-from ._checks import candidate_lists, cell_indices, count, descriptor_pair
+from ._checks import candidate_lists, cell_indices, count, descriptor_pair, number
 
 __all__ = [
     "CERTIFIED",
@@ -166,17 +166,12 @@ def penalised_greedy(
     """
     cand_arr, cost_arr = candidate_lists(cand, cost)
     m = cand_arr.shape[0]
-    if penalty < 0 or not np.isfinite(penalty):
-        raise ValueError(f"penalty must be a finite number >= 0, got {penalty}")
-    if max_uses is not None and max_uses < 1:
-        raise ValueError(f"max_uses must be at least 1, got {max_uses}")
-    if min_distance < 0:
-        raise ValueError(f"min_distance must be >= 0, got {min_distance}")
+    # The ranges of penalty and max_uses and the cell count of shape are the core's
+    # rules; here only their types and signs, before they become unsigned integers.
+    min_distance = count(min_distance, "min_distance")
     if min_distance > 0 and shape is None:
         raise ValueError("min_distance needs the shape=(rows, cols) of the cells")
     rows, cols = shape if shape is not None else (1, m)
-    if rows < 0 or cols < 0 or rows * cols != m:
-        raise ValueError(f"shape {rows}x{cols} does not have the {m} cells of the candidates")
     fixed_arr = np.full(m, -1, dtype=np.int64) if fixed is None else cell_indices(fixed, "fixed")
     return _core.penalised_greedy(
         cand_arr,
@@ -184,9 +179,9 @@ def penalised_greedy(
         cell_indices(order, "order"),
         fixed_arr,
         n_tiles,
-        penalty=float(penalty),
-        shape=(rows, cols),
-        max_uses=max_uses,
+        penalty=number(penalty, "penalty"),
+        shape=(count(rows, "shape"), count(cols, "shape")),
+        max_uses=None if max_uses is None else count(max_uses, "max_uses"),
         min_distance=min_distance,
     )
 

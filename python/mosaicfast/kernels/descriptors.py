@@ -122,10 +122,7 @@ def search_topk(
     """
     cell_arr, tile_arr = descriptor_pair(cells, tiles)
     n = tile_arr.shape[0]
-    if n == 0:
-        raise ValueError("there are no tiles to search")
-    if not 1 <= k <= n:
-        raise ValueError(f"k must be between 1 and the number of tiles ({n}), got {k}")
+    k = count(k, "k")  # its range, 1 to the number of tiles, is the core's rule
     if offsets is None:
         return _core.search_topk(cell_arr, tile_arr, k, threads=threads)
     offset_arr = np.ascontiguousarray(offsets, dtype=np.int64)

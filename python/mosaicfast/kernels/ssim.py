@@ -9,13 +9,11 @@ pixels into the luminance patches it takes.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import _core
-from ._checks import candidate_indices, patches, positive
+from ._checks import candidate_indices, count, patches, positive
 
 __all__ = ["MAX_SIDE", "MIN_SIDE", "candidate_ssim", "gaussian_win_size", "luminance"]
 
@@ -116,35 +114,15 @@ def candidate_ssim(
         If an array has the wrong shape or dtype, a candidate is not a tile index, or an
         option is out of range.
     """
+    # The patch side and the window (odd, 3 to the side; a Gaussian's from sigma) are the
+    # core's rules; here only the dtypes, the tile indices and the numbers' types.
     cell_arr = patches(cells, "cells")
     tile_arr = patches(tiles, "tiles")
-    side = cell_arr.shape[1]
-    if tile_arr.shape[1] != side:
-        raise ValueError(f"tiles must be {side}x{side} like the cells, got {tile_arr.shape[1:]}")
-    if not MIN_SIDE <= side <= MAX_SIDE:
-        raise ValueError(f"patch side must be between {MIN_SIDE} and {MAX_SIDE}, got {side}")
     picks = candidate_indices(candidates, len(cell_arr), len(tile_arr))
     data_range = positive(data_range, "data_range")
     if gaussian:
         sigma = positive(sigma, "sigma")
-        size = gaussian_win_size(sigma)
-        if not 3 <= size <= side:
-            raise ValueError(
-                f"sigma {sigma} gives a {size}-pixel Gaussian window; it must be between 3 "
-                f"and the patch side ({side})"
-            )
-    elif (
-        isinstance(win_size, bool)
-        or not isinstance(win_size, numbers.Integral)
-        or win_size % 2 == 0
-        or not 3 <= win_size <= side
-    ):
-        raise ValueError(
-            f"win_size must be an odd integer between 3 and the patch side ({side}), "
-            f"got {win_size!r}"
-        )
-    else:
-        size = int(win_size)
+    size = 0 if gaussian else count(win_size, "win_size")  # a Gaussian's follows sigma
     return _core.ssim_candidates(
         cell_arr,
         tile_arr,

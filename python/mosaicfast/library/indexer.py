@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from .._util.lifetime import INTERRUPT_SIGNALS, die_with_parent, pause_point
-from .._util.parallel import check_threads, ordered_map
+from .._util.parallel import ordered_map
 from .._util.progress import progress_bar
 from ..errors import ImageReadError, MosaicfastError
 from ..io.images import IMAGE_SUFFIXES, Box, load_square
@@ -37,6 +37,7 @@ from ..io.paths import from_catalog, non_regular_reason, os_reason, read_regular
 from ..io.sources import SkipHandler, scan_images
 from ..io.video import VIDEO_SUFFIXES, SpliceOptions, SpliceStats, splice
 from ..kernels import descriptors
+from ..options import IndexOptions
 from . import catalog
 from .dedupe import NearIndex, perceptual_hashes, pixel_hashes
 from .store import (
@@ -55,7 +56,7 @@ __all__ = [
     "index_library",
 ]
 
-DEFAULT_NEAR_DISTANCE = 4
+DEFAULT_NEAR_DISTANCE: int = IndexOptions.near_distance
 #: Tiles per committed batch.
 _BATCH = 256
 #: Photos per task: a few for threads (they share one process), more for processes.
@@ -219,11 +220,13 @@ def index_library(
         Folders (searched recursively) and files. Empty: the folders and files
         indexed before.
     thumb_size : int, default 64
-        Side of the stored thumbnails, for a new library (ignored when it exists).
+        Side of the stored thumbnails, 32 to 1024, for a new library (ignored when it
+        exists).
     grids : sequence of int, default (5,)
         Match resolutions whose descriptors are stored, for a new library.
     near_distance : int or None, default 4
-        Largest pHash Hamming distance of near duplicates; None keeps near duplicates.
+        Largest pHash Hamming distance of near duplicates, 0 to 16; None keeps near
+        duplicates.
     video : SpliceOptions, optional
         How videos are sampled and cut (default: 1 frame per second, 2 squares each).
     max_image_pixels : int, optional
@@ -231,7 +234,7 @@ def index_library(
         Pillow's limit.
     workers : int, optional
         Decoding threads (or processes, for many photos), 1 to
-        :data:`~mosaicfast._util.parallel.MAX_THREADS`; default one per core.
+        :data:`~mosaicfast.kernels.MAX_THREADS`; default one per core.
     progress : bool
         Show progress bars.
     on_skip : callable, optional
@@ -253,12 +256,20 @@ def index_library(
 
     Raises
     ------
+    MosaicfastError
+        An option out of its range (:class:`~mosaicfast.options.IndexOptions`), before
+        any work.
     LibraryLockedError
         If another process is writing the library (and no ``on_wait``).
     IndexInterruptedError
         On Ctrl-C or SIGTERM, after committing the work finished.
     """
-    check_threads(workers)
+    IndexOptions(  # every rule of these options, checked by the model the CLI's flags come from
+        thumb_size=thumb_size,
+        near_distance=IndexOptions.near_distance if near_distance is None else near_distance,
+        max_image_pixels=max_image_pixels,
+        threads=workers,
+    )
     start = time.perf_counter()
     report = IndexReport()
     video = video or SpliceOptions()

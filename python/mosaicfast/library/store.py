@@ -29,6 +29,7 @@ from ..errors import MosaicfastError
 from ..io.paths import from_catalog, os_reason
 from ..io.sources import TileSource
 from ..kernels.descriptors import MAX_GRID, descriptor_size, tile_descriptors
+from ..options import IndexOptions
 from . import catalog
 
 __all__ = [
@@ -52,7 +53,7 @@ __all__ = [
 
 FORMAT_VERSION = 1
 _T = TypeVar("_T")
-DEFAULT_THUMB_SIZE = 64
+DEFAULT_THUMB_SIZE: int = IndexOptions.thumb_size
 DEFAULT_GRIDS = (5,)
 CATALOG = "catalog.sqlite"
 THUMBS = "thumbs.u8"
