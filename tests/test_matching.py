@@ -72,12 +72,13 @@ def test_optimal_unique_assignment_is_the_dense_optimum() -> None:
     # Whatever the candidates, the colour optimum is over every cell and tile.
     for candidates in (90, 2):
         result = match_cells(
-            cells, tiles, (6, 10), MatchOptions(assign="optimal", candidates=candidates)
-        )
+            cells, tiles, (6, 10),
+            MatchOptions(descriptor="lab", assign="optimal", candidates=candidates),
+        )  # fmt: skip
         assert len(np.unique(result.tile_indices)) == 60
         np.testing.assert_array_equal(result.distance, dist[np.arange(60), result.tile_indices])
         assert result.distance.sum() == dist[r, c].sum()
-        np.testing.assert_allclose(result.score, _colour_score(result.distance, 75))
+        np.testing.assert_allclose(result.score, _colour_score(result.distance, 75, "lab"))
         assert result.optimal is not None
         assert result.optimal.status == "optimal (certified)"
         assert (result.optimal.total_cost, result.optimal.gap) == (dist[r, c].sum(), 0)
@@ -152,14 +153,20 @@ def halves(left: tuple[int, int, int], right: tuple[int, int, int], size: int = 
     return image
 
 
+def test_a_gaussian_window_wider_than_the_patches_is_refused() -> None:
+    with pytest.raises(MosaicfastError, match="at least 11"):
+        MatchOptions(ssim_window="gaussian", match_size=8).check()
+    MatchOptions(ssim_window="gaussian", match_size=11).check()
+
+
 def test_flips_use_mirrored_tiles(tmp_path: Path) -> None:
     folder = tmp_path / "tiles"
     folder.mkdir()
     halves((250, 0, 0), (0, 0, 250)).save(folder / "red-blue.png")
     Image.new("RGB", (64, 64), (120, 120, 120)).save(folder / "grey.png")
     target = halves((0, 0, 250), (250, 0, 0), 16)  # the mirror image
-    plain = mosaicfast.build(target, folder, cols=1, tile_size=32)
-    mirrored = mosaicfast.build(target, folder, cols=1, tile_size=32, flips=True)
+    plain = mosaicfast.build(target, folder, cols=1, tile_size=32, flips=False)
+    mirrored = mosaicfast.build(target, folder, cols=1, tile_size=32)  # mirrors by default
     assert not plain.flipped[0, 0]
     assert (
         mirrored.flipped[0, 0]
@@ -182,11 +189,16 @@ def test_ssim_tells_structures_apart_that_mean_colours_cannot(tmp_path: Path) ->
     stripes(True).save(folder / "vertical.png")
     stripes(False).save(folder / "horizontal.png")
     target = stripes(False, 64)
-    by_colour = mosaicfast.build(target, folder, cols=1, grid=1, tile_size=16)
-    by_ssim = mosaicfast.build(target, folder, cols=1, grid=1, tile_size=16, metric="ssim")
-    combined = mosaicfast.build(target, folder, cols=1, grid=1, tile_size=16, metric="combined")
+    mean = {"cols": 1, "descriptor": "lab", "grid": 1, "tile_size": 16, "match_size": 16}
+    by_colour = mosaicfast.build(target, folder, **mean)  # type: ignore[arg-type]
+    by_ssim = mosaicfast.build(target, folder, metric="ssim", **mean)  # type: ignore[arg-type]
+    combined = mosaicfast.build(target, folder, metric="combined", **mean)  # type: ignore[arg-type]
     gaussian = mosaicfast.build(
-        target, folder, cols=1, grid=1, tile_size=16, metric="ssim", ssim_window="gaussian"
+        target,
+        folder,
+        metric="ssim",
+        ssim_window="gaussian",
+        **mean,  # type: ignore[arg-type]
     )
     chosen = {
         name: m.sources[int(m.assignment[0, 0])].path.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import warnings
@@ -38,10 +39,13 @@ from .library.cache import folder_library
 from .library.indexer import index_library
 from .library.store import Library, TileList
 from .matching import (
+    FLAT_GRID,
     LumaLoader,
     MatchOptions,
     OptimalReport,
     check_matching_memory,
+    default_max_uses,
+    flat_tiles,
     match_cells,
 )
 from .plan import (
@@ -300,18 +304,20 @@ def build(
     cols: int | None = None,
     print_size: str | PrintSize | None = None,
     dpi: float | None = None,
-    grid: int = 5,
-    metric: str = "color",
-    ssim_weight: float = 0.5,
+    descriptor: str = "ylab",
+    grid: int | None = None,
+    metric: str = "combined",
+    ssim_weight: float = 0.3,
     ssim_window: str = "uniform",
-    match_size: int = 16,
+    match_size: int = 8,
     candidates: int = 32,
     assign: str = "penalty",
-    penalty: float = 0.05,
+    penalty: float = 0.0,
     max_uses: int | None = None,
     min_distance: int = 1,
+    flat_weight: int = 20,
     order: str = "hardest",
-    flips: bool = False,
+    flips: bool = True,
     prune: str = "none",
     shortlist: int | None = None,
     vary: int = 1,
@@ -331,9 +337,9 @@ def build(
 ) -> Mosaic:
     """Build a photo mosaic of ``target`` from a tile library or folders of photos.
 
-    Every cell of the target is described by a ``grid x grid`` grid of mean
-    colours in CIELAB (averaged in linear light), as is every tile (its centre
-    square). The exhaustive exact search in the Rust core (or, with ``prune``, a
+    Every cell of the target is described by a grid of block means (``descriptor``:
+    luma and CIELAB a*b* by default), as is every tile (its centre square). The
+    exhaustive exact search in the Rust core (or, with ``prune``, a
     KD-tree shortlist) gives each cell its ``candidates`` nearest tiles; ``metric``
     scores them and ``assign`` chooses among them: by default the penalised greedy,
     which visits the hardest cells first, charges ``penalty`` per earlier use of a
@@ -367,17 +373,25 @@ def build(
         (see :func:`mosaicfast.plan.plan_print`).
     dpi : float, optional
         Print resolution (default 300 with ``print_size``); recorded in saved files.
-    grid : int, default 5
-        Match resolution ``g`` (1 to 16).
-    metric : {"color", "ssim", "combined"}, default "color"
-        How candidates are scored: colour grid, windowed SSIM of the luminance at
-        ``match_size`` pixels, or ``(1 - ssim_weight) * color + ssim_weight * ssim``
-        (see :mod:`mosaicfast.matching` for the normalisation).
-    ssim_weight : float, default 0.5
+    descriptor : {"ylab", "lab"}, default "ylab"
+        The space cells and tiles are compared in (``docs/descriptors.md``): ``ylab``, a
+        ``g x g`` grid of Rec. 601 luma and a ``g/2 x g/2`` grid of CIELAB a*b*
+        (colour weighted 0.7), what the fidelity measure compares; or ``lab``, a
+        ``g x g`` grid of CIELAB colours averaged in linear light (the rule before
+        0.2, with ``grid=5``).
+    grid : int, optional
+        Match resolution ``g`` (1 to 16, even for ``ylab``); default 8 for ``ylab``,
+        5 for ``lab``.
+    metric : {"color", "ssim", "combined"}, default "combined"
+        How candidates are scored: descriptor distance, windowed SSIM of the luminance
+        at ``match_size`` pixels, or ``(1 - ssim_weight) * color + ssim_weight * ssim``
+        (see :mod:`mosaicfast.matching` for the normalisation; ``docs/quality.md`` for
+        why the default re-ranks by SSIM).
+    ssim_weight : float, default 0.3
         Weight of SSIM in the combined metric.
     ssim_window : {"uniform", "gaussian"}, default "uniform"
         SSIM's window: 7 x 7 uniform, or 11 x 11 Gaussian with sigma 1.5.
-    match_size : int, default 16
+    match_size : int, default 8
         Side of the luminance patches SSIM compares (8 to 64).
     candidates : int, default 32
         Nearest tiles by colour that the metric and the assignment choose among.
@@ -388,17 +402,27 @@ def build(
         with the ``color`` metric the least total squared colour-grid distance over
         every cell and tile, certified (:attr:`Mosaic.optimal`); with ``ssim`` and
         ``combined``, optimal over the re-ranked candidates only.
-    penalty : float, default 0.05
+    penalty : float, default 0
         With ``assign="penalty"``: score added per earlier use of a tile.
     max_uses : int, optional
-        Most uses of one tile.
+        Most uses of one tile; with ``assign="penalty"`` by default
+        (:func:`~mosaicfast.matching.default_max_uses`) 1% of the cells, or twice the
+        cells per tile if the library is too small for that; ``optimal``: once;
+        ``best``: unlimited.
     min_distance : int, default 1
         No tile twice within this many cells (Chebyshev distance); 0 allows neighbours.
         Applies to ``best`` and ``penalty``; ``optimal`` limits uses with ``max_uses``.
+    flat_weight : int, default 20
+        With ``penalty`` (or ``best`` with limits): a flat tile (its 8 x 8 luma grid
+        varies by a standard deviation below 2 on 0-255) counts as this many tiles:
+        this many times ``max_uses``, the penalty divided by it, and up to this many
+        less one repeats within ``min_distance``. A repeated flat tile shows no clump,
+        and skies and walls need many; 1 treats flat tiles like the others.
     order : {"hardest", "random"}, default "hardest"
         Order in which the greedy visits cells: worst best score first, or by ``seed``.
-    flips : bool, default False
-        Let mirrored tiles compete too (a tile and its mirror count as one tile).
+    flips : bool, default True
+        Let mirrored tiles compete too (a tile and its mirror count as one tile); the
+        manifest records each cell's orientation and the render flips the tile.
     prune : {"none", "pca", "mean"}, default "none"
         Shortlist tiles with a KD-tree before the exact distances: on a PCA
         projection of the colour grid, or on the mean colour (the source blog's
@@ -459,7 +483,10 @@ def build(
         if sources is not None:
             raise MosaicfastError("give sources only, not tiles as well")
         sources = tiles
-    _check_options(grid=grid, threads=threads, blend=blend, overlay=overlay)
+    if grid is None:
+        grid = descriptors.DEFAULT_GRID.get(descriptor, 1)
+    _check_options(grid=grid, descriptor=descriptor, threads=threads, blend=blend,
+                   overlay=overlay)  # fmt: skip
     if isinstance(print_size, str):
         print_size = PrintSize.parse(print_size)
     if print_size is not None and tile_size is not None:
@@ -478,6 +505,7 @@ def build(
             raise MosaicfastError("a manifest is written beside an output: give both")
         manifest = check_destination(check_manifest_path(manifest))
     matching = MatchOptions(
+        descriptor=descriptor,
         metric=metric,
         ssim_weight=ssim_weight,
         ssim_window=ssim_window,
@@ -487,6 +515,7 @@ def build(
         penalty=penalty,
         max_uses=max_uses,
         min_distance=min_distance,
+        flat_weight=flat_weight,
         order=order,
         vary=vary,
         seed=seed,
@@ -537,18 +566,24 @@ def build(
             rows = lib.tiles_in_use()
         if len(rows) == 0:
             raise MosaicfastError(f"{library}: no usable tile image ({len(skipped)} unreadable)")
+        lib.check_arrays(rows.slots)
+        if max_uses is None and matching.assign == "penalty":
+            uses = default_max_uses(plan.cells, len(rows))
+            matching = dataclasses.replace(matching, max_uses=uses)
         check_matching_memory(plan.cells, len(rows), matching)
         with stages("describe"):
-            tile_desc = lib.tile_descriptors(grid, rows.slots, threads=threads)
-            cell_desc = _cell_descriptors(target_image, plan, grid, threads)
+            tile_desc = lib.tile_descriptors(grid, rows.slots, space=descriptor, threads=threads)
+            cell_desc = _cell_descriptors(target_image, plan, grid, descriptor, threads)
             cell_luma = tile_luma = None
             if matching.metric != "color":
                 cell_luma = _cell_luminance(target_image, plan, matching.match_size, threads)
                 tile_luma = _tile_luminance(lib, rows.slots, matching.match_size)
+            flat = _flat(lib, rows.slots, tile_desc, (descriptor, grid), matching, threads)
         with stages("match"):
             match = match_cells(
                 cell_desc, tile_desc, (plan.rows, plan.cols), matching,
-                cell_luma=cell_luma, tile_luma=tile_luma, threads=threads, progress=progress,
+                cell_luma=cell_luma, tile_luma=tile_luma, flat=flat, threads=threads,
+                progress=progress,
             )  # fmt: skip
             assignment = match.tile_indices.reshape(plan.rows, plan.cols)
             flipped = match.flipped.reshape(plan.rows, plan.cols)
@@ -627,13 +662,35 @@ def _print_text(size: PrintSize) -> str:
     return f"{float(size.width):g}x{float(size.height):g}in"
 
 
-def _check_options(*, grid: int, threads: int | None, blend: float, overlay: float) -> None:
+def _check_options(
+    *, grid: int, descriptor: str, threads: int | None, blend: float, overlay: float
+) -> None:
     if not 1 <= grid <= descriptors.MAX_GRID:
         raise MosaicfastError(f"grid must be between 1 and {descriptors.MAX_GRID}, got {grid}")
+    if descriptor == "ylab" and grid % 2:
+        raise MosaicfastError(f"the ylab descriptor needs an even grid, got {grid}")
     check_threads(threads)
     for name, value in (("blend", blend), ("overlay", overlay)):
         if not 0.0 <= value <= 1.0:
             raise MosaicfastError(f"{name} must be between 0 and 1, got {value}")
+
+
+def _flat(
+    lib: Library,
+    slots: NDArray[np.int64],
+    tile_desc: NDArray[np.int16],
+    space: tuple[str, int],
+    matching: MatchOptions,
+    threads: int | None,
+) -> NDArray[np.bool_] | None:
+    """Which tiles are flat, when the greedy will weigh them; from the matching's own
+    descriptors when they hold the luma grid flatness is judged on."""
+    greedy = matching.assign == "penalty" or matching.constrained
+    if matching.flat_weight == 1 or matching.assign == "optimal" or not greedy:
+        return None
+    if space != ("ylab", FLAT_GRID):
+        tile_desc = lib.tile_descriptors(FLAT_GRID, slots, space="ylab", threads=threads)
+    return flat_tiles(tile_desc)
 
 
 def _cell_luminance(
@@ -716,14 +773,14 @@ def _library_tiles(
 
 
 def _cell_descriptors(
-    target: Image.Image, plan: GridPlan, grid: int, threads: int | None
+    target: Image.Image, plan: GridPlan, grid: int, space: str, threads: int | None
 ) -> NDArray[np.int16]:
     # Area averaging (BOX), not a sharpening filter: a cell must describe exactly
     # its own part of the target, without ringing from its neighbours.
-    out = np.empty((plan.cells, descriptors.descriptor_size(grid)), np.int16)
+    out = np.empty((plan.cells, descriptors.descriptor_size(grid, space)), np.int16)
     for first, sampled in _sampled_bands(target, plan, grid * SAMPLES_PER_BLOCK, threads):
         rows = len(sampled) // (grid * SAMPLES_PER_BLOCK)
         out[first * plan.cols : (first + rows) * plan.cols] = descriptors.cell_descriptors(
-            sampled, rows, plan.cols, grid, threads=threads
+            sampled, rows, plan.cols, grid, space=space, threads=threads
         )
     return out

@@ -35,6 +35,7 @@ from .io.output import STREAM_PIXELS
 from .io.paths import printable
 from .io.video import SpliceOptions, splice_to_folder
 from .kernels.candidates import SHORTLIST_FACTOR
+from .kernels.descriptors import SPACES
 from .library.indexer import DEFAULT_NEAR_DISTANCE, IndexInterruptedError, index_library
 from .library.maintenance import library_info, verify_library
 from .library.store import DEFAULT_THUMB_SIZE
@@ -246,25 +247,31 @@ def _cluster_option(function: Callable[..., None]) -> Callable[..., None]:
     "recorded in the output file. Without --print-size it is only recorded.",
 )
 @click.option(
+    "--descriptor",
+    type=click.Choice(SPACES),
+    default="ylab",
+    show_default=True,
+    help="What tiles and cells are compared by: ylab, a g x g grid of luma and a "
+    "g/2 x g/2 grid of CIELAB a*b* (colour weighted 0.7); lab, a g x g grid of CIELAB "
+    "colours averaged in linear light (the rule before 0.2, with --grid 5).",
+)
+@click.option(
     "--grid",
     "grid",
-    default=5,
-    show_default=True,
     type=click.IntRange(1, 16),
-    help="Match resolution g: tiles and cells are compared as g x g grids of mean "
-    "colours in CIELAB (averaged in linear light).",
+    help="Match resolution g (default 8 for ylab, even; 5 for lab).",
 )
 @click.option(
     "--metric",
     type=click.Choice(METRICS),
-    default="color",
+    default="combined",
     show_default=True,
     help="Score candidates by the colour grid, by windowed SSIM of the luminance, or by "
     "(1 - W) * color + W * ssim (W = --ssim-weight).",
 )
 @click.option(
     "--ssim-weight",
-    default=0.5,
+    default=0.3,
     show_default=True,
     type=click.FloatRange(0, 1),
     help="Weight of SSIM in --metric combined.",
@@ -278,7 +285,7 @@ def _cluster_option(function: Callable[..., None]) -> Callable[..., None]:
 )
 @click.option(
     "--match-size",
-    default=16,
+    default=8,
     show_default=True,
     type=click.IntRange(8, 64),
     help="Side of the luminance patches SSIM compares, in pixels.",
@@ -304,12 +311,17 @@ def _cluster_option(function: Callable[..., None]) -> Callable[..., None]:
 )
 @click.option(
     "--penalty",
-    default=0.05,
+    default=0.0,
     show_default=True,
     type=click.FloatRange(min=0),
     help="With --assign penalty: score added per earlier use (scores are about 0.1-0.3).",
 )
-@click.option("--max-uses", type=click.IntRange(min=1), help="Most uses of one tile.")
+@click.option(
+    "--max-uses",
+    type=click.IntRange(min=1),
+    help="Most uses of one tile (default with --assign penalty: 1% of the cells, or twice "
+    "the cells per tile for a library too small for that; optimal: once; best: no limit).",
+)
 @click.option(
     "--min-distance",
     default=1,
@@ -319,13 +331,30 @@ def _cluster_option(function: Callable[..., None]) -> Callable[..., None]:
     "penalty; --assign optimal limits uses with --max-uses instead.",
 )
 @click.option(
+    "--flat-weight",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="A flat tile (8x8 luma standard deviation below 2 on 0-255) counts as this many "
+    "tiles for --max-uses, --penalty and --min-distance: skies and walls need many, and "
+    "a repeated flat tile shows no clump; 1 treats flat tiles like the others.",
+)
+@click.option(
     "--order",
     type=click.Choice(ORDERS),
     default="hardest",
     show_default=True,
     help="Order in which the greedy fills cells: worst best score first, or random by --seed.",
 )
-@click.option("--flips", is_flag=True, help="Let mirrored tiles compete too.")
+@click.option(
+    "--mirror/--no-mirror",
+    "--flips/--no-flips",
+    "flips",
+    default=True,
+    show_default=True,
+    help="Let each tile's left-right mirror image compete too (a tile and its mirror count "
+    "as one tile); the manifest records the orientation.",
+)
 @click.option(
     "--prune",
     type=click.Choice(PRUNING),
@@ -425,7 +454,8 @@ def build(
     cols: int | None,
     print_size: str | None,
     dpi: float | None,
-    grid: int,
+    descriptor: str,
+    grid: int | None,
     metric: str,
     ssim_weight: float,
     ssim_window: str,
@@ -435,6 +465,7 @@ def build(
     penalty: float,
     max_uses: int | None,
     min_distance: int,
+    flat_weight: int,
     order: str,
     flips: bool,
     prune: str,
@@ -469,6 +500,7 @@ def build(
         cols=cols,
         print_size=print_size,
         dpi=dpi,
+        descriptor=descriptor,
         grid=grid,
         metric=metric,
         ssim_weight=ssim_weight,
@@ -479,6 +511,7 @@ def build(
         penalty=penalty,
         max_uses=max_uses,
         min_distance=min_distance,
+        flat_weight=flat_weight,
         order=order,
         flips=flips,
         prune=prune,
