@@ -96,7 +96,7 @@ impl Candidates<'_> {
 
 /// Options of [`penalised_greedy`].
 #[derive(Debug, Clone, Copy)]
-pub struct GreedyOptions {
+pub struct GreedyOptions<'a> {
     /// Added to a candidate's cost per earlier use of its tile (>= 0).
     pub penalty: f64,
     /// Most uses of one tile (`None`: unlimited).
@@ -105,6 +105,17 @@ pub struct GreedyOptions {
     pub min_distance: usize,
     /// The `(rows, cols)` grid of the cells, row-major.
     pub grid: (usize, usize),
+    /// How many tiles each tile counts as (>= 1; empty: every tile 1). A tile of
+    /// weight `w` may be used `w * max_uses` times, is charged `penalty / w` per
+    /// earlier use, and may appear up to `w - 1` times within `min_distance` of a
+    /// cell it takes: the rule for flat tiles, whose repeats show no clump.
+    pub weights: &'a [u32],
+}
+
+impl GreedyOptions<'_> {
+    fn weight(&self, tile: usize) -> u32 {
+        self.weights.get(tile).copied().unwrap_or(1)
+    }
 }
 
 /// Tiles per cell (`-1` where none was allowed) and uses per tile.
@@ -116,45 +127,57 @@ pub struct Greedy {
 
 /// Visits the cells of `order` (distinct; cells already holding a tile in
 /// `fixed` are skipped) and gives each the allowed candidate of least
-/// `cost + penalty * uses[tile]`, ties to the lower tile index. A tile is not
-/// allowed if it has `max_uses` uses or appears within `min_distance`
-/// (Chebyshev) of the cell among the cells assigned so far, fixed ones
-/// included. A cell with no allowed candidate keeps `-1`.
+/// `cost + penalty * uses[tile] / weight[tile]`, ties to the lower tile index. A
+/// tile is not allowed if it has `weight * max_uses` uses or appears `weight`
+/// times within `min_distance` (Chebyshev) of the cell among the cells assigned
+/// so far, fixed ones included (weights: [`GreedyOptions::weights`]). A cell
+/// with no allowed candidate keeps `-1`.
 pub fn penalised_greedy(
     cand: Candidates<'_>,
     order: &[i64],
     fixed: &[i64],
-    options: GreedyOptions,
+    options: GreedyOptions<'_>,
 ) -> CoreResult<Greedy> {
     let m = cand.check()?;
     let n = cand.n_tiles;
-    check_greedy_options(&options, m)?;
+    check_greedy_options(&options, m, n)?;
     let mut assignment = check_fixed(fixed, m, n)?;
     let mut uses = vec![0i64; n];
     for &tile in assignment.iter().filter(|&&t| t != NONE) {
         uses[tile as usize] += 1;
     }
-    let limit = options.max_uses.map_or(i64::MAX, |u| u as i64);
-    if let Some(tile) = uses.iter().position(|&u| u > limit) {
+    let limit = |tile: usize| {
+        options.max_uses.map_or(i64::MAX, |u| {
+            (u as i64).saturating_mul(i64::from(options.weight(tile)))
+        })
+    };
+    if let Some(tile) = (0..n).find(|&t| uses[t] > limit(t)) {
         return Err(CoreError::Argument(format!(
-            "the fixed assignment uses tile {tile} {} times, more than max_uses = {limit}",
-            uses[tile]
+            "the fixed assignment uses tile {tile} {} times, more than max_uses allows it ({})",
+            uses[tile],
+            limit(tile)
         )));
     }
     let cells = check_order(order, m)?;
-    // `blocked[t] == step + 1` marks tile `t` as placed near the current cell.
-    let mut blocked = vec![0usize; n];
+    // `near[t] = (step + 1, count)`: tile `t` appears `count` times near the current cell.
+    let mut near = vec![(0usize, 0u32); n];
     for (step, cell) in cells.into_iter().enumerate() {
         if assignment[cell] != NONE {
             continue;
         }
-        mark_neighbours(&assignment, cell, &options, &mut blocked, step + 1);
+        mark_neighbours(&assignment, cell, &options, &mut near, step + 1);
         let mut best: Option<(f64, usize)> = None;
         for (tile, cost) in cand.of(cell) {
-            if uses[tile] >= limit || blocked[tile] == step + 1 {
+            let weight = options.weight(tile);
+            let close = if near[tile].0 == step + 1 {
+                near[tile].1
+            } else {
+                0
+            };
+            if uses[tile] >= limit(tile) || close >= weight {
                 continue;
             }
-            let score = cost + options.penalty * uses[tile] as f64;
+            let score = cost + options.penalty * uses[tile] as f64 / f64::from(weight);
             let better = best.is_none_or(|(s, t)| (score, tile) < (s, t));
             if better {
                 best = Some((score, tile));
@@ -168,7 +191,18 @@ pub fn penalised_greedy(
     Ok(Greedy { assignment, uses })
 }
 
-fn check_greedy_options(options: &GreedyOptions, m: usize) -> CoreResult<()> {
+fn check_greedy_options(options: &GreedyOptions<'_>, m: usize, n: usize) -> CoreResult<()> {
+    if !options.weights.is_empty() && options.weights.len() != n {
+        return Err(CoreError::Shape(format!(
+            "weights must hold one value per tile ({n}), got {}",
+            options.weights.len()
+        )));
+    }
+    if options.weights.contains(&0) {
+        return Err(CoreError::Argument(
+            "every tile weight must be at least 1".into(),
+        ));
+    }
     if !(options.penalty.is_finite() && options.penalty >= 0.0) {
         return Err(CoreError::Argument(format!(
             "penalty must be a finite number >= 0, got {}",
@@ -229,12 +263,12 @@ fn check_order(order: &[i64], m: usize) -> CoreResult<Vec<usize>> {
         .collect()
 }
 
-/// Marks with `stamp` the tiles assigned within `min_distance` of `cell`.
+/// Counts, stamped with `stamp`, the tiles assigned within `min_distance` of `cell`.
 fn mark_neighbours(
     assignment: &[i64],
     cell: usize,
-    options: &GreedyOptions,
-    blocked: &mut [usize],
+    options: &GreedyOptions<'_>,
+    near: &mut [(usize, u32)],
     stamp: usize,
 ) {
     let r = options.min_distance;
@@ -247,7 +281,11 @@ fn mark_neighbours(
         for x in col.saturating_sub(r)..(col + r + 1).min(cols) {
             let tile = assignment[y * cols + x];
             if tile != NONE {
-                blocked[tile as usize] = stamp;
+                let entry = &mut near[tile as usize];
+                if entry.0 != stamp {
+                    *entry = (stamp, 0);
+                }
+                entry.1 += 1;
             }
         }
     }
@@ -717,12 +755,13 @@ mod tests {
         max_uses: Option<usize>,
         r: usize,
         grid: (usize, usize),
-    ) -> GreedyOptions {
+    ) -> GreedyOptions<'static> {
         GreedyOptions {
             penalty,
             max_uses,
             min_distance: r,
             grid,
+            weights: &[],
         }
     }
 
@@ -804,5 +843,47 @@ mod tests {
         assert!(matches!(negative, Err(CoreError::Argument(_))));
         let grid = penalised_greedy(cand, &[0], &[NONE, NONE], options(0.0, None, 0, (2, 2)));
         assert!(matches!(grid, Err(CoreError::Shape(_))));
+    }
+
+    #[test]
+    fn a_heavier_tile_may_repeat_nearby_and_more_often() {
+        // One row of 6 cells, all preferring tile 0 (then 1, then 2); radius 1,
+        // at most 3 uses. Tile 0 counts as 3 tiles: up to 9 uses, and up to 2 of
+        // it among a cell's neighbours.
+        let m = 6;
+        let tiles: Vec<i64> = (0..m).flat_map(|_| [0, 1, 2]).collect();
+        let costs: Vec<f64> = (0..m).flat_map(|_| [0.0, 1.0, 2.0]).collect();
+        let cand = Candidates {
+            tiles: &tiles,
+            costs: &costs,
+            k: 3,
+            n_tiles: 3,
+        };
+        let order: Vec<i64> = (0..m as i64).collect();
+        let plain = penalised_greedy(cand, &order, &[NONE; 6], options(0.0, Some(3), 1, (1, 6)));
+        assert_eq!(plain.unwrap().assignment, vec![0, 1, 0, 1, 0, 1]);
+        let weights = [3, 1, 1];
+        let heavy = GreedyOptions {
+            weights: &weights,
+            ..options(0.0, Some(3), 1, (1, 6))
+        };
+        let got = penalised_greedy(cand, &order, &[NONE; 6], heavy).unwrap();
+        assert_eq!(got.assignment, vec![0, 0, 0, 0, 0, 0]);
+        let row = GreedyOptions {
+            weights: &weights,
+            ..options(0.0, Some(1), 1, (1, 6))
+        };
+        let capped = penalised_greedy(cand, &order, &[NONE; 6], row).unwrap();
+        // Tile 0 at its 3 uses, tile 1 once, tile 2 beside itself: the last cell
+        // has no allowed candidate.
+        assert_eq!(capped.assignment, vec![0, 0, 0, 1, 2, NONE]);
+        let zero = GreedyOptions {
+            weights: &[0, 1, 1],
+            ..options(0.0, None, 0, (1, 6))
+        };
+        assert!(matches!(
+            penalised_greedy(cand, &order, &[NONE; 6], zero),
+            Err(CoreError::Argument(_))
+        ));
     }
 }

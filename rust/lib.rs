@@ -34,38 +34,42 @@ use crate::bind::{
     rgb_shape, run_detached, run_observed, slice, slice_mut, topk_arrays, TopKArrays,
 };
 
-/// Colour-grid descriptors of a stack of tiles.
+/// Descriptors of a stack of tiles.
 ///
 /// Parameters
 /// ----------
 /// tiles : numpy.ndarray
 ///     ``(n, height, width, 3)`` ``uint8`` sRGB pixels, C-contiguous.
 /// grid : int
-///     Match resolution ``g`` (1 to 16).
+///     Match resolution ``g`` (1 to 16; even for ``ylab``).
+/// space : {"lab", "ylab"}
+///     The descriptor space (see docs/descriptors.md).
 /// threads : int, optional
 ///     Worker threads (default: one per core).
 ///
 /// Returns
 /// -------
 /// numpy.ndarray
-///     ``(n, 3*g*g)`` ``int16`` quantised CIELAB values (see docs/descriptors.md).
+///     ``(n, d)`` ``int16`` descriptors: ``d = 3*g*g`` (lab) or ``3*g*g/2`` (ylab).
 #[pyfunction]
-#[pyo3(signature = (tiles, grid, *, threads=None))]
+#[pyo3(signature = (tiles, grid, *, space="lab", threads=None))]
 fn tile_descriptors<'py>(
     py: Python<'py>,
     tiles: PyReadonlyArray4<'py, u8>,
     grid: usize,
+    space: &str,
     threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray2<i16>>> {
+    let space = descriptors::Space::new(space, grid)?;
     let dims = rgb_shape::<3>(tiles.shape(), "tiles")?;
     let pixels = slice(&tiles, "tiles")?;
     let out = run_detached(py, threads, || {
-        descriptors::tile_descriptors(pixels, dims, grid)
+        descriptors::tile_descriptors(pixels, dims, space)
     })?;
-    Ok(array2(py, out, dims[0], 3 * grid * grid)?)
+    Ok(array2(py, out, dims[0], space.dim())?)
 }
 
-/// Colour-grid descriptors of the ``rows x cols`` cells of an image.
+/// Descriptors of the ``rows x cols`` cells of an image.
 ///
 /// Parameters
 /// ----------
@@ -74,30 +78,35 @@ fn tile_descriptors<'py>(
 /// rows, cols : int
 ///     The cell grid; cells are listed row-major.
 /// grid : int
-///     Match resolution ``g`` (1 to 16).
+///     Match resolution ``g`` (1 to 16; even for ``ylab``).
+/// space : {"lab", "ylab"}
+///     The descriptor space (see docs/descriptors.md).
 /// threads : int, optional
 ///     Worker threads (default: one per core).
 ///
 /// Returns
 /// -------
 /// numpy.ndarray
-///     ``(rows*cols, 3*g*g)`` ``int16`` descriptors.
+///     ``(rows*cols, d)`` ``int16`` descriptors.
 #[pyfunction]
-#[pyo3(signature = (image, rows, cols, grid, *, threads=None))]
+#[pyo3(signature = (image, rows, cols, grid, *, space="lab", threads=None))]
+#[allow(clippy::too_many_arguments)]
 fn cell_descriptors<'py>(
     py: Python<'py>,
     image: PyReadonlyArray3<'py, u8>,
     rows: usize,
     cols: usize,
     grid: usize,
+    space: &str,
     threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray2<i16>>> {
+    let space = descriptors::Space::new(space, grid)?;
     let dims = rgb_shape::<2>(image.shape(), "image")?;
     let pixels = slice(&image, "image")?;
     let out = run_detached(py, threads, || {
-        descriptors::cell_descriptors(pixels, dims, [rows, cols], grid)
+        descriptors::cell_descriptors(pixels, dims, [rows, cols], space)
     })?;
-    Ok(array2(py, out, rows * cols, 3 * grid * grid)?)
+    Ok(array2(py, out, rows * cols, space.dim())?)
 }
 
 /// Exhaustive top-k search of every cell descriptor against every tile.
@@ -400,6 +409,9 @@ fn ssim_candidates<'py>(
 ///     Most uses of one tile.
 /// min_distance : int, default 0
 ///     Chebyshev radius within which a tile may not repeat.
+/// weights : numpy.ndarray, optional
+///     ``(n_tiles,)`` ``uint32`` >= 1: how many tiles each counts as (``w`` times
+///     the max uses, ``penalty / w`` per use, up to ``w - 1`` repeats nearby).
 ///
 /// Returns
 /// -------
@@ -407,7 +419,7 @@ fn ssim_candidates<'py>(
 ///     ``(assignment, uses)``: ``(m,)`` tiles (``-1`` where no candidate was
 ///     allowed or the cell was not visited) and ``(n_tiles,)`` uses per tile.
 #[pyfunction]
-#[pyo3(signature = (cand, cost, order, fixed, n_tiles, *, penalty, shape, max_uses=None, min_distance=0))]
+#[pyo3(signature = (cand, cost, order, fixed, n_tiles, *, penalty, shape, max_uses=None, min_distance=0, weights=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn penalised_greedy<'py>(
     py: Python<'py>,
@@ -420,14 +432,17 @@ fn penalised_greedy<'py>(
     shape: (usize, usize),
     max_uses: Option<usize>,
     min_distance: usize,
+    weights: Option<PyReadonlyArray1<'py, u32>>,
 ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>)> {
     let cand = candidate_lists(&cand, &cost, n_tiles)?;
     let (order, fixed) = (slice(&order, "order")?, slice(&fixed, "fixed")?);
+    let weights = optional_slice(&weights, "weights")?.unwrap_or(&[]);
     let options = assign::GreedyOptions {
         penalty,
         max_uses,
         min_distance,
         grid: shape,
+        weights,
     };
     let out = run_detached(py, None, || {
         assign::penalised_greedy(cand, order, fixed, options)

@@ -45,7 +45,9 @@ def warnings_are_errors_in_child_processes(monkeypatch: pytest.MonkeyPatch) -> N
 
 #: Options that make build give every cell its nearest tile, untouched: the plain
 #: best-match mode whose exact results several tests check.
-EXACT: dict[str, object] = {"assign": "best", "min_distance": 0, "blend": 0.0}
+EXACT: dict[str, object] = {
+    "assign": "best", "min_distance": 0, "blend": 0.0, "metric": "color", "flips": False,
+}  # fmt: skip
 
 
 def solid(color: tuple[int, int, int], width: int, height: int | None = None) -> Image.Image:

@@ -9,6 +9,7 @@ from PIL import Image
 
 import mosaicfast
 from mosaicfast import Mosaic, MosaicfastError
+from mosaicfast.matching import default_max_uses
 
 from .conftest import EXACT, palette_target
 
@@ -168,15 +169,60 @@ def test_manifest_lists_every_cell(palette_tiles: Path, layout: np.ndarray, tmp_
     assert int(rows[-1]["tile"]) == mosaic.sources[int(layout[-1, -1])].tile_id
 
 
-def test_the_defaults_never_put_a_tile_next_to_itself(
+def flat_sources(folder: Path) -> np.ndarray:
+    """Per tile of the folder's cache library (in a mosaic's ``sources`` order), whether
+    it is flat by the matching's rule."""
+    from mosaicfast.library.cache import folder_library
+    from mosaicfast.library.store import Library
+    from mosaicfast.matching import FLAT_GRID, flat_tiles
+
+    with Library.open(folder_library([folder])) as lib:
+        slots = lib.tiles_in_use().slots
+        return flat_tiles(lib.tile_descriptors(FLAT_GRID, slots, space="ylab"))
+
+
+def repeats_nearby(grid: np.ndarray, y: int, x: int) -> int:
+    """How many other cells within Chebyshev distance 1 hold the tile of ``(y, x)``."""
+    around = grid[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2]
+    return int((around == grid[y, x]).sum()) - 1
+
+
+def test_the_defaults_never_put_a_textured_tile_next_to_itself(
     photo_target: Path, photo_tiles: Path
 ) -> None:
     grid = mosaicfast.build(photo_target, photo_tiles, cols=20, tile_size=8).assignment
+    flat = flat_sources(photo_tiles)
     rows, cols = grid.shape
     for y in range(rows):
         for x in range(cols):
-            around = grid[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2]
-            assert (around == grid[y, x]).sum() == 1, (y, x)
+            if not flat[grid[y, x]]:
+                assert repeats_nearby(grid, y, x) == 0, (y, x)
+            else:  # a flat tile counts as 20: at most 19 repeats around it
+                assert repeats_nearby(grid, y, x) <= 19
+    # Textured tiles at most the default max uses, flat ones at most 20 times that.
+    uses = np.bincount(grid.ravel(), minlength=len(flat))
+    limit = default_max_uses(grid.size, len(flat))
+    assert uses[~flat].max() <= limit and uses[flat].max() <= 20 * limit
+    # The folder has flat tiles and the target's smooth areas take them side by side.
+    assert flat[grid].any()
+    assert any(flat[grid[y, x]] and repeats_nearby(grid, y, x) for y in range(rows)
+               for x in range(cols))  # fmt: skip
+    # Weight 1: no tile at all next to itself.
+    strict = mosaicfast.build(photo_target, photo_tiles, cols=20, tile_size=8, flat_weight=1)
+    grid = strict.assignment
+    assert all(repeats_nearby(grid, y, x) == 0 for y in range(rows) for x in range(cols))
+
+
+def test_the_defaults_give_the_same_mosaic_on_any_thread_count(
+    photo_target: Path, photo_tiles: Path
+) -> None:
+    one = mosaicfast.build(photo_target, photo_tiles, cols=20, tile_size=8, threads=1)
+    two = mosaicfast.build(photo_target, photo_tiles, cols=20, tile_size=8, threads=2)
+    assert one.options["flips"] and one.options["descriptor"] == "ylab"
+    assert one.flipped is not None and one.flipped.any()  # mirror images are used
+    np.testing.assert_array_equal(one.assignment, two.assignment)
+    np.testing.assert_array_equal(one.flipped, two.flipped)
+    np.testing.assert_array_equal(np.asarray(one.image), np.asarray(two.image))
 
 
 def test_print_size_in_the_api_records_crop_and_dpi(

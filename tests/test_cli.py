@@ -203,7 +203,7 @@ def test_optimal_assignment_is_certified_in_stats_and_manifest(
     code, output = run(
         "build", photo_target, "--tiles", photo_tiles, "-o", out, "--cols", 12,
         "--tile-size", 8, "--assign", "optimal", "--max-uses", 2, "--manifest", manifest,
-        "--stats",
+        "--metric", "color", "--stats",
     )  # fmt: skip
     assert code == 0, output
     line = next(x for x in output.splitlines() if x.startswith("assignment:"))

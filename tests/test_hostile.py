@@ -770,7 +770,11 @@ def test_cell_descriptors_in_bands_equal_those_of_the_whole_resized_target(
     whole = target.resize((plan.cols * side, plan.rows * side), Image.Resampling.BOX)
     want = descriptors.cell_descriptors(np.asarray(whole), plan.rows, plan.cols, 5)
     monkeypatch.setattr(api, "_SAMPLE_BAND_PIXELS", 3 * plan.cols * side * side)  # 3 rows
-    assert np.array_equal(api._cell_descriptors(target, plan, 5, threads=2), want)
+    assert np.array_equal(api._cell_descriptors(target, plan, 5, "lab", threads=2), want)
+    side = 8 * api.SAMPLES_PER_BLOCK
+    whole = target.resize((plan.cols * side, plan.rows * side), Image.Resampling.BOX)
+    want = descriptors.cell_descriptors(np.asarray(whole), plan.rows, plan.cols, 8, space="ylab")
+    assert np.array_equal(api._cell_descriptors(target, plan, 8, "ylab", threads=2), want)
 
 
 def test_a_matching_beyond_half_the_memory_is_refused_up_front_with_the_figure(
@@ -779,5 +783,8 @@ def test_a_matching_beyond_half_the_memory_is_refused_up_front_with_the_figure(
     monkeypatch.setattr("mosaicfast.matching._physical_memory", lambda: 60_000_000)
     # 400 x 267 cells, 16 candidates (all 16 tiles) of 25 bytes: 43 MB.
     with pytest.raises(MosaicfastError, match="needs about 43 MB, more than half of this"):
+        build(target, tiles, cols=400, candidates=16, metric="color")
+    # The default metric also keeps each cell's 8 x 8 luminance patch (256 bytes): 70 MB.
+    with pytest.raises(MosaicfastError, match="needs about 70 MB, more than half of this"):
         build(target, tiles, cols=400, candidates=16)
     build(target, tiles, cols=40, candidates=16)

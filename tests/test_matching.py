@@ -26,9 +26,18 @@ def descriptors(count: int, seed: int, dim: int = 75) -> np.ndarray:
     return (base + rng.integers(-30, 30, (count, dim))).astype(np.int16)
 
 
+#: The matching these tests were written for: the plain best match on a 5 x 5 CIELAB
+#: colour grid (75 values, as ``descriptors`` makes), no spacing of repeats, no mirror
+#: images, and the penalty and SSIM settings of before issue 14's defaults.
+PLAIN = {
+    "descriptor": "lab", "metric": "color", "assign": "best", "min_distance": 0,
+    "flips": False, "penalty": 0.05, "ssim_weight": 0.5, "match_size": 16,
+}  # fmt: skip
+
+
 def plain(**options: object) -> MatchOptions:
-    """Match options over the plain best match (no spacing of repeats) unless told."""
-    return MatchOptions(**{"assign": "best", "min_distance": 0, **options})  # type: ignore[arg-type]
+    """Match options over the plain best match (see :data:`PLAIN`) unless told."""
+    return MatchOptions(**{**PLAIN, **options})  # type: ignore[arg-type]
 
 
 CELLS = descriptors(12 * 16, 1)
@@ -80,7 +89,7 @@ def test_optimal_unique_assignment_is_the_dense_optimum() -> None:
         assert len(np.unique(result.tile_indices)) == 60
         np.testing.assert_array_equal(result.distance, dist[np.arange(60), result.tile_indices])
         assert result.distance.sum() == dist[r, c].sum()
-        np.testing.assert_allclose(result.score, _colour_score(result.distance, 75))
+        np.testing.assert_allclose(result.score, _colour_score(result.distance, 75, "lab"))
         assert result.optimal is not None
         assert result.optimal.status == "optimal (certified)"
         assert (result.optimal.total_cost, result.optimal.gap) == (dist[r, c].sum(), 0)
@@ -153,14 +162,20 @@ def halves(left: tuple[int, int, int], right: tuple[int, int, int], size: int = 
     return image
 
 
+def test_a_gaussian_window_wider_than_the_patches_is_refused() -> None:
+    with pytest.raises(MosaicfastError, match="at least 11"):
+        MatchOptions(ssim_window="gaussian", match_size=8)
+    MatchOptions(ssim_window="gaussian", match_size=11)
+
+
 def test_flips_use_mirrored_tiles(tmp_path: Path) -> None:
     folder = tmp_path / "tiles"
     folder.mkdir()
     halves((250, 0, 0), (0, 0, 250)).save(folder / "red-blue.png")
     Image.new("RGB", (64, 64), (120, 120, 120)).save(folder / "grey.png")
     target = halves((0, 0, 250), (250, 0, 0), 16)  # the mirror image
-    plain = mosaicfast.build(target, folder, cols=1, tile_size=32)
-    mirrored = mosaicfast.build(target, folder, cols=1, tile_size=32, flips=True)
+    plain = mosaicfast.build(target, folder, cols=1, tile_size=32, flips=False)
+    mirrored = mosaicfast.build(target, folder, cols=1, tile_size=32)  # mirrors by default
     assert not plain.flipped[0, 0]
     assert (
         mirrored.flipped[0, 0]
@@ -183,11 +198,16 @@ def test_ssim_tells_structures_apart_that_mean_colours_cannot(tmp_path: Path) ->
     stripes(True).save(folder / "vertical.png")
     stripes(False).save(folder / "horizontal.png")
     target = stripes(False, 64)
-    by_colour = mosaicfast.build(target, folder, cols=1, grid=1, tile_size=16)
-    by_ssim = mosaicfast.build(target, folder, cols=1, grid=1, tile_size=16, metric="ssim")
-    combined = mosaicfast.build(target, folder, cols=1, grid=1, tile_size=16, metric="combined")
+    mean = {"cols": 1, "descriptor": "lab", "grid": 1, "tile_size": 16, "match_size": 16}
+    by_colour = mosaicfast.build(target, folder, **mean)  # type: ignore[arg-type]
+    by_ssim = mosaicfast.build(target, folder, metric="ssim", **mean)  # type: ignore[arg-type]
+    combined = mosaicfast.build(target, folder, metric="combined", **mean)  # type: ignore[arg-type]
     gaussian = mosaicfast.build(
-        target, folder, cols=1, grid=1, tile_size=16, metric="ssim", ssim_window="gaussian"
+        target,
+        folder,
+        metric="ssim",
+        ssim_window="gaussian",
+        **mean,  # type: ignore[arg-type]
     )
     chosen = {
         name: m.sources[int(m.assignment[0, 0])].path.name

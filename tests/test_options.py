@@ -61,10 +61,13 @@ def test_the_command_line_has_every_option_with_its_default_range_and_help(
     options = _click_options(command)
     for item, spec in specs(group):
         option = options[item.name]
-        assert max(option.opts, key=len) == "--" + item.name.replace("_", "-")
+        # The flags the model names (an on/off pair, an older name), else --name.
+        names = spec.names or ("--" + item.name.replace("_", "-"),)
+        assert option.opts == [name.split("/")[0] for name in names], item.name
+        assert option.secondary_opts == [n.split("/")[1] for n in names if "/" in n], item.name
         assert option.help is not None and "{" not in option.help, item.name
         if spec.kind is bool:
-            assert option.is_flag and option.to_info_dict()["default"] is False, item.name
+            assert option.is_flag and option.to_info_dict()["default"] is item.default, item.name
             continue
         assert option.to_info_dict()["default"] == item.default, item.name
         kind = option.type
@@ -103,7 +106,7 @@ def test_keyword_options_and_option_objects_are_one_thing() -> None:
         threads=2,
     )
     # A group replaced, then a field of it overridden.
-    assert BuildOptions.of(match=MatchOptions(grid=3), seed=4).match == MatchOptions(grid=3, seed=4)
+    assert BuildOptions.of(match=MatchOptions(grid=4), seed=4).match == MatchOptions(grid=4, seed=4)
     with pytest.raises(TypeError, match="unknown option"):
         BuildOptions.of(colums=3)
 
@@ -134,7 +137,9 @@ def test_a_rule_is_checked_once_and_speaks_of_parameters(
     with pytest.raises(MosaicfastError, match=re.escape(words)):
         build("no-such-target.png", library="no-such-library", **options)  # type: ignore[arg-type]
     # ... and the command line writes the parameter as its flag.
-    flag = "--" + name.replace("_", "-")
+    spec = {item.name: spec for item, spec in specs(BuildOptions)}.get(name)
+    names = spec.names if spec is not None else ()
+    flag = names[0].split("/")[0] if names else "--" + name.replace("_", "-")
     assert _with_flags(raised.value).startswith(flag + " must")
 
 
@@ -178,7 +183,8 @@ def _cli_rows() -> dict[str, str]:
 def test_the_cli_page_states_each_range_and_choice(group: type) -> None:
     rows = _cli_rows()
     for item, spec in specs(group):
-        meaning = rows["--" + item.name.replace("_", "-")]
+        names = spec.names or ("--" + item.name.replace("_", "-"),)
+        meaning = rows[names[0].split("/")[0]]
         if spec.choices:
             assert all(
                 f"`{choice}`" in meaning for choice in spec.choices if choice != item.default

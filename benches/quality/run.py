@@ -27,13 +27,14 @@ from pathlib import Path
 import numpy as np
 from classic import classic_assignment, classic_tiles, paste
 from dataset import DATA, Dataset, make_dataset
-from levers import FLAT_STD, Descriptor, Matcher, Recipe, orient
+from levers import Descriptor, Matcher, Recipe, orient
 from photos import TARGETS
 from PIL import Image
 
 import mosaicfast
 from mosaicfast.kernels.resample import resize_tiles
 from mosaicfast.library.store import Library
+from mosaicfast.matching import FLAT_GRID, flat_tiles
 from mosaicfast.plan import plan_grid
 from mosaicfast.quality import diversity, evaluate
 from mosaicfast.render import Painter
@@ -76,8 +77,11 @@ class Bench:
             rows = lib.tiles_in_use()
             self.thumbs = lib.thumbnails(rows.slots)
             self.paths = [Path(rows.source_paths[s]) for s in rows.source_ids.tolist()]
+            # The product's rule (mosaicfast.matching.flat_tiles), for the figures of
+            # textured tiles; the prototypes' own rule (Matcher.flat_tiles) differs
+            # slightly (40-px samples of the thumbnails).
+            self.flat = flat_tiles(lib.tile_descriptors(FLAT_GRID, rows.slots, space="ylab"))
         self.matcher = Matcher(self.thumbs)
-        self.flat = self.matcher.flat_tiles(FLAT_STD)
         self.tiles50 = resize_tiles(self.thumbs, TILE_SIZE)
         self._classic = None
 
@@ -148,6 +152,18 @@ def _classic(bench: Bench, name: str) -> Built:
     return bench.classic(Image.open(bench.data.target(name)).convert("RGB"))
 
 
+# Issue 14's steps in the product: each adds one change to the one before.
+_BEFORE = {"descriptor": "lab", "grid": 5, "flat_weight": 1, "metric": "color",
+           "penalty": 0.05, "flips": False}  # fmt: skip
+_SSIM8 = {"metric": "combined", "ssim_weight": 0.3, "match_size": 8, "penalty": 0.0}
+STEPS: dict[str, dict[str, object]] = {
+    "mf-lab-div": _BEFORE,  # mosaicfast before issue 14
+    "mf-ylab-div": {**_BEFORE, "descriptor": "ylab", "grid": 8},  # the ylab descriptor
+    "mf-ylab-flat": {**_BEFORE, "descriptor": "ylab", "grid": 8, "flat_weight": 20},
+    "mf-ssim8": {**_BEFORE, "descriptor": "ylab", "grid": 8, "flat_weight": 20, **_SSIM8},
+}
+STEPS["mf-mirror"] = {**STEPS["mf-ssim8"], "flips": True}
+
 FINE = Descriptor(l_grid=8, ab_grid=4)
 FINE_W = Descriptor(l_grid=8, ab_grid=4, ab_weight=0.5)
 FINE_W25 = Descriptor(l_grid=8, ab_grid=4, ab_weight=0.25)
@@ -171,6 +187,10 @@ CONFIGS: dict[str, Builder] = {
     "mf-div-blend": _api(max_uses="1%", blend=0.5),
     "mf-combined": _api(max_uses="1%", blend=0.0, metric="combined"),
     "mf-opt": _api(assign="optimal", max_uses="1%", blend=0.0),  # ignores min distance
+    # mosaicfast's product, one step of issue 14 at a time (STEPS), tiles untouched
+    **{name: _api(max_uses="1%", blend=0.0, **options) for name, options in STEPS.items()},
+    "mf-mirror-blend.5": _api(max_uses="1%", blend=0.5, **STEPS["mf-mirror"]),
+    "mf-mirror-blend.75": _api(max_uses="1%", blend=0.75, **STEPS["mf-mirror"]),
     # research prototypes, diversity on (min distance 1, max uses 1%), tiles untouched
     "R0": _recipe(),  # mosaicfast's 5x5 Lab grid, greedy: the prototype's baseline
     "best5": _recipe(assign="best"),
@@ -270,8 +290,16 @@ CONFIGS: dict[str, Builder] = {
         blend=0.5, descriptor=FINE_W, orientations=8, penalty=0.0, improve=3
     ),
 }
-MAIN = ["classic", "mf-best", "mf-div", "mf-div-blend", "R0", "L8ab4-W.5-p0",
-        "L8ab4-W.5-rot8-p0+improve"]  # fmt: skip
+#: The product's defaults (``mf-div``: max uses 1% as the default, tiles untouched;
+#: ``mf-div-blend``: the defaults as they are) beside the classic tool and the rule
+#: before issue 14.
+MAIN = ["classic", "mf-best", "mf-lab-div", "mf-div", "mf-div-blend", "mf-div-blend.75"]
+#: The research's main settings.
+RESEARCH = ["classic", "mf-best", "mf-div", "mf-div-blend", "R0", "L8ab4-W.5-p0",
+            "L8ab4-W.5-rot8-p0+improve"]  # fmt: skip
+#: Issue 14's steps in the product, each against the classic tool.
+PRODUCT = ["classic", "mf-lab-div", "mf-ylab-div", "mf-ylab-flat", "mf-ssim8", "mf-mirror",
+           "mf-mirror-blend.5", "mf-mirror-blend.75"]  # fmt: skip
 KEY = [
     "classic", "mf-best", "mf-div", "mf-div-blend", "R0", "p0", "W.5", "best-rgb5", "rgb5-p0",
     "L8ab4-W.5-p0", "YL8ab4-W.5-p0", "YL8ab4-W.35-p0", "YL8ab8-W.5-p0", "L8ab4-W.5-mirror-p0",
@@ -306,10 +334,9 @@ def run(
             row = Row(name, config, quality.ssim, quality.delta_e, quality.distinct,
                       quality.max_uses, quality.adjacent_duplicates, built.match_s,
                       built.render_s)  # fmt: skip
-            textured = {}
-            if not config.startswith("mf-"):  # ids are the library's tile order
-                uses, adjacent = textured_diversity(built.assignment, bench.flat)
-                textured = {"textured_max_uses": uses, "textured_adjacent": adjacent}
+            # ids are the library's tile order, for the API as for the prototypes
+            uses, adjacent = textured_diversity(built.assignment, bench.flat)
+            textured = {"textured_max_uses": uses, "textured_adjacent": adjacent}
             rows.append(row)
             print(_line(row), flush=True)
             with open(results, "a") as log:
@@ -346,7 +373,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", default="all", help="comma-separated names, or all")
     parser.add_argument(
-        "--configs", default="main", help="comma-separated names, main, key, sweep or all"
+        "--configs",
+        default="main",
+        help="comma-separated names, main, research, product, key, sweep or all",
     )
     parser.add_argument("--tiles", type=int, default=10_000)
     parser.add_argument("--save", action="store_true", help="keep the mosaics as JPEGs")
@@ -354,9 +383,9 @@ def main() -> None:
                         help="append the rows to this JSON-lines file")  # fmt: skip
     args = parser.parse_args()
     targets = [t.name for t in TARGETS] if args.targets == "all" else args.targets.split(",")
-    configs = {"main": MAIN, "key": KEY, "sweep": SWEEP, "all": list(CONFIGS)}.get(
-        args.configs
-    ) or args.configs.split(",")
+    groups = {"main": MAIN, "research": RESEARCH, "product": PRODUCT, "key": KEY,
+              "sweep": SWEEP, "all": list(CONFIGS)}  # fmt: skip
+    configs = groups.get(args.configs) or args.configs.split(",")
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:
         sys.exit(f"unknown settings: {', '.join(unknown)}; known: {', '.join(CONFIGS)}")

@@ -40,10 +40,16 @@ VALUE_MIN: int
 VALUE_MAX: int
 
 def tile_descriptors(
-    tiles: NDArray[np.uint8], grid: int, *, threads: int | None = None
+    tiles: NDArray[np.uint8], grid: int, *, space: str = "lab", threads: int | None = None
 ) -> NDArray[np.int16]: ...
 def cell_descriptors(
-    image: NDArray[np.uint8], rows: int, cols: int, grid: int, *, threads: int | None = None
+    image: NDArray[np.uint8],
+    rows: int,
+    cols: int,
+    grid: int,
+    *,
+    space: str = "lab",
+    threads: int | None = None,
 ) -> NDArray[np.int16]: ...
 def search_topk(
     cells: NDArray[np.int16],
@@ -99,6 +105,7 @@ def penalised_greedy(
     shape: tuple[int, int],
     max_uses: int | None = None,
     min_distance: int = 0,
+    weights: NDArray[np.uint32] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]: ...
 def optimal_assignment(
     cand: NDArray[np.int64], cost: NDArray[np.float64], n_tiles: int, capacity: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import warnings
@@ -38,12 +39,15 @@ from .library.cache import folder_library
 from .library.indexer import index_library
 from .library.store import Library, TileList
 from .matching import (
+    FLAT_GRID,
     LumaLoader,
     OptimalReport,
     check_matching_memory,
+    default_max_uses,
+    flat_tiles,
     match_cells,
 )
-from .options import DEFAULT_DPI, DEFAULT_TILE_SIZE, BuildOptions
+from .options import DEFAULT_DPI, DEFAULT_TILE_SIZE, BuildOptions, MatchOptions
 from .plan import (
     GridPlan,
     PrintSize,
@@ -306,9 +310,9 @@ def build(
 ) -> Mosaic:
     """Build a photo mosaic of ``target`` from a tile library or folders of photos.
 
-    Every cell of the target is described by a ``grid x grid`` grid of mean
-    colours in CIELAB (averaged in linear light), as is every tile (its centre
-    square). The exhaustive exact search in the Rust core (or, with ``prune``, a
+    Every cell of the target is described by a grid of block means (``descriptor``:
+    luma and CIELAB a*b* by default), as is every tile (its centre square). The
+    exhaustive exact search in the Rust core (or, with ``prune``, a
     KD-tree shortlist) gives each cell its ``candidates`` nearest tiles; ``metric``
     scores them and ``assign`` chooses among them: by default the penalised greedy,
     which visits the hardest cells first, charges ``penalty`` per earlier use of a
@@ -435,18 +439,25 @@ def build(
             rows = lib.tiles_in_use()
         if len(rows) == 0:
             raise MosaicfastError(f"{library}: no usable tile image ({len(skipped)} unreadable)")
+        lib.check_arrays(rows.slots)
+        if matching.max_uses is None and matching.assign == "penalty":
+            uses = default_max_uses(plan.cells, len(rows))
+            matching = dataclasses.replace(matching, max_uses=uses)
         check_matching_memory(plan.cells, len(rows), matching)
         with stages("describe"):
-            tile_desc = lib.tile_descriptors(matching.grid, rows.slots, threads=threads)
-            cell_desc = _cell_descriptors(target_image, plan, matching.grid, threads)
+            space, grid = matching.descriptor, matching.descriptor_grid
+            tile_desc = lib.tile_descriptors(grid, rows.slots, space=space, threads=threads)
+            cell_desc = _cell_descriptors(target_image, plan, grid, space, threads)
             cell_luma = tile_luma = None
             if matching.metric != "color":
                 cell_luma = _cell_luminance(target_image, plan, matching.match_size, threads)
                 tile_luma = _tile_luminance(lib, rows.slots, matching.match_size)
+            flat = _flat(lib, rows.slots, tile_desc, (space, grid), matching, threads)
         with stages("match"):
             match = match_cells(
                 cell_desc, tile_desc, (plan.rows, plan.cols), matching,
-                cell_luma=cell_luma, tile_luma=tile_luma, threads=threads, progress=progress,
+                cell_luma=cell_luma, tile_luma=tile_luma, flat=flat, threads=threads,
+                progress=progress,
             )  # fmt: skip
             assignment = match.tile_indices.reshape(plan.rows, plan.cols)
             flipped = match.flipped.reshape(plan.rows, plan.cols)
@@ -459,6 +470,8 @@ def build(
                       threads=threads)  # fmt: skip
     made_with = {
         **options.as_dict(),
+        "grid": matching.descriptor_grid,
+        "max_uses": matching.max_uses,
         "tile_size": plan.tile_size,
         "enlargement": layout.enlargement if layout.cols is None else None,
         "cols": plan.cols,
@@ -521,6 +534,24 @@ def _inside(path: Path, root: str | Path) -> bool:
 def _print_text(size: PrintSize) -> str:
     """A print size as ``WxHin``, for the manifest."""
     return f"{float(size.width):g}x{float(size.height):g}in"
+
+
+def _flat(
+    lib: Library,
+    slots: NDArray[np.int64],
+    tile_desc: NDArray[np.int16],
+    space: tuple[str, int],
+    matching: MatchOptions,
+    threads: int | None,
+) -> NDArray[np.bool_] | None:
+    """Which tiles are flat, when the greedy will weigh them; from the matching's own
+    descriptors when they hold the luma grid flatness is judged on."""
+    greedy = matching.assign == "penalty" or matching.constrained
+    if matching.flat_weight == 1 or matching.assign == "optimal" or not greedy:
+        return None
+    if space != ("ylab", FLAT_GRID):
+        tile_desc = lib.tile_descriptors(FLAT_GRID, slots, space="ylab", threads=threads)
+    return flat_tiles(tile_desc)
 
 
 def _cell_luminance(
@@ -603,14 +634,14 @@ def _library_tiles(
 
 
 def _cell_descriptors(
-    target: Image.Image, plan: GridPlan, grid: int, threads: int | None
+    target: Image.Image, plan: GridPlan, grid: int, space: str, threads: int | None
 ) -> NDArray[np.int16]:
     # Area averaging (BOX), not a sharpening filter: a cell must describe exactly
     # its own part of the target, without ringing from its neighbours.
-    out = np.empty((plan.cells, descriptors.descriptor_size(grid)), np.int16)
+    out = np.empty((plan.cells, descriptors.descriptor_size(grid, space)), np.int16)
     for first, sampled in _sampled_bands(target, plan, grid * SAMPLES_PER_BLOCK, threads):
         rows = len(sampled) // (grid * SAMPLES_PER_BLOCK)
         out[first * plan.cols : (first + rows) * plan.cols] = descriptors.cell_descriptors(
-            sampled, rows, plan.cols, grid, threads=threads
+            sampled, rows, plan.cols, grid, space=space, threads=threads
         )
     return out

@@ -138,9 +138,10 @@ def _options_of(group: type) -> Callable[[Callable[..., None]], Callable[..., No
 
     def add(function: Callable[..., None]) -> Callable[..., None]:
         for item, spec in reversed(list(specs(group))):
-            function = click.option(
-                "--" + item.name.replace("_", "-"), item.name, **_click_settings(spec, item.default)
-            )(function)
+            flags = spec.names or ("--" + item.name.replace("_", "-"),)
+            function = click.option(*flags, item.name, **_click_settings(spec, item.default))(
+                function
+            )
         return function
 
     return add
@@ -150,7 +151,7 @@ def _click_settings(spec: Spec, default: Any) -> dict[str, Any]:
     """How click declares the option ``spec`` with ``default``."""
     settings: dict[str, Any] = {"help": spec.help.format_map(_FlagOf())}
     if spec.kind is bool:
-        return {**settings, "is_flag": True}
+        return {**settings, "is_flag": True, "default": default, "show_default": bool(default)}
     if spec.choices:
         settings["type"] = click.Choice(spec.choices)
     elif spec.kind is int:

@@ -1,7 +1,9 @@
 """Choosing a tile for every cell: candidates, their scores, and the assignment modes.
 
 1. **Candidates**: the exhaustive exact search of the Rust core gives every cell its
-   ``candidates`` nearest tiles by the colour grid (with ``flips``, mirrored tiles
+   ``candidates`` nearest tiles by the descriptor (``descriptor``: ``ylab``, a luma
+   grid and an a*b* grid at half its resolution, colour weighted 0.7; or ``lab``, a
+   CIELAB colour grid; ``docs/descriptors.md``) (with ``flips``, mirrored tiles
    compete too; a tile and its mirror then count as one tile). With ``prune``, a
    KD-tree on a PCA projection (or on the mean colour, the source blog's method)
    picks the leaves of tiles nearest each cell and only those get exact distances
@@ -10,8 +12,9 @@
 2. **Scores** (lower is better, normalised so that the options below mean the same
    whatever the metric):
 
-   * ``color``: the RMS CIELAB difference per grid block divided by
-     :data:`COLOUR_SCALE` (25 units, a clearly different colour, scores 1);
+   * ``color``: the RMS difference per grid block divided by :data:`COLOUR_SCALE`
+     (25 units, a clearly different colour, scores 1): of CIELAB with ``lab``, of
+     luma (0-100) and 0.7 times a*b* with ``ylab``;
    * ``ssim``: ``(1 - SSIM) / 2`` of the luminance patches at ``match_size``
      pixels (0 for identical structure, 1 for inverted), with a 7 x 7 uniform or an
      11 x 11 Gaussian window (``ssim_window``);
@@ -36,7 +39,12 @@
 
    ``max_uses`` and ``min_distance`` (no tile twice within that Chebyshev distance)
    constrain ``best`` and ``penalty`` too (through the greedy); ``optimal`` takes
-   ``max_uses`` as its capacity and does not look at ``min_distance``. Cells whose
+   ``max_uses`` as its capacity and does not look at ``min_distance``. In the
+   greedy, a **flat** tile (:func:`flat_tiles`: its 8 x 8 grid of Rec. 601 luma varies
+   by a standard deviation below :data:`FLAT_STD` on 0-255) counts as
+   ``flat_weight`` tiles: ``flat_weight`` times the max uses, ``penalty /
+   flat_weight`` per use, and up to ``flat_weight - 1`` repeats within the min
+   distance; a repeated flat tile shows no clump (``docs/matching.md``). Cells whose
    candidates are all ruled out get more candidates, automatically.
 """
 
@@ -56,11 +64,23 @@ from .errors import MosaicfastError
 from .kernels import assign, descriptors
 from .kernels.candidates import CandidateIndex
 from .kernels.ssim import candidate_ssim
-from .options import ASSIGNMENTS, METRICS, ORDERS, PRUNING, SSIM_WINDOWS, MatchOptions
+from .options import (
+    ASSIGNMENTS,
+    FLAT_GRID,
+    FLAT_STD,
+    MAX_USES_SHARE,
+    METRICS,
+    ORDERS,
+    PRUNING,
+    SSIM_WINDOWS,
+    MatchOptions,
+)
 
 __all__ = [
     "ASSIGNMENTS",
     "COLOUR_SCALE",
+    "FLAT_GRID",
+    "FLAT_STD",
     "METRICS",
     "ORDERS",
     "PRUNING",
@@ -70,6 +90,8 @@ __all__ = [
     "MatchOptions",
     "OptimalReport",
     "check_matching_memory",
+    "default_max_uses",
+    "flat_tiles",
     "match_cells",
 ]
 
@@ -173,6 +195,7 @@ def match_cells(
     *,
     cell_luma: NDArray[np.float32] | None = None,
     tile_luma: LumaLoader | None = None,
+    flat: NDArray[np.bool_] | None = None,
     threads: int | None = None,
     progress: bool = False,
 ) -> Match:
@@ -191,6 +214,9 @@ def match_cells(
         ``ssim`` and ``combined`` metrics, as is ``tile_luma``.
     tile_luma : callable, optional
         Gives the luminance patches of tiles by index.
+    flat : numpy.ndarray, optional
+        ``(n,)`` which tiles are flat (:func:`flat_tiles`); the greedy counts each as
+        ``options.flat_weight`` tiles. None: no tile is.
     threads : int, optional
         Worker threads of the core; the result does not depend on it.
     progress : bool, default False
@@ -205,7 +231,10 @@ def match_cells(
             parameters=("max_uses",),
         )
     space = _Space(tile_desc, options, threads)
-    matcher = _Matcher(cell_desc, space, n, options, cell_luma, tile_luma)
+    weights = None
+    if flat is not None and options.flat_weight > 1:
+        weights = np.where(flat, options.flat_weight, 1).astype(np.uint32)
+    matcher = _Matcher(cell_desc, space, n, options, cell_luma, tile_luma, weights)
     k = options.candidate_count(matcher.space.size)
     if options.assign == "optimal":
         return matcher.optimal(k, progress)
@@ -228,15 +257,15 @@ class _Space:
     """What the candidates are searched in: the tiles, and with ``flips`` their mirror
     images after them (index ``n + i``); exhaustively or through a KD-tree.
 
-    Mirroring a descriptor reverses the order of its grid's columns: that is the
+    Mirroring a descriptor reverses the order of its grids' columns: that is the
     descriptor of the mirrored tile up to the pixel rounding of the block edges.
     """
 
     def __init__(self, tiles: NDArray[np.int16], options: MatchOptions, threads: int | None):
         if options.flips:
-            n, dim = tiles.shape
-            g = round((dim // 3) ** 0.5)
-            mirrored = tiles.reshape(n, g, g, 3)[:, :, ::-1, :].reshape(n, dim)
+            space = options.descriptor
+            grid = descriptors.grid_of(tiles.shape[1], space)
+            mirrored = descriptors.mirrored(tiles, grid, space)
             tiles = np.ascontiguousarray(np.concatenate([tiles, mirrored]))
         self.tiles = tiles
         self.size = len(tiles)
@@ -247,7 +276,10 @@ class _Space:
             None
             if options.prune == "none" or options.assign == "optimal"
             else CandidateIndex(
-                tiles, method="pca" if options.prune == "pca" else "mean", threads=threads
+                tiles,
+                method="pca" if options.prune == "pca" else "mean",
+                space=options.descriptor,
+                threads=threads,
             )
         )
 
@@ -278,6 +310,7 @@ class _Matcher:
     options: MatchOptions
     cell_luma: NDArray[np.float32] | None
     tile_luma: LumaLoader | None
+    weights: NDArray[np.uint32] | None = None
 
     def candidates(self, k: int, rows: NDArray[np.intp] | None = None) -> _Candidates:
         """The ``k`` nearest entries of the search space for ``cells[rows]`` (default
@@ -310,7 +343,7 @@ class _Matcher:
         """Candidate entries ``index`` at ``distance`` of ``cells[rows]``, scored, sorted
         by score, a tile and its mirror kept once (the better)."""
         n, options = self.n, self.options
-        score = _colour_score(distance, self.cells.shape[1])
+        score = _colour_score(distance, self.cells.shape[1], options.descriptor)
         if options.metric != "color":
             luma = None if self.cell_luma is None else self.cell_luma[rows]
             ssim_score = _ssim_score(index, n, luma, self.tile_luma, options, self.space.threads)
@@ -321,9 +354,14 @@ class _Matcher:
         distance = np.take_along_axis(distance, order, axis=1)
         score = np.take_along_axis(score, order, axis=1)
         tile, flipped = index % n, index >= n
-        if options.flips:
-            tile = _first_occurrences(tile)
-        return _Candidates(tile, flipped, score, distance)
+        if not options.flips:
+            return _Candidates(tile, flipped, score, distance)
+        # A row holds at most min(k, n) distinct tiles: the repeats (a tile's worse
+        # orientation) are dropped and the row cut to that width.
+        tile = _first_occurrences(tile)
+        keep = np.argsort(tile < 0, axis=1, kind="stable")[:, : min(tile.shape[1], n)]
+        return _Candidates(*(np.take_along_axis(a, keep, axis=1)
+                             for a in (tile, flipped, score, distance)))  # fmt: skip
 
     def greedy(
         self, found: _Candidates, k: int, shape: tuple[int, int]
@@ -341,7 +379,7 @@ class _Matcher:
             chosen, _ = assign.penalised_greedy(
                 found.tiles, found.score, visit, self.n, penalty=penalty,
                 max_uses=options.max_uses, min_distance=options.min_distance, shape=shape,
-                fixed=chosen,
+                fixed=chosen, weights=self.weights,
             )  # fmt: skip
             free = np.flatnonzero(chosen < 0)
             if not free.size:
@@ -365,7 +403,7 @@ class _Matcher:
                 colour.status, "squared colour-grid distance", colour.total_cost, colour.gap,
                 solver=colour.stats,
             )  # fmt: skip
-            score = _colour_score(colour.costs, dim)
+            score = _colour_score(colour.costs, dim, options.descriptor)
             return Match(colour.assignment, colour.flipped, score, colour.costs, report)
         found = self.reranked(colour, k)
         scores = np.rint(np.where(found.tiles >= 0, found.score, 0.0) / SCORE_UNIT)
@@ -395,6 +433,21 @@ class _Matcher:
         index[missing, -1] = entry[missing]
         distance[missing, -1] = colour.costs[missing]
         return self.scored(index, distance, np.arange(len(self.cells)))
+
+
+def default_max_uses(cells: int, tiles: int) -> int:
+    """Most uses of one tile when none is given: :data:`MAX_USES_SHARE` of the cells,
+    or twice the cells per tile when the library is too small for that."""
+    return max(1, round(MAX_USES_SHARE * cells), -(-2 * cells // max(tiles, 1)))
+
+
+def flat_tiles(luma_grid: NDArray[np.int16]) -> NDArray[np.bool_]:
+    """Which tiles are flat: ``luma_grid`` holds their ``ylab`` descriptors at
+    :data:`FLAT_GRID` (whose first ``FLAT_GRID**2`` values are luma in quarter units of
+    0-100); flat when those block means, on 0-255, have a standard deviation below
+    :data:`FLAT_STD`."""
+    luma = luma_grid[:, : FLAT_GRID * FLAT_GRID].astype(np.float64) * (255 / 400)
+    return np.asarray(luma.std(axis=1) < FLAT_STD)
 
 
 def _like(values: NDArray, rows: int) -> NDArray:
@@ -433,9 +486,10 @@ def _physical_memory() -> int | None:
         return None
 
 
-def _colour_score(distance: NDArray[np.int64], dim: int) -> NDArray[np.float64]:
-    """RMS CIELAB difference per block (descriptors hold quarter units), / COLOUR_SCALE."""
-    blocks = dim // 3
+def _colour_score(distance: NDArray[np.int64], dim: int, space: str) -> NDArray[np.float64]:
+    """RMS difference per block (descriptors hold quarter units), / COLOUR_SCALE: both
+    spaces' squared distances are ``16 g**2`` times a mean squared difference."""
+    blocks = descriptors.grid_of(dim, space) ** 2
     return np.sqrt(distance / blocks) / 4.0 / COLOUR_SCALE
 
 

@@ -40,7 +40,7 @@ from .errors import MosaicfastError
 from .io.output import STREAM_PIXELS
 from .kernels import MAX_THREADS, check_threads
 from .kernels.candidates import SHORTLIST_FACTOR
-from .kernels.descriptors import MAX_GRID
+from .kernels.descriptors import DEFAULT_GRID, MAX_GRID, SPACES
 from .kernels.ssim import MAX_SIDE, MIN_SIDE
 
 __all__ = [
@@ -66,6 +66,16 @@ ORDERS = ("hardest", "random")
 #: SSIM windows: 7 x 7 uniform (scikit-image's default) or 11 x 11 Gaussian, sigma 1.5
 #: (Wang et al. 2004).
 SSIM_WINDOWS = ("uniform", "gaussian")
+#: Side of the Gaussian SSIM window.
+GAUSSIAN_WINDOW = 11
+#: Share of the cells one tile may fill by default with ``assign="penalty"`` (issue 14's
+#: diversity limit).
+MAX_USES_SHARE = 0.01
+#: A tile whose ``FLAT_GRID x FLAT_GRID`` Rec. 601 luma block means (0-255) have a
+#: smaller standard deviation is flat (``benches/quality``: the research's rule).
+FLAT_STD = 2.0
+#: The luma grid flatness is judged on (that of the default ``ylab`` descriptor).
+FLAT_GRID = 8
 #: Candidate search: exhaustive, or pruned by a KD-tree (see :mod:`mosaicfast.kernels.candidates`).
 PRUNING = ("none", "pca", "mean")
 #: Side of each tile in the output when neither ``tile_size`` nor ``print_size`` is given.
@@ -133,22 +143,28 @@ class PlanOptions:
 class MatchOptions:
     """How cells are matched to tiles; see :mod:`mosaicfast.matching`."""
 
-    grid: int = integer(
-        5, "Match resolution g: tiles and cells are compared as g x g grids of mean colours "
-        "in CIELAB (averaged in linear light).", low=1, high=MAX_GRID, metavar="G",
+    descriptor: str = choice(
+        "ylab", SPACES, "What tiles and cells are compared by: ylab, a g x g grid of Rec. 601 "
+        "luma and a g/2 x g/2 grid of CIELAB a*b* (colour weighted 0.7); lab, a g x g grid of "
+        "CIELAB colours averaged in linear light (the rule before 0.2, with {grid} 5).",
+    )  # fmt: skip
+    grid: int | None = integer(
+        None, "Match resolution g (default " + ", ".join(
+            f"{g} for {space}" for space, g in DEFAULT_GRID.items()
+        ) + "; even for ylab).", low=1, high=MAX_GRID, metavar="G",
     )  # fmt: skip
     metric: str = choice(
-        "color", METRICS, "Score candidates by the colour grid, by windowed SSIM of the "
+        "combined", METRICS, "Score candidates by the descriptor distance, by windowed SSIM of the "
         "luminance, or by (1 - W) * color + W * ssim (W = {ssim_weight}).",
     )  # fmt: skip
     ssim_weight: float = real(
-        0.5, "Weight of SSIM in {metric} combined.", low=0, high=1, metavar="W"
+        0.3, "Weight of SSIM in {metric} combined.", low=0, high=1, metavar="W"
     )
     ssim_window: str = choice(
         "uniform", SSIM_WINDOWS, "SSIM window: 7x7 uniform, or 11x11 Gaussian with sigma 1.5."
     )
     match_size: int = integer(
-        16, "Side of the luminance patches SSIM compares, in pixels.",
+        8, "Side of the luminance patches SSIM compares, in pixels.",
         low=MIN_SIDE, high=MAX_SIDE, metavar="PX",
     )  # fmt: skip
     candidates: int = integer(
@@ -163,19 +179,34 @@ class MatchOptions:
         "or combined, optimal over the re-ranked candidates only ({candidates} per cell).",
     )  # fmt: skip
     penalty: float = real(
-        0.05, "With {assign} penalty: score added per earlier use (scores are about 0.1-0.3).",
+        0.0, "With {assign} penalty: score added per earlier use (scores are about 0.1-0.3).",
         low=0, metavar="P",
     )  # fmt: skip
-    max_uses: int | None = integer(None, "Most uses of one tile.", low=1, metavar="N")
+    max_uses: int | None = integer(
+        None, "Most uses of one tile (default with {assign} penalty: "
+        f"{MAX_USES_SHARE:.0%} of the cells, or twice the cells per tile for a library too "
+        "small for that; optimal: once; best: no limit).", low=1, metavar="N",
+    )  # fmt: skip
     min_distance: int = integer(
         1, "No tile twice within this many cells (Chebyshev distance), with {assign} best or "
         "penalty; {assign} optimal limits uses with {max_uses} instead.", low=0, metavar="R",
+    )  # fmt: skip
+    flat_weight: int = integer(
+        20, f"A flat tile ({FLAT_GRID}x{FLAT_GRID} luma standard deviation below {FLAT_STD:g} "
+        "on 0-255) counts as this many tiles for {max_uses}, {penalty} and {min_distance}: "
+        "skies and walls need many, and a repeated flat tile shows no clump; 1 treats flat "
+        "tiles like the others.", low=1, high=10_000, metavar="W",
     )  # fmt: skip
     order: str = choice(
         "hardest", ORDERS,
         "Order in which the greedy fills cells: worst best score first, or random by {seed}.",
     )  # fmt: skip
-    flips: bool = flag("Let mirrored tiles compete too.")
+    flips: bool = flag(
+        "Let each tile's left-right mirror image compete too (a tile and its mirror count as "
+        "one tile); the manifest records the orientation.",
+        default=True,
+        names=("--mirror/--no-mirror", "--flips/--no-flips"),
+    )
     prune: str = choice(
         "none", PRUNING, "Search only the KD-tree leaves nearest each cell (exact distances "
         "within them): the tree partitions a PCA projection of the colour grid, or the mean "
@@ -200,6 +231,22 @@ class MatchOptions:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if self.descriptor == "ylab" and self.grid is not None and self.grid % 2:
+            raise MosaicfastError(
+                f"the ylab descriptor needs an even grid, got {self.grid}",
+                parameters=("grid", "descriptor"),
+            )
+        if self.ssim_window == "gaussian" and self.match_size < GAUSSIAN_WINDOW:
+            raise MosaicfastError(
+                f"the gaussian SSIM window is {GAUSSIAN_WINDOW} pixels wide: it needs a "
+                f"match_size of at least {GAUSSIAN_WINDOW}, got {self.match_size}",
+                parameters=("ssim_window", "match_size"),
+            )
+
+    @property
+    def descriptor_grid(self) -> int:
+        """The match resolution in force: ``grid``, or the descriptor's default."""
+        return self.grid if self.grid is not None else DEFAULT_GRID[self.descriptor]
 
     @property
     def constrained(self) -> bool:

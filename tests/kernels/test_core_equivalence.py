@@ -138,6 +138,72 @@ class TestDescriptors:
             core.cell_descriptors(np.zeros((8, 20, 3), np.uint8), 3, 1, 3)
 
 
+class TestYlabDescriptors:
+    """The ``ylab`` space (luma grid and half-resolution a*b* grid), bit for bit."""
+
+    @pytest.mark.parametrize("seed", SEEDS)
+    def test_tiles(self, seed: int) -> None:
+        rng = np.random.default_rng(2000 + seed)
+        grid = 2 * int(rng.integers(1, 6))
+        size = int(rng.integers(grid, 41))
+        n = int(rng.integers(1, 5))
+        thumbs = np.stack([random_image(rng, size, size, seed % 2 == 0) for _ in range(n)])
+        got = core.tile_descriptors(thumbs, grid, space="ylab")
+        assert got.dtype == np.int16
+        assert got.shape == (n, 3 * grid * grid // 2)
+        np.testing.assert_array_equal(got, ref.tile_descriptors(thumbs, grid, "ylab"))
+
+    @pytest.mark.parametrize("seed", SEEDS)
+    def test_cells(self, seed: int) -> None:
+        rng = np.random.default_rng(3000 + seed)
+        grid = 2 * int(rng.integers(1, 5))
+        rows, cols = (int(v) for v in rng.integers(1, 7, size=2))
+        height = rows * grid + int(rng.integers(0, 40))
+        width = cols * grid + int(rng.integers(0, 40))
+        image = random_image(rng, height, width, seed % 2 == 0)
+        got = core.cell_descriptors(image, rows, cols, grid, space="ylab")
+        np.testing.assert_array_equal(got, ref.cell_descriptors(image, rows, cols, grid, "ylab"))
+
+    def test_every_grey_level_and_primary(self) -> None:
+        values = np.arange(256, dtype=np.uint8)
+        zero = 0 * values
+        colours = np.concatenate(
+            [np.stack(c, axis=-1) for c in ([values] * 3, [values, zero, zero],
+                                            [zero, values, zero], [zero, zero, values])]
+        )  # fmt: skip
+        thumbs = np.ascontiguousarray(
+            np.broadcast_to(colours[:, None, None, :], (len(colours), 2, 2, 3))
+        )
+        got = core.tile_descriptors(thumbs, 2, space="ylab")
+        np.testing.assert_array_equal(got, ref.tile_descriptors(thumbs, 2, "ylab"))
+        # Grey levels: luma in quarter units of 0-100, no colour.
+        grey = got[:256]
+        levels = values.astype(np.float64)
+        np.testing.assert_array_equal(grey[:, 0], np.floor(levels * 400 / 255 + 0.5))
+        assert np.abs(grey[:, 4:]).max() <= 1
+
+    def test_mirrored_descriptor_is_the_mirror_images(self) -> None:
+        rng = np.random.default_rng(13)
+        thumbs = smooth_image(rng, 32, 32)[None]
+        for space in ("lab", "ylab"):
+            flipped = np.ascontiguousarray(thumbs[:, :, ::-1])
+            np.testing.assert_array_equal(
+                core.mirrored(core.tile_descriptors(thumbs, 8, space=space), 8, space),
+                core.tile_descriptors(flipped, 8, space=space),
+            )
+
+    @pytest.mark.parametrize("grid", [0, 3, 18])
+    def test_odd_or_out_of_range_grid(self, grid: int) -> None:
+        with pytest.raises(ValueError):
+            core.tile_descriptors(np.zeros((1, 20, 20, 3), np.uint8), grid, space="ylab")
+        with pytest.raises(ValueError):
+            core.cell_descriptors(np.zeros((40, 40, 3), np.uint8), 1, 1, grid, space="ylab")
+
+    def test_unknown_space(self) -> None:
+        with pytest.raises(ValueError, match="lab or ylab"):
+            core.tile_descriptors(np.zeros((1, 8, 8, 3), np.uint8), 2, space="rgb")
+
+
 class TestSearch:
     @pytest.mark.parametrize("seed", SEEDS)
     def test_random(self, seed: int) -> None:

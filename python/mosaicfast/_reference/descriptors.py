@@ -1,4 +1,5 @@
-"""Pure-Python reference of the colour-grid descriptors and the exhaustive top-k search.
+"""Pure-Python reference of the descriptors (``lab`` and ``ylab``) and the exhaustive
+top-k search.
 
 This module is a plain, line-by-line statement of ``docs/descriptors.md``. The Rust core
 (``mosaicfast._core``) implements the same definition and the tests hold the two to
@@ -21,8 +22,10 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = [
     "LIN16",
     "MAX_GRID",
+    "SPACES",
     "block_edges",
     "cell_descriptors",
+    "descriptor_size",
     "linear_rgb_to_lab",
     "quantise",
     "region_descriptor",
@@ -41,6 +44,12 @@ _YN = 1.0
 _ZN = 1.08883
 
 _DELTA = 6 / 29
+
+SPACES = ("lab", "ylab")
+"""The descriptor spaces (see ``docs/descriptors.md``)."""
+
+_LUMA_SCALE = 400 / 255
+_CHROMA_SCALE = 5.6
 
 Pixels = Sequence[Sequence[Sequence[int]]]
 """An sRGB image as nested lists ``[row][col][channel]`` of ints in 0..255."""
@@ -102,20 +111,22 @@ def linear_rgb_to_lab(r: float, g: float, b: float) -> tuple[float, float, float
     return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
 
 
-def quantise(v: float) -> int:
-    """Round a CIELAB value to descriptor units of 0.25: ``floor(4*v + 0.5)``.
+def quantise(v: float, scale: float = 4.0) -> int:
+    """Round a value to descriptor units: ``floor(scale*v + 0.5)``.
 
     Parameters
     ----------
     v : float
-        A CIELAB ``L``, ``a`` or ``b`` value.
+        A CIELAB ``L``, ``a`` or ``b`` value (or a luma value).
+    scale : float, default 4
+        Descriptor units per unit of ``v`` (4: quarter CIELAB units).
 
     Returns
     -------
     int
-        The value in quarter units, rounded half up.
+        The value in descriptor units, rounded half up.
     """
-    return math.floor(4 * v + 0.5)
+    return math.floor(scale * v + 0.5)
 
 
 def block_edges(length: int, count: int) -> list[int]:
@@ -141,25 +152,69 @@ def block_edges(length: int, count: int) -> list[int]:
     return [i * length // count for i in range(count + 1)]
 
 
-def _block_lab(pixels: Pixels, rows: range, cols: range) -> list[int]:
-    """Quantised ``L, a, b`` of the mean linear colour of one block of pixels."""
+_IDENTITY = tuple(range(256))
+
+
+def _block_sums(
+    pixels: Pixels, rows: range, cols: range, table: Sequence[int] = _IDENTITY
+) -> list[int]:
+    """Integer sums of ``table[v]`` over the 8-bit values ``v`` of one block of pixels,
+    per channel (the values themselves by default)."""
     sums = [0, 0, 0]
     for y in rows:
         row = pixels[y]
         for x in cols:
             pixel = row[x]
-            sums[0] += LIN16[pixel[0]]
-            sums[1] += LIN16[pixel[1]]
-            sums[2] += LIN16[pixel[2]]
+            sums[0] += table[pixel[0]]
+            sums[1] += table[pixel[1]]
+            sums[2] += table[pixel[2]]
+    return sums
+
+
+def _block_lab(pixels: Pixels, rows: range, cols: range) -> list[int]:
+    """Quantised ``L, a, b`` of the mean linear colour of one block of pixels."""
+    sums = _block_sums(pixels, rows, cols, LIN16)
     count = len(rows) * len(cols)
     r, g, b = (s / count / _LIN16_SCALE for s in sums)
     return [quantise(v) for v in linear_rgb_to_lab(r, g, b)]
 
 
-def _grid_descriptor(
+def _ylab_descriptor(
     pixels: Pixels, row_edges: Sequence[int], col_edges: Sequence[int]
 ) -> list[int]:
-    """Concatenated ``L, a, b`` of the blocks between the given edges, row-major."""
+    """``g*g`` quantised luma values of the blocks between the edges, then an ``a*, b*``
+    pair for each ``2 x 2`` group of those blocks (both row-major)."""
+    g = len(row_edges) - 1
+    sums: list[list[int]] = []
+    counts: list[int] = []
+    luma: list[int] = []
+    for top, bottom in itertools.pairwise(row_edges):
+        for left, right in itertools.pairwise(col_edges):
+            block = _block_sums(pixels, range(top, bottom), range(left, right))
+            count = (bottom - top) * (right - left)
+            r, gr, b = (s / count for s in block)
+            luma.append(quantise(0.299 * r + 0.587 * gr + 0.114 * b, _LUMA_SCALE))
+            sums.append(block)
+            counts.append(count)
+    chroma: list[int] = []
+    for row in range(0, g, 2):
+        for col in range(0, g, 2):
+            members = [y * g + x for y in (row, row + 1) for x in (col, col + 1)]
+            total = [sum(sums[i][c] for i in members) for c in range(3)]
+            count = sum(counts[i] for i in members)
+            r, gr, b = (srgb_to_linear(s / count / 255) for s in total)
+            _, a_star, b_star = linear_rgb_to_lab(r, gr, b)
+            chroma += [quantise(a_star, _CHROMA_SCALE), quantise(b_star, _CHROMA_SCALE)]
+    return luma + chroma
+
+
+def _grid_descriptor(
+    pixels: Pixels, row_edges: Sequence[int], col_edges: Sequence[int], space: str = "lab"
+) -> list[int]:
+    """The descriptor in ``space`` of the blocks between the given edges: for ``lab``,
+    the concatenated ``L, a, b`` of the blocks, row-major."""
+    if space == "ylab":
+        return _ylab_descriptor(pixels, row_edges, col_edges)
     descriptor: list[int] = []
     for top, bottom in itertools.pairwise(row_edges):
         for left, right in itertools.pairwise(col_edges):
@@ -167,13 +222,22 @@ def _grid_descriptor(
     return descriptor
 
 
-def _check_grid(grid: int) -> None:
+def _check_grid(grid: int, space: str = "lab") -> None:
     if not 1 <= grid <= MAX_GRID:
         raise ValueError(f"grid must be between 1 and {MAX_GRID}, got {grid}")
+    if space not in SPACES:
+        raise ValueError(f"descriptor space must be lab or ylab, got {space!r}")
+    if space == "ylab" and grid % 2:
+        raise ValueError(f"the ylab descriptor needs an even grid, got {grid}")
+
+
+def descriptor_size(grid: int, space: str = "lab") -> int:
+    """Values in one descriptor: ``3*g*g`` (lab) or ``3*g*g/2`` (ylab)."""
+    return 3 * grid * grid // (2 if space == "ylab" else 1)
 
 
 def region_descriptor(
-    pixels: Pixels, top: int, left: int, height: int, width: int, grid: int
+    pixels: Pixels, top: int, left: int, height: int, width: int, grid: int, space: str = "lab"
 ) -> list[int]:
     """Descriptor of one rectangular region of an image.
 
@@ -187,13 +251,16 @@ def region_descriptor(
         Size of the region in pixels, each at least ``grid``.
     grid : int
         Match resolution ``g``: the region is cut into ``g x g`` blocks.
+    space : {"lab", "ylab"}, default "lab"
+        The descriptor space.
 
     Returns
     -------
     list of int
-        The ``3*g*g`` quantised values ``L, a, b`` of each block, blocks row-major.
+        For ``lab``, the ``3*g*g`` quantised values ``L, a, b`` of each block, blocks
+        row-major; for ``ylab``, ``g*g`` luma values then ``(g/2)**2`` ``a*, b*`` pairs.
     """
-    _check_grid(grid)
+    _check_grid(grid, space)
     if top < 0 or left < 0 or top + height > len(pixels) or left + width > len(pixels[0]):
         raise ValueError(
             f"region {height}x{width} at ({top}, {left}) does not fit in the "
@@ -201,7 +268,7 @@ def region_descriptor(
         )
     row_edges = [top + e for e in block_edges(height, grid)]
     col_edges = [left + e for e in block_edges(width, grid)]
-    return _grid_descriptor(pixels, row_edges, col_edges)
+    return _grid_descriptor(pixels, row_edges, col_edges, space)
 
 
 def _as_uint8(array: ArrayLike, ndim: int, what: str) -> NDArray[np.uint8]:
@@ -216,7 +283,7 @@ def _as_uint8(array: ArrayLike, ndim: int, what: str) -> NDArray[np.uint8]:
     return arr
 
 
-def tile_descriptors(thumbs: ArrayLike, grid: int) -> NDArray[np.int16]:
+def tile_descriptors(thumbs: ArrayLike, grid: int, space: str = "lab") -> NDArray[np.int16]:
     """Descriptors of a stack of square tile thumbnails.
 
     Parameters
@@ -224,25 +291,29 @@ def tile_descriptors(thumbs: ArrayLike, grid: int) -> NDArray[np.int16]:
     thumbs : array_like of uint8, shape (n, s, s, 3)
         The sRGB thumbnails, ``s >= grid``.
     grid : int
-        Match resolution ``g``, 1 to 16.
+        Match resolution ``g``, 1 to 16 (even for ``ylab``).
+    space : {"lab", "ylab"}, default "lab"
+        The descriptor space.
 
     Returns
     -------
-    ndarray of int16, shape (n, 3*g*g)
-        One descriptor per tile.
+    ndarray of int16, shape (n, d)
+        One descriptor per tile (``d``: :func:`descriptor_size`).
     """
     arr = _as_uint8(thumbs, 4, "thumbs")
-    _check_grid(grid)
+    _check_grid(grid, space)
     n, s, s2, _ = arr.shape
     if s != s2:
         raise ValueError(f"thumbs must be square, got {s}x{s2}")
     if s < grid:
         raise ValueError(f"thumbs of {s} pixels are too small for grid {grid}")
-    rows = [region_descriptor(tile, 0, 0, s, s, grid) for tile in arr.tolist()]
-    return np.array(rows, dtype=np.int16).reshape(n, 3 * grid * grid)
+    rows = [region_descriptor(tile, 0, 0, s, s, grid, space) for tile in arr.tolist()]
+    return np.array(rows, dtype=np.int16).reshape(n, descriptor_size(grid, space))
 
 
-def cell_descriptors(image: ArrayLike, rows: int, cols: int, grid: int) -> NDArray[np.int16]:
+def cell_descriptors(
+    image: ArrayLike, rows: int, cols: int, grid: int, space: str = "lab"
+) -> NDArray[np.int16]:
     """Descriptors of the ``rows x cols`` cells of a target image.
 
     The whole image is cut into ``(rows*grid) x (cols*grid)`` blocks; cell ``(r, c)`` is
@@ -256,15 +327,17 @@ def cell_descriptors(image: ArrayLike, rows: int, cols: int, grid: int) -> NDArr
     rows, cols : int
         Number of cells down and across, each at least 1.
     grid : int
-        Match resolution ``g``, 1 to 16.
+        Match resolution ``g``, 1 to 16 (even for ``ylab``).
+    space : {"lab", "ylab"}, default "lab"
+        The descriptor space.
 
     Returns
     -------
-    ndarray of int16, shape (rows*cols, 3*g*g)
+    ndarray of int16, shape (rows*cols, d)
         One descriptor per cell, cells row-major.
     """
     arr = _as_uint8(image, 3, "image")
-    _check_grid(grid)
+    _check_grid(grid, space)
     if rows < 1 or cols < 1:
         raise ValueError(f"rows and cols must be at least 1, got {rows}x{cols}")
     height, width, _ = arr.shape
@@ -281,11 +354,12 @@ def cell_descriptors(image: ArrayLike, rows: int, cols: int, grid: int) -> NDArr
             pixels,
             row_edges[r * grid : r * grid + grid + 1],
             col_edges[c * grid : c * grid + grid + 1],
+            space,
         )
         for r in range(rows)
         for c in range(cols)
     ]
-    return np.array(descriptors, dtype=np.int16).reshape(rows * cols, 3 * grid * grid)
+    return np.array(descriptors, dtype=np.int16).reshape(rows * cols, descriptor_size(grid, space))
 
 
 def _as_descriptors(array: ArrayLike, what: str) -> NDArray[np.integer]:

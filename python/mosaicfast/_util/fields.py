@@ -43,7 +43,8 @@ class Spec:
     numbers (``open_low``: ``low`` itself is refused); ``choices`` lists the values
     of a choice; ``metavar`` is the word ``--help`` shows for the value; ``rule``, when
     given, is the check itself, owned by a lower layer (``low``/``high`` then only
-    describe it).
+    describe it); ``names``, when given, are the command line's flags for it (e.g. an
+    on/off pair and an older name) instead of ``--name``.
     """
 
     help: str
@@ -54,6 +55,7 @@ class Spec:
     choices: tuple[str, ...] = ()
     metavar: str | None = None
     rule: Callable[[Any], None] | None = None
+    names: tuple[str, ...] = ()
 
     def check(self, name: str, value: Any) -> None:
         """Raise MosaicfastError, naming ``name``, if ``value`` breaks this option's rule."""
@@ -128,9 +130,9 @@ def choice(default: str, choices: tuple[str, ...], help: str) -> Any:
     return option(default, Spec(help, str, choices=choices))
 
 
-def flag(help: str) -> Any:
-    """A yes/no option, off by default."""
-    return option(False, Spec(help, bool))
+def flag(help: str, *, default: bool = False, names: tuple[str, ...] = ()) -> Any:
+    """A yes/no option (off by default); ``names``: its flags, e.g. ``("--x/--no-x",)``."""
+    return option(default, Spec(help, bool, names=names))
 
 
 def text(help: str, *, metavar: str) -> Any:

@@ -128,13 +128,15 @@ def penalised_greedy(
     min_distance: int = 0,
     shape: tuple[int, int] | None = None,
     fixed: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Assign cells one by one, each to its candidate of least penalised cost.
 
     Cells are visited in ``order``; each takes the candidate minimising
-    ``cost + penalty * uses[tile]`` (ties to the lower tile index), skipping tiles
-    with ``max_uses`` uses and tiles already assigned within Chebyshev distance
-    ``min_distance``. Cost ``O(m * (k + min_distance**2))``, sequential.
+    ``cost + penalty * uses[tile] / weights[tile]`` (ties to the lower tile index),
+    skipping tiles with ``weights[tile] * max_uses`` uses and tiles already assigned
+    ``weights[tile]`` times within Chebyshev distance ``min_distance``. Cost
+    ``O(m * (k + min_distance**2))``, sequential.
 
     Parameters
     ----------
@@ -156,6 +158,9 @@ def penalised_greedy(
     fixed : array_like, optional
         ``(m,)`` tiles already assigned (``-1`` for free cells), e.g. the result
         of an earlier call: their uses count and they block their neighbourhood.
+    weights : array_like, optional
+        ``(n_tiles,)`` integers >= 1: how many tiles each tile counts as (default 1
+        each). Flat tiles, whose repeats show no clump, are given more.
 
     Returns
     -------
@@ -183,7 +188,20 @@ def penalised_greedy(
         shape=(count(rows, "shape"), count(cols, "shape")),
         max_uses=None if max_uses is None else count(max_uses, "max_uses"),
         min_distance=min_distance,
+        weights=_tile_weights(weights, n_tiles),
     )
+
+
+def _tile_weights(weights: ArrayLike | None, n_tiles: int) -> NDArray[np.uint32] | None:
+    """``weights`` as ``uint32``, checked: one value >= 1 per tile."""
+    if weights is None:
+        return None
+    arr = np.asarray(weights)
+    if arr.shape != (n_tiles,) or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"weights must hold one integer per tile ({n_tiles}), got {arr.shape}")
+    if n_tiles and (arr.min() < 1 or arr.max() > np.iinfo(np.uint32).max):
+        raise ValueError("every tile weight must be between 1 and 2**32 - 1")
+    return np.ascontiguousarray(arr, dtype=np.uint32)
 
 
 def optimal_assignment(

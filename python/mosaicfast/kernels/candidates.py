@@ -11,8 +11,9 @@ them; the two hot loops (ranking the boxes, scanning the leaves) run in the
 Rust core. Two projections are offered:
 
 ``"mean"``
-    The mean colour over the ``g x g`` blocks (3 dimensions): the pruning of the
-    blog that inspired mosaicfast, which discards the spatial layout.
+    The mean colour over the blocks (3 dimensions: L, a, b means, or with ``ylab``
+    descriptors the luma, a* and b* means): the pruning of the blog that inspired
+    mosaicfast, which discards the spatial layout.
 ``"pca"``
     The leading principal components of the tiles' full descriptors, which keep
     the directions along which the tiles differ most, layout included.
@@ -67,10 +68,18 @@ def default_shortlist(tiles: int) -> int:
     return min(tiles, ceil(SHORTLIST_FACTOR * sqrt(tiles)))
 
 
-def _mean_colour_basis(width: int) -> NDArray[np.float64]:
-    """Orthonormal rows averaging L, a and b over all blocks (shape ``(3, width)``)."""
-    blocks = width // 3
+def _mean_colour_basis(width: int, space: str = "lab") -> NDArray[np.float64]:
+    """Orthonormal rows averaging the three channels over all blocks (shape
+    ``(3, width)``): L, a, b triples (``lab``), or ``2/3`` of the width luma then a*b*
+    pairs (``ylab``)."""
     basis = np.zeros((3, width))
+    if space == "ylab":
+        luma = 2 * width // 3
+        basis[0, :luma] = 1.0 / np.sqrt(luma)
+        for channel in (1, 2):
+            basis[channel, luma + channel - 1 :: 2] = 1.0 / np.sqrt((width - luma) // 2)
+        return basis
+    blocks = width // 3
     for channel in range(3):
         basis[channel, channel::3] = 1.0 / np.sqrt(blocks)
     return basis
@@ -109,7 +118,7 @@ class CandidateIndex:
     Parameters
     ----------
     tiles : array_like
-        ``(n, 3*g*g)`` integer tile descriptors (see ``docs/descriptors.md``).
+        ``(n, d)`` integer tile descriptors (see ``docs/descriptors.md``).
     method : {"pca", "mean"}, default "pca"
         The projection the KD-tree partitions: principal components of the full
         descriptors, or the mean colour over the blocks.
@@ -118,6 +127,8 @@ class CandidateIndex:
         width); ignored by ``method="mean"``, which always has 3.
     leaf_size : int, default 256
         Most tiles per KD-tree leaf.
+    space : {"lab", "ylab"}, default "lab"
+        The descriptors' space (the channel layout the ``mean`` projection averages).
     threads : int, optional
         Worker threads of the queries (default: one per core).
 
@@ -135,6 +146,7 @@ class CandidateIndex:
         method: Method = "pca",
         dims: int = DEFAULT_DIMS,
         leaf_size: int = DEFAULT_LEAF_SIZE,
+        space: str = "lab",
         threads: int | None = None,
     ) -> None:
         descriptors = descriptor_array(tiles, "tiles")
@@ -142,13 +154,16 @@ class CandidateIndex:
         if n == 0:
             raise ValueError("there are no tiles to index")
         if width % 3:
-            raise ValueError(f"descriptors must hold L, a, b triples, got width {width}")
+            raise ValueError(
+                f"descriptors must hold channel triples (L, a, b or luma, a*, b*), got {width}"
+            )
         if leaf_size < 1:
             raise ValueError(f"leaf_size must be at least 1, got {leaf_size}")
         self.method: Method = method
         self.threads = threads
         self.size = n
         self.width = width
+        self.space = space
         self._centre = descriptors.mean(axis=0, dtype=np.float64)
         sample = descriptors[:: max(1, n // PCA_SAMPLE)].astype(np.float64)
         self.basis = self._basis(method, dims, sample)
@@ -169,7 +184,7 @@ class CandidateIndex:
     def _basis(self, method: Method, dims: int, values: NDArray[np.float64]) -> NDArray[np.float64]:
         width = self.width
         if method == "mean":
-            return _mean_colour_basis(width)
+            return _mean_colour_basis(width, self.space)
         if method == "pca":
             if not 1 <= dims <= width:
                 raise ValueError(f"dims must be between 1 and {width}, got {dims}")

@@ -1,5 +1,10 @@
 """Tile and cell descriptors and the exhaustive top-k search, computed by the Rust core.
 
+Two descriptor spaces (``docs/descriptors.md``): ``ylab``, the default of the matching
+(a ``g x g`` grid of Rec. 601 luma and a ``g/2 x g/2`` grid of CIELAB a*b*, colour
+weighted 0.7), and ``lab`` (a ``g x g`` grid of CIELAB colours averaged in linear light,
+the libraries' stored descriptors and the deduplication's).
+
 These wrappers check arguments and normalise dtype and memory layout (the core
 borrows the arrays without copying when they are already ``uint8``/``int16`` and
 C-contiguous), then call :mod:`mosaicfast._core`, which releases the GIL and
@@ -16,50 +21,86 @@ from .. import _core
 from ._checks import count, descriptor_pair, rgb_uint8
 
 __all__ = [
+    "DEFAULT_GRID",
     "MAX_GRID",
+    "SPACES",
     "cell_descriptors",
     "descriptor_size",
+    "grid_of",
+    "mirrored",
     "search_topk",
     "tile_descriptors",
 ]
 
 MAX_GRID: int = _core.MAX_GRID
+#: Descriptor spaces: ``ylab`` (luma and a*b* grids) and ``lab`` (CIELAB grid).
+SPACES = ("ylab", "lab")
+#: Match resolution ``g`` of each space when none is given.
+DEFAULT_GRID = {"ylab": 8, "lab": 5}
 
 
-def descriptor_size(grid: int) -> int:
-    """Number of values in one descriptor at match resolution ``grid``."""
-    return 3 * grid * grid
+def descriptor_size(grid: int, space: str = "lab") -> int:
+    """Number of values in one descriptor at match resolution ``grid`` in ``space``."""
+    return 3 * grid * grid // (2 if space == "ylab" else 1)
+
+
+def grid_of(dim: int, space: str = "lab") -> int:
+    """The match resolution ``g`` of descriptors of ``dim`` values in ``space``."""
+    return round((dim * (2 if space == "ylab" else 1) / 3) ** 0.5)
+
+
+def mirrored(desc: NDArray[np.int16], grid: int, space: str = "lab") -> NDArray[np.int16]:
+    """The descriptors of the left-right mirror images of the regions ``desc`` describe:
+    the columns of each grid reversed (exact up to the pixel rounding of block edges)."""
+    n = len(desc)
+    if space == "lab":
+        out = desc.reshape(n, grid, grid, 3)[:, :, ::-1].reshape(n, -1)
+    else:
+        half = grid // 2
+        luma = desc[:, : grid * grid].reshape(n, grid, grid)[:, :, ::-1]
+        chroma = desc[:, grid * grid :].reshape(n, half, half, 2)[:, :, ::-1]
+        out = np.hstack([luma.reshape(n, -1), chroma.reshape(n, -1)])
+    return np.ascontiguousarray(out)
 
 
 def tile_descriptors(
-    thumbs: ArrayLike, grid: int, *, threads: int | None = None
+    thumbs: ArrayLike, grid: int, *, space: str = "lab", threads: int | None = None
 ) -> NDArray[np.int16]:
-    """Colour-grid descriptors of a stack of tile thumbnails.
+    """Descriptors of a stack of tile thumbnails.
 
     Parameters
     ----------
     thumbs : array_like
         ``(n, height, width, 3)`` ``uint8`` sRGB thumbnails.
     grid : int
-        Match resolution ``g``: each tile is described by a ``g x g`` grid of
-        mean colours in CIELAB.
+        Match resolution ``g``: with ``lab``, each tile is described by a ``g x g``
+        grid of mean colours in CIELAB; with ``ylab`` (``g`` even), by a ``g x g``
+        grid of luma and a ``g/2 x g/2`` grid of a*b*.
+    space : {"lab", "ylab"}, default "lab"
+        The descriptor space.
     threads : int, optional
         Worker threads; default one per core.
 
     Returns
     -------
     numpy.ndarray
-        ``(n, 3*g*g)`` ``int16`` descriptors in quarter CIELAB units.
+        ``(n, descriptor_size(grid, space))`` ``int16`` descriptors.
     """
     return _core.tile_descriptors(
-        rgb_uint8(thumbs, 4, "thumbs"), count(grid, "grid"), threads=threads
+        rgb_uint8(thumbs, 4, "thumbs"), count(grid, "grid"), space=space, threads=threads
     )
 
 
 def cell_descriptors(
-    image: ArrayLike, rows: int, cols: int, grid: int, *, threads: int | None = None
+    image: ArrayLike,
+    rows: int,
+    cols: int,
+    grid: int,
+    *,
+    space: str = "lab",
+    threads: int | None = None,
 ) -> NDArray[np.int16]:
-    """Colour-grid descriptors of the ``rows x cols`` cells of an image.
+    """Descriptors of the ``rows x cols`` cells of an image.
 
     Parameters
     ----------
@@ -70,19 +111,22 @@ def cell_descriptors(
         The cell grid; cells are listed row-major.
     grid : int
         Match resolution ``g``.
+    space : {"lab", "ylab"}, default "lab"
+        The descriptor space.
     threads : int, optional
         Worker threads; default one per core.
 
     Returns
     -------
     numpy.ndarray
-        ``(rows*cols, 3*g*g)`` ``int16`` descriptors.
+        ``(rows*cols, descriptor_size(grid, space))`` ``int16`` descriptors.
     """
     if rows < 1 or cols < 1:
         raise ValueError(f"rows and cols must be at least 1, got {rows}x{cols}")
     return _core.cell_descriptors(
-        rgb_uint8(image, 3, "image"), rows, cols, count(grid, "grid"), threads=threads
-    )
+        rgb_uint8(image, 3, "image"), rows, cols, count(grid, "grid"), space=space,
+        threads=threads,
+    )  # fmt: skip
 
 
 def search_topk(

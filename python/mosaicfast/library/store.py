@@ -408,6 +408,23 @@ class Library:
                 "committed before are kept: run the command again once this is fixed"
             ) from err
 
+    def check_arrays(self, slots: NDArray[np.int64]) -> None:
+        """LibraryError, naming the repair, if an array file is missing or shorter than
+        ``slots`` need: a build refuses a damaged library up front, whichever of its
+        arrays it reads."""
+        need = int(slots.max()) + 1 if len(slots) else 0
+        for name in self.array_files():
+            file = self.array_path(name)
+            try:
+                rows = file.stat().st_size // self.row_bytes(name)
+            except OSError:
+                rows = -1
+            if rows < need:
+                raise LibraryError(
+                    f"{file}: missing or shorter than the catalog says; "
+                    f"run `mosaicfast library verify --repair {self.path}`"
+                )
+
     def read_rows(self, name: str, slots: NDArray[np.int64]) -> NDArray[Any]:
         """The rows of ``slots`` from array ``name``, read in runs of consecutive slots.
 
@@ -515,18 +532,24 @@ class Library:
         return self.read_rows(self.descriptor_file(grid), slots)
 
     def tile_descriptors(
-        self, grid: int, slots: NDArray[np.int64], *, threads: int | None = None
+        self,
+        grid: int,
+        slots: NDArray[np.int64],
+        *,
+        space: str = "lab",
+        threads: int | None = None,
     ) -> NDArray[np.int16]:
-        """Descriptors at ``grid`` of the tiles in ``slots``: stored ones when the
-        library keeps that grid, else computed from the thumbnails a chunk at a time."""
-        stored = self.descriptors(grid, slots)
+        """Descriptors at ``grid`` in ``space`` of the tiles in ``slots``: stored ones
+        when the library keeps that grid (the stored descriptors are ``lab``), else
+        computed from the thumbnails a chunk at a time."""
+        stored = self.descriptors(grid, slots) if space == "lab" else None
         if stored is not None:
             return stored
-        out = np.empty((len(slots), descriptor_size(grid)), np.int16)
+        out = np.empty((len(slots), descriptor_size(grid, space)), np.int16)
         for start in range(0, len(slots), _DESCRIBE_CHUNK):
             chunk = slots[start : start + _DESCRIBE_CHUNK]
             out[start : start + len(chunk)] = tile_descriptors(
-                self.thumbnails(chunk), grid, threads=threads
+                self.thumbnails(chunk), grid, space=space, threads=threads
             )
         return out
 
