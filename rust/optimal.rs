@@ -41,7 +41,7 @@ mod pricing;
 mod tests;
 
 use std::cmp::Reverse;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::error::{CoreError, CoreResult};
@@ -187,6 +187,16 @@ fn check(problem: &Problem<'_>) -> CoreResult<(usize, usize)> {
     Ok((m, n))
 }
 
+/// For each cell, the first cell with the same descriptor.
+fn classes_of(cells: &[i16], dim: usize) -> Vec<u32> {
+    let mut first: HashMap<&[i16], u32> = HashMap::new();
+    cells
+        .chunks_exact(dim)
+        .enumerate()
+        .map(|(i, row)| *first.entry(row).or_insert(i as u32))
+        .collect()
+}
+
 /// A tile of a cell's list or pool and the cell's (unscaled) cost for it.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -254,8 +264,10 @@ struct Auction<'a> {
     slot_of: Vec<u32>,
     cost_of: Vec<i64>,
     pay: Vec<i64>,
-    // Per cell: the list bids read and its bound; the pool lists are refilled
-    // from (sorted by cost up to `sorted`) and its bound.
+    // Per cell: the list bids read and its bound. Per class of identical
+    // cells (indexed by its first cell, `class_of`): the pool lists are
+    // refilled from (sorted by cost up to `sorted`) and its bound.
+    class_of: Vec<u32>,
     list_len: usize,
     lists: Vec<Vec<Entry>>,
     bound: Vec<i64>,
@@ -309,6 +321,12 @@ impl<'a> Auction<'a> {
             ));
         }
         let simd = Simd::chosen()?;
+        let class_of = classes_of(problem.cells, dim);
+        let classes = class_of
+            .iter()
+            .enumerate()
+            .filter(|&(i, &c)| c as usize == i)
+            .count();
         let mut auction = Auction {
             problem,
             priced: PricedTiles::new(TileSet::new(simd, problem.tiles, dim), scale)?,
@@ -327,10 +345,11 @@ impl<'a> Auction<'a> {
             slot_of: vec![NONE; m],
             cost_of: vec![0; m],
             pay: vec![0; m],
+            class_of,
             list_len: LIST_LEN,
             lists: vec![Vec::new(); m],
             bound: vec![INF; m],
-            pool_len: (POOL_BUDGET / m).clamp(2 * LIST_LEN, MAX_POOL),
+            pool_len: (POOL_BUDGET / classes).clamp(2 * LIST_LEN, MAX_POOL),
             pool: vec![Vec::new(); m],
             sorted: vec![0; m],
             pool_bound: vec![INF; m],
@@ -343,6 +362,11 @@ impl<'a> Auction<'a> {
         let all: Vec<u32> = (0..m as u32).collect();
         auction.reprice(&all)?;
         Ok(auction)
+    }
+
+    /// The class of cell `i`: the first cell identical to it.
+    fn class(&self, i: usize) -> usize {
+        self.class_of[i] as usize
     }
 
     /// The ε-scaling schedule, largest first, ending at 1.
@@ -800,7 +824,7 @@ impl<'a> Auction<'a> {
                 listed[e.tile as usize] = true;
                 assert_eq!(e.cost, self.cost(i, e.tile as usize));
             }
-            for e in &self.pool[i] {
+            for e in &self.pool[self.class(i)] {
                 pooled[e.tile as usize] = true;
                 assert_eq!(e.cost, self.cost(i, e.tile as usize));
             }
@@ -810,7 +834,7 @@ impl<'a> Auction<'a> {
                     "list bound, cell {i} tile {t}"
                 );
                 assert!(
-                    pooled[t] || value >= self.pool_bound[i],
+                    pooled[t] || value >= self.pool_bound[self.class(i)],
                     "pool bound, cell {i} tile {t}"
                 );
             }

@@ -17,7 +17,7 @@
 //! assignment is then improved along it and the certificate starts over.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use super::{Auction, Certified, Entry, Observer, Slot, NONE};
 use crate::error::{CoreError, CoreResult};
@@ -91,7 +91,7 @@ impl Auction<'_> {
             }
             for &cell in &holders[a] {
                 let i = cell as usize;
-                for e in &self.pool[i] {
+                for e in &self.pool[self.class(i)] {
                     let j = e.tile as usize;
                     let via = at + scale * (e.cost - self.cost_of[i]) + self.p1[j] - self.p1[a];
                     if j == a || via >= label[j] {
@@ -187,37 +187,66 @@ impl Auction<'_> {
     }
 
     /// One exhaustive search with offsets `-v`: adds every pair found with a
-    /// negative reduced cost to its cell's pool; returns how many.
+    /// negative reduced cost to its cell's pool; returns how many. A class of
+    /// `M` identical cells is searched once, for `CHECK_PAIRS` pairs times
+    /// `M` (rounded up to a power of two): its cells hold `M` tiles, whose
+    /// pairs the duals all need.
     fn add_violations(&mut self, v: &[i64]) -> CoreResult<usize> {
         self.progress.checks += 1;
         let offsets: Vec<i64> = (0..self.copies())
             .flat_map(|_| v.iter().map(|&x| -x))
             .collect();
-        let tiles = self.priced.tiles();
-        let k = (CHECK_PAIRS * self.copies()).min(tiles.len());
+        // Per class: its size and its cells' largest dual `u`.
+        let mut size = vec![0usize; self.m];
+        let mut top = vec![i64::MIN; self.m];
+        for i in 0..self.m {
+            let c = self.class(i);
+            size[c] += 1;
+            top[c] = top[c].max(self.cost_of[i] - v[self.tile_of[i] as usize]);
+        }
+        let mut groups: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+        for c in (0..self.m).filter(|&c| size[c] > 0) {
+            groups
+                .entry(size[c].next_power_of_two())
+                .or_default()
+                .push(c as u32);
+        }
         let offsets_arg = Offsets {
             values: &offsets,
             scale: 1,
         };
-        let found = tiles.search(self.problem.cells, k, Some(offsets_arg), None)?;
-        self.progress.passes += 1;
+        let total = self.priced.tiles().len();
         let mut added = 0;
-        for i in 0..self.m {
-            let u = self.cost_of[i] - v[self.tile_of[i] as usize];
-            for r in i * k..(i + 1) * k {
-                let (e, value) = (found.indices[r] as usize, found.distances[r]);
-                if value >= u {
-                    break;
+        for (depth, classes) in groups {
+            let k = (CHECK_PAIRS * depth * self.copies()).min(total);
+            let rows = self.rows_of(&classes);
+            let found = self
+                .priced
+                .tiles()
+                .search(&rows, k, Some(offsets_arg), None)?;
+            self.progress.passes += 1;
+            for (q, &c) in classes.iter().enumerate() {
+                let c = c as usize;
+                let stamp = self.next_stamp();
+                for e in &self.pool[c] {
+                    self.marks[e.tile as usize] = stamp;
                 }
-                let tile = (e % self.n) as u32;
-                if self.pool[i].iter().any(|x| x.tile == tile) {
-                    continue;
+                for r in q * k..(q + 1) * k {
+                    let (e, value) = (found.indices[r] as usize, found.distances[r]);
+                    if value >= top[c] {
+                        break;
+                    }
+                    let tile = (e % self.n) as u32;
+                    if self.marks[tile as usize] == stamp {
+                        continue;
+                    }
+                    self.marks[tile as usize] = stamp;
+                    self.pool[c].push(Entry {
+                        tile,
+                        cost: value - offsets[e],
+                    });
+                    added += 1;
                 }
-                self.pool[i].push(Entry {
-                    tile,
-                    cost: value - offsets[e],
-                });
-                added += 1;
             }
         }
         self.progress.pairs_added += added as u64;

@@ -139,7 +139,7 @@ impl Auction<'_> {
     }
 
     /// A stamp no mark holds yet.
-    fn next_stamp(&mut self) -> u64 {
+    pub(super) fn next_stamp(&mut self) -> u64 {
         self.stamp += 1;
         self.stamp
     }
@@ -161,7 +161,8 @@ impl Auction<'_> {
         let keep = self.list_len + 1;
         // The best `keep` (value, tile, cost) so far, sorted.
         let mut best: Vec<(i64, u32, i64)> = Vec::with_capacity(keep + 1);
-        let (sorted, extra) = self.pool[i].split_at(self.sorted[i] as usize);
+        let c = self.class(i);
+        let (sorted, extra) = self.pool[c].split_at(self.sorted[c] as usize);
         let offer = |e: &Entry, best: &mut Vec<(i64, u32, i64)>| {
             let entry = (self.value(e), e.tile, e.cost);
             if best.len() == keep && (entry.0, entry.1) >= (best[keep - 1].0, best[keep - 1].1) {
@@ -186,16 +187,17 @@ impl Auction<'_> {
             INF
         };
         let first = best.first().map_or(INF, |b| b.0);
-        self.bound[i] = self.pool_bound[i].min(next);
+        self.bound[i] = self.pool_bound[c].min(next);
         self.lists[i] = best
             .iter()
             .map(|&(_, tile, cost)| Entry { tile, cost })
             .collect();
-        first <= self.pool_bound[i]
+        first <= self.pool_bound[c]
     }
 
-    /// Shortens a pool to its best entries by current value, lowering its
-    /// bound to the best entry dropped, and refills the list from it.
+    /// Shortens a pool (of class `i`) to its best entries by current value,
+    /// lowering its bound to the best entry dropped, and refills the class
+    /// representative's list from it.
     fn trim_pool(&mut self, i: usize) {
         let mut pool = std::mem::take(&mut self.pool[i]);
         pool.sort_unstable_by_key(|e| (self.value(e), e.tile));
@@ -218,7 +220,7 @@ impl Auction<'_> {
     }
 
     /// The rows of `cells`' descriptors, one after another.
-    fn rows_of(&self, cells: &[u32]) -> Vec<i16> {
+    pub(super) fn rows_of(&self, cells: &[u32]) -> Vec<i16> {
         let dim = self.problem.dim;
         cells
             .iter()
@@ -246,12 +248,34 @@ impl Auction<'_> {
     /// New pools and lists for `cells`: their `pool_len` best tiles by
     /// `K c + price` (or all those below a seed, if fewer), by one
     /// exhaustive search.
+    ///
+    /// Identical cells share one pool: each class is searched once, then
+    /// every cell of `cells` refills its list from its class's new pool.
     pub(super) fn reprice(&mut self, cells: &[u32]) -> CoreResult<()> {
+        let mut classes: Vec<u32> = cells
+            .iter()
+            .map(|&c| self.class(c as usize) as u32)
+            .collect();
+        classes.sort_unstable();
+        classes.dedup();
+        if self.cold.is_some() {
+            self.reprice_hot(&classes)?;
+        } else {
+            self.reprice_classes(&classes)?;
+        }
+        for &cell in cells {
+            let i = cell as usize;
+            if self.class(i) != i {
+                self.refill(i);
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Auction::reprice`] for the representatives of classes.
+    fn reprice_classes(&mut self, cells: &[u32]) -> CoreResult<()> {
         if cells.is_empty() {
             return Ok(());
-        }
-        if self.cold.is_some() {
-            return self.reprice_hot(cells);
         }
         self.progress.repriced += cells.len() as u64;
         self.progress.passes += 1;
@@ -470,15 +494,16 @@ impl Auction<'_> {
         let found = subset.search(self.problem.cells, k, Some(offsets), None)?;
         self.progress.passes += 1;
         for i in 0..self.m {
+            let c = self.class(i);
             let row = i * k..(i + 1) * k;
-            if found.distances[row.start] < self.pool_bound[i] {
+            if found.distances[row.start] < self.pool_bound[c] {
                 let stamp = self.next_stamp();
-                for e in &self.pool[i] {
+                for e in &self.pool[c] {
                     self.marks[e.tile as usize] = stamp;
                 }
                 let hits = found.indices[row.clone()].iter().zip(&found.distances[row]);
                 for (&e, &value) in hits {
-                    if value >= self.pool_bound[i] {
+                    if value >= self.pool_bound[c] {
                         break;
                     }
                     let tile = tiles[e as usize % tiles.len()];
@@ -488,7 +513,7 @@ impl Auction<'_> {
                     };
                     if self.marks[tile as usize] != stamp {
                         self.marks[tile as usize] = stamp;
-                        self.pool[i].push(entry);
+                        self.pool[c].push(entry);
                     }
                     if value < self.bound[i] && !self.lists[i].iter().any(|x| x.tile == tile) {
                         self.lists[i].push(entry);
@@ -497,11 +522,12 @@ impl Auction<'_> {
             }
             if k < entries.len() {
                 let unseen = found.distances[(i + 1) * k - 1];
-                self.pool_bound[i] = self.pool_bound[i].min(unseen);
+                self.pool_bound[c] = self.pool_bound[c].min(unseen);
                 self.bound[i] = self.bound[i].min(unseen);
             }
-            if self.pool[i].len() > 2 * self.pool_len {
-                self.trim_pool(i);
+            if self.pool[c].len() > 2 * self.pool_len {
+                self.trim_pool(c);
+                self.refill(i);
             }
         }
         Ok(())

@@ -134,15 +134,36 @@ fn heavy_competition_and_near_square_are_certified() {
 
 #[test]
 fn cells_that_run_out_of_their_pools_are_repriced() {
-    // One colour for every cell and more cells than a pool holds tiles: the
-    // cells pass their whole pools before the prices settle and are re-priced;
-    // the rivals of freed tiles are searched as they come (few free slots
-    // with a price).
+    // Nearly one colour for every cell (all distinct) and more cells than a
+    // pool holds tiles: the cells pass their whole pools before the prices
+    // settle and are re-priced; the rivals of freed tiles are searched as
+    // they come (few free slots with a price).
+    let (m, n, dim) = (520, 800, 3);
+    let cells: Vec<i16> = (0..m)
+        .flat_map(|i| {
+            [
+                500 + (i % 8) as i16,
+                500 + (i / 8 % 8) as i16,
+                500 + (i / 64) as i16,
+            ]
+        })
+        .collect();
+    let tiles: Vec<i16> = values(n * dim, 400, 77).iter().map(|v| v + 300).collect();
+    let (_, got) = solve_certified(&cells, &tiles, dim, false, 1);
+    assert!(got.progress.repriced > m as u64, "pools ran out");
+}
+
+#[test]
+fn identical_cells_share_their_pricing() {
+    // One colour for every cell, more cells than a pool holds tiles: the
+    // cells form one class, searched as one (the pool still runs out), and
+    // the certificate finds the pairs of every tile the class holds.
     let (m, n, dim) = (520, 800, 3);
     let cells = vec![500i16; m * dim];
     let tiles: Vec<i16> = values(n * dim, 400, 77).iter().map(|v| v + 300).collect();
     let (costs, got) = solve_certified(&cells, &tiles, dim, false, 1);
-    assert!(got.progress.repriced > m as u64, "pools ran out");
+    assert!(got.progress.repriced > 1, "the class's pool ran out");
+    assert!(got.progress.repriced < m as u64 / 4, "one search per class");
     let mut best: Vec<i64> = costs[..n].to_vec();
     best.sort_unstable();
     let least: i64 = best[..m].iter().sum();

@@ -142,6 +142,30 @@ def test_certified_optimum_is_linear_sum_assignments_optimum(seed: int, capacity
         np.testing.assert_array_equal(result.flipped, mirror < plain)
 
 
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("capacity", [1, 2])
+def test_certified_optimum_with_many_identical_cells(seed: int, capacity: int) -> None:
+    # A flat background: large groups of identical cells (one class each, one pool
+    # each) beside a few distinct ones, near-square or loose, with and without flips.
+    rng = np.random.default_rng(100 + seed)
+    colours = rng.integers(0, 256, (3, 75))
+    sizes = rng.integers(10, 70, 3)
+    flat = np.repeat(colours, sizes, axis=0)
+    cells = np.concatenate([flat, rng.integers(0, 256, (8, 75))])
+    cells = cells[rng.permutation(len(cells))].astype(np.int16)
+    m = len(cells)
+    n = -(-(m + [0, 3, m][seed % 3]) // capacity)
+    tiles = rng.integers(-20, 280, (n, 75)).astype(np.int16)
+    flips = seed % 2 == 1
+    space = _mirrored(tiles) if flips else tiles
+    result = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=1)
+    costs = _dense_costs(cells, space, flips)
+    assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
+    _check_certified(result, costs)
+    again = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=2)
+    np.testing.assert_array_equal(again.assignment, result.assignment)
+
+
 def _photo_descriptors(cells_across: int, tiles: int, seed: int) -> tuple[np.ndarray, ...]:
     """Cells of a held-out sample photo and tiles cropped from the others (as the demo)."""
     rng = np.random.default_rng(seed)
