@@ -781,6 +781,7 @@ mod _core {
     fn constants(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("KERNEL_VAR", crate::kernels::KERNEL_VAR)?;
         m.add("BUILD_PROFILE", super::BUILD_PROFILE)?;
+        m.add("VERSION", env!("CARGO_PKG_VERSION"))?;
         m.add("MAX_GRID", crate::descriptors::MAX_GRID)?;
         m.add("VALUE_MIN", crate::search::VALUE_RANGE.0)?;
         m.add("VALUE_MAX", crate::search::VALUE_RANGE.1)?;

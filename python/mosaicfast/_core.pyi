@@ -12,6 +12,7 @@ __all__ = [
     "MAX_GRID",
     "VALUE_MAX",
     "VALUE_MIN",
+    "VERSION",
     "blend_tiles",
     "box_downsample",
     "cell_descriptors",
@@ -35,6 +36,7 @@ KERNEL_VAR: str
 MAX_GRID: int
 VALUE_MIN: int
 VALUE_MAX: int
+VERSION: str
 
 def tile_descriptors(
     tiles: NDArray[np.uint8], grid: int, *, threads: int | None = None

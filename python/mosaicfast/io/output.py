@@ -16,10 +16,10 @@ import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
-import tifffile
 from numpy.typing import NDArray
 from PIL import Image
 
@@ -190,6 +190,14 @@ def _dpi_options(fmt: str, dpi: float) -> dict[str, Any]:
     return {"dpi": (dpi, dpi)}
 
 
+def _tifffile() -> ModuleType:
+    """tifffile, imported on first use: most runs write no TIFF, and it takes a
+    noticeable part of start-up to import."""
+    import tifffile
+
+    return tifffile
+
+
 def write_tiff(
     path: str | Path,
     bands: Iterable[NDArray[np.uint8]],
@@ -239,7 +247,7 @@ def write_tiff(
     try:
         with (
             atomic_path(path) as tmp,
-            tifffile.TiffWriter(tmp, bigtiff=width * height * 3 > 2**31) as tif,
+            _tifffile().TiffWriter(tmp, bigtiff=width * height * 3 > 2**31) as tif,
         ):
             tif.write(
                 _tiff_tiles(bands, width, height),

@@ -16,7 +16,7 @@ results never depend on the thread count. Nothing here reads or writes files.
 - :mod:`~mosaicfast.kernels.resample`: Pillow's Lanczos and box filters, bit for bit.
 """
 
-from .._core import BUILD_PROFILE, KERNEL_VAR, search_kernel, search_kernels
+from .._core import BUILD_PROFILE, KERNEL_VAR, VERSION, search_kernel, search_kernels
 from .assign import certified_optimum, hardest_first, optimal_assignment, penalised_greedy
 from .blend import blend_tiles
 from .candidates import CandidateIndex
@@ -28,6 +28,7 @@ from .ssim import candidate_ssim, luminance
 __all__ = [
     "BUILD_PROFILE",
     "KERNEL_VAR",
+    "VERSION",
     "CandidateIndex",
     "blend_tiles",
     "box_downsample",
