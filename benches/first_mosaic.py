@@ -1,10 +1,15 @@
 """The first mosaic a new user makes (issue 16, item 4): `mosaicfast build TARGET --tiles DIR
--o out.png` on a folder of 2,000 photo crops (128-px JPEGs) not yet indexed ("cold": an
-empty library cache) and indexed ("warm"), the classic job (600 x 400 target, 96 x 64
-cells of 50 px), each as the real CLI in a fresh process; prints the medians of the
-wall time and of each stage the CLI reports.
+-o out.png` on a folder of 2,000 photo crops (128-px JPEGs; `--files` for another count)
+not yet indexed ("cold": an empty library cache) and indexed ("warm"), the classic job
+(600 x 400 target, 96 x 64 cells of 50 px), each as the real CLI in a fresh process;
+prints the medians of the wall time and of each stage the CLI reports, and beside them
+the classic tool on the same job in a fresh process (``benches/quality/classic.py``:
+codebox/mosaic's rule, which reads and prepares every tile file each time, with its
+exhaustive search vectorised, so a lower bound on the original's time; its mosaic saved
+as a JPEG, as the original does) and the ratio of its wall time to mosaicfast's.
 
     .venv/bin/python benches/first_mosaic.py [--runs 3] [--data .bench/first-mosaic]
+    .venv/bin/python benches/first_mosaic.py --files 10000 --data .bench/first-mosaic-10k
 
 The crops are cut from scikit-image's sample photos (`mosaicfast.demo`'s tile sources);
 the target is Chelsea, which is not among them.
@@ -13,6 +18,7 @@ the target is Chelsea, which is not among them.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import shutil
@@ -33,15 +39,15 @@ SIDE = 128
 STAGE = re.compile(r"(\w[\w ]*?) (\d+\.\d+)s")
 
 
-def make_data(folder: Path) -> tuple[Path, Path]:
-    """The 2,000 crops and the target, made once."""
+def make_data(folder: Path, files: int = FILES) -> tuple[Path, Path]:
+    """The ``files`` crops and the target, made once."""
     tiles, target = folder / "tiles", folder / "target.png"
-    if len(list(tiles.glob("*.jpg"))) == FILES and target.exists():
+    if len(list(tiles.glob("*.jpg"))) == files and target.exists():
         return target, tiles
     tiles.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     photos = [np.asarray(sample_photo(name)) for name in TILE_SOURCES]
-    for i in range(FILES):
+    for i in range(files):
         photo = photos[i % len(photos)]
         h, w = photo.shape[:2]
         side = int(rng.integers(32, min(h, w)))
@@ -67,22 +73,47 @@ def build(target: Path, tiles: Path, cache: Path, out: Path) -> dict[str, float]
     return stages
 
 
+def classic(target: Path, tiles: Path, out: Path) -> dict[str, float]:
+    """The classic tool's job in a fresh process (:func:`classic_job`): its wall time."""
+    command = [sys.executable, __file__, "--classic", str(target), str(tiles), str(out)]
+    start = time.perf_counter()
+    subprocess.run(command, check=True)
+    return {"wall": time.perf_counter() - start}
+
+
+def classic_job(target: Path, tiles: Path, out: Path) -> None:
+    """What the classic tool does: read every tile file, match, paste, save a JPEG."""
+    sys.path.insert(0, str(Path(__file__).parent / "quality"))
+    rule = importlib.import_module("classic")
+    prepared = rule.classic_tiles(sorted(tiles.glob("*.jpg")))
+    assignment = rule.classic_assignment(Image.open(target).convert("RGB"), prepared)
+    rule.paste(assignment, prepared.large).save(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--files", type=int, default=FILES, help="tile files (default 2,000)")
     parser.add_argument("--data", type=Path, default=Path(".bench/first-mosaic"))
+    parser.add_argument("--classic", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    target, tiles = make_data(args.data)
+    if args.classic:
+        classic_job(*args.classic)
+        return
+    target, tiles = make_data(args.data, args.files)
     cache, out = args.data / "cache", args.data / "out.png"
-    runs: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
+    runs: dict[str, list[dict[str, float]]] = {"cold": [], "warm": [], "classic tool": []}
     for _ in range(args.runs):
         shutil.rmtree(cache, ignore_errors=True)
         runs["cold"].append(build(target, tiles, cache, out))
         runs["warm"].append(build(target, tiles, cache, out))
+        runs["classic tool"].append(classic(target, tiles, args.data / "classic.jpg"))
     for mode, found in runs.items():
         names = list(found[0])
         parts = "  ".join(f"{name} {median(run[name] for run in found):.2f}s" for name in names)
         print(f"{mode} (median of {len(found)}): {parts}")
+    walls = {mode: median(run["wall"] for run in found) for mode, found in runs.items()}
+    print(f"classic tool / cold: {walls['classic tool'] / walls['cold']:.1f}x")
 
 
 if __name__ == "__main__":

@@ -11,13 +11,15 @@
 //! Cost per pixel: two sRGB -> Lab conversions (tile and target: a table
 //! look-up per channel, a 3x3 product and three cube roots by `powf`, which the
 //! descriptors' exactness requires) and one Lab -> sRGB conversion (three
-//! cubes, a 3x3 product and, per channel, an 8-step binary search in a table of
-//! rounding thresholds instead of a power), all in `f64`; two passes over the
-//! tile's Lab values for the statistics. The cube roots were 60% of the time
-//! (about 100 ns per pixel on one core); a memo of recent colours ([`LabMemo`])
-//! skips most of the target's, whose cells are smooth, for about 30% less
-//! (6,144 tiles of 50x50: about 1 s on one thread, 0.55 s on two). Scratch is
-//! two Lab buffers of one tile and two memos per worker. Tiles are independent
+//! cubes, a 3x3 product and, per channel, the count of rounding thresholds
+//! below the value: read from a table by bin, plus one comparison, instead of a
+//! power or an 8-step binary search), all in `f64`; two passes over the tile's
+//! Lab values for the statistics. The cube roots were 60% of the time (about
+//! 100 ns per pixel on one core); a memo of recent colours ([`LabMemo`]) skips
+//! most of the target's, whose cells are smooth, and the painter
+//! (`crate::render`) converts each distinct tile once for all the cells that
+//! show it (`blend_into`). Scratch is two Lab buffers of one tile and two
+//! memos per worker. Tiles are independent
 //! and run in parallel on the current rayon pool; each tile's arithmetic is
 //! sequential, so the result does not depend on the number of threads.
 
@@ -96,22 +98,76 @@ fn lab_to_linear_rgb([l, a, b]: [f64; 3]) -> [f64; 3] {
     XYZ_TO_RGB.map(|row| row[0] * xyz[0] + row[1] * xyz[1] + row[2] * xyz[2])
 }
 
-/// Nearest 8-bit sRGB value of a linear value, clipped to 0..=255.
+/// log2 of the bins of [`FIRST_ABOVE`] over the linear range `0..1`.
+const BIN_BITS: u32 = 12;
+
+/// `FIRST_ABOVE[b]`: how many [`ROUNDING`] thresholds lie at or below `b / 4096`,
+/// the count [`linear_to_srgb8`] starts from for a value in bin `b`. The
+/// thresholds are at least `1 / (255 * 12.92)` (about 1/3,300) apart, wider
+/// than a bin, so at most one lies inside a bin.
+static FIRST_ABOVE: LazyLock<[u8; 1 << BIN_BITS]> = LazyLock::new(|| {
+    let mut table = [0; 1 << BIN_BITS];
+    for (b, entry) in table.iter_mut().enumerate() {
+        let start = b as f64 / f64::from(1u32 << BIN_BITS);
+        *entry = ROUNDING.partition_point(|&t| t <= start) as u8;
+    }
+    table
+});
+
+/// [`ROUNDING`] and, after it, a threshold no value reaches (NaN: `NaN <= v`
+/// is false even for an infinite `v`), so that the threshold after any count
+/// up to 255 can be read and tested alike.
+static ROUNDING_PADDED: LazyLock<[f64; 256]> = LazyLock::new(|| {
+    let mut table = [f64::NAN; 256];
+    table[..255].copy_from_slice(&*ROUNDING);
+    table
+});
+
+/// Nearest 8-bit sRGB value of a linear value, clipped to 0..=255: the number
+/// of [`ROUNDING`] thresholds at or below `v` (the same count as a binary
+/// search), as the count at the start of its bin plus the one threshold that
+/// may lie between that start and `v`.
+#[cfg(test)]
 fn linear_to_srgb8(v: f64) -> u8 {
-    // At most 255 thresholds lie at or below `v`, so the count fits.
-    ROUNDING.partition_point(|&t| t <= v) as u8
+    Encoder::new().encode(v)
+}
+
+/// [`linear_to_srgb8`] with its tables looked up once, for a loop over pixels.
+#[derive(Clone, Copy)]
+struct Encoder {
+    first_above: &'static [u8; 1 << BIN_BITS],
+    rounding: &'static [f64; 256],
+}
+
+impl Encoder {
+    fn new() -> Self {
+        Self {
+            first_above: &FIRST_ABOVE,
+            rounding: &ROUNDING_PADDED,
+        }
+    }
+
+    fn encode(self, v: f64) -> u8 {
+        // Scaling by a power of two is exact, so `bin / 4096 <= v` for every
+        // `v` in `0..1`. `as` saturates: NaN and negative values go to bin 0
+        // (count 0, and the comparison below is false for them), values of 1
+        // and above to the last bin, whose count is already all 255 thresholds.
+        let bin = ((v * f64::from(1u32 << BIN_BITS)) as usize).min((1 << BIN_BITS) - 1);
+        let count = self.first_above[bin];
+        count + u8::from(self.rounding[usize::from(count)] <= v)
+    }
 }
 
 /// Per-channel mean and population standard deviation of Lab values.
 #[derive(Clone, Copy, Debug)]
-struct LabStats {
+pub(crate) struct LabStats {
     mean: [f64; 3],
     sd: [f64; 3],
 }
 
 impl LabStats {
     /// Two passes (mean, then squared deviations) for accuracy.
-    fn of(values: &[[f64; 3]]) -> Self {
+    pub(crate) fn of(values: &[[f64; 3]]) -> Self {
         let count = values.len() as f64;
         let mut mean = [0.0; 3];
         for lab in values {
@@ -172,10 +228,10 @@ impl Transfer {
 /// conversion of their colours.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    tile: Vec<[f64; 3]>,
-    target: Vec<[f64; 3]>,
-    tile_colours: LabMemo,
-    target_colours: LabMemo,
+    pub(crate) tile: Vec<[f64; 3]>,
+    pub(crate) target: Vec<[f64; 3]>,
+    pub(crate) tile_colours: LabMemo,
+    pub(crate) target_colours: LabMemo,
 }
 
 /// log2 of the entries of a [`LabMemo`] (4,096 entries, 112 kB).
@@ -187,7 +243,7 @@ const MEMO_BITS: u32 = 12;
 /// is smooth (about 250 distinct colours in 2,500 pixels of a 50-px cell of the
 /// upscaled target), and neighbouring cells share colours; the three powers of
 /// a conversion are 60% of the blend's time.
-struct LabMemo {
+pub(crate) struct LabMemo {
     /// The colour in each entry (`u32::MAX`: empty; colours are below 2^24).
     keys: Vec<u32>,
     values: Vec<[f64; 3]>,
@@ -214,32 +270,73 @@ impl LabMemo {
         self.values[slot]
     }
 
-    fn fill(&mut self, pixels: &[u8], out: &mut Vec<[f64; 3]>) {
+    /// The Lab values of `rows` of RGB bytes, in order, into `out`.
+    pub(crate) fn fill<'a>(
+        &mut self,
+        rows: impl IntoIterator<Item = &'a [u8]>,
+        out: &mut Vec<[f64; 3]>,
+    ) {
         out.clear();
-        out.extend(pixels.chunks_exact(3).map(|px| self.lab(px)));
+        for row in rows {
+            out.extend(row.chunks_exact(3).map(|px| self.lab(px)));
+        }
     }
 }
 
 /// Blends one tile (`tile` and `target` are its and its region's RGB bytes,
-/// `out` as long as `tile`).
-pub(crate) fn blend_tile(
+/// `out` as long as `tile`, all `width` pixels wide).
+fn blend_tile(
     tile: &[u8],
     target: &[u8],
+    width: usize,
     alpha: f64,
     scratch: &mut Scratch,
     out: &mut [u8],
 ) {
-    scratch.tile_colours.fill(tile, &mut scratch.tile);
-    scratch.target_colours.fill(target, &mut scratch.target);
-    let transfer = Transfer::new(
-        LabStats::of(&scratch.tile),
-        LabStats::of(&scratch.target),
+    scratch.tile_colours.fill([tile], &mut scratch.tile);
+    let stats = LabStats::of(&scratch.tile);
+    let mut lines: Vec<&mut [u8]> = out.chunks_exact_mut(width * 3).collect();
+    let Scratch {
+        tile: lab,
+        target: target_lab,
+        target_colours,
+        ..
+    } = scratch;
+    let target_rows = target.chunks_exact(width * 3);
+    blend_into(
+        lab,
+        stats,
+        target_rows,
         alpha,
+        target_colours,
+        target_lab,
+        &mut lines,
     );
-    for (lab, px) in scratch.tile.iter().zip(out.chunks_exact_mut(3)) {
-        let rgb = lab_to_linear_rgb(transfer.apply(*lab));
-        for (o, v) in px.iter_mut().zip(rgb) {
-            *o = linear_to_srgb8(v);
+}
+
+/// Blends a tile whose Lab values `tile` (row-major, `lines[0].len() / 3`
+/// pixels a row) have the statistics `stats` toward the RGB rows `target`,
+/// writing its rows into `lines`; `colours` and `lab` are scratch. The tile's
+/// Lab values may be reused for every cell that shows it, as `render` does.
+pub(crate) fn blend_into<'a>(
+    tile: &[[f64; 3]],
+    stats: LabStats,
+    target: impl IntoIterator<Item = &'a [u8]>,
+    alpha: f64,
+    colours: &mut LabMemo,
+    lab: &mut Vec<[f64; 3]>,
+    lines: &mut [&mut [u8]],
+) {
+    colours.fill(target, lab);
+    let transfer = Transfer::new(stats, LabStats::of(lab), alpha);
+    let width = lines.first().map_or(1, |line| line.len() / 3).max(1);
+    let encoder = Encoder::new();
+    for (line, row) in lines.iter_mut().zip(tile.chunks_exact(width)) {
+        for (px, value) in line.chunks_exact_mut(3).zip(row) {
+            let rgb = lab_to_linear_rgb(transfer.apply(*value));
+            for (o, v) in px.iter_mut().zip(rgb) {
+                *o = encoder.encode(v);
+            }
         }
     }
 }
@@ -299,7 +396,7 @@ pub fn blend_tiles(
         .zip(tiles.par_chunks(tile_len))
         .zip(targets.par_chunks(tile_len))
         .for_each_init(Scratch::default, |scratch, ((out, tile), target)| {
-            blend_tile(tile, target, alpha, scratch, out);
+            blend_tile(tile, target, width, alpha, scratch, out);
         });
     Ok(out)
 }
@@ -320,6 +417,23 @@ mod tests {
             let lab = srgb8_to_lab(&[v, v / 2, 255 - v]);
             let rgb = lab_to_linear_rgb(lab).map(linear_to_srgb8);
             assert_eq!(rgb, [v, v / 2, 255 - v]);
+        }
+    }
+
+    #[test]
+    fn encoding_counts_the_thresholds_as_a_binary_search_does() {
+        let search = |v: f64| ROUNDING.partition_point(|&t| t <= v) as u8;
+        let mut values = vec![0.0, 1.0, -1e-300, 1.0 + 1e-12, f64::INFINITY, 5e-5];
+        for &t in ROUNDING.iter() {
+            values.extend([t, t.next_down(), t.next_up()]);
+        }
+        for b in 0..=(1u32 << BIN_BITS) {
+            let edge = f64::from(b) / f64::from(1u32 << BIN_BITS);
+            values.extend([edge, edge.next_down(), edge.next_up()]);
+        }
+        values.extend((0..100_000).map(|i| f64::from(i) / 99_999.0));
+        for v in values {
+            assert_eq!(linear_to_srgb8(v), search(v), "{v}");
         }
     }
 

@@ -810,6 +810,7 @@ mod _core {
     fn constants(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("KERNEL_VAR", crate::kernels::KERNEL_VAR)?;
         m.add("BUILD_PROFILE", super::BUILD_PROFILE)?;
+        m.add("VERSION", env!("CARGO_PKG_VERSION"))?;
         m.add("MAX_GRID", crate::descriptors::MAX_GRID)?;
         m.add("MAX_THREADS", crate::pool::MAX_THREADS)?;
         m.add("VALUE_MIN", crate::search::VALUE_RANGE.0)?;

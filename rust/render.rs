@@ -6,11 +6,13 @@
 //! row-major `(rows * tile, cols * tile, 3)` buffer. Each cell copies its tile
 //! (mirrored left to right if flipped); with `blend > 0` the tile then moves
 //! toward the colour statistics of the target pixels under the cell, exactly as
-//! [`crate::blend::blend_tiles`] does for a stack of tiles; with `overlay > 0`
+//! [`crate::blend::blend_tiles`] does for a stack of tiles (cells are then
+//! painted grouped by tile, so that each distinct tile is converted to CIELAB
+//! once per band, not once per cell); with `overlay > 0`
 //! every pixel finally becomes `round_half_even(m + overlay * (t - m))` in
-//! `f32`, as the NumPy overlay computes it. Cells are independent and run in
-//! parallel on the current rayon pool (across cell rows and across the cells of
-//! each row); each cell's arithmetic is sequential, so the result does not
+//! `f32`, as the NumPy overlay computes it. Cells (or, blended, the groups of
+//! cells of each tile) are independent and run in parallel on the current
+//! rayon pool; each cell's arithmetic is sequential, so the result does not
 //! depend on the number of threads.
 
 use std::cell::RefCell;
@@ -109,21 +111,24 @@ impl Band<'_> {
     }
 }
 
-/// Per-worker buffers for blending one cell.
+/// Per-worker buffers for blending: those of `blend` and the Lab values of the
+/// tile being painted mirrored, when a cell flips it.
 #[derive(Default)]
 struct Scratch {
-    tile: Vec<u8>,
-    target: Vec<u8>,
-    blended: Vec<u8>,
     lab: blend::Scratch,
+    mirrored: Vec<[f64; 3]>,
 }
 
 thread_local! {
-    /// One [`Scratch`] per worker thread, kept between cells and calls so that
-    /// its colour memos stay warm. Only `paint_cell` borrows it, and it does not
-    /// re-enter the pool while it does.
+    /// One [`Scratch`] per worker thread, kept between tiles and calls so that
+    /// its colour memos stay warm. Only `paint_tile` borrows it, and it does
+    /// not re-enter the pool while it does.
     static SCRATCH: RefCell<Scratch> = RefCell::default();
 }
+
+/// A cell to paint: its number (row-major in the band) and its pixel rows in
+/// the output.
+type Cell<'a> = (usize, Vec<&'a mut [u8]>);
 
 /// Copies a `tile`-pixel row, mirrored left to right if `flip`.
 fn copy_row(src: &[u8], flip: bool, out: &mut [u8]) {
@@ -144,75 +149,106 @@ fn overlay(mosaic: u8, target: u8, alpha: f32) -> u8 {
     mixed.round_ties_even().clamp(0.0, 255.0) as u8
 }
 
-/// Paints cell `(row, col)`; `lines[y]` is its `y`-th pixel row in the output.
-fn paint_cell(band: &Band<'_>, row: usize, col: usize, lines: &mut [&mut [u8]], s: &mut Scratch) {
-    let t = band.tile;
-    let t3 = t * 3;
-    let cell = row * band.cols + col;
-    // `check` proved every index within `0..n`.
-    let tile = &band.tiles[band.index[cell] as usize * t * t3..][..t * t3];
-    let flip = band.flipped.is_some_and(|f| f[cell]);
-    let width = band.cols * t3;
-    let under_row = |y: usize| -> &[u8] {
-        let under = band.under.unwrap_or_default();
-        &under[(row * t + y) * width + col * t3..][..t3]
-    };
-    if band.blend > 0.0 {
-        s.tile.resize(t * t3, 0);
-        s.target.clear();
-        for (y, out) in s.tile.chunks_exact_mut(t3).enumerate() {
-            copy_row(&tile[y * t3..][..t3], flip, out);
-            s.target.extend_from_slice(under_row(y));
-        }
-        s.blended.resize(t * t3, 0);
-        blend::blend_tile(
-            &s.tile,
-            &s.target,
-            f64::from(band.blend),
-            &mut s.lab,
-            &mut s.blended,
-        );
-        for (line, src) in lines.iter_mut().zip(s.blended.chunks_exact(t3)) {
-            line.copy_from_slice(src);
-        }
-    } else {
-        for (line, src) in lines.iter_mut().zip(tile.chunks_exact(t3)) {
-            copy_row(src, flip, line);
-        }
+impl Band<'_> {
+    /// The target pixels under row `y` of `cell`.
+    fn under_row(&self, cell: usize, y: usize) -> &[u8] {
+        let t3 = self.tile * 3;
+        let (row, col) = (cell / self.cols, cell % self.cols);
+        let under = self.under.unwrap_or_default();
+        &under[(row * self.tile + y) * self.cols * t3 + col * t3..][..t3]
     }
-    if band.overlay > 0.0 {
-        for (y, line) in lines.iter_mut().enumerate() {
-            for (o, &u) in line.iter_mut().zip(under_row(y)) {
-                *o = overlay(*o, u, band.overlay);
+
+    fn flipped(&self, cell: usize) -> bool {
+        self.flipped.is_some_and(|f| f[cell])
+    }
+
+    /// Lays the target over a painted cell, if `overlay > 0`.
+    fn overlay_cell(&self, cell: usize, lines: &mut [&mut [u8]]) {
+        if self.overlay > 0.0 {
+            for (y, line) in lines.iter_mut().enumerate() {
+                for (o, &u) in line.iter_mut().zip(self.under_row(cell, y)) {
+                    *o = overlay(*o, u, self.overlay);
+                }
             }
         }
     }
 }
 
+/// Paints every cell that shows tile `k`, blended: the tile's Lab values and
+/// statistics are computed once (and once more mirrored, if a cell flips it),
+/// then each cell blends them toward its own target pixels.
+fn paint_tile(band: &Band<'_>, k: usize, cells: Vec<Cell<'_>>, s: &mut Scratch) {
+    let t3 = band.tile * 3;
+    let tile = &band.tiles[k * band.tile * t3..][..band.tile * t3];
+    s.lab
+        .tile_colours
+        .fill(tile.chunks_exact(t3), &mut s.lab.tile);
+    let mut stats = [None; 2];
+    for (cell, mut lines) in cells {
+        let flip = band.flipped(cell);
+        if flip && stats[1].is_none() {
+            s.mirrored.clear();
+            for row in s.lab.tile.chunks_exact(band.tile) {
+                s.mirrored.extend(row.iter().rev());
+            }
+        }
+        let lab = if flip { &s.mirrored } else { &s.lab.tile };
+        let tile_stats = *stats[usize::from(flip)].get_or_insert_with(|| blend::LabStats::of(lab));
+        blend::blend_into(
+            lab,
+            tile_stats,
+            (0..band.tile).map(|y| band.under_row(cell, y)),
+            f64::from(band.blend),
+            &mut s.lab.target_colours,
+            &mut s.lab.target,
+            &mut lines,
+        );
+        band.overlay_cell(cell, &mut lines);
+    }
+}
+
 /// Paints `band` into `out`, a row-major `(rows * tile, cols * tile, 3)` buffer.
 pub fn paint_band(band: &Band<'_>, out: &mut [u8]) -> CoreResult<()> {
-    band.check(out.len())?;
-    let t3 = band.tile * 3;
-    let width = band.cols * t3;
-    out.par_chunks_mut(band.tile * width)
-        .enumerate()
-        .for_each(|(row, strip)| {
-            // Split the strip of one cell row into each cell's pixel rows.
-            let mut cells: Vec<Vec<&mut [u8]>> = (0..band.cols)
-                .map(|_| Vec::with_capacity(band.tile))
-                .collect();
-            for line in strip.chunks_exact_mut(width) {
-                for (cell, part) in cells.iter_mut().zip(line.chunks_exact_mut(t3)) {
-                    cell.push(part);
+    let rows = band.check(out.len())?;
+    let t = band.tile;
+    let t3 = t * 3;
+    // Split the output into each cell's pixel rows.
+    let mut cells: Vec<Vec<&mut [u8]>> = (0..rows * band.cols)
+        .map(|_| Vec::with_capacity(t))
+        .collect();
+    for (y, line) in out.chunks_exact_mut(band.cols * t3).enumerate() {
+        let first = y / t * band.cols;
+        for (cell, part) in cells[first..].iter_mut().zip(line.chunks_exact_mut(t3)) {
+            cell.push(part);
+        }
+    }
+    if band.blend > 0.0 {
+        // Cells grouped by tile, so that each tile is converted to Lab once.
+        let mut by_tile: Vec<Vec<Cell<'_>>> = Vec::new();
+        by_tile.resize_with(band.tiles.len() / (t * t3), Vec::new);
+        for (cell, lines) in cells.into_iter().enumerate() {
+            // `check` proved every index within `0..n`.
+            by_tile[band.index[cell] as usize].push((cell, lines));
+        }
+        by_tile
+            .into_par_iter()
+            .enumerate()
+            .filter(|(_, cells)| !cells.is_empty())
+            .for_each(|(k, cells)| SCRATCH.with_borrow_mut(|s| paint_tile(band, k, cells, s)));
+    } else {
+        cells
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(cell, mut lines)| {
+                let k = band.index[cell] as usize;
+                let tile = &band.tiles[k * t * t3..][..t * t3];
+                let flip = band.flipped(cell);
+                for (line, src) in lines.iter_mut().zip(tile.chunks_exact(t3)) {
+                    copy_row(src, flip, line);
                 }
-            }
-            cells
-                .into_par_iter()
-                .enumerate()
-                .for_each(|(col, mut lines)| {
-                    SCRATCH.with_borrow_mut(|s| paint_cell(band, row, col, &mut lines, s));
-                });
-        });
+                band.overlay_cell(cell, &mut lines);
+            });
+    }
     Ok(())
 }
 

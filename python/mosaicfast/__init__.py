@@ -4,7 +4,7 @@ The hot loops (descriptors, search) run in the Rust extension
 :mod:`mosaicfast._core`; this package does the I/O, the planning and the API.
 """
 
-from ._util.version import __version__
+from . import kernels
 from .api import Mosaic, build
 from .errors import ImageReadError, MosaicfastError
 from .io.sources import TileSource
@@ -12,6 +12,10 @@ from .library.indexer import IndexReport, index_library
 from .library.store import Library, LibraryError, LibraryLockedError
 from .options import BuildOptions, IndexOptions, MatchOptions, PlanOptions, RenderOptions
 from .plan import GridPlan
+
+#: The package's version: Cargo.toml's (pyproject.toml takes it from there), built
+#: into the core, so that start-up need not import ``importlib.metadata`` to read it.
+__version__: str = kernels.VERSION
 
 __all__ = [
     "BatchResult",

@@ -13,6 +13,7 @@ __all__ = [
     "MAX_THREADS",
     "VALUE_MAX",
     "VALUE_MIN",
+    "VERSION",
     "blend_tiles",
     "box_downsample",
     "cell_descriptors",
@@ -38,6 +39,7 @@ MAX_GRID: int
 MAX_THREADS: int
 VALUE_MIN: int
 VALUE_MAX: int
+VERSION: str
 
 def tile_descriptors(
     tiles: NDArray[np.uint8], grid: int, *, space: str = "lab", threads: int | None = None

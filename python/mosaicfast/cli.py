@@ -25,7 +25,6 @@ from . import kernels
 from ._util.lifetime import InterruptedAfterCommit, terminate_as_interrupt
 from ._util.parallel import MAX_THREADS
 from ._util.progress import Stages
-from ._util.version import __version__
 from .api import build as build_mosaic
 from .errors import ImageReadError, MosaicfastError
 from .io.images import open_rgb
@@ -187,7 +186,7 @@ def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> N
     kernel = _search_kernel()
     runs = ", ".join(kernels.search_kernels())
     how = f"set by {kernels.KERNEL_VAR}" if os.environ.get(kernels.KERNEL_VAR) else "the fastest"
-    _line(f"mosaicfast {__version__}", err=False)
+    _line(f"mosaicfast {kernels.VERSION}", err=False)
     _line(f"search kernel: {kernel} ({how}; this CPU runs {runs})", err=False)
     _line(f"core build: {kernels.BUILD_PROFILE}", err=False)
     ctx.exit()

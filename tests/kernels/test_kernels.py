@@ -7,6 +7,7 @@ process for each other kernel this CPU supports.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import platform
@@ -84,6 +85,10 @@ def test_version_shows_the_version_kernel_and_build() -> None:
         f"core build: {_core.BUILD_PROFILE}",
     ]
     assert _core.BUILD_PROFILE in ("release", "debug")
+
+
+def test_the_built_in_version_is_the_installed_packages() -> None:
+    assert __version__ == importlib.metadata.version("mosaicfast")
 
 
 def test_version_shows_a_forced_kernel() -> None:

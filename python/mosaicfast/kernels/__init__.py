@@ -16,7 +16,7 @@ results never depend on the thread count. Nothing here reads or writes files.
 - :mod:`~mosaicfast.kernels.resample`: Pillow's Lanczos and box filters, bit for bit.
 """
 
-from .._core import BUILD_PROFILE, KERNEL_VAR, search_kernel, search_kernels
+from .._core import BUILD_PROFILE, KERNEL_VAR, VERSION, search_kernel, search_kernels
 from ._checks import MAX_THREADS, check_threads
 from .assign import certified_optimum, hardest_first, optimal_assignment, penalised_greedy
 from .blend import blend_tiles
@@ -30,6 +30,7 @@ __all__ = [
     "BUILD_PROFILE",
     "KERNEL_VAR",
     "MAX_THREADS",
+    "VERSION",
     "CandidateIndex",
     "blend_tiles",
     "box_downsample",
