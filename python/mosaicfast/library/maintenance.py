@@ -179,6 +179,8 @@ def _check_library(path: Path, findings: _Findings, repair: bool) -> None:
     with Library.open(path) as lib:
         _check_uncommitted_tails(lib, findings, repair)
     with Library.open(path, write=repair) as lib:
+        if repair:
+            _drop_partial_arrays(lib, findings)
         # The pixel and descriptor checks read every tile's rows: only once they exist.
         if _check_thumbnail_length(lib, findings, repair) and _check_tile_rows(
             lib, findings, repair
@@ -187,6 +189,19 @@ def _check_library(path: Path, findings: _Findings, repair: bool) -> None:
             _check_descriptors(lib, findings, repair)
         _check_duplicates(lib, findings, repair)
         _check_sources(lib, findings, repair)
+
+
+def _drop_partial_arrays(lib: Library, findings: _Findings) -> None:
+    """Remove what an interrupted upgrade computed: the next ``index`` would go on from
+    it, but a repair may rewrite the thumbnails it was computed from."""
+    partial = lib.partial_arrays()
+    for file in partial:
+        file.unlink()
+    if partial:
+        findings.notes.append(
+            f"{len(partial)} partly computed descriptor arrays of an interrupted upgrade "
+            "removed; the next `mosaicfast index` computes them again"
+        )
 
 
 def _array_rows(lib: Library, name: str) -> tuple[int, int]:

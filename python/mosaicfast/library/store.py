@@ -642,6 +642,10 @@ class Library:
             self.descriptor_kinds = added
         return missing
 
+    def partial_arrays(self) -> list[Path]:
+        """The partial files of descriptor arrays an interrupted run was computing."""
+        return sorted(self.path.glob("desc-*.i16" + _PARTIAL))
+
     def write_descriptor_array(self, kind: DescriptorKind, *, resume: bool = False) -> None:
         """Compute the array of ``kind`` for every committed slot from the thumbnails and
         put it in place atomically (the rename of a flushed ``.partial`` file);
