@@ -29,6 +29,7 @@ from mosaicfast.io.video import SpliceOptions
 from mosaicfast.library import cluster as cluster_index
 from mosaicfast.library import indexer as indexer_module
 from mosaicfast.library.maintenance import verify_library
+from mosaicfast.library.store import DEFAULT_DESCRIPTORS
 
 from .conftest import query
 from .io.test_video import H, W, pattern, write_video
@@ -136,7 +137,7 @@ def test_a_video_cut_in_time_ranges_gives_the_tiles_of_one_reader(
     local = index_library(tmp_path / "local", [video])
     assert cluster_index._segment_bounds(0.0, 20.0, 1.0) == [3, 6, 9, 12, 15, 18, None]
     # The frame at 15.5 s is taken for 14 s by one range and for 15 s by the next.
-    ends = [cluster_index._video_task(video, 64, (5,), SpliceOptions(), a, b).sampled
+    ends = [cluster_index._video_task(video, 64, DEFAULT_DESCRIPTORS, SpliceOptions(), a, b).sampled
             for a, b in [(12.0, 15.0), (15.0, 18.0)]]  # fmt: skip
     assert ends == [[12, 13, 15.5], [15.5, 16, 17]]
     report = index_library(tmp_path / "cluster", [video], cluster=client)

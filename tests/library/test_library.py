@@ -205,7 +205,7 @@ def test_another_format_version_is_refused_clearly(photos: Path, tmp_path: Path)
     with db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'format_version'")
     db.close()
-    with pytest.raises(LibraryError, match=r"format version 99.*reads version 1"):
+    with pytest.raises(LibraryError, match=r"format version 99.*reads versions 1, 2"):
         Library.open(tmp_path / "lib")
     with pytest.raises(LibraryError, match="no mosaicfast library"):
         Library.open(tmp_path)

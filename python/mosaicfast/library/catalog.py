@@ -175,6 +175,14 @@ def record_batch(
     )
 
 
+def set_descriptors(db: sqlite3.Connection, version: int, descriptors: str) -> None:
+    """Record the stored descriptor arrays (JSON ``[[space, grid], ...]``) and the
+    format ``version`` that lists them this way (replacing format 1's lab ``grids``)."""
+    db.execute("DELETE FROM meta WHERE key IN ('grids', 'descriptors')")
+    db.execute("INSERT INTO meta VALUES ('descriptors', ?)", (descriptors,))
+    db.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(version),))
+
+
 # --- counts ----------------------------------------------------------------------------
 
 

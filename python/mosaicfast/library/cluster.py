@@ -38,7 +38,7 @@ from .indexer import _Chunk, _Entry, _read_photo_chunk, _Tiles, _Todo
 
 if TYPE_CHECKING:
     from .indexer import _BatchWriter, _StopOnInterrupt
-    from .store import Library
+    from .store import DescriptorKind, Library
 
 __all__ = ["PHOTO_TASK_BYTES", "PHOTO_TASK_FILES", "SEGMENT_SECONDS", "read_on_cluster"]
 
@@ -77,21 +77,24 @@ def _unseen(path: Path) -> str | None:
 
 
 def _photo_task(
-    items: list[_Todo], thumb_size: int, grids: Sequence[int], max_image_pixels: int | None
+    items: list[_Todo],
+    thumb_size: int,
+    kinds: Sequence[DescriptorKind],
+    max_image_pixels: int | None,
 ) -> tuple[_Chunk, list[tuple[Path, str]]]:
     """On a worker: read a batch of photos as a local run does; list those not seen."""
     pause_point("cluster-task")
     Image.MAX_IMAGE_PIXELS = max_image_pixels
     unseen = [(item.path, reason) for item in items if (reason := _unseen(item.path))]
     missing = {path for path, _ in unseen}
-    chunk = _read_photo_chunk([i for i in items if i.path not in missing], thumb_size, grids)
+    chunk = _read_photo_chunk([i for i in items if i.path not in missing], thumb_size, kinds)
     return chunk, unseen
 
 
 def _video_task(
     path: Path,
     thumb_size: int,
-    grids: Sequence[int],
+    kinds: Sequence[DescriptorKind],
     options: SpliceOptions,
     start: float,
     end: float | None,
@@ -120,7 +123,7 @@ def _video_task(
         tiles = [tile for frame in frames for tile in frame.tiles]
         times: list[float | None] = [frame.time for frame in frames for _ in frame.tiles]
         thumbs = np.stack([pixels for pixels, _ in tiles])
-        segment.tiles = _Tiles.describe(thumbs, [box for _, box in tiles], times, grids)
+        segment.tiles = _Tiles.describe(thumbs, [box for _, box in tiles], times, kinds)
     return segment
 
 
@@ -146,12 +149,16 @@ def _photo_tasks(photos: list[_Todo], lib: Library, max_pixels: int | None) -> l
     size = 0
     for item in photos:
         if batch and (size + item.size > PHOTO_TASK_BYTES or len(batch) >= PHOTO_TASK_FILES):
-            tasks.append(_Task(_photo_task, (batch, lib.thumb_size, lib.grids, max_pixels), 0))
+            tasks.append(
+                _Task(_photo_task, (batch, lib.thumb_size, lib.descriptor_kinds, max_pixels), 0)
+            )
             batch, size = [], 0
         batch.append(item)
         size += item.size
     if batch:
-        tasks.append(_Task(_photo_task, (batch, lib.thumb_size, lib.grids, max_pixels), 0))
+        tasks.append(
+            _Task(_photo_task, (batch, lib.thumb_size, lib.descriptor_kinds, max_pixels), 0)
+        )
     for task in tasks:
         task.files = len(task.args[0])
     return tasks
@@ -182,7 +189,12 @@ def _video_tasks(
     ends = _segment_bounds(start, duration, 1.0 / options.fps)
     starts = [start, *ends[:-1]]
     tasks = [
-        _Task(_video_task, (item.path, lib.thumb_size, lib.grids, options, a, b), 0, assembly)
+        _Task(
+            _video_task,
+            (item.path, lib.thumb_size, lib.descriptor_kinds, options, a, b),
+            0,
+            assembly,
+        )
         for a, b in zip(starts, ends, strict=True)
     ]
     tasks[-1].files, tasks[-1].last = 1, True
@@ -267,7 +279,7 @@ def _rows(tiles: _Tiles, rows: range) -> _Tiles:
         tiles.times[part],
         tiles.pixel_hashes[part],
         tiles.phashes[part],
-        {grid: values[part] for grid, values in tiles.descriptors.items()},
+        {kind: values[part] for kind, values in tiles.descriptors.items()},
     )
 
 

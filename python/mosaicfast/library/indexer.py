@@ -41,9 +41,10 @@ from ..options import IndexOptions
 from . import catalog
 from .dedupe import NearIndex, perceptual_hashes, pixel_hashes
 from .store import (
-    DEFAULT_GRIDS,
+    DEFAULT_DESCRIPTORS,
     DEFAULT_THUMB_SIZE,
     THUMBS,
+    DescriptorKind,
     Library,
     LibraryError,
     WaitHandler,
@@ -151,7 +152,7 @@ class _Tiles:
     times: list[float | None]
     pixel_hashes: list[bytes]
     phashes: NDArray[np.uint64]
-    descriptors: dict[int, NDArray[np.int16]]
+    descriptors: dict[DescriptorKind, NDArray[np.int16]]
 
     @classmethod
     def describe(
@@ -159,7 +160,7 @@ class _Tiles:
         thumbs: NDArray[np.uint8],
         boxes: list[Box],
         times: list[float | None],
-        grids: Sequence[int],
+        kinds: Sequence[DescriptorKind],
     ) -> _Tiles:
         """Hashes and descriptors of ``thumbs`` (one thread: callers run several at once)."""
         return cls(
@@ -168,7 +169,10 @@ class _Tiles:
             times,
             pixel_hashes(thumbs),
             perceptual_hashes(thumbs),
-            {g: descriptors.tile_descriptors(thumbs, g, threads=1) for g in grids},
+            {
+                k: descriptors.tile_descriptors(thumbs, k.grid, space=k.space, threads=1)
+                for k in kinds
+            },
         )
 
     @classmethod
@@ -179,7 +183,7 @@ class _Tiles:
             [t for p in parts for t in p.times],
             [h for p in parts for h in p.pixel_hashes],
             np.concatenate([p.phashes for p in parts]),
-            {g: np.concatenate([p.descriptors[g] for p in parts]) for g in parts[0].descriptors},
+            {k: np.concatenate([p.descriptors[k] for p in parts]) for k in parts[0].descriptors},
         )
 
     def __len__(self) -> int:
@@ -200,7 +204,7 @@ def index_library(
     sources: Sequence[str | Path] = (),
     *,
     thumb_size: int = DEFAULT_THUMB_SIZE,
-    grids: Sequence[int] = DEFAULT_GRIDS,
+    descriptors: Sequence[tuple[str, int]] = DEFAULT_DESCRIPTORS,
     near_distance: int | None = DEFAULT_NEAR_DISTANCE,
     video: SpliceOptions | None = None,
     max_image_pixels: int | None = None,
@@ -222,8 +226,10 @@ def index_library(
     thumb_size : int, default 64
         Side of the stored thumbnails, 32 to 1024, for a new library (ignored when it
         exists).
-    grids : sequence of int, default (5,)
-        Match resolutions whose descriptors are stored, for a new library.
+    descriptors : sequence of (str, int), default (("lab", 5), ("ylab", 8))
+        The ``(space, grid)`` descriptor arrays a new library stores (at least one
+        ``lab``). An existing library that lacks one of the defaults gets it, computed
+        from its thumbnails, before anything is read.
     near_distance : int or None, default 4
         Largest pHash Hamming distance of near duplicates, 0 to 16; None keeps near
         duplicates.
@@ -280,9 +286,12 @@ def index_library(
             on_skip(path, reason)
 
     with (
-        Library.open_or_create(library, thumb_size=thumb_size, grids=grids, on_wait=on_wait) as lib,
+        Library.open_or_create(
+            library, thumb_size=thumb_size, descriptors=descriptors, on_wait=on_wait
+        ) as lib,
         _PixelLimit(max_image_pixels),
     ):
+        lib.store_missing_descriptors(DEFAULT_DESCRIPTORS)
         roots = [os.path.abspath(s) for s in sources] or lib.roots()
         if not roots:
             raise MosaicfastError(f"{library}: no sources given and none indexed before")
@@ -449,7 +458,7 @@ def _read_photos(
     processes = workers > 1 and len(todo) >= _PROCESS_MIN_FILES
     size = _PROCESS_CHUNK if processes else _THREAD_CHUNK
     chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-    read = partial(_read_photo_chunk, thumb_size=lib.thumb_size, grids=lib.grids)
+    read = partial(_read_photo_chunk, thumb_size=lib.thumb_size, kinds=lib.descriptor_kinds)
     results = ordered_map(
         read,
         chunks,
@@ -476,7 +485,9 @@ def _setup_worker_process(max_image_pixels: int | None, parent: int) -> None:
     Image.MAX_IMAGE_PIXELS = max_image_pixels
 
 
-def _read_photo_chunk(items: list[_Todo], thumb_size: int, grids: Sequence[int]) -> _Chunk:
+def _read_photo_chunk(
+    items: list[_Todo], thumb_size: int, kinds: Sequence[DescriptorKind]
+) -> _Chunk:
     """Hash, decode and describe a few photos (runs in a worker)."""
     chunk = _Chunk(entries=[])
     thumbs: list[NDArray[np.uint8]] = []
@@ -497,7 +508,7 @@ def _read_photo_chunk(items: list[_Todo], thumb_size: int, grids: Sequence[int])
             boxes.append(box)
         chunk.entries.append(entry)
     if thumbs:
-        chunk.tiles = _Tiles.describe(np.stack(thumbs), boxes, [None] * len(boxes), grids)
+        chunk.tiles = _Tiles.describe(np.stack(thumbs), boxes, [None] * len(boxes), kinds)
     return chunk
 
 
@@ -538,7 +549,9 @@ def _read_video(
                 bar.refresh()
                 thumbs = np.stack([pixels for pixels, _ in frame.tiles])
                 boxes = [box for _, box in frame.tiles]
-                tiles = _Tiles.describe(thumbs, boxes, [frame.time] * len(boxes), lib.grids)
+                tiles = _Tiles.describe(
+                    thumbs, boxes, [frame.time] * len(boxes), lib.descriptor_kinds
+                )
                 owners = [0] * len(boxes)
                 writer.add(_Chunk([entry("partial", done_until=frame.time)], tiles, owners))
                 if stop.requested:
@@ -572,7 +585,7 @@ class _BatchWriter:
         self.skip = skip
         self.chunks: list[_Chunk] = []
         self.pending = 0
-        self.grid = lib.grids[0]
+        self.colour = lib.duplicate_descriptor
         self.exact: dict[bytes, int] = {}
         self.near = NearIndex(near_distance) if near_distance is not None else None
         self._load_tiles_in_use()
@@ -584,8 +597,7 @@ class _BatchWriter:
         ids, slots, hashes, phashes = zip(*rows, strict=True)
         self.exact = dict(zip(hashes, ids, strict=True))
         if self.near is not None:
-            colours = self.lib.descriptors(self.grid, np.array(slots, np.int64))
-            assert colours is not None
+            colours = self.lib.read_rows(self.colour.file, np.array(slots, np.int64))
             for tile_id, phash, colour in zip(ids, phashes, colours, strict=True):
                 self.near.add(tile_id, _unsigned(phash), colour)
 
@@ -644,9 +656,9 @@ class _BatchWriter:
     ) -> list[tuple]:
         """Write the thumbnails and descriptors; return the catalog rows of the tiles."""
         arrays: dict[str, NDArray] = {THUMBS: tiles.thumbs}
-        for grid, values in tiles.descriptors.items():
-            arrays[Library.descriptor_file(grid)] = values
-        colours = tiles.descriptors[self.grid]
+        for kind, values in tiles.descriptors.items():
+            arrays[kind.file] = values
+        colours = tiles.descriptors[self.colour]
         rows = []
         for i, (path, box, frame_time) in enumerate(
             zip(owners, tiles.boxes, tiles.times, strict=True)

@@ -13,11 +13,10 @@ import numpy as np
 from ..errors import ImageReadError
 from ..io.paths import from_catalog
 from ..io.sources import TileSource
-from ..kernels.descriptors import tile_descriptors
 from . import catalog
 from .dedupe import pixel_hashes
 from .salvage import rebuild_catalog
-from .store import CATALOG, THUMBS, Library, LibraryError
+from .store import CATALOG, THUMBS, DescriptorKind, Library, LibraryError
 
 __all__ = ["LibraryInfo", "Problem", "library_info", "verify_library"]
 
@@ -30,7 +29,7 @@ class LibraryInfo:
 
     path: Path
     thumb_size: int
-    grids: tuple[int, ...]
+    descriptors: tuple[DescriptorKind, ...]
     sources: dict[str, int]
     unreadable: list[tuple[str, str]]
     tiles: int
@@ -49,8 +48,8 @@ class LibraryInfo:
             f"sources:     {kinds}; {len(self.unreadable):,} unreadable",
             f"tiles:       {self.tiles:,} ({self.in_use:,} in use, {self.exact_duplicates:,} "
             f"exact and {self.near_duplicates:,} near duplicates set aside)",
-            f"thumbnails:  {self.thumb_size} x {self.thumb_size} px; descriptors at grid "
-            + ", ".join(map(str, self.grids)),
+            f"thumbnails:  {self.thumb_size} x {self.thumb_size} px; descriptors "
+            + ", ".join(map(str, self.descriptors)),
             f"disk:        {self.disk_bytes / 1e6:,.1f} MB ({per_tile / 1e3:.1f} kB per tile)",
             "roots:       " + (", ".join(self.roots) or "none"),
         ]
@@ -70,7 +69,7 @@ def library_info(path: str | Path) -> LibraryInfo:
         return LibraryInfo(
             path=lib.path,
             thumb_size=lib.thumb_size,
-            grids=lib.grids,
+            descriptors=lib.descriptor_kinds,
             sources=dict(kinds),
             unreadable=[(from_catalog(p), str(e)) for p, e in unreadable],
             tiles=sum(counts.values()),
@@ -180,6 +179,8 @@ def _check_library(path: Path, findings: _Findings, repair: bool) -> None:
     with Library.open(path) as lib:
         _check_uncommitted_tails(lib, findings, repair)
     with Library.open(path, write=repair) as lib:
+        if repair:
+            _drop_partial_arrays(lib, findings)
         # The pixel and descriptor checks read every tile's rows: only once they exist.
         if _check_thumbnail_length(lib, findings, repair) and _check_tile_rows(
             lib, findings, repair
@@ -188,6 +189,19 @@ def _check_library(path: Path, findings: _Findings, repair: bool) -> None:
             _check_descriptors(lib, findings, repair)
         _check_duplicates(lib, findings, repair)
         _check_sources(lib, findings, repair)
+
+
+def _drop_partial_arrays(lib: Library, findings: _Findings) -> None:
+    """Remove what an interrupted upgrade computed: the next ``index`` would go on from
+    it, but a repair may rewrite the thumbnails it was computed from."""
+    partial = lib.partial_arrays()
+    for file in partial:
+        file.unlink()
+    if partial:
+        findings.notes.append(
+            f"{len(partial)} partly computed descriptor arrays of an interrupted upgrade "
+            "removed; the next `mosaicfast index` computes them again"
+        )
 
 
 def _array_rows(lib: Library, name: str) -> tuple[int, int]:
@@ -290,37 +304,22 @@ def _check_pixels(lib: Library, findings: _Findings, repair: bool) -> None:
 def _check_descriptors(lib: Library, findings: _Findings, repair: bool) -> None:
     slots = np.array(lib.read(catalog.tile_slots), dtype=np.int64)
     committed = lib.next_slot()
-    for grid in lib.grids:
-        name = Library.descriptor_file(grid)
-        rows, _ = _array_rows(lib, name)
+    for kind in lib.descriptor_kinds:
+        rows, _ = _array_rows(lib, kind.file)
         if rows < committed:
-            findings.problem(f"{name}: {committed - rows:,} committed rows missing", repair)
+            findings.problem(f"{kind.file}: {committed - rows:,} committed rows missing", repair)
         else:
             bad = 0
-            for start in range(0, len(slots), _CHUNK):
-                chunk = slots[start : start + _CHUNK]
-                stored = lib.read_rows(name, chunk)
-                fresh = tile_descriptors(lib.thumbnails(chunk), grid)
+            for start, fresh in lib.described_chunks(kind, slots):
+                stored = lib.read_rows(kind.file, slots[start : start + len(fresh)])
                 bad += int((stored != fresh).any(axis=1).sum())
             if not bad:
                 continue
-            findings.problem(f"{name}: {bad:,} descriptors do not match their thumbnails", repair)
+            findings.problem(
+                f"{kind.file}: {bad:,} descriptors do not match their thumbnails", repair
+            )
         if repair:
-            _rewrite_descriptors(lib, name)
-
-
-def _rewrite_descriptors(lib: Library, name: str) -> None:
-    """Recompute a descriptor array from the thumbnails, for every committed slot."""
-    grid = int(name.removeprefix("desc-g").removesuffix(".i16"))
-    rows = np.zeros((lib.next_slot(), 3 * grid * grid), np.int16)
-    slots = np.array(lib.read(catalog.tile_slots), np.int64)
-    for start in range(0, len(slots), _CHUNK):
-        chunk = slots[start : start + _CHUNK]
-        rows[chunk] = tile_descriptors(lib.thumbnails(chunk), grid)
-    with open(lib.array_path(name), "wb") as handle:
-        handle.write(rows.tobytes())
-        handle.flush()
-        os.fsync(handle.fileno())
+            lib.write_descriptor_array(kind)
 
 
 def _check_duplicates(lib: Library, findings: _Findings, repair: bool) -> None:

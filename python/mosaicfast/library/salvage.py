@@ -22,16 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from ..io.paths import from_catalog
-from ..kernels.descriptors import MAX_GRID
 from . import catalog
 from .store import (
     CATALOG,
     FORMAT_VERSION,
     MAX_THUMB_SIZE,
     THUMBS,
-    Library,
+    DescriptorKind,
     LibraryError,
     Settings,
+    check_version,
     connect_catalog,
     read_settings,
     write_schema,
@@ -174,12 +174,7 @@ def _settings(
     path: Path, meta: dict[str, Any], tables: dict[str, tuple[list[tuple[Any, ...]], int]]
 ) -> Settings:
     """The salvaged settings, each missing one inferred from the arrays."""
-    version = meta.get("format_version", str(FORMAT_VERSION))
-    if str(version) != str(FORMAT_VERSION):
-        raise LibraryError(
-            f"{path}: library format version {version}, but this mosaicfast reads version "
-            f"{FORMAT_VERSION}; re-index the sources into a new library"
-        )
+    check_version(path, meta.get("format_version", FORMAT_VERSION))
     scratch = sqlite3.connect(":memory:")
     scratch.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     scratch.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
@@ -192,7 +187,7 @@ def _settings(
     ids = [r[0] for r in tables["tiles"][0] if isinstance(r[0], int)]
     return Settings(
         settings.thumb_size,
-        settings.grids,
+        settings.descriptors,
         settings.next_slot,
         max([settings.next_tile_id, *(i + 1 for i in ids)]),
     )
@@ -201,19 +196,14 @@ def _settings(
 def _inferred_settings(
     path: Path, meta: dict[str, Any], tables: dict[str, tuple[list[tuple[Any, ...]], int]]
 ) -> Settings:
-    """Settings from the array files: grids from the descriptor files present, the
-    thumbnail side from the thumbnail and descriptor files' sizes."""
-    grids = sorted(
-        int(g)
-        for f in path.glob("desc-g*.i16")
-        if (g := f.name.removeprefix("desc-g").removesuffix(".i16")).isdigit()
-        and 1 <= int(g) <= MAX_GRID
-    )
+    """Settings from the array files: the descriptors from the descriptor files present,
+    the thumbnail side from the thumbnail and lab descriptor files' sizes."""
+    kinds = sorted(k for f in path.glob("desc-*.i16") if (k := DescriptorKind.of_file(f.name)))
+    labs = [k for k in kinds if k.space == "lab"]
     thumbs = path / THUMBS
     side = None
-    if grids and thumbs.exists():
-        grid = grids[0]
-        rows = (path / Library.descriptor_file(grid)).stat().st_size // (6 * grid * grid)
+    if labs and thumbs.exists():
+        rows = (path / labs[0].file).stat().st_size // (2 * labs[0].values)
         per_row = thumbs.stat().st_size / rows / 3 if rows else 0
         root = math.isqrt(int(per_row)) if per_row == int(per_row) else 0
         side = root if root * root == per_row and 8 <= root <= MAX_THUMB_SIZE else None
@@ -223,7 +213,7 @@ def _inferred_settings(
             f"{path}: the catalog is damaged beyond repair (the library's settings are lost); "
             f"move the folder away and index again: mosaicfast index {roots} --library {path}"
         )
-    return Settings(side, tuple(grids), thumbs.stat().st_size // (3 * side * side), 1)
+    return Settings(side, tuple(kinds), thumbs.stat().st_size // (3 * side * side), 1)
 
 
 def _copy_rows(

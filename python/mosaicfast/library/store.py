@@ -13,12 +13,13 @@ import fcntl
 import json
 import math
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, NamedTuple, TypeVar, overload
 from urllib.parse import quote
 
 import numpy as np
@@ -28,15 +29,17 @@ from .._util.lifetime import pause_point
 from ..errors import MosaicfastError
 from ..io.paths import from_catalog, os_reason
 from ..io.sources import TileSource
-from ..kernels.descriptors import MAX_GRID, descriptor_size, tile_descriptors
+from ..kernels.descriptors import MAX_GRID, SPACES, descriptor_size, tile_descriptors
 from ..options import IndexOptions
 from . import catalog
 
 __all__ = [
-    "DEFAULT_GRIDS",
+    "DEFAULT_DESCRIPTORS",
     "DEFAULT_THUMB_SIZE",
     "FORMAT_VERSION",
     "MAX_THUMB_SIZE",
+    "READABLE_VERSIONS",
+    "DescriptorKind",
     "Library",
     "LibraryError",
     "LibraryLockedError",
@@ -44,6 +47,7 @@ __all__ = [
     "TileList",
     "TileRows",
     "WaitHandler",
+    "check_version",
     "connect_catalog",
     "damaged",
     "read_settings",
@@ -51,16 +55,67 @@ __all__ = [
     "writer_lock",
 ]
 
-FORMAT_VERSION = 1
+#: The version a writer leaves: 2 lists the stored descriptor arrays by space and grid
+#: (meta key ``descriptors``); 1 stored lab ones only (meta key ``grids``).
+FORMAT_VERSION = 2
+#: Versions this mosaicfast opens; a writer upgrades a version-1 library to 2.
+READABLE_VERSIONS = (1, 2)
 _T = TypeVar("_T")
 DEFAULT_THUMB_SIZE: int = IndexOptions.thumb_size
-DEFAULT_GRIDS = (5,)
 CATALOG = "catalog.sqlite"
 THUMBS = "thumbs.u8"
 LOCK = "lock"
 _DESCRIBE_CHUNK = 4096
 #: Largest thumbnail side a catalog may declare (index --thumb-size allows 1024).
 MAX_THUMB_SIZE = 4096
+
+_PARTIAL = ".partial"
+_DESCRIPTOR_FILE = re.compile(r"desc-(?:(?P<space>[a-z]+)-)?g(?P<grid>[0-9]+)\.i16")
+
+
+class DescriptorKind(NamedTuple):
+    """One stored descriptor array: every tile's descriptor in ``space`` at ``grid``."""
+
+    space: str
+    grid: int
+
+    @property
+    def file(self) -> str:
+        """The array's file name: ``desc-g{grid}.i16`` for lab (the name format 1
+        gave it), ``desc-{space}-g{grid}.i16`` for the other spaces."""
+        prefix = "desc-" if self.space == "lab" else f"desc-{self.space}-"
+        return f"{prefix}g{self.grid}.i16"
+
+    @property
+    def values(self) -> int:
+        """Values (int16) in one tile's descriptor."""
+        return descriptor_size(self.grid, self.space)
+
+    @property
+    def valid(self) -> bool:
+        return (
+            self.space in SPACES
+            and 1 <= self.grid <= MAX_GRID
+            and (self.space != "ylab" or self.grid % 2 == 0)
+        )
+
+    @classmethod
+    def of_file(cls, name: str) -> DescriptorKind | None:
+        """The kind whose array file is ``name``, or None if ``name`` names none."""
+        match = _DESCRIPTOR_FILE.fullmatch(name)
+        if match is None:
+            return None
+        kind = cls(match["space"] or "lab", int(match["grid"]))
+        return kind if kind.valid and kind.file == name else None
+
+    def __str__(self) -> str:
+        return f"{self.space} at grid {self.grid}"
+
+
+#: What a new library stores: ``lab`` at grid 5 (``build --descriptor lab``, near
+#: duplicates) and ``ylab`` at grid 8 (the build's default); a writer adds those an
+#: older library lacks.
+DEFAULT_DESCRIPTORS = (DescriptorKind("lab", 5), DescriptorKind("ylab", 8))
 
 WaitHandler = Callable[[str], None]
 """Told, as ``on_wait(message)``, that another process holds a library's lock."""
@@ -197,7 +252,7 @@ class Library:
         self._lock = lock
         settings = read_settings(db)
         self.thumb_size = settings.thumb_size
-        self.grids = settings.grids
+        self.descriptor_kinds = settings.descriptors
 
     # -- opening -----------------------------------------------------------------
 
@@ -207,25 +262,31 @@ class Library:
         path: str | Path,
         *,
         thumb_size: int = DEFAULT_THUMB_SIZE,
-        grids: Sequence[int] = DEFAULT_GRIDS,
+        descriptors: Sequence[tuple[str, int]] = DEFAULT_DESCRIPTORS,
     ) -> Library:
-        """Create an empty library at ``path`` (a new or empty folder), open for writing."""
+        """Create an empty library at ``path`` (a new or empty folder), open for writing.
+
+        ``descriptors`` are the ``(space, grid)`` descriptor arrays it stores; at least
+        one must be ``lab`` (near-duplicate detection compares lab grids).
+        """
         path = Path(path)
         if (path / CATALOG).exists():
             raise LibraryError(f"{path}: a library already exists here")
         _make_folder(path)
-        return cls._create_locked(path, _acquire_lock(path), thumb_size, grids)
+        return cls._create_locked(path, _acquire_lock(path), thumb_size, descriptors)
 
     @classmethod
     def _create_locked(
-        cls, path: Path, lock: int, thumb_size: int, grids: Sequence[int]
+        cls, path: Path, lock: int, thumb_size: int, descriptors: Sequence[tuple[str, int]]
     ) -> Library:
-        if thumb_size < 8:
+        kinds = tuple(sorted({DescriptorKind(*d) for d in descriptors}))
+        problem = _settings_problem(thumb_size, kinds)
+        if problem is not None:
             _release_lock(lock)
-            raise LibraryError(f"thumbnail size must be at least 8 pixels, got {thumb_size}")
+            raise LibraryError(f"{path}: cannot create a library: {problem}")
         try:
             db = connect_catalog(path / CATALOG)
-            write_schema(db, Settings(thumb_size, tuple(sorted(set(grids))), 0, 1))
+            write_schema(db, Settings(thumb_size, kinds, 0, 1))
         except sqlite3.Error as err:
             _release_lock(lock)
             raise LibraryError(f"{path}: cannot create the catalog ({err})") from err
@@ -269,12 +330,7 @@ class Library:
         db = None
         try:
             db = connect_catalog(path / CATALOG, readonly=lock is None)
-            version = _meta_value(db, "format_version")
-            if version != str(FORMAT_VERSION):
-                raise LibraryError(
-                    f"{path}: library format version {version}, but this mosaicfast reads "
-                    f"version {FORMAT_VERSION}; re-index the sources into a new library"
-                )
+            check_version(path, _meta_value(db, "format_version"))
             if lock is not None:
                 _require_sound(db, path)
             library = cls(path, db, lock)
@@ -295,7 +351,7 @@ class Library:
         path: str | Path,
         *,
         thumb_size: int = DEFAULT_THUMB_SIZE,
-        grids: Sequence[int] = DEFAULT_GRIDS,
+        descriptors: Sequence[tuple[str, int]] = DEFAULT_DESCRIPTORS,
         on_wait: WaitHandler | None = None,
     ) -> Library:
         """Open ``path`` for writing, creating the library if it does not exist.
@@ -308,7 +364,7 @@ class Library:
         lock = _acquire_lock(path, on_wait)
         if (path / CATALOG).exists():
             return cls._open_locked(path, lock)
-        return cls._create_locked(path, lock, thumb_size, grids)
+        return cls._create_locked(path, lock, thumb_size, descriptors)
 
     def close(self) -> None:
         """Close the catalog and release the lock."""
@@ -331,19 +387,22 @@ class Library:
     def array_path(self, name: str) -> Path:
         return self.path / name
 
-    @staticmethod
-    def descriptor_file(grid: int) -> str:
-        return f"desc-g{grid}.i16"
-
     def row_bytes(self, name: str) -> int:
         """Bytes of one slot in the array file ``name``."""
         if name == THUMBS:
             return self.thumb_size * self.thumb_size * 3
-        grid = int(name.removeprefix("desc-g").removesuffix(".i16"))
-        return 3 * grid * grid * 2
+        kind = DescriptorKind.of_file(name)
+        if kind is None:
+            raise ValueError(f"{name!r} is no array of a library")
+        return kind.values * 2
 
     def array_files(self) -> list[str]:
-        return [THUMBS, *(self.descriptor_file(g) for g in self.grids)]
+        return [THUMBS, *(kind.file for kind in self.descriptor_kinds)]
+
+    @property
+    def duplicate_descriptor(self) -> DescriptorKind:
+        """The stored descriptors near-duplicate detection compares: the coarsest lab."""
+        return min(k for k in self.descriptor_kinds if k.space == "lab")
 
     def next_slot(self) -> int:
         with self._catalog():
@@ -525,11 +584,15 @@ class Library:
     def thumbnails(self, slots: NDArray[np.int64]) -> NDArray[np.uint8]:
         return self.read_rows(THUMBS, slots)
 
-    def descriptors(self, grid: int, slots: NDArray[np.int64]) -> NDArray[np.int16] | None:
-        """Stored descriptors at ``grid`` for ``slots``, or None if the library has none."""
-        if grid not in self.grids:
+    def descriptors(
+        self, grid: int, slots: NDArray[np.int64], *, space: str = "lab"
+    ) -> NDArray[np.int16] | None:
+        """Stored descriptors in ``space`` at ``grid`` for ``slots``, or None if the
+        library stores none."""
+        kind = DescriptorKind(space, grid)
+        if kind not in self.descriptor_kinds:
             return None
-        return self.read_rows(self.descriptor_file(grid), slots)
+        return self.read_rows(kind.file, slots)
 
     def tile_descriptors(
         self,
@@ -540,18 +603,78 @@ class Library:
         threads: int | None = None,
     ) -> NDArray[np.int16]:
         """Descriptors at ``grid`` in ``space`` of the tiles in ``slots``: stored ones
-        when the library keeps that grid (the stored descriptors are ``lab``), else
-        computed from the thumbnails a chunk at a time."""
-        stored = self.descriptors(grid, slots) if space == "lab" else None
+        when the library keeps them, else computed from the thumbnails."""
+        stored = self.descriptors(grid, slots, space=space)
         if stored is not None:
             return stored
-        out = np.empty((len(slots), descriptor_size(grid, space)), np.int16)
-        for start in range(0, len(slots), _DESCRIBE_CHUNK):
-            chunk = slots[start : start + _DESCRIBE_CHUNK]
-            out[start : start + len(chunk)] = tile_descriptors(
-                self.thumbnails(chunk), grid, space=space, threads=threads
-            )
+        kind = DescriptorKind(space, grid)
+        out = np.empty((len(slots), kind.values), np.int16)
+        for start, rows in self.described_chunks(kind, slots, threads=threads):
+            out[start : start + len(rows)] = rows
         return out
+
+    def described_chunks(
+        self, kind: DescriptorKind, slots: NDArray[np.int64], *, threads: int | None = None
+    ) -> Iterator[tuple[int, NDArray[np.int16]]]:
+        """``(start, descriptors)`` of ``slots[start:]`` a chunk at a time, computed from
+        the thumbnails (memory stays a chunk's thumbnails)."""
+        for start in range(0, len(slots), _DESCRIBE_CHUNK):
+            thumbs = self.thumbnails(slots[start : start + _DESCRIBE_CHUNK])
+            yield start, tile_descriptors(thumbs, kind.grid, space=kind.space, threads=threads)
+
+    # -- descriptor arrays written whole -----------------------------------------
+
+    def store_missing_descriptors(self, kinds: Sequence[DescriptorKind]) -> list[DescriptorKind]:
+        """Add the arrays of ``kinds`` the library lacks, computed from the thumbnails
+        of every committed slot; return the kinds added.
+
+        Each array is appended a chunk at a time (flushed) to ``FILE.partial``, renamed
+        into place when complete, and only then listed in the catalog (which makes the
+        library format 2): a killed upgrade leaves a partial file that is never read as
+        an array, and the next writer goes on from its last whole row.
+        """
+        missing = [k for k in kinds if k not in self.descriptor_kinds]
+        for kind in missing:
+            self.write_descriptor_array(kind, resume=True)
+        if missing:
+            added = tuple(sorted({*self.descriptor_kinds, *missing}))
+            with self.transaction() as db:
+                catalog.set_descriptors(db, FORMAT_VERSION, _descriptors_json(added))
+            self.descriptor_kinds = added
+        return missing
+
+    def partial_arrays(self) -> list[Path]:
+        """The partial files of descriptor arrays an interrupted run was computing."""
+        return sorted(self.path.glob("desc-*.i16" + _PARTIAL))
+
+    def write_descriptor_array(self, kind: DescriptorKind, *, resume: bool = False) -> None:
+        """Compute the array of ``kind`` for every committed slot from the thumbnails and
+        put it in place atomically (the rename of a flushed ``.partial`` file);
+        ``resume`` keeps the whole rows a killed run left in the partial file."""
+        if not self.writable:
+            raise LibraryError(f"{self.path}: opened read-only")
+        final = self.array_path(kind.file)
+        partial = final.with_name(final.name + _PARTIAL)
+        size = kind.values * 2
+        slots = self.next_slot()
+        done = min(partial.stat().st_size // size, slots) if resume and partial.exists() else 0
+        try:
+            with open(partial, "r+b" if done else "wb") as handle:
+                handle.truncate(done * size)
+                handle.seek(done * size)
+                todo = np.arange(done, slots, dtype=np.int64)
+                for _, rows in self.described_chunks(kind, todo):
+                    handle.write(rows.tobytes())
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                    pause_point("descriptors-chunk-written")
+            os.replace(partial, final)
+            _fsync_folder(self.path)
+        except OSError as err:
+            raise LibraryError(
+                f"{final}: cannot write ({os_reason(err)}); the library is unchanged: "
+                "run the command again once this is fixed"
+            ) from err
 
     def roots(self) -> list[str]:
         return sorted(from_catalog(root) for root in self.read(catalog.roots))
@@ -610,7 +733,7 @@ class Settings:
     """A library's settings, from its catalog's meta table."""
 
     thumb_size: int
-    grids: tuple[int, ...]
+    descriptors: tuple[DescriptorKind, ...]
     next_slot: int
     next_tile_id: int
 
@@ -619,24 +742,48 @@ def read_settings(db: sqlite3.Connection) -> Settings:
     """The settings in the meta table; sqlite3.DatabaseError if missing or out of range."""
     meta = dict(db.execute("SELECT key, value FROM meta"))
     try:
-        grids = json.loads(meta["grids"])
+        if "descriptors" in meta:  # format 2
+            kinds = [DescriptorKind(str(s), int(g)) for s, g in json.loads(meta["descriptors"])]
+        else:  # format 1: lab grids
+            kinds = [DescriptorKind("lab", int(g)) for g in json.loads(meta["grids"])]
         settings = Settings(
             int(meta["thumb_size"]),
-            tuple(int(g) for g in grids),
+            tuple(sorted(set(kinds))),
             int(meta["next_slot"]),
             int(meta["next_tile_id"]),
         )
     except (KeyError, ValueError, TypeError, OverflowError, RecursionError) as err:
         raise sqlite3.DatabaseError(f"the library's settings are damaged ({err!r})") from err
-    if not (
-        8 <= settings.thumb_size <= MAX_THUMB_SIZE
-        and settings.grids
-        and all(1 <= g <= MAX_GRID for g in settings.grids)
-        and settings.next_slot >= 0
-        and settings.next_tile_id >= 1
-    ):
+    problem = _settings_problem(settings.thumb_size, settings.descriptors)
+    if problem is not None or settings.next_slot < 0 or settings.next_tile_id < 1:
         raise sqlite3.DatabaseError(f"the library's settings are out of range ({settings})")
     return settings
+
+
+def _settings_problem(thumb_size: int, kinds: Sequence[DescriptorKind]) -> str | None:
+    """What is wrong with a library's thumbnail size and descriptor arrays, if anything."""
+    if not 8 <= thumb_size <= MAX_THUMB_SIZE:
+        return f"thumbnail size must be 8 to {MAX_THUMB_SIZE} pixels, got {thumb_size}"
+    bad = [k for k in kinds if not k.valid]
+    if bad:
+        return f"no such descriptor: {bad[0].space} at grid {bad[0].grid}"
+    if not any(k.space == "lab" for k in kinds):
+        return "the descriptors must include a lab grid (near duplicates compare it)"
+    return None
+
+
+def check_version(path: Path, version: object) -> None:
+    """LibraryError unless this mosaicfast reads library format ``version``."""
+    if str(version) not in map(str, READABLE_VERSIONS):
+        raise LibraryError(
+            f"{path}: library format version {version}, but this mosaicfast reads "
+            f"versions {', '.join(map(str, READABLE_VERSIONS))}; re-index the sources "
+            "into a new library"
+        )
+
+
+def _descriptors_json(kinds: Sequence[DescriptorKind]) -> str:
+    return json.dumps([[k.space, k.grid] for k in kinds])
 
 
 def write_schema(db: sqlite3.Connection, settings: Settings) -> None:
@@ -648,7 +795,7 @@ def write_schema(db: sqlite3.Connection, settings: Settings) -> None:
             [
                 ("format_version", str(FORMAT_VERSION)),
                 ("thumb_size", str(settings.thumb_size)),
-                ("grids", json.dumps(list(settings.grids))),
+                ("descriptors", _descriptors_json(settings.descriptors)),
                 ("next_slot", str(settings.next_slot)),
                 ("next_tile_id", str(settings.next_tile_id)),
             ],
@@ -668,6 +815,15 @@ def _require_sound(db: sqlite3.Connection, path: Path) -> None:
     result = db.execute("PRAGMA quick_check(1)").fetchall()
     if result != [("ok",)]:
         raise damaged(path, sqlite3.DatabaseError(str(result[0][0])))
+
+
+def _fsync_folder(path: Path) -> None:
+    """Flush a folder's entries (a rename into it) to disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _make_folder(path: Path) -> None:
