@@ -187,6 +187,16 @@ fn check(problem: &Problem<'_>) -> CoreResult<(usize, usize)> {
     Ok((m, n))
 }
 
+/// The searched set of `tiles` (with `flips`: the tiles, then their mirror
+/// images, each tile ranked by its better orientation).
+fn tile_set<'a>(simd: Simd, tiles: &'a [i16], dim: usize, flips: bool) -> TileSet<'a> {
+    if flips {
+        TileSet::mirrored(simd, tiles, dim)
+    } else {
+        TileSet::new(simd, tiles, dim)
+    }
+}
+
 /// For each cell, the first cell with the same descriptor.
 fn classes_of(cells: &[i16], dim: usize) -> Vec<u32> {
     let mut first: HashMap<&[i16], u32> = HashMap::new();
@@ -329,9 +339,9 @@ impl<'a> Auction<'a> {
             .count();
         let mut auction = Auction {
             problem,
-            priced: PricedTiles::new(TileSet::new(simd, problem.tiles, dim), scale)?,
+            priced: PricedTiles::new(tile_set(simd, problem.tiles, dim, problem.flips), scale)?,
             cells: TileSet::new(simd, problem.cells, dim),
-            sample: Sample::new(problem.tiles, dim),
+            sample: Sample::new(problem.tiles, dim, problem.flips),
             m,
             n,
             scale,
@@ -592,9 +602,6 @@ impl<'a> Auction<'a> {
         }
         if self.p1[t] != a {
             self.priced.set(t, a);
-            if self.problem.flips {
-                self.priced.set(t + self.n, a);
-            }
         }
         self.p1[t] = a;
         self.p2[t] = b;
