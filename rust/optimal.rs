@@ -153,9 +153,89 @@ pub fn solve(problem: Problem<'_>, observer: &mut dyn Observer) -> CoreResult<Ce
             progress: Progress::default(),
         });
     }
-    let mut auction = Auction::new(problem, n)?;
+    let start = warm_prices(problem, m, n, observer)?;
+    let mut auction = Auction::new(problem, n, start.as_deref())?;
     auction.run(observer)?;
     auction.certify(observer)
+}
+
+/// Near-square problems with at least this many cells start from prices.
+const WARM_CELLS: usize = 1024;
+/// The warm start's problem takes one cell and one tile in this many.
+const WARM_STEP: usize = 4;
+// From the warm prices the near-square schedule skips its first phase (ε as
+// large as the costs); skipping more measured slower (benches/NOTES.md).
+
+/// Starting tile prices for a near-square problem of `m` cells (`None` for
+/// others), from the auction's prices for a problem of one cell and one
+/// tile in `WARM_STEP`: on photographs the prices that end the coarse phases'
+/// price war depend on where a tile lies among the cells' colours, which a
+/// sample of both shows at a sixteenth of the work. Every other tile takes
+/// the price of its nearest sampled tile. The prices are a guess: the
+/// auction starts from them at a smaller ε and stays exact whatever they are.
+fn warm_prices(
+    problem: Problem<'_>,
+    m: usize,
+    n: usize,
+    observer: &mut dyn Observer,
+) -> CoreResult<Option<Vec<i64>>> {
+    if m < WARM_CELLS || !near_square(m, n, problem.capacity) {
+        return Ok(None);
+    }
+    let dim = problem.dim;
+    let rows = |values: &[i16], picked: &mut dyn Iterator<Item = usize>| -> Vec<i16> {
+        picked
+            .flat_map(|e| values[e * dim..(e + 1) * dim].iter().copied())
+            .collect()
+    };
+    let sampled: Vec<usize> = (0..n).step_by(WARM_STEP).collect();
+    let cells = rows(problem.cells, &mut (0..m).step_by(WARM_STEP));
+    let copies = copies(problem.flips);
+    let tiles = rows(
+        problem.tiles,
+        &mut (0..copies).flat_map(|c| sampled.iter().map(move |&t| t + c * n)),
+    );
+    let sub = Problem {
+        cells: &cells,
+        tiles: &tiles,
+        ..problem
+    };
+    let (sub_m, sub_n) = check(&sub)?;
+    let start = warm_prices(sub, sub_m, sub_n, observer)?;
+    let mut auction = Auction::new(sub, sub_n, start.as_deref())?;
+    auction.run(observer)?;
+    // Prices in units of the full problem's `K`.
+    let (from, to) = (auction.scale as i128, (m + 1) as i128);
+    let prices: Vec<i64> = auction
+        .p1
+        .iter()
+        .map(|&p| (i128::from(p) * to / from) as i64)
+        .collect();
+    let simd = Simd::chosen()?;
+    let found = TileSet::new(simd, &tiles[..sub_n * dim], dim).search(
+        &problem.tiles[..n * dim],
+        1,
+        None,
+        None,
+    )?;
+    Ok(Some(
+        found.indices.iter().map(|&s| prices[s as usize]).collect(),
+    ))
+}
+
+/// Rows per tile in [`Problem::tiles`]: 2 with flips (the tile and its
+/// mirror image).
+fn copies(flips: bool) -> usize {
+    if flips {
+        2
+    } else {
+        1
+    }
+}
+
+/// Whether the tiles' uses barely exceed the cells (see `SQUARE_SLACK`).
+fn near_square(m: usize, n: usize, capacity: usize) -> bool {
+    ((n * capacity) as f64 / m as f64) < SQUARE_SLACK
 }
 
 /// Checks shapes, values and feasibility; returns `(cells, tiles)`.
@@ -292,6 +372,8 @@ struct Auction<'a> {
     stamp: u64,
     last_report: Instant,
     progress: Progress,
+    /// Whether the auction started from prices (then ε starts smaller).
+    warm: bool,
 }
 
 /// Tiles kept per cell between refills of its list from its pool.
@@ -313,7 +395,8 @@ const LOOSE_START: i64 = 256;
 const LOOSE_RATIO: i64 = 40;
 
 impl<'a> Auction<'a> {
-    fn new(problem: Problem<'a>, n: usize) -> CoreResult<Auction<'a>> {
+    /// The auction at `start` prices (`None`: all 0), every cell re-priced.
+    fn new(problem: Problem<'a>, n: usize, start: Option<&[i64]>) -> CoreResult<Auction<'a>> {
         let (dim, m) = (problem.dim, problem.cells.len() / problem.dim);
         let scale = m as i64 + 1;
         let max_abs = problem
@@ -368,7 +451,19 @@ impl<'a> Auction<'a> {
             stamp: 0,
             last_report: Instant::now(),
             progress: Progress::default(),
+            warm: start.is_some(),
         };
+        for (t, &price) in start.into_iter().flatten().enumerate() {
+            if price > 0 {
+                let free = Slot {
+                    price,
+                    holder: NONE,
+                };
+                auction.slots[t] = vec![free; problem.capacity];
+                auction.hot[t] = true;
+                auction.refresh(t);
+            }
+        }
         let all: Vec<u32> = (0..m as u32).collect();
         auction.reprice(&all)?;
         Ok(auction)
@@ -388,9 +483,9 @@ impl<'a> Auction<'a> {
             .flat_map(|list| list.iter().map(|e| e.cost))
             .max()
             .unwrap_or(0);
-        let slack = (self.n * self.problem.capacity) as f64 / self.m as f64;
-        let (first, ratio) = if slack < SQUARE_SLACK {
-            (top * self.scale, SQUARE_RATIO)
+        let (first, ratio) = if near_square(self.m, self.n, self.problem.capacity) {
+            let skip = if self.warm { SQUARE_RATIO } else { 1 };
+            (top * self.scale / skip, SQUARE_RATIO)
         } else {
             (top * self.scale / LOOSE_START, LOOSE_RATIO)
         };
@@ -805,11 +900,7 @@ impl<'a> Auction<'a> {
 
     /// Search entries per tile: 2 with flips (the tile and its mirror image).
     fn copies(&self) -> usize {
-        if self.problem.flips {
-            2
-        } else {
-            1
-        }
+        copies(self.problem.flips)
     }
 
     /// Every invariant of the auction, by brute force (tests only).

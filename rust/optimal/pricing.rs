@@ -9,7 +9,7 @@
 //! where they now count. Cost per refill: the pool entries whose `K c` is
 //! below the list's worst value; per search: `cells * tiles * dim`.
 
-use super::{tile_set, Auction, Entry, INF};
+use super::{copies, tile_set, Auction, Entry, INF};
 use crate::error::CoreResult;
 use crate::kernels::{Simd, LANES};
 use crate::search::{Offsets, TileSet};
@@ -47,7 +47,7 @@ impl Sample {
     /// `None` when there are too few tiles for it to pay; `tiles` as in
     /// [`super::Problem`].
     pub(super) fn new(tiles: &[i16], dim: usize, flips: bool) -> Option<Sample> {
-        let copies = if flips { 2 } else { 1 };
+        let copies = copies(flips);
         let n = tiles.len() / dim / copies;
         if n < 64 * SAMPLE_STEP * LANES {
             return None;
