@@ -17,12 +17,15 @@
 //!    free slots that kept a positive price bid for the cell that gains most
 //!    by moving to them (reverse auction: prices fall) until every free slot
 //!    is at price 0. Gauss-Seidel, sequential: the result does not depend on
-//!    the thread count.
+//!    the thread count. Near-square problems start from the prices of the
+//!    same auction on a sample of the cells and tiles ([`warm_prices`]).
 //! 2. **Lazy exact pricing** (`pricing.rs`). A cell bids from a short list
 //!    of tiles with a bound that every unlisted tile's `K c + price` reaches;
 //!    the list is refilled from a longer pool, and a pool from one exhaustive
 //!    SIMD search with the tile prices as per-tile offsets
-//!    (`search::PricedTiles`), many cells at a time, in parallel. Libraries
+//!    (`search::PricedTiles`), many cells at a time, in parallel; with
+//!    flips the kernel ranks each tile by its nearer orientation in the same
+//!    scan (`search::TileSet::mirrored`). Libraries
 //!    much larger than the cells search only the tiles that ever had a price
 //!    and take the others from each cell's nearest tiles, found once.
 //! 3. **Certificate** (`certificate.rs`). Integer tile duals `v <= 0` from
