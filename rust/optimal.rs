@@ -17,12 +17,15 @@
 //!    free slots that kept a positive price bid for the cell that gains most
 //!    by moving to them (reverse auction: prices fall) until every free slot
 //!    is at price 0. Gauss-Seidel, sequential: the result does not depend on
-//!    the thread count.
+//!    the thread count. Near-square problems start from the prices of the
+//!    same auction on a sample of the cells and tiles ([`warm_prices`]).
 //! 2. **Lazy exact pricing** (`pricing.rs`). A cell bids from a short list
 //!    of tiles with a bound that every unlisted tile's `K c + price` reaches;
 //!    the list is refilled from a longer pool, and a pool from one exhaustive
 //!    SIMD search with the tile prices as per-tile offsets
-//!    (`search::PricedTiles`), many cells at a time, in parallel. Libraries
+//!    (`search::PricedTiles`), many cells at a time, in parallel; with
+//!    flips the kernel ranks each tile by its nearer orientation in the same
+//!    scan (`search::TileSet::mirrored`). Libraries
 //!    much larger than the cells search only the tiles that ever had a price
 //!    and take the others from each cell's nearest tiles, found once.
 //! 3. **Certificate** (`certificate.rs`). Integer tile duals `v <= 0` from
@@ -153,9 +156,89 @@ pub fn solve(problem: Problem<'_>, observer: &mut dyn Observer) -> CoreResult<Ce
             progress: Progress::default(),
         });
     }
-    let mut auction = Auction::new(problem, n)?;
+    let start = warm_prices(problem, m, n, observer)?;
+    let mut auction = Auction::new(problem, n, start.as_deref())?;
     auction.run(observer)?;
     auction.certify(observer)
+}
+
+/// Near-square problems with at least this many cells start from prices.
+const WARM_CELLS: usize = 1024;
+/// The warm start's problem takes one cell and one tile in this many.
+const WARM_STEP: usize = 4;
+// From the warm prices the near-square schedule skips its first phase (ε as
+// large as the costs); skipping more measured slower (benches/NOTES.md).
+
+/// Starting tile prices for a near-square problem of `m` cells (`None` for
+/// others), from the auction's prices for a problem of one cell and one
+/// tile in `WARM_STEP`: on photographs the prices that end the coarse phases'
+/// price war depend on where a tile lies among the cells' colours, which a
+/// sample of both shows at a sixteenth of the work. Every other tile takes
+/// the price of its nearest sampled tile. The prices are a guess: the
+/// auction starts from them at a smaller ε and stays exact whatever they are.
+fn warm_prices(
+    problem: Problem<'_>,
+    m: usize,
+    n: usize,
+    observer: &mut dyn Observer,
+) -> CoreResult<Option<Vec<i64>>> {
+    if m < WARM_CELLS || !near_square(m, n, problem.capacity) {
+        return Ok(None);
+    }
+    let dim = problem.dim;
+    let rows = |values: &[i16], picked: &mut dyn Iterator<Item = usize>| -> Vec<i16> {
+        picked
+            .flat_map(|e| values[e * dim..(e + 1) * dim].iter().copied())
+            .collect()
+    };
+    let sampled: Vec<usize> = (0..n).step_by(WARM_STEP).collect();
+    let cells = rows(problem.cells, &mut (0..m).step_by(WARM_STEP));
+    let copies = copies(problem.flips);
+    let tiles = rows(
+        problem.tiles,
+        &mut (0..copies).flat_map(|c| sampled.iter().map(move |&t| t + c * n)),
+    );
+    let sub = Problem {
+        cells: &cells,
+        tiles: &tiles,
+        ..problem
+    };
+    let (sub_m, sub_n) = check(&sub)?;
+    let start = warm_prices(sub, sub_m, sub_n, observer)?;
+    let mut auction = Auction::new(sub, sub_n, start.as_deref())?;
+    auction.run(observer)?;
+    // Prices in units of the full problem's `K`.
+    let (from, to) = (auction.scale as i128, (m + 1) as i128);
+    let prices: Vec<i64> = auction
+        .p1
+        .iter()
+        .map(|&p| (i128::from(p) * to / from) as i64)
+        .collect();
+    let simd = Simd::chosen()?;
+    let found = TileSet::new(simd, &tiles[..sub_n * dim], dim).search(
+        &problem.tiles[..n * dim],
+        1,
+        None,
+        None,
+    )?;
+    Ok(Some(
+        found.indices.iter().map(|&s| prices[s as usize]).collect(),
+    ))
+}
+
+/// Rows per tile in [`Problem::tiles`]: 2 with flips (the tile and its
+/// mirror image).
+fn copies(flips: bool) -> usize {
+    if flips {
+        2
+    } else {
+        1
+    }
+}
+
+/// Whether the tiles' uses barely exceed the cells (see `SQUARE_SLACK`).
+fn near_square(m: usize, n: usize, capacity: usize) -> bool {
+    ((n * capacity) as f64 / m as f64) < SQUARE_SLACK
 }
 
 /// Checks shapes, values and feasibility; returns `(cells, tiles)`.
@@ -185,6 +268,16 @@ fn check(problem: &Problem<'_>) -> CoreResult<(usize, usize)> {
         ));
     }
     Ok((m, n))
+}
+
+/// The searched set of `tiles` (with `flips`: the tiles, then their mirror
+/// images, each tile ranked by its better orientation).
+fn tile_set<'a>(simd: Simd, tiles: &'a [i16], dim: usize, flips: bool) -> TileSet<'a> {
+    if flips {
+        TileSet::mirrored(simd, tiles, dim)
+    } else {
+        TileSet::new(simd, tiles, dim)
+    }
 }
 
 /// For each cell, the first cell with the same descriptor.
@@ -282,6 +375,8 @@ struct Auction<'a> {
     stamp: u64,
     last_report: Instant,
     progress: Progress,
+    /// Whether the auction started from prices (then ε starts smaller).
+    warm: bool,
 }
 
 /// Tiles kept per cell between refills of its list from its pool.
@@ -303,7 +398,8 @@ const LOOSE_START: i64 = 256;
 const LOOSE_RATIO: i64 = 40;
 
 impl<'a> Auction<'a> {
-    fn new(problem: Problem<'a>, n: usize) -> CoreResult<Auction<'a>> {
+    /// The auction at `start` prices (`None`: all 0), every cell re-priced.
+    fn new(problem: Problem<'a>, n: usize, start: Option<&[i64]>) -> CoreResult<Auction<'a>> {
         let (dim, m) = (problem.dim, problem.cells.len() / problem.dim);
         let scale = m as i64 + 1;
         let max_abs = problem
@@ -329,9 +425,9 @@ impl<'a> Auction<'a> {
             .count();
         let mut auction = Auction {
             problem,
-            priced: PricedTiles::new(TileSet::new(simd, problem.tiles, dim), scale)?,
+            priced: PricedTiles::new(tile_set(simd, problem.tiles, dim, problem.flips), scale)?,
             cells: TileSet::new(simd, problem.cells, dim),
-            sample: Sample::new(problem.tiles, dim),
+            sample: Sample::new(problem.tiles, dim, problem.flips),
             m,
             n,
             scale,
@@ -358,7 +454,19 @@ impl<'a> Auction<'a> {
             stamp: 0,
             last_report: Instant::now(),
             progress: Progress::default(),
+            warm: start.is_some(),
         };
+        for (t, &price) in start.into_iter().flatten().enumerate() {
+            if price > 0 {
+                let free = Slot {
+                    price,
+                    holder: NONE,
+                };
+                auction.slots[t] = vec![free; problem.capacity];
+                auction.hot[t] = true;
+                auction.refresh(t);
+            }
+        }
         let all: Vec<u32> = (0..m as u32).collect();
         auction.reprice(&all)?;
         Ok(auction)
@@ -378,9 +486,9 @@ impl<'a> Auction<'a> {
             .flat_map(|list| list.iter().map(|e| e.cost))
             .max()
             .unwrap_or(0);
-        let slack = (self.n * self.problem.capacity) as f64 / self.m as f64;
-        let (first, ratio) = if slack < SQUARE_SLACK {
-            (top * self.scale, SQUARE_RATIO)
+        let (first, ratio) = if near_square(self.m, self.n, self.problem.capacity) {
+            let skip = if self.warm { SQUARE_RATIO } else { 1 };
+            (top * self.scale / skip, SQUARE_RATIO)
         } else {
             (top * self.scale / LOOSE_START, LOOSE_RATIO)
         };
@@ -592,9 +700,6 @@ impl<'a> Auction<'a> {
         }
         if self.p1[t] != a {
             self.priced.set(t, a);
-            if self.problem.flips {
-                self.priced.set(t + self.n, a);
-            }
         }
         self.p1[t] = a;
         self.p2[t] = b;
@@ -798,11 +903,7 @@ impl<'a> Auction<'a> {
 
     /// Search entries per tile: 2 with flips (the tile and its mirror image).
     fn copies(&self) -> usize {
-        if self.problem.flips {
-            2
-        } else {
-            1
-        }
+        copies(self.problem.flips)
     }
 
     /// Every invariant of the auction, by brute force (tests only).

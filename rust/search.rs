@@ -83,9 +83,17 @@ pub fn search_topk_offsets(
 /// Tiles packed once for the kernels, for any number of searches (the optimal
 /// assignment prices cells against the same tiles many times). The caller
 /// checks the values with [`check_search`].
+///
+/// A set may hold each tile in two orientations (a tile and its mirror
+/// image): a tile's distance is then the smaller of its two, found in the
+/// same scan, so a search selects among tiles, not among twice as many
+/// entries.
 pub(crate) struct TileSet<'a> {
+    /// Row-major `(orientations * n, dim)`: all tiles, then (with two
+    /// orientations) all their mirror images in the same order.
     tiles: &'a [i16],
     dim: usize,
+    orientations: usize,
     /// `None` when the tiles' values are too large for the `i32` kernels.
     packed: Option<PackedTiles>,
     simd: Simd,
@@ -94,12 +102,23 @@ pub(crate) struct TileSet<'a> {
 
 impl<'a> TileSet<'a> {
     pub(crate) fn new(simd: Simd, tiles: &'a [i16], dim: usize) -> TileSet<'a> {
+        TileSet::oriented(simd, tiles, dim, 1)
+    }
+
+    /// A set of `tiles.len() / dim / 2` tiles given as the tiles followed by
+    /// their mirror images, each ranked by the nearer of its two.
+    pub(crate) fn mirrored(simd: Simd, tiles: &'a [i16], dim: usize) -> TileSet<'a> {
+        TileSet::oriented(simd, tiles, dim, 2)
+    }
+
+    fn oriented(simd: Simd, tiles: &'a [i16], dim: usize, orientations: usize) -> TileSet<'a> {
         let max_abs = max_abs(tiles);
-        let packed =
-            (distance_bound(max_abs, dim) < i32::MAX as u128).then(|| PackedTiles::new(tiles, dim));
+        let packed = (distance_bound(max_abs, dim) < i32::MAX as u128)
+            .then(|| PackedTiles::new(tiles, dim, orientations));
         TileSet {
             tiles,
             dim,
+            orientations,
             packed,
             simd,
             max_abs,
@@ -108,7 +127,7 @@ impl<'a> TileSet<'a> {
 
     /// Number of tiles.
     pub(crate) fn len(&self) -> usize {
-        self.tiles.len() / self.dim
+        self.tiles.len() / self.dim / self.orientations
     }
 
     /// The `k` best tiles of every cell of `cells` (row-major, values checked
@@ -205,7 +224,7 @@ impl<'a> TileSet<'a> {
             Some(packed) if limit + shift.span < i32::MAX as u128 => {
                 Scanner::Packed(packed, self.simd)
             }
-            _ => Scanner::Wide(self.tiles, dim),
+            _ => Scanner::Wide(self.tiles, dim, self.orientations),
         };
         let threads = rayon::current_num_threads();
         // Large chunks of cells reuse each loaded run of tiles; with few cells,
@@ -285,6 +304,7 @@ impl<'a> Shift<'a> {
         offsets: Option<Offsets<'a>>,
     ) -> CoreResult<Shift<'a>> {
         let plain = packed.map_or(&[][..], |p| &p.norms[..]);
+        let orientations = packed.map_or(1, |p| p.orientations);
         let Some(offsets) = offsets else {
             return Ok(Shift {
                 norms: Cow::Borrowed(plain),
@@ -307,19 +327,29 @@ impl<'a> Shift<'a> {
             .map(|o| o.div_euclid(scale).unsigned_abs())
             .max()
             .unwrap_or(0);
-        let (norms, fine) = plain
+        let norms = plain
             .par_iter()
             .enumerate()
-            .map(|(b, block)| {
+            .map(|(at, block)| {
+                let b = at / orientations;
                 let mut norms = *block;
-                let mut fine = [0i64; LANES];
                 for lane in 0..LANES.min(n - b * LANES) {
-                    (norms[lane], fine[lane]) =
-                        fold(block[lane], offsets.values[b * LANES + lane], scale);
+                    norms[lane] = fold(block[lane], offsets.values[b * LANES + lane], scale).0;
                 }
-                (norms, fine)
+                norms
             })
-            .unzip();
+            .collect();
+        let fine = (0..n.div_ceil(LANES))
+            .into_par_iter()
+            .map(|b| {
+                let mut fine = [0i64; LANES];
+                let values = &offsets.values[b * LANES..n.min((b + 1) * LANES)];
+                for (fine, value) in fine.iter_mut().zip(values) {
+                    *fine = value.rem_euclid(scale);
+                }
+                fine
+            })
+            .collect();
         Ok(Shift {
             norms: Cow::Owned(norms),
             fine: Some(Cow::Owned(fine)),
@@ -410,7 +440,7 @@ impl<'a> PricedTiles<'a> {
     pub(crate) fn new(set: TileSet<'a>, scale: i64) -> CoreResult<PricedTiles<'a>> {
         let n = set.len();
         let norms = set.packed.as_ref().map_or(vec![], |p| p.norms.clone());
-        let fine = vec![[0; LANES]; norms.len()];
+        let fine = vec![[0; LANES]; norms.len() / set.orientations];
         Ok(PricedTiles {
             set,
             values: vec![0; n],
@@ -431,8 +461,11 @@ impl<'a> PricedTiles<'a> {
         self.span = self.span.max(offset.div_euclid(self.scale).unsigned_abs());
         let (b, lane) = (index / LANES, index % LANES);
         if let Some(packed) = &self.set.packed {
-            (self.norms[b][lane], self.fine[b][lane]) =
-                fold(packed.norms[b][lane], offset, self.scale);
+            let orientations = packed.orientations;
+            for at in b * orientations..(b + 1) * orientations {
+                (self.norms[at][lane], self.fine[b][lane]) =
+                    fold(packed.norms[at][lane], offset, self.scale);
+            }
         }
     }
 
@@ -672,7 +705,7 @@ fn merge_sorted(k: usize, parts: Vec<(Vec<i64>, Vec<i64>)>) -> (Vec<i64>, Vec<i6
 /// How the tiles are scanned: SIMD kernels on packed tiles, or plain `i64`.
 enum Scanner<'a> {
     Packed(&'a PackedTiles, Simd),
-    Wide(&'a [i16], usize),
+    Wide(&'a [i16], usize, usize),
 }
 
 impl Scanner<'_> {
@@ -680,7 +713,9 @@ impl Scanner<'_> {
     fn scan(&self, cells: &[i16], range: std::ops::Range<usize>, shift: &Shift, best: &mut Best) {
         match self {
             Scanner::Packed(packed, simd) => packed.scan(*simd, cells, range, shift, best),
-            Scanner::Wide(tiles, dim) => scan_wide(cells, tiles, *dim, range, shift, best),
+            Scanner::Wide(tiles, dim, orientations) => {
+                scan_wide(cells, tiles, *dim, *orientations, range, shift, best);
+            }
         }
     }
 }
@@ -699,21 +734,26 @@ fn distance_bound(max_abs: u16, dim: usize) -> u128 {
 /// Tiles regrouped for the SIMD kernels: blocks of `LANES` tiles, each block
 /// `pairs` rows of `LANES` interleaved value pairs, plus every tile's `|b|^2`.
 /// Lanes past the last tile are zeros with an `i32::MAX` norm, so their score
-/// never beats any limit.
+/// never beats any limit. With two orientations, the block of the mirror
+/// images follows each block of tiles (block `b`, orientation `o`, is number
+/// `b * orientations + o`).
 pub(crate) struct PackedTiles {
     blocks: Vec<i16>,
     norms: Vec<[i32; LANES]>,
     pairs: usize,
     dim: usize,
     n: usize,
+    orientations: usize,
 }
 
 impl PackedTiles {
-    fn new(tiles: &[i16], dim: usize) -> PackedTiles {
-        let n = tiles.len() / dim;
+    fn new(tiles: &[i16], dim: usize, orientations: usize) -> PackedTiles {
+        let n = tiles.len() / dim / orientations;
         let runs: Vec<_> = (0..n)
             .step_by(LANES)
-            .map(|start| (start, (n - start).min(LANES)))
+            .flat_map(|start| {
+                (0..orientations).map(move |o| (o * n + start, (n - start).min(LANES)))
+            })
             .collect();
         let (blocks, norms) = pack_blocks(tiles, dim, &runs);
         PackedTiles {
@@ -722,6 +762,7 @@ impl PackedTiles {
             pairs: dim.div_ceil(2),
             dim,
             n,
+            orientations,
         }
     }
 
@@ -745,6 +786,8 @@ impl PackedTiles {
         let end = range.end.min(self.n);
         let blocks = range.start / LANES..end.div_ceil(LANES);
         let mut scores: Scores = [[0; LANES]; GROUP];
+        let mut mirror_scores: Scores = [[0; LANES]; GROUP];
+        let block_len = 2 * LANES * pairs;
         let limit_of = |best: &Best, cell: usize| {
             if cell < count {
                 shift.limit(best.worst(cell), norms_a[cell])
@@ -759,9 +802,22 @@ impl PackedTiles {
                 let mut limits: [i32; GROUP] =
                     std::array::from_fn(|c| limit_of(best, g * GROUP + c));
                 for b in run.clone() {
-                    let block = &self.blocks[b * 2 * LANES * pairs..(b + 1) * 2 * LANES * pairs];
-                    let masks =
-                        simd.block_scores(group, block, &shift.norms[b], &limits, &mut scores);
+                    let at = b * self.orientations;
+                    let block = &self.blocks[at * block_len..(at + 1) * block_len];
+                    let mut masks =
+                        simd.block_scores(group, block, &shift.norms[at], &limits, &mut scores);
+                    if self.orientations == 2 {
+                        let mirror = &self.blocks[(at + 1) * block_len..(at + 2) * block_len];
+                        let norms = &shift.norms[at + 1];
+                        let more =
+                            simd.block_scores(group, mirror, norms, &limits, &mut mirror_scores);
+                        for c in 0..GROUP {
+                            masks[c] |= more[c];
+                            for lane in 0..LANES {
+                                scores[c][lane] = scores[c][lane].min(mirror_scores[c][lane]);
+                            }
+                        }
+                    }
                     for (c, cell) in members.clone().enumerate() {
                         let mut mask = masks[c];
                         if mask == 0 {
@@ -832,14 +888,22 @@ fn scan_wide(
     cells: &[i16],
     tiles: &[i16],
     dim: usize,
+    orientations: usize,
     range: std::ops::Range<usize>,
     shift: &Shift,
     best: &mut Best,
 ) {
+    let n = tiles.len() / dim / orientations;
     for (row, cell) in cells.chunks_exact(dim).enumerate() {
         for index in range.clone() {
-            let tile = &tiles[index * dim..(index + 1) * dim];
-            let value = shift.of_distance(distance_wide(cell, tile), index);
+            let distance = (0..orientations)
+                .map(|o| {
+                    let e = o * n + index;
+                    distance_wide(cell, &tiles[e * dim..(e + 1) * dim])
+                })
+                .min()
+                .unwrap_or(i64::MAX);
+            let value = shift.of_distance(distance, index);
             if value < best.worst(row) {
                 best.offer(row, value, index as i64);
             }
@@ -995,6 +1059,65 @@ mod tests {
                 for simd in Simd::available() {
                     let got = search_topk_with(simd, &cells, &tiles, dim, k).unwrap();
                     assert_eq!(got, expected, "{} dim {dim} k {k}", simd.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mirrored_sets_rank_each_tile_by_its_nearer_orientation() {
+        // Narrow values (packed kernels, partial blocks and shards) and wide
+        // ones (the i64 scan), with and without offsets, seeded or not.
+        for (dim, m, n, span) in [(75, 37, 1000, 400), (3, 9, 4500, 60), (75, 5, 70, 16000)] {
+            let cells = values(m * dim, span, 61);
+            let both = values(2 * n * dim, span, 62);
+            let offsets: Vec<i64> = (0..n as i64).map(|t| (t * 7919 % 2001) - 1000).collect();
+            // The tile's distance is the nearer orientation's.
+            let nearer: Vec<i64> = cells
+                .chunks(dim)
+                .flat_map(|cell| {
+                    let both = &both;
+                    (0..n).map(move |t| {
+                        let row = |e: usize| &both[e * dim..(e + 1) * dim];
+                        distance_wide(cell, row(t)).min(distance_wide(cell, row(t + n)))
+                    })
+                })
+                .collect();
+            for (k, scale) in [(1, 1), (4, 1), (33, 6145), (n, 3)] {
+                let mut expected = TopK {
+                    indices: vec![],
+                    distances: vec![],
+                };
+                for row in nearer.chunks(n) {
+                    let mut all: Vec<(i64, i64)> = (0..n)
+                        .map(|t| (scale * row[t] + offsets[t], t as i64))
+                        .collect();
+                    all.sort_unstable();
+                    expected.distances.extend(all[..k].iter().map(|p| p.0));
+                    expected.indices.extend(all[..k].iter().map(|p| p.1));
+                }
+                for simd in Simd::available() {
+                    let set = TileSet::mirrored(simd, &both, dim);
+                    assert_eq!(set.len(), n);
+                    let offsets = Some(Offsets {
+                        values: &offsets,
+                        scale,
+                    });
+                    let got = set.search(&cells, k, offsets, None).unwrap();
+                    assert_eq!(got, expected, "{} dim {dim} k {k}", simd.name());
+                    let seeds: Vec<i64> =
+                        (0..m).map(|c| expected.distances[c * k + k / 2]).collect();
+                    let mut seeded = set
+                        .search_unordered(&cells, k, offsets, Some(&seeds))
+                        .unwrap();
+                    for (c, row) in seeded.iter_mut().enumerate() {
+                        row.sort_unstable();
+                        let want: Vec<(i64, i64)> = (c * k..(c + 1) * k)
+                            .map(|r| (expected.distances[r], expected.indices[r]))
+                            .filter(|&(v, _)| v < seeds[c])
+                            .collect();
+                        assert_eq!(*row, want, "{} seeded, dim {dim} k {k}", simd.name());
+                    }
                 }
             }
         }

@@ -23,7 +23,7 @@ use super::{Auction, Certified, Entry, Observer, Slot, NONE};
 use crate::error::{CoreError, CoreResult};
 use crate::search::{distance_wide, Offsets};
 
-/// Pairs the checking search returns per cell (per orientation).
+/// Pairs the checking search returns per cell.
 const CHECK_PAIRS: usize = 4;
 /// Rounds of the certificate before giving up (each adds the pairs it found).
 const MAX_CHECKS: usize = 50;
@@ -193,9 +193,7 @@ impl Auction<'_> {
     /// pairs the duals all need.
     fn add_violations(&mut self, v: &[i64]) -> CoreResult<usize> {
         self.progress.checks += 1;
-        let offsets: Vec<i64> = (0..self.copies())
-            .flat_map(|_| v.iter().map(|&x| -x))
-            .collect();
+        let offsets: Vec<i64> = v.iter().map(|&x| -x).collect();
         // Per class: its size and its cells' largest dual `u`.
         let mut size = vec![0usize; self.m];
         let mut top = vec![i64::MIN; self.m];
@@ -218,7 +216,7 @@ impl Auction<'_> {
         let total = self.priced.tiles().len();
         let mut added = 0;
         for (depth, classes) in groups {
-            let k = (CHECK_PAIRS * depth * self.copies()).min(total);
+            let k = (CHECK_PAIRS * depth).min(total);
             let rows = self.rows_of(&classes);
             let found = self
                 .priced
@@ -236,7 +234,7 @@ impl Auction<'_> {
                     if value >= top[c] {
                         break;
                     }
-                    let tile = (e % self.n) as u32;
+                    let tile = e as u32;
                     if self.marks[tile as usize] == stamp {
                         continue;
                     }

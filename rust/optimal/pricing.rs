@@ -9,7 +9,7 @@
 //! where they now count. Cost per refill: the pool entries whose `K c` is
 //! below the list's worst value; per search: `cells * tiles * dim`.
 
-use super::{Auction, Entry, INF};
+use super::{copies, tile_set, Auction, Entry, INF};
 use crate::error::CoreResult;
 use crate::kernels::{Simd, LANES};
 use crate::search::{Offsets, TileSet};
@@ -27,38 +27,43 @@ fn found_bound(row: &[(i64, i64)], k: usize, total: usize, seed: i64) -> i64 {
     }
 }
 
-/// A sample of the search entries, every `SAMPLE_STEP`-th run of `LANES`: a
-/// cheap estimate of the value below which about `k` entries lie, to seed a
-/// cell's first search (then it keeps those entries only, without sorting
+/// A sample of the tiles, every `SAMPLE_STEP`-th run of `LANES`: a
+/// cheap estimate of the value below which about `k` tiles lie, to seed a
+/// cell's first search (then it keeps those tiles only, without sorting
 /// thousands).
 pub(super) struct Sample {
+    /// The sampled tiles' rows (with flips, then their mirror images').
     values: Vec<i16>,
-    /// The entry number of each sampled entry.
+    /// The number of each sampled tile.
     entries: Vec<usize>,
     dim: usize,
+    flips: bool,
 }
 
 /// One run of entries in this many is sampled.
 const SAMPLE_STEP: usize = 8;
 
 impl Sample {
-    /// `None` when there are too few entries for it to pay.
-    pub(super) fn new(tiles: &[i16], dim: usize) -> Option<Sample> {
-        let n = tiles.len() / dim;
+    /// `None` when there are too few tiles for it to pay; `tiles` as in
+    /// [`super::Problem`].
+    pub(super) fn new(tiles: &[i16], dim: usize, flips: bool) -> Option<Sample> {
+        let copies = copies(flips);
+        let n = tiles.len() / dim / copies;
         if n < 64 * SAMPLE_STEP * LANES {
             return None;
         }
         let entries: Vec<usize> = (0..n)
             .filter(|e| (e / LANES).is_multiple_of(SAMPLE_STEP))
             .collect();
-        let values = entries
-            .iter()
-            .flat_map(|&e| tiles[e * dim..(e + 1) * dim].iter().copied())
+        let values = (0..copies)
+            .flat_map(|c| entries.iter().map(move |&e| e + c * n))
+            .flat_map(|e| tiles[e * dim..(e + 1) * dim].iter().copied())
             .collect();
         Some(Sample {
             values,
             entries,
             dim,
+            flips,
         })
     }
 
@@ -72,7 +77,7 @@ impl Sample {
         total: usize,
     ) -> CoreResult<Vec<i64>> {
         let values: Vec<i64> = self.entries.iter().map(|&e| offsets.values[e]).collect();
-        let sample = TileSet::new(Simd::chosen()?, &self.values, self.dim);
+        let sample = tile_set(Simd::chosen()?, &self.values, self.dim, self.flips);
         let j = (k * self.entries.len())
             .div_ceil(total)
             .clamp(1, self.entries.len());
@@ -231,18 +236,20 @@ impl Auction<'_> {
             .collect()
     }
 
-    /// The rows of the search entries of `tiles` (with flips: the tiles,
-    /// then their mirror images), and those entries' numbers.
-    fn tile_rows(&self, tiles: &[u32]) -> (Vec<i16>, Vec<usize>) {
+    /// The rows of `tiles` as [`Problem`](super::Problem) lays them out
+    /// (with flips: the tiles, then their mirror images).
+    fn tile_rows(&self, tiles: &[u32]) -> Vec<i16> {
         let (dim, n) = (self.problem.dim, self.n);
-        let entries: Vec<usize> = (0..self.copies())
+        (0..self.copies())
             .flat_map(|c| tiles.iter().map(move |&t| t as usize + c * n))
-            .collect();
-        let rows = entries
-            .iter()
-            .flat_map(|&e| self.problem.tiles[e * dim..(e + 1) * dim].iter().copied())
-            .collect();
-        (rows, entries)
+            .flat_map(|e| self.problem.tiles[e * dim..(e + 1) * dim].iter().copied())
+            .collect()
+    }
+
+    /// `tiles` as a searched set (each ranked by its better orientation).
+    fn subset<'r>(&self, rows: &'r [i16]) -> CoreResult<TileSet<'r>> {
+        let simd = Simd::chosen()?;
+        Ok(tile_set(simd, rows, self.problem.dim, self.problem.flips))
     }
 
     /// New pools and lists for `cells`: their `pool_len` best tiles by
@@ -279,15 +286,13 @@ impl Auction<'_> {
         }
         self.progress.repriced += cells.len() as u64;
         self.progress.passes += 1;
-        let copies = self.copies();
         let total = self.priced.tiles().len();
-        let k = (self.pool_len * copies).min(total);
+        let k = self.pool_len.min(total);
         let rows = self.rows_of(cells);
         let seeds: Vec<i64> = match &self.sample {
             Some(sample) if self.pool[cells[0] as usize].is_empty() => {
-                let prices: Vec<i64> = (0..copies).flat_map(|_| self.p1.iter().copied()).collect();
                 let offsets = Offsets {
-                    values: &prices,
+                    values: &self.p1,
                     scale: self.scale,
                 };
                 sample.seeds(&rows, k, offsets, total)?
@@ -295,27 +300,15 @@ impl Auction<'_> {
             _ => cells.iter().map(|&c| self.seed(c as usize, k)).collect(),
         };
         let found = self.priced.search_unordered(&rows, k, Some(&seeds))?;
-        for ((&cell, mut row), &seed) in cells.iter().zip(found).zip(&seeds) {
+        for ((&cell, row), &seed) in cells.iter().zip(found).zip(&seeds) {
             let i = cell as usize;
             self.pool_bound[i] = found_bound(&row, k, total, seed);
-            if copies > 1 {
-                row.sort_unstable(); // a tile's better orientation first
-            }
-            let stamp = self.next_stamp();
             let mut pool = std::mem::take(&mut self.pool[i]);
             pool.clear();
-            for (value, e) in row {
-                let tile = e as usize % self.n;
-                if self.marks[tile] == stamp {
-                    continue;
-                }
-                self.marks[tile] = stamp;
-                let cost = (value - self.p1[tile]) / self.scale;
-                pool.push(Entry {
-                    tile: tile as u32,
-                    cost,
-                });
-            }
+            pool.extend(row.iter().map(|&(value, tile)| Entry {
+                tile: tile as u32,
+                cost: (value - self.p1[tile as usize]) / self.scale,
+            }));
             self.set_pool(i, pool);
             self.refill(i);
         }
@@ -411,10 +404,10 @@ impl Auction<'_> {
         let mut found = vec![Vec::new(); cells.len()];
         let mut seeds = vec![INF; cells.len()];
         if k > 0 {
-            let (rows, _) = self.tile_rows(&hot);
+            let rows = self.tile_rows(&hot);
             let prices: Vec<i64> = hot.iter().map(|&t| self.p1[t as usize]).collect();
             seeds = cells.iter().map(|&c| self.seed(c as usize, k)).collect();
-            let set = TileSet::new(Simd::chosen()?, &rows, self.problem.dim);
+            let set = self.subset(&rows)?;
             let offsets = Offsets {
                 values: &prices,
                 scale: self.scale,
@@ -483,10 +476,10 @@ impl Auction<'_> {
         if tiles.is_empty() {
             return Ok(());
         }
-        let (rows, entries) = self.tile_rows(tiles);
-        let prices: Vec<i64> = entries.iter().map(|&e| self.p1[e % self.n]).collect();
-        let subset = TileSet::new(Simd::chosen()?, &rows, self.problem.dim);
-        let k = (self.list_len * self.copies()).min(entries.len());
+        let rows = self.tile_rows(tiles);
+        let prices: Vec<i64> = tiles.iter().map(|&t| self.p1[t as usize]).collect();
+        let subset = self.subset(&rows)?;
+        let k = self.list_len.min(tiles.len());
         let offsets = Offsets {
             values: &prices,
             scale: self.scale,
@@ -506,7 +499,7 @@ impl Auction<'_> {
                     if value >= self.pool_bound[c] {
                         break;
                     }
-                    let tile = tiles[e as usize % tiles.len()];
+                    let tile = tiles[e as usize];
                     let entry = Entry {
                         tile,
                         cost: (value - prices[e as usize]) / self.scale,
@@ -520,7 +513,7 @@ impl Auction<'_> {
                     }
                 }
             }
-            if k < entries.len() {
+            if k < tiles.len() {
                 let unseen = found.distances[(i + 1) * k - 1];
                 self.pool_bound[c] = self.pool_bound[c].min(unseen);
                 self.bound[i] = self.bound[i].min(unseen);

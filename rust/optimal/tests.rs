@@ -258,3 +258,32 @@ fn long_runs_of_bids_report_progress() {
     let widest = auction.windows(2).map(|w| w[1] - w[0]).max().unwrap();
     assert!(widest <= BIDS_PER_CLOCK, "{widest} bids without a report");
 }
+
+#[test]
+fn near_square_problems_start_from_warm_prices() {
+    // Enough cells for the warm start (prices from a quarter of the cells
+    // and tiles), heavy competition, with mirror images or capacity 2: the
+    // auction from those prices stays exact.
+    for (m, n, capacity, flips) in [(1100, 1100, 1, true), (1030, 520, 2, false)] {
+        let dim = 12;
+        let cells: Vec<i16> = values(m * dim, 3, m as u64)
+            .iter()
+            .zip(values(m * dim, 4, 9))
+            .map(|(v, w)| v * 40 + w)
+            .collect();
+        let tiles = values(n * dim * copies(flips), 60, n as u64);
+        let problem = Problem {
+            cells: &cells,
+            tiles: &tiles,
+            dim,
+            flips,
+            capacity,
+        };
+        let start = warm_prices(problem, m, n, &mut |_: &Progress| true).unwrap();
+        let start = start.expect("a near-square problem starts warm");
+        assert_eq!(start.len(), n);
+        assert!(start.iter().any(|&p| p > 0), "the start has prices");
+        let (_, got) = solve_certified(&cells, &tiles, dim, flips, capacity);
+        assert_eq!(got.progress.improved, 0, "the auction alone was optimal");
+    }
+}

@@ -199,6 +199,38 @@ def test_certified_optimum_on_real_photos(across: int, tiles: int, capacity: int
     assert result.total_cost > costs.min(axis=1).sum()
 
 
+@pytest.mark.parametrize(("across", "tiles", "capacity"), [(40, 1100, 1), (40, 560, 2)])
+def test_certified_optimum_with_mirrors_on_real_photos(
+    across: int, tiles: int, capacity: int
+) -> None:
+    # Over a thousand photo cells, near-square, every tile in two orientations:
+    # the mirrored pricing (each tile ranked by its nearer orientation) on the
+    # problems where the photo's cells compete hardest.
+    cells, tile_desc = _photo_descriptors(across, tiles, seed=7 + capacity)
+    assert len(cells) >= 1024 and tiles * capacity < 1.25 * len(cells)
+    space = _mirrored(tile_desc)
+    result = certified_optimum(cells, space, capacity=capacity, flips=True, threads=1)
+    costs = _dense_costs(cells, space, flips=True)
+    assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
+    _check_certified(result, costs)
+    again = certified_optimum(cells, space, capacity=capacity, flips=True, threads=2)
+    np.testing.assert_array_equal(again.assignment, result.assignment)
+    np.testing.assert_array_equal(again.flipped, result.flipped)
+
+
+def test_certified_optimum_with_mirrors_in_a_large_library() -> None:
+    # Enough tiles for the sampled seeds of first searches (8,192 or more),
+    # each in two orientations.
+    rng = np.random.default_rng(11)
+    cells = (rng.integers(0, 4, (150, 75)) * 60 + rng.integers(-5, 5, (150, 75))).astype(np.int16)
+    tiles = rng.integers(-20, 260, (8500, 75)).astype(np.int16)
+    space = _mirrored(tiles)
+    result = certified_optimum(cells, space, flips=True, threads=1)
+    costs = _dense_costs(cells, space, flips=True)
+    assert result.total_cost == _lsa_total(costs.astype(np.float64), 1)
+    _check_certified(result, costs)
+
+
 def test_search_with_offsets_ranks_by_reduced_cost() -> None:
     rng = np.random.default_rng(9)
     cells = rng.integers(-300, 300, (30, 12)).astype(np.int16)
