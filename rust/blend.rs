@@ -283,12 +283,12 @@ impl LabMemo {
     }
 }
 
-/// Blends one tile (`tile` and `target` are its and its region's RGB bytes,
-/// `out` as long as `tile`, all `width` pixels wide).
+/// Blends one tile (`tile` and `out` are its RGB bytes, `width` pixels wide;
+/// `target` its region's, `target_width` pixels wide).
 fn blend_tile(
     tile: &[u8],
     target: &[u8],
-    width: usize,
+    [width, target_width]: [usize; 2],
     alpha: f64,
     scratch: &mut Scratch,
     out: &mut [u8],
@@ -302,7 +302,7 @@ fn blend_tile(
         target_colours,
         ..
     } = scratch;
-    let target_rows = target.chunks_exact(width * 3);
+    let target_rows = target.chunks_exact(target_width * 3);
     blend_into(
         lab,
         stats,
@@ -366,12 +366,27 @@ pub fn blend_tiles(
     shape: [usize; 3],
     alpha: f32,
 ) -> CoreResult<Vec<u8>> {
+    blend_tiles_toward(tiles, targets, shape, [shape[1], shape[2]], alpha)
+}
+
+/// [`blend_tiles`] with the target regions at another resolution of the same
+/// aspect: `targets` is `(n, target_height, target_width, 3)`, and each
+/// tile's statistics move toward those of its region at that resolution.
+pub fn blend_tiles_toward(
+    tiles: &[u8],
+    targets: &[u8],
+    shape: [usize; 3],
+    [target_height, target_width]: [usize; 2],
+    alpha: f32,
+) -> CoreResult<Vec<u8>> {
     check_alpha(alpha)?;
     let [n, height, width] = shape;
     let tile_len = height * width * 3;
-    if n > 0 && tile_len == 0 {
+    let target_len = target_height * target_width * 3;
+    if n > 0 && (tile_len == 0 || target_len == 0) {
         return Err(CoreError::Shape(format!(
-            "tiles must have at least one pixel, got {height}x{width}"
+            "tiles and targets must have at least one pixel, got {height}x{width} and \
+             {target_height}x{target_width}"
         )));
     }
     if tiles.len() != n * tile_len {
@@ -380,10 +395,10 @@ pub fn blend_tiles(
             tiles.len()
         )));
     }
-    if targets.len() != tiles.len() {
+    if targets.len() != n * target_len || target_height * width != target_width * height {
         return Err(CoreError::Shape(format!(
-            "targets must match the tiles ({} bytes), got {} bytes",
-            tiles.len(),
+            "targets must be {n} regions of the tiles' aspect ({height}x{width}), got {} bytes \
+             of {target_height}x{target_width}",
             targets.len()
         )));
     }
@@ -394,9 +409,9 @@ pub fn blend_tiles(
     let mut out = vec![0u8; tiles.len()];
     out.par_chunks_mut(tile_len)
         .zip(tiles.par_chunks(tile_len))
-        .zip(targets.par_chunks(tile_len))
+        .zip(targets.par_chunks(target_len))
         .for_each_init(Scratch::default, |scratch, ((out, tile), target)| {
-            blend_tile(tile, target, width, alpha, scratch, out);
+            blend_tile(tile, target, [width, target_width], alpha, scratch, out);
         });
     Ok(out)
 }
@@ -465,6 +480,29 @@ mod tests {
                     "{got:?} {want:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_smaller_target_region_gives_its_own_statistics() {
+        let (n, size, side) = (3, 8, 4);
+        let tiles = noise_in(n * size * size * 3, 5, 40, 200);
+        let targets = noise_in(n * side * side * 3, 6, 70, 130);
+        let out = blend_tiles_toward(&tiles, &targets, [n, size, size], [side, side], 1.0).unwrap();
+        let (len, target_len) = (size * size * 3, side * side * 3);
+        for i in 0..n {
+            let got = lab_stats(&out[i * len..(i + 1) * len]);
+            let want = lab_stats(&targets[i * target_len..(i + 1) * target_len]);
+            for c in 0..3 {
+                assert!((got.mean[c] - want.mean[c]).abs() < 0.5, "{got:?} {want:?}");
+            }
+        }
+        for bad in [[side, side + 1], [0, 0]] {
+            let size = bad[0] * bad[1] * 3 * n;
+            assert!(matches!(
+                blend_tiles_toward(&tiles, &vec![0; size], [n, 8, 8], bad, 0.5),
+                Err(CoreError::Shape(_))
+            ));
         }
     }
 

@@ -574,8 +574,9 @@ fn optimal_certified<'py>(
 /// tiles : numpy.ndarray
 ///     ``(n, height, width, 3)`` ``uint8`` sRGB pixels, C-contiguous.
 /// targets : numpy.ndarray
-///     ``uint8`` array of the same shape: ``targets[i]`` is the region of the
-///     target image that tile ``i`` covers.
+///     ``(n, th, tw, 3)`` ``uint8``, C-contiguous: ``targets[i]`` is the region of
+///     the target image that tile ``i`` covers, at the tiles' size or another of
+///     the same aspect (``th * width == tw * height``).
 /// alpha : float
 ///     Strength, 0 (tiles unchanged) to 1 (the target's CIELAB mean and spread).
 /// threads : int, optional
@@ -595,16 +596,19 @@ fn blend_tiles<'py>(
     threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray4<u8>>> {
     let dims = rgb_shape::<3>(tiles.shape(), "tiles")?;
-    require(targets.shape() == tiles.shape(), || {
+    let target_dims = rgb_shape::<3>(targets.shape(), "targets")?;
+    require(target_dims[0] == dims[0], || {
         format!(
-            "tiles and targets must both have shape (n, height, width, 3), got {:?} and {:?}",
+            "tiles and targets must be (n, height, width, 3) stacks of the same n, got {:?} \
+             and {:?}",
             tiles.shape(),
             targets.shape()
         )
     })?;
     let (tile_pixels, target_pixels) = (slice(&tiles, "tiles")?, slice(&targets, "targets")?);
     let out = run_detached(py, threads, || {
-        blend::blend_tiles(tile_pixels, target_pixels, dims, alpha)
+        let size = [target_dims[1], target_dims[2]];
+        blend::blend_tiles_toward(tile_pixels, target_pixels, dims, size, alpha)
     })?;
     Ok(array4(py, out, [dims[0], dims[1], dims[2], 3])?)
 }
@@ -623,11 +627,12 @@ fn blend_tiles<'py>(
 /// flipped : numpy.ndarray, optional
 ///     ``(rows, cols)`` ``bool``: cells whose tile is mirrored left to right.
 /// under : numpy.ndarray, optional
-///     ``(rows*t, cols*t, 3)`` ``uint8`` target pixels under the band; needed when
-///     ``blend`` or ``overlay`` is above 0.
+///     ``(rows*s, cols*s, 3)`` ``uint8`` target pixels under the band, ``s`` per cell
+///     side (``s = t`` with ``overlay``); needed when ``blend`` or ``overlay`` is
+///     above 0.
 /// blend : float, default 0
-///     Move each cell's tile toward the Lab mean and spread of the target under it
-///     by this much (as ``blend_tiles``).
+///     Move each cell's tile toward the Lab mean and spread of the target's
+///     ``s x s`` pixels under it by this much (as ``blend_tiles``).
 /// overlay : float, default 0
 ///     Then lay the target over the cell at this opacity (``round_half_even`` of the
 ///     ``float32`` mix).
@@ -668,9 +673,16 @@ fn paint_band<'py>(
         flipped.as_ref().is_none_or(|f| f.shape() == index.shape()),
         || "flipped must have the shape of index".into(),
     )?;
+    let rows = index.shape()[0];
+    let side = match &under {
+        Some(u) if rows > 0 => u.shape()[0] / rows,
+        _ => t,
+    };
     require(
-        under.as_ref().is_none_or(|u| u.shape() == band_shape),
-        || format!("under must have the shape of out {band_shape:?}"),
+        under
+            .as_ref()
+            .is_none_or(|u| u.shape() == [rows * side, cols * side, 3]),
+        || format!("under must have shape (rows*s, cols*s, 3) for a {rows}x{cols} index"),
     )?;
     let band = render::Band {
         tiles: slice(&tiles, "tiles")?,
@@ -679,6 +691,7 @@ fn paint_band<'py>(
         flipped: optional_slice(&flipped, "flipped")?,
         cols,
         under: optional_slice(&under, "under")?,
+        under_side: side,
         blend,
         overlay,
     };

@@ -5,8 +5,9 @@
 //! A band is `rows x cols` cells of `tile x tile` pixels, written into a
 //! row-major `(rows * tile, cols * tile, 3)` buffer. Each cell copies its tile
 //! (mirrored left to right if flipped); with `blend > 0` the tile then moves
-//! toward the colour statistics of the target pixels under the cell, exactly as
-//! [`crate::blend::blend_tiles`] does for a stack of tiles (cells are then
+//! toward the colour statistics of the target pixels under the cell (given at
+//! `under_side` pixels per cell side: the blend needs only their statistics),
+//! exactly as [`crate::blend::blend_tiles_toward`] does for a stack of tiles (cells are then
 //! painted grouped by tile, so that each distinct tile is converted to CIELAB
 //! once per band, not once per cell); with `overlay > 0`
 //! every pixel finally becomes `round_half_even(m + overlay * (t - m))` in
@@ -34,9 +35,13 @@ pub struct Band<'a> {
     pub flipped: Option<&'a [bool]>,
     /// Cells across.
     pub cols: usize,
-    /// `(rows * tile, cols * tile, 3)` target pixels under the band; needed
-    /// when `blend` or `overlay` is above 0.
+    /// `(rows * s, cols * s, 3)` target pixels under the band, `s =
+    /// under_side` per cell side; needed when `blend` or `overlay` is above 0.
+    /// The blend takes each cell's target statistics from its `s x s` pixels;
+    /// the overlay needs the target at the output's size (`s == tile`).
     pub under: Option<&'a [u8]>,
+    /// Pixels of `under` per cell side.
+    pub under_side: usize,
     /// Strength of the colour blend toward the target, `0..=1`.
     pub blend: f32,
     /// Opacity of the target laid over the result, `0..=1`.
@@ -90,13 +95,23 @@ impl Band<'_> {
                 "flipped must have the index's shape".into(),
             ));
         }
+        if self.overlay > 0.0 && self.under_side != t {
+            return Err(CoreError::Argument(format!(
+                "the overlay needs the target at {t} px per cell, got {}",
+                self.under_side
+            )));
+        }
         if self.blend > 0.0 || self.overlay > 0.0 {
+            let s = self.under_side;
+            let under_len = rows * s * self.cols * s * 3;
             match self.under {
-                Some(under) if under.len() == out_len => {}
+                Some(under) if under.len() == under_len && s > 0 => {}
                 Some(under) => {
                     return Err(CoreError::Shape(format!(
-                        "the target band must have the output's shape ({out_len} bytes), got {} \
-                         bytes",
+                        "the target band must be ({}, {}, 3) ({under_len} bytes) with {s} px per \
+                         cell, got {} bytes",
+                        rows * s,
+                        self.cols * s,
                         under.len()
                     )))
                 }
@@ -150,12 +165,12 @@ fn overlay(mosaic: u8, target: u8, alpha: f32) -> u8 {
 }
 
 impl Band<'_> {
-    /// The target pixels under row `y` of `cell`.
+    /// Row `y` of the target pixels under `cell` (`under_side` of them).
     fn under_row(&self, cell: usize, y: usize) -> &[u8] {
-        let t3 = self.tile * 3;
+        let (s, s3) = (self.under_side, self.under_side * 3);
         let (row, col) = (cell / self.cols, cell % self.cols);
         let under = self.under.unwrap_or_default();
-        &under[(row * self.tile + y) * self.cols * t3 + col * t3..][..t3]
+        &under[(row * s + y) * self.cols * s3 + col * s3..][..s3]
     }
 
     fn flipped(&self, cell: usize) -> bool {
@@ -197,7 +212,7 @@ fn paint_tile(band: &Band<'_>, k: usize, cells: Vec<Cell<'_>>, s: &mut Scratch) 
         blend::blend_into(
             lab,
             tile_stats,
-            (0..band.tile).map(|y| band.under_row(cell, y)),
+            (0..band.under_side).map(|y| band.under_row(cell, y)),
             f64::from(band.blend),
             &mut s.lab.target_colours,
             &mut s.lab.target,
@@ -265,6 +280,7 @@ mod tests {
             flipped: None,
             cols,
             under: None,
+            under_side: tile,
             blend: 0.0,
             overlay: 0.0,
         }
@@ -309,29 +325,54 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_blend_matches_blend_tiles_on_the_cells() {
-        let (t, rows, cols) = (4, 2, 3);
+    /// Paints 2 x 3 cells of `t`-px tiles blended by `alpha` toward a target of
+    /// `s` px per cell, and checks them against `blend_tiles_toward` on the cells.
+    fn check_blend_against_blend_tiles(t: usize, s: usize, alpha: f32) {
+        let (rows, cols) = (2, 3);
         let tiles = noise(4 * t * t * 3, 2);
         let index = [3, 1, 2, 0, 3, 1];
-        let under = noise(rows * t * cols * t * 3, 3);
-        let mut plain = vec![0; under.len()];
+        let under = noise(rows * s * cols * s * 3, 3);
+        let mut plain = vec![0; rows * t * cols * t * 3];
         paint_band(&band(&tiles, &index, cols, t), &mut plain).unwrap();
-        let mut blended = vec![0; under.len()];
+        let mut blended = vec![0; plain.len()];
         let job = Band {
             under: Some(&under),
-            blend: 0.6,
+            under_side: s,
+            blend: alpha,
             ..band(&tiles, &index, cols, t)
         };
         paint_band(&job, &mut blended).unwrap();
-        let want = blend::blend_tiles(
+        let want = blend::blend_tiles_toward(
             &cells(&plain, rows, cols, t),
-            &cells(&under, rows, cols, t),
+            &cells(&under, rows, cols, s),
             [rows * cols, t, t],
-            0.6,
+            [s, s],
+            alpha,
         )
         .unwrap();
         assert_eq!(cells(&blended, rows, cols, t), want);
+    }
+
+    #[test]
+    fn the_blend_matches_blend_tiles_on_the_cells() {
+        check_blend_against_blend_tiles(4, 4, 0.6);
+    }
+
+    #[test]
+    fn the_blend_takes_the_statistics_of_a_smaller_target() {
+        check_blend_against_blend_tiles(6, 2, 0.7);
+        let tiles = noise(2 * 2 * 3, 4);
+        let under = noise(3, 5);
+        let job = Band {
+            under: Some(&under),
+            under_side: 1,
+            overlay: 0.5,
+            ..band(&tiles, &[0], 1, 2)
+        };
+        assert!(matches!(
+            paint_band(&job, &mut [0; 12]),
+            Err(CoreError::Argument(_))
+        ));
     }
 
     #[test]

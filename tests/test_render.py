@@ -7,7 +7,7 @@ from PIL import Image
 from mosaicfast import _core
 from mosaicfast._reference.compose import compose, overlay
 from mosaicfast.kernels.blend import blend_tiles
-from mosaicfast.render import Painter
+from mosaicfast.render import BLEND_SAMPLES, Painter
 
 from .conftest import PALETTE
 
@@ -66,13 +66,16 @@ def _python_path(
         px = pixels[tile][:, ::-1] if flipped[r, c] else pixels[tile]
         image[r * t : (r + 1) * t, c * t : (c + 1) * t] = px
     if blend > 0:
-        under = np.asarray(target.resize((cols * t, rows * t), LANCZOS))
+        # The blend's statistics come from the target at BLEND_SAMPLES px per cell side,
+        # or at the output size when the target is laid over too.
+        s = t if overlay_alpha > 0 else min(t, BLEND_SAMPLES)
+        under = np.asarray(target.resize((cols * s, rows * s), LANCZOS))
 
-        def cells(a: np.ndarray) -> np.ndarray:
-            stacked = a.reshape(rows, t, cols, t, 3).transpose(0, 2, 1, 3, 4)
-            return np.ascontiguousarray(stacked.reshape(rows * cols, t, t, 3))
+        def cells(a: np.ndarray, side: int = t) -> np.ndarray:
+            stacked = a.reshape(rows, side, cols, side, 3).transpose(0, 2, 1, 3, 4)
+            return np.ascontiguousarray(stacked.reshape(rows * cols, side, side, 3))
 
-        blended = blend_tiles(cells(image), cells(under), blend)
+        blended = blend_tiles(cells(image), cells(under, s), blend)
         image = blended.reshape(rows, cols, t, t, 3).transpose(0, 2, 1, 3, 4)
         image = np.ascontiguousarray(image.reshape(rows * t, cols * t, 3))
     result = Image.fromarray(image)

@@ -515,12 +515,13 @@ def _ssim_score(
 
 def _first_occurrences(tile: NDArray[np.int64]) -> NDArray[np.int64]:
     """``tile`` with every repeat of a tile in its row replaced by ``-1``."""
-    out = tile.copy()
-    for r, row in enumerate(tile):
-        _, first = np.unique(row, return_index=True)
-        repeat = np.ones(len(row), bool)
-        repeat[first] = False
-        out[r, repeat] = -1
+    # A stable sort puts each tile's first occurrence first among its equals.
+    order = np.argsort(tile, axis=1, kind="stable")
+    ranked = np.take_along_axis(tile, order, axis=1)
+    repeat = np.zeros(tile.shape, bool)
+    repeat[:, 1:] = ranked[:, 1:] == ranked[:, :-1]
+    out = np.empty_like(tile)
+    np.put_along_axis(out, order, np.where(repeat, -1, ranked), axis=1)
     return out
 
 

@@ -62,7 +62,7 @@ def test_tiff_from_bands_of_any_height_reads_back_exactly(
 @pytest.mark.parametrize("heights", [[600], [1] * 37 + [563], [255, 2, 300, 43]])
 def test_png_from_bands_reads_back_exactly(tmp_path: Path, heights: list[int]) -> None:
     pixels = _image(600, 700)
-    pixels[:300] //= 16  # flatter rows, where the Sub and Up filters win
+    pixels[:300] //= 16  # flatter rows, which filtering makes small
     path = write_png(tmp_path / "m.png", _cut(pixels, heights), (700, 600), dpi=150, workers=2)
     with Image.open(path) as image:
         image.verify()  # chunk CRCs

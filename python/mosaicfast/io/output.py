@@ -324,6 +324,7 @@ PNG_LEVEL = 1
 PNG_CHUNK_BYTES = 2 * 2**20
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_FILTER_UP = 2
 
 
 def write_png(
@@ -337,12 +338,14 @@ def write_png(
     """Write an RGB image given as horizontal bands to a PNG file, atomically.
 
     Pillow filters and compresses a PNG on one core; this writer cuts the rows into
-    chunks of :data:`PNG_CHUNK_BYTES`, and on ``workers`` threads filters each row
-    (None, Sub or Up, whichever has the least sum of absolute values: libpng's
-    heuristic on three of its five filters) and deflates each chunk on its own with
-    ISA-L at :data:`PNG_LEVEL`, ending all but the last with a sync flush, so the
-    pieces join into one valid zlib stream. About 3x faster than Pillow on two cores
-    with zlib's level 1, for files about 5% larger, and faster again with ISA-L.
+    chunks of :data:`PNG_CHUNK_BYTES`, and on ``workers`` threads filters each row with
+    the Up filter (the difference from the row above) and deflates each chunk on its
+    own with ISA-L at :data:`PNG_LEVEL`, ending all but the last with a sync flush, so
+    the pieces join into one valid zlib stream. About 3x faster than Pillow on two cores
+    with zlib's level 1, for files about 5% larger, and faster again with ISA-L. Up for
+    every row, rather than libpng's per-row choice among None, Sub and Up (least sum of
+    absolute values), made the first mosaic's file 1.4% larger and its filtering 18x
+    faster (0.025 s against 0.46 s on one core), a third of the write.
 
     Parameters
     ----------
@@ -417,19 +420,13 @@ def _png_jobs(bands: Iterable[NDArray[np.uint8]], width: int, height: int) -> It
 
 
 def _png_compress(job: _PngJob) -> tuple[bytes, bytes]:
-    """The filtered rows of a chunk and their deflate stream (raw, no zlib header)."""
+    """The rows of a chunk, each with the Up filter, and their deflate stream (raw, no
+    zlib header)."""
     rows, above, last = job
-    up = rows - np.concatenate([above[None], rows[:-1]])
-    sub = rows.copy()
-    sub[:, 3:] -= rows[:, :-3]
-    # Sum of the bytes as signed values' magnitudes: min(b, 256 - b).
-    costs = np.stack([np.minimum(f, -f).sum(axis=1, dtype=np.uint64) for f in (rows, sub, up)])
-    choice = costs.argmin(axis=0).astype(np.uint8)
     filtered = np.empty((len(rows), rows.shape[1] + 1), np.uint8)
-    filtered[:, 0] = choice
-    filtered[:, 1:] = np.where(
-        (choice == 1)[:, None], sub, np.where((choice == 2)[:, None], up, rows)
-    )
+    filtered[:, 0] = _PNG_FILTER_UP
+    np.subtract(rows[0], above, out=filtered[0, 1:])
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
     data = filtered.tobytes()
     compressor = isal_zlib.compressobj(PNG_LEVEL, isal_zlib.DEFLATED, -15, 9)
     end = isal_zlib.Z_FINISH if last else isal_zlib.Z_SYNC_FLUSH

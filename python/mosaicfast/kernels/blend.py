@@ -39,8 +39,9 @@ def blend_tiles(
         ``(n, height, width, 3)`` 8-bit sRGB tiles (any integer dtype with values in
         0..255; converted to ``uint8``).
     targets : array_like
-        Same shape: ``targets[i]`` is the region of the target image that tile ``i``
-        covers.
+        ``(n, th, tw, 3)``: ``targets[i]`` is the region of the target image that tile
+        ``i`` covers, at the tiles' size or any other of the same aspect
+        (``th * width == tw * height``): the statistics are those of these pixels.
     alpha : float
         Strength from 0 (tiles returned unchanged, bit for bit) to 1 (each tile takes
         its region's Lab mean and spread).
@@ -55,17 +56,24 @@ def blend_tiles(
     Raises
     ------
     ValueError
-        If the arrays do not have the same ``(n, height, width, 3)`` shape or hold
+        If the arrays are not ``(n, height, width, 3)`` stacks of the same ``n`` and
+        aspect or hold
         values that are not 8-bit pixels, ``alpha`` is not within 0 to 1, or
         ``threads`` is below 1.
     """
     tile_arr = pixel_stack(tiles, "tiles")
     target_arr = pixel_stack(targets, "targets")
-    if tile_arr.shape != target_arr.shape:
+    n, height, width = tile_arr.shape[:3]
+    count, target_height, target_width = target_arr.shape[:3]
+    if count != n or target_height * width != target_width * height:
         raise ValueError(
-            f"targets must have the tiles' shape {tile_arr.shape}, got {target_arr.shape}"
+            f"targets must be {n} regions of the tiles' aspect {height}x{width}, got shape "
+            f"{target_arr.shape}"
         )
-    if tile_arr.size == 0 and tile_arr.shape[0] > 0:
-        raise ValueError(f"tiles must have at least one pixel, got shape {tile_arr.shape}")
+    if n > 0 and 0 in (tile_arr.size, target_arr.size):
+        raise ValueError(
+            f"tiles and targets must have at least one pixel, got shapes {tile_arr.shape} "
+            f"and {target_arr.shape}"
+        )
     alpha = fraction(alpha, "alpha")
     return _core.blend_tiles(tile_arr, target_arr, alpha, threads=threads)

@@ -40,8 +40,10 @@ def paint_band(
     flipped : numpy.ndarray, optional
         ``(rows, cols)`` bool: cells whose tile is mirrored left to right.
     under : numpy.ndarray, optional
-        The target pixels under the band, ``out``'s shape; needed when ``blend`` or
-        ``overlay`` is above 0.
+        The target pixels under the band, ``(rows * s, cols * s, 3)`` ``uint8`` with ``s``
+        pixels per cell side (``s = t``, ``out``'s shape, for the overlay); needed when
+        ``blend`` or ``overlay`` is above 0. The blend moves each cell toward the CIELAB
+        mean and spread of its ``s x s`` pixels.
     blend, overlay : float, default 0
         Colour transfer toward ``under`` and its opacity laid over, 0 to 1.
     threads : int, optional
