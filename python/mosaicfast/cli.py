@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from tqdm import tqdm
 
 from . import kernels
 from ._util.lifetime import InterruptedAfterCommit, terminate_as_interrupt
 from ._util.parallel import MAX_THREADS
-from ._util.progress import Stages
+from ._util.progress import Stages, say
 from .api import build as build_mosaic
 from .errors import ImageReadError, MosaicfastError
 from .io.images import open_rgb
@@ -52,7 +51,7 @@ _HELP_WITHOUT_ARGUMENTS: type[click.UsageError] = getattr(
 
 def _line(message: str, *, err: bool = True) -> None:
     """Print one line, whatever characters ``message`` holds (see :func:`printable`)."""
-    tqdm.write(printable(message), file=sys.stderr if err else sys.stdout)
+    say(printable(message), file=sys.stderr if err else sys.stdout)
 
 
 class _Report:
