@@ -60,11 +60,19 @@ __all__ = [
 DEFAULT_NEAR_DISTANCE: int = IndexOptions.near_distance
 #: Tiles per committed batch.
 _BATCH = 256
-#: Photos per task: a few for threads (they share one process), more for processes.
-_THREAD_CHUNK = 8
+#: Photos per task. For threads, enough that the NumPy calls per task (pHash) cost little
+#: beside the photos (8 -> 32: 12% less CPU for 2,000 files); for processes, enough that
+#: pickling the results costs little.
+_THREAD_CHUNK = 32
 _PROCESS_CHUNK = 128
-#: Jobs with fewer photos than this use threads (processes take a moment to start).
-_PROCESS_MIN_FILES = 1500
+#: Jobs with fewer photos than this read them on threads in this process; larger ones on
+#: worker processes. Each worker imports the package first (about 0.5 s of CPU each),
+#: which pays only once there are enough files for the Python that holds the GIL on
+#: threads (Pillow's header parsing, our checks, the hashes) to cost more than that.
+#: Measured (benches/NOTES.md, "The first mosaic: index of a small folder"), 128-px
+#: JPEGs, 2 cores: threads faster at 500 and 2,000 files, even at 10,000 (same wall,
+#: 1.0 s less CPU).
+_PROCESS_MIN_FILES = 10_000
 #: Files up to this size are read whole, once, for both hashing and decoding.
 _READ_WHOLE_LIMIT = 64 << 20
 _READ_CHUNK = 1 << 20
@@ -452,7 +460,8 @@ def _read_photos(
 
     Decoding releases the GIL, but the Python around it does not; processes (spawned,
     see :func:`~mosaicfast._util.parallel.ordered_map`) also run that part in parallel,
-    which pays for their start-up only when there are many files.
+    which pays for their start-up only from :data:`_PROCESS_MIN_FILES` files on. Either
+    way the library comes out the same, byte for byte: chunks are committed in order.
     """
     workers = workers or os.cpu_count() or 1
     processes = workers > 1 and len(todo) >= _PROCESS_MIN_FILES
