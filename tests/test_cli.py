@@ -286,8 +286,15 @@ def test_a_mosaic_too_large_for_png_is_refused_before_matching(
 
 #: Modules a build from a folder has no use for at start-up (``benches/NOTES.md``, "The
 #: first mosaic"): progress bars (tqdm reads its version through importlib.metadata)
-#: when none is shown, TIFF output and worker processes.
-UNUSED_AT_START_UP = ("tqdm", "importlib.metadata", "tifffile", "multiprocessing")
+#: when none is shown, TIFF output, worker processes, quality figures and reports.
+UNUSED_AT_START_UP = (
+    "tqdm",
+    "importlib.metadata",
+    "tifffile",
+    "multiprocessing",
+    "mosaicfast.quality",
+    "mosaicfast.report",
+)
 
 
 def test_a_first_build_from_a_folder_imports_only_what_it_uses(
