@@ -1,13 +1,13 @@
 """The first mosaic a new user makes (issue 16, item 4): `mosaicfast build TARGET --tiles DIR
 -o out.png` on a folder of 2,000 photo crops (128-px JPEGs; `--files` for another count)
-not yet indexed ("cold": an empty library cache) and indexed ("warm"), the classic job
-(600 x 400 target, 96 x 64 cells of 50 px), each as the real CLI in a fresh process;
-prints the medians of the wall time, of the CPU time (the process and its workers) and of
-each stage the CLI reports, and beside them
-the classic tool on the same job in a fresh process (``benches/quality/classic.py``:
-codebox/mosaic's rule, which reads and prepares every tile file each time, with its
-exhaustive search vectorised, so a lower bound on the original's time; its mosaic saved
-as a JPEG, as the original does) and the ratio of its wall time to mosaicfast's.
+not yet indexed ("cold": an empty library cache) and indexed ("warm"), the classic job (600
+x 400 target, 96 x 64 cells of 50 px), each as the real CLI in a fresh process; prints the
+medians of the wall time, of the CPU time (the process and its workers) and of each stage
+the CLI reports, and beside them the classic tool on the same job in a fresh process
+(``benches/quality/classic.py``: codebox/mosaic's rule, which reads and prepares every tile
+file each time, with its exhaustive search vectorised, so a lower bound on the original's
+time; its mosaic saved as a JPEG, as the original does) and the ratio of its wall time to
+mosaicfast's.
 
     .venv/bin/python benches/first_mosaic.py [--runs 3] [--data .bench/first-mosaic]
     .venv/bin/python benches/first_mosaic.py --files 10000 --data .bench/first-mosaic-10k
