@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["MAX_THREADS", "ordered_map"]
+__all__ = ["AHEAD_PER_WORKER", "MAX_THREADS", "ordered_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -63,6 +63,9 @@ class SilentBar:
     def set_description(self, desc: str, refresh: bool = True) -> None:
         """Nothing to show."""
 
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        """Nothing to show."""
+
 
 def say(message: str, *, file: TextIO | None = None) -> None:
     """One line on ``file`` (default standard error), clear of any progress bar shown.

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from .._util.lifetime import INTERRUPT_SIGNALS, die_with_parent, pause_point
-from .._util.parallel import ordered_map
+from .._util.parallel import AHEAD_PER_WORKER, ordered_map
 from .._util.progress import progress_bar
 from ..errors import ImageReadError, MosaicfastError
 from ..io.images import IMAGE_SUFFIXES, Box, load_square
@@ -465,7 +465,8 @@ def _read_photos(
     """
     workers = workers or os.cpu_count() or 1
     processes = workers > 1 and len(todo) >= _PROCESS_MIN_FILES
-    size = _PROCESS_CHUNK if processes else _THREAD_CHUNK
+    # A small job still gives every thread a few tasks.
+    size = _PROCESS_CHUNK if processes else _thread_chunk(len(todo), workers)
     chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
     read = partial(_read_photo_chunk, thumb_size=lib.thumb_size, kinds=lib.descriptor_kinds)
     results = ordered_map(
@@ -482,6 +483,12 @@ def _read_photos(
             bar.update(len(chunk.entries))
             if stop.requested:
                 return
+
+
+def _thread_chunk(files: int, workers: int) -> int:
+    """Photos per task on threads: :data:`_THREAD_CHUNK`, or fewer so that each worker
+    gets at least :data:`~mosaicfast._util.parallel.AHEAD_PER_WORKER` tasks."""
+    return max(1, min(_THREAD_CHUNK, -(-files // (AHEAD_PER_WORKER * workers))))
 
 
 def _setup_worker_process(max_image_pixels: int | None, parent: int) -> None:
