@@ -69,9 +69,9 @@ _PROCESS_CHUNK = 128
 #: worker processes. Each worker imports the package first (about 0.5 s of CPU each),
 #: which pays only once there are enough files for the Python that holds the GIL on
 #: threads (Pillow's header parsing, our checks, the hashes) to cost more than that.
-#: Measured (benches/NOTES.md, "The first mosaic: index of a small folder"), 128-px
-#: JPEGs, 2 cores: threads faster at 500 and 2,000 files, even at 10,000 (same wall,
-#: 1.0 s less CPU).
+#: Measured (benches/NOTES.md, "Index of a small folder and start-up"), 128-px JPEGs,
+#: 2 cores, busy: threads faster at 500, 2,000 and 5,000 files, the same wall at 10,000
+#: with 1.0 s less CPU; on an idle machine processes gain more, so not set higher.
 _PROCESS_MIN_FILES = 10_000
 #: Files up to this size are read whole, once, for both hashing and decoding.
 _READ_WHOLE_LIMIT = 64 << 20
