@@ -1,15 +1,22 @@
 """The first mosaic a new user makes (issue 16, item 4): `mosaicfast build TARGET --tiles DIR
 -o out.png` on a folder of 2,000 photo crops (128-px JPEGs; `--files` for another count)
-not yet indexed ("cold": an empty library cache) and indexed ("warm"), the classic job
-(600 x 400 target, 96 x 64 cells of 50 px), each as the real CLI in a fresh process;
-prints the medians of the wall time and of each stage the CLI reports, and beside them
-the classic tool on the same job in a fresh process (``benches/quality/classic.py``:
-codebox/mosaic's rule, which reads and prepares every tile file each time, with its
-exhaustive search vectorised, so a lower bound on the original's time; its mosaic saved
-as a JPEG, as the original does) and the ratio of its wall time to mosaicfast's.
+not yet indexed ("cold": an empty library cache) and indexed ("warm"), the classic job (600
+x 400 target, 96 x 64 cells of 50 px), each as the real CLI in a fresh process; prints the
+medians of the wall time, of the CPU time (the process and its workers) and of each stage
+the CLI reports, and beside them the classic tool on the same job in a fresh process
+(``benches/quality/classic.py``: codebox/mosaic's rule, which reads and prepares every tile
+file each time, with its exhaustive search vectorised, so a lower bound on the original's
+time; its mosaic saved as a JPEG, as the original does) and the ratio of its wall time to
+mosaicfast's.
 
     .venv/bin/python benches/first_mosaic.py [--runs 3] [--data .bench/first-mosaic]
     .venv/bin/python benches/first_mosaic.py --files 10000 --data .bench/first-mosaic-10k
+    .venv/bin/python benches/first_mosaic.py --base /tmp/base/python   # old code beside
+
+``--base`` runs another source tree of the package beside this one, interleaved round by
+round (``base cold``, ``base warm``), to measure a change in the same run: e.g. ``git
+archive BASE python | tar -x -C /tmp/base`` plus the core built from that commit (or, if
+the Rust side did not change, this one) copied into ``/tmp/base/python/mosaicfast``.
 
 The crops are cut from scikit-image's sample photos (`mosaicfast.demo`'s tile sources);
 the target is Chelsea, which is not among them.
@@ -108,6 +115,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--files", type=int, default=FILES, help="tile files (default 2,000)")
     parser.add_argument("--data", type=Path, default=Path(".bench/first-mosaic"))
+    parser.add_argument("--base", type=Path, help="another package tree, run beside this one")
     parser.add_argument("--classic", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.classic:
@@ -115,18 +123,24 @@ def main() -> None:
         return
     target, tiles = make_data(args.data, args.files)
     cache, out = args.data / "cache", args.data / "out.png"
-    runs: dict[str, list[dict[str, float]]] = {"cold": [], "warm": [], "classic tool": []}
+    trees = {"": None} if args.base is None else {"base ": args.base, "": None}
+    runs: dict[str, list[dict[str, float]]] = {}
     for _ in range(args.runs):
-        shutil.rmtree(cache, ignore_errors=True)
-        runs["cold"].append(build(target, tiles, cache, out))
-        runs["warm"].append(build(target, tiles, cache, out))
-        runs["classic tool"].append(classic(target, tiles, args.data / "classic.jpg"))
+        for name, tree in trees.items():
+            shutil.rmtree(cache, ignore_errors=True)
+            for mode in ("cold", "warm"):
+                runs.setdefault(name + mode, []).append(
+                    build(target, tiles, cache, out, None if tree is None else str(tree))
+                )
+        tool = classic(target, tiles, args.data / "classic.jpg")
+        runs.setdefault("classic tool", []).append(tool)
     for mode, found in runs.items():
         names = list(found[0])
         parts = "  ".join(f"{name} {median(run[name] for run in found):.2f}s" for name in names)
         print(f"{mode} (median of {len(found)}): {parts}")
     walls = {mode: median(run["wall"] for run in found) for mode, found in runs.items()}
     print(f"classic tool / cold: {walls['classic tool'] / walls['cold']:.1f}x")
+    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

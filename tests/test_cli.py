@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -281,3 +282,36 @@ def test_a_mosaic_too_large_for_png_is_refused_before_matching(
     assert code == 1
     assert "too large to compose in memory for PNG" in output and ".tif" in output
     assert "match" not in output and not (tmp_path / "o.png").exists()
+
+
+#: Modules a build from a folder has no use for at start-up (``benches/NOTES.md``, "The
+#: first mosaic"): progress bars (tqdm reads its version through importlib.metadata)
+#: when none is shown, TIFF output, worker processes, quality figures and reports.
+UNUSED_AT_START_UP = (
+    "tqdm",
+    "importlib.metadata",
+    "tifffile",
+    "multiprocessing",
+    "mosaicfast.quality",
+    "mosaicfast.report",
+)
+
+
+def test_a_first_build_from_a_folder_imports_only_what_it_uses(
+    photo_target: Path, photo_tiles: Path, tmp_path: Path
+) -> None:
+    args = ["build", photo_target, "--tiles", photo_tiles, "-o", tmp_path / "m.png"]
+    script = (
+        "import sys\n"
+        "from mosaicfast.cli import main\n"
+        "try:\n"
+        f"    main({[str(a) for a in args]!r})\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        f"loaded = [m for m in {UNUSED_AT_START_UP!r} if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    env = {**os.environ, "MOSAICFAST_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "m.png").exists()

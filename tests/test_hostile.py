@@ -570,10 +570,17 @@ def test_worker_processes_exit_when_index_is_killed_during_their_start_up(
     folder = tmp_path / "many"
     folder.mkdir()
     rng = np.random.default_rng(0)
-    for i in range(1600):  # enough for worker processes
+    for i in range(1600):
         Image.fromarray(rng.integers(0, 256, (6, 8, 3), np.uint8)).save(folder / f"{i:04d}.png")
+    # Worker processes whatever the number of files (a big job's reading path).
+    script = (
+        "from mosaicfast.library import indexer\n"
+        "indexer._PROCESS_MIN_FILES = 1\n"
+        "from mosaicfast.cli import main\n"
+        "main()\n"
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "mosaicfast", "index", str(folder), "--library",
+        [sys.executable, "-c", script, "index", str(folder), "--library",
          str(tmp_path / "lib"), "-q", "--threads", "2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -16,15 +16,14 @@ import sys
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from tqdm import tqdm
 
 from . import kernels
 from ._util.lifetime import InterruptedAfterCommit, terminate_as_interrupt
 from ._util.parallel import MAX_THREADS
-from ._util.progress import Stages
+from ._util.progress import Stages, say
 from .api import build as build_mosaic
 from .errors import ImageReadError, MosaicfastError
 from .io.images import open_rgb
@@ -35,8 +34,11 @@ from .io.video import SpliceOptions, splice_to_folder
 from .library.indexer import IndexInterruptedError, index_library
 from .library.maintenance import library_info, verify_library
 from .options import BuildOptions, IndexOptions, Spec, specs
-from .quality import evaluate
-from .report import Report, check_report_folder, manifest_report, mosaic_report
+
+# Imported by the commands and options that use them: a build without --stats or
+# --report does not pay for their import at start-up.
+if TYPE_CHECKING:
+    from .report import Report
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
 
@@ -52,7 +54,7 @@ _HELP_WITHOUT_ARGUMENTS: type[click.UsageError] = getattr(
 
 def _line(message: str, *, err: bool = True) -> None:
     """Print one line, whatever characters ``message`` holds (see :func:`printable`)."""
-    tqdm.write(printable(message), file=sys.stderr if err else sys.stdout)
+    say(printable(message), file=sys.stderr if err else sys.stdout)
 
 
 class _Report:
@@ -295,6 +297,8 @@ def build(
     if bool(sources) == (library is not None):
         raise MosaicfastError("give either sources or library", parameters=("sources", "library"))
     if report_folder is not None:
+        from .report import check_report_folder
+
         check_report_folder(report_folder, force=force)
     options = BuildOptions.of(**chosen)
     if len(targets) > 1 or cluster is not None:
@@ -351,12 +355,16 @@ def build(
     if stats:
         # Measured on the target as matched (cropped for print) and, for mosaics too
         # large to hold in memory, on the mosaic painted again band by band.
+        from .quality import evaluate
+
         quality = evaluate(mosaic.target, mosaic.reduced(), mosaic.assignment)
         for line in quality.lines():
             _line(line, err=False)
         if mosaic.optimal is not None:
             _line(mosaic.optimal.line(), err=False)
     if report_folder is not None:
+        from .report import mosaic_report
+
         _said_report(report, mosaic_report(mosaic, report_folder, force=force, title=output.name))
 
 
@@ -600,6 +608,8 @@ def report_command(
     match score of each tile, the target over the mosaic, a reuse heat map and the
     fidelity and diversity figures. Tiles whose files have moved are marked.
     """
+    from .report import manifest_report
+
     result = manifest_report(
         manifest, output, mosaic=mosaic, target=target, force=force, workers=threads
     )
@@ -626,6 +636,8 @@ def evaluate_command(target: Path, mosaic: Path, manifest: Path) -> None:
     assignment = read_assignment(manifest)
     image = open_rgb(mosaic)
     check_grid_fits(manifest, assignment, image.size)
+    from .quality import evaluate
+
     quality = evaluate(open_rgb(target), image, assignment)
     for line in quality.lines():
         _line(line, err=False)

@@ -11,6 +11,7 @@ import sqlite3
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from PIL import Image
 import mosaicfast
 from mosaicfast import Library, LibraryError, LibraryLockedError, index_library
 from mosaicfast.cli import main
+from mosaicfast.library import indexer
 from mosaicfast.library.indexer import IndexInterruptedError, _BatchWriter
 from mosaicfast.library.maintenance import library_info, verify_library
 from mosaicfast.library.store import CATALOG, THUMBS
@@ -177,6 +179,37 @@ def test_results_do_not_depend_on_the_thread_count(photos: Path, tmp_path: Path)
     for paths, boxes, thumbs in snapshots[1:]:
         assert paths == snapshots[0][0] and boxes == snapshots[0][1]
         assert np.array_equal(thumbs, snapshots[0][2])
+
+
+def test_worker_processes_and_threads_make_the_same_library(
+    photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    textured(photos / "copy.png", seed=0)  # an exact duplicate of p00
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    pools: list[bool] = []
+
+    def ordered_map(*args: Any, processes: bool = False, **kwargs: Any) -> Any:
+        pools.append(processes)
+        return real_ordered_map(*args, processes=processes, **kwargs)
+
+    real_ordered_map = indexer.ordered_map
+    monkeypatch.setattr(indexer, "ordered_map", ordered_map)
+    for name, fewest_for_processes in (("threads", 10**9), ("processes", 1)):
+        monkeypatch.setattr(indexer, "_PROCESS_MIN_FILES", fewest_for_processes)
+        report = index_library(tmp_path / name, [photos], workers=2)
+        assert (report.added, report.failed, report.exact_duplicates) == (13, 1, 1)
+    assert pools == [False, True]
+    for array in ("thumbs.u8", "desc-g5.i16", "desc-ylab-g8.i16"):
+        assert (tmp_path / "threads" / array).read_bytes() == (
+            tmp_path / "processes" / array
+        ).read_bytes(), array
+    tables = []
+    for name in ("threads", "processes"):
+        with Library.open(tmp_path / name) as lib:
+            tables.append(
+                [query(lib, f"SELECT * FROM {t} ORDER BY 1") for t in ("sources", "tiles")]
+            )
+    assert tables[0] == tables[1]
 
 
 def test_indexing_leaves_the_warning_filters_alone(photos: Path, tmp_path: Path) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["MAX_THREADS", "ordered_map"]
+__all__ = ["AHEAD_PER_WORKER", "MAX_THREADS", "ordered_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -49,6 +48,11 @@ def ordered_map(
         raise ValueError(f"workers must be at least 1, got {workers}")
     pool: Executor
     if processes:
+        # Imported here: multiprocessing is not needed (nor worth its import at start-up)
+        # by the jobs that run on threads.
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),

@@ -1,4 +1,9 @@
-"""Progress bars and wall-clock timing of named stages."""
+"""Progress bars, status lines clear of them, and wall-clock timing of named stages.
+
+tqdm is imported only when a bar is shown: importing it costs start-up time (it reads
+its own version through ``importlib.metadata``), which a command run with its
+standard error in a log or a pipe, or with ``--quiet``, never needs.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +12,72 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
-__all__ = ["SolverBar", "Stages", "progress_bar"]
+__all__ = ["SilentBar", "SolverBar", "Stages", "progress_bar", "say"]
 
 
-def progress_bar(total: int, desc: str, unit: str, *, enabled: bool) -> tqdm:
+def progress_bar(total: int, desc: str, unit: str, *, enabled: bool) -> tqdm | SilentBar:
     """A progress bar on standard error.
 
     When ``enabled``, the bar is shown only if standard error is a terminal, so
-    logs and pipes stay clean; otherwise it is silent.
+    logs and pipes stay clean; otherwise it is a :class:`SilentBar` (and tqdm is not
+    imported).
     """
-    return tqdm(
-        total=total,
-        desc=desc,
-        unit=unit,
-        disable=None if enabled else True,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
+    stream = sys.stderr
+    if not (enabled and hasattr(stream, "isatty") and stream.isatty()):
+        return SilentBar(total)
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, file=stream, dynamic_ncols=True)
+
+
+class SilentBar:
+    """A progress bar that is not shown: it counts, as tqdm's bars do, and draws nothing."""
+
+    def __init__(self, total: int) -> None:
+        self.total: float | None = total
+        self.n: float = 0
+
+    def __enter__(self) -> SilentBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def update(self, n: float = 1) -> None:
+        self.n += n
+
+    def refresh(self) -> None:
+        """Nothing to draw."""
+
+    def close(self) -> None:
+        """Nothing to clear."""
+
+    def set_postfix(self, refresh: bool = True, **values: Any) -> None:
+        """Nothing to show."""
+
+    def set_description(self, desc: str, refresh: bool = True) -> None:
+        """Nothing to show."""
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        """Nothing to show."""
+
+
+def say(message: str, *, file: TextIO | None = None) -> None:
+    """One line on ``file`` (default standard error), clear of any progress bar shown.
+
+    Without a bar ever shown tqdm was not imported, and there is nothing to keep clear of.
+    """
+    stream = sys.stderr if file is None else file
+    loaded = sys.modules.get("tqdm")
+    if loaded is None:
+        print(message, file=stream)
+    else:
+        loaded.tqdm.write(message, file=stream)
 
 
 class SolverBar:

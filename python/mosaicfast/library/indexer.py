@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from .._util.lifetime import INTERRUPT_SIGNALS, die_with_parent, pause_point
-from .._util.parallel import ordered_map
+from .._util.parallel import AHEAD_PER_WORKER, ordered_map
 from .._util.progress import progress_bar
 from ..errors import ImageReadError, MosaicfastError
 from ..io.images import IMAGE_SUFFIXES, Box, load_square
@@ -60,11 +60,19 @@ __all__ = [
 DEFAULT_NEAR_DISTANCE: int = IndexOptions.near_distance
 #: Tiles per committed batch.
 _BATCH = 256
-#: Photos per task: a few for threads (they share one process), more for processes.
-_THREAD_CHUNK = 8
+#: Photos per task. For threads, enough that the NumPy calls per task (pHash) cost little
+#: beside the photos (8 -> 32: 12% less CPU for 2,000 files); for processes, enough that
+#: pickling the results costs little.
+_THREAD_CHUNK = 32
 _PROCESS_CHUNK = 128
-#: Jobs with fewer photos than this use threads (processes take a moment to start).
-_PROCESS_MIN_FILES = 1500
+#: Jobs with fewer photos than this read them on threads in this process; larger ones on
+#: worker processes. Each worker imports the package first (about 0.5 s of CPU each),
+#: which pays only once there are enough files for the Python that holds the GIL on
+#: threads (Pillow's header parsing, our checks, the hashes) to cost more than that.
+#: Measured (benches/NOTES.md, "Index of a small folder and start-up"), 128-px JPEGs,
+#: 2 cores, busy: threads faster at 500, 2,000 and 5,000 files, the same wall at 10,000
+#: with 1.0 s less CPU; on an idle machine processes gain more, so not set higher.
+_PROCESS_MIN_FILES = 10_000
 #: Files up to this size are read whole, once, for both hashing and decoding.
 _READ_WHOLE_LIMIT = 64 << 20
 _READ_CHUNK = 1 << 20
@@ -452,11 +460,13 @@ def _read_photos(
 
     Decoding releases the GIL, but the Python around it does not; processes (spawned,
     see :func:`~mosaicfast._util.parallel.ordered_map`) also run that part in parallel,
-    which pays for their start-up only when there are many files.
+    which pays for their start-up only from :data:`_PROCESS_MIN_FILES` files on. Either
+    way the library comes out the same, byte for byte: chunks are committed in order.
     """
     workers = workers or os.cpu_count() or 1
     processes = workers > 1 and len(todo) >= _PROCESS_MIN_FILES
-    size = _PROCESS_CHUNK if processes else _THREAD_CHUNK
+    # A small job still gives every thread a few tasks.
+    size = _PROCESS_CHUNK if processes else _thread_chunk(len(todo), workers)
     chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
     read = partial(_read_photo_chunk, thumb_size=lib.thumb_size, kinds=lib.descriptor_kinds)
     results = ordered_map(
@@ -473,6 +483,12 @@ def _read_photos(
             bar.update(len(chunk.entries))
             if stop.requested:
                 return
+
+
+def _thread_chunk(files: int, workers: int) -> int:
+    """Photos per task on threads: :data:`_THREAD_CHUNK`, or fewer so that each worker
+    gets at least :data:`~mosaicfast._util.parallel.AHEAD_PER_WORKER` tasks."""
+    return max(1, min(_THREAD_CHUNK, -(-files // (AHEAD_PER_WORKER * workers))))
 
 
 def _setup_worker_process(max_image_pixels: int | None, parent: int) -> None:

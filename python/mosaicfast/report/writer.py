@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import tifffile
 from numpy.typing import NDArray
 from PIL import Image
 
@@ -265,6 +264,8 @@ def image_bands(path: Path) -> tuple[tuple[int, int], Iterable[NDArray[np.uint8]
     """``(width, height)`` of the image file ``path`` and its pixels as bands: a tiled or
     stripped 8-bit RGB TIFF is read a row of tiles at a time, other images whole."""
     if is_tiff(path):
+        import tifffile  # only for TIFF mosaics: not imported at start-up
+
         try:
             with tifffile.TiffFile(path) as tif:
                 page = tif.pages[0]
@@ -280,6 +281,8 @@ def image_bands(path: Path) -> tuple[tuple[int, int], Iterable[NDArray[np.uint8]
 
 def _tiff_bands(path: Path) -> Iterator[NDArray[np.uint8]]:
     """The rows of an 8-bit RGB TIFF, one row of tiles (or one strip) at a time."""
+    import tifffile
+
     try:
         yield from _tiff_rows(path)
     except (OSError, ValueError, zlib.error, tifffile.TiffFileError) as err:
@@ -287,6 +290,8 @@ def _tiff_bands(path: Path) -> Iterator[NDArray[np.uint8]]:
 
 
 def _tiff_rows(path: Path) -> Iterator[NDArray[np.uint8]]:
+    import tifffile
+
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
         height, width = page.shape[:2]
