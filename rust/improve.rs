@@ -19,8 +19,10 @@
 //! A pass proposes, for every cell in parallel, its best step against the state
 //! at the start of the pass; the proposals are then applied one by one in a fixed
 //! order (largest gain first, ties to the lower cell), each checked again against
-//! the state as it is by then. The result therefore does not depend on the
-//! thread count. Passes stop when none applies a step, or after `max_passes`.
+//! the state as it is by then; one that an earlier step spoiled is replaced by
+//! its cell's best step searched again on that state (without this, conflicting
+//! proposals left most of a pass's gain for later passes). The result therefore
+//! does not depend on the thread count. Passes stop when none applies a step, or after `max_passes`.
 //! Cost per pass: `O(m * k * (h + r^2))` for `m` cells, `k` candidates, `h`
 //! holders of a candidate tile looked at (at most [`MAX_HOLDERS`]) and radius `r`.
 
