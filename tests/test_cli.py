@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -281,3 +282,20 @@ def test_a_mosaic_too_large_for_png_is_refused_before_matching(
     assert code == 1
     assert "too large to compose in memory for PNG" in output and ".tif" in output
     assert "match" not in output and not (tmp_path / "o.png").exists()
+
+
+def test_stats_say_what_the_local_improvement_did(
+    photo_target: Path, photo_tiles: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "m.png"
+    base = ("build", photo_target, "--tiles", photo_tiles, "-o", out, "--cols", 20,
+            "--tile-size", 8, "--max-uses", 3, "--stats")  # fmt: skip
+    code, output = run(*base)
+    assert code == 0, output
+    line = next(x for x in output.splitlines() if x.startswith("local improvement:"))
+    before, after = (
+        float(x.replace(",", "")) for x in re.findall(r"score ([\d.,]+) -> ([\d.,]+)", line)[0]
+    )
+    assert after < before and "in 2 passes" in line
+    code, output = run(*base, "--improve", 0)
+    assert code == 0 and "local improvement" not in output, output
