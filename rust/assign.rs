@@ -191,7 +191,11 @@ pub fn penalised_greedy(
     Ok(Greedy { assignment, uses })
 }
 
-fn check_greedy_options(options: &GreedyOptions<'_>, m: usize, n: usize) -> CoreResult<()> {
+pub(crate) fn check_greedy_options(
+    options: &GreedyOptions<'_>,
+    m: usize,
+    n: usize,
+) -> CoreResult<()> {
     if !options.weights.is_empty() && options.weights.len() != n {
         return Err(CoreError::Shape(format!(
             "weights must hold one value per tile ({n}), got {}",

@@ -13,8 +13,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use numpy::ndarray::{Array2, Array4, Dimension};
 use numpy::{
-    Element, IntoPyArray, PyArray2, PyArray4, PyReadonlyArray, PyReadonlyArray2, PyReadwriteArray,
-    PyUntypedArrayMethods,
+    Element, IntoPyArray, PyArray2, PyArray4, PyReadonlyArray, PyReadonlyArray1, PyReadonlyArray2,
+    PyReadwriteArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -250,5 +250,22 @@ pub fn candidate_lists<'a>(
         costs: slice(cost, "cost")?,
         k: cand.shape()[1],
         n_tiles,
+    })
+}
+
+/// The greedy's rules (which the local improvement keeps) from its arguments.
+pub fn greedy_options<'a>(
+    penalty: f64,
+    grid: (usize, usize),
+    max_uses: Option<usize>,
+    min_distance: usize,
+    weights: &'a Option<PyReadonlyArray1<'_, u32>>,
+) -> CoreResult<assign::GreedyOptions<'a>> {
+    Ok(assign::GreedyOptions {
+        penalty,
+        max_uses,
+        min_distance,
+        grid,
+        weights: optional_slice(weights, "weights")?.unwrap_or(&[]),
     })
 }

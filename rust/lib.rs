@@ -11,6 +11,7 @@ pub mod blend;
 pub mod descriptors;
 pub mod downsample;
 pub mod error;
+pub mod improve;
 pub mod kernels;
 pub mod optimal;
 pub mod pool;
@@ -30,8 +31,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::bind::{
-    array2, array4, candidate_lists, descriptor_width, optional_slice, progress_dict, require,
-    rgb_shape, run_detached, run_observed, slice, slice_mut, topk_arrays, TopKArrays,
+    array2, array4, candidate_lists, descriptor_width, greedy_options, optional_slice,
+    progress_dict, require, rgb_shape, run_detached, run_observed, slice, slice_mut, topk_arrays,
+    TopKArrays,
 };
 
 /// Descriptors of a stack of tiles.
@@ -436,18 +438,65 @@ fn penalised_greedy<'py>(
 ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>)> {
     let cand = candidate_lists(&cand, &cost, n_tiles)?;
     let (order, fixed) = (slice(&order, "order")?, slice(&fixed, "fixed")?);
-    let weights = optional_slice(&weights, "weights")?.unwrap_or(&[]);
-    let options = assign::GreedyOptions {
-        penalty,
-        max_uses,
-        min_distance,
-        grid: shape,
-        weights,
-    };
+    let options = greedy_options(penalty, shape, max_uses, min_distance, &weights)?;
     let out = run_detached(py, None, || {
         assign::penalised_greedy(cand, order, fixed, options)
     })?;
     Ok((out.assignment.into_pyarray(py), out.uses.into_pyarray(py)))
+}
+
+/// Local improvement of a greedy assignment: moves, swaps and chains that lower
+/// the greedy's objective and keep its rules (see ``rust/improve.rs``).
+///
+/// Parameters
+/// ----------
+/// cand, cost, n_tiles, penalty, shape, max_uses, min_distance, weights
+///     As for :func:`penalised_greedy`.
+/// assignment : numpy.ndarray
+///     ``(m,)`` ``int64`` tile of every cell, each among its candidates, within
+///     the rules (e.g. the greedy's result).
+/// max_passes : int
+///     Most passes (each proposes a step per cell, then applies them in order).
+/// threads : int, optional
+///     Worker threads (default: one per core); the result does not depend on it.
+///
+/// Returns
+/// -------
+/// tuple
+///     ``(assignment, stats)``: the ``(m,)`` ``int64`` improved tiles and a dict
+///     with ``total_before``, ``total_after`` (the objective), ``moves``,
+///     ``swaps``, ``chains`` (steps applied) and ``passes``.
+#[pyfunction]
+#[pyo3(signature = (cand, cost, assignment, n_tiles, *, penalty, shape, max_uses=None, min_distance=0, weights=None, max_passes, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn improve_assignment<'py>(
+    py: Python<'py>,
+    cand: PyReadonlyArray2<'py, i64>,
+    cost: PyReadonlyArray2<'py, f64>,
+    assignment: PyReadonlyArray1<'py, i64>,
+    n_tiles: usize,
+    penalty: f64,
+    shape: (usize, usize),
+    max_uses: Option<usize>,
+    min_distance: usize,
+    weights: Option<PyReadonlyArray1<'py, u32>>,
+    max_passes: usize,
+    threads: Option<i64>,
+) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyDict>)> {
+    let cand = candidate_lists(&cand, &cost, n_tiles)?;
+    let assignment = slice(&assignment, "assignment")?;
+    let options = greedy_options(penalty, shape, max_uses, min_distance, &weights)?;
+    let out = run_detached(py, threads, || {
+        improve::improve_assignment(cand, assignment, options, max_passes)
+    })?;
+    let stats = PyDict::new(py);
+    stats.set_item("total_before", out.total_before)?;
+    stats.set_item("total_after", out.total_after)?;
+    stats.set_item("moves", out.moves)?;
+    stats.set_item("swaps", out.swaps)?;
+    stats.set_item("chains", out.chains)?;
+    stats.set_item("passes", out.passes)?;
+    Ok((out.assignment.into_pyarray(py), stats))
 }
 
 /// Minimum total cost assignment on the sparse candidate graph, with duals.
@@ -813,9 +862,9 @@ mod _core {
     #[pymodule_export]
     use super::{
         blend_tiles, box_downsample, cell_descriptors, check_threads, default_threads,
-        optimal_assignment, optimal_certified, paint_band, penalised_greedy, probe_leaves, resize,
-        search_kernel, search_kernels, search_leaves, search_topk, ssim_candidates,
-        tile_descriptors,
+        improve_assignment, optimal_assignment, optimal_certified, paint_band, penalised_greedy,
+        probe_leaves, resize, search_kernel, search_kernels, search_leaves, search_topk,
+        ssim_candidates, tile_descriptors,
     };
     use pyo3::prelude::*;
 

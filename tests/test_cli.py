@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -315,3 +316,20 @@ def test_a_first_build_from_a_folder_imports_only_what_it_uses(
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "m.png").exists()
+
+
+def test_stats_say_what_the_local_improvement_did(
+    photo_target: Path, photo_tiles: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "m.png"
+    base = ("build", photo_target, "--tiles", photo_tiles, "-o", out, "--cols", 20,
+            "--tile-size", 8, "--max-uses", 3, "--stats")  # fmt: skip
+    code, output = run(*base)
+    assert code == 0, output
+    line = next(x for x in output.splitlines() if x.startswith("local improvement:"))
+    before, after = (
+        float(x.replace(",", "")) for x in re.findall(r"score ([\d.,]+) -> ([\d.,]+)", line)[0]
+    )
+    assert after < before and "in 2 passes" in line
+    code, output = run(*base, "--improve", 0)
+    assert code == 0 and "local improvement" not in output, output

@@ -29,10 +29,11 @@ def descriptors(count: int, seed: int, dim: int = 75) -> np.ndarray:
 
 #: The matching these tests were written for: the plain best match on a 5 x 5 CIELAB
 #: colour grid (75 values, as ``descriptors`` makes), no spacing of repeats, no mirror
-#: images, and the penalty and SSIM settings of before issue 14's defaults.
+#: images, the penalty and SSIM settings of before issue 14's defaults, and the greedy's
+#: assignment as it makes it (no local improvement after it).
 PLAIN = {
     "descriptor": "lab", "metric": "color", "assign": "best", "min_distance": 0,
-    "flips": False, "penalty": 0.05, "ssim_weight": 0.5, "match_size": 16,
+    "flips": False, "penalty": 0.05, "ssim_weight": 0.5, "match_size": 16, "improve": 0,
 }  # fmt: skip
 
 
@@ -56,16 +57,18 @@ def test_best_is_the_exhaustive_nearest() -> None:
     assert np.array_equal(chosen, dist.argmin(axis=1))
 
 
-def test_max_uses_is_respected_even_when_candidates_run_out() -> None:
-    chosen = match(max_uses=1, candidates=2)
+@pytest.mark.parametrize("improve", [0, 2])
+def test_max_uses_is_respected_even_when_candidates_run_out(improve: int) -> None:
+    chosen = match(max_uses=1, candidates=2, improve=improve)
     assert len(np.unique(chosen)) == len(chosen)
     assert (chosen >= 0).all()
-    assert np.bincount(match(max_uses=3), minlength=400).max() <= 3
+    assert np.bincount(match(max_uses=3, improve=improve), minlength=400).max() <= 3
 
 
+@pytest.mark.parametrize("improve", [0, 2])
 @pytest.mark.parametrize("r", [1, 2, 3])
-def test_min_distance_is_respected(r: int) -> None:
-    grid = match(min_distance=r, candidates=8).reshape(GRID)
+def test_min_distance_is_respected(r: int, improve: int) -> None:
+    grid = match(min_distance=r, candidates=8, improve=improve).reshape(GRID)
     rows, cols = GRID
     for y in range(rows):
         for x in range(cols):
@@ -149,9 +152,22 @@ def test_bad_options_are_refused(options: dict, words: str) -> None:
     assert raised.value.parameters == (words,)
 
 
+def test_the_local_improvement_lowers_the_greedys_total() -> None:
+    rules = {"assign": "penalty", "penalty": 0.0, "max_uses": 2, "min_distance": 1}
+    greedy = match_cells(CELLS, TILES, GRID, plain(**rules))  # type: ignore[arg-type]
+    better = match_cells(CELLS, TILES, GRID, plain(**rules, improve=2))  # type: ignore[arg-type]
+    report = better.improvement
+    assert greedy.improvement is None and report is not None
+    assert report.total_before == pytest.approx(greedy.score.sum())
+    assert report.total_after == pytest.approx(better.score.sum())
+    assert report.total_after < report.total_before
+    assert np.bincount(better.tile_indices).max() <= 2
+
+
 def test_threads_do_not_change_any_mode() -> None:
+    improved = {"min_distance": 1, "max_uses": 2, "improve": 2}
     for options in ({}, {"assign": "penalty"}, {"assign": "optimal", "max_uses": 2},
-                    {"min_distance": 2}):  # fmt: skip
+                    {"min_distance": 2}, improved):  # fmt: skip
         one = match_cells(CELLS, TILES, GRID, plain(**options), threads=1)  # type: ignore[arg-type]
         two = match_cells(CELLS, TILES, GRID, plain(**options), threads=2)  # type: ignore[arg-type]
         assert np.array_equal(one.tile_indices, two.tile_indices)

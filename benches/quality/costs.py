@@ -8,7 +8,8 @@ descriptor width and number of orientations (the cost grows with width x orienta
 tiles, so the 190,000-tile figure is this one times 19); SSIM re-ranking of the top 32 at
 8 and 16 px; the core's penalised greedy (with the flat tiles' copies, as the prototype
 does them); the core's certified optimum with a capacity of 1% of the cells on the 5x5
-CIELAB grid mosaicfast uses; the prototype's local moves and swaps (plain Python).
+CIELAB grid mosaicfast uses; the prototype's local moves and swaps (plain Python) and
+the core's local improvement (``--improve 2``) on the same greedy result.
 """
 
 from __future__ import annotations
@@ -94,6 +95,11 @@ def main() -> None:
     recipe = Recipe(descriptor=FINE_W, penalty=0.0, improve=3)
     row("local moves and swaps", "3 passes, Python", median_seconds(
         lambda: improve(found, found.columns(chosen), grid, recipe, cap), 1))  # fmt: skip
+    for threads in (1, 2):
+        row("local improvement", f"2 passes, the core, {threads} thread(s)", median_seconds(
+            lambda t=threads: assign.improve_assignment(
+                found.tiles, found.score, chosen, n, penalty=0.0, max_uses=cap, min_distance=1,
+                shape=grid, max_passes=2, threads=t), repeat))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -185,6 +185,10 @@ CONFIGS: dict[str, Builder] = {
     "mf-best": _api(assign="best", min_distance=0, blend=0.0),
     "mf-div": _api(max_uses="1%", blend=0.0),
     "mf-div-blend": _api(max_uses="1%", blend=0.5),
+    # the defaults without the local improvement after the greedy (before it was added)
+    "mf-div-greedy": _api(max_uses="1%", blend=0.0, improve=0),
+    "mf-div-greedy-blend": _api(max_uses="1%", blend=0.5, improve=0),
+    "mf-div-improve8": _api(max_uses="1%", blend=0.0, improve=8),
     "mf-combined": _api(max_uses="1%", blend=0.0, metric="combined"),
     "mf-opt": _api(assign="optimal", max_uses="1%", blend=0.0),  # ignores min distance
     # mosaicfast's product, one step of issue 14 at a time (STEPS), tiles untouched
@@ -293,7 +297,8 @@ CONFIGS: dict[str, Builder] = {
 #: The product's defaults (``mf-div``: max uses 1% as the default, tiles untouched;
 #: ``mf-div-blend``: the defaults as they are) beside the classic tool and the rule
 #: before issue 14.
-MAIN = ["classic", "mf-best", "mf-lab-div", "mf-div", "mf-div-blend", "mf-div-blend.75"]
+MAIN = ["classic", "mf-best", "mf-lab-div", "mf-div-greedy", "mf-div", "mf-div-greedy-blend",
+        "mf-div-blend", "mf-div-blend.75"]  # fmt: skip
 #: The research's main settings.
 RESEARCH = ["classic", "mf-best", "mf-div", "mf-div-blend", "R0", "L8ab4-W.5-p0",
             "L8ab4-W.5-rot8-p0+improve"]  # fmt: skip

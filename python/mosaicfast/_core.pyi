@@ -19,6 +19,7 @@ __all__ = [
     "cell_descriptors",
     "check_threads",
     "default_threads",
+    "improve_assignment",
     "optimal_assignment",
     "optimal_certified",
     "paint_band",
@@ -109,6 +110,20 @@ def penalised_greedy(
     min_distance: int = 0,
     weights: NDArray[np.uint32] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]: ...
+def improve_assignment(
+    cand: NDArray[np.int64],
+    cost: NDArray[np.float64],
+    assignment: NDArray[np.int64],
+    n_tiles: int,
+    *,
+    penalty: float,
+    shape: tuple[int, int],
+    max_uses: int | None = None,
+    min_distance: int = 0,
+    weights: NDArray[np.uint32] | None = None,
+    max_passes: int,
+    threads: int | None = None,
+) -> tuple[NDArray[np.int64], dict[str, Any]]: ...
 def optimal_assignment(
     cand: NDArray[np.int64], cost: NDArray[np.float64], n_tiles: int, capacity: int
 ) -> tuple[NDArray[np.int64], float, NDArray[np.float64], NDArray[np.float64], int]: ...

@@ -33,6 +33,7 @@ from .io.output import (
 )
 from .io.sources import SkipHandler, TileSource
 from .kernels import descriptors
+from .kernels.assign import Improvement
 from .kernels.resample import box_downsample, resize_image, resize_tiles
 from .kernels.ssim import luminance
 from .library.cache import folder_library
@@ -117,6 +118,9 @@ class Mosaic:
     optimal : OptimalReport, optional
         With ``assign="optimal"``: what the assignment is optimal for and its
         certificate (status, total cost, gap 0); also written to the manifest.
+    improvement : mosaicfast.kernels.assign.Improvement, optional
+        With the greedy and ``improve``: how much the local improvement lowered its
+        total score (``build --stats`` prints it).
     """
 
     assignment: NDArray[np.int64]
@@ -132,6 +136,7 @@ class Mosaic:
     dpi: float | None = None
     progress: bool = False
     optimal: OptimalReport | None = None
+    improvement: Improvement | None = None
     _pixels: NDArray[np.uint8] | None = field(default=None, init=False, repr=False)
     _image: Image.Image | None = field(default=None, init=False, repr=False)
 
@@ -495,6 +500,7 @@ def build(
         dpi=dpi,
         progress=progress,
         optimal=match.optimal,
+        improvement=match.improvement,
     )
     if output is not None:
         mosaic.save(output, manifest=manifest)

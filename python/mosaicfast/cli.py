@@ -362,6 +362,8 @@ def build(
             _line(line, err=False)
         if mosaic.optimal is not None:
             _line(mosaic.optimal.line(), err=False)
+        if mosaic.improvement is not None:
+            _line(mosaic.improvement.line(), err=False)
     if report_folder is not None:
         from .report import mosaic_report
 

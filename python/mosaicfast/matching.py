@@ -129,6 +129,8 @@ class Match:
         ``(m,)`` exact squared colour-grid distance of the chosen tile.
     optimal : OptimalReport, optional
         With ``assign="optimal"``: what the result is optimal for, and its proof.
+    improvement : mosaicfast.kernels.assign.Improvement, optional
+        With ``improve``: how much the local improvement lowered the greedy's total.
     """
 
     tile_indices: NDArray[np.int64]
@@ -136,6 +138,7 @@ class Match:
     score: NDArray[np.float64]
     distance: NDArray[np.int64]
     optimal: OptimalReport | None = None
+    improvement: assign.Improvement | None = None
 
 
 @dataclass(frozen=True)
@@ -239,8 +242,11 @@ def match_cells(
     if options.assign == "optimal":
         return matcher.optimal(k, progress)
     found = matcher.candidates(k)
+    improvement = None
     if options.assign == "penalty" or options.constrained:
         found, tiles_chosen = matcher.greedy(found, k, shape)
+        if options.improve:
+            tiles_chosen, improvement = matcher.improve(found, tiles_chosen, shape)
         chosen = _columns(found, tiles_chosen)
     else:
         chosen = _best(found, options)
@@ -250,6 +256,7 @@ def match_cells(
         flipped=found.flipped[rows, chosen],
         score=found.score[rows, chosen],
         distance=found.distance[rows, chosen],
+        improvement=improvement,
     )
 
 
@@ -372,21 +379,38 @@ class _Matcher:
             order = assign.hardest_first(np.where(found.tiles >= 0, found.score, -np.inf))
         else:
             order = np.random.default_rng(options.seed).permutation(m)
-        penalty = options.penalty if options.assign == "penalty" else 0.0
         chosen = np.full(m, -1, np.int64)
         visit = order
         while True:
             chosen, _ = assign.penalised_greedy(
-                found.tiles, found.score, visit, self.n, penalty=penalty,
-                max_uses=options.max_uses, min_distance=options.min_distance, shape=shape,
-                fixed=chosen, weights=self.weights,
-            )  # fmt: skip
+                found.tiles, found.score, visit, self.n, fixed=chosen, **self.rules(shape)
+            )
             free = np.flatnonzero(chosen < 0)
             if not free.size:
                 return found, chosen
             k = _wider(k, self.space.size, free.size, "max uses or min distance")
             found = _replace_rows(found, free, self.candidates(k, free))
             visit = order[np.isin(order, free)]
+
+    def rules(self, shape: tuple[int, int]) -> dict[str, Any]:
+        """The greedy's objective and rules, which the local improvement keeps."""
+        options = self.options
+        return {
+            "penalty": options.penalty if options.assign == "penalty" else 0.0,
+            "max_uses": options.max_uses,
+            "min_distance": options.min_distance,
+            "shape": shape,
+            "weights": self.weights,
+        }
+
+    def improve(
+        self, found: _Candidates, chosen: NDArray[np.int64], shape: tuple[int, int]
+    ) -> tuple[NDArray[np.int64], assign.Improvement]:
+        """The greedy's assignment improved by local steps that keep its rules."""
+        return assign.improve_assignment(
+            found.tiles, found.score, chosen, self.n, max_passes=self.options.improve,
+            threads=self.space.threads, **self.rules(shape),
+        )  # fmt: skip
 
     def optimal(self, k: int, progress: bool) -> Match:
         """The least total, each tile at most ``max_uses`` times: certified over every

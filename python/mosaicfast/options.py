@@ -197,6 +197,12 @@ class MatchOptions:
         "skies and walls need many, and a repeated flat tile shows no clump; 1 treats flat "
         "tiles like the others.", low=1, high=10_000, metavar="W",
     )  # fmt: skip
+    improve: int = integer(
+        2, "Passes of local improvement after the greedy ({assign} penalty, or best with "
+        "{max_uses} or {min_distance}): cells move to other candidates, swap tiles or pass "
+        "them on where that lowers the total score, keeping {max_uses}, {min_distance} and "
+        "{flat_weight}; 0 turns it off.", low=0, high=100, metavar="N",
+    )  # fmt: skip
     order: str = choice(
         "hardest", ORDERS,
         "Order in which the greedy fills cells: worst best score first, or random by {seed}.",

@@ -16,6 +16,7 @@ from mosaicfast.kernels.assign import (
     InfeasibleAssignmentError,
     certified_optimum,
     hardest_first,
+    improve_assignment,
     optimal_assignment,
     penalised_greedy,
 )
@@ -380,3 +381,94 @@ def test_results_do_not_depend_on_threads() -> None:
 def test_bad_arguments_are_value_errors(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def _objective(cand, cost, assignment, penalty, weights) -> float:
+    """The greedy's total: each cell's cost plus ``penalty / w * u (u - 1) / 2`` per tile."""
+    column = np.argmax(cand == assignment[:, None], axis=1)
+    uses = np.bincount(assignment, minlength=len(weights)).astype(np.float64)
+    chosen = np.take_along_axis(cost, column[:, None], axis=1)
+    return float(chosen.sum() + (penalty / weights * uses * (uses - 1) / 2).sum())
+
+
+def _near_copies(grid: np.ndarray, r: int) -> np.ndarray:
+    """Per cell, the other cells within Chebyshev distance ``r`` holding its tile."""
+    rows, cols = grid.shape
+    out = np.zeros(grid.shape, np.int64)
+    for y in range(rows):
+        for x in range(cols):
+            around = grid[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1]
+            out[y, x] = (around == grid[y, x]).sum() - 1
+    return out
+
+
+def _photo_greedy(across: int, tiles: int, seed: int, penalty: float, r: int, max_uses: int):
+    """A real-photo instance: candidates of a held-out photo's cells among crops of
+    others, every seventh tile weighted 3 (as flat tiles are), and the greedy's answer."""
+    cells, tile_desc = _photo_descriptors(across, tiles, seed)
+    cand, dist = search_topk(cells, tile_desc, 64)
+    cost = np.sqrt(dist / 25.0) / 100.0
+    rows = len(cells) // across
+    weights = np.where(np.arange(tiles) % 7 == 0, 3, 1).astype(np.uint32)
+    rules = {"penalty": penalty, "max_uses": max_uses, "min_distance": r,
+             "shape": (rows, across), "weights": weights}  # fmt: skip
+    chosen, _ = penalised_greedy(cand, cost, hardest_first(cost), tiles, **rules)
+    assert (chosen >= 0).all()
+    return cand, cost, chosen, rules
+
+
+@pytest.mark.parametrize(
+    ("across", "tiles", "penalty", "r", "max_uses"),
+    [(16, 200, 0.0, 1, 4), (20, 300, 0.0, 2, 6), (16, 120, 0.02, 1, 5), (24, 400, 0.0, 1, 3)],
+)
+def test_improvement_lowers_the_total_and_keeps_the_rules_on_real_photos(
+    across: int, tiles: int, penalty: float, r: int, max_uses: int
+) -> None:
+    cand, cost, chosen, rules = _photo_greedy(across, tiles, across + tiles, penalty, r, max_uses)
+    better, report = improve_assignment(cand, cost, chosen, tiles, max_passes=10, **rules)
+    weights = rules["weights"]
+    before = _objective(cand, cost, chosen, penalty, weights)
+    after = _objective(cand, cost, better, penalty, weights)
+    assert report.total_before == pytest.approx(before)
+    assert report.total_after == pytest.approx(after)
+    assert after < before and report.moves + report.swaps + report.chains > 0
+    # Every cell among its candidates, every tile within its use limit.
+    assert (cand == better[:, None]).any(axis=1).all()
+    assert (np.bincount(better, minlength=tiles) <= weights * max_uses).all()
+    # No textured tile within the min distance of itself; no weighted tile crowded more.
+    grid, near = better.reshape(rules["shape"]), _near_copies(better.reshape(rules["shape"]), r)
+    assert (near[weights[grid] == 1] == 0).all()
+    crowded_before = (
+        _near_copies(chosen.reshape(grid.shape), r) >= weights[chosen].reshape(grid.shape)
+    ).sum()
+    assert (near >= weights[grid]).sum() <= crowded_before
+
+
+def test_improvement_is_the_same_on_any_thread_count() -> None:
+    cand, cost, chosen, rules = _photo_greedy(24, 400, 5, 0.0, 1, 3)
+    results = [
+        improve_assignment(cand, cost, chosen, 400, max_passes=4, threads=t, **rules)
+        for t in (1, 2, 4)
+    ]
+    for better, report in results[1:]:
+        np.testing.assert_array_equal(better, results[0][0])
+        assert report == results[0][1]
+
+
+def test_improvement_swaps_and_passes_tiles_on() -> None:
+    # Cell 0 took tile 0 first; exchanging tiles 0 and 1 costs 0.3 instead of 1.0.
+    cand = np.array([[0, 1], [0, 1]])
+    better, report = improve_assignment(
+        cand, [[0.1, 0.2], [0.1, 0.9]], [0, 1], 2, penalty=0.0, max_uses=1
+    )
+    assert better.tolist() == [1, 0] and report.swaps == 1
+    assert report.total_after == pytest.approx(0.3)
+    assert "1.00 -> 0.30 (70.0% lower; 0 moves, 1 swaps, 0 chains in 2 passes)" in report.line()
+    # Cell 1 wants tile 0; cell 0 gives it up for the unused tile 1.
+    better, report = improve_assignment(
+        [[0, 1], [0, 2]], [[0.1, 0.12], [0.1, 0.5]], [0, 2], 3, penalty=0.0, max_uses=1
+    )
+    assert better.tolist() == [1, 0] and report.chains == 1
+    # Off the candidates: refused.
+    with pytest.raises(ValueError, match="not among its candidates"):
+        improve_assignment(cand, [[0.1, 0.2], [0.1, 0.9]], [0, 2], 3, penalty=0.0)

@@ -9,8 +9,9 @@ results never depend on the thread count. Nothing here reads or writes files.
 - :mod:`~mosaicfast.kernels.candidates`: the pruned search over a KD-tree of the
   descriptors (``docs/pruning.md``).
 - :mod:`~mosaicfast.kernels.ssim`: windowed SSIM of cells against candidate tiles.
-- :mod:`~mosaicfast.kernels.assign`: the penalised greedy, the optimal assignment over
-  candidate lists and the certified optimum over every cell and tile.
+- :mod:`~mosaicfast.kernels.assign`: the penalised greedy and its local improvement, the
+  optimal assignment over candidate lists and the certified optimum over every cell and
+  tile.
 - :mod:`~mosaicfast.kernels.blend`, :mod:`~mosaicfast.kernels.paint`: colour transfer
   and painting a band of cells.
 - :mod:`~mosaicfast.kernels.resample`: Pillow's Lanczos and box filters, bit for bit.
@@ -18,7 +19,13 @@ results never depend on the thread count. Nothing here reads or writes files.
 
 from .._core import BUILD_PROFILE, KERNEL_VAR, VERSION, search_kernel, search_kernels
 from ._checks import MAX_THREADS, check_threads
-from .assign import certified_optimum, hardest_first, optimal_assignment, penalised_greedy
+from .assign import (
+    certified_optimum,
+    hardest_first,
+    improve_assignment,
+    optimal_assignment,
+    penalised_greedy,
+)
 from .blend import blend_tiles
 from .candidates import CandidateIndex
 from .descriptors import cell_descriptors, search_topk, tile_descriptors
@@ -39,6 +46,7 @@ __all__ = [
     "certified_optimum",
     "check_threads",
     "hardest_first",
+    "improve_assignment",
     "luminance",
     "optimal_assignment",
     "paint_band",

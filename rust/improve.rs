@@ -1,0 +1,700 @@
+//! Local improvement of an assignment made by [`crate::assign::penalised_greedy`]:
+//! steps that lower the greedy's objective while keeping its rules.
+//!
+//! The objective is the one the greedy ranks by, summed: every cell's candidate
+//! cost plus, per tile used `u` times, `penalty / w * u (u - 1) / 2` (the k-th use
+//! of a tile of weight `w` costs `penalty * (k - 1) / w`). A step is
+//!
+//! - a **move**: a cell takes another of its candidates;
+//! - a **swap**: two cells exchange their tiles, each a candidate of the other;
+//! - a **chain**: a cell takes the tile of a second cell, which takes another of
+//!   its candidates (its best allowed one at the start of the pass).
+//!
+//! A step is taken only if it lowers the total and keeps every rule of the greedy
+//! ([`GreedyOptions`]): no tile of weight `w` over `w * max_uses` uses, none placed
+//! where `w` copies already are within `min_distance` (Chebyshev) and none making
+//! a neighbouring copy's own count reach `w`. The rules are checked in one place,
+//! [`State::delta`], for the search and again when a step is applied.
+//!
+//! A pass proposes, for every cell in parallel, its best step against the state
+//! at the start of the pass; the proposals are then applied one by one in a fixed
+//! order (largest gain first, ties to the lower cell), each checked again against
+//! the state as it is by then; one that an earlier step spoiled is replaced by
+//! its cell's best step searched again on that state (without this, conflicting
+//! proposals left most of a pass's gain for later passes). The result therefore
+//! does not depend on the thread count. Passes stop when none applies a step, or after `max_passes`.
+//! Cost per pass: `O(m * k * (h + r^2))` for `m` cells, `k` candidates, `h`
+//! holders of a candidate tile looked at (at most [`MAX_HOLDERS`]) and radius `r`.
+
+use rayon::prelude::*;
+
+use crate::assign::{check_greedy_options, Candidates, GreedyOptions, NONE};
+use crate::error::{CoreError, CoreResult};
+
+/// Smallest decrease of the total a step must bring: float noise never cycles.
+const MIN_GAIN: f64 = 1e-12;
+
+/// Holders of a tile a cell looks at for a swap: all of a textured tile's at the
+/// default limits (1% of the cells, 61 at 6,144 cells), the first of a flat tile's
+/// (which can hold 20 times more); this bounds the cost of a pass.
+const MAX_HOLDERS: usize = 64;
+
+/// An improved assignment and what the improvement did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Improved {
+    /// Tile of every cell.
+    pub assignment: Vec<i64>,
+    /// The objective before and after.
+    pub total_before: f64,
+    pub total_after: f64,
+    /// Steps applied, by kind.
+    pub moves: usize,
+    pub swaps: usize,
+    pub chains: usize,
+    /// Passes run (the last one applied no step unless `max_passes` stopped it).
+    pub passes: usize,
+}
+
+/// A cell and the candidate column it takes.
+type Change = (usize, usize);
+
+/// Two `(cost increase, cell)` holders of a tile that can give it up.
+type Releases = [(f64, usize); 2];
+
+/// One step: one change (a move) or two (a swap or a chain), and its gain.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    delta: f64,
+    first: Change,
+    second: Option<Change>,
+}
+
+impl Step {
+    fn changes(&self) -> ([Change; 2], usize) {
+        match self.second {
+            Some(second) => ([self.first, second], 2),
+            None => ([self.first, self.first], 1),
+        }
+    }
+}
+
+/// Improves `assignment` (a tile for every cell, each among its candidates) by
+/// moves, swaps and chains that lower the objective under the rules of
+/// `options`, for at most `max_passes` passes.
+pub fn improve_assignment(
+    cand: Candidates<'_>,
+    assignment: &[i64],
+    options: GreedyOptions<'_>,
+    max_passes: usize,
+) -> CoreResult<Improved> {
+    let m = cand.check()?;
+    check_greedy_options(&options, m, cand.n_tiles)?;
+    let mut state = State::new(cand, options, assignment)?;
+    let total_before = state.total();
+    let (mut moves, mut swaps, mut chains, mut passes) = (0, 0, 0, 0);
+    while passes < max_passes {
+        passes += 1;
+        let alternatives: Vec<Option<usize>> = (0..m)
+            .into_par_iter()
+            .map(|c| state.alternative(c))
+            .collect();
+        let releases = state.releases(&alternatives);
+        let mut steps: Vec<Step> = (0..m)
+            .into_par_iter()
+            .filter_map(|c| state.best_step(c, &alternatives, &releases))
+            .collect();
+        steps.sort_by(|a, b| a.delta.total_cmp(&b.delta).then(a.first.0.cmp(&b.first.0)));
+        let mut applied = 0;
+        for proposed in steps {
+            // A step an earlier one spoiled is searched again on the state as it is.
+            let still = |step: &Step| state.delta(&step.changes().0[..step.changes().1], -MIN_GAIN);
+            let step = match still(&proposed) {
+                Some(_) => proposed,
+                None => match state.best_step(proposed.first.0, &alternatives, &releases) {
+                    Some(step) => step,
+                    None => continue,
+                },
+            };
+            let (changes, len) = step.changes();
+            let changes = &changes[..len];
+            match step.second {
+                None => moves += 1,
+                Some((c2, j2)) if state.tile_at(c2, j2) == state.tile[step.first.0] => swaps += 1,
+                Some(_) => chains += 1,
+            }
+            state.apply(changes);
+            applied += 1;
+        }
+        if applied == 0 {
+            break;
+        }
+    }
+    Ok(Improved {
+        total_after: state.total(),
+        assignment: state.tile.iter().map(|&t| t as i64).collect(),
+        total_before,
+        moves,
+        swaps,
+        chains,
+        passes,
+    })
+}
+
+/// The assignment being improved and what the steps need to look up.
+struct State<'a> {
+    cand: Candidates<'a>,
+    options: GreedyOptions<'a>,
+    /// Candidate column and tile of every cell.
+    col: Vec<usize>,
+    tile: Vec<usize>,
+    uses: Vec<u64>,
+    /// The cells holding each tile.
+    holders: Vec<Vec<usize>>,
+    /// Every row's `(tile, column)` pairs sorted by tile, padding first.
+    by_tile: Vec<(i64, usize)>,
+    /// Every cell's own cost, and a 256-bit filter of the tiles its row lists
+    /// (bit `hash(tile)`): both small enough to stay in cache while the swaps
+    /// look at cells all over the grid.
+    own: Vec<f64>,
+    listed: Vec<[u64; 4]>,
+}
+
+impl<'a> State<'a> {
+    fn new(
+        cand: Candidates<'a>,
+        options: GreedyOptions<'a>,
+        assignment: &[i64],
+    ) -> CoreResult<Self> {
+        let (k, n) = (cand.k, cand.n_tiles);
+        let m = cand.tiles.len() / k;
+        if assignment.len() != m {
+            return Err(CoreError::Shape(format!(
+                "the assignment must have one tile per cell ({m}), got {}",
+                assignment.len()
+            )));
+        }
+        let mut by_tile: Vec<(i64, usize)> = cand
+            .tiles
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| (t, i % k))
+            .collect();
+        by_tile
+            .par_chunks_mut(k)
+            .for_each(|row| row.sort_unstable());
+        let listed = cand
+            .tiles
+            .chunks_exact(k)
+            .map(|row| {
+                let mut bits = [0u64; 4];
+                for &t in row.iter().filter(|&&t| t != NONE) {
+                    let h = tile_hash(t as usize);
+                    bits[h / 64] |= 1 << (h % 64);
+                }
+                bits
+            })
+            .collect();
+        let mut state = State {
+            cand,
+            options,
+            own: vec![0.0; m],
+            listed,
+            col: vec![0; m],
+            tile: vec![0; m],
+            uses: vec![0; n],
+            holders: vec![Vec::new(); n],
+            by_tile,
+        };
+        for (cell, &t) in assignment.iter().enumerate() {
+            let Some(j) = (t != NONE)
+                .then(|| state.column(cell, t as usize))
+                .flatten()
+            else {
+                return Err(CoreError::Argument(format!(
+                    "cell {cell} holds tile {t}, which is not among its candidates"
+                )));
+            };
+            state.col[cell] = j;
+            state.own[cell] = state.cost(cell, j);
+            state.tile[cell] = t as usize;
+            state.uses[t as usize] += 1;
+            state.holders[t as usize].push(cell);
+        }
+        Ok(state)
+    }
+
+    fn cost(&self, cell: usize, j: usize) -> f64 {
+        self.cand.costs[cell * self.cand.k + j]
+    }
+
+    fn tile_at(&self, cell: usize, j: usize) -> usize {
+        self.cand.tiles[cell * self.cand.k + j] as usize
+    }
+
+    /// The column of `tile` in the candidate row of `cell`, if listed.
+    fn column(&self, cell: usize, tile: usize) -> Option<usize> {
+        let k = self.cand.k;
+        let row = &self.by_tile[cell * k..(cell + 1) * k];
+        row.binary_search_by_key(&(tile as i64), |&(t, _)| t)
+            .ok()
+            .map(|i| row[i].1)
+    }
+
+    /// [`Self::column`], answered first by the filter (no for most tiles).
+    fn lists(&self, cell: usize, tile: usize) -> Option<usize> {
+        let h = tile_hash(tile);
+        if self.listed[cell][h / 64] & (1 << (h % 64)) == 0 {
+            return None;
+        }
+        self.column(cell, tile)
+    }
+
+    fn weight(&self, tile: usize) -> u64 {
+        u64::from(self.options.weights.get(tile).copied().unwrap_or(1))
+    }
+
+    fn limit(&self, tile: usize) -> u64 {
+        self.options
+            .max_uses
+            .map_or(u64::MAX, |u| (u as u64).saturating_mul(self.weight(tile)))
+    }
+
+    /// The penalty a tile's uses cost in total: `penalty / w * u (u - 1) / 2`.
+    fn use_cost(&self, tile: usize, uses: u64) -> f64 {
+        if self.options.penalty == 0.0 || uses < 2 {
+            return 0.0;
+        }
+        let pairs = (uses * (uses - 1) / 2) as f64;
+        self.options.penalty * pairs / self.weight(tile) as f64
+    }
+
+    /// The objective: every cell's cost plus every tile's use cost.
+    fn total(&self) -> f64 {
+        let costs: f64 = self.own.iter().sum();
+        let uses: f64 = (0..self.uses.len())
+            .map(|t| self.use_cost(t, self.uses[t]))
+            .sum();
+        costs + uses
+    }
+
+    /// The tile of `cell` once `changes` are made.
+    fn tile_after(&self, cell: usize, changes: &[Change]) -> usize {
+        changes
+            .iter()
+            .find(|&&(c, _)| c == cell)
+            .map_or(self.tile[cell], |&(c, j)| self.tile_at(c, j))
+    }
+
+    /// The change of the objective if `changes` are made (distinct cells, each
+    /// taking a tile other than its own), or `None` if a rule forbids them or the
+    /// change is not below `bound`. Every rule is checked here.
+    fn delta(&self, changes: &[Change], bound: f64) -> Option<f64> {
+        if changes
+            .iter()
+            .any(|&(c, j)| self.tile_at(c, j) == self.tile[c])
+            || (changes.len() == 2 && changes[0].0 == changes[1].0)
+        {
+            return None;
+        }
+        let mut delta: f64 = changes
+            .iter()
+            .map(|&(c, j)| self.cost(c, j) - self.own[c])
+            .sum();
+        // Net uses per tile: at most four tiles change.
+        let mut net: [(usize, i64); 4] = [(usize::MAX, 0); 4];
+        let mut count = |tile: usize, by: i64| {
+            let slot = net
+                .iter()
+                .position(|&(t, _)| t == tile || t == usize::MAX)
+                .unwrap_or(0);
+            net[slot] = (tile, net[slot].1 + by);
+        };
+        for &(c, j) in changes {
+            count(self.tile[c], -1);
+            count(self.tile_at(c, j), 1);
+        }
+        for &(tile, by) in net.iter().filter(|&&(t, by)| t != usize::MAX && by != 0) {
+            let before = self.uses[tile];
+            let after = before.checked_add_signed(by)?;
+            if by > 0 && after > self.limit(tile) {
+                return None;
+            }
+            delta += self.use_cost(tile, after) - self.use_cost(tile, before);
+        }
+        if delta >= bound {
+            return None;
+        }
+        let spaced = changes
+            .iter()
+            .all(|&(c, j)| self.spaced(c, self.tile_at(c, j), changes));
+        spaced.then_some(delta)
+    }
+
+    /// Whether `tile` may sit at `cell` once `changes` are made: fewer than its
+    /// weight `w` copies within the min distance, and no neighbouring copy with
+    /// `w` copies of its own around it then.
+    fn spaced(&self, cell: usize, tile: usize, changes: &[Change]) -> bool {
+        let w = self.weight(tile);
+        let mut near = 0;
+        let mut ok = true;
+        self.around(cell, |other| {
+            if ok && self.tile_after(other, changes) == tile {
+                near += 1;
+                ok = near < w && (w == 1 || self.copies_around(other, tile, changes) < w);
+            }
+        });
+        ok
+    }
+
+    /// Copies of `tile` within the min distance of `cell` (itself excluded) once
+    /// `changes` are made.
+    fn copies_around(&self, cell: usize, tile: usize, changes: &[Change]) -> u64 {
+        let mut near = 0;
+        self.around(cell, |other| {
+            if self.tile_after(other, changes) == tile {
+                near += 1;
+            }
+        });
+        near
+    }
+
+    /// Calls `visit` with every cell within the min distance of `cell`, itself excluded.
+    fn around(&self, cell: usize, mut visit: impl FnMut(usize)) {
+        let r = self.options.min_distance;
+        if r == 0 {
+            return;
+        }
+        let (rows, cols) = self.options.grid;
+        let (row, col) = (cell / cols, cell % cols);
+        for y in row.saturating_sub(r)..(row + r + 1).min(rows) {
+            for x in col.saturating_sub(r)..(col + r + 1).min(cols) {
+                let other = y * cols + x;
+                if other != cell {
+                    visit(other);
+                }
+            }
+        }
+    }
+
+    /// The column of the best move of `cell` on its own, gain or not: what it can
+    /// take when a chain gives its tile to another cell.
+    fn alternative(&self, cell: usize) -> Option<usize> {
+        let mut best: Option<(f64, usize)> = None;
+        for j in self.columns(cell) {
+            let tile = self.tile_at(cell, j);
+            if tile == self.tile[cell] || self.uses[tile] >= self.limit(tile) {
+                continue;
+            }
+            let score = self.cost(cell, j) + self.penalty_per_use(tile);
+            if best.is_none_or(|(s, _)| score < s) && self.spaced(cell, tile, &[(cell, j)]) {
+                best = Some((score, j));
+            }
+        }
+        best.map(|(_, j)| j)
+    }
+
+    /// What one more use of `tile` adds to the objective.
+    fn penalty_per_use(&self, tile: usize) -> f64 {
+        self.use_cost(tile, self.uses[tile] + 1) - self.use_cost(tile, self.uses[tile])
+    }
+
+    /// The non-padding columns of `cell`, in order.
+    fn columns(&self, cell: usize) -> impl Iterator<Item = usize> + '_ {
+        let k = self.cand.k;
+        (0..k).filter(move |&j| self.cand.tiles[cell * k + j] != NONE)
+    }
+
+    /// The best step starting at `cell`: a move; for every candidate better than
+    /// its own, a swap with a cell holding that candidate and listing its tile,
+    /// or a chain through one of the two holders that give it up most cheaply
+    /// (`releases`).
+    fn best_step(
+        &self,
+        cell: usize,
+        alternatives: &[Option<usize>],
+        releases: &[Releases],
+    ) -> Option<Step> {
+        let mut best: Option<Step> = None;
+        let consider = |first: Change, second: Option<Change>, best: &mut Option<Step>| {
+            let bound = best.map_or(-MIN_GAIN, |s| s.delta);
+            let (changes, len) = Step {
+                delta: 0.0,
+                first,
+                second,
+            }
+            .changes();
+            if let Some(delta) = self.delta(&changes[..len], bound) {
+                *best = Some(Step {
+                    delta,
+                    first,
+                    second,
+                });
+            }
+        };
+        let bound = |best: &Option<Step>| best.map_or(-MIN_GAIN, |s| s.delta);
+        let (mine, own) = (self.tile[cell], self.own[cell]);
+        for j in self.columns(cell) {
+            consider((cell, j), None, &mut best);
+        }
+        for j in self.columns(cell) {
+            let (tile, gain) = (self.tile_at(cell, j), own - self.cost(cell, j));
+            if gain <= 0.0 || tile == mine {
+                continue;
+            }
+            for &other in self.holders[tile].iter().take(MAX_HOLDERS) {
+                let Some(back) = self.lists(other, mine) else {
+                    continue;
+                };
+                let swap = self.cost(other, back) - self.own[other] - gain;
+                if swap < bound(&best) {
+                    consider((cell, j), Some((other, back)), &mut best);
+                }
+            }
+            for &(release, other) in &releases[tile] {
+                let Some(alt) = alternatives.get(other).copied().flatten() else {
+                    continue;
+                };
+                if other != cell
+                    && self.tile_at(other, alt) != mine
+                    && release - gain < bound(&best)
+                {
+                    consider((cell, j), Some((other, alt)), &mut best);
+                }
+            }
+        }
+        best
+    }
+
+    /// Per tile, the two holders whose move to their alternative costs least
+    /// (`(cost increase, cell)`, ties to the lower cell; `usize::MAX` for none).
+    fn releases(&self, alternatives: &[Option<usize>]) -> Vec<Releases> {
+        let mut out = vec![[(f64::INFINITY, usize::MAX); 2]; self.uses.len()];
+        for (cell, alt) in alternatives.iter().enumerate() {
+            let Some(j) = *alt else { continue };
+            let entry = (self.cost(cell, j) - self.own[cell], cell);
+            let slots = &mut out[self.tile[cell]];
+            let before =
+                |a: (f64, usize), b: (f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).is_lt();
+            if before(entry, slots[0]) {
+                slots[1] = slots[0];
+                slots[0] = entry;
+            } else if before(entry, slots[1]) {
+                slots[1] = entry;
+            }
+        }
+        out
+    }
+
+    fn apply(&mut self, changes: &[Change]) {
+        for &(cell, j) in changes {
+            let (old, new) = (self.tile[cell], self.tile_at(cell, j));
+            self.uses[old] -= 1;
+            self.uses[new] += 1;
+            let list = &mut self.holders[old];
+            if let Some(i) = list.iter().position(|&c| c == cell) {
+                list.swap_remove(i);
+            }
+            self.holders[new].push(cell);
+            self.col[cell] = j;
+            self.own[cell] = self.cost(cell, j);
+            self.tile[cell] = new;
+        }
+    }
+}
+
+/// A tile's bit in a row's filter (Fibonacci hashing to 0..256).
+fn tile_hash(tile: usize) -> usize {
+    ((tile as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assign::penalised_greedy;
+
+    fn options(max_uses: Option<usize>, r: usize, grid: (usize, usize)) -> GreedyOptions<'static> {
+        GreedyOptions {
+            penalty: 0.0,
+            max_uses,
+            min_distance: r,
+            grid,
+            weights: &[],
+        }
+    }
+
+    fn run(
+        tiles: &[i64],
+        costs: &[f64],
+        k: usize,
+        n: usize,
+        start: &[i64],
+        o: GreedyOptions<'_>,
+    ) -> Improved {
+        let cand = Candidates {
+            tiles,
+            costs,
+            k,
+            n_tiles: n,
+        };
+        improve_assignment(cand, start, o, 10).unwrap()
+    }
+
+    #[test]
+    fn two_cells_swap_their_tiles() {
+        // Cell 0 took tile 0 first; both are better off exchanging.
+        let got = run(
+            &[0, 1, 0, 1],
+            &[0.1, 0.2, 0.1, 0.9],
+            2,
+            2,
+            &[0, 1],
+            options(Some(1), 0, (1, 2)),
+        );
+        assert_eq!(got.assignment, vec![1, 0]);
+        assert_eq!((got.moves, got.swaps, got.chains), (0, 1, 0));
+        assert!((got.total_before - 1.0).abs() < 1e-12 && (got.total_after - 0.3).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_cell_passes_its_tile_on_and_takes_a_free_one() {
+        // Cell 1 wants tile 0 of cell 0, which can take the unused tile 1.
+        let got = run(
+            &[0, 1, 0, 2],
+            &[0.1, 0.12, 0.1, 0.5],
+            2,
+            3,
+            &[0, 2],
+            options(Some(1), 0, (1, 2)),
+        );
+        assert_eq!(got.assignment, vec![1, 0]);
+        assert_eq!((got.moves, got.swaps, got.chains), (0, 0, 1));
+    }
+
+    #[test]
+    fn steps_keep_the_distance_and_the_use_limit() {
+        // Both cells prefer tile 0, side by side at radius 1: only one may hold it,
+        // the one that gains most (cell 1: 0.6).
+        let (tiles, costs) = ([0, 1, 0, 2], [0.0, 0.5, 0.0, 0.6]);
+        let got = run(&tiles, &costs, 2, 3, &[1, 2], options(None, 1, (1, 2)));
+        assert_eq!((got.assignment, got.moves), (vec![1, 0], 1));
+        let got = run(&tiles, &costs, 2, 3, &[1, 2], options(Some(1), 0, (1, 2)));
+        assert_eq!(got.assignment, vec![1, 0]);
+        // Neither rule: both take it.
+        let got = run(&tiles, &costs, 2, 3, &[1, 2], options(None, 0, (1, 2)));
+        assert_eq!((got.assignment, got.moves), (vec![0, 0], 2));
+    }
+
+    #[test]
+    fn a_penalty_spreads_uses() {
+        // Four cells on tile 0; each further use costs 0.3, a move to its own tile 0.2.
+        let tiles: Vec<i64> = (0..4).flat_map(|c| [0, c + 1]).collect();
+        let costs: Vec<f64> = (0..4).flat_map(|_| [0.0, 0.2]).collect();
+        let o = GreedyOptions {
+            penalty: 0.3,
+            ..options(None, 0, (1, 4))
+        };
+        let got = run(&tiles, &costs, 2, 5, &[0; 4], o);
+        assert_eq!(got.assignment.iter().filter(|&&t| t == 0).count(), 1);
+        assert!((got.total_before - 6.0 * 0.3).abs() < 1e-12);
+        assert!((got.total_after - 3.0 * 0.2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_cell_off_its_candidates_is_an_error() {
+        let cand = Candidates {
+            tiles: &[0, 1],
+            costs: &[0.0, 0.0],
+            k: 1,
+            n_tiles: 2,
+        };
+        let bad = improve_assignment(cand, &[1, 1], options(None, 0, (1, 2)), 1);
+        assert!(matches!(bad, Err(CoreError::Argument(_))));
+        let short = improve_assignment(cand, &[0], options(None, 0, (1, 2)), 1);
+        assert!(matches!(short, Err(CoreError::Shape(_))));
+    }
+
+    /// Other copies of the tile of `cell` within the min distance.
+    fn near_copies(assignment: &[i64], cell: usize, o: &GreedyOptions<'_>) -> usize {
+        let (rows, cols) = o.grid;
+        let r = o.min_distance;
+        let (y, x) = (cell / cols, cell % cols);
+        let mut near = 0;
+        for yy in y.saturating_sub(r)..(y + r + 1).min(rows) {
+            for xx in x.saturating_sub(r)..(x + r + 1).min(cols) {
+                let other = yy * cols + xx;
+                near += usize::from(other != cell && assignment[other] == assignment[cell]);
+            }
+        }
+        near
+    }
+
+    /// Cells with as many copies of their tile nearby as its weight, or more.
+    fn crowded(assignment: &[i64], o: &GreedyOptions<'_>) -> usize {
+        (0..assignment.len())
+            .filter(|&cell| {
+                let weight = o.weights[assignment[cell] as usize] as usize;
+                near_copies(assignment, cell, o) >= weight
+            })
+            .count()
+    }
+
+    #[test]
+    fn random_greedy_results_only_get_better_within_the_rules() {
+        let (rows, cols, n, k) = (12, 14, 60, 8);
+        let m = rows * cols;
+        let mut tested = 0;
+        for seed in 0..12u64 {
+            let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut next = || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            let mut tiles = Vec::with_capacity(m * k);
+            let mut costs = Vec::with_capacity(m * k);
+            for _ in 0..m {
+                let first = next() as usize % n;
+                for j in 0..k {
+                    tiles.push(((first + j * 7) % n) as i64);
+                    costs.push((next() % 1000) as f64 / 1000.0);
+                }
+            }
+            let weights: Vec<u32> = (0..n).map(|t| if t % 9 == 0 { 3 } else { 1 }).collect();
+            let o = GreedyOptions {
+                penalty: [0.0, 0.01][seed as usize % 2],
+                max_uses: Some(6),
+                min_distance: 1 + seed as usize % 2,
+                grid: (rows, cols),
+                weights: &weights,
+            };
+            let cand = Candidates {
+                tiles: &tiles,
+                costs: &costs,
+                k,
+                n_tiles: n,
+            };
+            let order: Vec<i64> = (0..m as i64).collect();
+            let greedy = penalised_greedy(cand, &order, &vec![NONE; m], o).unwrap();
+            if greedy.assignment.contains(&NONE) {
+                continue;
+            }
+            let got = improve_assignment(cand, &greedy.assignment, o, 20).unwrap();
+            assert!(got.total_after < got.total_before, "seed {seed}");
+            tested += 1;
+            let mut uses = vec![0usize; n];
+            for &t in &got.assignment {
+                uses[t as usize] += 1;
+            }
+            assert!((0..n).all(|t| uses[t] <= 6 * weights[t] as usize));
+            assert!(crowded(&got.assignment, &o) <= crowded(&greedy.assignment, &o));
+            for (cell, &t) in got.assignment.iter().enumerate() {
+                assert!(tiles[cell * k..(cell + 1) * k].contains(&t));
+                if weights[t as usize] == 1 {
+                    assert_eq!(near_copies(&got.assignment, cell, &o), 0, "seed {seed}");
+                }
+            }
+        }
+        assert!(tested >= 8, "only {tested} greedy results were complete");
+    }
+}
