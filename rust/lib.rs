@@ -412,6 +412,10 @@ fn ssim_candidates<'py>(
 /// weights : numpy.ndarray, optional
 ///     ``(n_tiles,)`` ``uint32`` >= 1: how many tiles each counts as (``w`` times
 ///     the max uses, ``penalty / w`` per use, up to ``w - 1`` repeats nearby).
+/// neighbours : tuple of numpy.ndarray, optional
+///     ``(offsets, cells)`` ``int64``: the cells near cell ``i`` are
+///     ``cells[offsets[i]:offsets[i + 1]]``, instead of the grid's window
+///     (``min_distance`` must then be 0).
 ///
 /// Returns
 /// -------
@@ -419,7 +423,7 @@ fn ssim_candidates<'py>(
 ///     ``(assignment, uses)``: ``(m,)`` tiles (``-1`` where no candidate was
 ///     allowed or the cell was not visited) and ``(n_tiles,)`` uses per tile.
 #[pyfunction]
-#[pyo3(signature = (cand, cost, order, fixed, n_tiles, *, penalty, shape, max_uses=None, min_distance=0, weights=None))]
+#[pyo3(signature = (cand, cost, order, fixed, n_tiles, *, penalty, shape, max_uses=None, min_distance=0, weights=None, neighbours=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn penalised_greedy<'py>(
     py: Python<'py>,
@@ -433,16 +437,25 @@ fn penalised_greedy<'py>(
     max_uses: Option<usize>,
     min_distance: usize,
     weights: Option<PyReadonlyArray1<'py, u32>>,
+    neighbours: Option<(PyReadonlyArray1<'py, i64>, PyReadonlyArray1<'py, i64>)>,
 ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>)> {
     let cand = candidate_lists(&cand, &cost, n_tiles)?;
     let (order, fixed) = (slice(&order, "order")?, slice(&fixed, "fixed")?);
     let weights = optional_slice(&weights, "weights")?.unwrap_or(&[]);
+    let neighbours = match &neighbours {
+        Some((offsets, cells)) => Some(assign::Neighbours {
+            offsets: slice(offsets, "neighbour offsets")?,
+            cells: slice(cells, "neighbours")?,
+        }),
+        None => None,
+    };
     let options = assign::GreedyOptions {
         penalty,
         max_uses,
         min_distance,
         grid: shape,
         weights,
+        neighbours,
     };
     let out = run_detached(py, None, || {
         assign::penalised_greedy(cand, order, fixed, options)

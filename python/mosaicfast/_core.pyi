@@ -108,6 +108,7 @@ def penalised_greedy(
     max_uses: int | None = None,
     min_distance: int = 0,
     weights: NDArray[np.uint32] | None = None,
+    neighbours: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]: ...
 def optimal_assignment(
     cand: NDArray[np.int64], cost: NDArray[np.float64], n_tiles: int, capacity: int
