@@ -269,3 +269,31 @@ def test_bad_adaptive_options_are_one_line_errors(
     assert output.strip().count("\n") == 0, output
     with pytest.raises(MosaicfastError):
         mosaicfast.build(detailed_target, photo_tiles, adaptive=True, tile_size=18, split_levels=2)
+
+
+@pytest.mark.parametrize("match_size", [8, 9])
+def test_each_cell_is_described_from_the_part_of_the_target_it_covers(match_size: int) -> None:
+    from mosaicfast.api import _adaptive_cell_arrays
+    from mosaicfast.kernels.ssim import luminance
+    from mosaicfast.options import MatchOptions
+
+    # 12 x 8 cells of 10 target pixels, in blocks of 5 (half a cell) of random colours.
+    rng = np.random.default_rng(1)
+    blocks = rng.integers(0, 256, (16, 24, 3)).astype(np.uint8)
+    target = Image.fromarray(np.repeat(np.repeat(blocks, 5, axis=0), 5, axis=1))
+    plan = GridPlan(rows=8, cols=12, tile_size=16)
+    # One merged cell (top left), one split cell beside it, the rest at the plan's size.
+    squares = [(0, 0, 32)] + [(32 + dx, dy, 8) for dy in (0, 8) for dx in (0, 8)]
+    squares += [(c * 16, r * 16, 16) for r in range(8) for c in range(12)
+                if not (r < 2 and c < 2) and (r, c) != (0, 2)]  # fmt: skip
+    cells = Cells.of(*zip(*squares, strict=True))
+    assert covers_once(cells, plan.output_size)
+    options = MatchOptions(metric="combined", match_size=match_size)
+    _, luma = _adaptive_cell_arrays(target, plan, cells, options, threads=1)
+    assert luma is not None
+    pixels = luminance(np.asarray(target))
+    scale = 10 / 16  # target pixels per output pixel
+    for i, (x, y, s) in enumerate(zip(cells.x, cells.y, cells.size, strict=True)):
+        left, top, side = (round(v * scale) for v in (x, y, s))
+        region = pixels[top : top + side, left : left + side]
+        assert abs(luma[i].mean() - region.mean()) < 1.5, (x, y, s)

@@ -66,6 +66,8 @@ class Built:
     match_s: float
     render_s: float
     stages: dict[str, float] = field(default_factory=dict)
+    #: Adaptive cells: ``evaluate``'s ``cell_map`` and ``shape`` (assignment per cell).
+    cells: dict[str, object] | None = None
 
 
 class Bench:
@@ -99,7 +101,12 @@ class Bench:
                                   enlargement=ENLARGEMENT, **options)  # fmt: skip
         image = mosaic.image
         match = sum(v for k, v in mosaic.timings.items() if k != "render")
-        return Built(mosaic.assignment, image, match, mosaic.timings["render"], mosaic.timings)
+        cells = None
+        if mosaic.cells is not None:
+            plain = (mosaic.plan.rows, mosaic.plan.cols)
+            cells = {"cell_map": mosaic.cells.cell_map(mosaic.plan.output_size), "shape": plain}
+        return Built(mosaic.assignment, image, match, mosaic.timings["render"], mosaic.timings,
+                     cells)  # fmt: skip
 
     def recipe(self, target: Image.Image, recipe: Recipe, blend: float) -> Built:
         plan = plan_grid(target.size, tile_size=TILE_SIZE, enlargement=ENLARGEMENT)
@@ -284,6 +291,9 @@ CONFIGS: dict[str, Builder] = {
     "Y-ssim.5-8": _recipe(descriptor=YL, penalty=0.0, ssim_weight=0.5, match_size=8),
     # blended (issue 14 item 2)
     "mf-div-blend.75": _api(max_uses="1%", blend=0.75),
+    # adaptive cells (issue 14 item 3): the same tile count as the plain grid
+    "mf-adaptive": _api(max_uses="1%", blend=0.0, adaptive=True),
+    "mf-adaptive-blend": _api(max_uses="1%", blend=0.5, adaptive=True),
     "YL8ab4-W.5-p0-blend.75": _recipe(blend=0.75, descriptor=YL, penalty=0.0),
     "L8ab4-W.5-p0-blend.5": _recipe(blend=0.5, descriptor=FINE_W, penalty=0.0),
     "L8ab4-W.5-rot8-p0+improve-blend.5": _recipe(
@@ -294,6 +304,8 @@ CONFIGS: dict[str, Builder] = {
 #: ``mf-div-blend``: the defaults as they are) beside the classic tool and the rule
 #: before issue 14.
 MAIN = ["classic", "mf-best", "mf-lab-div", "mf-div", "mf-div-blend", "mf-div-blend.75"]
+#: Adaptive cells against the plain grid, tiles untouched and blended (the defaults).
+ADAPTIVE = ["mf-div", "mf-adaptive", "mf-div-blend", "mf-adaptive-blend"]
 #: The research's main settings.
 RESEARCH = ["classic", "mf-best", "mf-div", "mf-div-blend", "R0", "L8ab4-W.5-p0",
             "L8ab4-W.5-rot8-p0+improve"]  # fmt: skip
@@ -330,13 +342,15 @@ def run(
         target = Image.open(bench.data.target(name)).convert("RGB")
         for config in configs:
             built = CONFIGS[config](bench, name)
-            quality = evaluate(target, built.image, built.assignment)
+            quality = evaluate(target, built.image, built.assignment, **(built.cells or {}))
             row = Row(name, config, quality.ssim, quality.delta_e, quality.distinct,
                       quality.max_uses, quality.adjacent_duplicates, built.match_s,
                       built.render_s)  # fmt: skip
             # ids are the library's tile order, for the API as for the prototypes
-            uses, adjacent = textured_diversity(built.assignment, bench.flat)
-            textured = {"textured_max_uses": uses, "textured_adjacent": adjacent}
+            textured = {}
+            if built.cells is None:  # a grid's figure
+                uses, adjacent = textured_diversity(built.assignment, bench.flat)
+                textured = {"textured_max_uses": uses, "textured_adjacent": adjacent}
             rows.append(row)
             print(_line(row), flush=True)
             with open(results, "a") as log:
@@ -375,7 +389,7 @@ def main() -> None:
     parser.add_argument(
         "--configs",
         default="main",
-        help="comma-separated names, main, research, product, key, sweep or all",
+        help="comma-separated names, main, research, product, key, sweep, adaptive or all",
     )
     parser.add_argument("--tiles", type=int, default=10_000)
     parser.add_argument("--save", action="store_true", help="keep the mosaics as JPEGs")
@@ -384,7 +398,7 @@ def main() -> None:
     args = parser.parse_args()
     targets = [t.name for t in TARGETS] if args.targets == "all" else args.targets.split(",")
     groups = {"main": MAIN, "research": RESEARCH, "product": PRODUCT, "key": KEY,
-              "sweep": SWEEP, "all": list(CONFIGS)}  # fmt: skip
+              "sweep": SWEEP, "adaptive": ADAPTIVE, "all": list(CONFIGS)}  # fmt: skip
     configs = groups.get(args.configs) or args.configs.split(",")
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:

@@ -738,25 +738,39 @@ def _per_cell_size(
     threads: int | None,
 ) -> NDArray[Any]:
     """``compute(samples, rows, cols)`` of every cell size's grid, the target resized
-    to ``side`` samples per cell of that size (area averaging; cells larger than the
-    plan's from the plan's cells' samples, averaged), taken at ``cells``."""
+    to ``side`` samples per cell of that size (area averaging, ``BOX``; for cells larger
+    than the plan's and an odd ``side``, the means of the plan's cells' samples), taken
+    at ``cells``. Only the rows of cells of that size are resized."""
     t = plan.tile_size
     out: NDArray[Any] | None = None
     for size in cells.sizes():
-        per_cell = side * t // size if size <= t else side
-        samples = resize_image(
-            np.asarray(target), (plan.cols * per_cell, plan.rows * per_cell), filter="box",
-            threads=threads,
-        )  # fmt: skip
+        f = size // t if size > t and side % (size // t) else 1  # samples averaged f x f
+        per_plan_cell = side * f * t // size
+        width, height = plan.cols * per_plan_cell, plan.rows * per_plan_cell
         rows, cols = plan.rows * t // size, plan.cols * t // size
-        if size > t:
-            f = size // t
-            cut = samples[: rows * f * side, : cols * f * side].reshape(rows * side, f, -1, f, 3)
+        at = cells.size == size
+        level_rows = np.unique(cells.y[at] // size)
+        samples = np.zeros((rows * side * f, width, 3), np.uint8)
+        for first, last in _runs(level_rows):
+            band = (first * side * f, (last + 1) * side * f)
+            samples[band[0] : band[1]] = resize_image(
+                np.asarray(target), (width, height), filter="box", rows=band, threads=threads
+            )
+        samples = samples[:, : cols * side * f]
+        if f > 1:
+            cut = samples.reshape(rows * side, f, cols * side, f, 3)
             samples = np.rint(cut.mean(axis=(1, 3))).astype(np.uint8)
         values = compute(samples, rows, cols)
-        at = cells.size == size
         if out is None:
             out = np.empty((len(cells), *values.shape[1:]), values.dtype)
         out[at] = values[(cells.y[at] // size) * cols + cells.x[at] // size]
     assert out is not None
     return out
+
+
+def _runs(values: NDArray[np.int64]) -> Iterator[tuple[int, int]]:
+    """``(first, last)`` of each run of consecutive numbers in sorted ``values``."""
+    breaks = np.flatnonzero(np.diff(values) != 1)
+    starts = np.concatenate([[0], breaks + 1])
+    stops = np.concatenate([breaks, [len(values) - 1]])
+    yield from zip(values[starts].tolist(), values[stops].tolist(), strict=True)
