@@ -224,7 +224,7 @@ def test_the_manifest_records_each_cell_and_reads_back(
     ids = [mosaic.sources[t].tile_id for t in mosaic.assignment]
     assert list(tiles) == ids
     assert plain == ((mosaic.plan.rows, mosaic.plan.cols) if suffix == ".json" else None)
-    with pytest.raises(MosaicfastError, match="adaptive mosaic"):
+    with pytest.raises(MosaicfastError, match="adaptive mosaic.*no grid"):
         read_assignment(manifest)
     if suffix == ".json":
         records = json.loads(manifest.read_text())["cells"]
@@ -297,3 +297,12 @@ def test_each_cell_is_described_from_the_part_of_the_target_it_covers(match_size
         left, top, side = (round(v * scale) for v in (x, y, s))
         region = pixels[top : top + side, left : left + side]
         assert abs(luma[i].mean() - region.mean()) < 1.5, (x, y, s)
+
+
+def test_the_report_refuses_an_adaptive_mosaic_up_front(
+    photo_tiles: Path, detailed_target: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "o.png"
+    code, output = run("build", detailed_target, "--tiles", photo_tiles, "-o", out, "--adaptive",
+                       "--tile-size", 16, "--report", tmp_path / "page")  # fmt: skip
+    assert code == 1 and "adaptive mosaic has none yet" in output and not out.exists()

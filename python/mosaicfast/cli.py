@@ -301,6 +301,11 @@ def build(
     if report_folder is not None:
         check_report_folder(report_folder, force=force)
     options = BuildOptions.of(**chosen)
+    if report_folder is not None and options.plan.adaptive:
+        raise MosaicfastError(
+            "the report shows a grid of cells; an adaptive mosaic has none yet",
+            parameters=("report_folder", "adaptive"),
+        )
     if len(targets) > 1 or cluster is not None:
         if report_folder is not None:
             raise MosaicfastError(

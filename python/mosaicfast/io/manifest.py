@@ -99,8 +99,8 @@ def read_assignment(path: str | Path) -> NDArray[np.int64]:
     cells, declared = _manifest_cells(path)
     if cells and isinstance(cells[0], dict) and "size" in cells[0]:
         raise MosaicfastError(
-            f"{path}: the manifest of an adaptive mosaic (cells of several sizes) has no grid; "
-            "read it with read_cells"
+            f"{path}: the manifest of an adaptive mosaic (cells of several sizes) has no grid "
+            "of cells; evaluate reads it, the report does not yet"
         )
     try:
         return _cell_grid(cells, declared)
