@@ -224,7 +224,7 @@ def test_the_manifest_records_each_cell_and_reads_back(
     ids = [mosaic.sources[t].tile_id for t in mosaic.assignment]
     assert list(tiles) == ids
     assert plain == ((mosaic.plan.rows, mosaic.plan.cols) if suffix == ".json" else None)
-    with pytest.raises(MosaicfastError, match="adaptive mosaic.*no grid"):
+    with pytest.raises(MosaicfastError, match=r"adaptive mosaic.*no grid"):
         read_assignment(manifest)
     if suffix == ".json":
         records = json.loads(manifest.read_text())["cells"]
