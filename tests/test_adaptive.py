@@ -272,7 +272,10 @@ def test_bad_adaptive_options_are_one_line_errors(
 
 
 @pytest.mark.parametrize("match_size", [8, 9])
-def test_each_cell_is_described_from_the_part_of_the_target_it_covers(match_size: int) -> None:
+def test_each_cell_is_described_from_the_part_of_the_target_it_covers(
+    match_size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mosaicfast import api
     from mosaicfast.api import _adaptive_cell_arrays
     from mosaicfast.kernels.ssim import luminance
     from mosaicfast.options import MatchOptions
@@ -297,6 +300,10 @@ def test_each_cell_is_described_from_the_part_of_the_target_it_covers(match_size
         left, top, side = (round(v * scale) for v in (x, y, s))
         region = pixels[top : top + side, left : left + side]
         assert abs(luma[i].mean() - region.mean()) < 1.5, (x, y, s)
+    whole = _adaptive_cell_arrays(target, plan, cells, options, threads=1)
+    monkeypatch.setattr(api, "_SAMPLE_BAND_PIXELS", 1)  # one row of cells at a time
+    banded = _adaptive_cell_arrays(target, plan, cells, options, threads=1)
+    assert all(np.array_equal(a, b) for a, b in zip(whole, banded, strict=True))
 
 
 def test_the_report_refuses_an_adaptive_mosaic_up_front(

@@ -740,37 +740,41 @@ def _per_cell_size(
     """``compute(samples, rows, cols)`` of every cell size's grid, the target resized
     to ``side`` samples per cell of that size (area averaging, ``BOX``; for cells larger
     than the plan's and an odd ``side``, the means of the plan's cells' samples), taken
-    at ``cells``. Only the rows of cells of that size are resized."""
+    at ``cells``. Only the rows of cells of that size are resized, in bands of at most
+    about :data:`_SAMPLE_BAND_PIXELS` samples."""
     t = plan.tile_size
     out: NDArray[Any] | None = None
     for size in cells.sizes():
         f = size // t if size > t and side % (size // t) else 1  # samples averaged f x f
         per_plan_cell = side * f * t // size
         width, height = plan.cols * per_plan_cell, plan.rows * per_plan_cell
-        rows, cols = plan.rows * t // size, plan.cols * t // size
-        at = cells.size == size
-        level_rows = np.unique(cells.y[at] // size)
-        samples = np.zeros((rows * side * f, width, 3), np.uint8)
-        for first, last in _runs(level_rows):
+        cols = plan.cols * t // size
+        at = np.flatnonzero(cells.size == size)
+        row_of = cells.y[at] // size
+        band_rows = max(1, _SAMPLE_BAND_PIXELS // (width * side * f))
+        for first, last in _runs(np.unique(row_of), band_rows):
             band = (first * side * f, (last + 1) * side * f)
-            samples[band[0] : band[1]] = resize_image(
+            samples = resize_image(
                 np.asarray(target), (width, height), filter="box", rows=band, threads=threads
-            )
-        samples = samples[:, : cols * side * f]
-        if f > 1:
-            cut = samples.reshape(rows * side, f, cols * side, f, 3)
-            samples = np.rint(cut.mean(axis=(1, 3))).astype(np.uint8)
-        values = compute(samples, rows, cols)
-        if out is None:
-            out = np.empty((len(cells), *values.shape[1:]), values.dtype)
-        out[at] = values[(cells.y[at] // size) * cols + cells.x[at] // size]
+            )[:, : cols * side * f]
+            rows = last + 1 - first
+            if f > 1:
+                cut = samples.reshape(rows * side, f, cols * side, f, 3)
+                samples = np.rint(cut.mean(axis=(1, 3))).astype(np.uint8)
+            values = compute(samples, rows, cols)
+            if out is None:
+                out = np.empty((len(cells), *values.shape[1:]), values.dtype)
+            inside = (row_of >= first) & (row_of <= last)
+            picked = at[inside]
+            out[picked] = values[(row_of[inside] - first) * cols + cells.x[picked] // size]
     assert out is not None
     return out
 
 
-def _runs(values: NDArray[np.int64]) -> Iterator[tuple[int, int]]:
-    """``(first, last)`` of each run of consecutive numbers in sorted ``values``."""
-    breaks = np.flatnonzero(np.diff(values) != 1)
+def _runs(values: NDArray[np.int64], longest: int) -> Iterator[tuple[int, int]]:
+    """``(first, last)`` of each run of consecutive numbers in sorted ``values``, runs
+    cut to at most ``longest`` numbers."""
+    breaks = np.flatnonzero((np.diff(values) != 1) | (np.arange(1, len(values)) % longest == 0))
     starts = np.concatenate([[0], breaks + 1])
     stops = np.concatenate([breaks, [len(values) - 1]])
     yield from zip(values[starts].tolist(), values[stops].tolist(), strict=True)
