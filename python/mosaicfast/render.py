@@ -85,11 +85,7 @@ class Painter:
         self.overlay = overlay
         self.threads = threads
         self.band_pixels = band_pixels
-        self._target: NDArray[np.uint8] | None = None
-        if blend > 0 or overlay > 0:
-            if target is None:
-                raise ValueError("blend and overlay need the target")
-            self._target = np.asarray(target.convert("RGB"))
+        self._target = _target_pixels(target, blend, overlay)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -237,11 +233,7 @@ class CellPainter:
         self.blend, self.overlay, self.threads = blend, overlay, threads
         step = int(self.cell_size.max())
         self.band_height = max(1, band_pixels // (output_size[0] * step)) * step
-        self._target = None
-        if blend > 0 or overlay > 0:
-            if target is None:
-                raise ValueError("blend and overlay need the target")
-            self._target = np.asarray(target.convert("RGB"))
+        self._target = _target_pixels(target, blend, overlay)
 
     def paint(self, top: int, bottom: int) -> NDArray[np.uint8]:
         """The output rows ``top:bottom``, which no cell crosses."""
@@ -284,6 +276,17 @@ class CellPainter:
     def compose(self, *, progress: bool = False) -> NDArray[np.uint8]:
         """The whole ``(height, width, 3)`` image."""
         return np.concatenate(list(self.bands(progress=progress)))
+
+
+def _target_pixels(
+    target: Image.Image | None, blend: float, overlay: float
+) -> NDArray[np.uint8] | None:
+    """The target's RGB pixels when ``blend`` or ``overlay`` needs them, else None."""
+    if blend == 0 and overlay == 0:
+        return None
+    if target is None:
+        raise ValueError("blend and overlay need the target")
+    return np.asarray(target.convert("RGB"))
 
 
 def _side_by_side(patches: NDArray[np.uint8]) -> NDArray[np.uint8]:
