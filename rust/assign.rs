@@ -110,6 +110,49 @@ pub struct GreedyOptions<'a> {
     /// earlier use, and may appear up to `w - 1` times within `min_distance` of a
     /// cell it takes: the rule for flat tiles, whose repeats show no clump.
     pub weights: &'a [u32],
+    /// The cells near each cell, given instead of the grid's window (then
+    /// `min_distance` must be 0): for cells not on one grid, such as cells of
+    /// several sizes.
+    pub neighbours: Option<Neighbours<'a>>,
+}
+
+/// Explicit neighbourhoods in compressed rows: the cells near cell `i` are
+/// `cells[offsets[i]..offsets[i + 1]]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Neighbours<'a> {
+    pub offsets: &'a [i64],
+    pub cells: &'a [i64],
+}
+
+impl Neighbours<'_> {
+    /// Checks the rows against `m` cells.
+    fn check(&self, m: usize) -> CoreResult<()> {
+        let Neighbours { offsets, cells } = *self;
+        if offsets.len() != m + 1 || offsets.first() != Some(&0) {
+            return Err(CoreError::Shape(format!(
+                "neighbour offsets must hold m + 1 = {} values starting at 0, got {}",
+                m + 1,
+                offsets.len()
+            )));
+        }
+        if offsets.windows(2).any(|w| w[0] > w[1]) || offsets[m] != cells.len() as i64 {
+            return Err(CoreError::Argument(format!(
+                "neighbour offsets must rise to the {} neighbours listed",
+                cells.len()
+            )));
+        }
+        if let Some(&cell) = cells.iter().find(|&&c| !(0..m as i64).contains(&c)) {
+            return Err(CoreError::Argument(format!(
+                "neighbours hold cell {cell}, outside 0..{m}"
+            )));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn of(&self, cell: usize) -> impl Iterator<Item = usize> + '_ {
+        let (start, stop) = (self.offsets[cell] as usize, self.offsets[cell + 1] as usize);
+        self.cells[start..stop].iter().map(|&c| c as usize)
+    }
 }
 
 impl GreedyOptions<'_> {
@@ -222,6 +265,14 @@ pub(crate) fn check_greedy_options(
             "shape {rows}x{cols} does not have the {m} cells of the candidate lists"
         )));
     }
+    if let Some(neighbours) = options.neighbours {
+        if options.min_distance > 0 {
+            return Err(CoreError::Argument(
+                "give min_distance or neighbours, not both".into(),
+            ));
+        }
+        neighbours.check(m)?;
+    }
     Ok(())
 }
 
@@ -267,7 +318,8 @@ fn check_order(order: &[i64], m: usize) -> CoreResult<Vec<usize>> {
         .collect()
 }
 
-/// Counts, stamped with `stamp`, the tiles assigned within `min_distance` of `cell`.
+/// Counts, stamped with `stamp`, the tiles assigned within `min_distance` of
+/// `cell` (or among its given neighbours).
 fn mark_neighbours(
     assignment: &[i64],
     cell: usize,
@@ -275,6 +327,20 @@ fn mark_neighbours(
     near: &mut [(usize, u32)],
     stamp: usize,
 ) {
+    let mut count = |other: usize| {
+        let tile = assignment[other];
+        if tile != NONE {
+            let entry = &mut near[tile as usize];
+            if entry.0 != stamp {
+                *entry = (stamp, 0);
+            }
+            entry.1 += 1;
+        }
+    };
+    if let Some(neighbours) = options.neighbours {
+        neighbours.of(cell).for_each(count);
+        return;
+    }
     let r = options.min_distance;
     if r == 0 {
         return;
@@ -283,14 +349,7 @@ fn mark_neighbours(
     let (row, col) = (cell / cols, cell % cols);
     for y in row.saturating_sub(r)..(row + r + 1).min(rows) {
         for x in col.saturating_sub(r)..(col + r + 1).min(cols) {
-            let tile = assignment[y * cols + x];
-            if tile != NONE {
-                let entry = &mut near[tile as usize];
-                if entry.0 != stamp {
-                    *entry = (stamp, 0);
-                }
-                entry.1 += 1;
-            }
+            count(y * cols + x);
         }
     }
 }
@@ -766,6 +825,7 @@ mod tests {
             min_distance: r,
             grid,
             weights: &[],
+            neighbours: None,
         }
     }
 
@@ -889,5 +949,67 @@ mod tests {
             penalised_greedy(cand, &order, &[NONE; 6], zero),
             Err(CoreError::Argument(_))
         ));
+    }
+
+    #[test]
+    fn given_neighbours_act_like_the_grid_window() {
+        let (rows, cols, n) = (6, 7, 12);
+        let m = rows * cols;
+        let tiles: Vec<i64> = (0..m * 4).map(|i| ((i * 7 + i / 4) % n) as i64).collect();
+        let costs = uniform(m * 4, 3);
+        let cand = Candidates {
+            tiles: &tiles,
+            costs: &costs,
+            k: 4,
+            n_tiles: n,
+        };
+        let order: Vec<i64> = (0..m as i64).rev().collect();
+        let free = vec![NONE; m];
+        let r = 1;
+        let (mut offsets, mut cells) = (vec![0i64], Vec::new());
+        for a in 0..m {
+            for b in 0..m {
+                let near = (a / cols).abs_diff(b / cols) <= r && (a % cols).abs_diff(b % cols) <= r;
+                if near && a != b {
+                    cells.push(b as i64);
+                }
+            }
+            offsets.push(cells.len() as i64);
+        }
+        let grid = penalised_greedy(cand, &order, &free, options(0.2, Some(5), r, (rows, cols)));
+        let listed = GreedyOptions {
+            neighbours: Some(Neighbours {
+                offsets: &offsets,
+                cells: &cells,
+            }),
+            ..options(0.2, Some(5), 0, (1, m))
+        };
+        let given = penalised_greedy(cand, &order, &free, listed);
+        assert_eq!(grid.unwrap(), given.unwrap());
+        let both = GreedyOptions {
+            min_distance: 1,
+            ..listed
+        };
+        assert!(penalised_greedy(cand, &order, &free, both).is_err());
+        let short = GreedyOptions {
+            neighbours: Some(Neighbours {
+                offsets: &offsets[..m],
+                cells: &cells,
+            }),
+            ..listed
+        };
+        assert!(matches!(
+            penalised_greedy(cand, &order, &free, short),
+            Err(CoreError::Shape(_))
+        ));
+        let outside = [0, 1];
+        let stray = GreedyOptions {
+            neighbours: Some(Neighbours {
+                offsets: &offsets,
+                cells: &outside,
+            }),
+            ..listed
+        };
+        assert!(penalised_greedy(cand, &order, &free, stray).is_err());
     }
 }

@@ -260,12 +260,21 @@ pub fn greedy_options<'a>(
     max_uses: Option<usize>,
     min_distance: usize,
     weights: &'a Option<PyReadonlyArray1<'_, u32>>,
+    neighbours: &'a Option<(PyReadonlyArray1<'_, i64>, PyReadonlyArray1<'_, i64>)>,
 ) -> CoreResult<assign::GreedyOptions<'a>> {
+    let neighbours = match neighbours {
+        Some((offsets, cells)) => Some(assign::Neighbours {
+            offsets: slice(offsets, "neighbour offsets")?,
+            cells: slice(cells, "neighbours")?,
+        }),
+        None => None,
+    };
     Ok(assign::GreedyOptions {
         penalty,
         max_uses,
         min_distance,
         grid,
         weights: optional_slice(weights, "weights")?.unwrap_or(&[]),
+        neighbours,
     })
 }

@@ -358,8 +358,13 @@ impl<'a> State<'a> {
         near
     }
 
-    /// Calls `visit` with every cell within the min distance of `cell`, itself excluded.
+    /// Calls `visit` with every cell within the min distance of `cell` (or among its
+    /// given neighbours, for cells of several sizes), itself excluded.
     fn around(&self, cell: usize, mut visit: impl FnMut(usize)) {
+        if let Some(neighbours) = self.options.neighbours {
+            neighbours.of(cell).for_each(visit);
+            return;
+        }
         let r = self.options.min_distance;
         if r == 0 {
             return;
@@ -519,6 +524,7 @@ mod tests {
             min_distance: r,
             grid,
             weights: &[],
+            neighbours: None,
         }
     }
 
@@ -667,6 +673,7 @@ mod tests {
                 min_distance: 1 + seed as usize % 2,
                 grid: (rows, cols),
                 weights: &weights,
+                neighbours: None,
             };
             let cand = Candidates {
                 tiles: &tiles,

@@ -414,6 +414,10 @@ fn ssim_candidates<'py>(
 /// weights : numpy.ndarray, optional
 ///     ``(n_tiles,)`` ``uint32`` >= 1: how many tiles each counts as (``w`` times
 ///     the max uses, ``penalty / w`` per use, up to ``w - 1`` repeats nearby).
+/// neighbours : tuple of numpy.ndarray, optional
+///     ``(offsets, cells)`` ``int64``: the cells near cell ``i`` are
+///     ``cells[offsets[i]:offsets[i + 1]]``, instead of the grid's window
+///     (``min_distance`` must then be 0).
 ///
 /// Returns
 /// -------
@@ -421,7 +425,7 @@ fn ssim_candidates<'py>(
 ///     ``(assignment, uses)``: ``(m,)`` tiles (``-1`` where no candidate was
 ///     allowed or the cell was not visited) and ``(n_tiles,)`` uses per tile.
 #[pyfunction]
-#[pyo3(signature = (cand, cost, order, fixed, n_tiles, *, penalty, shape, max_uses=None, min_distance=0, weights=None))]
+#[pyo3(signature = (cand, cost, order, fixed, n_tiles, *, penalty, shape, max_uses=None, min_distance=0, weights=None, neighbours=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn penalised_greedy<'py>(
     py: Python<'py>,
@@ -435,10 +439,18 @@ fn penalised_greedy<'py>(
     max_uses: Option<usize>,
     min_distance: usize,
     weights: Option<PyReadonlyArray1<'py, u32>>,
+    neighbours: Option<(PyReadonlyArray1<'py, i64>, PyReadonlyArray1<'py, i64>)>,
 ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>)> {
     let cand = candidate_lists(&cand, &cost, n_tiles)?;
     let (order, fixed) = (slice(&order, "order")?, slice(&fixed, "fixed")?);
-    let options = greedy_options(penalty, shape, max_uses, min_distance, &weights)?;
+    let options = greedy_options(
+        penalty,
+        shape,
+        max_uses,
+        min_distance,
+        &weights,
+        &neighbours,
+    )?;
     let out = run_detached(py, None, || {
         assign::penalised_greedy(cand, order, fixed, options)
     })?;
@@ -467,8 +479,8 @@ fn penalised_greedy<'py>(
 ///     with ``total_before``, ``total_after`` (the objective), ``moves``,
 ///     ``swaps``, ``chains`` (steps applied) and ``passes``.
 #[pyfunction]
-#[pyo3(signature = (cand, cost, assignment, n_tiles, *, penalty, shape, max_uses=None, min_distance=0, weights=None, max_passes, threads=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (cand, cost, assignment, n_tiles, *, penalty, shape, max_uses=None, min_distance=0, weights=None, neighbours=None, max_passes, threads=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn improve_assignment<'py>(
     py: Python<'py>,
     cand: PyReadonlyArray2<'py, i64>,
@@ -480,12 +492,20 @@ fn improve_assignment<'py>(
     max_uses: Option<usize>,
     min_distance: usize,
     weights: Option<PyReadonlyArray1<'py, u32>>,
+    neighbours: Option<(PyReadonlyArray1<'py, i64>, PyReadonlyArray1<'py, i64>)>,
     max_passes: usize,
     threads: Option<i64>,
 ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyDict>)> {
     let cand = candidate_lists(&cand, &cost, n_tiles)?;
     let assignment = slice(&assignment, "assignment")?;
-    let options = greedy_options(penalty, shape, max_uses, min_distance, &weights)?;
+    let options = greedy_options(
+        penalty,
+        shape,
+        max_uses,
+        min_distance,
+        &weights,
+        &neighbours,
+    )?;
     let out = run_detached(py, threads, || {
         improve::improve_assignment(cand, assignment, options, max_passes)
     })?;

@@ -19,17 +19,24 @@ from PIL import Image, ImageDraw
 
 SETTINGS = {"classic": "classic tool", "mf-lab-div": "before (lab 5x5)",
             "mf-div": "after, untouched", "mf-div-blend": "after, blend 0.5"}  # fmt: skip
+#: ``--set adaptive`` (run.py ``--configs adaptive --save``): plain grid against adaptive
+#: cells, written to ``docs/images/adaptive-<target>.jpg``.
+ADAPTIVE = {"mf-div": "plain grid", "mf-adaptive": "adaptive", "mf-div-blend": "plain, blend 0.5",
+            "mf-adaptive-blend": "adaptive, blend 0.5"}  # fmt: skip
+SETS = {"quality": SETTINGS, "adaptive": ADAPTIVE}
 WIDTH = 236
 GAP = 4
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
-def picture(target: str, detail: tuple[float, float]) -> Image.Image:
+def picture(
+    target: str, detail: tuple[float, float], settings: dict[str, str] = SETTINGS
+) -> Image.Image:
     """The two rows of ``target``: afar, and a detail centred at ``detail`` (fractions
     of the width and height) 10 tiles wide."""
     images = [Image.open(DATA / "targets" / f"{target}.png").convert("RGB")]
-    images += [Image.open(DATA / "mosaics" / f"{target}-{s}.jpg") for s in SETTINGS]
-    labels = ["target", *SETTINGS.values()]
+    images += [Image.open(DATA / "mosaics" / f"{target}-{s}.jpg") for s in settings]
+    labels = ["target", *settings.values()]
     big = images[1].size
     images[0] = images[0].resize(big, Image.Resampling.LANCZOS)
     height = round(WIDTH * big[1] / big[0])
@@ -53,11 +60,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("targets", nargs="+")
     parser.add_argument("--detail", default="0.5,0.3", help="centre of the detail, x,y")
+    parser.add_argument("--set", default="quality", choices=list(SETS), help="which settings")
     args = parser.parse_args()
     x, y = (float(v) for v in args.detail.split(","))
     for target in args.targets:
-        out = DOCS / f"quality-{target}.jpg"
-        picture(target, (x, y)).save(out, quality=82)
+        out = DOCS / f"{args.set}-{target}.jpg"
+        picture(target, (x, y), SETS[args.set]).save(out, quality=82)
         print(out, f"{out.stat().st_size / 1000:.0f} kB")
 
 

@@ -66,6 +66,8 @@ class Built:
     match_s: float
     render_s: float
     stages: dict[str, float] = field(default_factory=dict)
+    #: Adaptive cells: ``evaluate``'s ``cell_map`` and ``shape`` (assignment per cell).
+    cells: dict[str, object] | None = None
 
 
 class Bench:
@@ -95,11 +97,17 @@ class Bench:
         return Built(assignment, image, matched - start, time.perf_counter() - matched)
 
     def api(self, target: Path, options: dict) -> Built:
-        mosaic = mosaicfast.build(target, library=self.data.library, tile_size=TILE_SIZE,
-                                  enlargement=ENLARGEMENT, **options)  # fmt: skip
+        options = {"tile_size": TILE_SIZE, **options}
+        mosaic = mosaicfast.build(target, library=self.data.library, enlargement=ENLARGEMENT,
+                                  **options)  # fmt: skip
         image = mosaic.image
         match = sum(v for k, v in mosaic.timings.items() if k != "render")
-        return Built(mosaic.assignment, image, match, mosaic.timings["render"], mosaic.timings)
+        cells = None
+        if mosaic.cells is not None:
+            plain = (mosaic.plan.rows, mosaic.plan.cols)
+            cells = {"cell_map": mosaic.cells.cell_map(mosaic.plan.output_size), "shape": plain}
+        return Built(mosaic.assignment, image, match, mosaic.timings["render"], mosaic.timings,
+                     cells)  # fmt: skip
 
     def recipe(self, target: Image.Image, recipe: Recipe, blend: float) -> Built:
         plan = plan_grid(target.size, tile_size=TILE_SIZE, enlargement=ENLARGEMENT)
@@ -132,7 +140,9 @@ def _api(**options: object) -> Builder:
         target = bench.data.target(name)
         opts = dict(options)
         if opts.get("max_uses") == "1%":
-            plan = plan_grid(Image.open(target).size, tile_size=TILE_SIZE, enlargement=8.0)
+            tile_size = opts.get("tile_size", TILE_SIZE)
+            assert isinstance(tile_size, int)
+            plan = plan_grid(Image.open(target).size, tile_size=tile_size, enlargement=8.0)
             opts["max_uses"] = max(1, round(MAX_USES_SHARE * plan.cells))
         return bench.api(target, opts)
 
@@ -288,6 +298,13 @@ CONFIGS: dict[str, Builder] = {
     "Y-ssim.5-8": _recipe(descriptor=YL, penalty=0.0, ssim_weight=0.5, match_size=8),
     # blended (issue 14 item 2)
     "mf-div-blend.75": _api(max_uses="1%", blend=0.75),
+    # adaptive cells (issue 14 item 3): the same tile count as the plain grid
+    "mf-adaptive": _api(max_uses="1%", blend=0.0, adaptive=True),
+    "mf-adaptive-blend": _api(max_uses="1%", blend=0.5, adaptive=True),
+    # 48-px tiles, so that cells may split twice (12-px to 96-px cells)
+    "mf-div-48": _api(max_uses="1%", blend=0.0, tile_size=48),
+    "mf-adaptive-48": _api(max_uses="1%", blend=0.0, tile_size=48, adaptive=True),
+    "mf-adaptive-48-2": _api(max_uses="1%", blend=0.0, tile_size=48, adaptive=True, split_levels=2),
     "YL8ab4-W.5-p0-blend.75": _recipe(blend=0.75, descriptor=YL, penalty=0.0),
     "L8ab4-W.5-p0-blend.5": _recipe(blend=0.5, descriptor=FINE_W, penalty=0.0),
     "L8ab4-W.5-rot8-p0+improve-blend.5": _recipe(
@@ -299,6 +316,10 @@ CONFIGS: dict[str, Builder] = {
 #: before issue 14.
 MAIN = ["classic", "mf-best", "mf-lab-div", "mf-div-greedy", "mf-div", "mf-div-greedy-blend",
         "mf-div-blend", "mf-div-blend.75"]  # fmt: skip
+#: Adaptive cells against the plain grid, tiles untouched and blended (the defaults).
+ADAPTIVE = ["mf-div", "mf-adaptive", "mf-div-blend", "mf-adaptive-blend"]
+#: Splitting once or twice (48-px tiles).
+ADAPTIVE_LEVELS = ["mf-div-48", "mf-adaptive-48", "mf-adaptive-48-2"]
 #: The research's main settings.
 RESEARCH = ["classic", "mf-best", "mf-div", "mf-div-blend", "R0", "L8ab4-W.5-p0",
             "L8ab4-W.5-rot8-p0+improve"]  # fmt: skip
@@ -335,13 +356,15 @@ def run(
         target = Image.open(bench.data.target(name)).convert("RGB")
         for config in configs:
             built = CONFIGS[config](bench, name)
-            quality = evaluate(target, built.image, built.assignment)
+            quality = evaluate(target, built.image, built.assignment, **(built.cells or {}))
             row = Row(name, config, quality.ssim, quality.delta_e, quality.distinct,
                       quality.max_uses, quality.adjacent_duplicates, built.match_s,
                       built.render_s)  # fmt: skip
             # ids are the library's tile order, for the API as for the prototypes
-            uses, adjacent = textured_diversity(built.assignment, bench.flat)
-            textured = {"textured_max_uses": uses, "textured_adjacent": adjacent}
+            textured = {}
+            if built.cells is None:  # a grid's figure
+                uses, adjacent = textured_diversity(built.assignment, bench.flat)
+                textured = {"textured_max_uses": uses, "textured_adjacent": adjacent}
             rows.append(row)
             print(_line(row), flush=True)
             with open(results, "a") as log:
@@ -380,7 +403,7 @@ def main() -> None:
     parser.add_argument(
         "--configs",
         default="main",
-        help="comma-separated names, main, research, product, key, sweep or all",
+        help="comma-separated names, main, research, product, key, sweep, adaptive, levels or all",
     )
     parser.add_argument("--tiles", type=int, default=10_000)
     parser.add_argument("--save", action="store_true", help="keep the mosaics as JPEGs")
@@ -389,7 +412,8 @@ def main() -> None:
     args = parser.parse_args()
     targets = [t.name for t in TARGETS] if args.targets == "all" else args.targets.split(",")
     groups = {"main": MAIN, "research": RESEARCH, "product": PRODUCT, "key": KEY,
-              "sweep": SWEEP, "all": list(CONFIGS)}  # fmt: skip
+              "sweep": SWEEP, "adaptive": ADAPTIVE, "levels": ADAPTIVE_LEVELS,
+              "all": list(CONFIGS)}  # fmt: skip
     configs = groups.get(args.configs) or args.configs.split(",")
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:

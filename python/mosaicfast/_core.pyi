@@ -109,6 +109,7 @@ def penalised_greedy(
     max_uses: int | None = None,
     min_distance: int = 0,
     weights: NDArray[np.uint32] | None = None,
+    neighbours: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]: ...
 def improve_assignment(
     cand: NDArray[np.int64],
@@ -121,6 +122,7 @@ def improve_assignment(
     max_uses: int | None = None,
     min_distance: int = 0,
     weights: NDArray[np.uint32] | None = None,
+    neighbours: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
     max_passes: int,
     threads: int | None = None,
 ) -> tuple[NDArray[np.int64], dict[str, Any]]: ...

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,7 +33,7 @@ from .io.output import (
 )
 from .io.sources import SkipHandler, TileSource
 from .kernels import descriptors
-from .kernels.assign import Improvement
+from .kernels.assign import Improvement, nearby_squares
 from .kernels.resample import box_downsample, resize_image, resize_tiles
 from .kernels.ssim import luminance
 from .library.cache import folder_library
@@ -50,13 +50,19 @@ from .matching import (
 )
 from .options import DEFAULT_DPI, DEFAULT_TILE_SIZE, BuildOptions, MatchOptions
 from .plan import (
+    Cells,
     GridPlan,
     PrintSize,
+    check_split,
+    plan_cells,
     plan_grid,
     plan_print,
     print_crop,
 )
-from .render import Painter, TileStack
+from .render import CellPainter, Painter, TileStack
+
+if TYPE_CHECKING:
+    from .quality import Quality
 
 __all__ = ["SAMPLES_PER_BLOCK", "Mosaic", "build"]
 
@@ -121,13 +127,16 @@ class Mosaic:
     improvement : mosaicfast.kernels.assign.Improvement, optional
         With the greedy and ``improve``: how much the local improvement lowered its
         total score (``build --stats`` prints it).
+    cells : Cells, optional
+        With ``adaptive``: the cells, of several sizes; ``assignment``, ``flipped``
+        and ``distances`` then hold one value per cell, ``(m,)``, in their order.
     """
 
     assignment: NDArray[np.int64]
     sources: Sequence[TileSource]
     plan: GridPlan
     distances: NDArray[np.int64]
-    painter: Painter = field(repr=False)
+    painter: Painter | CellPainter = field(repr=False)
     target: Image.Image = field(repr=False)
     flipped: NDArray[np.bool_] | None = None
     skipped: list[tuple[Path, str]] = field(default_factory=list)
@@ -137,6 +146,7 @@ class Mosaic:
     progress: bool = False
     optimal: OptimalReport | None = None
     improvement: Improvement | None = None
+    cells: Cells | None = None
     _pixels: NDArray[np.uint8] | None = field(default=None, init=False, repr=False)
     _image: Image.Image | None = field(default=None, init=False, repr=False)
 
@@ -258,6 +268,20 @@ class Mosaic:
             parts.append(np.asarray(Image.fromarray(band).resize(band_size, Image.Resampling.BOX)))
         return Image.fromarray(np.concatenate(parts))
 
+    def quality(self) -> Quality:
+        """Fidelity (on the target as matched, at 8 px per cell of the plan) and
+        diversity of the mosaic (:func:`mosaicfast.quality.evaluate`); adjacent cells
+        are those sharing an edge, whatever their sizes."""
+        from .quality import evaluate
+
+        if self.cells is None:
+            return evaluate(self.target, self.reduced(), self.assignment)
+        cell_map = self.cells.cell_map(self.plan.output_size)
+        shape = (self.plan.rows, self.plan.cols)
+        return evaluate(
+            self.target, self.reduced(), self.assignment, cell_map=cell_map, shape=shape
+        )
+
     def _add_time(self, stage: str, seconds: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + seconds
 
@@ -295,7 +319,10 @@ class Mosaic:
             meta["optimal"] = self.optimal.as_dict()
         if output is not None:
             meta["output"] = str(output.absolute())
-        return manifest_beside(path, self.assignment, self.sources, flipped=self.flipped, meta=meta)
+        cells = None if self.cells is None else (self.cells.x, self.cells.y, self.cells.size)
+        return manifest_beside(
+            path, self.assignment, self.sources, flipped=self.flipped, meta=meta, cells=cells
+        )
 
 
 def build(
@@ -422,6 +449,8 @@ def build(
         else:
             tile_size = layout.tile_size or DEFAULT_TILE_SIZE
             plan = plan_grid(target_image.size, tile_size=tile_size, **sizes)
+        if layout.adaptive:
+            check_split(plan.tile_size, layout.split_levels)
         if output is not None:
             check_output(output, plan.output_size)
     skipped: list[tuple[Path, str]] = []
@@ -449,30 +478,54 @@ def build(
             uses = default_max_uses(plan.cells, len(rows))
             matching = dataclasses.replace(matching, max_uses=uses)
         check_matching_memory(plan.cells, len(rows), matching)
+        space, grid = matching.descriptor, matching.descriptor_grid
+        cells = None
+        if layout.adaptive:
+            with stages("plan cells"):
+                cells = _adaptive_cells(target_image, plan, grid, layout.split_levels, threads)
         with stages("describe"):
-            space, grid = matching.descriptor, matching.descriptor_grid
             tile_desc = lib.tile_descriptors(grid, rows.slots, space=space, threads=threads)
-            cell_desc = _cell_descriptors(target_image, plan, grid, space, threads)
             cell_luma = tile_luma = None
+            if cells is None:
+                cell_desc = _cell_descriptors(target_image, plan, grid, space, threads)
+                if matching.metric != "color":
+                    cell_luma = _cell_luminance(target_image, plan, matching.match_size, threads)
+            else:
+                cell_desc, cell_luma = _adaptive_cell_arrays(
+                    target_image, plan, cells, matching, threads
+                )
             if matching.metric != "color":
-                cell_luma = _cell_luminance(target_image, plan, matching.match_size, threads)
                 tile_luma = _tile_luminance(lib, rows.slots, matching.match_size)
             flat = _flat(lib, rows.slots, tile_desc, (space, grid), matching, threads)
         with stages("match"):
+            shape, near = (plan.rows, plan.cols), None
+            if cells is not None:
+                gap = matching.min_distance * plan.tile_size
+                shape, near = (1, len(cells)), nearby_squares(cells.x, cells.y, cells.size, gap)
             match = match_cells(
-                cell_desc, tile_desc, (plan.rows, plan.cols), matching,
-                cell_luma=cell_luma, tile_luma=tile_luma, flat=flat, threads=threads,
-                progress=progress,
+                cell_desc, tile_desc, shape, matching, cell_luma=cell_luma, tile_luma=tile_luma,
+                flat=flat, threads=threads, progress=progress, neighbours=near,
             )  # fmt: skip
-            assignment = match.tile_indices.reshape(plan.rows, plan.cols)
-            flipped = match.flipped.reshape(plan.rows, plan.cols)
+            assignment = match.tile_indices.reshape(shape if cells is None else -1)
+            flipped = match.flipped.reshape(assignment.shape)
     # Library.thumbnails reads the pixel file by slot, without the catalog, so the
     # painter can load tiles after the library is closed.
     tile_sources = TileList(rows)
-    stack = _library_tiles(lib, rows.slots, tile_sources, plan.tile_size, on_skip, threads)
-    painter = Painter(assignment, plan.tile_size, stack, flipped=flipped, target=target_image,
-                      blend=options.render.blend, overlay=options.render.overlay,
-                      threads=threads)  # fmt: skip
+    look = {"target": target_image, "blend": options.render.blend,
+            "overlay": options.render.overlay, "threads": threads}  # fmt: skip
+    painter: Painter | CellPainter
+    if cells is None:
+        stack = _library_tiles(lib, rows.slots, tile_sources, plan.tile_size, on_skip, threads)
+        painter = Painter(assignment, plan.tile_size, stack, flipped=flipped, **look)
+    else:
+        stacks = {
+            size: _library_tiles(lib, rows.slots, tile_sources, size, on_skip, threads)
+            for size in cells.sizes()
+        }
+        painter = CellPainter(
+            cells.x, cells.y, cells.size, assignment, plan.output_size, stacks,
+            flipped=flipped, **look,
+        )  # fmt: skip
     made_with = {
         **options.as_dict(),
         "grid": matching.descriptor_grid,
@@ -490,7 +543,7 @@ def build(
         assignment=assignment,
         sources=tile_sources,
         plan=plan,
-        distances=match.distance.reshape(plan.rows, plan.cols),
+        distances=match.distance.reshape(assignment.shape),
         painter=painter,
         target=target_image,
         flipped=flipped,
@@ -501,6 +554,7 @@ def build(
         progress=progress,
         optimal=match.optimal,
         improvement=match.improvement,
+        cells=cells,
     )
     if output is not None:
         mosaic.save(output, manifest=manifest)
@@ -651,3 +705,85 @@ def _cell_descriptors(
             sampled, rows, plan.cols, grid, space=space, threads=threads
         )
     return out
+
+
+def _adaptive_cells(
+    target: Image.Image, plan: GridPlan, grid: int, split_levels: int, threads: int | None
+) -> Cells:
+    """The adaptive cells of ``plan`` (:func:`mosaicfast.plan.plan_cells`), from the
+    target's luma at ``grid * 2**split_levels`` samples per cell (area averaging)."""
+    side = grid << split_levels
+    size = (plan.cols * side, plan.rows * side)
+    sampled = resize_image(np.asarray(target), size, filter="box", threads=threads)
+    return plan_cells(luminance(sampled), plan, grid, split_levels)
+
+
+def _adaptive_cell_arrays(
+    target: Image.Image, plan: GridPlan, cells: Cells, matching: MatchOptions, threads: int | None
+) -> tuple[NDArray[np.int16], NDArray[np.float32] | None]:
+    """The descriptors of ``cells`` and, for the SSIM metrics, their luminance at
+    ``match_size``: each from the part of the target the cell covers, whatever its size."""
+    space, grid, side = matching.descriptor, matching.descriptor_grid, matching.match_size
+
+    def describe(samples: NDArray[np.uint8], rows: int, cols: int) -> NDArray[np.int16]:
+        return descriptors.cell_descriptors(samples, rows, cols, grid, space=space, threads=threads)
+
+    def luma(samples: NDArray[np.uint8], rows: int, cols: int) -> NDArray[np.float32]:
+        patches = luminance(samples).reshape(rows, side, cols, side).transpose(0, 2, 1, 3)
+        return patches.reshape(-1, side, side)
+
+    cell_desc = _per_cell_size(target, plan, cells, grid * SAMPLES_PER_BLOCK, describe, threads)
+    if matching.metric == "color":
+        return cell_desc, None
+    return cell_desc, _per_cell_size(target, plan, cells, side, luma, threads)
+
+
+def _per_cell_size(
+    target: Image.Image,
+    plan: GridPlan,
+    cells: Cells,
+    side: int,
+    compute: Callable[[NDArray[np.uint8], int, int], NDArray[Any]],
+    threads: int | None,
+) -> NDArray[Any]:
+    """``compute(samples, rows, cols)`` of every cell size's grid, the target resized
+    to ``side`` samples per cell of that size (area averaging, ``BOX``; for cells larger
+    than the plan's and an odd ``side``, the means of the plan's cells' samples), taken
+    at ``cells``. Only the rows of cells of that size are resized, in bands of at most
+    about :data:`_SAMPLE_BAND_PIXELS` samples."""
+    t = plan.tile_size
+    out: NDArray[Any] | None = None
+    for size in cells.sizes():
+        f = size // t if size > t and side % (size // t) else 1  # samples averaged f x f
+        per_plan_cell = side * f * t // size
+        width, height = plan.cols * per_plan_cell, plan.rows * per_plan_cell
+        cols = plan.cols * t // size
+        at = np.flatnonzero(cells.size == size)
+        row_of = cells.y[at] // size
+        band_rows = max(1, _SAMPLE_BAND_PIXELS // (width * side * f))
+        for first, last in _runs(np.unique(row_of), band_rows):
+            band = (first * side * f, (last + 1) * side * f)
+            samples = resize_image(
+                np.asarray(target), (width, height), filter="box", rows=band, threads=threads
+            )[:, : cols * side * f]
+            rows = last + 1 - first
+            if f > 1:
+                cut = samples.reshape(rows * side, f, cols * side, f, 3)
+                samples = np.rint(cut.mean(axis=(1, 3))).astype(np.uint8)
+            values = compute(samples, rows, cols)
+            if out is None:
+                out = np.empty((len(cells), *values.shape[1:]), values.dtype)
+            inside = (row_of >= first) & (row_of <= last)
+            picked = at[inside]
+            out[picked] = values[(row_of[inside] - first) * cols + cells.x[picked] // size]
+    assert out is not None
+    return out
+
+
+def _runs(values: NDArray[np.int64], longest: int) -> Iterator[tuple[int, int]]:
+    """``(first, last)`` of each run of consecutive numbers in sorted ``values``, runs
+    cut to at most ``longest`` numbers."""
+    breaks = np.flatnonzero((np.diff(values) != 1) | (np.arange(1, len(values)) % longest == 0))
+    starts = np.concatenate([[0], breaks + 1])
+    stops = np.concatenate([breaks, [len(values) - 1]])
+    yield from zip(values[starts].tolist(), values[stops].tolist(), strict=True)

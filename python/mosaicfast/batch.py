@@ -49,7 +49,8 @@ class BatchResult:
     error : str or None
         Why it failed, in one line naming the target.
     assignment : numpy.ndarray or None
-        For a mosaic built now: ``(rows, cols)`` tile ids, as :attr:`Mosaic.assignment`.
+        For a mosaic built now: ``(rows, cols)`` tile ids (``(m,)`` for adaptive cells),
+        as :attr:`Mosaic.assignment`.
     size : tuple of int or None
         The mosaic's width and height in pixels.
     seconds : float
@@ -71,9 +72,10 @@ class BatchResult:
         if self.status == "kept":
             return f"kept {self.output} (it exists; delete it to build {self.target} again)"
         assert self.assignment is not None and self.size is not None
-        rows, cols = self.assignment.shape
+        shape = self.assignment.shape
+        cells = f"{shape[1]}x{shape[0]}" if len(shape) == 2 else f"{shape[0]:,} adaptive"
         return (
-            f"wrote {self.output} ({self.size[0]}x{self.size[1]} px, {cols}x{rows} cells, "
+            f"wrote {self.output} ({self.size[0]}x{self.size[1]} px, {cells} cells, "
             f"{len(np.unique(self.assignment)):,} distinct tiles) in {self.seconds:.1f}s"
         )
 

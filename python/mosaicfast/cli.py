@@ -27,7 +27,7 @@ from ._util.progress import Stages, say
 from .api import build as build_mosaic
 from .errors import ImageReadError, MosaicfastError
 from .io.images import open_rgb
-from .io.manifest import check_grid_fits, read_assignment
+from .io.manifest import CellList, check_grid_fits, read_assignment, read_cells
 from .io.output import STREAM_PIXELS
 from .io.paths import printable
 from .io.video import SpliceOptions, splice_to_folder
@@ -38,6 +38,11 @@ from .options import BuildOptions, IndexOptions, Spec, specs
 # Imported by the commands and options that use them: a build without --stats or
 # --report does not pay for their import at start-up.
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+    from PIL import Image
+
+    from .quality import Quality
     from .report import Report
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
@@ -301,6 +306,11 @@ def build(
 
         check_report_folder(report_folder, force=force)
     options = BuildOptions.of(**chosen)
+    if report_folder is not None and options.plan.adaptive:
+        raise MosaicfastError(
+            "the report shows a grid of cells; an adaptive mosaic has none yet",
+            parameters=("report_folder", "adaptive"),
+        )
     if len(targets) > 1 or cluster is not None:
         if report_folder is not None:
             raise MosaicfastError(
@@ -355,9 +365,7 @@ def build(
     if stats:
         # Measured on the target as matched (cropped for print) and, for mosaics too
         # large to hold in memory, on the mosaic painted again band by band.
-        from .quality import evaluate
-
-        quality = evaluate(mosaic.target, mosaic.reduced(), mosaic.assignment)
+        quality = mosaic.quality()
         for line in quality.lines():
             _line(line, err=False)
         if mosaic.optimal is not None:
@@ -635,11 +643,37 @@ def evaluate_command(target: Path, mosaic: Path, manifest: Path) -> None:
     tiles (also per cell), the most uses of one tile, and the share of neighbouring
     cells holding the same tile.
     """
-    assignment = read_assignment(manifest)
+    cells = read_cells(manifest)
     image = open_rgb(mosaic)
-    check_grid_fits(manifest, assignment, image.size)
-    from .quality import evaluate
+    if cells is None:
+        assignment = read_assignment(manifest)
+        check_grid_fits(manifest, assignment, image.size)
+        from .quality import evaluate
 
-    quality = evaluate(open_rgb(target), image, assignment)
+        quality = evaluate(open_rgb(target), image, assignment)
+    else:
+        quality = _evaluate_cells(manifest, open_rgb(target), image, cells)
     for line in quality.lines():
         _line(line, err=False)
+
+
+def _evaluate_cells(
+    manifest: Path,
+    target: Image.Image,
+    image: Image.Image,
+    cells: tuple[CellList, NDArray[np.int64], tuple[int, int] | None],
+) -> Quality:
+    """The quality of an adaptive mosaic from its manifest's cells: fidelity on the
+    plain grid its meta declares (8 px per cell, as for the plain mosaic)."""
+    from .plan import Cells
+    from .quality import evaluate
+
+    (x, y, size), tiles, plain = cells
+    spanned = (int((x + size).max()), int((y + size).max()))
+    if image.size != spanned or plain is None:
+        raise MosaicfastError(
+            f"{manifest}: the manifest's cells do not make a {image.width}x{image.height} "
+            "mosaic, or it does not name the grid they came from (a JSON manifest does)"
+        )
+    cell_map = Cells(x, y, size).cell_map(spanned)
+    return evaluate(target, image, tiles, cell_map=cell_map, shape=plain)

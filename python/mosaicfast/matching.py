@@ -201,6 +201,7 @@ def match_cells(
     flat: NDArray[np.bool_] | None = None,
     threads: int | None = None,
     progress: bool = False,
+    neighbours: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
 ) -> Match:
     """Choose a tile for every cell.
 
@@ -224,6 +225,10 @@ def match_cells(
         Worker threads of the core; the result does not depend on it.
     progress : bool, default False
         Show a progress bar for the optimal assignment's solve.
+    neighbours : tuple of numpy.ndarray, optional
+        ``(offsets, cells)``: the cells within ``options.min_distance`` of each cell
+        (:func:`~mosaicfast.kernels.assign.nearby_squares`), for cells not on one grid;
+        ``shape`` is then ``(1, m)``.
     """
     n = len(tile_desc)
     capacity = options.max_uses or 1
@@ -237,7 +242,7 @@ def match_cells(
     weights = None
     if flat is not None and options.flat_weight > 1:
         weights = np.where(flat, options.flat_weight, 1).astype(np.uint32)
-    matcher = _Matcher(cell_desc, space, n, options, cell_luma, tile_luma, weights)
+    matcher = _Matcher(cell_desc, space, n, options, cell_luma, tile_luma, weights, neighbours)
     k = options.candidate_count(matcher.space.size)
     if options.assign == "optimal":
         return matcher.optimal(k, progress)
@@ -318,6 +323,7 @@ class _Matcher:
     cell_luma: NDArray[np.float32] | None
     tile_luma: LumaLoader | None
     weights: NDArray[np.uint32] | None = None
+    neighbours: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
 
     def candidates(self, k: int, rows: NDArray[np.intp] | None = None) -> _Candidates:
         """The ``k`` nearest entries of the search space for ``cells[rows]`` (default
@@ -398,9 +404,10 @@ class _Matcher:
         return {
             "penalty": options.penalty if options.assign == "penalty" else 0.0,
             "max_uses": options.max_uses,
-            "min_distance": options.min_distance,
+            "min_distance": 0 if self.neighbours is not None else options.min_distance,
             "shape": shape,
             "weights": self.weights,
+            "neighbours": self.neighbours,
         }
 
     def improve(

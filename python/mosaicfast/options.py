@@ -129,6 +129,15 @@ class PlanOptions:
         2_000_000_000, "Refuse outputs with more pixels than this (formats other than .tif "
         f"are further limited to {STREAM_PIXELS:,}).", low=1, metavar="N",
     )  # fmt: skip
+    adaptive: bool = flag(
+        "Cells of several sizes, as many tiles as the plain grid: the cells whose target "
+        "has the most detail their tile cannot carry split in four (down to {split_levels} "
+        "times), as many groups of four flat cells merge into one (docs/adaptive.md)."
+    )
+    split_levels: int = integer(
+        1, "With {adaptive}: how many times a cell may split, its side halved each time "
+        "(the tile size must divide by 2 to that power).", low=1, high=3, metavar="N",
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         check_fields(self)

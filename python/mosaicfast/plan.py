@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .errors import MosaicfastError
 from .options import DEFAULT_DPI, DEFAULT_TILE_SIZE, PlanOptions
@@ -15,8 +19,11 @@ __all__ = [
     "DEFAULT_MAX_CELLS",
     "DEFAULT_MAX_OUTPUT_PIXELS",
     "DEFAULT_TILE_SIZE",
+    "Cells",
     "GridPlan",
     "PrintSize",
+    "check_split",
+    "plan_cells",
     "plan_grid",
     "plan_print",
     "print_crop",
@@ -217,3 +224,170 @@ def _check_limits(plan: GridPlan, *, max_cells: int, max_output_pixels: int) -> 
             "the limit (max_output_pixels)",
             parameters=("max_output_pixels",),
         )
+
+
+@dataclass(frozen=True)
+class Cells:
+    """Square cells of several sizes tiling a plan's output (``plan(adaptive=True)``).
+
+    Each cell is aligned to its own size: a quadtree over the plan's grid, whose cells
+    are the plan's tile size, halved by each split and doubled by a merge.
+
+    Attributes
+    ----------
+    x, y : numpy.ndarray
+        ``(m,)`` ``int64`` left and top of each cell in output pixels, row-major by
+        ``(y, x)``.
+    size : numpy.ndarray
+        ``(m,)`` ``int64`` side of each cell in output pixels.
+    """
+
+    x: NDArray[np.int64]
+    y: NDArray[np.int64]
+    size: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.size)
+
+    @classmethod
+    def of(cls, x: ArrayLike, y: ArrayLike, size: ArrayLike) -> Cells:
+        """Cells from their left, top and side, put in row-major order."""
+        x, y, size = (np.asarray(a, dtype=np.int64).ravel() for a in (x, y, size))
+        order = np.lexsort((x, y))
+        return cls(x[order], y[order], size[order])
+
+    def sizes(self) -> list[int]:
+        """The distinct cell sizes, largest first."""
+        return sorted(set(self.size.tolist()), reverse=True)
+
+    def cell_map(self, output_size: tuple[int, int]) -> NDArray[np.int64]:
+        """Which cell covers each square of the smallest cell size: ``(height / u,
+        width / u)`` cell numbers, ``u`` the smallest size (-1 where no cell is)."""
+        unit = int(self.size.min())
+        width, height = output_size
+        grid = np.full((height // unit, width // unit), -1, np.int64)
+        for cell, (x, y, s) in enumerate(
+            zip(self.x // unit, self.y // unit, self.size // unit, strict=True)
+        ):
+            grid[y : y + s, x : x + s] = cell
+        return grid
+
+
+def plan_cells(luma: NDArray[np.floating], plan: GridPlan, grid: int, split_levels: int) -> Cells:
+    """The adaptive cells of ``plan``: the rule of ``docs/adaptive.md``.
+
+    A cell described by a ``grid x grid`` descriptor carries the target's block means
+    at ``1/grid`` of its side; what it cannot carry is the target's squared deviation
+    from those means. A split's **gain** is how much of that the four half-size cells
+    carry (the error at the cell's block size minus that at half of it); a merge's
+    **cost** is how much four cells carry that the double-size cell does not. Splits
+    (of the largest gain first, down to ``split_levels`` halvings) and merges (of
+    2 x 2 groups of the plan's cells aligned on even rows and columns, of the least
+    cost first) are made in pairs while the gain exceeds the cost: each split adds
+    three cells and each merge takes three away, so there are exactly as many cells
+    as the plan's. A merged group holds no split cell. Ties go to the first in row
+    order, so the plan depends on nothing but the target.
+
+    Parameters
+    ----------
+    luma : numpy.ndarray
+        ``(rows * S, cols * S)`` luma of the target resized by area averaging to
+        ``S = grid * 2**split_levels`` samples per cell of ``plan``.
+    plan : GridPlan
+        The plain grid, whose tile size must divide by ``2**split_levels``.
+    grid : int
+        Blocks per side of the descriptor.
+    split_levels : int
+        Most halvings of a cell's side (1 to 3).
+
+    Raises
+    ------
+    MosaicfastError
+        If the tile size cannot be halved ``split_levels`` times in whole pixels.
+    """
+    t, depth = plan.tile_size, split_levels
+    check_split(t, depth)
+    side = grid << depth
+    luma = np.asarray(luma, dtype=np.float64)
+    if luma.shape != (plan.rows * side, plan.cols * side):
+        raise ValueError(f"luma must be {plan.rows * side} x {plan.cols * side}, got {luma.shape}")
+    gains = [
+        _block_error(luma, 2 << (depth - level - 1), side >> level)
+        - _block_error(luma, 1 << (depth - level - 1), side >> level)
+        for level in range(depth)
+    ]
+    even = luma[: plan.rows // 2 * 2 * side, : plan.cols // 2 * 2 * side]
+    merge_cost = _block_error(even, 2 << depth, 2 * side) - _block_error(even, 1 << depth, 2 * side)
+    merges = iter(sorted((cost, r, c) for (r, c), cost in np.ndenumerate(merge_cost)))
+    splits = [(-gain, 0, r, c) for (r, c), gain in np.ndenumerate(gains[0])]
+    heapq.heapify(splits)
+    split_cells: set[tuple[int, int, int]] = set()
+    merged: set[tuple[int, int]] = set()
+    touched: set[tuple[int, int]] = set()  # cells of the plan holding a split
+    while splits:
+        gain, level, r, c = heapq.heappop(splits)
+        base = (r >> level, c >> level)
+        if (base[0] // 2, base[1] // 2) in merged:
+            continue
+        touched.add(base)
+        # Merges skipped here hold a split cell: they stay ruled out.
+        group = next((m for m in merges if not _quad(m[1], m[2]) & touched), None)
+        if group is None or -gain <= group[0]:
+            break
+        merged.add((group[1], group[2]))
+        split_cells.add((level, r, c))
+        if level + 1 < depth:
+            for cr, cc in _quad(r, c):
+                heapq.heappush(splits, (-float(gains[level + 1][cr, cc]), level + 1, cr, cc))
+    return _leaves(plan, split_cells, merged)
+
+
+def check_split(tile_size: int, split_levels: int) -> None:
+    """Refuse a tile size that cannot be halved ``split_levels`` times in whole pixels."""
+    if tile_size % (1 << split_levels):
+        raise MosaicfastError(
+            f"tile_size {tile_size} cannot be halved {split_levels} time(s) into whole "
+            f"pixels; use a tile size that divides by {1 << split_levels} or fewer "
+            "split_levels",
+            parameters=("tile_size", "split_levels"),
+        )
+
+
+def _quad(r: int, c: int) -> set[tuple[int, int]]:
+    """The four cells that cell ``(r, c)`` splits into, one level down."""
+    return {(2 * r + i, 2 * c + j) for i in (0, 1) for j in (0, 1)}
+
+
+def _block_error(luma: NDArray[np.float64], block: int, cell: int) -> NDArray[np.float64]:
+    """Per cell of ``cell`` samples, the squared deviation of ``luma`` from its means
+    over blocks of ``block`` samples (0 for single-sample blocks)."""
+    h, w = luma.shape
+    if block <= 1:
+        return np.zeros((h // cell, w // cell))
+    blocks = luma.reshape(h // block, block, w // block, block)
+    dev = ((blocks - blocks.mean(axis=(1, 3), keepdims=True)) ** 2).sum(axis=(1, 3))
+    f = cell // block
+    return dev.reshape(h // cell, f, w // cell, f).sum(axis=(1, 3))
+
+
+def _leaves(
+    plan: GridPlan, split_cells: set[tuple[int, int, int]], merged: set[tuple[int, int]]
+) -> Cells:
+    """The cells left by those splits (``(level, row, col)``) and merged groups."""
+    t = plan.tile_size
+    found: list[tuple[int, int, int]] = [(2 * c * t, 2 * r * t, 2 * t) for r, c in merged]
+
+    def add(level: int, r: int, c: int) -> None:
+        if (level, r, c) in split_cells:
+            for cr, cc in sorted(_quad(r, c)):
+                add(level + 1, cr, cc)
+        else:
+            s = t >> level
+            found.append((c * s, r * s, s))
+
+    for r in range(plan.rows):
+        for c in range(plan.cols):
+            if (r // 2, c // 2) not in merged:
+                add(0, r, c)
+    x, y, size = zip(*found, strict=True)
+    return Cells.of(x, y, size)

@@ -393,13 +393,21 @@ def _luma(rgb: NDArray[np.uint8]) -> NDArray[np.float64]:
     return rgb @ _REC601_LUMA
 
 
-def diversity(assignment: ArrayLike) -> tuple[int, float, int, float]:
+def diversity(
+    assignment: ArrayLike, *, cell_map: ArrayLike | None = None
+) -> tuple[int, float, int, float]:
     """How varied the tiles of a mosaic are.
 
     Parameters
     ----------
     assignment : array_like
-        ``(rows, cols)`` integer array of the tile id in each cell.
+        ``(rows, cols)`` integer array of the tile id in each cell; with ``cell_map``,
+        ``(m,)``: the tile id of each of ``m`` cells of several sizes.
+    cell_map : array_like, optional
+        For cells of several sizes (``build(adaptive=True)``): a 2-D array giving,
+        for each square of the smallest cell size, the number of the cell covering it
+        (:meth:`mosaicfast.plan.Cells.cell_map`); two cells are neighbours when they
+        share an edge.
 
     Returns
     -------
@@ -410,17 +418,25 @@ def diversity(assignment: ArrayLike) -> tuple[int, float, int, float]:
     max_uses : int
         Most cells holding one same tile.
     adjacent_duplicates : float
-        Share of the 4-neighbour cell pairs (horizontal and vertical) holding the same tile;
-        0 for a single cell, which has no neighbours.
+        Share of the pairs of cells sharing an edge that hold the same tile; 0 for a
+        single cell, which has no neighbours.
 
     Raises
     ------
     ValueError
-        If ``assignment`` is not a non-empty 2-D array of integers.
+        If ``assignment`` is not a non-empty 2-D array of integers (1-D with
+        ``cell_map``), or ``cell_map`` names cells it does not have.
     """
-    grid = _as_assignment(assignment)
-    _, uses = np.unique(grid, return_counts=True)
-    return len(uses), len(uses) / grid.size, int(uses.max()), _adjacent_duplicate_ratio(grid)
+    if cell_map is None:
+        grid = _as_assignment(assignment)
+        cell_map = np.arange(grid.size).reshape(grid.shape)
+    else:
+        grid = np.asarray(assignment)
+        if grid.ndim != 1 or grid.size == 0 or not np.issubdtype(grid.dtype, np.integer):
+            raise ValueError("with a cell map, assignment must be a non-empty 1-D array of ids")
+    tiles = grid.ravel()
+    _, uses = np.unique(tiles, return_counts=True)
+    return len(uses), len(uses) / tiles.size, int(uses.max()), _adjacent_duplicates(tiles, cell_map)
 
 
 def _as_assignment(assignment: ArrayLike) -> NDArray[np.integer]:
@@ -435,16 +451,28 @@ def _as_assignment(assignment: ArrayLike) -> NDArray[np.integer]:
     return grid
 
 
-def _adjacent_duplicate_ratio(grid: NDArray[np.integer]) -> float:
-    horizontal = grid[:, 1:] == grid[:, :-1]
-    vertical = grid[1:, :] == grid[:-1, :]
-    pairs = horizontal.size + vertical.size
-    if pairs == 0:
+def _adjacent_duplicates(tiles: NDArray[np.integer], cell_map: ArrayLike) -> float:
+    """Share of the pairs of cells sharing an edge (in ``cell_map``) whose tiles match."""
+    where = np.asarray(cell_map)
+    if where.ndim != 2 or where.size == 0 or where.min() < 0 or where.max() >= len(tiles):
+        raise ValueError(f"cell_map must be a 2-D map of cells 0..{len(tiles) - 1}")
+    a = np.concatenate([where[:, 1:].ravel(), where[1:, :].ravel()])
+    b = np.concatenate([where[:, :-1].ravel(), where[:-1, :].ravel()])
+    apart = a != b
+    pairs = np.unique(np.stack([np.minimum(a, b)[apart], np.maximum(a, b)[apart]], axis=1), axis=0)
+    if len(pairs) == 0:
         return 0.0
-    return (int(horizontal.sum()) + int(vertical.sum())) / pairs
+    return float((tiles[pairs[:, 0]] == tiles[pairs[:, 1]]).mean())
 
 
-def evaluate(target: Image.Image, mosaic: Image.Image, assignment: ArrayLike) -> Quality:
+def evaluate(
+    target: Image.Image,
+    mosaic: Image.Image,
+    assignment: ArrayLike,
+    *,
+    cell_map: ArrayLike | None = None,
+    shape: tuple[int, int] | None = None,
+) -> Quality:
     """Fidelity and diversity of a mosaic.
 
     Parameters
@@ -455,7 +483,14 @@ def evaluate(target: Image.Image, mosaic: Image.Image, assignment: ArrayLike) ->
         The mosaic image.
     assignment : array_like
         ``(rows, cols)`` integer array of the tile id in each cell; its shape gives the
-        grid for :func:`fidelity`.
+        grid for :func:`fidelity`. With ``cell_map``: ``(m,)``, see :func:`diversity`.
+    cell_map : array_like, optional
+        For cells of several sizes: which cell covers each square of the smallest
+        size (see :func:`diversity`).
+    shape : tuple of int, optional
+        ``(rows, cols)`` of the grid :func:`fidelity` reduces both images to (8 px per
+        cell); needed with ``cell_map``: the plain grid the adaptive cells came from, so
+        that the figures compare with the plain mosaic's.
 
     Returns
     -------
@@ -465,9 +500,12 @@ def evaluate(target: Image.Image, mosaic: Image.Image, assignment: ArrayLike) ->
     Raises
     ------
     ValueError
-        If the assignment is not a non-empty 2-D integer array or the mosaic is not a
-        whole number of its cells.
+        If the assignment is not a non-empty 2-D integer array, or with ``cell_map``
+        1-D and without ``shape``, or the mosaic is not a whole number of its cells.
     """
-    grid = _as_assignment(assignment)
-    rows, cols = grid.shape
-    return Quality(*fidelity(target, mosaic, rows, cols), *diversity(grid))
+    if cell_map is None:
+        shape = _as_assignment(assignment).shape
+    elif shape is None:
+        raise ValueError("evaluating cells of several sizes needs the shape of the plain grid")
+    rows, cols = shape
+    return Quality(*fidelity(target, mosaic, rows, cols), *diversity(assignment, cell_map=cell_map))

@@ -31,7 +31,7 @@ from ._util.progress import progress_bar
 from .kernels.paint import paint_band
 from .kernels.resample import resize_lanczos
 
-__all__ = ["BAND_PIXELS", "BLEND_SAMPLES", "Painter", "TileStack"]
+__all__ = ["BAND_PIXELS", "BLEND_SAMPLES", "CellPainter", "Painter", "TileStack"]
 
 TileStack = Callable[[NDArray[np.int64]], NDArray[np.uint8]]
 """``stack(tiles)`` gives the ``(len(tiles), size, size, 3)`` pixels of distinct tiles
@@ -95,11 +95,7 @@ class Painter:
         self.overlay = overlay
         self.threads = threads
         self.band_pixels = band_pixels
-        self._target: NDArray[np.uint8] | None = None
-        if blend > 0 or overlay > 0:
-            if target is None:
-                raise ValueError("blend and overlay need the target")
-            self._target = np.asarray(target.convert("RGB"))
+        self._target = _target_pixels(target, blend, overlay)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -204,3 +200,141 @@ class Painter:
                 self.paint(start, stop, out=out[start * t : stop * t], loaded=loaded)
                 bar.update((stop - start) * self.cols)
         return out
+
+
+class CellPainter:
+    """Paints a mosaic of square cells of several sizes (``build(adaptive=True)``).
+
+    The cells of each size are gathered side by side into one row and painted by the
+    same core call as :class:`Painter`'s bands (tile copied, mirrored, blended toward
+    the target under it, the target laid over it), then put in place: every pixel is
+    what :class:`Painter` gives that cell in a grid of cells of its size (the target
+    sampled at :meth:`under_side` per cell side, as for that grid). Bands hold whole
+    rows of the largest cells.
+
+    Parameters
+    ----------
+    x, y, size : numpy.ndarray
+        ``(m,)`` left, top and side of each cell in output pixels; together they cover
+        the ``output_size`` once.
+    tiles : numpy.ndarray
+        ``(m,)`` tile number of each cell.
+    output_size : tuple of int
+        ``(width, height)`` of the mosaic.
+    load_tiles : dict of int to TileStack
+        For each cell size, gives the pixels of tiles at that size.
+    flipped : numpy.ndarray, optional
+        ``(m,)`` bool: cells whose tile is mirrored left to right.
+    target, blend, overlay, threads, band_pixels
+        As for :class:`Painter`.
+    """
+
+    def __init__(
+        self,
+        x: NDArray[np.int64],
+        y: NDArray[np.int64],
+        size: NDArray[np.int64],
+        tiles: NDArray[np.int64],
+        output_size: tuple[int, int],
+        load_tiles: dict[int, TileStack],
+        *,
+        flipped: NDArray[np.bool_] | None = None,
+        target: Image.Image | None = None,
+        blend: float = 0.0,
+        overlay: float = 0.0,
+        threads: int | None = None,
+        band_pixels: int = BAND_PIXELS,
+    ) -> None:
+        self.x, self.y, self.cell_size = (np.asarray(a, np.int64) for a in (x, y, size))
+        self.tiles = np.asarray(tiles, np.int64)
+        self.flipped = np.zeros(len(self.tiles), np.bool_) if flipped is None else flipped
+        self.size = output_size
+        self.load_tiles = load_tiles
+        self.blend, self.overlay, self.threads = blend, overlay, threads
+        step = int(self.cell_size.max())
+        self.band_height = max(1, band_pixels // (output_size[0] * step)) * step
+        self._target = _target_pixels(target, blend, overlay)
+
+    def paint(self, top: int, bottom: int) -> NDArray[np.uint8]:
+        """The output rows ``top:bottom``, which no cell crosses."""
+        out = np.empty((bottom - top, self.size[0], 3), np.uint8)
+        inside = (self.y >= top) & (self.y < bottom)
+        for side in sorted(set(self.cell_size[inside].tolist())):
+            cells = np.flatnonzero(inside & (self.cell_size == side))
+            used = np.unique(self.tiles[cells])
+            index = np.searchsorted(used, self.tiles[cells]).reshape(1, -1)
+            rows = (self.y[cells] - top)[:, None, None] + np.arange(side)[None, :, None]
+            cols = self.x[cells][:, None, None] + np.arange(side)[None, None, :]
+            row = np.empty((side, len(cells) * side, 3), np.uint8)
+            paint_band(
+                self.load_tiles[side](used),
+                index,
+                row,
+                flipped=self.flipped[cells].reshape(1, -1),
+                under=self._under(cells, side, top, bottom),
+                blend=self.blend,
+                overlay=self.overlay,
+                threads=self.threads,
+            )
+            out[rows, cols] = row.reshape(side, len(cells), side, 3).transpose(1, 0, 2, 3)
+        return out
+
+    def under_side(self, side: int) -> int:
+        """Target pixels per side that :meth:`paint` gives the core for cells of ``side``:
+        as :attr:`Painter.under_side`, or ``side`` where the output does not scale to a
+        whole number of samples."""
+        s = side if self.overlay > 0 else min(side, BLEND_SAMPLES)
+        if (self.size[0] * s) % side or (self.size[1] * s) % side:
+            return side
+        return s
+
+    def _under(
+        self, cells: NDArray[np.intp], side: int, top: int, bottom: int
+    ) -> NDArray[np.uint8] | None:
+        """The target under ``cells`` (all of ``side``, inside rows ``top:bottom``), side
+        by side at :meth:`under_side` samples each, as :class:`Painter` samples a grid of
+        that cell size; None without blend or overlay."""
+        if self._target is None:
+            return None
+        s = self.under_side(side)
+        region = resize_lanczos(
+            self._target,
+            (self.size[0] * s // side, self.size[1] * s // side),
+            rows=(top * s // side, bottom * s // side),
+            threads=self.threads,
+        )
+        ys = (self.y[cells] - top) * s // side
+        xs = self.x[cells] * s // side
+        rows = ys[:, None, None] + np.arange(s)[None, :, None]
+        cols = xs[:, None, None] + np.arange(s)[None, None, :]
+        return _side_by_side(region[rows, cols])
+
+    def bands(self, *, progress: bool = False) -> Iterator[NDArray[np.uint8]]:
+        """Yield the image band by band, top to bottom."""
+        height = self.size[1]
+        with progress_bar(len(self.tiles), "render", "cell", enabled=progress) as bar:
+            for top in range(0, height, self.band_height):
+                bottom = min(top + self.band_height, height)
+                yield self.paint(top, bottom)
+                bar.update(int(((self.y >= top) & (self.y < bottom)).sum()))
+
+    def compose(self, *, progress: bool = False) -> NDArray[np.uint8]:
+        """The whole ``(height, width, 3)`` image."""
+        return np.concatenate(list(self.bands(progress=progress)))
+
+
+def _target_pixels(
+    target: Image.Image | None, blend: float, overlay: float
+) -> NDArray[np.uint8] | None:
+    """The target's RGB pixels when ``blend`` or ``overlay`` needs them, else None."""
+    if blend == 0 and overlay == 0:
+        return None
+    if target is None:
+        raise ValueError("blend and overlay need the target")
+    return np.asarray(target.convert("RGB"))
+
+
+def _side_by_side(patches: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """``(n, s, s, 3)`` patches as one ``(s, n * s, 3)`` row, left to right."""
+    n, s = patches.shape[:2]
+    return np.ascontiguousarray(patches.transpose(1, 0, 2, 3).reshape(s, n * s, 3))

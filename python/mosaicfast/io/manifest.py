@@ -25,44 +25,56 @@ __all__ = [
     "manifest_beside",
     "manifest_rows",
     "read_assignment",
+    "read_cells",
     "write_manifest",
 ]
 
 MANIFEST_SUFFIXES = (".json", ".csv")
 FIELDS = ("row", "col", "tile", "source", "time", "flipped", "left", "top", "right", "bottom")
+#: The columns of an adaptive mosaic's manifest: each cell's left, top and side in pixels.
+CELL_FIELDS = ("x", "y", "size", *FIELDS[2:])
+
+CellList = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
+"""``(x, y, size)``: left, top and side in output pixels of cells of several sizes."""
 
 
 def manifest_rows(
     assignment: NDArray[np.int64],
     sources: Sequence[TileSource],
     flipped: NDArray[np.bool_] | None = None,
+    cells: CellList | None = None,
 ) -> Iterator[dict[str, Any]]:
     """One record per cell, row-major: position, tile id, source and crop box.
 
     ``tile`` is the library's tile id; ``source`` the file, followed by
     ``@HH:MM:SS`` for a tile cut from a video, whose ``time`` (seconds) is given too;
-    ``flipped`` says whether the tile is used mirrored.
+    ``flipped`` says whether the tile is used mirrored. The position is ``row`` and
+    ``col`` on a grid, or with ``cells`` (one per entry of the 1-D ``assignment``)
+    ``x``, ``y`` and ``size`` in output pixels.
     """
-    rows, cols = assignment.shape
-    for r in range(rows):
-        for c in range(cols):
-            source = sources[int(assignment[r, c])]
-            left, top, right, bottom = source.box
-            where = str(source.path)
-            if source.time is not None:
-                where += "@" + format_time(source.time)
-            yield {
-                "row": r,
-                "col": c,
-                "tile": source.tile_id if source.tile_id is not None else int(assignment[r, c]),
-                "source": where,
-                "time": source.time,
-                "flipped": bool(flipped[r, c]) if flipped is not None else False,
-                "left": left,
-                "top": top,
-                "right": right,
-                "bottom": bottom,
-            }
+    tiles, mirrored = assignment.ravel(), None if flipped is None else flipped.ravel()
+    if cells is None:
+        rows, cols = assignment.shape
+        where = ({"row": r, "col": c} for r in range(rows) for c in range(cols))
+    else:
+        where = ({"x": int(x), "y": int(y), "size": int(s)} for x, y, s in zip(*cells, strict=True))
+    for i, place in enumerate(where):
+        source = sources[int(tiles[i])]
+        left, top, right, bottom = source.box
+        name = str(source.path)
+        if source.time is not None:
+            name += "@" + format_time(source.time)
+        yield {
+            **place,
+            "tile": source.tile_id if source.tile_id is not None else int(tiles[i]),
+            "source": name,
+            "time": source.time,
+            "flipped": bool(mirrored[i]) if mirrored is not None else False,
+            "left": left,
+            "top": top,
+            "right": right,
+            "bottom": bottom,
+        }
 
 
 def check_manifest_path(path: str | Path) -> Path:
@@ -84,16 +96,64 @@ def read_assignment(path: str | Path) -> NDArray[np.int64]:
         JSON ``meta`` declares.
     """
     path = check_manifest_path(path)
+    cells, declared = _manifest_cells(path)
+    if cells and isinstance(cells[0], dict) and "size" in cells[0]:
+        raise MosaicfastError(
+            f"{path}: the manifest of an adaptive mosaic (cells of several sizes) has no grid "
+            "of cells; evaluate reads it, the report does not yet"
+        )
+    try:
+        return _cell_grid(cells, declared)
+    except (ValueError, KeyError, TypeError) as err:
+        raise MosaicfastError(f"{path}: not a whole mosaicfast manifest ({err})") from err
+
+
+def read_cells(
+    path: str | Path,
+) -> tuple[CellList, NDArray[np.int64], tuple[int, int] | None] | None:
+    """The cells ``(x, y, size)`` and tile ids of an adaptive mosaic's manifest, in
+    its order, and the ``(rows, cols)`` of the plain grid they came from (declared by
+    a JSON manifest's meta, else None); None for the manifest of a grid (see
+    :func:`read_assignment`).
+
+    Raises
+    ------
+    MosaicfastError
+        If the file cannot be read, or its cells are malformed, overlap or leave a
+        hole in the rectangle they span.
+    """
+    path = check_manifest_path(path)
+    cells, declared = _manifest_cells(path)
+    if not (cells and isinstance(cells[0], dict) and "size" in cells[0]):
+        return None
+    try:
+        values = np.array(
+            [[_count(c[k], k) for k in ("x", "y", "size", "tile")] for c in cells], np.int64
+        )
+        x, y, size, tiles = values.T
+        if size.min() < 1:
+            raise ValueError("a cell of size 0")
+        width, height = int((x + size).max()), int((y + size).max())
+        covered = np.zeros((height, width), np.int32)
+        for left, top, side in zip(x.tolist(), y.tolist(), size.tolist(), strict=True):
+            covered[top : top + side, left : left + side] += 1
+        if (covered != 1).any():
+            raise ValueError("the cells overlap or leave a hole")
+    except (ValueError, KeyError, TypeError) as err:
+        raise MosaicfastError(f"{path}: not a whole mosaicfast manifest ({err})") from err
+    return (x, y, size), tiles, declared
+
+
+def _manifest_cells(path: Path) -> tuple[list[Any], tuple[int, int] | None]:
+    """The cell records of a manifest and the ``(rows, cols)`` its JSON meta declares."""
     try:
         text = path.read_text(encoding="utf-8", errors="surrogateescape")
     except OSError as err:
         raise MosaicfastError(f"{path}: cannot read the manifest ({os_reason(err)})") from err
     try:
         if path.suffix.lower() == ".json":
-            cells, declared = _json_cells(text)
-        else:
-            cells, declared = list(csv.DictReader(text.splitlines())), None
-        return _cell_grid(cells, declared)
+            return _json_cells(text)
+        return list(csv.DictReader(text.splitlines())), None
     except (csv.Error, ValueError, KeyError, TypeError, RecursionError) as err:
         raise MosaicfastError(f"{path}: not a whole mosaicfast manifest ({err})") from err
 
@@ -161,11 +221,13 @@ def write_manifest(
     *,
     flipped: NDArray[np.bool_] | None = None,
     meta: dict[str, Any] | None = None,
+    cells: CellList | None = None,
 ) -> None:
     """Write the manifest as JSON or CSV, chosen by the file's suffix, atomically.
 
     JSON holds ``{"meta": ..., "cells": [...]}``; CSV one line per cell with the
-    columns of :data:`FIELDS`. A source name that is not UTF-8 keeps its bytes: as
+    columns of :data:`FIELDS` (:data:`CELL_FIELDS` with ``cells``, see
+    :func:`manifest_rows`). A source name that is not UTF-8 keeps its bytes: as
     ``\\udcXX`` escapes in JSON (which JSON readers turn back into the same name),
     as the raw bytes in CSV.
 
@@ -174,7 +236,7 @@ def write_manifest(
     MosaicfastError
         If the file cannot be written (the reason named; no partial file is left).
     """
-    with manifest_beside(path, assignment, sources, flipped=flipped, meta=meta):
+    with manifest_beside(path, assignment, sources, flipped=flipped, meta=meta, cells=cells):
         pass
 
 
@@ -186,12 +248,13 @@ def manifest_beside(
     *,
     flipped: NDArray[np.bool_] | None = None,
     meta: dict[str, Any] | None = None,
+    cells: CellList | None = None,
 ) -> Iterator[None]:
     """Write the manifest (see :func:`write_manifest`) to a temporary file first, and put
     it in place when the ``with`` block succeeds: a mosaic written in the block and its
     manifest appear together, or neither does."""
     path = check_manifest_path(path)
-    records = manifest_rows(assignment, sources, flipped)
+    records = manifest_rows(assignment, sources, flipped, cells)
     try:
         with atomic_group(), atomic_path(path) as tmp:
             if path.suffix.lower() == ".json":
@@ -199,7 +262,9 @@ def manifest_beside(
                 tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
             else:
                 with tmp.open("w", newline="", encoding="utf-8", errors="surrogateescape") as out:
-                    writer = csv.DictWriter(out, fieldnames=FIELDS)
+                    writer = csv.DictWriter(
+                        out, fieldnames=FIELDS if cells is None else CELL_FIELDS
+                    )
                     writer.writeheader()
                     writer.writerows(records)
             yield

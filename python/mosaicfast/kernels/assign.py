@@ -48,6 +48,7 @@ __all__ = [
     "certified_optimum",
     "hardest_first",
     "improve_assignment",
+    "nearby_squares",
     "optimal_assignment",
     "penalised_greedy",
 ]
@@ -133,6 +134,7 @@ def penalised_greedy(
     shape: tuple[int, int] | None = None,
     fixed: ArrayLike | None = None,
     weights: ArrayLike | None = None,
+    neighbours: tuple[ArrayLike, ArrayLike] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Assign cells one by one, each to its candidate of least penalised cost.
 
@@ -165,6 +167,10 @@ def penalised_greedy(
     weights : array_like, optional
         ``(n_tiles,)`` integers >= 1: how many tiles each tile counts as (default 1
         each). Flat tiles, whose repeats show no clump, are given more.
+    neighbours : tuple of array_like, optional
+        ``(offsets, cells)``: the cells near cell ``i`` are
+        ``cells[offsets[i]:offsets[i + 1]]`` (e.g. :func:`nearby_squares`: cells of
+        several sizes), used instead of ``min_distance`` on ``shape``.
 
     Returns
     -------
@@ -176,7 +182,7 @@ def penalised_greedy(
     cand_arr, cost_arr = candidate_lists(cand, cost)
     m = cand_arr.shape[0]
     fixed_arr = np.full(m, -1, dtype=np.int64) if fixed is None else cell_indices(fixed, "fixed")
-    rules = _greedy_rules(m, n_tiles, penalty, max_uses, min_distance, shape, weights)
+    rules = _greedy_rules(m, n_tiles, penalty, max_uses, min_distance, shape, weights, neighbours)
     return _core.penalised_greedy(
         cand_arr, cost_arr, cell_indices(order, "order"), fixed_arr, n_tiles, **rules
     )
@@ -190,6 +196,7 @@ def _greedy_rules(
     min_distance: int,
     shape: tuple[int, int] | None,
     weights: ArrayLike | None,
+    neighbours: tuple[ArrayLike, ArrayLike] | None = None,
 ) -> dict[str, Any]:
     """The greedy's rules as the core takes them (for :func:`penalised_greedy` and
     :func:`improve_assignment`)."""
@@ -205,6 +212,9 @@ def _greedy_rules(
         "max_uses": None if max_uses is None else count(max_uses, "max_uses"),
         "min_distance": min_distance,
         "weights": _tile_weights(weights, n_tiles),
+        "neighbours": None
+        if neighbours is None
+        else (cell_indices(neighbours[0], "offsets"), cell_indices(neighbours[1], "neighbours")),
     }
 
 
@@ -252,6 +262,7 @@ def improve_assignment(
     min_distance: int = 0,
     shape: tuple[int, int] | None = None,
     weights: ArrayLike | None = None,
+    neighbours: tuple[ArrayLike, ArrayLike] | None = None,
     max_passes: int = 4,
     threads: int | None = None,
 ) -> tuple[NDArray[np.int64], Improvement]:
@@ -270,7 +281,7 @@ def improve_assignment(
 
     Parameters
     ----------
-    cand, cost, n_tiles, penalty, max_uses, min_distance, shape, weights
+    cand, cost, n_tiles, penalty, max_uses, min_distance, shape, weights, neighbours
         As for :func:`penalised_greedy`.
     assignment : array_like
         ``(m,)`` tile of every cell, each among its candidates, within the rules
@@ -288,12 +299,48 @@ def improve_assignment(
         The totals before and after and the steps taken.
     """
     cand_arr, cost_arr = candidate_lists(cand, cost)
-    rules = _greedy_rules(len(cand_arr), n_tiles, penalty, max_uses, min_distance, shape, weights)
+    rules = _greedy_rules(
+        len(cand_arr), n_tiles, penalty, max_uses, min_distance, shape, weights, neighbours
+    )
     improved, stats = _core.improve_assignment(
         cand_arr, cost_arr, cell_indices(assignment, "assignment"), n_tiles,
         max_passes=count(max_passes, "max_passes"), threads=threads, **rules,
     )  # fmt: skip
     return improved, Improvement(**stats)
+
+
+def nearby_squares(
+    x: ArrayLike, y: ArrayLike, size: ArrayLike, gap: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The squares less than ``gap`` apart, edge to edge (Chebyshev), from each square,
+    itself excluded, as the ``neighbours=(offsets, cells)`` of :func:`penalised_greedy`.
+
+    On a grid of squares of side ``t`` and ``gap = r * t`` these are the cells within
+    Chebyshev distance ``r``: the grid's ``min_distance`` rule, for squares of several
+    sizes. Found by a KD-tree on the centres, then checked exactly in integers.
+
+    Parameters
+    ----------
+    x, y, size : array_like
+        ``(m,)`` integer left, top and side of each square.
+    gap : int
+        Squares nearer than this are neighbours (touching squares are 0 apart).
+    """
+    from scipy.spatial import cKDTree  # not at the top: only adaptive cells need it
+
+    x, y, size = (np.asarray(a, dtype=np.int64).ravel() for a in (x, y, size))
+    gap = count(gap, "gap")
+    centres = np.stack([2 * x + size, 2 * y + size], axis=1)  # doubled: whole numbers
+    reach = 2 * gap + 2 * int(size.max(initial=0))
+    pairs = cKDTree(centres).query_pairs(reach, p=np.inf, output_type="ndarray").astype(np.int64)
+    a, b = pairs[:, 0], pairs[:, 1]
+    span = 2 * gap + size[a] + size[b]
+    near = (np.abs(centres[a] - centres[b]) < span[:, None]).all(axis=1)
+    ends = np.concatenate([pairs[near], pairs[near][:, ::-1]])
+    ends = ends[np.lexsort((ends[:, 1], ends[:, 0]))]
+    offsets = np.zeros(len(size) + 1, np.int64)
+    np.cumsum(np.bincount(ends[:, 0], minlength=len(size)), out=offsets[1:])
+    return offsets, np.ascontiguousarray(ends[:, 1])
 
 
 def _tile_weights(weights: ArrayLike | None, n_tiles: int) -> NDArray[np.uint32] | None:

@@ -320,8 +320,14 @@ def mosaic_report(
     """Write the report of a mosaic just built (see :func:`write_report`).
 
     A mosaic small enough to hold in memory is composed once (or taken as composed);
-    a larger one is painted again band by band, never whole.
+    a larger one is painted again band by band, never whole. An adaptive mosaic has no
+    grid of cells for the page's cell look-ups: refused.
     """
+    if mosaic.cells is not None:
+        raise MosaicfastError(
+            "the report shows a grid of cells; an adaptive mosaic (adaptive) has none yet",
+            parameters=("adaptive",),
+        )
     if mosaic.pixels <= STREAM_PIXELS:
         bands: Iterable[NDArray[np.uint8]] = [np.asarray(mosaic.image)]
     else:
