@@ -170,6 +170,64 @@ impl Simd {
             Isa::Avx512Vnni => unsafe { x86::avx512(cells, block, pairs, norms, limits, scores) },
         }
     }
+
+    /// [`Simd::block_scores`] on two blocks stored one after the other
+    /// (`blocks` holds `2 * pairs * 2 * LANES` values), loading each cell's
+    /// values once for both. With [`Pair::Both`], `scores[i]` and the masks'
+    /// entry `i` are those of block `i`; with [`Pair::Nearer`] (a tile block
+    /// and the block of its mirror images), `scores[0]` holds the smaller of
+    /// the two scores of each lane and the first masks compare it with the
+    /// limits (the second are empty).
+    pub fn pair_scores(
+        self,
+        cells: &[i32],
+        blocks: &[i16],
+        norms: [&[i32; LANES]; 2],
+        limits: &[i32; GROUP],
+        scores: &mut [Scores; 2],
+        pair: Pair,
+    ) -> [[u16; GROUP]; 2] {
+        #[cfg(target_arch = "x86_64")]
+        if self.0 == Isa::Avx512Vnni {
+            let pairs = blocks.len() / (4 * LANES);
+            debug_assert_eq!(cells.len(), GROUP * pairs);
+            // SAFETY: a `Simd(Isa::Avx512Vnni)` is only created after the CPU
+            // reported avx512f, avx512bw and avx512vnni.
+            return unsafe { x86::avx512_pair(cells, blocks, pairs, norms, limits, scores, pair) };
+        }
+        let (first, second) = blocks.split_at(blocks.len() / 2);
+        let [one, two] = scores;
+        let masks = [
+            self.block_scores(cells, first, norms[0], limits, one),
+            self.block_scores(cells, second, norms[1], limits, two),
+        ];
+        match pair {
+            Pair::Both => masks,
+            Pair::Nearer => [nearer(one, two, limits), [0; GROUP]],
+        }
+    }
+}
+
+/// How [`Simd::pair_scores`] reports its two blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pair {
+    /// Each block's scores and masks.
+    Both,
+    /// The smaller score of each lane over the two blocks, and its mask.
+    Nearer,
+}
+
+/// `one` becomes the lane-wise minimum of `one` and `two`; returns its masks
+/// against `limits`.
+fn nearer(one: &mut Scores, two: &Scores, limits: &[i32; GROUP]) -> [u16; GROUP] {
+    let mut masks = [0u16; GROUP];
+    for ((row, more), (mask, &limit)) in one.iter_mut().zip(two).zip(masks.iter_mut().zip(limits)) {
+        for (lane, (score, &other)) in row.iter_mut().zip(more).enumerate() {
+            *score = (*score).min(other);
+            *mask |= u16::from(*score < limit) << lane;
+        }
+    }
+    masks
 }
 
 /// Splits a packed pair into its two 16-bit values.
@@ -215,7 +273,7 @@ fn portable(
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{Scores, GROUP, LANES};
+    use super::{Pair, Scores, GROUP, LANES};
 
     /// A kernel on `$parts` registers of `LANES / $parts` lanes each, written once
     /// for the two instruction sets that differ only in register width: SSE2
@@ -338,6 +396,65 @@ mod x86 {
         }
         masks
     }
+
+    /// [`avx512`] on two consecutive blocks: `2 * GROUP` independent
+    /// accumulators keep the multiply-add unit busy (one dependency chain per
+    /// accumulator, each as long as the instruction's latency), and each
+    /// cell's broadcast value serves both blocks.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) fn avx512_pair(
+        cells: &[i32],
+        blocks: &[i16],
+        pairs: usize,
+        norms: [&[i32; LANES]; 2],
+        limits: &[i32; GROUP],
+        scores: &mut [Scores; 2],
+        pair: Pair,
+    ) -> [[u16; GROUP]; 2] {
+        let (first, second) = blocks.split_at(pairs * 2 * LANES);
+        let mut acc = [[_mm512_setzero_si512(); GROUP]; 2];
+        let lanes = first
+            .chunks_exact(2 * LANES)
+            .zip(second.chunks_exact(2 * LANES));
+        for (p, (one, two)) in lanes.enumerate() {
+            // SAFETY: `one` and `two` are 32 i16 = 64 bytes each, one unaligned
+            // 512-bit load each.
+            let tiles = unsafe {
+                [
+                    _mm512_loadu_si512(one.as_ptr().cast()),
+                    _mm512_loadu_si512(two.as_ptr().cast()),
+                ]
+            };
+            for (c, row) in cells.chunks_exact(pairs).enumerate() {
+                let a = _mm512_set1_epi32(row[p]);
+                acc[0][c] = _mm512_dpwssd_epi32(acc[0][c], tiles[0], a);
+                acc[1][c] = _mm512_dpwssd_epi32(acc[1][c], tiles[1], a);
+            }
+        }
+        // SAFETY: each `norms[i]` is 16 i32 = 64 bytes, one unaligned 512-bit load.
+        let norm = unsafe {
+            [
+                _mm512_loadu_si512(norms[0].as_ptr().cast()),
+                _mm512_loadu_si512(norms[1].as_ptr().cast()),
+            ]
+        };
+        let mut masks = [[0u16; GROUP]; 2];
+        for c in 0..GROUP {
+            let limit = _mm512_set1_epi32(limits[c]);
+            let score: [__m512i; 2] =
+                std::array::from_fn(|i| _mm512_sub_epi32(norm[i], _mm512_slli_epi32(acc[i][c], 1)));
+            let kept = match pair {
+                Pair::Both => &score[..],
+                Pair::Nearer => &[_mm512_min_epi32(score[0], score[1])][..],
+            };
+            for (i, score) in kept.iter().enumerate() {
+                // SAFETY: `scores[i][c]` is 16 i32 = 64 bytes, one unaligned store.
+                unsafe { _mm512_storeu_si512(scores[i][c].as_mut_ptr().cast(), *score) };
+                masks[i][c] = _mm512_cmplt_epi32_mask(*score, limit);
+            }
+        }
+        masks
+    }
 }
 
 #[cfg(test)]
@@ -418,6 +535,50 @@ mod tests {
                     bits | u16::from(score < limit) << l
                 });
                 assert_eq!(mask, below, "{}", simd.name());
+            }
+        }
+    }
+
+    #[test]
+    fn pair_scores_are_the_two_blocks_scores_or_their_minimum() {
+        let pairs = 48;
+        let mut next = lcg(12);
+        let cells: Vec<i32> = (0..GROUP * pairs)
+            .map(|_| pack_pair(next(), next()))
+            .collect();
+        let blocks: Vec<i16> = (0..2 * pairs * 2 * LANES).map(|_| next()).collect();
+        let (first, second) = blocks.split_at(pairs * 2 * LANES);
+        let norms: [[i32; LANES]; 2] =
+            std::array::from_fn(|b| std::array::from_fn(|l| 700 * l as i32 - 3000 * b as i32));
+        let limits = [i32::MAX, 0, -30_000_000, 2_000_000];
+        for simd in Simd::available() {
+            let mut one = [[[0; LANES]; GROUP]; 2];
+            let expected = [
+                simd.block_scores(&cells, first, &norms[0], &limits, &mut one[0]),
+                simd.block_scores(&cells, second, &norms[1], &limits, &mut one[1]),
+            ];
+            let mut both = [[[0; LANES]; GROUP]; 2];
+            let norm_refs = [&norms[0], &norms[1]];
+            let masks =
+                simd.pair_scores(&cells, &blocks, norm_refs, &limits, &mut both, Pair::Both);
+            assert_eq!((masks, both), (expected, one), "{}", simd.name());
+            let mut nearest = [[[0; LANES]; GROUP]; 2];
+            let masks = simd.pair_scores(
+                &cells,
+                &blocks,
+                norm_refs,
+                &limits,
+                &mut nearest,
+                Pair::Nearer,
+            );
+            for c in 0..GROUP {
+                let mut mask = 0u16;
+                for l in 0..LANES {
+                    let least = one[0][c][l].min(one[1][c][l]);
+                    assert_eq!(nearest[0][c][l], least, "{}", simd.name());
+                    mask |= u16::from(least < limits[c]) << l;
+                }
+                assert_eq!((masks[0][c], masks[1][c]), (mask, 0), "{}", simd.name());
             }
         }
     }

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use rayon::prelude::*;
 
 use crate::error::{CoreError, CoreResult};
-use crate::kernels::{pack_pair, Scores, Simd, GROUP, LANES};
+use crate::kernels::{pack_pair, Pair, Scores, Simd, GROUP, LANES};
 
 /// Descriptor values accepted by the search.
 pub const VALUE_RANGE: (i16, i16) = (-16384, 16383);
@@ -785,8 +785,7 @@ impl PackedTiles {
             .collect();
         let end = range.end.min(self.n);
         let blocks = range.start / LANES..end.div_ceil(LANES);
-        let mut scores: Scores = [[0; LANES]; GROUP];
-        let mut mirror_scores: Scores = [[0; LANES]; GROUP];
+        let mut scores: [Scores; 2] = [[[0; LANES]; GROUP]; 2];
         let block_len = 2 * LANES * pairs;
         let limit_of = |best: &Best, cell: usize| {
             if cell < count {
@@ -795,45 +794,61 @@ impl PackedTiles {
                 i32::MIN
             }
         };
+        // Each kernel call scores two stored blocks: a block of tiles and the
+        // block of their mirror images, or two blocks of tiles.
+        let (step, pair) = match self.orientations {
+            2 => (1, Pair::Nearer),
+            _ => (2, Pair::Both),
+        };
         for run_start in blocks.clone().step_by(RUN_BLOCKS) {
             let run = run_start..(run_start + RUN_BLOCKS).min(blocks.end);
             for (g, group) in packed.chunks_exact(GROUP * pairs).enumerate() {
                 let members = g * GROUP..((g + 1) * GROUP).min(count);
                 let mut limits: [i32; GROUP] =
                     std::array::from_fn(|c| limit_of(best, g * GROUP + c));
-                for b in run.clone() {
+                for b in run.clone().step_by(step) {
                     let at = b * self.orientations;
-                    let block = &self.blocks[at * block_len..(at + 1) * block_len];
-                    let mut masks =
-                        simd.block_scores(group, block, &shift.norms[at], &limits, &mut scores);
-                    if self.orientations == 2 {
-                        let mirror = &self.blocks[(at + 1) * block_len..(at + 2) * block_len];
-                        let norms = &shift.norms[at + 1];
-                        let more =
-                            simd.block_scores(group, mirror, norms, &limits, &mut mirror_scores);
-                        for c in 0..GROUP {
-                            masks[c] |= more[c];
-                            for lane in 0..LANES {
-                                scores[c][lane] = scores[c][lane].min(mirror_scores[c][lane]);
+                    let both = pair == Pair::Nearer || b + 1 < run.end;
+                    let masks = if both {
+                        let stored = &self.blocks[at * block_len..(at + 2) * block_len];
+                        let norms = [&shift.norms[at], &shift.norms[at + 1]];
+                        simd.pair_scores(group, stored, norms, &limits, &mut scores, pair)
+                    } else {
+                        let stored = &self.blocks[at * block_len..(at + 1) * block_len];
+                        let norms = &shift.norms[at];
+                        let masks =
+                            simd.block_scores(group, stored, norms, &limits, &mut scores[0]);
+                        [masks, [0; GROUP]]
+                    };
+                    let tile_blocks = if pair == Pair::Both && both { 2 } else { 1 };
+                    for (i, (masks, scores)) in
+                        masks.iter().zip(&scores).take(tile_blocks).enumerate()
+                    {
+                        // Blocks in index order, so ties keep going to the lower index.
+                        let block = b + i;
+                        for (c, cell) in members.clone().enumerate() {
+                            let mut mask = masks[c];
+                            if mask == 0 {
+                                continue;
                             }
-                        }
-                    }
-                    for (c, cell) in members.clone().enumerate() {
-                        let mut mask = masks[c];
-                        if mask == 0 {
-                            continue;
-                        }
-                        while mask != 0 {
-                            let lane = mask.trailing_zeros() as usize;
-                            mask &= mask - 1;
-                            let index = b * LANES + lane;
-                            if index >= end {
-                                break;
+                            while mask != 0 {
+                                let lane = mask.trailing_zeros() as usize;
+                                mask &= mask - 1;
+                                let index = block * LANES + lane;
+                                if index >= end {
+                                    break;
+                                }
+                                // The second block's masks were taken against the
+                                // limits before the first block's offers.
+                                if scores[c][lane] >= limits[c] {
+                                    continue;
+                                }
+                                let value =
+                                    shift.value(scores[c][lane], norms_a[cell], block, lane);
+                                best.offer(cell, value, index as i64);
                             }
-                            let value = shift.value(scores[c][lane], norms_a[cell], b, lane);
-                            best.offer(cell, value, index as i64);
+                            limits[c] = limit_of(best, cell);
                         }
-                        limits[c] = limit_of(best, cell);
                     }
                 }
             }

@@ -14,6 +14,7 @@ from mosaicfast import MosaicfastError
 from mosaicfast.matching import (
     SCORE_UNIT,
     _colour_score,
+    _distinct,
     _first_occurrences,
     _ssim_score,
     match_cells,
@@ -194,6 +195,16 @@ def test_first_occurrences_keeps_the_leftmost_of_each_tile_per_row() -> None:
         for tile, kept in zip(row.tolist(), out.tolist(), strict=True):
             assert kept == (-1 if tile in seen else tile)
             seen.add(tile)
+
+
+def test_distinct_values_are_those_of_numpy_unique() -> None:
+    rng = np.random.default_rng(4)
+    for n, shape in [(1, (3, 2)), (40, (7, 5)), (5000, (300, 32))]:
+        values = rng.integers(0, n, shape)
+        used, local = _distinct(values, n)
+        expected_used, expected_local = np.unique(values, return_inverse=True)
+        np.testing.assert_array_equal(used, expected_used)
+        np.testing.assert_array_equal(local, expected_local.reshape(shape))
 
 
 def test_flips_use_mirrored_tiles(tmp_path: Path) -> None:

@@ -30,7 +30,11 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-DISPATCHED = ("_core::kernels::x86::avx2", "_core::kernels::x86::avx512")
+DISPATCHED = (
+    "_core::kernels::x86::avx2",
+    "_core::kernels::x86::avx512",
+    "_core::kernels::x86::avx512_pair",
+)
 """The functions that run only after the CPU said it has their instructions
 (``Simd::available`` in ``rust/kernels.rs``); closures inside them count as theirs."""
 

@@ -363,18 +363,20 @@ class _Matcher:
             w = 1.0 if options.metric == "ssim" else options.ssim_weight
             score = (1.0 - w) * score + w * ssim_score
         order = np.lexsort((index, score), axis=1)
-        index = np.take_along_axis(index, order, axis=1)
-        distance = np.take_along_axis(distance, order, axis=1)
-        score = np.take_along_axis(score, order, axis=1)
-        tile, flipped = index % n, index >= n
-        if not options.flips:
-            return _Candidates(tile, flipped, score, distance)
-        # A row holds at most min(k, n) distinct tiles: the repeats (a tile's worse
-        # orientation) are dropped and the row cut to that width.
-        tile = _first_occurrences(tile)
-        keep = np.argsort(tile < 0, axis=1, kind="stable")[:, : min(tile.shape[1], n)]
-        return _Candidates(*(np.take_along_axis(a, keep, axis=1)
-                             for a in (tile, flipped, score, distance)))  # fmt: skip
+        tile = np.take_along_axis(index, order, axis=1) % n
+        if options.flips:
+            # A row holds at most min(k, n) distinct tiles: the repeats (a tile's worse
+            # orientation) are dropped and the row cut to that width. One permutation
+            # (sort, then keep) is applied to every array.
+            tile = _first_occurrences(tile)
+            keep = np.argsort(tile < 0, axis=1, kind="stable")[:, : min(tile.shape[1], n)]
+            tile = np.take_along_axis(tile, keep, axis=1)
+            order = np.take_along_axis(order, keep, axis=1)
+        return _Candidates(
+            tile, np.take_along_axis(index, order, axis=1) >= n,
+            np.take_along_axis(score, order, axis=1),
+            np.take_along_axis(distance, order, axis=1),
+        )  # fmt: skip
 
     def greedy(
         self, found: _Candidates, k: int, shape: tuple[int, int]
@@ -534,7 +536,7 @@ def _ssim_score(
 ) -> NDArray[np.float64]:
     if cell_luma is None or tile_luma is None:
         raise MosaicfastError(f"the {options.metric} metric needs luminance patches")
-    used, local = np.unique(index % n, return_inverse=True)
+    used, local = _distinct(index % n, n)
     patches = tile_luma(used)
     # A mirrored candidate is compared with the mirrored patch, stored after the others.
     patches = np.concatenate([patches, patches[:, :, ::-1]])
@@ -542,6 +544,15 @@ def _ssim_score(
     gaussian = options.ssim_window == "gaussian"
     ssim = candidate_ssim(cell_luma, patches, local, gaussian=gaussian, threads=threads)
     return (1.0 - ssim.astype(np.float64)) / 2.0
+
+
+def _distinct(values: NDArray[np.int64], n: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """``np.unique(values, return_inverse=True)`` for values in ``[0, n)``, by a table of
+    the values present instead of a sort: the distinct values ascending, and the
+    position of each value among them (shaped like ``values``)."""
+    present = np.zeros(n, bool)
+    present[values] = True
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[values]
 
 
 def _first_occurrences(tile: NDArray[np.int64]) -> NDArray[np.int64]:
