@@ -225,7 +225,7 @@ CONFIGS: dict[str, Builder] = {
     # the defaults with a looser use limit
     **{f"mf-div{tag}": _div(max_uses=cap) for tag, cap in _CAPS[1:]},
     # SSIM weight of the re-ranking (0.3 by default; 0 is colour alone)
-    **{f"mf-div-ssim{w:g}": _div(ssim_weight=w) for w in (0.0, 0.1, 0.2)},
+    **{f"mf-div-ssim{w:g}": _div(ssim_weight=w) for w in (0.0, 0.1, 0.2, 0.23, 0.25)},
     "mf-div-random": _div(order="random"),
     "mf-div-blend1": _div(blend=1.0),
     # research prototypes, diversity on (min distance 1, max uses 1%), tiles untouched
@@ -348,7 +348,8 @@ MAIN = ["classic", "mf-best", "mf-lab-div", "mf-div-greedy", "mf-div", "mf-div-g
 #: and the blend strength, beside the defaults.
 LIMITS = ["classic", "mf-div", "mf-div-blend", "mf-opt-color", "mf-opt-color-cap2",
           "mf-opt-color-cap5", "mf-div-cap2", "mf-div-cap5", "mf-div-ssim0", "mf-div-ssim0.1",
-          "mf-div-ssim0.2", "mf-div-random", "mf-div-blend.75", "mf-div-blend1"]  # fmt: skip
+          "mf-div-ssim0.2", "mf-div-ssim0.23", "mf-div-ssim0.25", "mf-div-random",
+          "mf-div-blend.75", "mf-div-blend1"]  # fmt: skip
 #: Adaptive cells against the plain grid, tiles untouched and blended (the defaults).
 ADAPTIVE = ["mf-div", "mf-adaptive", "mf-div-blend", "mf-adaptive-blend"]
 #: Splitting once or twice (48-px tiles).
