@@ -139,14 +139,24 @@ def _api(**options: object) -> Builder:
     def run(bench: Bench, name: str) -> Built:
         target = bench.data.target(name)
         opts = dict(options)
-        if opts.get("max_uses") == "1%":
+        share = opts.get("max_uses")
+        if isinstance(share, str) and share.endswith("%"):  # a share of the cells
             tile_size = opts.get("tile_size", TILE_SIZE)
             assert isinstance(tile_size, int)
             plan = plan_grid(Image.open(target).size, tile_size=tile_size, enlargement=8.0)
-            opts["max_uses"] = max(1, round(MAX_USES_SHARE * plan.cells))
+            opts["max_uses"] = max(1, round(float(share[:-1]) / 100 * plan.cells))
         return bench.api(target, opts)
 
     return run
+
+
+def _div(**changes: object) -> Builder:
+    """The defaults with max uses 1% of the cells, tiles untouched, then ``changes``."""
+    return _api(**{"max_uses": "1%", "blend": 0.0, **changes})
+
+
+#: The use limits measured, as a share of the cells, and their settings' suffixes.
+_CAPS = (("", "1%"), ("-cap2", "2%"), ("-cap5", "5%"))
 
 
 def _recipe(blend: float = 0.0, **changes: object) -> Builder:
@@ -205,6 +215,19 @@ CONFIGS: dict[str, Builder] = {
     **{name: _api(max_uses="1%", blend=0.0, **options) for name, options in STEPS.items()},
     "mf-mirror-blend.5": _api(max_uses="1%", blend=0.5, **STEPS["mf-mirror"]),
     "mf-mirror-blend.75": _api(max_uses="1%", blend=0.75, **STEPS["mf-mirror"]),
+    # issue 14 items 1 and 2, the last targets: what the use limit allows, and levers
+    # the certified least summed squared colour-grid (ylab) distance with each tile at
+    # most 1%, 2%, 5% of the cells (ignores min distance and the flat tiles' weight)
+    **{
+        f"mf-opt-color{tag}": _div(assign="optimal", metric="color", max_uses=cap)
+        for tag, cap in _CAPS
+    },
+    # the defaults with a looser use limit
+    **{f"mf-div{tag}": _div(max_uses=cap) for tag, cap in _CAPS[1:]},
+    # SSIM weight of the re-ranking (0.3 by default; 0 is colour alone)
+    **{f"mf-div-ssim{w:g}": _div(ssim_weight=w) for w in (0.0, 0.1, 0.2, 0.23, 0.25)},
+    "mf-div-random": _div(order="random"),
+    "mf-div-blend1": _div(blend=1.0),
     # research prototypes, diversity on (min distance 1, max uses 1%), tiles untouched
     "R0": _recipe(),  # mosaicfast's 5x5 Lab grid, greedy: the prototype's baseline
     "best5": _recipe(assign="best"),
@@ -294,6 +317,10 @@ CONFIGS: dict[str, Builder] = {
     "Y-ssim8-flat20-rot8": _best(orientations=8),
     "Y.7-ssim8-flat20-mirror": _best(descriptor=replace(YL, ab_weight=0.7), orientations=2),
     "Y1-ssim8-flat20-mirror": _best(descriptor=replace(YL, ab_weight=1.0), orientations=2),
+    "Y1.4-ssim8-flat20-mirror": _best(descriptor=replace(YL, ab_weight=1.4), orientations=2),
+    "Y1-ssim.2-8-flat20-mirror": _best(
+        descriptor=replace(YL, ab_weight=1.0), orientations=2, ssim_weight=0.2
+    ),
     "Y-ssim8-blend.5": _best(flat_copies=0, blend=0.5),
     "Y-ssim.5-8": _recipe(descriptor=YL, penalty=0.0, ssim_weight=0.5, match_size=8),
     # blended (issue 14 item 2)
@@ -316,6 +343,13 @@ CONFIGS: dict[str, Builder] = {
 #: before issue 14.
 MAIN = ["classic", "mf-best", "mf-lab-div", "mf-div-greedy", "mf-div", "mf-div-greedy-blend",
         "mf-div-blend", "mf-div-blend.75"]  # fmt: skip
+#: Issue 14 items 1 and 2 on the last targets: the certified colour optimum and the
+#: defaults at looser use limits (what the limit allows), the SSIM weight, the cell order
+#: and the blend strength, beside the defaults.
+LIMITS = ["classic", "mf-div", "mf-div-blend", "mf-opt-color", "mf-opt-color-cap2",
+          "mf-opt-color-cap5", "mf-div-cap2", "mf-div-cap5", "mf-div-ssim0", "mf-div-ssim0.1",
+          "mf-div-ssim0.2", "mf-div-ssim0.23", "mf-div-ssim0.25", "mf-div-random",
+          "mf-div-blend.75", "mf-div-blend1"]  # fmt: skip
 #: Adaptive cells against the plain grid, tiles untouched and blended (the defaults).
 ADAPTIVE = ["mf-div", "mf-adaptive", "mf-div-blend", "mf-adaptive-blend"]
 #: Splitting once or twice (48-px tiles).
@@ -403,7 +437,8 @@ def main() -> None:
     parser.add_argument(
         "--configs",
         default="main",
-        help="comma-separated names, main, research, product, key, sweep, adaptive, levels or all",
+        help="comma-separated names, main, research, product, key, sweep, adaptive, levels, "
+        "limits or all",
     )
     parser.add_argument("--tiles", type=int, default=10_000)
     parser.add_argument("--save", action="store_true", help="keep the mosaics as JPEGs")
@@ -412,7 +447,7 @@ def main() -> None:
     args = parser.parse_args()
     targets = [t.name for t in TARGETS] if args.targets == "all" else args.targets.split(",")
     groups = {"main": MAIN, "research": RESEARCH, "product": PRODUCT, "key": KEY,
-              "sweep": SWEEP, "adaptive": ADAPTIVE, "levels": ADAPTIVE_LEVELS,
+              "sweep": SWEEP, "adaptive": ADAPTIVE, "levels": ADAPTIVE_LEVELS, "limits": LIMITS,
               "all": list(CONFIGS)}  # fmt: skip
     configs = groups.get(args.configs) or args.configs.split(",")
     unknown = [c for c in configs if c not in CONFIGS]
