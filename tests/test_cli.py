@@ -287,7 +287,8 @@ def test_a_mosaic_too_large_for_png_is_refused_before_matching(
 
 #: Modules a build from a folder has no use for at start-up (``benches/NOTES.md``, "The
 #: first mosaic"): progress bars (tqdm reads its version through importlib.metadata)
-#: when none is shown, TIFF output, worker processes, quality figures and reports.
+#: when none is shown, TIFF output, worker processes, quality figures and reports,
+#: HEIC support when there is no HEIC file, library maintenance, batches.
 UNUSED_AT_START_UP = (
     "tqdm",
     "importlib.metadata",
@@ -295,6 +296,10 @@ UNUSED_AT_START_UP = (
     "multiprocessing",
     "mosaicfast.quality",
     "mosaicfast.report",
+    "pillow_heif",
+    "mosaicfast.library.maintenance",
+    "mosaicfast.library.salvage",
+    "mosaicfast.batch",
 )
 
 

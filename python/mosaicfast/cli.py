@@ -32,11 +32,11 @@ from .io.output import STREAM_PIXELS
 from .io.paths import printable
 from .io.video import SpliceOptions, splice_to_folder
 from .library.indexer import IndexInterruptedError, index_library
-from .library.maintenance import library_info, verify_library
 from .options import BuildOptions, IndexOptions, Spec, specs
 
 # Imported by the commands and options that use them: a build without --stats or
-# --report does not pay for their import at start-up.
+# --report does not pay for their import at start-up, nor a build the library
+# maintenance (`library info`, `library verify`).
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
@@ -493,6 +493,8 @@ def library_group() -> None:
 @click.argument("library", type=click.Path(path_type=Path, file_okay=False))
 def info(library: Path) -> None:
     """Print what LIBRARY holds: sources, tiles, duplicates, size, unreadable files."""
+    from .library.maintenance import library_info
+
     for line in library_info(library).lines():
         _line(line, err=False)
 
@@ -510,6 +512,8 @@ def verify(library: Path, repair: bool) -> None:
     be recovered so that the next `mosaicfast index` reads it again; it then
     verifies once more and says what, if anything, is still wrong.
     """
+    from .library.maintenance import verify_library
+
     problems, notes = verify_library(library, repair=repair)
     for problem in problems:
         state = "repaired" if problem.repaired else "problem"

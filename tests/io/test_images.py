@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import struct
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pillow_heif
 import pytest
 from PIL import Image, ImageCms, ImageOps
 
@@ -565,11 +568,38 @@ def test_decompression_bomb_guard(
     assert open_rgb(path).size == (100, 100)
 
 
-@pytest.mark.parametrize(("suffix", "fmt"), [(".heic", "HEIF"), (".avif", "AVIF")])
-def test_phone_formats_are_read(tmp_path: Path, suffix: str, fmt: str) -> None:
+def save_phone_photo(path: Path) -> None:
+    """A 90 x 60 red photo as HEIC (written by pillow-heif without registering its
+    opener with Pillow: reading it must not depend on that) or AVIF."""
+    image = Image.new("RGB", (90, 60), (200, 40, 30))
+    if path.suffix == ".heic":
+        pillow_heif.from_pillow(image).save(path, quality=95)
+    else:
+        image.save(path, format="AVIF", quality=95)
+
+
+@pytest.mark.parametrize("suffix", [".heic", ".avif"])
+def test_phone_formats_are_read(tmp_path: Path, suffix: str) -> None:
     assert suffix in IMAGE_SUFFIXES
     path = tmp_path / f"photo{suffix}"
-    Image.new("RGB", (90, 60), (200, 40, 30)).save(path, format=fmt, quality=95)
+    save_phone_photo(path)
     pixels, box = load_square(path, 16)
     assert box == (15, 0, 75, 60)
     assert np.abs(pixels.reshape(-1, 3).mean(axis=0) - (200, 40, 30)).max() < 8
+
+
+def test_heic_support_is_loaded_when_a_heic_file_is_met(tmp_path: Path) -> None:
+    heic, jpeg = tmp_path / "photo.heic", tmp_path / "photo.jpg"
+    save_phone_photo(heic)
+    Image.new("RGB", (90, 60), (200, 40, 30)).save(jpeg)
+    script = (
+        "import sys\n"
+        "from mosaicfast.io.images import load_square\n"
+        f"load_square({str(jpeg)!r}, 16)\n"
+        "assert 'pillow_heif' not in sys.modules\n"
+        f"pixels, box = load_square({str(heic)!r}, 16)\n"
+        "assert box == (15, 0, 75, 60), box\n"
+        "assert abs(int(pixels[..., 0].mean()) - 200) < 8\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mosaicfast.library.dedupe import NEAR_COLOUR_DELTA, NearIndex, perceptual_hashes, pixel_hashes
+from mosaicfast.library.dedupe import (
+    NEAR_COLOUR_DELTA,
+    NearIndex,
+    _area_means,
+    _pair_means,
+    perceptual_hashes,
+    pixel_hashes,
+)
 
 
 def brute_near(
@@ -52,3 +59,14 @@ def test_perceptual_hashes_ignore_small_changes_but_not_other_pictures() -> None
     assert pixel_hashes(np.stack([picture, picture.copy(), noisy])) == [
         pixel_hashes(picture[None])[0]
     ] * 2 + [pixel_hashes(noisy[None])[0]]
+
+
+def test_pair_means_of_default_thumbnails_equal_the_general_area_means_bit_for_bit() -> None:
+    rng = np.random.default_rng(7)
+    thumbs = rng.integers(0, 256, (40, 64, 64, 3), np.uint8)
+    luma = thumbs.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    edges = np.arange(33) * 64 // 32
+    general = _area_means(_area_means(luma, edges, axis=1), edges, axis=2)
+    fast = _pair_means(luma)
+    assert fast.dtype == general.dtype == np.float32
+    assert fast.tobytes() == general.tobytes()

