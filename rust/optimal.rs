@@ -312,11 +312,32 @@ struct Bid {
     second: i64,
 }
 
-/// Cells whose gain a reverse bid compares exactly, and an upper bound of
-/// every other cell's gain (`i64::MIN` when every cell is listed).
+/// The cells of largest gain for a tile, each with its gain at the time of
+/// the search, largest first, and an upper bound of every other cell's gain
+/// then (`i64::MIN` when every cell is listed).
 struct Rivals {
-    cells: Vec<u32>,
+    cells: Vec<(i64, u32)>,
     others: i64,
+}
+
+/// The two largest gains a reverse bid has seen, and the cell of the first
+/// (ties to the lower cell) with its cost.
+struct Best {
+    w1: i64,
+    w2: i64,
+    star: u32,
+    cost: i64,
+}
+
+impl Best {
+    fn offer(&mut self, cell: u32, (gain, cost): (i64, i64)) {
+        if (gain, Reverse(cell)) > (self.w1, Reverse(self.star)) {
+            self.w2 = self.w2.max(self.w1);
+            (self.w1, self.star, self.cost) = (gain, cell, cost);
+        } else {
+            self.w2 = self.w2.max(gain);
+        }
+    }
 }
 
 /// What a reverse bid did.
@@ -818,20 +839,24 @@ impl<'a> Auction<'a> {
             values: &offsets,
             scale: self.scale,
         };
-        let found = self.cells.search(&rows, k, Some(offsets), None)?;
-        Ok((0..tiles.len())
-            .map(|q| {
-                let mut cells: Vec<u32> = Vec::with_capacity(k * copies);
+        let found = self.cells.search_unordered(&rows, k, Some(offsets), None)?;
+        let complete = k >= self.m;
+        Ok(found
+            .chunks(copies)
+            .map(|rows| {
                 let mut others = i64::MIN;
-                for c in 0..copies {
-                    let row = (q * copies + c) * k..(q * copies + c + 1) * k;
-                    cells.extend(found.indices[row.clone()].iter().map(|&i| i as u32));
-                    if k < self.m {
-                        others = others.max(-found.distances[row.end - 1]);
+                let mut cells: Vec<(i64, u32)> = Vec::with_capacity(k * copies);
+                for row in rows {
+                    cells.extend(row.iter().map(|&(value, i)| (-value, i as u32)));
+                    if !complete {
+                        let kth = row.iter().map(|&(value, _)| value).max();
+                        others = others.max(-kth.unwrap_or(i64::MAX));
                     }
                 }
-                cells.sort_unstable();
-                cells.dedup();
+                // A cell listed in both orientations keeps its larger gain.
+                cells.sort_unstable_by_key(|&(gain, cell)| (cell, Reverse(gain)));
+                cells.dedup_by_key(|&mut (_, cell)| cell);
+                cells.sort_unstable_by_key(|&(gain, cell)| (Reverse(gain), cell));
                 Rivals { cells, others }
             })
             .collect())
@@ -843,22 +868,32 @@ impl<'a> Auction<'a> {
     /// best cell moves to the slot at price `max(0, w2 - ε)` if `w1 >= ε`,
     /// which lowers what it pays by at least ε; otherwise the price falls to
     /// 0. Either way ε-CS holds for every cell. Gains only fall during the
-    /// reverse auction, so the rivals' bound stays an upper bound of the other
-    /// cells' gains; when it could beat the best rival, the bid waits for a
-    /// fresh search.
+    /// reverse auction, so the gains the search found stay upper bounds:
+    /// rivals are compared exactly, best bound first, only while their bound
+    /// could change `w1` or `w2`, and the bound of the unlisted cells stands
+    /// for them; when it could beat the best rival, the bid waits for a fresh
+    /// search.
     fn reverse_bid(&mut self, t: usize, s: usize, rivals: &Rivals) -> Outcome {
-        let (mut w1, mut w2, mut star, mut star_cost) = (i64::MIN, rivals.others, NONE, 0);
-        for &cell in &rivals.cells {
-            let i = cell as usize;
-            let cost = self.cost(i, t);
-            let w = self.pay[i] - self.scale * cost;
-            if (w, Reverse(cell)) > (w1, Reverse(star)) {
-                w2 = w2.max(w1);
-                (w1, star, star_cost) = (w, cell, cost);
-            } else {
-                w2 = w2.max(w);
+        let mut best = Best {
+            w1: i64::MIN,
+            w2: rivals.others,
+            star: NONE,
+            cost: 0,
+        };
+        // Equal bounds are compared: right after a search they are the gains,
+        // and a tie with the unlisted cells' bound must still find its cell.
+        for &(bound, cell) in &rivals.cells {
+            if bound < best.w2 {
+                break;
             }
+            best.offer(cell, self.gain(cell, t));
         }
+        let Best {
+            w1,
+            w2,
+            star,
+            cost: star_cost,
+        } = best;
         if w1 < rivals.others || (w1 < self.eps && rivals.others >= self.eps) {
             return Outcome::Later;
         }
@@ -885,6 +920,14 @@ impl<'a> Auction<'a> {
         }
         self.refresh(t0);
         Outcome::Freed(t0)
+    }
+
+    /// What cell `cell` gains by moving to tile `t` at price 0, `pay - K c`,
+    /// and its cost there.
+    fn gain(&self, cell: u32, t: usize) -> (i64, i64) {
+        let i = cell as usize;
+        let cost = self.cost(i, t);
+        (self.pay[i] - self.scale * cost, cost)
     }
 
     /// The cost of cell `i` for tile `t` (the better orientation with flips).

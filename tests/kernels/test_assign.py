@@ -219,6 +219,24 @@ def test_certified_optimum_with_mirrors_on_real_photos(
     np.testing.assert_array_equal(again.flipped, result.flipped)
 
 
+@pytest.mark.parametrize(("tiles", "capacity", "flips"), [(900, 1, False), (500, 2, True)])
+def test_certified_optimum_reverse_auction_on_loose_real_photos(
+    tiles: int, capacity: int, flips: bool
+) -> None:
+    # Loose problems (uses 1.5x to 3x the cells) of real photo cells: every phase
+    # ends with a reverse auction, whose bids compare their rivals lazily, best
+    # bound first (the gains found by the search bound today's from above).
+    cells, tile_desc = _photo_descriptors(24, tiles, seed=tiles + capacity)
+    space = _mirrored(tile_desc) if flips else tile_desc
+    result = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=1)
+    assert result.stats["reverse_bids"] > 0
+    costs = _dense_costs(cells, space, flips)
+    assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
+    _check_certified(result, costs)
+    again = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=2)
+    np.testing.assert_array_equal(again.assignment, result.assignment)
+
+
 def test_certified_optimum_with_mirrors_in_a_large_library() -> None:
     # Enough tiles for the sampled seeds of first searches (8,192 or more),
     # each in two orientations.
