@@ -69,10 +69,13 @@ _PROCESS_CHUNK = 128
 #: worker processes. Each worker imports the package first (about 0.5 s of CPU each),
 #: which pays only once there are enough files for the Python that holds the GIL on
 #: threads (Pillow's header parsing, our checks, the hashes) to cost more than that.
-#: Measured (benches/NOTES.md, "Index of a small folder and start-up"), 128-px JPEGs,
-#: 2 cores, busy: threads faster at 500, 2,000 and 5,000 files, the same wall at 10,000
-#: with 1.0 s less CPU; on an idle machine processes gain more, so not set higher.
-_PROCESS_MIN_FILES = 10_000
+#: Measured on the idle 2-core machine (benches/NOTES.md, "Threads or processes on an
+#: idle machine"), 128-px JPEGs, wall / CPU, processes against threads: 500 files 0.52 /
+#: 1.2 s against 0.33 / 0.7 s; 1,000 files 0.69 / 1.5 s against 0.67 / 1.1 s; 2,000 files
+#: 0.90 / 1.9 s against 1.22 / 1.9 s; 10,000 files 3.4 / 6.4 s against 6.7 / 9.0 s. On a
+#: busy machine threads win up to about 10,000 files (the same NOTES, earlier sections):
+#: the threshold follows the idle figures, where a user waits.
+_PROCESS_MIN_FILES = 1_500
 #: Files up to this size are read whole, once, for both hashing and decoding.
 _READ_WHOLE_LIMIT = 64 << 20
 _READ_CHUNK = 1 << 20
