@@ -55,6 +55,14 @@ pub struct Improved {
     pub passes: usize,
 }
 
+/// A listed tile of a cell's candidate row: its column and cost there.
+#[derive(Debug, Clone, Copy)]
+struct Listed {
+    tile: u32,
+    col: u32,
+    cost: f64,
+}
+
 /// A cell and the candidate column it takes.
 type Change = (usize, usize);
 
@@ -150,8 +158,11 @@ struct State<'a> {
     uses: Vec<u64>,
     /// The cells holding each tile.
     holders: Vec<Vec<usize>>,
-    /// Every row's `(tile, column)` pairs sorted by tile, padding first.
-    by_tile: Vec<(i64, usize)>,
+    /// Every row's listed tiles (no padding) sorted by tile, row `c` at
+    /// `by_tile[starts[c]..starts[c + 1]]`: packed, so that the swaps' look-ups in
+    /// rows all over the grid touch a few cache lines (padded rows of 128 did not).
+    by_tile: Vec<Listed>,
+    starts: Vec<usize>,
     /// Every cell's own cost, and a 256-bit filter of the tiles its row lists
     /// (bit `hash(tile)`): both small enough to stay in cache while the swaps
     /// look at cells all over the grid.
@@ -173,15 +184,34 @@ impl<'a> State<'a> {
                 assignment.len()
             )));
         }
-        let mut by_tile: Vec<(i64, usize)> = cand
-            .tiles
-            .iter()
-            .enumerate()
-            .map(|(i, &t)| (t, i % k))
-            .collect();
-        by_tile
-            .par_chunks_mut(k)
-            .for_each(|row| row.sort_unstable());
+        let narrow = |value: usize, what: &str| {
+            u32::try_from(value).map_err(|_| {
+                CoreError::Argument(format!("the improvement takes at most 2^32 {what}"))
+            })
+        };
+        narrow(n, "tiles")?;
+        narrow(k, "candidates per cell")?;
+        let mut starts = Vec::with_capacity(m + 1);
+        let mut by_tile = Vec::with_capacity(cand.tiles.len());
+        starts.push(0);
+        for (row, costs) in cand.tiles.chunks_exact(k).zip(cand.costs.chunks_exact(k)) {
+            for (j, (&t, &cost)) in row.iter().zip(costs).enumerate() {
+                if t != NONE {
+                    let (tile, col) = (t as u32, j as u32);
+                    by_tile.push(Listed { tile, col, cost });
+                }
+            }
+            starts.push(by_tile.len());
+        }
+        let mut rows = Vec::with_capacity(m);
+        let mut rest = by_tile.as_mut_slice();
+        for w in starts.windows(2) {
+            let (row, tail) = rest.split_at_mut(w[1] - w[0]);
+            rows.push(row);
+            rest = tail;
+        }
+        rows.into_par_iter()
+            .for_each(|row| row.sort_unstable_by_key(|e| e.tile));
         let listed = cand
             .tiles
             .chunks_exact(k)
@@ -204,6 +234,7 @@ impl<'a> State<'a> {
             uses: vec![0; n],
             holders: vec![Vec::new(); n],
             by_tile,
+            starts,
         };
         for (cell, &t) in assignment.iter().enumerate() {
             let Some(j) = (t != NONE)
@@ -231,22 +262,26 @@ impl<'a> State<'a> {
         self.cand.tiles[cell * self.cand.k + j] as usize
     }
 
-    /// The column of `tile` in the candidate row of `cell`, if listed.
-    fn column(&self, cell: usize, tile: usize) -> Option<usize> {
-        let k = self.cand.k;
-        let row = &self.by_tile[cell * k..(cell + 1) * k];
-        row.binary_search_by_key(&(tile as i64), |&(t, _)| t)
+    /// The entry of `tile` in the candidate row of `cell`, if listed.
+    fn entry(&self, cell: usize, tile: usize) -> Option<Listed> {
+        let row = &self.by_tile[self.starts[cell]..self.starts[cell + 1]];
+        row.binary_search_by_key(&tile, |e| e.tile as usize)
             .ok()
-            .map(|i| row[i].1)
+            .map(|i| row[i])
     }
 
-    /// [`Self::column`], answered first by the filter (no for most tiles).
-    fn lists(&self, cell: usize, tile: usize) -> Option<usize> {
+    /// The column of `tile` in the candidate row of `cell`, if listed.
+    fn column(&self, cell: usize, tile: usize) -> Option<usize> {
+        self.entry(cell, tile).map(|e| e.col as usize)
+    }
+
+    /// [`Self::entry`], answered first by the filter (no for most tiles).
+    fn lists(&self, cell: usize, tile: usize) -> Option<Listed> {
         let h = tile_hash(tile);
         if self.listed[cell][h / 64] & (1 << (h % 64)) == 0 {
             return None;
         }
-        self.column(cell, tile)
+        self.entry(cell, tile)
     }
 
     fn weight(&self, tile: usize) -> u64 {
@@ -450,9 +485,9 @@ impl<'a> State<'a> {
                 let Some(back) = self.lists(other, mine) else {
                     continue;
                 };
-                let swap = self.cost(other, back) - self.own[other] - gain;
+                let swap = back.cost - self.own[other] - gain;
                 if swap < bound(&best) {
-                    consider((cell, j), Some((other, back)), &mut best);
+                    consider((cell, j), Some((other, back.col as usize)), &mut best);
                 }
             }
             for &(release, other) in &releases[tile] {
@@ -559,6 +594,32 @@ mod tests {
         assert_eq!(got.assignment, vec![1, 0]);
         assert_eq!((got.moves, got.swaps, got.chains), (0, 1, 0));
         assert!((got.total_before - 1.0).abs() < 1e-12 && (got.total_after - 0.3).abs() < 1e-12);
+    }
+
+    #[test]
+    fn padding_anywhere_in_a_row_changes_nothing() {
+        // The swap and the chain above, their rows padded before, between and after.
+        let o = options(Some(1), 0, (1, 2));
+        let got = run(
+            &[NONE, 0, NONE, 1, 0, 1, NONE, NONE],
+            &[0.0, 0.1, 0.0, 0.2, 0.1, 0.9, 0.0, 0.0],
+            4,
+            2,
+            &[0, 1],
+            o,
+        );
+        assert_eq!(got.assignment, vec![1, 0]);
+        assert_eq!((got.moves, got.swaps, got.chains), (0, 1, 0));
+        let got = run(
+            &[0, NONE, NONE, 1, NONE, 0, 2, NONE],
+            &[0.1, 0.0, 0.0, 0.12, 0.0, 0.1, 0.5, 0.0],
+            4,
+            3,
+            &[0, 2],
+            o,
+        );
+        assert_eq!(got.assignment, vec![1, 0]);
+        assert_eq!((got.moves, got.swaps, got.chains), (0, 0, 1));
     }
 
     #[test]

@@ -272,3 +272,29 @@ def test_pruned_search_with_a_full_shortlist_is_exhaustive() -> None:
     assert (default.tile_indices == exhaustive.tile_indices).mean() >= 0.95
     unique = match_cells(CELLS, TILES, GRID, plain(prune="pca", assign="optimal"))
     assert len(np.unique(unique.tile_indices)) == len(CELLS)
+
+
+def test_tile_luma_is_loaded_once_per_tile_and_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mosaicfast import matching
+
+    rng = np.random.default_rng(3)
+    table = rng.random((50, 4, 4)).astype(np.float32)
+    asked: list[np.ndarray] = []
+
+    def load(tiles: np.ndarray) -> np.ndarray:
+        asked.append(tiles.copy())
+        return table[tiles]
+
+    remembered = matching._RememberedLuma(load, 50)
+    first, second = np.array([3, 7, 9]), np.array([40, 7, 3, 12, 40])
+    np.testing.assert_array_equal(remembered(first), table[first])
+    np.testing.assert_array_equal(remembered(second), table[second])
+    np.testing.assert_array_equal(remembered(np.array([9, 12])), table[[9, 12]])
+    assert [a.tolist() for a in asked] == [[3, 7, 9], [12, 40]]
+    # Past the memory budget it loads what is asked, the same patches.
+    monkeypatch.setattr(matching, "LUMA_MEMORY", 4 * table[0].nbytes)
+    small = matching._RememberedLuma(load, 50)
+    np.testing.assert_array_equal(small(second), table[second])
+    np.testing.assert_array_equal(small(first), table[first])
+    np.testing.assert_array_equal(small(first), table[first])
+    assert [a.tolist() for a in asked[2:]] == [[3, 7, 12, 40], [9], [3, 7, 9]]

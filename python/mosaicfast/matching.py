@@ -112,6 +112,10 @@ BYTES_PER_CANDIDATE = 25
 LumaLoader = Callable[[NDArray[np.int64]], NDArray[np.float32]]
 """``load(tiles)`` gives the ``(len(tiles), s, s)`` luminance patches of those tiles."""
 
+#: Bytes of tiles' luminance patches one matching keeps, so that a tile's patch is read
+#: once (the wider candidates of stuck cells, later chunks, list tiles already scored).
+LUMA_MEMORY = 1 << 26
+
 
 @dataclass(frozen=True)
 class Match:
@@ -242,6 +246,8 @@ def match_cells(
     weights = None
     if flat is not None and options.flat_weight > 1:
         weights = np.where(flat, options.flat_weight, 1).astype(np.uint32)
+    if tile_luma is not None:
+        tile_luma = _RememberedLuma(tile_luma, n)
     matcher = _Matcher(cell_desc, space, n, options, cell_luma, tile_luma, weights, neighbours)
     k = options.candidate_count(matcher.space.size)
     if options.assign == "optimal":
@@ -466,6 +472,33 @@ class _Matcher:
         index[missing, -1] = entry[missing]
         distance[missing, -1] = colour.costs[missing]
         return self.scored(index, distance, np.arange(len(self.cells)))
+
+
+class _RememberedLuma:
+    """A :data:`LumaLoader` that loads each tile's patch once and keeps it, up to
+    :data:`LUMA_MEMORY` bytes (past that it loads what is asked, as ``load`` does)."""
+
+    def __init__(self, load: LumaLoader, n: int):
+        self.load = load
+        self.slot = np.full(n, -1, np.int64)
+        self.patches: NDArray[np.float32] | None = None
+        self.full = False
+
+    def __call__(self, tiles: NDArray[np.int64]) -> NDArray[np.float32]:
+        if self.full:
+            return self.load(tiles)
+        missing = np.unique(tiles[self.slot[tiles] < 0])
+        if missing.size:
+            loaded = self.load(missing)
+            kept = self.patches
+            if kept is not None:
+                loaded = np.concatenate([kept, loaded])
+            self.slot[missing] = np.arange(len(loaded) - len(missing), len(loaded))
+            self.full = loaded.nbytes > LUMA_MEMORY
+            self.patches = None if self.full else loaded
+            return loaded[self.slot[tiles]]
+        assert self.patches is not None
+        return self.patches[self.slot[tiles]]
 
 
 def default_max_uses(cells: int, tiles: int) -> int:
