@@ -332,6 +332,28 @@ def test_a_first_build_from_a_folder_imports_only_what_it_uses(
         assert (tmp_path / "m.png").exists()
 
 
+def test_the_collector_is_frozen_at_exit_only(
+    photo_target: Path, photo_tiles: Path, tmp_path: Path
+) -> None:
+    args = ["build", photo_target, "--tiles", photo_tiles, "-o", tmp_path / "m.png"]
+    script = (
+        "import atexit, gc\n"
+        "from mosaicfast.cli import main\n"
+        # Registered before main, so run after the CLI's own exit handler.
+        "atexit.register(lambda: print('frozen at exit', gc.get_freeze_count() > 0))\n"
+        "try:\n"
+        f"    main({[str(a) for a in args]!r})\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        "print('frozen after main', gc.get_freeze_count() > 0)\n"
+    )
+    env = {**os.environ, "MOSAICFAST_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["frozen after main False", "frozen at exit True"]
+    assert (tmp_path / "m.png").exists()
+
+
 def test_sorted_distinct_is_np_unique() -> None:
     rng = np.random.default_rng(3)
     for values in (
