@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from ._util.arrays import sorted_distinct
 from ._util.parallel import ordered_map
 from ._util.progress import Stages
 from .errors import ImageReadError, MosaicfastError
@@ -761,7 +762,7 @@ def _per_cell_size(
         at = np.flatnonzero(cells.size == size)
         row_of = cells.y[at] // size
         band_rows = max(1, _SAMPLE_BAND_PIXELS // (width * side * f))
-        for first, last in _runs(np.unique(row_of), band_rows):
+        for first, last in _runs(sorted_distinct(row_of), band_rows):
             band = (first * side * f, (last + 1) * side * f)
             samples = resize_image(
                 np.asarray(target), (width, height), filter="box", rows=band, threads=threads

@@ -10,6 +10,8 @@ are not UTF-8 are escaped.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import re
 import sys
@@ -89,6 +91,7 @@ class _Commands(click.Group):
     def main(  # type: ignore[override]
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
     ) -> None:
+        _skip_the_last_collection()
         with terminate_as_interrupt():
             try:
                 status = super().main(args, prog_name, standalone_mode=False, **extra)
@@ -110,6 +113,20 @@ class _Commands(click.Group):
     def _fail(message: str, status: int) -> None:
         _line(f"Error: {message}")
         sys.exit(status)
+
+
+def _skip_the_last_collection() -> None:
+    """Let the interpreter's exit skip its collection of the objects alive then.
+
+    That collection visits every object of NumPy, Pillow, click and the package (about
+    30 ms of a 0.3 s start-up and exit) to free cycles the process leaves behind anyway.
+    Nothing a command writes waits on it: every output and library file is closed (and
+    synced) inside the command, the standard streams are flushed at exit regardless, and
+    atexit handlers and ``weakref.finalize`` callbacks still run. The freeze happens at
+    exit, so a program that calls :func:`main` in-process keeps its collector.
+    """
+    atexit.unregister(gc.freeze)  # once, however many times main runs in a process
+    atexit.register(gc.freeze)
 
 
 def _with_flags(err: MosaicfastError) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from ._util.arrays import sorted_distinct
 from ._util.progress import progress_bar
 from .kernels.paint import paint_band
 from .kernels.resample import resize_lanczos
@@ -134,7 +135,7 @@ class Painter:
         t = self.tile_size
         cells = self.assignment[start:stop]
         if loaded is None:
-            used = np.unique(cells)
+            used = sorted_distinct(cells)
             loaded = used, self.load_tiles(used)
         used, pixels = loaded
         index = np.searchsorted(used, cells).astype(np.int64)
@@ -170,7 +171,7 @@ class Painter:
         with progress_bar(self.rows * self.cols, "render", "cell", enabled=progress) as bar:
             for start in self.band_starts():
                 stop = min(start + self.band_rows, self.rows)
-                kept = self._load(np.unique(self.assignment[start:stop]), kept)
+                kept = self._load(sorted_distinct(self.assignment[start:stop]), kept)
                 yield self.paint(start, stop, loaded=kept)
                 bar.update((stop - start) * self.cols)
 
@@ -191,7 +192,7 @@ class Painter:
         """The whole ``(height, width, 3)`` image, each distinct tile loaded once."""
         width, height = self.size
         out = np.empty((height, width, 3), np.uint8)
-        used = np.unique(self.assignment)
+        used = sorted_distinct(self.assignment)
         loaded = used, self.load_tiles(used)
         t = self.tile_size
         with progress_bar(self.rows * self.cols, "render", "cell", enabled=progress) as bar:
@@ -261,7 +262,7 @@ class CellPainter:
         inside = (self.y >= top) & (self.y < bottom)
         for side in sorted(set(self.cell_size[inside].tolist())):
             cells = np.flatnonzero(inside & (self.cell_size == side))
-            used = np.unique(self.tiles[cells])
+            used = sorted_distinct(self.tiles[cells])
             index = np.searchsorted(used, self.tiles[cells]).reshape(1, -1)
             rows = (self.y[cells] - top)[:, None, None] + np.arange(side)[None, :, None]
             cols = self.x[cells][:, None, None] + np.arange(side)[None, None, :]

@@ -29,12 +29,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..errors import ImageReadError
 from .paths import non_regular_reason
+
+if TYPE_CHECKING:
+    from PIL import ImageCms
 
 __all__ = [
     "BACKGROUND",
@@ -120,8 +124,6 @@ _READ_ERRORS = (
     ZeroDivisionError,
     MemoryError,
 )
-
-_SRGB_PROFILE = ImageCms.createProfile("sRGB")
 
 #: Bytes of a JPEG read to find its first scan (past EXIF and ICC segments).
 _JPEG_HEAD = 1 << 20
@@ -606,6 +608,8 @@ def _float_to_8bit(values: np.ndarray) -> np.ndarray:
 
 def _icc_to_srgb(image: Image.Image, profile: bytes) -> Image.Image:
     """`image` converted from the ICC `profile` to sRGB, or `image` if that fails."""
+    from PIL import ImageCms  # only for images with a profile: not at start-up
+
     try:
         with _TRANSFORM_LOCK:
             transform = _srgb_transform(profile, image.mode)
@@ -617,9 +621,10 @@ def _icc_to_srgb(image: Image.Image, profile: bytes) -> Image.Image:
 @lru_cache(maxsize=16)
 def _srgb_transform(profile: bytes, mode: str) -> ImageCms.ImageCmsTransform:
     """Colour transform from an embedded ICC profile to sRGB (photos often share one)."""
-    return ImageCms.buildTransform(
-        io.BytesIO(profile), _SRGB_PROFILE, mode, _ICC_OUTPUT_MODES[mode]
-    )
+    from PIL import ImageCms
+
+    srgb = ImageCms.createProfile("sRGB")
+    return ImageCms.buildTransform(io.BytesIO(profile), srgb, mode, _ICC_OUTPUT_MODES[mode])
 
 
 def _over_background(image: Image.Image) -> Image.Image:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -146,6 +145,8 @@ def read_cells(
 
 def _manifest_cells(path: Path) -> tuple[list[Any], tuple[int, int] | None]:
     """The cell records of a manifest and the ``(rows, cols)`` its JSON meta declares."""
+    import csv  # csv manifests only: not at start-up
+
     try:
         text = path.read_text(encoding="utf-8", errors="surrogateescape")
     except OSError as err:
@@ -253,6 +254,8 @@ def manifest_beside(
     """Write the manifest (see :func:`write_manifest`) to a temporary file first, and put
     it in place when the ``with`` block succeeds: a mosaic written in the block and its
     manifest appear together, or neither does."""
+    import csv
+
     path = check_manifest_path(path)
     records = manifest_rows(assignment, sources, flipped, cells)
     try:

@@ -20,7 +20,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from isal import isal_zlib
 from numpy.typing import NDArray
 from PIL import Image
 
@@ -428,6 +427,8 @@ def _png_compress(job: _PngJob) -> tuple[bytes, bytes]:
     np.subtract(rows[0], above, out=filtered[0, 1:])
     np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
     data = filtered.tobytes()
+    from isal import isal_zlib  # only when writing a PNG
+
     compressor = isal_zlib.compressobj(PNG_LEVEL, isal_zlib.DEFLATED, -15, 9)
     end = isal_zlib.Z_FINISH if last else isal_zlib.Z_SYNC_FLUSH
     return data, compressor.compress(data) + compressor.flush(end)

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import numpy as np
 from numpy.typing import NDArray
 
+from .._util.arrays import sorted_distinct
 from .._util.lifetime import pause_point
 from ..errors import MosaicfastError
 from ..io.paths import from_catalog, os_reason
@@ -720,7 +721,7 @@ def _check_tile_rows(table: NDArray[Any], next_slot: int, paths: dict[Any, Any])
     )
     if ((slots < 0) | (slots >= next_slot)).any():
         raise sqlite3.DatabaseError("a tile's slot lies outside the committed arrays")
-    if len(np.unique(slots)) != len(slots):
+    if len(sorted_distinct(slots)) != len(slots):
         raise sqlite3.DatabaseError("two tiles share a slot")
     if not boxes_ok.all():
         raise sqlite3.DatabaseError("a tile's crop box is empty or negative")
