@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ._util.arrays import sorted_distinct
 from ._util.progress import SolverBar
 from .errors import MosaicfastError
 from .kernels import assign, descriptors
@@ -487,7 +488,7 @@ class _RememberedLuma:
     def __call__(self, tiles: NDArray[np.int64]) -> NDArray[np.float32]:
         if self.full:
             return self.load(tiles)
-        missing = np.unique(tiles[self.slot[tiles] < 0])
+        missing = sorted_distinct(tiles[self.slot[tiles] < 0])
         if missing.size:
             loaded = self.load(missing)
             kept = self.patches
