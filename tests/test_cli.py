@@ -354,6 +354,26 @@ def test_the_collector_is_frozen_at_exit_only(
     assert (tmp_path / "m.png").exists()
 
 
+@pytest.mark.parametrize(("given", "expected"), [(None, "1 1"), ("2", "2 2")])
+def test_the_command_line_loads_numpy_with_one_blas_thread_unless_told(
+    given: str | None, expected: str
+) -> None:
+    # OpenBLAS starts (and spins) a thread per core when NumPy loads; the CLI keeps one
+    # (counted in /proc: on a one-core machine both cases show one thread).
+    script = (
+        "import os, mosaicfast.cli, numpy\n"
+        "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    if given is not None and (os.cpu_count() or 1) < 2:
+        expected = "2 1"
+    assert done.stdout.split() == expected.split()
+
+
 def test_sorted_distinct_is_np_unique() -> None:
     rng = np.random.default_rng(3)
     for values in (

@@ -22,6 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+# isort: split
+# First of the package: sets NumPy's BLAS threads before anything loads NumPy.
+from ._util import blas  # noqa: F401
+
+# isort: split
 from . import kernels
 from ._util.lifetime import InterruptedAfterCommit, terminate_as_interrupt
 from ._util.parallel import MAX_THREADS
