@@ -19,7 +19,8 @@ archive BASE python | tar -x -C /tmp/base`` plus the core built from that commit
 the Rust side did not change, this one) copied into ``/tmp/base/python/mosaicfast``.
 
 The crops are cut from scikit-image's sample photos (`mosaicfast.demo`'s tile sources);
-the target is Chelsea, which is not among them.
+the target is Chelsea, which is not among them. The children run with their bytecode
+cached (in ``DATA/pycache``), as from a wheel, whose installer compiles it.
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ def build(
     command = [sys.executable, "-m", "mosaicfast", "build", str(target), "--tiles", str(tiles)]
     command += ["-o", str(out), "--force"]
     env = {**os.environ, "MOSAICFAST_CACHE_DIR": str(cache)}
+    # As an installed wheel runs: with its modules' bytecode compiled (pip compiles it at
+    # install), here cached beside the data, whatever PYTHONDONTWRITEBYTECODE says.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(cache.parent / "pycache")
     if pythonpath is not None:
         env["PYTHONPATH"] = pythonpath
     start, before = time.perf_counter(), _children_cpu()
