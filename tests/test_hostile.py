@@ -581,7 +581,7 @@ def test_worker_processes_exit_when_index_is_killed_during_their_start_up(
     )
     process = subprocess.Popen(
         [sys.executable, "-c", script, "index", str(folder), "--library",
-         str(tmp_path / "lib"), "-q", "--threads", "2"],
+         str(tmp_path / "lib"), "-q", "--threads", "3"],  # a thread and two processes
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + LIMIT

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import CancelledError, Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 __all__ = ["AHEAD_PER_WORKER", "MAX_THREADS", "ordered_map"]
@@ -34,10 +35,13 @@ def ordered_map(
     """Yield ``function(item)`` for each item, in order, computed by ``workers`` workers.
 
     Threads by default (for work that releases the GIL, such as decoding images).
-    With ``processes``, worker processes are started with the *spawn* method: a
-    forked child of a process running the Rust core's threads could deadlock;
-    ``function``, the items and the results must then be picklable, and
-    ``initializer(*initargs)`` runs first in each worker.
+    With ``processes`` (and ``workers`` at least 2), one worker is a thread of this
+    process and the other ``workers - 1`` are worker processes, started with the
+    *spawn* method: a forked child of a process running the Rust core's threads could
+    deadlock. The thread takes items from the start, while the processes start up
+    (importing the package costs each about 0.15 s of CPU), and the processes take
+    items once they are up; ``function``, the items and the results must be
+    picklable, and ``initializer(*initargs)`` runs first in each worker process only.
 
     At most ``AHEAD_PER_WORKER * workers`` calls run or wait at once, so memory stays
     bounded whatever the number of items. If the consumer stops early (an exception,
@@ -46,26 +50,15 @@ def ordered_map(
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    pool: Executor
-    if processes:
-        # Imported here: multiprocessing is not needed (nor worth its import at start-up)
-        # by the jobs that run on threads.
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=initializer,
-            initargs=initargs,
-        )
-    else:
-        pool = ThreadPoolExecutor(
-            max_workers=workers,
-            thread_name_prefix="mosaicfast",
-            initializer=initializer,
-            initargs=initargs,
-        )
+    if processes and workers > 1:
+        yield from _with_processes(function, list(items), workers - 1, initializer, initargs)
+        return
+    pool: Executor = ThreadPoolExecutor(
+        max_workers=workers,
+        thread_name_prefix="mosaicfast",
+        initializer=None if processes else initializer,
+        initargs=initargs,
+    )
     pending: deque[Future[R]] = deque()
     try:
         for item in items:
@@ -76,3 +69,110 @@ def ordered_map(
             yield pending.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Turns:
+    """Indices of items handed out in order, never more than ``ahead`` past the next
+    one to collect, and the results (or exceptions) filed by index until collected."""
+
+    def __init__(self, count: int, ahead: int) -> None:
+        self.count, self.ahead = count, ahead
+        self.next = self.collected = 0
+        self.stopped = False
+        self.results: dict[int, tuple[bool, Any]] = {}
+        self.changed = threading.Condition()
+
+    def take(self) -> int | None:
+        """The next index to compute; None when there is none or the consumer stopped."""
+        with self.changed:
+            while not self.stopped and self.next - self.collected >= self.ahead:
+                self.changed.wait()
+            if self.stopped or self.next >= self.count:
+                return None
+            self.next += 1
+            return self.next - 1
+
+    def file(self, index: int, ok: bool, value: Any) -> None:
+        with self.changed:
+            self.results[index] = (ok, value)
+            self.changed.notify_all()
+
+    def collect(self, index: int) -> Any:
+        """The result of item ``index`` once filed (its exception raised here)."""
+        with self.changed:
+            while index not in self.results:
+                self.changed.wait()
+            ok, value = self.results.pop(index)
+            self.collected = index + 1
+            self.changed.notify_all()
+        if not ok:
+            raise value
+        return value
+
+    def stop(self) -> None:
+        with self.changed:
+            self.stopped = True
+            self.changed.notify_all()
+
+
+def _is_up() -> None:
+    """A call that only tells that a worker process has started."""
+
+
+def _with_processes(
+    function: Callable[[T], R],
+    items: Sequence[T],
+    processes: int,
+    initializer: Callable[..., None] | None,
+    initargs: tuple[Any, ...],
+) -> Iterator[R]:
+    """:func:`ordered_map` on a thread of this process and ``processes`` worker processes.
+
+    Each process is fed by a thread of this process that hands it one item at a time,
+    once a first call has shown that a worker is up, so no item waits on a process
+    still starting while the local thread could compute it.
+    """
+    # Imported here: multiprocessing is not needed (nor worth its import at start-up)
+    # by the jobs that run on threads.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    turns = _Turns(len(items), AHEAD_PER_WORKER * (processes + 1))
+    pool = ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=initializer,
+        initargs=initargs,
+    )
+
+    def compute(run: Callable[[T], R]) -> None:
+        while (index := turns.take()) is not None:
+            try:
+                turns.file(index, True, run(items[index]))
+            except CancelledError:  # the pool was shut down: the consumer has stopped
+                return
+            except BaseException as err:  # handed to the consumer, raised there
+                turns.file(index, False, err)
+
+    def feed(started: Future[None]) -> None:
+        try:
+            started.result()
+        except BaseException:  # cancelled, or no process could start: the thread goes on
+            return
+        compute(lambda item: pool.submit(function, item).result())
+
+    threads = [threading.Thread(target=compute, args=(function,), daemon=True)]
+    threads += [
+        threading.Thread(target=feed, args=(pool.submit(_is_up),), daemon=True)
+        for _ in range(processes)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for index in range(len(items)):
+            yield turns.collect(index)
+    finally:
+        turns.stop()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for thread in threads:
+            thread.join()

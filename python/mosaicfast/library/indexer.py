@@ -459,7 +459,8 @@ def _read_photos(
     writer: _BatchWriter,
     stop: _StopOnInterrupt,
 ) -> None:
-    """Read photos in chunks on worker threads, or for big jobs on worker processes.
+    """Read photos in chunks on worker threads, or for big jobs on a thread and worker
+    processes.
 
     Decoding releases the GIL, but the Python around it does not; processes (spawned,
     see :func:`~mosaicfast._util.parallel.ordered_map`) also run that part in parallel,
