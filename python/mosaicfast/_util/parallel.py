@@ -82,12 +82,13 @@ class _Turns:
         self.results: dict[int, tuple[bool, Any]] = {}
         self.changed = threading.Condition()
 
-    def take(self) -> int | None:
-        """The next index to compute; None when there is none or the consumer stopped."""
+    def take(self, wait: bool = True) -> int | None:
+        """The next index to compute; None when there is none, the consumer stopped, or
+        (unless ``wait``) the next one would be too far ahead."""
         with self.changed:
-            while not self.stopped and self.next - self.collected >= self.ahead:
+            while wait and not self.stopped and self.next - self.collected >= self.ahead:
                 self.changed.wait()
-            if self.stopped or self.next >= self.count:
+            if self.stopped or self.next >= self.count or self.next - self.collected >= self.ahead:
                 return None
             self.next += 1
             return self.next - 1
@@ -113,6 +114,11 @@ class _Turns:
         with self.changed:
             self.stopped = True
             self.changed.notify_all()
+
+
+#: Calls sent to each worker process at once: the one it runs and the next, so that it
+#: never waits for this process to collect a result before it gets more work.
+_SENT_PER_PROCESS = 2
 
 
 def _is_up() -> None:
@@ -145,23 +151,38 @@ def _with_processes(
         initargs=initargs,
     )
 
-    def compute(run: Callable[[T], R]) -> None:
+    def compute() -> None:
         while (index := turns.take()) is not None:
             try:
-                turns.file(index, True, run(items[index]))
-            except CancelledError:  # the pool was shut down: the consumer has stopped
-                return
+                turns.file(index, True, function(items[index]))
             except BaseException as err:  # handed to the consumer, raised there
                 turns.file(index, False, err)
 
     def feed(started: Future[None]) -> None:
+        """Keep a process busy: one call running, the next one already sent."""
         try:
             started.result()
         except BaseException:  # cancelled, or no process could start: the thread goes on
             return
-        compute(lambda item: pool.submit(function, item).result())
+        sent: deque[tuple[int, Future[R]]] = deque()
+        while True:
+            while len(sent) < _SENT_PER_PROCESS:
+                # Never wait for a turn with calls in hand: the consumer may wait on them.
+                index = turns.take(wait=not sent)
+                if index is None:
+                    break
+                sent.append((index, pool.submit(function, items[index])))
+            if not sent:
+                return
+            index, call = sent.popleft()
+            try:
+                turns.file(index, True, call.result())
+            except CancelledError:  # the pool was shut down: the consumer has stopped
+                return
+            except BaseException as err:
+                turns.file(index, False, err)
 
-    threads = [threading.Thread(target=compute, args=(function,), daemon=True)]
+    threads = [threading.Thread(target=compute, daemon=True)]
     threads += [
         threading.Thread(target=feed, args=(pool.submit(_is_up),), daemon=True)
         for _ in range(processes)
