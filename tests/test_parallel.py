@@ -3,13 +3,16 @@ order, from both; a failure raised in its turn; no process left behind."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import signal
 import time
+from pathlib import Path
 
 import pytest
 
-from mosaicfast._util.parallel import ordered_map
+from mosaicfast._util.parallel import WorkerProcessError, ordered_map
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
 
 def index_and_pid(item: tuple[int, float]) -> tuple[int, int]:
@@ -25,6 +28,27 @@ def fail_on_three(item: int) -> int:
     return item
 
 
+def die_in_a_worker(item: int) -> int:
+    """``item``, after a pause, in the test's own process; elsewhere the process dies."""
+    if os.getpid() != int(os.environ["TEST_PARALLEL_PARENT"]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.01)
+    return item
+
+
+def live_children() -> list[int]:
+    """This process's children that have not ended."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(os.getpid()) and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
 def test_a_thread_and_worker_processes_give_every_result_in_order() -> None:
     items = [(i, 0.05) for i in range(60)]
     results = list(ordered_map(index_and_pid, items, workers=3, processes=True))
@@ -33,7 +57,7 @@ def test_a_thread_and_worker_processes_give_every_result_in_order() -> None:
     # This process's thread starts at once; the worker processes take items once up.
     assert pids[0] == os.getpid()
     assert len(set(pids) - {os.getpid()}) >= 1, "no worker process took an item"
-    assert multiprocessing.active_children() == []
+    assert live_children() == []
 
 
 def test_a_failure_is_raised_in_its_turn_and_stops_the_workers() -> None:
@@ -42,7 +66,19 @@ def test_a_failure_is_raised_in_its_turn_and_stops_the_workers() -> None:
         for result in ordered_map(fail_on_three, range(40), workers=2, processes=True):
             seen.append(result)
     assert seen == [0, 1, 2]
-    assert multiprocessing.active_children() == []
+    assert live_children() == []
+
+
+def test_a_worker_process_that_dies_fails_its_calls_in_their_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEST_PARALLEL_PARENT", str(os.getpid()))
+    seen = []
+    with pytest.raises(WorkerProcessError, match="worker process ended"):
+        for result in ordered_map(die_in_a_worker, range(500), workers=2, processes=True):
+            seen.append(result)
+    assert 0 < len(seen) < 500 and seen == list(range(len(seen)))
+    assert live_children() == []
 
 
 def test_one_worker_with_processes_is_this_process_alone() -> None:
