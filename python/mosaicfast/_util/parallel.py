@@ -7,13 +7,14 @@ import os
 import pickle
 import queue
 import struct
-import subprocess
 import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from typing import Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["AHEAD_PER_WORKER", "MAX_THREADS", "WorkerProcessError", "ordered_map"]
 
@@ -62,7 +63,10 @@ def ordered_map(
     if processes and workers > 1:
         yield from _with_processes(function, list(items), workers - 1, initializer, initargs)
         return
-    pool: Executor = ThreadPoolExecutor(
+    # Imported here, as subprocess is below: a worker process (_serve) needs neither.
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(
         max_workers=workers,
         thread_name_prefix="mosaicfast",
         initializer=None if processes else initializer,
@@ -219,6 +223,8 @@ class _WorkerProcess:
         initializer: Callable[..., None] | None,
         initargs: tuple[Any, ...],
     ) -> None:
+        import subprocess
+
         calls_in, calls_out = os.pipe()
         results_in, results_out = os.pipe()
         package_root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))

@@ -60,7 +60,7 @@ def perceptual_hashes(thumbs: NDArray[np.uint8]) -> NDArray[np.uint64]:
     return bits.view("<u8").reshape(n).astype(np.uint64)
 
 
-def _odd_median(values: NDArray[np.float32]) -> NDArray[np.float32]:
+def _odd_median(values: NDArray[np.floating]) -> NDArray[np.floating]:
     """Median of each row of an odd number of values, as an ``(n, 1)`` column: the middle
     value, bit for bit what ``np.median`` gives (the mean of that one value), without
     its NaN check, which loads ``numpy.ma`` (12 ms of a worker's start-up)."""
