@@ -18,7 +18,7 @@ least one chunk (pigeonhole), so only tiles sharing a chunk are compared.
 from __future__ import annotations
 
 import hashlib
-from itertools import pairwise
+from itertools import chain, pairwise
 
 import numpy as np
 from numpy.typing import NDArray
@@ -147,12 +147,16 @@ class NearIndex:
 
     def find(self, phash: int, descriptor: NDArray[np.int16]) -> int | None:
         """The lowest tile id that is a near duplicate of this tile, or None."""
-        candidates: set[int] = set()
-        for table, (shift, mask) in zip(self._tables, self._chunks, strict=True):
-            candidates.update(table.get((phash >> shift) & mask, ()))
-        if not candidates or self._colours is None:
+        buckets = [
+            table.get((phash >> shift) & mask, ())
+            for table, (shift, mask) in zip(self._tables, self._chunks, strict=True)
+        ]
+        count = sum(map(len, buckets))
+        if not count or self._colours is None:
             return None
-        positions = np.fromiter(candidates, np.intp, len(candidates))
+        # A tile in several buckets is checked more than once, which is cheaper than
+        # a set of the candidates and finds the same lowest id.
+        positions = np.fromiter(chain.from_iterable(buckets), np.intp, count)
         differing = np.bitwise_count(self._hashes[positions] ^ np.uint64(phash))
         positions = positions[differing <= self.distance]
         if not len(positions):

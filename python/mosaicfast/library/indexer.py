@@ -249,12 +249,22 @@ def _read_locally(
     stop: _StopOnInterrupt,
 ) -> None:
     """Read the photos, then the videos, on this machine."""
-    photos = [t for t in todo if not t.is_video]
+    photos, videos = _photos_and_videos(todo)
     _read_photos(photos, lib, workers, progress, writer, stop)
-    for item in (t for t in todo if t.is_video):
+    for item in videos:
         if stop.requested:
             break
         _read_video(item, lib, video, progress, writer, stop)
+
+
+def _photos_and_videos(todo: list[_Todo]) -> tuple[list[_Todo], list[_Todo]]:
+    """The photos and the videos among ``todo``, each in scan order."""
+    photos: list[_Todo] = []
+    videos: list[_Todo] = []
+    for item in todo:
+        is_video = os.path.splitext(item.path)[1].lower() in VIDEO_SUFFIXES
+        (videos if is_video else photos).append(item)
+    return photos, videos
 
 
 class _StopOnInterrupt:

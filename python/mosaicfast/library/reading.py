@@ -41,14 +41,6 @@ class _Todo:
     mtime_ns: int
     resume_after: float | None = None
 
-    @property
-    def is_video(self) -> bool:
-        # Imported here: the worker processes, which only read photos, never load the
-        # video module.
-        from ..io.video import VIDEO_SUFFIXES
-
-        return self.path.suffix.lower() in VIDEO_SUFFIXES
-
 
 @dataclass
 class _Entry:
