@@ -66,15 +66,18 @@ _BATCH = 256
 _THREAD_CHUNK = 32
 _PROCESS_CHUNK = 64
 #: Jobs with fewer photos than this read them on threads in this process; larger ones on
-#: worker processes. Each worker imports the package first (about 0.5 s of CPU each),
-#: which pays only once there are enough files for the Python that holds the GIL on
-#: threads (Pillow's header parsing, our checks, the hashes) to cost more than that.
-#: Measured on the idle 2-core machine (benches/NOTES.md, "Threads or processes on an
-#: idle machine"), 128-px JPEGs, wall / CPU, processes against threads: 500 files 0.52 /
-#: 1.2 s against 0.33 / 0.7 s; 1,000 files 0.69 / 1.5 s against 0.67 / 1.1 s; 2,000 files
+#: a thread of this process and worker processes for the other cores. Each worker
+#: imports the reading half of the package first (0.14 s of CPU), which pays only once
+#: there are enough files for the Python that holds the GIL on threads (Pillow's header
+#: parsing, our checks, the hashes) to cost more than that. Measured on the idle 2-core
+#: machine with the earlier worker processes (two, each importing the whole indexer,
+#: nothing read until they were up; benches/NOTES.md, "Threads or processes on an idle
+#: machine"), 128-px JPEGs, wall / CPU, processes against threads: 500 files 0.52 / 1.2 s
+#: against 0.33 / 0.7 s; 1,000 files 0.69 / 1.5 s against 0.67 / 1.1 s; 2,000 files
 #: 0.90 / 1.9 s against 1.22 / 1.9 s; 10,000 files 3.4 / 6.4 s against 6.7 / 9.0 s. On a
 #: busy machine threads win up to about 10,000 files (the same NOTES, earlier sections):
-#: the threshold follows the idle figures, where a user waits.
+#: the threshold follows the idle figures, where a user waits; with today's cheaper
+#: workers it may lie lower, not yet measured idle ("Index of a cold build, fifth round").
 _PROCESS_MIN_FILES = 1_500
 
 
