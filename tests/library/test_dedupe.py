@@ -10,6 +10,7 @@ from mosaicfast.library.dedupe import (
     NEAR_COLOUR_DELTA,
     NearIndex,
     _area_means,
+    _odd_median,
     _pair_means,
     perceptual_hashes,
     pixel_hashes,
@@ -70,3 +71,17 @@ def test_pair_means_of_default_thumbnails_equal_the_general_area_means_bit_for_b
     fast = _pair_means(luma)
     assert fast.dtype == general.dtype == np.float32
     assert fast.tobytes() == general.tobytes()
+
+
+def test_the_odd_median_is_numpys_median_bit_for_bit() -> None:
+    rng = np.random.default_rng(3)
+    rows = [
+        rng.normal(0, 50, (300, 63)).astype(np.float32),  # as the pHash's coefficients
+        rng.integers(-3, 4, (300, 63)).astype(np.float32),  # many ties
+        np.zeros((4, 63), np.float32),
+        rng.normal(0, 1, (50, 7)).astype(np.float32),
+    ]
+    for values in rows:
+        fast = _odd_median(values)
+        assert fast.dtype == np.float32 and fast.shape == (len(values), 1)
+        assert fast.tobytes() == np.median(values, axis=1, keepdims=True).tobytes()

@@ -284,7 +284,7 @@ def test_a_second_build_from_a_folder_reads_nothing_again(
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("a photo was decoded again")
 
-    monkeypatch.setattr("mosaicfast.library.indexer.load_square", fail)
+    monkeypatch.setattr("mosaicfast.library.reading.load_square", fail)
     mosaic = mosaicfast.build(photo_target, photos, cols=8)
     assert len(mosaic.sources) == 12
 

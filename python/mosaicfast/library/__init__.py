@@ -10,13 +10,13 @@
 - :mod:`~mosaicfast.library.cache`: the per-folder-set libraries of ``build(sources=...)``.
 """
 
+from importlib import import_module
 from typing import TYPE_CHECKING
 
-from .indexer import IndexInterruptedError, IndexReport, index_library
-from .store import Library, LibraryError, LibraryLockedError, TileList, TileRows
-
 if TYPE_CHECKING:
+    from .indexer import IndexInterruptedError, IndexReport, index_library
     from .maintenance import LibraryInfo, Problem, library_info, verify_library
+    from .store import Library, LibraryError, LibraryLockedError, TileList, TileRows
 
 __all__ = [
     "IndexInterruptedError",
@@ -34,14 +34,20 @@ __all__ = [
 ]
 
 
-#: Loaded on first use (``__getattr__``): a build has no use for them at start-up.
-_MAINTENANCE = frozenset({"LibraryInfo", "Problem", "library_info", "verify_library"})
+#: The module of each name, loaded on first use (``__getattr__``): a build has no use
+#: for the maintenance at start-up, and an index's worker processes, which import
+#: :mod:`~mosaicfast.library.reading`, none for the store or the indexer.
+_MODULES = {
+    **dict.fromkeys(("IndexInterruptedError", "IndexReport", "index_library"), "indexer"),
+    **dict.fromkeys(("LibraryInfo", "Problem", "library_info", "verify_library"), "maintenance"),
+    **dict.fromkeys(
+        ("Library", "LibraryError", "LibraryLockedError", "TileList", "TileRows"), "store"
+    ),
+}
 
 
 def __getattr__(name: str) -> object:
-    """The maintenance names, from :mod:`~mosaicfast.library.maintenance` on first use."""
-    if name in _MAINTENANCE:
-        from . import maintenance
-
-        return getattr(maintenance, name)
+    """A public name, from its module on first use."""
+    if name in _MODULES:
+        return getattr(import_module(f".{_MODULES[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -34,7 +34,7 @@ from .._util.lifetime import pause_point
 from .._util.progress import progress_bar
 from ..errors import ImageReadError
 from ..io.video import SpliceOptions, SpliceStats, StaticFilter, splice, video_duration
-from .indexer import _Chunk, _Entry, _read_photo_chunk, _Tiles, _Todo
+from .indexer import _Chunk, _Entry, _photos_and_videos, _read_photo_chunk, _Tiles, _Todo
 
 if TYPE_CHECKING:
     from .indexer import _BatchWriter, _StopOnInterrupt
@@ -294,10 +294,10 @@ def read_on_cluster(
 ) -> None:
     """Read ``todo`` on the cluster and commit the results through ``writer``, in the
     order a local run reads them (photos, then videos, each in scan order)."""
-    photos = [t for t in todo if not t.is_video]
+    photos, videos = _photos_and_videos(todo)
     tasks = _photo_tasks(photos, lib, Image.MAX_IMAGE_PIXELS)
     with connect(cluster, say=say if progress else None) as client:
-        for item in (t for t in todo if t.is_video):
+        for item in videos:
             tasks += _video_tasks(item, lib, options, writer)
         with progress_bar(len(todo), "index", "file", enabled=progress) as bar:
             for index, result in ordered_results(client, [task.call for task in tasks]):

@@ -12,7 +12,6 @@ after the file (or frame) in hand, once everything read is committed.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import signal
@@ -28,23 +27,22 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from .._util.lifetime import INTERRUPT_SIGNALS, die_with_parent, pause_point
+from .._util.lifetime import INTERRUPT_SIGNALS, pause_point
 from .._util.parallel import AHEAD_PER_WORKER, ordered_map
 from .._util.progress import progress_bar
 from ..errors import ImageReadError, MosaicfastError
-from ..io.images import IMAGE_SUFFIXES, Box, load_square
-from ..io.paths import from_catalog, non_regular_reason, os_reason, read_regular_file, to_catalog
+from ..io.images import IMAGE_SUFFIXES
+from ..io.paths import from_catalog, non_regular_reason, os_reason, to_catalog
 from ..io.sources import SkipHandler, scan_images
 from ..io.video import VIDEO_SUFFIXES, SpliceOptions, SpliceStats, splice
-from ..kernels import descriptors
 from ..options import IndexOptions
 from . import catalog
-from .dedupe import NearIndex, perceptual_hashes, pixel_hashes
+from .dedupe import NearIndex
+from .reading import _Chunk, _Entry, _read_photo_chunk, _setup_worker_process, _Tiles, _Todo
 from .store import (
     DEFAULT_DESCRIPTORS,
     DEFAULT_THUMB_SIZE,
     THUMBS,
-    DescriptorKind,
     Library,
     LibraryError,
     WaitHandler,
@@ -62,23 +60,25 @@ DEFAULT_NEAR_DISTANCE: int = IndexOptions.near_distance
 _BATCH = 256
 #: Photos per task. For threads, enough that the NumPy calls per task (pHash) cost little
 #: beside the photos (8 -> 32: 12% less CPU for 2,000 files); for processes, enough that
-#: pickling the results costs little.
+#: pickling the results costs little, few enough that the last task, on whichever
+#: worker, ends soon after the others (128 -> 64: 2,000 files 1.72 -> 1.38 s, medians
+#: of 5 at load 5.3, the same CPU).
 _THREAD_CHUNK = 32
-_PROCESS_CHUNK = 128
+_PROCESS_CHUNK = 64
 #: Jobs with fewer photos than this read them on threads in this process; larger ones on
-#: worker processes. Each worker imports the package first (about 0.5 s of CPU each),
-#: which pays only once there are enough files for the Python that holds the GIL on
-#: threads (Pillow's header parsing, our checks, the hashes) to cost more than that.
-#: Measured on the idle 2-core machine (benches/NOTES.md, "Threads or processes on an
-#: idle machine"), 128-px JPEGs, wall / CPU, processes against threads: 500 files 0.52 /
-#: 1.2 s against 0.33 / 0.7 s; 1,000 files 0.69 / 1.5 s against 0.67 / 1.1 s; 2,000 files
+#: a thread of this process and worker processes for the other cores. Each worker
+#: imports the reading half of the package first (0.14 s of CPU), which pays only once
+#: there are enough files for the Python that holds the GIL on threads (Pillow's header
+#: parsing, our checks, the hashes) to cost more than that. Measured on the idle 2-core
+#: machine with the earlier worker processes (two, each importing the whole indexer,
+#: nothing read until they were up; benches/NOTES.md, "Threads or processes on an idle
+#: machine"), 128-px JPEGs, wall / CPU, processes against threads: 500 files 0.52 / 1.2 s
+#: against 0.33 / 0.7 s; 1,000 files 0.69 / 1.5 s against 0.67 / 1.1 s; 2,000 files
 #: 0.90 / 1.9 s against 1.22 / 1.9 s; 10,000 files 3.4 / 6.4 s against 6.7 / 9.0 s. On a
 #: busy machine threads win up to about 10,000 files (the same NOTES, earlier sections):
-#: the threshold follows the idle figures, where a user waits.
+#: the threshold follows the idle figures, where a user waits; with today's cheaper
+#: workers it may lie lower, not yet measured idle ("Index of a cold build, fifth round").
 _PROCESS_MIN_FILES = 1_500
-#: Files up to this size are read whole, once, for both hashing and decoding.
-_READ_WHOLE_LIMIT = 64 << 20
-_READ_CHUNK = 1 << 20
 
 
 @dataclass
@@ -124,90 +124,6 @@ class IndexInterruptedError(MosaicfastError):
             f"interrupted: {report.added:,} files and {report.tiles_added:,} tiles committed; "
             "run the same command again to continue"
         )
-
-
-@dataclass
-class _Todo:
-    """A file to read, and for an interrupted video the time to resume after."""
-
-    path: Path
-    size: int
-    mtime_ns: int
-    resume_after: float | None = None
-
-    @property
-    def is_video(self) -> bool:
-        return self.path.suffix.lower() in VIDEO_SUFFIXES
-
-
-@dataclass
-class _Entry:
-    """A source's catalog record."""
-
-    path: Path
-    kind: str
-    size: int
-    mtime_ns: int
-    status: str
-    error: str | None = None
-    content_hash: str | None = None
-    done_until: float | None = None
-
-
-@dataclass
-class _Tiles:
-    """A stack of tiles with everything the catalog and arrays keep of them."""
-
-    thumbs: NDArray[np.uint8]
-    boxes: list[Box]
-    times: list[float | None]
-    pixel_hashes: list[bytes]
-    phashes: NDArray[np.uint64]
-    descriptors: dict[DescriptorKind, NDArray[np.int16]]
-
-    @classmethod
-    def describe(
-        cls,
-        thumbs: NDArray[np.uint8],
-        boxes: list[Box],
-        times: list[float | None],
-        kinds: Sequence[DescriptorKind],
-    ) -> _Tiles:
-        """Hashes and descriptors of ``thumbs`` (one thread: callers run several at once)."""
-        return cls(
-            thumbs,
-            boxes,
-            times,
-            pixel_hashes(thumbs),
-            perceptual_hashes(thumbs),
-            {
-                k: descriptors.tile_descriptors(thumbs, k.grid, space=k.space, threads=1)
-                for k in kinds
-            },
-        )
-
-    @classmethod
-    def concatenate(cls, parts: list[_Tiles]) -> _Tiles:
-        return cls(
-            np.concatenate([p.thumbs for p in parts]),
-            [b for p in parts for b in p.boxes],
-            [t for p in parts for t in p.times],
-            [h for p in parts for h in p.pixel_hashes],
-            np.concatenate([p.phashes for p in parts]),
-            {k: np.concatenate([p.descriptors[k] for p in parts]) for k in parts[0].descriptors},
-        )
-
-    def __len__(self) -> int:
-        return len(self.boxes)
-
-
-@dataclass
-class _Chunk:
-    """Sources read together and their tiles: tile ``i`` comes from ``entries[owners[i]]``."""
-
-    entries: list[_Entry]
-    tiles: _Tiles | None = None
-    owners: list[int] = field(default_factory=list)
 
 
 def index_library(
@@ -336,12 +252,22 @@ def _read_locally(
     stop: _StopOnInterrupt,
 ) -> None:
     """Read the photos, then the videos, on this machine."""
-    photos = [t for t in todo if not t.is_video]
+    photos, videos = _photos_and_videos(todo)
     _read_photos(photos, lib, workers, progress, writer, stop)
-    for item in (t for t in todo if t.is_video):
+    for item in videos:
         if stop.requested:
             break
         _read_video(item, lib, video, progress, writer, stop)
+
+
+def _photos_and_videos(todo: list[_Todo]) -> tuple[list[_Todo], list[_Todo]]:
+    """The photos and the videos among ``todo``, each in scan order."""
+    photos: list[_Todo] = []
+    videos: list[_Todo] = []
+    for item in todo:
+        is_video = os.path.splitext(item.path)[1].lower() in VIDEO_SUFFIXES
+        (videos if is_video else photos).append(item)
+    return photos, videos
 
 
 class _StopOnInterrupt:
@@ -459,7 +385,8 @@ def _read_photos(
     writer: _BatchWriter,
     stop: _StopOnInterrupt,
 ) -> None:
-    """Read photos in chunks on worker threads, or for big jobs on worker processes.
+    """Read photos in chunks on worker threads, or for big jobs on a thread and worker
+    processes.
 
     Decoding releases the GIL, but the Python around it does not; processes (spawned,
     see :func:`~mosaicfast._util.parallel.ordered_map`) also run that part in parallel,
@@ -471,7 +398,9 @@ def _read_photos(
     # A small job still gives every thread a few tasks.
     size = _PROCESS_CHUNK if processes else _thread_chunk(len(todo), workers)
     chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-    read = partial(_read_photo_chunk, thumb_size=lib.thumb_size, kinds=lib.descriptor_kinds)
+    # The kinds as plain tuples: a worker process then needs no import of the store.
+    kinds = [(kind.space, kind.grid) for kind in lib.descriptor_kinds]
+    read = partial(_read_photo_chunk, thumb_size=lib.thumb_size, kinds=kinds)
     results = ordered_map(
         read,
         chunks,
@@ -492,55 +421,6 @@ def _thread_chunk(files: int, workers: int) -> int:
     """Photos per task on threads: :data:`_THREAD_CHUNK`, or fewer so that each worker
     gets at least :data:`~mosaicfast._util.parallel.AHEAD_PER_WORKER` tasks."""
     return max(1, min(_THREAD_CHUNK, -(-files // (AHEAD_PER_WORKER * workers))))
-
-
-def _setup_worker_process(max_image_pixels: int | None, parent: int) -> None:
-    """In a worker process: exit when the main process ``parent`` is gone (killed with
-    SIGKILL it cannot stop its workers itself), leave Ctrl-C and SIGTERM to it, and use
-    its pixel limit."""
-    die_with_parent(parent)
-    for number in INTERRUPT_SIGNALS:
-        signal.signal(number, signal.SIG_IGN)
-    Image.MAX_IMAGE_PIXELS = max_image_pixels
-
-
-def _read_photo_chunk(
-    items: list[_Todo], thumb_size: int, kinds: Sequence[DescriptorKind]
-) -> _Chunk:
-    """Hash, decode and describe a few photos (runs in a worker)."""
-    chunk = _Chunk(entries=[])
-    thumbs: list[NDArray[np.uint8]] = []
-    boxes: list[Box] = []
-    for item in items:
-        entry = _Entry(item.path, "image", item.size, item.mtime_ns, status="ok")
-        try:
-            data = read_regular_file(item.path, _READ_WHOLE_LIMIT)
-            entry.content_hash = _content_hash(item.path, data)
-            thumb, box = load_square(item.path, thumb_size, data=data)
-        except ImageReadError as err:
-            entry.status, entry.error = "error", err.reason
-        except OSError as err:
-            entry.status, entry.error = "error", os_reason(err)
-        else:
-            chunk.owners.append(len(chunk.entries))
-            thumbs.append(thumb)
-            boxes.append(box)
-        chunk.entries.append(entry)
-    if thumbs:
-        chunk.tiles = _Tiles.describe(np.stack(thumbs), boxes, [None] * len(boxes), kinds)
-    return chunk
-
-
-def _content_hash(path: Path, data: bytes | None) -> str:
-    """First 128 bits of the SHA-256 of the file, in hex."""
-    digest = hashlib.sha256()
-    if data is not None:
-        digest.update(data)
-    else:
-        with open(path, "rb") as handle:
-            while block := handle.read(_READ_CHUNK):
-                digest.update(block)
-    return digest.hexdigest()[:32]
 
 
 def _read_video(
@@ -675,8 +555,8 @@ class _BatchWriter:
     ) -> list[tuple]:
         """Write the thumbnails and descriptors; return the catalog rows of the tiles."""
         arrays: dict[str, NDArray] = {THUMBS: tiles.thumbs}
-        for kind, values in tiles.descriptors.items():
-            arrays[kind.file] = values
+        for stored in self.lib.descriptor_kinds:
+            arrays[stored.file] = tiles.descriptors[stored]
         colours = tiles.descriptors[self.colour]
         rows = []
         for i, (path, box, frame_time) in enumerate(
