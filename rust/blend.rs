@@ -22,7 +22,7 @@
 //! encoding's bins run on four pixels at a time, written as loops over
 //! fixed-size arrays that the compiler turns into vector instructions (SSE2's
 //! two `f64` lanes on the baseline x86-64), each lane rounded as the scalar
-//! code rounds: the same bits, and the first mosaic's paint about 1.5x faster
+//! code rounds: the same bits, and the first mosaic's paint about 1.4x faster
 //! on one core than one pixel at a time. Scratch is two Lab buffers of one
 //! tile and two memos per worker. Tiles are independent and run in parallel
 //! on the current rayon pool; each tile's arithmetic is sequential, so the
