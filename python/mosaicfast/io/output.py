@@ -14,7 +14,7 @@ import os
 import struct
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -394,7 +394,7 @@ def write_png(
     return Path(path)
 
 
-def _png_chunk(kind: bytes, data: bytes, crc32: Any = zlib.crc32) -> bytes:
+def _png_chunk(kind: bytes, data: bytes, crc32: Callable[..., int] = zlib.crc32) -> bytes:
     """A PNG chunk: length, kind, data and the CRC-32 of kind and data (by ``crc32``,
     zlib's signature)."""
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc32(data, crc32(kind)))
