@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from PIL import Image
 import mosaicfast
 from mosaicfast import MosaicfastError, _core
 from mosaicfast._util.lifetime import InterruptedAfterCommit
+from mosaicfast.io import output
 from mosaicfast.io._atomic import atomic_group, atomic_path
 from mosaicfast.io.output import (
     STREAM_PIXELS,
@@ -69,6 +72,32 @@ def test_png_from_bands_reads_back_exactly(tmp_path: Path, heights: list[int]) -
     with Image.open(path) as image:  # zlib checks its Adler-32 while decoding
         assert image.format == "PNG" and image.info["dpi"] == pytest.approx((150, 150), abs=0.02)
         assert np.array_equal(np.asarray(image), pixels)
+
+
+def test_the_png_stream_ends_with_the_adler32_of_all_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(output, "PNG_CHUNK_BYTES", 50_000)  # 23 rows of 2,100 bytes a chunk
+    pixels = _image(600, 700)
+    path = write_png(tmp_path / "m.png", _cut(pixels, [255, 345]), (700, 600), workers=2)
+    data, at, idat = path.read_bytes(), 8, []
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        if data[at + 4 : at + 8] == b"IDAT":
+            idat.append(data[at + 8 : at + 8 + length])
+        at += 12 + length
+    assert len(idat) == 12 + 15 + 1  # one a chunk of each band, then the checksum
+    rows = zlib.decompress(b"".join(idat))  # checks the stream's Adler-32
+    assert len(rows) == 600 * (700 * 3 + 1)
+    assert rows[0] == rows[-2101] == 2  # the Up filter
+
+
+@pytest.mark.parametrize("split", [0, 1, 5552, 70_001, 200_000])
+def test_adler32_of_two_pieces_combines_as_zlibs(split: int) -> None:
+    data = _image(200, 500).tobytes()[:200_000] + bytes([255]) * 100_000  # large sums too
+    first, second = data[:split], data[split:]
+    combined = output._adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
+    assert combined == zlib.adler32(data)
 
 
 @pytest.mark.parametrize(("writer", "name"), [(write_tiff, "m.tif"), (write_png, "m.png")])

@@ -14,7 +14,7 @@ import os
 import struct
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -324,6 +324,7 @@ PNG_CHUNK_BYTES = 2 * 2**20
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_FILTER_UP = 2
+_ZLIB_HEADER = b"\x78\x01"  # deflate, 32 kB window, fastest
 
 
 def write_png(
@@ -340,7 +341,9 @@ def write_png(
     chunks of :data:`PNG_CHUNK_BYTES`, and on ``workers`` threads filters each row with
     the Up filter (the difference from the row above) and deflates each chunk on its
     own with ISA-L at :data:`PNG_LEVEL`, ending all but the last with a sync flush, so
-    the pieces join into one valid zlib stream. About 3x faster than Pillow on two cores
+    the pieces join into one valid zlib stream; each thread also makes its piece's IDAT
+    chunk (with its CRC-32) and the Adler-32 of its rows, which the writer combines into
+    the stream's (:func:`_adler32_combine`). About 3x faster than Pillow on two cores
     with zlib's level 1, for files about 5% larger, and faster again with ISA-L. Up for
     every row, rather than libpng's per-row choice among None, Sub and Up (least sum of
     absolute values), made the first mosaic's file 1.4% larger and its filtering 18x
@@ -378,13 +381,11 @@ def write_png(
             if dpi is not None:
                 per_metre = int(dpi / 0.0254 + 0.5)
                 out.write(_png_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)))
-            adler, first = zlib.adler32(b""), True
+            adler = zlib.adler32(b"")
             jobs = _png_jobs(bands, width, height)
-            for rows, data in ordered_map(_png_compress, jobs, workers=workers):
-                adler = zlib.adler32(rows, adler)
-                if first:
-                    data, first = b"\x78\x01" + data, False  # zlib header: deflate, fastest
-                out.write(_png_chunk(b"IDAT", data))
+            for chunk, rows_adler, length in ordered_map(_png_compress, jobs, workers=workers):
+                adler = _adler32_combine(adler, rows_adler, length)
+                out.write(chunk)
                 pause_point("png-chunk-written")
             out.write(_png_chunk(b"IDAT", struct.pack(">I", adler)))
             out.write(_png_chunk(b"IEND", b""))
@@ -393,15 +394,31 @@ def write_png(
     return Path(path)
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+def _png_chunk(kind: bytes, data: bytes, crc32: Callable[..., int] = zlib.crc32) -> bytes:
+    """A PNG chunk: length, kind, data and the CRC-32 of kind and data (by ``crc32``,
+    zlib's signature)."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc32(data, crc32(kind)))
 
 
-_PngJob = tuple[NDArray[np.uint8], NDArray[np.uint8], bool]
+#: The modulus of Adler-32's two sums.
+_ADLER_BASE = 65521
+
+
+def _adler32_combine(adler: int, more: int, length: int) -> int:
+    """The Adler-32 of two byte strings joined, from ``adler`` (the first's), ``more``
+    (the second's) and ``length`` (the second's), as zlib's ``adler32_combine``: the
+    second's low sum is 1 plus its bytes, its high sum the sum of its running low sums."""
+    low = (adler & 0xFFFF) + (more & 0xFFFF) - 1
+    high = (adler >> 16) + (more >> 16) + length * ((adler & 0xFFFF) - 1)
+    return (high % _ADLER_BASE) << 16 | low % _ADLER_BASE
+
+
+#: ``(rows, row above, first, last)``: a chunk of the image as ``(n, width*3)`` bytes.
+_PngJob = tuple[NDArray[np.uint8], NDArray[np.uint8], bool, bool]
 
 
 def _png_jobs(bands: Iterable[NDArray[np.uint8]], width: int, height: int) -> Iterator[_PngJob]:
-    """``(rows, row above, last)`` chunks of the image, as ``(n, width*3)`` bytes."""
+    """The image's chunks of :data:`PNG_CHUNK_BYTES` rows, top to bottom."""
     step = max(1, PNG_CHUNK_BYTES // (width * 3))
     above = np.zeros(width * 3, np.uint8)
     done = 0
@@ -411,24 +428,27 @@ def _png_jobs(bands: Iterable[NDArray[np.uint8]], width: int, height: int) -> It
         rows = band.reshape(len(band), width * 3)
         for start in range(0, len(rows), step):
             chunk = rows[start : start + step]
+            yield chunk, above, done == 0, done + len(chunk) == height
             done += len(chunk)
-            yield chunk, above, done == height
             above = chunk[-1]
     if done != height:
         raise ValueError(f"the bands hold {done} rows of an image {height} rows high")
 
 
-def _png_compress(job: _PngJob) -> tuple[bytes, bytes]:
-    """The rows of a chunk, each with the Up filter, and their deflate stream (raw, no
-    zlib header)."""
-    rows, above, last = job
+def _png_compress(job: _PngJob) -> tuple[bytes, int, int]:
+    """A chunk's rows, each with the Up filter, deflated (raw, after the zlib header if
+    first) into an IDAT chunk; with the Adler-32 of the filtered rows and their length."""
+    rows, above, first, last = job
     filtered = np.empty((len(rows), rows.shape[1] + 1), np.uint8)
     filtered[:, 0] = _PNG_FILTER_UP
     np.subtract(rows[0], above, out=filtered[0, 1:])
     np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
-    data = filtered.tobytes()
     from isal import isal_zlib  # only when writing a PNG
 
     compressor = isal_zlib.compressobj(PNG_LEVEL, isal_zlib.DEFLATED, -15, 9)
     end = isal_zlib.Z_FINISH if last else isal_zlib.Z_SYNC_FLUSH
-    return data, compressor.compress(data) + compressor.flush(end)
+    data = compressor.compress(filtered) + compressor.flush(end)
+    if first:
+        data = _ZLIB_HEADER + data
+    chunk = _png_chunk(b"IDAT", data, crc32=isal_zlib.crc32)
+    return chunk, isal_zlib.adler32(filtered), filtered.nbytes
