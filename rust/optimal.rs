@@ -290,11 +290,15 @@ fn classes_of(cells: &[i16], dim: usize) -> Vec<u32> {
         .collect()
 }
 
-/// A tile of a cell's list or pool and the cell's (unscaled) cost for it.
+/// A tile of a cell's list or pool, the cell's (unscaled) cost for it and
+/// its value `K c + price` when it entered the list or pool: a lower bound of
+/// its value for as long as no price falls (prices only rise in the forward
+/// auction).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     tile: u32,
     cost: i64,
+    key: i64,
 }
 
 /// A use of a tile: its price and the cell holding it (`NONE`: free).
@@ -380,7 +384,8 @@ struct Auction<'a> {
     pay: Vec<i64>,
     // Per cell: the list bids read and its bound. Per class of identical
     // cells (indexed by its first cell, `class_of`): the pool lists are
-    // refilled from (sorted by cost up to `sorted`) and its bound.
+    // refilled from (keyed when `drops` was `keyed` and sorted by key up to
+    // `sorted`, then the entries added since) and its bound.
     class_of: Vec<u32>,
     list_len: usize,
     lists: Vec<Vec<Entry>>,
@@ -388,7 +393,10 @@ struct Auction<'a> {
     pool_len: usize,
     pool: Vec<Vec<Entry>>,
     sorted: Vec<u32>,
+    keyed: Vec<u64>,
     pool_bound: Vec<i64>,
+    /// How many times a tile's price fell (which makes older keys stale).
+    drops: u64,
     /// With a library much larger than the cells: each cell's nearest tiles.
     cold: Option<Cold>,
     /// Scratch marks of tiles: `marks[t] == stamp` marks `t` in this visit.
@@ -469,7 +477,9 @@ impl<'a> Auction<'a> {
             pool_len: (POOL_BUDGET / classes).clamp(2 * LIST_LEN, MAX_POOL),
             pool: vec![Vec::new(); m],
             sorted: vec![0; m],
+            keyed: vec![0; m],
             pool_bound: vec![INF; m],
+            drops: 0,
             cold: Cold::wanted(m, n, problem.flips, max_cost).then(|| Cold::new(m)),
             marks: vec![0; n],
             stamp: 0,
@@ -722,6 +732,9 @@ impl<'a> Auction<'a> {
         if self.p1[t] != a {
             self.priced.set(t, a);
         }
+        if a < self.p1[t] {
+            self.drops += 1;
+        }
         self.p1[t] = a;
         self.p2[t] = b;
     }
@@ -968,9 +981,15 @@ impl<'a> Auction<'a> {
                 listed[e.tile as usize] = true;
                 assert_eq!(e.cost, self.cost(i, e.tile as usize));
             }
-            for e in &self.pool[self.class(i)] {
+            let c = self.class(i);
+            for e in &self.pool[c] {
                 pooled[e.tile as usize] = true;
                 assert_eq!(e.cost, self.cost(i, e.tile as usize));
+            }
+            let sorted = &self.pool[c][..self.sorted[c] as usize];
+            assert!(sorted.windows(2).all(|w| w[0].key <= w[1].key));
+            if self.keyed[c] == self.drops {
+                assert!(sorted.iter().all(|e| e.key <= self.value(e)), "pool keys");
             }
             for (t, &value) in values.iter().enumerate() {
                 assert!(
