@@ -170,12 +170,15 @@ const WARM_STEP: usize = 4;
 // large as the costs); skipping more measured slower (benches/NOTES.md).
 
 /// Starting tile prices for a near-square problem of `m` cells (`None` for
-/// others), from the auction's prices for a problem of one cell and one
-/// tile in `WARM_STEP`: on photographs the prices that end the coarse phases'
-/// price war depend on where a tile lies among the cells' colours, which a
-/// sample of both shows at a sixteenth of the work. Every other tile takes
-/// the price of its nearest sampled tile. The prices are a guess: the
-/// auction starts from them at a smaller ε and stays exact whatever they are.
+/// others), from the auction on a problem of one cell and one tile in
+/// `WARM_STEP`: on photographs the prices that end the coarse phases' price
+/// war depend on where a tile lies among the cells' colours, which a sample
+/// of both shows at a sixteenth of the work. Each tile of the full problem
+/// takes the price at which no sampled cell would rather have it than what it
+/// pays, `max(0, max_i pay_i - K c_it)` (the c-transform of the sample's cell
+/// values, one kernel search of the tiles among the sampled cells). The
+/// prices are a guess: the auction starts from them at a smaller ε and stays
+/// exact whatever they are.
 fn warm_prices(
     problem: Problem<'_>,
     m: usize,
@@ -191,12 +194,11 @@ fn warm_prices(
             .flat_map(|e| values[e * dim..(e + 1) * dim].iter().copied())
             .collect()
     };
-    let sampled: Vec<usize> = (0..n).step_by(WARM_STEP).collect();
     let cells = rows(problem.cells, &mut (0..m).step_by(WARM_STEP));
     let copies = copies(problem.flips);
     let tiles = rows(
         problem.tiles,
-        &mut (0..copies).flat_map(|c| sampled.iter().map(move |&t| t + c * n)),
+        &mut (0..copies).flat_map(|c| (0..n).step_by(WARM_STEP).map(move |t| t + c * n)),
     );
     let sub = Problem {
         cells: &cells,
@@ -207,23 +209,26 @@ fn warm_prices(
     let start = warm_prices(sub, sub_m, sub_n, observer)?;
     let mut auction = Auction::new(sub, sub_n, start.as_deref())?;
     auction.run(observer)?;
-    // Prices in units of the full problem's `K`.
-    let (from, to) = (auction.scale as i128, (m + 1) as i128);
-    let prices: Vec<i64> = auction
-        .p1
+    // What the sampled cells pay, in units of the full problem's `K`, as
+    // offsets `-pay` of a search among them: a tile's least value is then
+    // `K c - pay` at its best cell, the opposite of its price.
+    let (from, to) = (i128::from(auction.scale), (m + 1) as i128);
+    let offsets: Vec<i64> = auction
+        .pay
         .iter()
-        .map(|&p| (i128::from(p) * to / from) as i64)
+        .map(|&pay| -((i128::from(pay) * to / from) as i64))
         .collect();
+    let offsets = Offsets {
+        values: &offsets,
+        scale: to as i64,
+    };
     let simd = Simd::chosen()?;
-    let found = TileSet::new(simd, &tiles[..sub_n * dim], dim).search(
-        &problem.tiles[..n * dim],
-        1,
-        None,
-        None,
-    )?;
-    Ok(Some(
-        found.indices.iter().map(|&s| prices[s as usize]).collect(),
-    ))
+    let found = TileSet::new(simd, &cells, dim).search(problem.tiles, 1, Some(offsets), None)?;
+    let mut prices = vec![0i64; n];
+    for (e, &value) in found.distances.iter().enumerate() {
+        prices[e % n] = prices[e % n].max(-value);
+    }
+    Ok(Some(prices))
 }
 
 /// Rows per tile in [`Problem::tiles`]: 2 with flips (the tile and its
@@ -290,11 +295,15 @@ fn classes_of(cells: &[i16], dim: usize) -> Vec<u32> {
         .collect()
 }
 
-/// A tile of a cell's list or pool and the cell's (unscaled) cost for it.
+/// A tile of a cell's list or pool, the cell's (unscaled) cost for it and
+/// its value `K c + price` when it entered the list or pool: a lower bound of
+/// its value for as long as no price falls (prices only rise in the forward
+/// auction).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     tile: u32,
     cost: i64,
+    key: i64,
 }
 
 /// A use of a tile: its price and the cell holding it (`NONE`: free).
@@ -380,7 +389,8 @@ struct Auction<'a> {
     pay: Vec<i64>,
     // Per cell: the list bids read and its bound. Per class of identical
     // cells (indexed by its first cell, `class_of`): the pool lists are
-    // refilled from (sorted by cost up to `sorted`) and its bound.
+    // refilled from (keyed when `drops` was `keyed` and sorted by key up to
+    // `sorted`, then the entries added since) and its bound.
     class_of: Vec<u32>,
     list_len: usize,
     lists: Vec<Vec<Entry>>,
@@ -388,7 +398,10 @@ struct Auction<'a> {
     pool_len: usize,
     pool: Vec<Vec<Entry>>,
     sorted: Vec<u32>,
+    keyed: Vec<u64>,
     pool_bound: Vec<i64>,
+    /// How many times a tile's price fell (which makes older keys stale).
+    drops: u64,
     /// With a library much larger than the cells: each cell's nearest tiles.
     cold: Option<Cold>,
     /// Scratch marks of tiles: `marks[t] == stamp` marks `t` in this visit.
@@ -469,7 +482,9 @@ impl<'a> Auction<'a> {
             pool_len: (POOL_BUDGET / classes).clamp(2 * LIST_LEN, MAX_POOL),
             pool: vec![Vec::new(); m],
             sorted: vec![0; m],
+            keyed: vec![0; m],
             pool_bound: vec![INF; m],
+            drops: 0,
             cold: Cold::wanted(m, n, problem.flips, max_cost).then(|| Cold::new(m)),
             marks: vec![0; n],
             stamp: 0,
@@ -722,6 +737,9 @@ impl<'a> Auction<'a> {
         if self.p1[t] != a {
             self.priced.set(t, a);
         }
+        if a < self.p1[t] {
+            self.drops += 1;
+        }
         self.p1[t] = a;
         self.p2[t] = b;
     }
@@ -968,9 +986,15 @@ impl<'a> Auction<'a> {
                 listed[e.tile as usize] = true;
                 assert_eq!(e.cost, self.cost(i, e.tile as usize));
             }
-            for e in &self.pool[self.class(i)] {
+            let c = self.class(i);
+            for e in &self.pool[c] {
                 pooled[e.tile as usize] = true;
                 assert_eq!(e.cost, self.cost(i, e.tile as usize));
+            }
+            let sorted = &self.pool[c][..self.sorted[c] as usize];
+            assert!(sorted.windows(2).all(|w| w[0].key <= w[1].key));
+            if self.keyed[c] == self.drops {
+                assert!(sorted.iter().all(|e| e.key <= self.value(e)), "pool keys");
             }
             for (t, &value) in values.iter().enumerate() {
                 assert!(

@@ -239,9 +239,11 @@ impl Auction<'_> {
                         continue;
                     }
                     self.marks[tile as usize] = stamp;
+                    let cost = value - offsets[e];
                     self.pool[c].push(Entry {
                         tile,
-                        cost: value - offsets[e],
+                        cost,
+                        key: self.scale * cost + self.p1[e],
                     });
                     added += 1;
                 }

@@ -2,12 +2,13 @@
 //! bound that every other tile's value `K c + price` is known to reach.
 //!
 //! A cell bids from its *list* (`LIST_LEN` tiles), refilled from its *pool*
-//! (up to `pool_len` tiles, sorted by cost); a pool comes from one
-//! exhaustive search ranked by `K c + price`, made for many cells at once.
-//! Prices only rise in the forward auction, so the bounds stay valid; the
-//! reverse auction lowers some, and [`Auction::relist`] then adds those tiles
-//! where they now count. Cost per refill: the pool entries whose `K c` is
-//! below the list's worst value; per search: `cells * tiles * dim`.
+//! (up to `pool_len` tiles, sorted by their value when pooled); a pool comes
+//! from one exhaustive search ranked by `K c + price`, made for many cells at
+//! once. Prices only rise in the forward auction, so the bounds stay valid;
+//! the reverse auction lowers some, and [`Auction::relist`] then adds those
+//! tiles where they now count (and pools are sorted again by today's values).
+//! Cost per refill: the pool entries whose value when pooled is below the
+//! list's worst value; per search: `cells * tiles * dim`.
 
 use super::{copies, tile_set, Auction, Entry, INF};
 use crate::error::CoreResult;
@@ -149,10 +150,14 @@ impl Auction<'_> {
         self.stamp
     }
 
-    /// Sets a cell's pool, sorted by `(cost, tile)`.
+    /// Sets a cell's pool, keyed by current values and sorted by `(key, tile)`.
     fn set_pool(&mut self, i: usize, mut pool: Vec<Entry>) {
-        pool.sort_unstable_by_key(|e| (e.cost, e.tile));
+        for e in &mut pool {
+            e.key = self.value(e);
+        }
+        pool.sort_unstable_by_key(|e| (e.key, e.tile));
         self.sorted[i] = pool.len() as u32;
+        self.keyed[i] = self.drops;
         self.pool[i] = pool;
     }
 
@@ -160,13 +165,18 @@ impl Auction<'_> {
     /// current value; the list's bound is the next entry's value (or the
     /// pool's bound). False if the pool cannot tell the cell's best tile.
     ///
-    /// A value is at least `K c`, so the scan of the part sorted by cost
-    /// stops at the first entry whose `K c` reaches the worst value kept.
+    /// Prices only rise between two falls, so the scan of the part sorted by
+    /// key (the value when keyed) stops at the first key that reaches the
+    /// worst value kept; after a price fell the pool is keyed again first.
     pub(super) fn refill(&mut self, i: usize) -> bool {
         let keep = self.list_len + 1;
         // The best `keep` (value, tile, cost) so far, sorted.
         let mut best: Vec<(i64, u32, i64)> = Vec::with_capacity(keep + 1);
         let c = self.class(i);
+        if self.keyed[c] != self.drops {
+            let pool = std::mem::take(&mut self.pool[c]);
+            self.set_pool(c, pool);
+        }
         let (sorted, extra) = self.pool[c].split_at(self.sorted[c] as usize);
         let offer = |e: &Entry, best: &mut Vec<(i64, u32, i64)>| {
             let entry = (self.value(e), e.tile, e.cost);
@@ -178,7 +188,7 @@ impl Auction<'_> {
             best.truncate(keep);
         };
         for e in sorted {
-            if best.len() == keep && self.scale * e.cost >= best[keep - 1].0 {
+            if best.len() == keep && e.key >= best[keep - 1].0 {
                 break; // the rest of the sorted part is worth at least this much
             }
             offer(e, &mut best);
@@ -195,7 +205,7 @@ impl Auction<'_> {
         self.bound[i] = self.pool_bound[c].min(next);
         self.lists[i] = best
             .iter()
-            .map(|&(_, tile, cost)| Entry { tile, cost })
+            .map(|&(key, tile, cost)| Entry { tile, cost, key })
             .collect();
         first <= self.pool_bound[c]
     }
@@ -308,6 +318,7 @@ impl Auction<'_> {
             pool.extend(row.iter().map(|&(value, tile)| Entry {
                 tile: tile as u32,
                 cost: (value - self.p1[tile as usize]) / self.scale,
+                key: value,
             }));
             self.set_pool(i, pool);
             self.refill(i);
@@ -426,6 +437,7 @@ impl Auction<'_> {
                     Entry {
                         tile,
                         cost: (value - self.p1[tile as usize]) / self.scale,
+                        key: value,
                     }
                 })
                 .collect();
@@ -462,6 +474,7 @@ impl Auction<'_> {
             pool.push(Entry {
                 tile,
                 cost: i64::from(cost),
+                key: self.scale * i64::from(cost) + self.p1[tile as usize],
             });
             taken += 1;
         }
@@ -503,6 +516,7 @@ impl Auction<'_> {
                     let entry = Entry {
                         tile,
                         cost: (value - prices[e as usize]) / self.scale,
+                        key: value,
                     };
                     if self.marks[tile as usize] != stamp {
                         self.marks[tile as usize] = stamp;

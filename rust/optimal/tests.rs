@@ -287,3 +287,31 @@ fn near_square_problems_start_from_warm_prices() {
         assert_eq!(got.progress.improved, 0, "the auction alone was optimal");
     }
 }
+
+#[test]
+fn pools_are_keyed_again_after_prices_fall() {
+    // Loose problems whose reverse auctions lower prices: a pool keyed before
+    // a fall is keyed again before its next refill (the invariants, checked
+    // after every phase, include every key of a pool keyed since the last
+    // fall being at most its entry's value, and ε-CS by brute force).
+    for (m, n, capacity) in [(90, 400, 1), (150, 160, 2)] {
+        let dim = 12;
+        let cells: Vec<i16> = values(m * dim, 3, m as u64)
+            .iter()
+            .map(|v| v * 40)
+            .collect();
+        let tiles = values(n * dim, 60, n as u64);
+        let problem = Problem {
+            cells: &cells,
+            tiles: &tiles,
+            dim,
+            flips: false,
+            capacity,
+        };
+        let mut auction = Auction::new(problem, n, None).unwrap();
+        auction.run(&mut |_: &Progress| true).unwrap();
+        assert!(auction.drops > 0, "prices fell");
+        let got = auction.certify(&mut |_: &Progress| true).unwrap();
+        assert_certified(&problem, &got);
+    }
+}

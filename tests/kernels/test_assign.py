@@ -490,3 +490,23 @@ def test_improvement_swaps_and_passes_tiles_on() -> None:
     # Off the candidates: refused.
     with pytest.raises(ValueError, match="not among its candidates"):
         improve_assignment(cand, [[0.1, 0.2], [0.1, 0.9]], [0, 2], 3, penalty=0.0)
+
+
+@pytest.mark.parametrize(("spare", "capacity"), [(0, 1), (40, 1), (2, 3)])
+def test_certified_optimum_warm_start_with_a_flat_area(spare: int, capacity: int) -> None:
+    # Over a thousand photo cells, a fifth of them one flat colour (one class of
+    # identical cells), near-square with no, few or many spare uses: the warm
+    # start prices every tile by what the sample's cells pay (its c-transform),
+    # then the auction from those prices stays exact.
+    cells, tile_desc = _photo_descriptors(40, 1, seed=5)
+    m = len(cells)
+    cells[: m // 5] = cells[m // 2]
+    n = -(-(m + spare) // capacity)
+    tile_desc = _photo_descriptors(4, n, seed=6 + spare)[1]
+    assert m >= 1024 and n * capacity < 1.25 * m
+    result = certified_optimum(cells, tile_desc, capacity=capacity, threads=1)
+    costs = _dense_costs(cells, tile_desc)
+    assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
+    _check_certified(result, costs)
+    again = certified_optimum(cells, tile_desc, capacity=capacity, threads=2)
+    np.testing.assert_array_equal(again.assignment, result.assignment)
