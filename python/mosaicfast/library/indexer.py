@@ -67,18 +67,16 @@ _THREAD_CHUNK = 32
 _PROCESS_CHUNK = 64
 #: Jobs with fewer photos than this read them on threads in this process; larger ones on
 #: a thread of this process and worker processes for the other cores. Each worker
-#: imports the reading half of the package first (0.14 s of CPU), which pays only once
-#: there are enough files for the Python that holds the GIL on threads (Pillow's header
+#: imports the reading half of the package first (0.14 s of CPU), which pays once there
+#: are enough files for the Python that holds the GIL on threads (Pillow's header
 #: parsing, our checks, the hashes) to cost more than that. Measured on the idle 2-core
-#: machine with the earlier worker processes (two, each importing the whole indexer,
-#: nothing read until they were up; benches/NOTES.md, "Threads or processes on an idle
-#: machine"), 128-px JPEGs, wall / CPU, processes against threads: 500 files 0.52 / 1.2 s
-#: against 0.33 / 0.7 s; 1,000 files 0.69 / 1.5 s against 0.67 / 1.1 s; 2,000 files
-#: 0.90 / 1.9 s against 1.22 / 1.9 s; 10,000 files 3.4 / 6.4 s against 6.7 / 9.0 s. On a
-#: busy machine threads win up to about 10,000 files (the same NOTES, earlier sections):
-#: the threshold follows the idle figures, where a user waits; with today's cheaper
-#: workers it may lie lower, not yet measured idle ("Index of a cold build, fifth round").
-_PROCESS_MIN_FILES = 1_500
+#: machine (benches/NOTES.md, "Threads or processes, again"), `index_library` of 128-px
+#: JPEGs in a fresh process, medians of 3-5, processes against threads: 200 files
+#: 0.27 s against 0.21 s; 300 files 0.29 against 0.28; 400 files 0.26 against 0.37;
+#: 1,000 files 0.59 against 0.92; 2,000 files 0.83 against 1.41. On a busy machine
+#: threads win further up (the same NOTES, earlier sections); the threshold follows the
+#: idle figures, where a user waits.
+_PROCESS_MIN_FILES = 400
 
 
 @dataclass
