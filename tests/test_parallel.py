@@ -90,3 +90,11 @@ def test_one_worker_with_processes_is_this_process_alone() -> None:
         ordered_map(index_and_pid, [(i, 0.0) for i in range(5)], workers=1, processes=True)
     )
     assert results == [(i, os.getpid()) for i in range(5)]
+
+
+def test_worker_processes_end_without_a_word(capfd: pytest.CaptureFixture[str]) -> None:
+    # The workers inherit this process's standard error and PYTHONWARNINGS=error (the
+    # conftest's): a pipe left open at their exit would print a ResourceWarning there.
+    items = [(i, 0.01) for i in range(30)]
+    assert len(list(ordered_map(index_and_pid, items, workers=3, processes=True))) == 30
+    assert capfd.readouterr().err == ""

@@ -285,25 +285,27 @@ def _read(pipe: BinaryIO) -> Any:
 def _serve(calls_fd: int, results_fd: int) -> None:
     """A worker process's life (see :class:`_WorkerProcess`): run each call sent, answer
     ``(True, result)`` or ``(False, exception)``, exit when the calls pipe closes."""
-    calls, results = os.fdopen(calls_fd, "rb"), os.fdopen(results_fd, "wb")
-    sys.path[:] = _read(calls)
-    function, initializer, initargs = _read(calls)
-    if initializer is not None:
-        initializer(*initargs)
-    _write(results, None)
-    # Calls are read as they come, so that this process never blocks the sender while
-    # it writes a long result (both pipes full would leave each waiting on the other).
-    queued: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    threading.Thread(target=_queue_calls, args=(calls, queued), daemon=True).start()
-    while (item := queued.get()) is not _NO_MORE:
-        try:
-            answer: tuple[bool, Any] = (True, function(item))
-        except BaseException as err:
-            answer = (False, err)
-        try:
-            _write(results, answer)
-        except (pickle.PicklingError, TypeError, AttributeError) as err:
-            _write(results, (False, RuntimeError(f"unpicklable result: {err}")))
+    # Both pipes are closed on the way out, whichever way that is (no more calls, or the
+    # main process gone): an unclosed file is a ResourceWarning at exit.
+    with os.fdopen(calls_fd, "rb") as calls, os.fdopen(results_fd, "wb") as results:
+        sys.path[:] = _read(calls)
+        function, initializer, initargs = _read(calls)
+        if initializer is not None:
+            initializer(*initargs)
+        _write(results, None)
+        # Calls are read as they come, so that this process never blocks the sender while
+        # it writes a long result (both pipes full would leave each waiting on the other).
+        queued: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        threading.Thread(target=_queue_calls, args=(calls, queued), daemon=True).start()
+        while (item := queued.get()) is not _NO_MORE:
+            try:
+                answer: tuple[bool, Any] = (True, function(item))
+            except BaseException as err:
+                answer = (False, err)
+            try:
+                _write(results, answer)
+            except (pickle.PicklingError, TypeError, AttributeError) as err:
+                _write(results, (False, RuntimeError(f"unpicklable result: {err}")))
 
 
 #: What :func:`_queue_calls` queues when the calls pipe closes.
