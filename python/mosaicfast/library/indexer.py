@@ -386,8 +386,9 @@ def _read_photos(
     """Read photos in chunks on worker threads, or for big jobs on a thread and worker
     processes.
 
-    Decoding releases the GIL, but the Python around it does not; processes (spawned,
-    see :func:`~mosaicfast._util.parallel.ordered_map`) also run that part in parallel,
+    Decoding releases the GIL, but the Python around it does not; worker processes
+    (fresh interpreters beside a thread of this process, see
+    :func:`~mosaicfast._util.parallel.ordered_map`) also run that part in parallel,
     which pays for their start-up only from :data:`_PROCESS_MIN_FILES` files on. Either
     way the library comes out the same, byte for byte: chunks are committed in order.
     """

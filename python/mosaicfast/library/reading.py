@@ -4,7 +4,7 @@ Runs in the indexing process's threads or in its worker processes (see
 :func:`~mosaicfast._util.parallel.ordered_map`). Kept apart from
 :mod:`~mosaicfast.library.indexer` so that a worker process imports only what reading
 needs (NumPy, Pillow, the core's descriptors), not the catalog, the options model or the
-video reader: 0.19 -> 0.14 s of CPU at each worker's start (``benches/NOTES.md``, "Index
+video reader: 0.17 -> 0.14 s of CPU at each worker's start (``benches/NOTES.md``, "Index
 of a cold build, fifth round").
 """
 
