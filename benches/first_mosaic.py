@@ -7,7 +7,9 @@ the CLI reports, and beside them the classic tool on the same job in a fresh pro
 (``benches/quality/classic.py``: codebox/mosaic's rule, which reads and prepares every tile
 file each time, with its exhaustive search vectorised, so a lower bound on the original's
 time; its mosaic saved as a JPEG, as the original does) and the ratio of its wall time to
-mosaicfast's.
+mosaicfast's; and once per run the classic tool as it is, its search in pure Python in
+``cpu_count - 1`` worker processes (``classic.python_assignment``; ``--skip-original`` to
+leave it out, as it takes 15-30 s a run at 2,000 files), the tool issue 16 compares with.
 
     .venv/bin/python benches/first_mosaic.py [--runs 3] [--data .bench/first-mosaic]
     .venv/bin/python benches/first_mosaic.py --files 10000 --data .bench/first-mosaic-10k
@@ -98,20 +100,22 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def classic(target: Path, tiles: Path, out: Path) -> dict[str, float]:
+def classic(target: Path, tiles: Path, out: Path, search: str) -> dict[str, float]:
     """The classic tool's job in a fresh process (:func:`classic_job`): its wall time."""
-    command = [sys.executable, __file__, "--classic", str(target), str(tiles), str(out)]
+    command = [sys.executable, __file__, "--classic", search, str(target), str(tiles), str(out)]
     start = time.perf_counter()
     subprocess.run(command, check=True)
     return {"wall": time.perf_counter() - start}
 
 
-def classic_job(target: Path, tiles: Path, out: Path) -> None:
-    """What the classic tool does: read every tile file, match, paste, save a JPEG."""
+def classic_job(search: str, target: Path, tiles: Path, out: Path) -> None:
+    """What the classic tool does: read every tile file, match (``search``: ``vectorised``
+    or ``python``, the original's own loop), paste, save a JPEG."""
     sys.path.insert(0, str(Path(__file__).parent / "quality"))
     rule = importlib.import_module("classic")
     prepared = rule.classic_tiles(sorted(tiles.glob("*.jpg")))
-    assignment = rule.classic_assignment(Image.open(target).convert("RGB"), prepared)
+    match = rule.python_assignment if search == "python" else rule.classic_assignment
+    assignment = match(Image.open(target).convert("RGB"), prepared)
     rule.paste(assignment, prepared.large).save(out)
 
 
@@ -121,10 +125,14 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=FILES, help="tile files (default 2,000)")
     parser.add_argument("--data", type=Path, default=Path(".bench/first-mosaic"))
     parser.add_argument("--base", type=Path, help="another package tree, run beside this one")
-    parser.add_argument("--classic", nargs=3, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--skip-original", action="store_true", help="leave out the pure-Python classic tool"
+    )
+    parser.add_argument("--classic", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.classic:
-        classic_job(*args.classic)
+        search, *paths = args.classic
+        classic_job(search, *map(Path, paths))
         return
     target, tiles = make_data(args.data, args.files)
     cache, out = args.data / "cache", args.data / "out.png"
@@ -137,14 +145,20 @@ def main() -> None:
                 runs.setdefault(name + mode, []).append(
                     build(target, tiles, cache, out, None if tree is None else str(tree))
                 )
-        tool = classic(target, tiles, args.data / "classic.jpg")
+        tool = classic(target, tiles, args.data / "classic.jpg", "vectorised")
         runs.setdefault("classic tool", []).append(tool)
+        if not args.skip_original:
+            tool = classic(target, tiles, args.data / "classic.jpg", "python")
+            runs.setdefault("classic tool, pure Python", []).append(tool)
     for mode, found in runs.items():
         names = list(found[0])
         parts = "  ".join(f"{name} {median(run[name] for run in found):.2f}s" for name in names)
         print(f"{mode} (median of {len(found)}): {parts}")
     walls = {mode: median(run["wall"] for run in found) for mode, found in runs.items()}
-    print(f"classic tool / cold: {walls['classic tool'] / walls['cold']:.1f}x")
+    for tool in ("classic tool", "classic tool, pure Python"):
+        for mode in ("cold", "warm"):
+            if tool in walls:
+                print(f"{tool} / {mode}: {walls[tool] / walls[mode]:.1f}x")
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import references
@@ -12,8 +16,10 @@ from baselines import (
     numpy_tile_descriptors,
     synthetic_thumbnails,
 )
+from PIL import Image
 from test_bench_ssim import synthetic_patches
 
+from mosaicfast.demo import sample_photo
 from mosaicfast.kernels import assign
 from mosaicfast.kernels.descriptors import search_topk, tile_descriptors
 from mosaicfast.kernels.ssim import candidate_ssim
@@ -68,3 +74,25 @@ def test_synthetic_library_is_prefix_stable() -> None:
     large = SyntheticLibrary(5, 7)
     large.first(SyntheticLibrary.CHUNK + 5)
     np.testing.assert_array_equal(large.first(100), small)
+
+
+def test_classic_tools_pure_python_search_gives_the_same_tiles(tmp_path: Path) -> None:
+    """The original's pure-Python loop, which ``first_mosaic.py`` times, and the vectorised
+    rule the quality benchmark uses pick the same tile for every cell (ties included)."""
+    sys.path.insert(0, str(Path(__file__).parent / "quality"))
+    classic = importlib.import_module("classic")
+    photo = np.asarray(sample_photo("astronaut"))
+    rng = np.random.default_rng(3)
+    paths = []
+    for i in range(40):
+        side = int(rng.integers(24, 120))
+        y, x = (int(v) for v in rng.integers(0, photo.shape[0] - side, 2))
+        paths.append(tmp_path / f"t{i:02d}.png")
+        Image.fromarray(photo[y : y + side, x : x + side]).save(paths[-1])
+    paths.append(tmp_path / "copy.png")  # a tile equal to another: the first one wins
+    Image.open(paths[5]).save(paths[-1])
+    tiles = classic.classic_tiles(paths)
+    target = Image.fromarray(np.asarray(sample_photo("coffee"))[100:140, 200:265])
+    expected = classic.classic_assignment(target, tiles)
+    assert expected.shape == (6, 10)
+    np.testing.assert_array_equal(classic.python_assignment(target, tiles), expected)

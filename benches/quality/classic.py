@@ -17,11 +17,18 @@ What codebox/mosaic does, with its defaults ``TILE_SIZE = 50``, ``TILE_MATCH_RES
 
 The search is exhaustive here too, but vectorised (exact: float64 products of integers
 below 2**53), so its time says nothing of the original's (pure Python, minutes).
+:func:`python_assignment` is the original's own search, for its time: pure Python over
+lists of pixel tuples, each tile's sum abandoned as soon as it exceeds the best so far,
+cells shared among ``cpu_count - 1`` worker processes (at least one), as the original does;
+it gives the same tiles as :func:`classic_assignment`.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +36,14 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-__all__ = ["MATCH_RES", "TILE_SIZE", "ClassicTiles", "classic_assignment", "classic_tiles"]
+__all__ = [
+    "MATCH_RES",
+    "TILE_SIZE",
+    "ClassicTiles",
+    "classic_assignment",
+    "classic_tiles",
+    "python_assignment",
+]
 
 TILE_SIZE = 50
 MATCH_RES = 5
@@ -101,6 +115,50 @@ def classic_assignment(target: Image.Image, tiles: ClassicTiles) -> NDArray[np.i
         # and argmin takes the first (lowest index) of equal distances, as the original.
         best[start : start + len(part)] = np.argmin(b_norms - 2.0 * (part @ b.T), axis=1)
     return best.reshape(rows, cols)
+
+
+Pixels = list[tuple[int, int, int]]
+
+#: The tiles' pixel lists in a worker process of :func:`python_assignment`.
+_worker_tiles: list[Pixels] = []
+
+
+def _receive_tiles(tiles: list[Pixels]) -> None:
+    global _worker_tiles  # each worker process's own copy, set once
+    _worker_tiles = tiles
+
+
+def _best_tiles(cells: list[Pixels]) -> list[int]:
+    """The original's loop: for each cell, every tile's summed squared difference, pixel by
+    pixel, abandoned once above the least so far; the first tile of the least sum."""
+    found = []
+    for cell in cells:
+        best, least = 0, sys.maxsize
+        for index, tile in enumerate(_worker_tiles):
+            diff = 0
+            for i in range(len(cell)):
+                a, b = cell[i], tile[i]
+                diff += (a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2 + (a[2] - b[2]) ** 2
+                if diff > least:
+                    break
+            if diff < least:
+                best, least = index, diff
+        found.append(best)
+    return found
+
+
+def python_assignment(target: Image.Image, tiles: ClassicTiles) -> NDArray[np.int64]:
+    """:func:`classic_assignment` by the original's pure-Python search, in ``cpu_count - 1``
+    worker processes (at least one) as the original, for its time."""
+    cells, rows, cols = classic_cells(target)
+    as_lists = [[tuple(map(int, pixel)) for pixel in cell.reshape(-1, 3)] for cell in cells]
+    tile_lists = [[tuple(map(int, pixel)) for pixel in t.reshape(-1, 3)] for t in tiles.small]
+    workers = max((os.cpu_count() or 1) - 1, 1)
+    # Cells in blocks of 64 handed out in turn: the original feeds one cell at a time.
+    blocks = [as_lists[i : i + 64] for i in range(0, len(as_lists), 64)]
+    with ProcessPoolExecutor(workers, initializer=_receive_tiles, initargs=(tile_lists,)) as pool:
+        best = [index for found in pool.map(_best_tiles, blocks) for index in found]
+    return np.asarray(best, np.int64).reshape(rows, cols)
 
 
 def paste(assignment: NDArray[np.int64], tiles: NDArray[np.uint8]) -> Image.Image:
