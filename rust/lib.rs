@@ -14,6 +14,7 @@ pub mod error;
 pub mod improve;
 pub mod kernels;
 pub mod optimal;
+pub mod phash;
 pub mod pool;
 pub mod pruned;
 pub mod render;
@@ -197,6 +198,36 @@ fn box_downsample<'py>(
     })?;
     let shape = [n, height / factor.max(1), width / factor.max(1), channels];
     Ok(array4(py, small, shape)?)
+}
+
+/// 64-bit perceptual hashes of square thumbnails (docs/library.md, "Duplicates").
+///
+/// Parameters
+/// ----------
+/// thumbs : numpy.ndarray
+///     ``(n, side, side, 3)`` ``uint8`` sRGB thumbnails, ``side >= 32``, C-contiguous.
+/// threads : int, optional
+///     Worker threads (default: one per core).
+///
+/// Returns
+/// -------
+/// numpy.ndarray
+///     ``(n,)`` ``uint64``: bit ``i`` set when the ``i``-th of the 8 x 8 lowest DCT
+///     frequencies of the luma, averaged to 32 x 32 blocks, exceeds their median.
+#[pyfunction]
+#[pyo3(signature = (thumbs, *, threads=None))]
+fn perceptual_hashes<'py>(
+    py: Python<'py>,
+    thumbs: PyReadonlyArray4<'py, u8>,
+    threads: Option<i64>,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let [n, side, width] = rgb_shape(thumbs.shape(), "thumbs")?;
+    require(side == width, || {
+        format!("thumbnails must be square, got {side}x{width}")
+    })?;
+    let values = slice(&thumbs, "thumbs")?;
+    let hashes = run_detached(py, threads, || phash::perceptual_hashes(values, n, side))?;
+    Ok(hashes.into_pyarray(py))
 }
 
 /// Each point's nearest KD-tree leaves until they hold ``shortlist`` tiles.
@@ -883,8 +914,8 @@ mod _core {
     use super::{
         blend_tiles, box_downsample, cell_descriptors, check_threads, default_threads,
         improve_assignment, optimal_assignment, optimal_certified, paint_band, penalised_greedy,
-        probe_leaves, resize, search_kernel, search_kernels, search_leaves, search_topk,
-        ssim_candidates, tile_descriptors,
+        perceptual_hashes, probe_leaves, resize, search_kernel, search_kernels, search_leaves,
+        search_topk, ssim_candidates, tile_descriptors,
     };
     use pyo3::prelude::*;
 

@@ -24,6 +24,7 @@ __all__ = [
     "optimal_certified",
     "paint_band",
     "penalised_greedy",
+    "perceptual_hashes",
     "probe_leaves",
     "resize",
     "search_kernel",
@@ -67,6 +68,9 @@ def search_topk(
 def box_downsample(
     images: NDArray[np.uint8], factor: int, *, threads: int | None = None
 ) -> NDArray[np.uint8]: ...
+def perceptual_hashes(
+    thumbs: NDArray[np.uint8], *, threads: int | None = None
+) -> NDArray[np.uint64]: ...
 def probe_leaves(
     points: NDArray[np.float32],
     lower: NDArray[np.float32],

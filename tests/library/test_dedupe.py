@@ -6,12 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mosaicfast.demo import sample_photo
 from mosaicfast.library.dedupe import (
     NEAR_COLOUR_DELTA,
     NearIndex,
-    _area_means,
-    _odd_median,
-    _pair_means,
     perceptual_hashes,
     pixel_hashes,
 )
@@ -62,26 +60,43 @@ def test_perceptual_hashes_ignore_small_changes_but_not_other_pictures() -> None
     ] * 2 + [pixel_hashes(noisy[None])[0]]
 
 
-def test_pair_means_of_default_thumbnails_equal_the_general_area_means_bit_for_bit() -> None:
-    rng = np.random.default_rng(7)
-    thumbs = rng.integers(0, 256, (40, 64, 64, 3), np.uint8)
-    luma = thumbs.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    edges = np.arange(33) * 64 // 32
-    general = _area_means(_area_means(luma, edges, axis=1), edges, axis=2)
-    fast = _pair_means(luma)
-    assert fast.dtype == general.dtype == np.float32
-    assert fast.tobytes() == general.tobytes()
+def phash_by_definition(thumb: np.ndarray) -> int:
+    """The pHash as docs/library.md states it, in plain NumPy ``float64``: each pixel's
+    luma, its means over the 32 x 32 blocks of edges ``i * side // 32``, the orthonormal
+    DCT-II, bit ``i`` set when coefficient ``i`` exceeds the median of coefficients 1-63."""
+    side = thumb.shape[0]
+    luma = thumb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    edges = np.arange(33) * side // 32
+    means = np.array(
+        [
+            [luma[edges[y] : edges[y + 1], edges[x] : edges[x + 1]].mean() for x in range(32)]
+            for y in range(32)
+        ]
+    )
+    k, n = np.arange(8)[:, None], np.arange(32)[None, :]
+    basis = np.sqrt(2 / 32) * np.cos(np.pi * (2 * n + 1) * k / 64)
+    basis[0] /= np.sqrt(2)
+    coeffs = (basis @ means @ basis.T).ravel()
+    median = np.median(coeffs[1:])
+    return sum(1 << i for i in range(64) if coeffs[i] > median)
 
 
-def test_the_odd_median_is_numpys_median_bit_for_bit() -> None:
-    rng = np.random.default_rng(3)
-    rows = [
-        rng.normal(0, 50, (300, 63)).astype(np.float32),  # as the pHash's coefficients
-        rng.integers(-3, 4, (300, 63)).astype(np.float32),  # many ties
-        np.zeros((4, 63), np.float32),
-        rng.normal(0, 1, (50, 7)).astype(np.float32),
+@pytest.mark.parametrize("side", [32, 40, 64, 100, 128])
+def test_perceptual_hashes_follow_their_definition(side: int) -> None:
+    rng = np.random.default_rng(side)
+    coarse = rng.integers(0, 256, (12, 9, 9, 3), dtype=np.uint8)
+    smooth = [
+        np.asarray(Image.fromarray(c).resize((side, side), Image.Resampling.BICUBIC))
+        for c in coarse
     ]
-    for values in rows:
-        fast = _odd_median(values)
-        assert fast.dtype == np.float32 and fast.shape == (len(values), 1)
-        assert fast.tobytes() == np.median(values, axis=1, keepdims=True).tobytes()
+    noise = list(rng.integers(0, 256, (4, side, side, 3), dtype=np.uint8))
+    photo = np.asarray(Image.fromarray(sample_photo("astronaut")).resize((side, side)))
+    thumbs = np.stack([*smooth, *noise, photo])
+    found = perceptual_hashes(thumbs)
+    assert found.dtype == np.uint64 and found.shape == (len(thumbs),)
+    assert found.tolist() == [phash_by_definition(t) for t in thumbs]
+
+
+def test_perceptual_hashes_refuse_thumbnails_too_small_to_hash() -> None:
+    with pytest.raises(ValueError, match="at least 32 pixels"):
+        perceptual_hashes(np.zeros((1, 31, 31, 3), np.uint8))

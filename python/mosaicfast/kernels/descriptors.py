@@ -28,6 +28,7 @@ __all__ = [
     "descriptor_size",
     "grid_of",
     "mirrored",
+    "perceptual_hashes",
     "search_topk",
     "tile_descriptors",
 ]
@@ -175,3 +176,26 @@ def search_topk(
     return _core.search_topk(
         cell_arr, tile_arr, k, offsets=offset_arr, scale=scale, threads=threads
     )
+
+
+def perceptual_hashes(thumbs: ArrayLike, *, threads: int | None = None) -> NDArray[np.uint64]:
+    """64-bit perceptual hashes (pHash) of square thumbnails.
+
+    The Rec. 601 luma is area-averaged to 32 x 32 blocks (edges ``i * side // 32``; exact
+    channel sums, then ``float64``), transformed by a 2-D DCT-II, and bit ``i`` of the
+    hash is set when the ``i``-th of the 8 x 8 lowest frequencies (row-major) exceeds the
+    median of the 63 that are not the constant term.
+
+    Parameters
+    ----------
+    thumbs : array_like
+        ``(n, side, side, 3)`` ``uint8`` sRGB thumbnails, ``side >= 32``.
+    threads : int, optional
+        Worker threads; default one per core.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` ``uint64`` hashes.
+    """
+    return _core.perceptual_hashes(rgb_uint8(thumbs, 4, "thumbs"), threads=threads)

@@ -23,6 +23,8 @@ from itertools import chain, pairwise
 import numpy as np
 from numpy.typing import NDArray
 
+from ..kernels import descriptors
+
 __all__ = [
     "NEAR_COLOUR_DELTA",
     "NearIndex",
@@ -32,8 +34,6 @@ __all__ = [
 
 #: Largest RMS colour difference (CIELAB units) between near duplicates.
 NEAR_COLOUR_DELTA = 3.0
-_HASH_SIDE = 32
-_LOW = 8
 
 
 def pixel_hashes(thumbs: NDArray[np.uint8]) -> list[bytes]:
@@ -42,59 +42,10 @@ def pixel_hashes(thumbs: NDArray[np.uint8]) -> list[bytes]:
 
 
 def perceptual_hashes(thumbs: NDArray[np.uint8]) -> NDArray[np.uint64]:
-    """64-bit pHash of each ``(n, s, s, 3)`` thumbnail (``s >= 32``), bit ``i`` = coefficient ``i``.
-
-    The luminance is area-averaged to 32 x 32, transformed by a 2-D DCT-II, and the
-    8 x 8 lowest frequencies are compared with the median of the 63 non-constant ones.
-    """
-    n, side = thumbs.shape[0], thumbs.shape[1]
-    luma = thumbs.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    if side == 2 * _HASH_SIDE:  # the default thumbnail: 8x faster, the same bits
-        small = _pair_means(luma)
-    else:
-        edges = np.arange(_HASH_SIDE + 1) * side // _HASH_SIDE
-        small = _area_means(_area_means(luma, edges, axis=1), edges, axis=2)
-    basis = _dct_basis(_HASH_SIDE, _LOW)
-    coeffs = (basis @ small @ basis.T).reshape(n, _LOW * _LOW)
-    bits = np.packbits(coeffs > _odd_median(coeffs[:, 1:]), axis=1, bitorder="little")
-    return bits.view("<u8").reshape(n).astype(np.uint64)
-
-
-def _odd_median(values: NDArray[np.floating]) -> NDArray[np.floating]:
-    """Median of each row of an odd number of values, as an ``(n, 1)`` column: the middle
-    value, bit for bit what ``np.median`` gives (the mean of that one value), without
-    its NaN check, which loads ``numpy.ma`` (12 ms of a worker's start-up)."""
-    middle = values.shape[1] // 2
-    return np.partition(values, middle, axis=1)[:, middle : middle + 1]
-
-
-def _dct_basis(size: int, count: int) -> NDArray[np.float32]:
-    """The first ``count`` rows of the orthonormal DCT-II matrix of order ``size``:
-    ``basis @ x @ basis.T`` gives the ``count x count`` lowest frequencies of ``x``."""
-    k = np.arange(count)[:, None]
-    n = np.arange(size)[None, :]
-    basis = np.sqrt(2.0 / size) * np.cos(np.pi * (2 * n + 1) * k / (2 * size))
-    basis[0] /= np.sqrt(2.0)
-    return basis.astype(np.float32)
-
-
-def _pair_means(values: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Means of the 2 x 2 blocks of ``(n, 2s, 2s)`` values: what two :func:`_area_means`
-    give for blocks of 2, bit for bit (rows summed first, each sum halved), without
-    the cost of ``reduceat``'s general segments."""
-    rows = values[:, 0::2] + values[:, 1::2]
-    rows /= 2
-    blocks = rows[:, :, 0::2] + rows[:, :, 1::2]
-    blocks /= 2
-    return blocks
-
-
-def _area_means(values: NDArray[np.float32], edges: NDArray[np.int64], axis: int) -> NDArray:
-    sums = np.add.reduceat(values, edges[:-1], axis=axis)
-    counts = np.diff(edges).astype(np.float32)
-    shape = [1] * values.ndim
-    shape[axis] = len(counts)
-    return sums / counts.reshape(shape)
+    """64-bit pHash of each ``(n, s, s, 3)`` thumbnail (``s >= 32``), bit ``i`` = coefficient
+    ``i`` (:func:`mosaicfast.kernels.descriptors.perceptual_hashes`, on one thread: callers
+    run several at once)."""
+    return descriptors.perceptual_hashes(thumbs, threads=1)
 
 
 class NearIndex:
