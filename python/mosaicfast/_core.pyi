@@ -25,6 +25,7 @@ __all__ = [
     "paint_band",
     "penalised_greedy",
     "probe_leaves",
+    "rank_candidates",
     "resize",
     "search_kernel",
     "search_kernels",
@@ -126,6 +127,15 @@ def improve_assignment(
     max_passes: int,
     threads: int | None = None,
 ) -> tuple[NDArray[np.int64], dict[str, Any]]: ...
+def rank_candidates(
+    entries: NDArray[np.int64],
+    scores: NDArray[np.float64],
+    distances: NDArray[np.int64],
+    n_tiles: int,
+    *,
+    flips: bool,
+    threads: int | None = None,
+) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.int64]]: ...
 def optimal_assignment(
     cand: NDArray[np.int64], cost: NDArray[np.float64], n_tiles: int, capacity: int
 ) -> tuple[NDArray[np.int64], float, NDArray[np.float64], NDArray[np.float64], int]: ...
