@@ -184,7 +184,8 @@ struct TileListings<'s> {
 
 impl Listings {
     /// Counts, then fills the listings cell by cell (so each tile's come out
-    /// sorted by cell); `cand` is checked (no tile twice in a row).
+    /// sorted by cell); `cand` is checked ([`Candidates::check`]: a tile at most
+    /// once per row, so a cell at most once per tile).
     fn new(cand: Candidates<'_>) -> Self {
         let (k, n) = (cand.k, cand.n_tiles);
         let m = cand.tiles.len() / k;
@@ -300,6 +301,7 @@ impl<'a> State<'a> {
                 CoreError::Argument(format!("the improvement takes at most 2^32 {what}"))
             })
         };
+        narrow(m, "cells")?;
         narrow(n, "tiles")?;
         narrow(k, "candidates per cell")?;
         let mut state = State {
