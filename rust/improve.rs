@@ -277,6 +277,11 @@ struct State<'a> {
     holders: Vec<Vec<usize>>,
     /// Which cells list each tile, and where.
     listings: Listings,
+    /// Every row's non-padding columns, row `c` at
+    /// `filled[column_starts[c]..column_starts[c + 1]]`: the rows widened for
+    /// the stuck cells are mostly padding elsewhere.
+    filled: Vec<u32>,
+    column_starts: Vec<usize>,
     /// Every cell's own cost: small enough to stay in cache while the swaps look
     /// at cells all over the grid.
     own: Vec<f64>,
@@ -304,11 +309,21 @@ impl<'a> State<'a> {
         narrow(m, "cells")?;
         narrow(n, "tiles")?;
         narrow(k, "candidates per cell")?;
+        let mut filled = Vec::new();
+        let mut column_starts = Vec::with_capacity(m + 1);
+        column_starts.push(0);
+        for row in cand.tiles.chunks_exact(k) {
+            let columns = row.iter().enumerate().filter(|&(_, &t)| t != NONE);
+            filled.extend(columns.map(|(j, _)| j as u32));
+            column_starts.push(filled.len());
+        }
         let mut state = State {
             cand,
             options,
             own: vec![0.0; m],
             listings: Listings::new(cand),
+            filled,
+            column_starts,
             col: vec![0; m],
             tile: vec![0; m],
             uses: vec![0; n],
@@ -501,8 +516,8 @@ impl<'a> State<'a> {
 
     /// The non-padding columns of `cell`, in order.
     fn columns(&self, cell: usize) -> impl Iterator<Item = usize> + '_ {
-        let k = self.cand.k;
-        (0..k).filter(move |&j| self.cand.tiles[cell * k + j] != NONE)
+        let span = self.column_starts[cell]..self.column_starts[cell + 1];
+        self.filled[span].iter().map(|&j| j as usize)
     }
 
     /// The best step starting at `cell`: a move; for every candidate better than
