@@ -15,9 +15,15 @@
 //!   per cell, `O(E log E)` in the edges it explores (usually a few), so
 //!   `O(m * m * k * log)` at worst; sequential, hence the same result for any
 //!   thread count.
+//! - [`rank_candidates`] turns a search's rows of entries into candidate lists:
+//!   each row sorted by score (ties to the lower entry), a tile's mirror image
+//!   (entry `t + n`) kept only where it ranks before the tile itself, and cut to
+//!   `n` columns. Cost: `O(m * k log k)`, rows in parallel.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+
+use rayon::prelude::*;
 
 use crate::error::{CoreError, CoreResult};
 
@@ -624,6 +630,175 @@ impl<'a> Solver<'a> {
             tile_duals: self.v,
             unmatched,
         }
+    }
+}
+
+/// Candidate lists made by [`rank_candidates`], row-major `(m, width)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranked {
+    /// Tile of every candidate, `-1` past a row's distinct tiles.
+    pub tiles: Vec<i64>,
+    /// Whether the entry was a mirror image (`>= n`).
+    pub flipped: Vec<bool>,
+    pub scores: Vec<f64>,
+    pub distances: Vec<i64>,
+    pub width: usize,
+}
+
+/// Ranks every row of `k` search results (`entries`, with their `scores` and
+/// `distances`): sorted by score, ties to the lower entry (NaN last, as NumPy
+/// sorts). With `flips` the entries are tiles `0..n` and their mirror images
+/// `n..2n`; a row keeps each tile's better-ranked orientation, its repeats follow
+/// the kept candidates with tile `-1`, and the rows are cut to `min(k, n)`
+/// columns. Without `flips` the entries are tiles and the rows keep `k` columns.
+/// The same arrays as `np.lexsort((entries, scores))` followed by that
+/// compaction, without the permutations of every array.
+pub fn rank_candidates(
+    entries: &[i64],
+    scores: &[f64],
+    distances: &[i64],
+    k: usize,
+    n: usize,
+    flips: bool,
+) -> CoreResult<Ranked> {
+    if k == 0
+        || !entries.len().is_multiple_of(k)
+        || scores.len() != entries.len()
+        || distances.len() != entries.len()
+    {
+        return Err(CoreError::Shape(format!(
+            "entries, scores and distances must all have shape (m, k) with k >= 1, got {}, {} and {} values for k {k}",
+            entries.len(),
+            scores.len(),
+            distances.len()
+        )));
+    }
+    let limit = if flips { 2 * n } else { n } as i64;
+    if let Some(bad) = entries.iter().find(|&&e| !(0..limit).contains(&e)) {
+        return Err(CoreError::Argument(format!(
+            "an entry is {bad}, outside 0..{limit} ({n} tiles{})",
+            if flips {
+                " and their mirror images"
+            } else {
+                ""
+            }
+        )));
+    }
+    if u32::try_from(limit).is_err() || u32::try_from(k).is_err() {
+        return Err(CoreError::Argument(format!(
+            "ranking takes fewer than 2^32 entries and candidates per cell, got {limit} and {k}"
+        )));
+    }
+    let width = if flips { k.min(n) } else { k };
+    let m = entries.len() / k;
+    let mut out = Ranked {
+        tiles: vec![NONE; m * width],
+        flipped: vec![false; m * width],
+        scores: vec![0.0; m * width],
+        distances: vec![0; m * width],
+        width,
+    };
+    out.tiles
+        .par_chunks_mut(width)
+        .zip(out.flipped.par_chunks_mut(width))
+        .zip(out.scores.par_chunks_mut(width))
+        .zip(out.distances.par_chunks_mut(width))
+        .enumerate()
+        .for_each_init(
+            || RowRanking::new(k),
+            |ranking, (row, (((tiles, flipped), row_scores), row_distances))| {
+                let span = row * k..(row + 1) * k;
+                let (e, s, d) = (
+                    &entries[span.clone()],
+                    &scores[span.clone()],
+                    &distances[span],
+                );
+                let order = ranking.rank(e, s, n, flips);
+                for (slot, &(j, kept)) in order.iter().take(width).enumerate() {
+                    tiles[slot] = if kept { e[j] % n as i64 } else { NONE };
+                    flipped[slot] = e[j] >= n as i64;
+                    row_scores[slot] = s[j];
+                    row_distances[slot] = d[j];
+                }
+            },
+        );
+    Ok(out)
+}
+
+/// A score as a key whose integer order is NumPy's sort order: -0 equal to 0,
+/// every NaN equal and last.
+fn score_key(score: f64) -> u64 {
+    if score.is_nan() {
+        return u64::MAX;
+    }
+    let bits = (score + 0.0).to_bits(); // -0 + 0 is +0
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// One thread's buffers for ranking rows of `k` entries.
+struct RowRanking {
+    /// The row's score key, entry and column packed in one integer each
+    /// (ordered as the tuple), sorted.
+    keys: Vec<u128>,
+    /// The columns in ranked order, each with whether it is kept.
+    order: Vec<(usize, bool)>,
+    repeats: Vec<(usize, bool)>,
+    /// Tiles seen in the row so far: open addressing, `-1` free.
+    seen: Vec<i64>,
+}
+
+impl RowRanking {
+    fn new(k: usize) -> Self {
+        RowRanking {
+            keys: Vec::with_capacity(k),
+            order: Vec::with_capacity(k),
+            repeats: Vec::new(),
+            seen: vec![NONE; (2 * k).next_power_of_two()],
+        }
+    }
+
+    /// The columns of one row in ranked order, each with whether it is kept (its
+    /// tile's first entry in that order, or every entry without `flips`): the
+    /// kept ones first.
+    fn rank(&mut self, entries: &[i64], scores: &[f64], n: usize, flips: bool) -> &[(usize, bool)] {
+        self.keys.clear();
+        let keys = entries.iter().zip(scores).enumerate();
+        self.keys.extend(
+            keys.map(|(j, (&e, &s))| {
+                u128::from(score_key(s)) << 64 | (e as u128) << 32 | j as u128
+            }),
+        );
+        self.keys.sort_unstable();
+        self.order.clear();
+        if !flips {
+            self.order
+                .extend(self.keys.iter().map(|&key| (key as u32 as usize, true)));
+            return &self.order;
+        }
+        self.seen.fill(NONE);
+        self.repeats.clear();
+        let mask = self.seen.len() - 1;
+        for &key in &self.keys {
+            let (entry, j) = ((key >> 32) as u32 as i64, key as u32 as usize);
+            let tile = entry % n as i64;
+            let hash = (tile as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let mut slot = (hash >> (64 - mask.count_ones())) as usize & mask;
+            while self.seen[slot] != NONE && self.seen[slot] != tile {
+                slot = (slot + 1) & mask;
+            }
+            if self.seen[slot] == tile {
+                self.repeats.push((j, false));
+            } else {
+                self.seen[slot] = tile;
+                self.order.push((j, true));
+            }
+        }
+        self.order.extend_from_slice(&self.repeats);
+        &self.order
     }
 }
 

@@ -55,10 +55,10 @@ pub struct Improved {
     pub passes: usize,
 }
 
-/// A listed tile of a cell's candidate row: its column and cost there.
+/// A cell listing a tile in its candidate row: the column and cost there.
 #[derive(Debug, Clone, Copy)]
 struct Listed {
-    tile: u32,
+    cell: u32,
     col: u32,
     cost: f64,
 }
@@ -148,6 +148,123 @@ pub fn improve_assignment(
     })
 }
 
+/// Every tile's listings: the cells whose candidate rows list it, ascending, with
+/// the column and cost there. A cell's swaps all look up its own tile in the rows
+/// of other cells: here those look-ups go to one small array, which stays in
+/// cache, instead of a row per partner (a cache miss each).
+struct Listings {
+    /// Tile `t`'s listings at `by_cell[starts[t]..starts[t + 1]]`.
+    by_cell: Vec<Listed>,
+    starts: Vec<usize>,
+    /// For a tile listed by at least one cell in [`CELLS_PER_WORD`], its cells as
+    /// bits with the listings before each word, `m / 64` words from
+    /// `words[first_word[t]]` (`usize::MAX` for other tiles): a look-up in O(1)
+    /// instead of a binary search, in no more memory than the listings' own.
+    words: Vec<RankWord>,
+    first_word: Vec<usize>,
+}
+
+/// Cells per listing a tile needs for its [`RankWord`]s.
+const CELLS_PER_WORD: usize = 64;
+
+/// 64 cells' bits (set where the cell lists the tile) and the listings of the
+/// cells before them.
+#[derive(Debug, Clone, Copy, Default)]
+struct RankWord {
+    bits: u64,
+    before: u32,
+}
+
+/// One tile's listings, to look cells up in.
+#[derive(Clone, Copy)]
+struct TileListings<'s> {
+    listed: &'s [Listed],
+    words: Option<&'s [RankWord]>,
+}
+
+impl Listings {
+    /// Counts, then fills the listings cell by cell (so each tile's come out
+    /// sorted by cell); `cand` is checked ([`Candidates::check`]: a tile at most
+    /// once per row, so a cell at most once per tile).
+    fn new(cand: Candidates<'_>) -> Self {
+        let (k, n) = (cand.k, cand.n_tiles);
+        let m = cand.tiles.len() / k;
+        let mut starts = vec![0; n + 1];
+        for &t in cand.tiles.iter().filter(|&&t| t != NONE) {
+            starts[t as usize + 1] += 1;
+        }
+        for t in 0..n {
+            starts[t + 1] += starts[t];
+        }
+        let mut next = starts[..n].to_vec();
+        let unset = Listed {
+            cell: 0,
+            col: 0,
+            cost: 0.0,
+        };
+        let mut by_cell = vec![unset; starts[n]];
+        let rows = cand.tiles.chunks_exact(k).zip(cand.costs.chunks_exact(k));
+        for (cell, (row, costs)) in rows.enumerate() {
+            for (j, (&t, &cost)) in row.iter().zip(costs).enumerate() {
+                if t != NONE {
+                    let (cell, col) = (cell as u32, j as u32);
+                    by_cell[next[t as usize]] = Listed { cell, col, cost };
+                    next[t as usize] += 1;
+                }
+            }
+        }
+        let per_tile = m.div_ceil(64);
+        let mut words = Vec::new();
+        let mut first_word = vec![usize::MAX; n];
+        for t in 0..n {
+            let listed = &by_cell[starts[t]..starts[t + 1]];
+            if listed.len() * CELLS_PER_WORD < m {
+                continue;
+            }
+            first_word[t] = words.len();
+            words.resize(words.len() + per_tile, RankWord::default());
+            let own = &mut words[first_word[t]..];
+            for (i, e) in listed.iter().enumerate() {
+                let word = &mut own[e.cell as usize / 64];
+                if word.bits == 0 {
+                    word.before = i as u32;
+                }
+                word.bits |= 1 << (e.cell % 64);
+            }
+        }
+        Listings {
+            by_cell,
+            starts,
+            words,
+            first_word,
+        }
+    }
+
+    fn of(&self, tile: usize) -> TileListings<'_> {
+        let listed = &self.by_cell[self.starts[tile]..self.starts[tile + 1]];
+        let first = self.first_word[tile];
+        let words = (first != usize::MAX).then(|| &self.words[first..]);
+        TileListings { listed, words }
+    }
+}
+
+impl TileListings<'_> {
+    /// The listing of `cell`, if its row lists the tile.
+    fn find(&self, cell: usize) -> Option<Listed> {
+        let Some(words) = self.words else {
+            let i = self.listed.binary_search_by_key(&cell, |e| e.cell as usize);
+            return i.ok().map(|i| self.listed[i]);
+        };
+        let word = words[cell / 64];
+        let bit = 1u64 << (cell % 64);
+        if word.bits & bit == 0 {
+            return None;
+        }
+        let i = word.before as usize + (word.bits & (bit - 1)).count_ones() as usize;
+        Some(self.listed[i])
+    }
+}
+
 /// The assignment being improved and what the steps need to look up.
 struct State<'a> {
     cand: Candidates<'a>,
@@ -158,16 +275,16 @@ struct State<'a> {
     uses: Vec<u64>,
     /// The cells holding each tile.
     holders: Vec<Vec<usize>>,
-    /// Every row's listed tiles (no padding) sorted by tile, row `c` at
-    /// `by_tile[starts[c]..starts[c + 1]]`: packed, so that the swaps' look-ups in
-    /// rows all over the grid touch a few cache lines (padded rows of 128 did not).
-    by_tile: Vec<Listed>,
-    starts: Vec<usize>,
-    /// Every cell's own cost, and a 256-bit filter of the tiles its row lists
-    /// (bit `hash(tile)`): both small enough to stay in cache while the swaps
-    /// look at cells all over the grid.
+    /// Which cells list each tile, and where.
+    listings: Listings,
+    /// Every row's non-padding columns, row `c` at
+    /// `filled[column_starts[c]..column_starts[c + 1]]`: the rows widened for
+    /// the stuck cells are mostly padding elsewhere.
+    filled: Vec<u32>,
+    column_starts: Vec<usize>,
+    /// Every cell's own cost: small enough to stay in cache while the swaps look
+    /// at cells all over the grid.
     own: Vec<f64>,
-    listed: Vec<[u64; 4]>,
 }
 
 impl<'a> State<'a> {
@@ -189,52 +306,28 @@ impl<'a> State<'a> {
                 CoreError::Argument(format!("the improvement takes at most 2^32 {what}"))
             })
         };
+        narrow(m, "cells")?;
         narrow(n, "tiles")?;
         narrow(k, "candidates per cell")?;
-        let mut starts = Vec::with_capacity(m + 1);
-        let mut by_tile = Vec::with_capacity(cand.tiles.len());
-        starts.push(0);
-        for (row, costs) in cand.tiles.chunks_exact(k).zip(cand.costs.chunks_exact(k)) {
-            for (j, (&t, &cost)) in row.iter().zip(costs).enumerate() {
-                if t != NONE {
-                    let (tile, col) = (t as u32, j as u32);
-                    by_tile.push(Listed { tile, col, cost });
-                }
-            }
-            starts.push(by_tile.len());
+        let mut filled = Vec::new();
+        let mut column_starts = Vec::with_capacity(m + 1);
+        column_starts.push(0);
+        for row in cand.tiles.chunks_exact(k) {
+            let columns = row.iter().enumerate().filter(|&(_, &t)| t != NONE);
+            filled.extend(columns.map(|(j, _)| j as u32));
+            column_starts.push(filled.len());
         }
-        let mut rows = Vec::with_capacity(m);
-        let mut rest = by_tile.as_mut_slice();
-        for w in starts.windows(2) {
-            let (row, tail) = rest.split_at_mut(w[1] - w[0]);
-            rows.push(row);
-            rest = tail;
-        }
-        rows.into_par_iter()
-            .for_each(|row| row.sort_unstable_by_key(|e| e.tile));
-        let listed = cand
-            .tiles
-            .chunks_exact(k)
-            .map(|row| {
-                let mut bits = [0u64; 4];
-                for &t in row.iter().filter(|&&t| t != NONE) {
-                    let h = tile_hash(t as usize);
-                    bits[h / 64] |= 1 << (h % 64);
-                }
-                bits
-            })
-            .collect();
         let mut state = State {
             cand,
             options,
             own: vec![0.0; m],
-            listed,
+            listings: Listings::new(cand),
+            filled,
+            column_starts,
             col: vec![0; m],
             tile: vec![0; m],
             uses: vec![0; n],
             holders: vec![Vec::new(); n],
-            by_tile,
-            starts,
         };
         for (cell, &t) in assignment.iter().enumerate() {
             let Some(j) = (t != NONE)
@@ -262,26 +355,9 @@ impl<'a> State<'a> {
         self.cand.tiles[cell * self.cand.k + j] as usize
     }
 
-    /// The entry of `tile` in the candidate row of `cell`, if listed.
-    fn entry(&self, cell: usize, tile: usize) -> Option<Listed> {
-        let row = &self.by_tile[self.starts[cell]..self.starts[cell + 1]];
-        row.binary_search_by_key(&tile, |e| e.tile as usize)
-            .ok()
-            .map(|i| row[i])
-    }
-
     /// The column of `tile` in the candidate row of `cell`, if listed.
     fn column(&self, cell: usize, tile: usize) -> Option<usize> {
-        self.entry(cell, tile).map(|e| e.col as usize)
-    }
-
-    /// [`Self::entry`], answered first by the filter (no for most tiles).
-    fn lists(&self, cell: usize, tile: usize) -> Option<Listed> {
-        let h = tile_hash(tile);
-        if self.listed[cell][h / 64] & (1 << (h % 64)) == 0 {
-            return None;
-        }
-        self.entry(cell, tile)
+        self.listings.of(tile).find(cell).map(|e| e.col as usize)
     }
 
     fn weight(&self, tile: usize) -> u64 {
@@ -440,8 +516,8 @@ impl<'a> State<'a> {
 
     /// The non-padding columns of `cell`, in order.
     fn columns(&self, cell: usize) -> impl Iterator<Item = usize> + '_ {
-        let k = self.cand.k;
-        (0..k).filter(move |&j| self.cand.tiles[cell * k + j] != NONE)
+        let span = self.column_starts[cell]..self.column_starts[cell + 1];
+        self.filled[span].iter().map(|&j| j as usize)
     }
 
     /// The best step starting at `cell`: a move; for every candidate better than
@@ -473,6 +549,7 @@ impl<'a> State<'a> {
         };
         let bound = |best: &Option<Step>| best.map_or(-MIN_GAIN, |s| s.delta);
         let (mine, own) = (self.tile[cell], self.own[cell]);
+        let mine_listed = self.listings.of(mine);
         for j in self.columns(cell) {
             consider((cell, j), None, &mut best);
         }
@@ -482,7 +559,7 @@ impl<'a> State<'a> {
                 continue;
             }
             for &other in self.holders[tile].iter().take(MAX_HOLDERS) {
-                let Some(back) = self.lists(other, mine) else {
+                let Some(back) = mine_listed.find(other) else {
                     continue;
                 };
                 let swap = back.cost - self.own[other] - gain;
@@ -540,11 +617,6 @@ impl<'a> State<'a> {
             self.tile[cell] = new;
         }
     }
-}
-
-/// A tile's bit in a row's filter (Fibonacci hashing to 0..256).
-fn tile_hash(tile: usize) -> usize {
-    ((tile as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize
 }
 
 #[cfg(test)]
@@ -678,6 +750,43 @@ mod tests {
         assert!(matches!(bad, Err(CoreError::Argument(_))));
         let short = improve_assignment(cand, &[0], options(None, 0, (1, 2)), 1);
         assert!(matches!(short, Err(CoreError::Shape(_))));
+    }
+
+    #[test]
+    fn listings_find_every_listed_cell_by_bits_or_by_search() {
+        // 300 cells: tile 0 in every row (looked up by its bits), the others in a
+        // few rows (binary search), padding between.
+        let (m, k, n) = (300, 4, 200);
+        let mut tiles = Vec::with_capacity(m * k);
+        for cell in 0..m {
+            let other = 1 + (cell * 7) % (n - 1);
+            tiles.extend([NONE, other as i64, 0, NONE]);
+        }
+        let costs: Vec<f64> = (0..m * k).map(|i| i as f64 / 8.0).collect();
+        let cand = Candidates {
+            tiles: &tiles,
+            costs: &costs,
+            k,
+            n_tiles: n,
+        };
+        cand.check().unwrap();
+        let listings = Listings::new(cand);
+        assert!(listings.of(0).words.is_some() && listings.of(1).words.is_none());
+        for tile in 0..n {
+            for cell in 0..m {
+                let row = &tiles[cell * k..(cell + 1) * k];
+                let col = row.iter().position(|&t| t == tile as i64);
+                let found = listings.of(tile).find(cell);
+                assert_eq!(
+                    found.map(|e| e.col as usize),
+                    col,
+                    "tile {tile} cell {cell}"
+                );
+                if let (Some(e), Some(j)) = (found, col) {
+                    assert_eq!((e.cell as usize, e.cost), (cell, costs[cell * k + j]));
+                }
+            }
+        }
     }
 
     /// Other copies of the tile of `cell` within the min distance.

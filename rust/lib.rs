@@ -550,6 +550,75 @@ fn improve_assignment<'py>(
     Ok((out.assignment.into_pyarray(py), stats))
 }
 
+/// Candidate lists from a search's results: each row sorted by score.
+///
+/// Parameters
+/// ----------
+/// entries : numpy.ndarray
+///     ``(m, k)`` ``int64`` entries found per cell, distinct per row: tiles
+///     ``0..n_tiles``, and with ``flips`` their mirror images ``n_tiles + t``.
+/// scores, distances : numpy.ndarray
+///     ``(m, k)`` ``float64`` scores (lower is better) and ``int64`` distances.
+/// n_tiles : int
+///     Number of tiles.
+/// flips : bool
+///     Whether entries include mirror images: a row then keeps each tile once
+///     (its better-ranked orientation) and is cut to ``min(k, n_tiles)``.
+/// threads : int, optional
+///     Worker threads; the result does not depend on it.
+///
+/// Returns
+/// -------
+/// tuple of numpy.ndarray
+///     ``(tiles, flipped, scores, distances)``, rows sorted by score (ties to the
+///     lower entry): tiles (``-1`` past a row's distinct tiles, each followed by
+///     the repeats' values), whether mirrored, scores and distances.
+#[pyfunction]
+#[pyo3(signature = (entries, scores, distances, n_tiles, *, flips, threads=None))]
+#[allow(clippy::type_complexity)]
+fn rank_candidates<'py>(
+    py: Python<'py>,
+    entries: PyReadonlyArray2<'py, i64>,
+    scores: PyReadonlyArray2<'py, f64>,
+    distances: PyReadonlyArray2<'py, i64>,
+    n_tiles: usize,
+    flips: bool,
+    threads: Option<i64>,
+) -> PyResult<(
+    Bound<'py, PyArray2<i64>>,
+    Bound<'py, PyArray2<bool>>,
+    Bound<'py, PyArray2<f64>>,
+    Bound<'py, PyArray2<i64>>,
+)> {
+    let (m, k) = (entries.shape()[0], entries.shape()[1]);
+    require(
+        scores.shape() == [m, k] && distances.shape() == [m, k],
+        || {
+            format!(
+                "entries, scores and distances must have the same shape, got {:?}, {:?} and {:?}",
+                entries.shape(),
+                scores.shape(),
+                distances.shape()
+            )
+        },
+    )?;
+    let (e, s, d) = (
+        slice(&entries, "entries")?,
+        slice(&scores, "scores")?,
+        slice(&distances, "distances")?,
+    );
+    let out = run_detached(py, threads, || {
+        assign::rank_candidates(e, s, d, k, n_tiles, flips)
+    })?;
+    let w = out.width;
+    Ok((
+        array2(py, out.tiles, m, w)?,
+        array2(py, out.flipped, m, w)?,
+        array2(py, out.scores, m, w)?,
+        array2(py, out.distances, m, w)?,
+    ))
+}
+
 /// Minimum total cost assignment on the sparse candidate graph, with duals.
 ///
 /// Parameters
@@ -914,8 +983,8 @@ mod _core {
     use super::{
         blend_tiles, box_downsample, cell_descriptors, check_threads, default_threads,
         improve_assignment, optimal_assignment, optimal_certified, paint_band, penalised_greedy,
-        perceptual_hashes, probe_leaves, resize, search_kernel, search_kernels, search_leaves,
-        search_topk, ssim_candidates, tile_descriptors,
+        perceptual_hashes, probe_leaves, rank_candidates, resize, search_kernel, search_kernels,
+        search_leaves, search_topk, ssim_candidates, tile_descriptors,
     };
     use pyo3::prelude::*;
 

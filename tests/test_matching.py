@@ -15,7 +15,6 @@ from mosaicfast.matching import (
     SCORE_UNIT,
     _colour_score,
     _distinct,
-    _first_occurrences,
     _ssim_score,
     match_cells,
 )
@@ -184,17 +183,6 @@ def test_a_gaussian_window_wider_than_the_patches_is_refused() -> None:
     with pytest.raises(MosaicfastError, match="at least 11"):
         MatchOptions(ssim_window="gaussian", match_size=8)
     MatchOptions(ssim_window="gaussian", match_size=11)
-
-
-def test_first_occurrences_keeps_the_leftmost_of_each_tile_per_row() -> None:
-    rng = np.random.default_rng(3)
-    tiles = rng.integers(0, 6, (50, 9))
-    got = _first_occurrences(tiles)
-    for row, out in zip(tiles, got, strict=True):
-        seen: set[int] = set()
-        for tile, kept in zip(row.tolist(), out.tolist(), strict=True):
-            assert kept == (-1 if tile in seen else tile)
-            seen.add(tile)
 
 
 def test_distinct_values_are_those_of_numpy_unique() -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "penalised_greedy",
     "perceptual_hashes",
     "probe_leaves",
+    "rank_candidates",
     "resize",
     "search_kernel",
     "search_kernels",
@@ -130,6 +131,15 @@ def improve_assignment(
     max_passes: int,
     threads: int | None = None,
 ) -> tuple[NDArray[np.int64], dict[str, Any]]: ...
+def rank_candidates(
+    entries: NDArray[np.int64],
+    scores: NDArray[np.float64],
+    distances: NDArray[np.int64],
+    n_tiles: int,
+    *,
+    flips: bool,
+    threads: int | None = None,
+) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.int64]]: ...
 def optimal_assignment(
     cand: NDArray[np.int64], cost: NDArray[np.float64], n_tiles: int, capacity: int
 ) -> tuple[NDArray[np.int64], float, NDArray[np.float64], NDArray[np.float64], int]: ...

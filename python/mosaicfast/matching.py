@@ -369,21 +369,10 @@ class _Matcher:
             ssim_score = _ssim_score(index, n, luma, self.tile_luma, options, self.space.threads)
             w = 1.0 if options.metric == "ssim" else options.ssim_weight
             score = (1.0 - w) * score + w * ssim_score
-        order = np.lexsort((index, score), axis=1)
-        tile = np.take_along_axis(index, order, axis=1) % n
-        if options.flips:
-            # A row holds at most min(k, n) distinct tiles: the repeats (a tile's worse
-            # orientation) are dropped and the row cut to that width. One permutation
-            # (sort, then keep) is applied to every array.
-            tile = _first_occurrences(tile)
-            keep = np.argsort(tile < 0, axis=1, kind="stable")[:, : min(tile.shape[1], n)]
-            tile = np.take_along_axis(tile, keep, axis=1)
-            order = np.take_along_axis(order, keep, axis=1)
-        return _Candidates(
-            tile, np.take_along_axis(index, order, axis=1) >= n,
-            np.take_along_axis(score, order, axis=1),
-            np.take_along_axis(distance, order, axis=1),
-        )  # fmt: skip
+        ranked = assign.rank_candidates(
+            index, score, distance, n, flips=options.flips, threads=self.space.threads
+        )
+        return _Candidates(*ranked)
 
     def greedy(
         self, found: _Candidates, k: int, shape: tuple[int, int]
@@ -587,18 +576,6 @@ def _distinct(values: NDArray[np.int64], n: int) -> tuple[NDArray[np.intp], NDAr
     present = np.zeros(n, bool)
     present[values] = True
     return np.flatnonzero(present), (np.cumsum(present) - 1)[values]
-
-
-def _first_occurrences(tile: NDArray[np.int64]) -> NDArray[np.int64]:
-    """``tile`` with every repeat of a tile in its row replaced by ``-1``."""
-    # A stable sort puts each tile's first occurrence first among its equals.
-    order = np.argsort(tile, axis=1, kind="stable")
-    ranked = np.take_along_axis(tile, order, axis=1)
-    repeat = np.zeros(tile.shape, bool)
-    repeat[:, 1:] = ranked[:, 1:] == ranked[:, :-1]
-    out = np.empty_like(tile)
-    np.put_along_axis(out, order, np.where(repeat, -1, ranked), axis=1)
-    return out
 
 
 def _best(found: _Candidates, options: MatchOptions) -> NDArray[np.intp]:

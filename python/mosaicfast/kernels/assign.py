@@ -37,7 +37,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .. import _core
 from ..errors import MosaicfastError
-from ._checks import candidate_lists, cell_indices, count, descriptor_pair, number
+from ._checks import candidate_lists, cell_indices, contiguous, count, descriptor_pair, number
 
 __all__ = [
     "CERTIFIED",
@@ -51,6 +51,7 @@ __all__ = [
     "nearby_squares",
     "optimal_assignment",
     "penalised_greedy",
+    "rank_candidates",
 ]
 
 CERTIFIED = "optimal (certified)"
@@ -307,6 +308,58 @@ def improve_assignment(
         max_passes=count(max_passes, "max_passes"), threads=threads, **rules,
     )  # fmt: skip
     return improved, Improvement(**stats)
+
+
+def rank_candidates(
+    entries: ArrayLike,
+    scores: ArrayLike,
+    distances: ArrayLike,
+    n_tiles: int,
+    *,
+    flips: bool,
+    threads: int | None = None,
+) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.int64]]:
+    """Candidate lists from a search's results: every row sorted by score.
+
+    The same arrays as ``np.lexsort((entries, scores), axis=1)`` applied to each, then,
+    with ``flips``, every tile kept once, in the orientation that ranks first, and the
+    rows cut to ``min(k, n_tiles)`` columns; in one pass over the rows, in parallel.
+
+    Parameters
+    ----------
+    entries : array_like
+        ``(m, k)`` entries found per cell, distinct per row: tiles ``0..n_tiles``, and
+        with ``flips`` their mirror images ``n_tiles + t``.
+    scores : array_like
+        ``(m, k)`` scores, lower is better; ties go to the lower entry.
+    distances : array_like
+        ``(m, k)`` distances, carried along.
+    n_tiles : int
+        Number of tiles.
+    flips : bool
+        Whether ``entries`` include mirror images.
+    threads : int, optional
+        Worker threads of the core; the result does not depend on it.
+
+    Returns
+    -------
+    tiles : numpy.ndarray
+        ``int64`` tile per candidate; ``-1`` past a row's distinct tiles (the columns
+        there hold the values of the repeated orientations).
+    flipped : numpy.ndarray
+        Whether each candidate is a mirror image.
+    scores, distances : numpy.ndarray
+        The candidates' scores and distances.
+    """
+    entry_arr = np.asarray(entries)
+    if entry_arr.ndim != 2 or not np.issubdtype(entry_arr.dtype, np.integer):
+        raise ValueError(
+            f"entries must be a 2-d integer array, got {entry_arr.dtype} {entry_arr.shape}"
+        )
+    return _core.rank_candidates(
+        contiguous(entry_arr, np.int64), contiguous(scores, np.float64),
+        contiguous(distances, np.int64), count(n_tiles, "n_tiles"), flips=flips, threads=threads,
+    )  # fmt: skip
 
 
 def nearby_squares(
