@@ -154,6 +154,19 @@ impl Axis {
     }
 }
 
+/// The input position each output position of one axis copies, when resizing
+/// `in_size` inputs to `out_size` outputs with `filter` copies them: every output
+/// is one input at weight 1 (the box filter enlarging, or any size unchanged,
+/// where Pillow skips the pass). `None` when some output mixes inputs.
+pub fn repeated_inputs(in_size: usize, out_size: usize, filter: Filter) -> Option<Vec<usize>> {
+    if in_size == out_size {
+        return Some((0..in_size).collect());
+    }
+    let axis = Axis::new(in_size, out_size, filter);
+    let copies = (0..out_size).all(|i| axis.weights(i) == [1 << PRECISION_BITS]);
+    copies.then_some(axis.start)
+}
+
 /// Pillow's `clip8`: the fixed-point sum to an 8-bit value. The sums are
 /// 32-bit in Pillow; wrapping arithmetic keeps that behaviour exactly.
 fn clip8(sum: i32) -> u8 {

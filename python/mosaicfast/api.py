@@ -698,10 +698,18 @@ def _cell_descriptors(
     target: Image.Image, plan: GridPlan, grid: int, space: str, threads: int | None
 ) -> NDArray[np.int16]:
     # Area averaging (BOX), not a sharpening filter: a cell must describe exactly
-    # its own part of the target, without ringing from its neighbours.
+    # its own part of the target, without ringing from its neighbours. Enlarging
+    # repeats pixels, so the descriptors come from the target itself.
+    side = grid * SAMPLES_PER_BLOCK
+    size = (plan.cols * side, plan.rows * side)
+    enlarged = descriptors.enlarged_cell_descriptors(
+        np.asarray(target), size, plan.rows, plan.cols, grid, space=space, threads=threads
+    )
+    if enlarged is not None:
+        return enlarged
     out = np.empty((plan.cells, descriptors.descriptor_size(grid, space)), np.int16)
-    for first, sampled in _sampled_bands(target, plan, grid * SAMPLES_PER_BLOCK, threads):
-        rows = len(sampled) // (grid * SAMPLES_PER_BLOCK)
+    for first, sampled in _sampled_bands(target, plan, side, threads):
+        rows = len(sampled) // side
         out[first * plan.cols : (first + rows) * plan.cols] = descriptors.cell_descriptors(
             sampled, rows, plan.cols, grid, space=space, threads=threads
         )
