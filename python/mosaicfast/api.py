@@ -242,7 +242,12 @@ class Mosaic:
         rendering = self.timings.get("render", 0.0)
         beside = self._manifest_beside(manifest, output=path) if manifest is not None else None
         with beside or nullcontext():
-            bands = self._timed_bands() if stream else self._image_bands(self._composed())
+            if stream:
+                bands = self._timed(self.painter.bands(progress=self.progress))
+            elif self._pixels is None:
+                bands = self._painting()
+            else:
+                bands = self._image_bands(self._pixels)
             if is_tiff(path):
                 write_tiff(path, bands, size, dpi=self.dpi, workers=workers)
             elif path.suffix.lower() == ".png":
@@ -286,9 +291,17 @@ class Mosaic:
     def _add_time(self, stage: str, seconds: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + seconds
 
-    def _timed_bands(self) -> Iterator[NDArray[np.uint8]]:
-        """The painter's bands, the time spent painting them added to ``render``."""
-        bands = self.painter.bands(progress=self.progress)
+    def _painting(self) -> Iterator[NDArray[np.uint8]]:
+        """The image's bands as they are painted into the whole image (timed as
+        ``render``), which is kept once the last is: the writer deflates a band while
+        the next is painted."""
+        width, height = self.plan.output_size
+        pixels = np.empty((height, width, 3), np.uint8)
+        yield from self._timed(self.painter.painted(pixels, progress=self.progress))
+        self._pixels = pixels
+
+    def _timed(self, bands: Iterator[NDArray[np.uint8]]) -> Iterator[NDArray[np.uint8]]:
+        """``bands``, the time spent painting them added to ``render``."""
         while True:
             start = time.perf_counter()
             band = next(bands, None)
