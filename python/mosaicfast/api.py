@@ -292,12 +292,18 @@ class Mosaic:
         self.timings[stage] = self.timings.get(stage, 0.0) + seconds
 
     def _painting(self) -> Iterator[NDArray[np.uint8]]:
-        """The image's bands as they are painted into the whole image (timed as
-        ``render``), which is kept once the last is: the writer deflates a band while
-        the next is painted."""
+        """The image in the bands of :meth:`_image_bands`, each given as soon as the
+        painter's bands (timed as ``render``) have filled it in the whole image, which
+        is kept once the last is: the writer deflates a band while the next is painted,
+        and cuts the same bands as from a composed image (so writes the same bytes)."""
         width, height = self.plan.output_size
         pixels = np.empty((height, width, 3), np.uint8)
-        yield from self._timed(self.painter.painted(pixels, progress=self.progress))
+        start = painted = 0
+        for band in self._timed(self.painter.painted(pixels, progress=self.progress)):
+            painted += len(band)
+            while start < painted and (start + _BAND_ROWS <= painted or painted == height):
+                yield pixels[start : start + _BAND_ROWS]
+                start += _BAND_ROWS
         self._pixels = pixels
 
     def _timed(self, bands: Iterator[NDArray[np.uint8]]) -> Iterator[NDArray[np.uint8]]:
