@@ -205,6 +205,11 @@ class Mosaic:
     ) -> Path:
         """Save the image; the format follows the suffix (.png, .jpg, .tif, .webp).
 
+        An image not composed yet is composed as it is written: a PNG or TIFF writer
+        takes each band once painted, so that it compresses one band while the next is
+        painted, and the whole image is kept as :attr:`image` (the same pixels and file
+        as composing it first).
+
         Parameters
         ----------
         path : str or Path
