@@ -120,6 +120,14 @@ fn boundaries(len: usize, parts: usize) -> Vec<usize> {
     (0..=parts).map(|i| i * len / parts).collect()
 }
 
+/// Integer sums over rectangles of an image's samples.
+trait BlockSums: Sync {
+    /// Integer sums of `map(v)` over the 8-bit values `v` of the samples in rows
+    /// `rows.0..rows.1` and columns `cols.0..cols.1`, per channel.
+    fn sums(&self, rows: (usize, usize), cols: (usize, usize), map: impl Fn(u8) -> u64)
+        -> [u64; 3];
+}
+
 /// A row-major RGB image borrowed as a flat slice.
 #[derive(Clone, Copy)]
 struct Rgb<'a> {
@@ -128,7 +136,12 @@ struct Rgb<'a> {
 }
 
 impl Rgb<'_> {
-    /// Integer sums of `map(v)` over the 8-bit values `v` of the rectangle, per channel.
+    fn pixel(&self, y: usize, x: usize) -> &[u8] {
+        &self.pixels[(y * self.width + x) * 3..][..3]
+    }
+}
+
+impl BlockSums for Rgb<'_> {
     fn sums(
         &self,
         rows: (usize, usize),
@@ -147,67 +160,109 @@ impl Rgb<'_> {
         }
         sums
     }
+}
 
-    /// The descriptor of the blocks between consecutive `rows` and `cols`
-    /// boundaries, written into `out` (3 values per block, row-major).
-    fn describe(&self, rows: &[usize], cols: &[usize], out: &mut [i16]) {
-        let blocks = rows
-            .windows(2)
-            .flat_map(|r| cols.windows(2).map(move |c| ((r[0], r[1]), (c[0], c[1]))));
-        for (((r0, r1), (c0, c1)), lab_out) in blocks.zip(out.chunks_exact_mut(3)) {
-            let lin = &*LIN16;
-            let sums = self.sums((r0, r1), (c0, c1), |v| u64::from(lin[usize::from(v)]));
-            let count = ((r1 - r0) * (c1 - c0)) as f64;
-            let mean = sums.map(|s| s as f64 / count / 65535.0);
-            let lab = linear_rgb_to_lab(mean[0], mean[1], mean[2]);
-            for (q, v) in lab_out.iter_mut().zip(lab) {
-                *q = quantise(LAB_SCALE, v);
-            }
-        }
-    }
+/// An image enlarged by repeating its pixels: sample `(y, x)` is pixel `(ys[y], xs[x])`
+/// of `image`. A rectangle's sums weigh each pixel by how often it is repeated there,
+/// so they cost the pixels covered, not the samples.
+struct Repeated<'a> {
+    image: Rgb<'a>,
+    ys: &'a [usize],
+    xs: &'a [usize],
+}
 
-    /// The `ylab` descriptor of the `g x g` blocks between consecutive `rows` and
-    /// `cols` boundaries: `g^2` luma values, then an a*b* pair for each of the
-    /// `g/2 x g/2` blocks made of 2 x 2 of those blocks (row-major both).
-    fn describe_ylab(&self, rows: &[usize], cols: &[usize], out: &mut [i16]) {
-        let g = rows.len() - 1;
-        let (luma, chroma) = out.split_at_mut(g * g);
-        let mut sums = vec![([0u64; 3], 0u64); g * g];
-        for (r, rb) in rows.windows(2).enumerate() {
-            for (c, cb) in cols.windows(2).enumerate() {
-                let block = self.sums((rb[0], rb[1]), (cb[0], cb[1]), u64::from);
-                let count = ((rb[1] - rb[0]) * (cb[1] - cb[0])) as u64;
-                let mean = block.map(|s| s as f64 / count as f64);
-                let y = 0.299 * mean[0] + 0.587 * mean[1] + 0.114 * mean[2];
-                luma[r * g + c] = quantise(LUMA_SCALE, y);
-                sums[r * g + c] = (block, count);
-            }
-        }
-        let half = g / 2;
-        for (j, pair) in chroma.chunks_exact_mut(2).enumerate() {
-            let (r, c) = (2 * (j / half), 2 * (j % half));
-            let (mut total, mut count) = ([0u64; 3], 0u64);
-            for (block, n) in
-                [(r, c), (r, c + 1), (r + 1, c), (r + 1, c + 1)].map(|(y, x)| sums[y * g + x])
-            {
-                for (t, s) in total.iter_mut().zip(block) {
-                    *t += s;
+/// `(value, count)` of each run of equal values of `values`, in order.
+fn runs(values: &[usize]) -> impl Iterator<Item = (usize, u64)> + '_ {
+    values
+        .chunk_by(|a, b| a == b)
+        .map(|run| (run[0], run.len() as u64))
+}
+
+impl BlockSums for Repeated<'_> {
+    fn sums(
+        &self,
+        rows: (usize, usize),
+        cols: (usize, usize),
+        map: impl Fn(u8) -> u64,
+    ) -> [u64; 3] {
+        let mut sums = [0u64; 3];
+        for (y, ny) in runs(&self.ys[rows.0..rows.1]) {
+            for (x, nx) in runs(&self.xs[cols.0..cols.1]) {
+                let px = self.image.pixel(y, x);
+                for (s, &v) in sums.iter_mut().zip(px) {
+                    *s += ny * nx * map(v);
                 }
-                count += n;
             }
-            let mean = total.map(|s| srgb_to_linear(s as f64 / count as f64 / 255.0));
-            let lab = linear_rgb_to_lab(mean[0], mean[1], mean[2]);
-            pair[0] = quantise(CHROMA_SCALE, lab[1]);
-            pair[1] = quantise(CHROMA_SCALE, lab[2]);
+        }
+        sums
+    }
+}
+
+/// The descriptor of the blocks between consecutive `rows` and `cols` boundaries of
+/// `image`'s samples, written into `out` (3 values per block, row-major).
+fn describe(image: &impl BlockSums, rows: &[usize], cols: &[usize], out: &mut [i16]) {
+    let blocks = rows
+        .windows(2)
+        .flat_map(|r| cols.windows(2).map(move |c| ((r[0], r[1]), (c[0], c[1]))));
+    for (((r0, r1), (c0, c1)), lab_out) in blocks.zip(out.chunks_exact_mut(3)) {
+        let lin = &*LIN16;
+        let sums = image.sums((r0, r1), (c0, c1), |v| u64::from(lin[usize::from(v)]));
+        let count = ((r1 - r0) * (c1 - c0)) as f64;
+        let mean = sums.map(|s| s as f64 / count / 65535.0);
+        let lab = linear_rgb_to_lab(mean[0], mean[1], mean[2]);
+        for (q, v) in lab_out.iter_mut().zip(lab) {
+            *q = quantise(LAB_SCALE, v);
         }
     }
+}
 
-    /// The descriptor in `space` of the blocks between consecutive boundaries.
-    fn describe_in(&self, space: Space, rows: &[usize], cols: &[usize], out: &mut [i16]) {
-        match space {
-            Space::Lab(_) => self.describe(rows, cols, out),
-            Space::Ylab(_) => self.describe_ylab(rows, cols, out),
+/// The `ylab` descriptor of the `g x g` blocks between consecutive `rows` and
+/// `cols` boundaries of `image`'s samples: `g^2` luma values, then an a*b* pair for
+/// each of the `g/2 x g/2` blocks made of 2 x 2 of those blocks (row-major both).
+fn describe_ylab(image: &impl BlockSums, rows: &[usize], cols: &[usize], out: &mut [i16]) {
+    let g = rows.len() - 1;
+    let (luma, chroma) = out.split_at_mut(g * g);
+    let mut sums = vec![([0u64; 3], 0u64); g * g];
+    for (r, rb) in rows.windows(2).enumerate() {
+        for (c, cb) in cols.windows(2).enumerate() {
+            let block = image.sums((rb[0], rb[1]), (cb[0], cb[1]), u64::from);
+            let count = ((rb[1] - rb[0]) * (cb[1] - cb[0])) as u64;
+            let mean = block.map(|s| s as f64 / count as f64);
+            let y = 0.299 * mean[0] + 0.587 * mean[1] + 0.114 * mean[2];
+            luma[r * g + c] = quantise(LUMA_SCALE, y);
+            sums[r * g + c] = (block, count);
         }
+    }
+    let half = g / 2;
+    for (j, pair) in chroma.chunks_exact_mut(2).enumerate() {
+        let (r, c) = (2 * (j / half), 2 * (j % half));
+        let (mut total, mut count) = ([0u64; 3], 0u64);
+        for (block, n) in
+            [(r, c), (r, c + 1), (r + 1, c), (r + 1, c + 1)].map(|(y, x)| sums[y * g + x])
+        {
+            for (t, s) in total.iter_mut().zip(block) {
+                *t += s;
+            }
+            count += n;
+        }
+        let mean = total.map(|s| srgb_to_linear(s as f64 / count as f64 / 255.0));
+        let lab = linear_rgb_to_lab(mean[0], mean[1], mean[2]);
+        pair[0] = quantise(CHROMA_SCALE, lab[1]);
+        pair[1] = quantise(CHROMA_SCALE, lab[2]);
+    }
+}
+
+/// The descriptor in `space` of the blocks between consecutive boundaries.
+fn describe_in(
+    image: &impl BlockSums,
+    space: Space,
+    rows: &[usize],
+    cols: &[usize],
+    out: &mut [i16],
+) {
+    match space {
+        Space::Lab(_) => describe(image, rows, cols, out),
+        Space::Ylab(_) => describe_ylab(image, rows, cols, out),
     }
 }
 
@@ -245,7 +300,7 @@ pub fn tile_descriptors(tiles: &[u8], shape: [usize; 3], space: Space) -> CoreRe
     out.par_chunks_mut(dim)
         .zip(tiles.par_chunks(tile_len))
         .for_each(|(descriptor, pixels)| {
-            Rgb { pixels, width }.describe_in(space, &rows, &cols, descriptor);
+            describe_in(&Rgb { pixels, width }, space, &rows, &cols, descriptor);
         });
     Ok(out)
 }
@@ -254,6 +309,62 @@ pub fn tile_descriptors(tiles: &[u8], shape: [usize; 3], space: Space) -> CoreRe
 /// `(height, width, 3)` bytes, cells listed row-major.
 pub fn cell_descriptors(
     image: &[u8],
+    shape: [usize; 2],
+    cells: [usize; 2],
+    space: Space,
+) -> CoreResult<Vec<i16>> {
+    let [height, width] = shape;
+    check_image(image, shape)?;
+    let rgb = Rgb {
+        pixels: image,
+        width,
+    };
+    describe_cells(&rgb, [height, width], cells, space)
+}
+
+/// [`cell_descriptors`] of the image `(height, width, 3)` enlarged by repeating its
+/// pixels: sample `(y, x)` is pixel `(ys[y], xs[x])`, with `ys` and `xs` (the
+/// enlargement's sources, [`crate::resample::repeated_inputs`]) listing rows and
+/// columns of the image. Bit for bit the descriptors of the enlarged image, which is
+/// never made: each block's sums weigh the few pixels it covers by their repeats.
+pub fn enlarged_cell_descriptors(
+    image: &[u8],
+    shape: [usize; 2],
+    [ys, xs]: [&[usize]; 2],
+    cells: [usize; 2],
+    space: Space,
+) -> CoreResult<Vec<i16>> {
+    let [height, width] = shape;
+    check_image(image, shape)?;
+    if ys.iter().any(|&y| y >= height) || xs.iter().any(|&x| x >= width) {
+        return Err(CoreError::Argument(format!(
+            "the enlargement's sources must lie within the {height}x{width} image"
+        )));
+    }
+    let repeated = Repeated {
+        image: Rgb {
+            pixels: image,
+            width,
+        },
+        ys,
+        xs,
+    };
+    describe_cells(&repeated, [ys.len(), xs.len()], cells, space)
+}
+
+fn check_image(image: &[u8], [height, width]: [usize; 2]) -> CoreResult<()> {
+    if image.len() != height * width * 3 {
+        return Err(CoreError::Shape(format!(
+            "expected {height}x{width}x3 bytes, got {}",
+            image.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The descriptors of the `rows x cols` cells of `image`'s `(height, width)` samples.
+fn describe_cells(
+    image: &impl BlockSums,
     shape: [usize; 2],
     cells: [usize; 2],
     space: Space,
@@ -274,25 +385,16 @@ pub fn cell_descriptors(
             cols * grid
         )));
     }
-    if image.len() != height * width * 3 {
-        return Err(CoreError::Shape(format!(
-            "expected {height}x{width}x3 bytes, got {}",
-            image.len()
-        )));
-    }
     let dim = space.dim();
     let row_bounds = boundaries(height, rows * grid);
     let col_bounds = boundaries(width, cols * grid);
-    let rgb = Rgb {
-        pixels: image,
-        width,
-    };
     let mut out = vec![0i16; rows * cols * dim];
     out.par_chunks_mut(dim)
         .enumerate()
         .for_each(|(cell, descriptor)| {
             let (r, c) = (cell / cols, cell % cols);
-            rgb.describe_in(
+            describe_in(
+                image,
                 space,
                 &row_bounds[r * grid..=(r + 1) * grid],
                 &col_bounds[c * grid..=(c + 1) * grid],
@@ -361,6 +463,48 @@ mod tests {
             let got = cell_descriptors(&image, [2 * size, 2 * size], [2, 2], space).unwrap();
             assert_eq!(got, expected);
         }
+    }
+
+    #[test]
+    fn enlarged_cells_are_those_of_the_resized_image() {
+        use crate::resample::{repeated_inputs, resize, Filter, PassOrder};
+        use crate::testdata::noise;
+        let (h, w) = (13, 19);
+        let px = noise(h * w * 3, 5);
+        // Enlargements by whole and fractional factors, one axis unchanged, and cells
+        // whose blocks cover a part of a pixel or several.
+        for (oh, ow, rows, cols, grid) in [
+            (52, 76, 2, 2, 4),
+            (64, 96, 2, 3, 8),
+            (13, 60, 1, 5, 2),
+            (40, 19, 5, 1, 2),
+            (100, 70, 3, 2, 6),
+        ] {
+            let ys = repeated_inputs(h, oh, Filter::Box).unwrap();
+            let xs = repeated_inputs(w, ow, Filter::Box).unwrap();
+            let resized = resize(
+                &px,
+                [1, h, w],
+                [oh, ow],
+                0..oh,
+                PassOrder::Pillow13,
+                Filter::Box,
+            )
+            .unwrap();
+            for space in [Space::Lab(grid), Space::Ylab(grid)] {
+                let expected = cell_descriptors(&resized, [oh, ow], [rows, cols], space).unwrap();
+                let got = enlarged_cell_descriptors(&px, [h, w], [&ys, &xs], [rows, cols], space)
+                    .unwrap();
+                assert_eq!(got, expected, "{oh}x{ow} {space:?}");
+            }
+        }
+        assert!(repeated_inputs(h, 10, Filter::Box).is_none());
+        assert!(repeated_inputs(h, 40, Filter::Lanczos).is_none());
+        let outside = [0, h];
+        assert!(matches!(
+            enlarged_cell_descriptors(&px, [h, w], [&outside, &[0, 1]], [1, 1], Space::Lab(1)),
+            Err(CoreError::Argument(_))
+        ));
     }
 
     #[test]

@@ -112,6 +112,61 @@ fn cell_descriptors<'py>(
     Ok(array2(py, out, rows * cols, space.dim())?)
 }
 
+/// Descriptors of the ``rows x cols`` cells of an image resized to ``width x height``
+/// with Pillow's box filter, when that resize only repeats pixels (an enlargement, or
+/// the same size, on both axes): bit for bit ``cell_descriptors`` of the resized
+/// image, computed from the image itself.
+///
+/// Parameters
+/// ----------
+/// image : numpy.ndarray
+///     ``(h, w, 3)`` ``uint8`` sRGB pixels, C-contiguous.
+/// width, height : int
+///     The size the image is resized to.
+/// rows, cols : int
+///     The cell grid; cells are listed row-major.
+/// grid : int
+///     Match resolution ``g`` (1 to 16; even for ``ylab``).
+/// space : {"lab", "ylab"}
+///     The descriptor space (see docs/descriptors.md).
+/// threads : int, optional
+///     Worker threads (default: one per core).
+///
+/// Returns
+/// -------
+/// numpy.ndarray or None
+///     ``(rows*cols, d)`` ``int16`` descriptors; None when the resize would shrink an
+///     axis (its samples then mix pixels: resize, then ``cell_descriptors``).
+#[pyfunction]
+#[pyo3(signature = (image, width, height, rows, cols, grid, *, space="lab", threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn enlarged_cell_descriptors<'py>(
+    py: Python<'py>,
+    image: PyReadonlyArray3<'py, u8>,
+    width: usize,
+    height: usize,
+    rows: usize,
+    cols: usize,
+    grid: usize,
+    space: &str,
+    threads: Option<i64>,
+) -> PyResult<Option<Bound<'py, PyArray2<i16>>>> {
+    let space = descriptors::Space::new(space, grid)?;
+    let dims = rgb_shape::<2>(image.shape(), "image")?;
+    let pixels = slice(&image, "image")?;
+    let box_filter = resample::Filter::Box;
+    let (Some(ys), Some(xs)) = (
+        resample::repeated_inputs(dims[0], height, box_filter),
+        resample::repeated_inputs(dims[1], width, box_filter),
+    ) else {
+        return Ok(None);
+    };
+    let out = run_detached(py, threads, || {
+        descriptors::enlarged_cell_descriptors(pixels, dims, [&ys, &xs], [rows, cols], space)
+    })?;
+    Ok(Some(array2(py, out, rows * cols, space.dim())?))
+}
+
 /// Exhaustive top-k search of every cell descriptor against every tile.
 ///
 /// Parameters
@@ -982,9 +1037,10 @@ mod _core {
     #[pymodule_export]
     use super::{
         blend_tiles, box_downsample, cell_descriptors, check_threads, default_threads,
-        improve_assignment, optimal_assignment, optimal_certified, paint_band, penalised_greedy,
-        perceptual_hashes, probe_leaves, rank_candidates, resize, search_kernel, search_kernels,
-        search_leaves, search_topk, ssim_candidates, tile_descriptors,
+        enlarged_cell_descriptors, improve_assignment, optimal_assignment, optimal_certified,
+        paint_band, penalised_greedy, perceptual_hashes, probe_leaves, rank_candidates, resize,
+        search_kernel, search_kernels, search_leaves, search_topk, ssim_candidates,
+        tile_descriptors,
     };
     use pyo3::prelude::*;
 

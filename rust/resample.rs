@@ -154,6 +154,19 @@ impl Axis {
     }
 }
 
+/// The input position each output position of one axis copies, when resizing
+/// `in_size` inputs to `out_size` outputs with `filter` copies them: every output
+/// is one input at weight 1 (the box filter enlarging, or any size unchanged,
+/// where Pillow skips the pass). `None` when some output mixes inputs.
+pub fn repeated_inputs(in_size: usize, out_size: usize, filter: Filter) -> Option<Vec<usize>> {
+    if in_size == out_size {
+        return Some((0..in_size).collect());
+    }
+    let axis = Axis::new(in_size, out_size, filter);
+    let copies = (0..out_size).all(|i| axis.weights(i) == [1 << PRECISION_BITS]);
+    copies.then_some(axis.start)
+}
+
 /// Pillow's `clip8`: the fixed-point sum to an 8-bit value. The sums are
 /// 32-bit in Pillow; wrapping arithmetic keeps that behaviour exactly.
 fn clip8(sum: i32) -> u8 {
@@ -179,14 +192,27 @@ fn horizontal_row(axis: &Axis, src: &[u8], out: &mut [u8]) {
     }
 }
 
+/// Bytes of an output row whose vertical sums are kept at once (4 kB of sums).
+const VERTICAL_BLOCK: usize = 1024;
+
 /// One output row of the vertical pass: `rows[j]` is input row `first + j`.
+/// The sums are taken an input row at a time over a block of the row, so that
+/// the inner loop runs along contiguous bytes (vector instructions) rather than
+/// down a column; wrapping integer sums are the same in any order.
 fn vertical_row(weights: &[i32], rows: &[&[u8]], out: &mut [u8]) {
-    for (x, o) in out.iter_mut().enumerate() {
-        let mut sum = ROUNDING;
+    for (b, out) in out.chunks_mut(VERTICAL_BLOCK).enumerate() {
+        let start = b * VERTICAL_BLOCK;
+        let mut sums = [ROUNDING; VERTICAL_BLOCK];
+        let sums = &mut sums[..out.len()];
         for (row, &k) in rows.iter().zip(weights) {
-            sum = sum.wrapping_add(i32::from(row[x]).wrapping_mul(k));
+            let inputs = &row[start..start + out.len()];
+            for (s, &v) in sums.iter_mut().zip(inputs) {
+                *s = s.wrapping_add(i32::from(v).wrapping_mul(k));
+            }
         }
-        *o = clip8(sum);
+        for (o, &s) in out.iter_mut().zip(sums.iter()) {
+            *o = clip8(s);
+        }
     }
 }
 

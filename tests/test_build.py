@@ -244,3 +244,27 @@ def test_the_image_is_composed_once_on_demand(photo_target: Path, photo_tiles: P
     mosaic = mosaicfast.build(photo_target, photo_tiles, cols=12, tile_size=8)
     assert "render" not in mosaic.timings
     assert mosaic.image is mosaic.image and "render" in mosaic.timings
+
+
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_a_mosaic_saved_before_it_is_composed_is_painted_once_and_kept(
+    photo_target: Path, photo_tiles: Path, tmp_path: Path, adaptive: bool
+) -> None:
+    # Saving paints the bands into the kept image as the writer takes them: the file is
+    # the composed image's, byte for byte, and the image is not painted again afterwards.
+    options = {"cols": 12, "tile_size": 16, "adaptive": adaptive}
+    saved = mosaicfast.build(photo_target, photo_tiles, **options)
+    saved.painter.band_pixels = 12 * 16 * 16  # one cell row per band: several bands
+    if adaptive:
+        saved.painter.band_height = 16
+    path = saved.save(tmp_path / "m.png")
+    painted = saved.timings["render"]
+    assert saved._pixels is not None
+    other = mosaicfast.build(photo_target, photo_tiles, **options)
+    composed = other.image
+    with Image.open(path) as written:
+        np.testing.assert_array_equal(np.asarray(written), np.asarray(composed))
+    # The writer cuts the same bands either way, so the files are the same bytes.
+    assert path.read_bytes() == other.save(tmp_path / "composed.png").read_bytes()
+    np.testing.assert_array_equal(np.asarray(saved.image), np.asarray(composed))
+    assert saved.timings["render"] == painted

@@ -19,6 +19,7 @@ __all__ = [
     "cell_descriptors",
     "check_threads",
     "default_threads",
+    "enlarged_cell_descriptors",
     "improve_assignment",
     "optimal_assignment",
     "optimal_certified",
@@ -56,6 +57,17 @@ def cell_descriptors(
     space: str = "lab",
     threads: int | None = None,
 ) -> NDArray[np.int16]: ...
+def enlarged_cell_descriptors(
+    image: NDArray[np.uint8],
+    width: int,
+    height: int,
+    rows: int,
+    cols: int,
+    grid: int,
+    *,
+    space: str = "lab",
+    threads: int | None = None,
+) -> NDArray[np.int16] | None: ...
 def search_topk(
     cells: NDArray[np.int16],
     tiles: NDArray[np.int16],

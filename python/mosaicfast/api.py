@@ -205,6 +205,11 @@ class Mosaic:
     ) -> Path:
         """Save the image; the format follows the suffix (.png, .jpg, .tif, .webp).
 
+        An image not composed yet is composed as it is written: a PNG or TIFF writer
+        takes each band once painted, so that it compresses one band while the next is
+        painted, and the whole image is kept as :attr:`image` (the same pixels and file
+        as composing it first).
+
         Parameters
         ----------
         path : str or Path
@@ -242,7 +247,12 @@ class Mosaic:
         rendering = self.timings.get("render", 0.0)
         beside = self._manifest_beside(manifest, output=path) if manifest is not None else None
         with beside or nullcontext():
-            bands = self._timed_bands() if stream else self._image_bands(self._composed())
+            if stream:
+                bands = self._timed(self.painter.bands(progress=self.progress))
+            elif self._pixels is None:
+                bands = self._painting()
+            else:
+                bands = self._image_bands(self._pixels)
             if is_tiff(path):
                 write_tiff(path, bands, size, dpi=self.dpi, workers=workers)
             elif path.suffix.lower() == ".png":
@@ -286,9 +296,23 @@ class Mosaic:
     def _add_time(self, stage: str, seconds: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + seconds
 
-    def _timed_bands(self) -> Iterator[NDArray[np.uint8]]:
-        """The painter's bands, the time spent painting them added to ``render``."""
-        bands = self.painter.bands(progress=self.progress)
+    def _painting(self) -> Iterator[NDArray[np.uint8]]:
+        """The image in the bands of :meth:`_image_bands`, each given as soon as the
+        painter's bands (timed as ``render``) have filled it in the whole image, which
+        is kept once the last is: the writer deflates a band while the next is painted,
+        and cuts the same bands as from a composed image (so writes the same bytes)."""
+        width, height = self.plan.output_size
+        pixels = np.empty((height, width, 3), np.uint8)
+        start = painted = 0
+        for band in self._timed(self.painter.painted(pixels, progress=self.progress)):
+            painted += len(band)
+            while start < painted and (start + _BAND_ROWS <= painted or painted == height):
+                yield pixels[start : start + _BAND_ROWS]
+                start += _BAND_ROWS
+        self._pixels = pixels
+
+    def _timed(self, bands: Iterator[NDArray[np.uint8]]) -> Iterator[NDArray[np.uint8]]:
+        """``bands``, the time spent painting them added to ``render``."""
         while True:
             start = time.perf_counter()
             band = next(bands, None)
@@ -698,10 +722,18 @@ def _cell_descriptors(
     target: Image.Image, plan: GridPlan, grid: int, space: str, threads: int | None
 ) -> NDArray[np.int16]:
     # Area averaging (BOX), not a sharpening filter: a cell must describe exactly
-    # its own part of the target, without ringing from its neighbours.
+    # its own part of the target, without ringing from its neighbours. Enlarging
+    # repeats pixels, so the descriptors come from the target itself.
+    side = grid * SAMPLES_PER_BLOCK
+    size = (plan.cols * side, plan.rows * side)
+    enlarged = descriptors.enlarged_cell_descriptors(
+        np.asarray(target), size, plan.rows, plan.cols, grid, space=space, threads=threads
+    )
+    if enlarged is not None:
+        return enlarged
     out = np.empty((plan.cells, descriptors.descriptor_size(grid, space)), np.int16)
-    for first, sampled in _sampled_bands(target, plan, grid * SAMPLES_PER_BLOCK, threads):
-        rows = len(sampled) // (grid * SAMPLES_PER_BLOCK)
+    for first, sampled in _sampled_bands(target, plan, side, threads):
+        rows = len(sampled) // side
         out[first * plan.cols : (first + rows) * plan.cols] = descriptors.cell_descriptors(
             sampled, rows, plan.cols, grid, space=space, threads=threads
         )

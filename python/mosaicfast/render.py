@@ -188,19 +188,25 @@ class Painter:
             pixels[~have] = self.load_tiles(used[~have])
         return used, pixels
 
-    def compose(self, *, progress: bool = False) -> NDArray[np.uint8]:
-        """The whole ``(height, width, 3)`` image, each distinct tile loaded once."""
-        width, height = self.size
-        out = np.empty((height, width, 3), np.uint8)
+    def painted(
+        self, out: NDArray[np.uint8], *, progress: bool = False
+    ) -> Iterator[NDArray[np.uint8]]:
+        """Paint the whole image into ``out`` (``(height, width, 3)``) band by band, top
+        to bottom, each distinct tile loaded once; yield each band (a view of ``out``)
+        once painted, so that a writer can take it while the next is painted."""
         used = sorted_distinct(self.assignment)
         loaded = used, self.load_tiles(used)
         t = self.tile_size
         with progress_bar(self.rows * self.cols, "render", "cell", enabled=progress) as bar:
             for start in self.band_starts():
                 stop = min(start + self.band_rows, self.rows)
-                self.paint(start, stop, out=out[start * t : stop * t], loaded=loaded)
+                band = self.paint(start, stop, out=out[start * t : stop * t], loaded=loaded)
                 bar.update((stop - start) * self.cols)
-        return out
+                yield band
+
+    def compose(self, *, progress: bool = False) -> NDArray[np.uint8]:
+        """The whole ``(height, width, 3)`` image, each distinct tile loaded once."""
+        return _composed(self, progress)
 
 
 class CellPainter:
@@ -319,9 +325,29 @@ class CellPainter:
                 yield self.paint(top, bottom)
                 bar.update(int(((self.y >= top) & (self.y < bottom)).sum()))
 
+    def painted(
+        self, out: NDArray[np.uint8], *, progress: bool = False
+    ) -> Iterator[NDArray[np.uint8]]:
+        """Paint the whole image into ``out`` band by band, yielding each band (a view
+        of ``out``) once painted, as :meth:`Painter.painted`."""
+        top = 0
+        for band in self.bands(progress=progress):
+            out[top : top + len(band)] = band
+            yield out[top : top + len(band)]
+            top += len(band)
+
     def compose(self, *, progress: bool = False) -> NDArray[np.uint8]:
         """The whole ``(height, width, 3)`` image."""
-        return np.concatenate(list(self.bands(progress=progress)))
+        return _composed(self, progress)
+
+
+def _composed(painter: Painter | CellPainter, progress: bool) -> NDArray[np.uint8]:
+    """The whole image of ``painter``, painted by its :meth:`~Painter.painted`."""
+    width, height = painter.size
+    out = np.empty((height, width, 3), np.uint8)
+    for _ in painter.painted(out, progress=progress):
+        pass
+    return out
 
 
 def _target_pixels(

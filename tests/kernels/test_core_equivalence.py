@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from mosaicfast._reference import descriptors as ref
 from mosaicfast.kernels import descriptors as core
@@ -67,6 +68,32 @@ class TestDescriptors:
         assert got.dtype == np.int16
         assert got.shape == (rows * cols, 3 * grid * grid)
         np.testing.assert_array_equal(got, ref.cell_descriptors(image, rows, cols, grid))
+
+    @pytest.mark.parametrize("seed", range(12))
+    @pytest.mark.parametrize("space", ["lab", "ylab"])
+    def test_cells_of_an_enlarged_image(self, seed: int, space: str) -> None:
+        """As the cells of the image enlarged by Pillow's box filter, bit for bit: whole
+        and fractional factors, one axis unchanged, blocks smaller and larger than a
+        pixel; None when an axis would shrink."""
+        rng = np.random.default_rng(2000 + seed)
+        grid = 2 * int(rng.integers(1, 5))
+        rows, cols = (int(v) for v in rng.integers(1, 9, size=2))
+        height, width = (int(v) for v in rng.integers(1, 30, size=2))
+        if seed % 4 == 3:  # the width unchanged
+            width = cols * grid + int(rng.integers(0, 20))
+        image = random_image(rng, height, width, seed % 2 == 0)
+        per_cell = grid * int(rng.integers(1, 6))
+        size = (max(width, cols * per_cell), max(height, rows * per_cell))
+        if seed % 4 == 3:
+            size = (width, size[1])
+        enlarged = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BOX))
+        got = core.enlarged_cell_descriptors(image, size, rows, cols, grid, space=space)
+        expected = core.cell_descriptors(enlarged, rows, cols, grid, space=space)
+        assert got is not None
+        np.testing.assert_array_equal(got, expected)
+        if height > 1:
+            shrunk = (size[0], height - 1)
+            assert core.enlarged_cell_descriptors(image, shrunk, 1, 1, 2, space=space) is None
 
     def test_every_grey_level_and_primary(self) -> None:
         values = np.arange(256, dtype=np.uint8)

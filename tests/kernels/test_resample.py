@@ -49,6 +49,18 @@ def test_resize_is_pillow_bit_for_bit(seed: int, resize: Callable, resample: int
         assert np.array_equal(part, want[start:stop])
 
 
+@pytest.mark.parametrize("out_w", [341, 342, 683, 700])
+def test_wide_rows_resize_as_pillow_does(out_w: int) -> None:
+    # The vertical pass sums rows in blocks of 1,024 bytes: rows of one block and a
+    # part, of a pixel split between two blocks, and of several blocks.
+    rng = np.random.default_rng(out_w)
+    pixels = rng.integers(0, 256, (37, 260, 3), dtype=np.uint8)
+    for resample, name in ((LANCZOS, "lanczos"), (Image.Resampling.BOX, "box")):
+        for out_h in (23, 90):
+            want = np.asarray(Image.fromarray(pixels).resize((out_w, out_h), resample))
+            assert np.array_equal(resize_image(pixels, (out_w, out_h), filter=name), want)
+
+
 def test_resize_tiles_matches_pillow_per_tile() -> None:
     tiles = np.random.default_rng(5).integers(0, 256, (7, 64, 64, 3), dtype=np.uint8)
     out = resize_tiles(tiles, 50, threads=2)

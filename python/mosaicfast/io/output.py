@@ -377,27 +377,33 @@ def write_png(
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as out:
-            out.write(_PNG_SIGNATURE + _png_chunk(b"IHDR", header))
+            out.write(_PNG_SIGNATURE)
+            out.writelines(_png_chunk(b"IHDR", header))
             if dpi is not None:
                 per_metre = int(dpi / 0.0254 + 0.5)
-                out.write(_png_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)))
+                out.writelines(_png_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)))
             adler = zlib.adler32(b"")
             jobs = _png_jobs(bands, width, height)
             for chunk, rows_adler, length in ordered_map(_png_compress, jobs, workers=workers):
                 adler = _adler32_combine(adler, rows_adler, length)
-                out.write(chunk)
+                out.writelines(chunk)
                 pause_point("png-chunk-written")
-            out.write(_png_chunk(b"IDAT", struct.pack(">I", adler)))
-            out.write(_png_chunk(b"IEND", b""))
+            out.writelines(_png_chunk(b"IDAT", struct.pack(">I", adler)))
+            out.writelines(_png_chunk(b"IEND", b""))
     except OSError as err:
         raise MosaicfastError(f"{path}: cannot write the image ({err.strerror or err})") from err
     return Path(path)
 
 
-def _png_chunk(kind: bytes, data: bytes, crc32: Callable[..., int] = zlib.crc32) -> bytes:
-    """A PNG chunk: length, kind, data and the CRC-32 of kind and data (by ``crc32``,
+def _png_chunk(kind: bytes, *data: bytes, crc32: Callable[..., int] = zlib.crc32) -> list[bytes]:
+    """A PNG chunk, as pieces to write one after the other (the data not copied): length
+    and kind, the pieces of ``data``, and the CRC-32 of kind and data (by ``crc32``,
     zlib's signature)."""
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc32(data, crc32(kind)))
+    crc = crc32(kind)
+    for piece in data:
+        crc = crc32(piece, crc)
+    length = sum(len(piece) for piece in data)
+    return [struct.pack(">I", length) + kind, *data, struct.pack(">I", crc)]
 
 
 #: The modulus of Adler-32's two sums.
@@ -435,9 +441,10 @@ def _png_jobs(bands: Iterable[NDArray[np.uint8]], width: int, height: int) -> It
         raise ValueError(f"the bands hold {done} rows of an image {height} rows high")
 
 
-def _png_compress(job: _PngJob) -> tuple[bytes, int, int]:
+def _png_compress(job: _PngJob) -> tuple[list[bytes], int, int]:
     """A chunk's rows, each with the Up filter, deflated (raw, after the zlib header if
-    first) into an IDAT chunk; with the Adler-32 of the filtered rows and their length."""
+    first) into an IDAT chunk (its pieces: :func:`_png_chunk`); with the Adler-32 of the
+    filtered rows and their length."""
     rows, above, first, last = job
     filtered = np.empty((len(rows), rows.shape[1] + 1), np.uint8)
     filtered[:, 0] = _PNG_FILTER_UP
@@ -447,8 +454,8 @@ def _png_compress(job: _PngJob) -> tuple[bytes, int, int]:
 
     compressor = isal_zlib.compressobj(PNG_LEVEL, isal_zlib.DEFLATED, -15, 9)
     end = isal_zlib.Z_FINISH if last else isal_zlib.Z_SYNC_FLUSH
-    data = compressor.compress(filtered) + compressor.flush(end)
+    data: tuple[bytes, ...] = (compressor.compress(filtered), compressor.flush(end))
     if first:
-        data = _ZLIB_HEADER + data
-    chunk = _png_chunk(b"IDAT", data, crc32=isal_zlib.crc32)
+        data = (_ZLIB_HEADER, *data)
+    chunk = _png_chunk(b"IDAT", *data, crc32=isal_zlib.crc32)
     return chunk, isal_zlib.adler32(filtered), filtered.nbytes

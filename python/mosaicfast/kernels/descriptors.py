@@ -26,6 +26,7 @@ __all__ = [
     "SPACES",
     "cell_descriptors",
     "descriptor_size",
+    "enlarged_cell_descriptors",
     "grid_of",
     "mirrored",
     "perceptual_hashes",
@@ -199,3 +200,46 @@ def perceptual_hashes(thumbs: ArrayLike, *, threads: int | None = None) -> NDArr
         ``(n,)`` ``uint64`` hashes.
     """
     return _core.perceptual_hashes(rgb_uint8(thumbs, 4, "thumbs"), threads=threads)
+
+
+def enlarged_cell_descriptors(
+    image: ArrayLike,
+    size: tuple[int, int],
+    rows: int,
+    cols: int,
+    grid: int,
+    *,
+    space: str = "lab",
+    threads: int | None = None,
+) -> NDArray[np.int16] | None:
+    """:func:`cell_descriptors` of an image enlarged to ``size`` with Pillow's box filter
+    (``Image.Resampling.BOX``), computed without enlarging it.
+
+    Enlarging with the box filter repeats pixels (each output pixel is one input pixel
+    at weight 1), so each block's sums are those of the few image pixels it covers,
+    weighted by their repeats: bit for bit the same descriptors, for the cost of the
+    image rather than of the enlarged one.
+
+    Parameters
+    ----------
+    image : array_like
+        ``(height, width, 3)`` ``uint8`` sRGB image.
+    size : tuple of int
+        ``(width, height)`` it is enlarged to; at least ``cols*grid`` by ``rows*grid``.
+    rows, cols, grid, space, threads
+        As for :func:`cell_descriptors`.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(rows*cols, descriptor_size(grid, space))`` ``int16`` descriptors; None when
+        ``size`` is smaller than the image on an axis (the box filter then averages
+        pixels: resize with :func:`mosaicfast.kernels.resample.resize_image` and call
+        :func:`cell_descriptors`).
+    """
+    if rows < 1 or cols < 1:
+        raise ValueError(f"rows and cols must be at least 1, got {rows}x{cols}")
+    return _core.enlarged_cell_descriptors(
+        rgb_uint8(image, 3, "image"), count(size[0], "width"), count(size[1], "height"), rows,
+        cols, count(grid, "grid"), space=space, threads=threads,
+    )  # fmt: skip
