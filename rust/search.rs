@@ -602,6 +602,10 @@ impl Best {
                     return;
                 }
                 let row = &mut rows[cell];
+                if row.capacity() == 0 {
+                    // Room for `k` at once, then `2k` (no run of small regrowths).
+                    row.reserve_exact(k);
+                }
                 row.push((value, index));
                 if row.len() == 2 * k {
                     keep_best(row, k);
@@ -787,9 +791,16 @@ impl PackedTiles {
         let blocks = range.start / LANES..end.div_ceil(LANES);
         let mut scores: [Scores; 2] = [[[0; LANES]; GROUP]; 2];
         let block_len = 2 * LANES * pairs;
-        let limit_of = |best: &Best, cell: usize| {
+        let worst_of = |best: &Best, cell: usize| {
             if cell < count {
-                shift.limit(best.worst(cell), norms_a[cell])
+                best.worst(cell)
+            } else {
+                i64::MIN
+            }
+        };
+        let limit_of = |worst: i64, cell: usize| {
+            if cell < count {
+                shift.limit(worst, norms_a[cell])
             } else {
                 i32::MIN
             }
@@ -804,8 +815,12 @@ impl PackedTiles {
             let run = run_start..(run_start + RUN_BLOCKS).min(blocks.end);
             for (g, group) in packed.chunks_exact(GROUP * pairs).enumerate() {
                 let members = g * GROUP..((g + 1) * GROUP).min(count);
+                // A row's limit changes only with its worst kept value (a
+                // buffered row's at each compaction): it is recomputed then only.
+                let mut worsts: [i64; GROUP] =
+                    std::array::from_fn(|c| worst_of(best, g * GROUP + c));
                 let mut limits: [i32; GROUP] =
-                    std::array::from_fn(|c| limit_of(best, g * GROUP + c));
+                    std::array::from_fn(|c| limit_of(worsts[c], g * GROUP + c));
                 for b in run.clone().step_by(step) {
                     let at = b * self.orientations;
                     let both = pair == Pair::Nearer || b + 1 < run.end;
@@ -847,7 +862,11 @@ impl PackedTiles {
                                     shift.value(scores[c][lane], norms_a[cell], block, lane);
                                 best.offer(cell, value, index as i64);
                             }
-                            limits[c] = limit_of(best, cell);
+                            let worst = best.worst(cell);
+                            if worst != worsts[c] {
+                                worsts[c] = worst;
+                                limits[c] = limit_of(worst, cell);
+                            }
                         }
                     }
                 }
