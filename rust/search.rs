@@ -187,7 +187,7 @@ impl<'a> TileSet<'a> {
         let mut rows = Vec::with_capacity(cells.len() / self.dim);
         let mut partial = chunks.into_iter();
         while partial.len() > 0 {
-            let mut parts = partial.by_ref().take(shards).map(Best::into_buffers);
+            let mut parts = partial.by_ref().take(shards).map(Best::into_keys);
             let mut first = parts.next().unwrap_or_default();
             for part in parts {
                 for (row, more) in first.iter_mut().zip(part) {
@@ -195,7 +195,11 @@ impl<'a> TileSet<'a> {
                     keep_best(row, k);
                 }
             }
-            rows.extend(first);
+            rows.extend(
+                first
+                    .into_iter()
+                    .map(|row| row.into_iter().map(key_pair).collect()),
+            );
         }
         Ok(rows)
     }
@@ -264,12 +268,31 @@ impl<'a> TileSet<'a> {
     }
 }
 
-/// Keeps the `k` best `(value, index)` of a row, in no particular order.
-fn keep_best(row: &mut Vec<(i64, i64)>, k: usize) {
+/// Keeps the `k` best keys of a row, in no particular order.
+fn keep_best(row: &mut Vec<u128>, k: usize) {
     if row.len() > k {
         row.select_nth_unstable(k - 1);
         row.truncate(k);
     }
+}
+
+/// Flips a sign bit: `i64` order as `u64` order.
+const SIGN: u64 = 1 << 63;
+
+/// A `(value, index)` pair as one `u128` ordered like the pair, so that the
+/// selection's comparisons are branch-free.
+#[inline(always)]
+pub(crate) fn pair_key(value: i64, index: i64) -> u128 {
+    (u128::from(value as u64 ^ SIGN) << 64) | u128::from(index as u64 ^ SIGN)
+}
+
+/// The `(value, index)` pair of a [`pair_key`].
+#[inline(always)]
+fn key_pair(key: u128) -> (i64, i64) {
+    (
+        ((key >> 64) as u64 ^ SIGN) as i64,
+        (key as u64 ^ SIGN) as i64,
+    )
 }
 
 /// The largest `|value|` of a descriptor array.
@@ -543,10 +566,10 @@ enum Rows {
         distances: Vec<i64>,
         indices: Vec<i64>,
     },
-    /// Each row at most `2k` unordered candidates, and the value a new one
-    /// must beat (the k-th best at the last compaction).
+    /// Each row at most `2k` unordered candidates (as [`pair_key`]s), and
+    /// the value a new one must beat (the k-th best at the last compaction).
     Buffered {
-        rows: Vec<Vec<(i64, i64)>>,
+        rows: Vec<Vec<u128>>,
         worst: Vec<i64>,
     },
 }
@@ -606,17 +629,17 @@ impl Best {
                     // Room for `k` at once, then `2k` (no run of small regrowths).
                     row.reserve_exact(k);
                 }
-                row.push((value, index));
+                row.push(pair_key(value, index));
                 if row.len() == 2 * k {
                     keep_best(row, k);
-                    worst[cell] = row.iter().map(|&(v, _)| v).max().unwrap_or(i64::MAX);
+                    worst[cell] = row.iter().max().map_or(i64::MAX, |&key| key_pair(key).0);
                 }
             }
         }
     }
 
-    /// Every row's k best, in no particular order (buffered rows only).
-    fn into_buffers(self) -> Vec<Vec<(i64, i64)>> {
+    /// Every row's k best as [`pair_key`]s, in no particular order.
+    fn into_keys(self) -> Vec<Vec<u128>> {
         let k = self.k;
         match self.rows {
             Rows::Buffered { mut rows, .. } => {
@@ -632,7 +655,7 @@ impl Best {
                     d.iter()
                         .zip(i)
                         .filter(|(_, &i)| i != i64::MAX)
-                        .map(|(&d, &i)| (d, i))
+                        .map(|(&d, &i)| pair_key(d, i))
                         .collect()
                 })
                 .collect(),
@@ -660,8 +683,8 @@ impl Best {
                 let mut indices = Vec::with_capacity(rows.len() * k);
                 for mut row in rows {
                     row.sort_unstable();
-                    row.resize(k.max(row.len()), (i64::MAX, i64::MAX));
-                    for &(v, i) in &row[..k] {
+                    let padding = std::iter::repeat((i64::MAX, i64::MAX));
+                    for (v, i) in row.into_iter().map(key_pair).chain(padding).take(k) {
                         distances.push(v);
                         indices.push(i);
                     }

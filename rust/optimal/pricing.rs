@@ -13,7 +13,7 @@
 use super::{copies, tile_set, Auction, Entry, INF};
 use crate::error::CoreResult;
 use crate::kernels::{Simd, LANES};
-use crate::search::{Offsets, TileSet};
+use crate::search::{pair_key, Offsets, TileSet};
 
 /// The value every entry missing from a search's row reaches: the row's
 /// largest if it holds all `k` asked for (nothing if that is all `total`
@@ -155,7 +155,7 @@ impl Auction<'_> {
         for e in &mut pool {
             e.key = self.value(e);
         }
-        pool.sort_unstable_by_key(|e| (e.key, e.tile));
+        pool.sort_unstable_by_key(|e| pair_key(e.key, i64::from(e.tile)));
         self.sorted[i] = pool.len() as u32;
         self.keyed[i] = self.drops;
         self.pool[i] = pool;
