@@ -1093,6 +1093,59 @@ mod tests {
     }
 
     #[test]
+    fn pair_keys_order_like_pairs() {
+        let edge = [
+            i64::MIN,
+            i64::MIN + 1,
+            -2,
+            -1,
+            0,
+            1,
+            7,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        let mut pairs: Vec<(i64, i64)> = edge
+            .iter()
+            .flat_map(|&v| edge.iter().map(move |&i| (v, i)))
+            .collect();
+        pairs.reverse();
+        let mut keys: Vec<u128> = pairs.iter().map(|&(v, i)| pair_key(v, i)).collect();
+        pairs.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(keys.into_iter().map(key_pair).collect::<Vec<_>>(), pairs);
+    }
+
+    #[test]
+    fn unordered_rows_keep_the_k_best_through_many_compactions() {
+        // Few distinct distances (many ties), offsets of both signs and k
+        // from just buffered to most of the tiles; 5,000 tiles make shards.
+        let dim = 5;
+        let (m, n) = (40, 5000);
+        let cells = values(m * dim, 2, 71);
+        let tiles = values(n * dim, 2, 72);
+        let offsets: Vec<i64> = (0..n as i64).map(|t| (t * 7919 % 7) - 3).collect();
+        for k in [33, 100, 700, 4000] {
+            let expected = brute_offsets(&cells, &tiles, dim, k, &offsets, 5);
+            for simd in Simd::available() {
+                let set = TileSet::new(simd, &tiles, dim);
+                let offsets = Some(Offsets {
+                    values: &offsets,
+                    scale: 5,
+                });
+                let rows = set.search_unordered(&cells, k, offsets, None).unwrap();
+                for (c, mut row) in rows.into_iter().enumerate() {
+                    row.sort_unstable();
+                    let want: Vec<(i64, i64)> = (c * k..(c + 1) * k)
+                        .map(|r| (expected.distances[r], expected.indices[r]))
+                        .collect();
+                    assert_eq!(row, want, "{} k {k} cell {c}", simd.name());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn wide_values_use_the_exact_wide_kernel() {
         let dim = 75;
         let cells = values(7 * dim, 16000, 3);
