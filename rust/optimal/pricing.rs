@@ -115,8 +115,9 @@ pub(super) struct Cold {
 /// old pool's `k / LOOSE_RESEED`-th value at today's prices (at least that
 /// many tiles, often fewer than `k`): cheaper selection, sorts and refills,
 /// measured 5-10% faster on the demo and 6,144 x 10,000 (benches/NOTES.md,
-/// "Sixth round"). Near-square problems keep `k`: shorter pools measured
-/// slower there.
+/// "Sixth round"). Near-square problems keep `k` (shorter pools measured
+/// slower there), and so do classes of identical cells, which hold a tile
+/// per cell.
 const LOOSE_RESEED: usize = 4;
 
 /// Cold list entries kept in all (memory: 8 bytes each) ...
@@ -316,14 +317,17 @@ impl Auction<'_> {
                 sample.seeds(&rows, k, offsets, total)?
             }
             _ => {
-                let depth = if near_square(self.m, self.n, self.problem.capacity) {
-                    k
-                } else {
-                    (k / LOOSE_RESEED).max(1)
+                let square = near_square(self.m, self.n, self.problem.capacity);
+                let depth = |c: usize| {
+                    if square || self.shared[c] {
+                        k
+                    } else {
+                        (k / LOOSE_RESEED).max(1)
+                    }
                 };
                 cells
                     .iter()
-                    .map(|&c| self.seed(c as usize, depth))
+                    .map(|&c| self.seed(c as usize, depth(c as usize)))
                     .collect()
             }
         };
