@@ -114,10 +114,10 @@ pub(super) struct Cold {
 /// In a loose problem a re-priced cell's pool keeps only the tiles below its
 /// old pool's `k / LOOSE_RESEED`-th value at today's prices (at least that
 /// many tiles, often fewer than `k`): cheaper selection, sorts and refills,
-/// measured 5-10% faster on the demo and 6,144 x 10,000 (benches/NOTES.md,
-/// "Sixth round"). Near-square problems keep `k` (shorter pools measured
-/// slower there), and so do classes of identical cells, which hold a tile
-/// per cell.
+/// measured 8-10% faster on 6,144 x 10,000 and a few per cent on the demo
+/// (benches/NOTES.md, "Sixth round"). Near-square problems keep `k` (shorter
+/// pools measured slower there), and so do classes of identical cells, which
+/// hold a tile per cell.
 const LOOSE_RESEED: usize = 4;
 
 /// Cold list entries kept in all (memory: 8 bytes each) ...
