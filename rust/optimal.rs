@@ -392,6 +392,8 @@ struct Auction<'a> {
     // refilled from (keyed when `drops` was `keyed` and sorted by key up to
     // `sorted`, then the entries added since) and its bound.
     class_of: Vec<u32>,
+    /// Per class representative: whether other cells share its class.
+    shared: Vec<bool>,
     list_len: usize,
     lists: Vec<Vec<Entry>>,
     bound: Vec<i64>,
@@ -452,6 +454,12 @@ impl<'a> Auction<'a> {
         }
         let simd = Simd::chosen()?;
         let class_of = classes_of(problem.cells, dim);
+        let mut shared = vec![false; m];
+        for (i, &c) in class_of.iter().enumerate() {
+            if c as usize != i {
+                shared[c as usize] = true;
+            }
+        }
         let classes = class_of
             .iter()
             .enumerate()
@@ -476,6 +484,7 @@ impl<'a> Auction<'a> {
             cost_of: vec![0; m],
             pay: vec![0; m],
             class_of,
+            shared,
             list_len: LIST_LEN,
             lists: vec![Vec::new(); m],
             bound: vec![INF; m],

@@ -187,7 +187,7 @@ impl<'a> TileSet<'a> {
         let mut rows = Vec::with_capacity(cells.len() / self.dim);
         let mut partial = chunks.into_iter();
         while partial.len() > 0 {
-            let mut parts = partial.by_ref().take(shards).map(Best::into_buffers);
+            let mut parts = partial.by_ref().take(shards).map(Best::into_keys);
             let mut first = parts.next().unwrap_or_default();
             for part in parts {
                 for (row, more) in first.iter_mut().zip(part) {
@@ -195,7 +195,11 @@ impl<'a> TileSet<'a> {
                     keep_best(row, k);
                 }
             }
-            rows.extend(first);
+            rows.extend(
+                first
+                    .into_iter()
+                    .map(|row| row.into_iter().map(key_pair).collect()),
+            );
         }
         Ok(rows)
     }
@@ -264,12 +268,31 @@ impl<'a> TileSet<'a> {
     }
 }
 
-/// Keeps the `k` best `(value, index)` of a row, in no particular order.
-fn keep_best(row: &mut Vec<(i64, i64)>, k: usize) {
+/// Keeps the `k` best keys of a row, in no particular order.
+fn keep_best(row: &mut Vec<u128>, k: usize) {
     if row.len() > k {
         row.select_nth_unstable(k - 1);
         row.truncate(k);
     }
+}
+
+/// Flips a sign bit: `i64` order as `u64` order.
+const SIGN: u64 = 1 << 63;
+
+/// A `(value, index)` pair as one `u128` ordered like the pair, so that the
+/// selection's comparisons are branch-free.
+#[inline(always)]
+pub(crate) fn pair_key(value: i64, index: i64) -> u128 {
+    (u128::from(value as u64 ^ SIGN) << 64) | u128::from(index as u64 ^ SIGN)
+}
+
+/// The `(value, index)` pair of a [`pair_key`].
+#[inline(always)]
+fn key_pair(key: u128) -> (i64, i64) {
+    (
+        ((key >> 64) as u64 ^ SIGN) as i64,
+        (key as u64 ^ SIGN) as i64,
+    )
 }
 
 /// The largest `|value|` of a descriptor array.
@@ -543,10 +566,10 @@ enum Rows {
         distances: Vec<i64>,
         indices: Vec<i64>,
     },
-    /// Each row at most `2k` unordered candidates, and the value a new one
-    /// must beat (the k-th best at the last compaction).
+    /// Each row at most `2k` unordered candidates (as [`pair_key`]s), and
+    /// the value a new one must beat (the k-th best at the last compaction).
     Buffered {
-        rows: Vec<Vec<(i64, i64)>>,
+        rows: Vec<Vec<u128>>,
         worst: Vec<i64>,
     },
 }
@@ -602,17 +625,21 @@ impl Best {
                     return;
                 }
                 let row = &mut rows[cell];
-                row.push((value, index));
+                if row.capacity() == 0 {
+                    // Room for `k` at once, then `2k` (no run of small regrowths).
+                    row.reserve_exact(k);
+                }
+                row.push(pair_key(value, index));
                 if row.len() == 2 * k {
                     keep_best(row, k);
-                    worst[cell] = row.iter().map(|&(v, _)| v).max().unwrap_or(i64::MAX);
+                    worst[cell] = row.iter().max().map_or(i64::MAX, |&key| key_pair(key).0);
                 }
             }
         }
     }
 
-    /// Every row's k best, in no particular order (buffered rows only).
-    fn into_buffers(self) -> Vec<Vec<(i64, i64)>> {
+    /// Every row's k best as [`pair_key`]s, in no particular order.
+    fn into_keys(self) -> Vec<Vec<u128>> {
         let k = self.k;
         match self.rows {
             Rows::Buffered { mut rows, .. } => {
@@ -628,7 +655,7 @@ impl Best {
                     d.iter()
                         .zip(i)
                         .filter(|(_, &i)| i != i64::MAX)
-                        .map(|(&d, &i)| (d, i))
+                        .map(|(&d, &i)| pair_key(d, i))
                         .collect()
                 })
                 .collect(),
@@ -656,8 +683,8 @@ impl Best {
                 let mut indices = Vec::with_capacity(rows.len() * k);
                 for mut row in rows {
                     row.sort_unstable();
-                    row.resize(k.max(row.len()), (i64::MAX, i64::MAX));
-                    for &(v, i) in &row[..k] {
+                    let padding = std::iter::repeat((i64::MAX, i64::MAX));
+                    for (v, i) in row.into_iter().map(key_pair).chain(padding).take(k) {
                         distances.push(v);
                         indices.push(i);
                     }
@@ -787,9 +814,16 @@ impl PackedTiles {
         let blocks = range.start / LANES..end.div_ceil(LANES);
         let mut scores: [Scores; 2] = [[[0; LANES]; GROUP]; 2];
         let block_len = 2 * LANES * pairs;
-        let limit_of = |best: &Best, cell: usize| {
+        let worst_of = |best: &Best, cell: usize| {
             if cell < count {
-                shift.limit(best.worst(cell), norms_a[cell])
+                best.worst(cell)
+            } else {
+                i64::MIN
+            }
+        };
+        let limit_of = |worst: i64, cell: usize| {
+            if cell < count {
+                shift.limit(worst, norms_a[cell])
             } else {
                 i32::MIN
             }
@@ -804,8 +838,12 @@ impl PackedTiles {
             let run = run_start..(run_start + RUN_BLOCKS).min(blocks.end);
             for (g, group) in packed.chunks_exact(GROUP * pairs).enumerate() {
                 let members = g * GROUP..((g + 1) * GROUP).min(count);
+                // A row's limit changes only with its worst kept value (a
+                // buffered row's at each compaction): it is recomputed then only.
+                let mut worsts: [i64; GROUP] =
+                    std::array::from_fn(|c| worst_of(best, g * GROUP + c));
                 let mut limits: [i32; GROUP] =
-                    std::array::from_fn(|c| limit_of(best, g * GROUP + c));
+                    std::array::from_fn(|c| limit_of(worsts[c], g * GROUP + c));
                 for b in run.clone().step_by(step) {
                     let at = b * self.orientations;
                     let both = pair == Pair::Nearer || b + 1 < run.end;
@@ -847,7 +885,11 @@ impl PackedTiles {
                                     shift.value(scores[c][lane], norms_a[cell], block, lane);
                                 best.offer(cell, value, index as i64);
                             }
-                            limits[c] = limit_of(best, cell);
+                            let worst = best.worst(cell);
+                            if worst != worsts[c] {
+                                worsts[c] = worst;
+                                limits[c] = limit_of(worst, cell);
+                            }
                         }
                     }
                 }
@@ -1047,6 +1089,59 @@ mod tests {
                 search_topk(&cells, &tiles, dim, k).unwrap(),
                 brute(&cells, &tiles, dim, k)
             );
+        }
+    }
+
+    #[test]
+    fn pair_keys_order_like_pairs() {
+        let edge = [
+            i64::MIN,
+            i64::MIN + 1,
+            -2,
+            -1,
+            0,
+            1,
+            7,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        let mut pairs: Vec<(i64, i64)> = edge
+            .iter()
+            .flat_map(|&v| edge.iter().map(move |&i| (v, i)))
+            .collect();
+        pairs.reverse();
+        let mut keys: Vec<u128> = pairs.iter().map(|&(v, i)| pair_key(v, i)).collect();
+        pairs.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(keys.into_iter().map(key_pair).collect::<Vec<_>>(), pairs);
+    }
+
+    #[test]
+    fn unordered_rows_keep_the_k_best_through_many_compactions() {
+        // Few distinct distances (many ties), offsets of both signs and k
+        // from just buffered to most of the tiles; 5,000 tiles make shards.
+        let dim = 5;
+        let (m, n) = (40, 5000);
+        let cells = values(m * dim, 2, 71);
+        let tiles = values(n * dim, 2, 72);
+        let offsets: Vec<i64> = (0..n as i64).map(|t| (t * 7919 % 7) - 3).collect();
+        for k in [33, 100, 700, 4000] {
+            let expected = brute_offsets(&cells, &tiles, dim, k, &offsets, 5);
+            for simd in Simd::available() {
+                let set = TileSet::new(simd, &tiles, dim);
+                let offsets = Some(Offsets {
+                    values: &offsets,
+                    scale: 5,
+                });
+                let rows = set.search_unordered(&cells, k, offsets, None).unwrap();
+                for (c, mut row) in rows.into_iter().enumerate() {
+                    row.sort_unstable();
+                    let want: Vec<(i64, i64)> = (c * k..(c + 1) * k)
+                        .map(|r| (expected.distances[r], expected.indices[r]))
+                        .collect();
+                    assert_eq!(row, want, "{} k {k} cell {c}", simd.name());
+                }
+            }
         }
     }
 

@@ -168,6 +168,35 @@ def test_certified_optimum_with_many_identical_cells(seed: int, capacity: int) -
     np.testing.assert_array_equal(again.assignment, result.assignment)
 
 
+@pytest.mark.parametrize(
+    ("m", "n", "capacity", "flips", "flat"),
+    [
+        (1200, 1200, 1, False, 0),
+        (900, 1100, 1, True, 0),
+        (1000, 1100, 2, False, 0),
+        (500, 1400, 1, False, 120),
+    ],
+)
+def test_certified_optimum_where_the_searches_compact_their_rows(
+    m: int, n: int, capacity: int, flips: bool, flat: int
+) -> None:
+    # Over a thousand tiles: each pool search keeps its candidates in buffers that
+    # are compacted many times. Tiles of few distinct values make ties at every
+    # compaction; near-square, mirrored, capacity 2, and a group of identical cells.
+    rng = np.random.default_rng(m + n)
+    cells = rng.integers(0, 256, (m, 75))
+    cells[:flat] = cells[0]
+    tiles = (rng.integers(0, 4, (n, 75)) * 80 + rng.integers(0, 2, (n, 75))).astype(np.int16)
+    cells = cells.astype(np.int16)
+    space = _mirrored(tiles) if flips else tiles
+    result = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=1)
+    costs = _dense_costs(cells, space, flips)
+    assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
+    _check_certified(result, costs)
+    again = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=2)
+    np.testing.assert_array_equal(again.assignment, result.assignment)
+
+
 def _photo_descriptors(cells_across: int, tiles: int, seed: int) -> tuple[np.ndarray, ...]:
     """Cells of a held-out sample photo and tiles cropped from the others (as the demo)."""
     rng = np.random.default_rng(seed)
