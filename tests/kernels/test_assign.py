@@ -113,6 +113,21 @@ def _check_certified(result: CertifiedAssignment, costs: np.ndarray) -> None:
     assert result.gap == 0 and result.status == CERTIFIED
 
 
+def _solve_and_check(
+    cells: np.ndarray, space: np.ndarray, capacity: int, flips: bool
+) -> CertifiedAssignment:
+    """The certified optimum of ``cells`` over ``space`` on one thread: its total equal to
+    SciPy's dense optimum, its certificate checked over every pair, and the same
+    assignment on two threads."""
+    result = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=1)
+    costs = _dense_costs(cells, space, flips)
+    assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
+    _check_certified(result, costs)
+    again = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=2)
+    np.testing.assert_array_equal(again.assignment, result.assignment)
+    return result
+
+
 def _mirrored(tiles: np.ndarray) -> np.ndarray:
     """Tiles then their mirror images, as the matching builds them (g = 5)."""
     n, dim = tiles.shape
@@ -160,12 +175,7 @@ def test_certified_optimum_with_many_identical_cells(seed: int, capacity: int) -
     tiles = rng.integers(-20, 280, (n, 75)).astype(np.int16)
     flips = seed % 2 == 1
     space = _mirrored(tiles) if flips else tiles
-    result = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=1)
-    costs = _dense_costs(cells, space, flips)
-    assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
-    _check_certified(result, costs)
-    again = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=2)
-    np.testing.assert_array_equal(again.assignment, result.assignment)
+    _solve_and_check(cells, space, capacity, flips)
 
 
 @pytest.mark.parametrize(
@@ -189,12 +199,7 @@ def test_certified_optimum_where_the_searches_compact_their_rows(
     tiles = (rng.integers(0, 4, (n, 75)) * 80 + rng.integers(0, 2, (n, 75))).astype(np.int16)
     cells = cells.astype(np.int16)
     space = _mirrored(tiles) if flips else tiles
-    result = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=1)
-    costs = _dense_costs(cells, space, flips)
-    assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
-    _check_certified(result, costs)
-    again = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=2)
-    np.testing.assert_array_equal(again.assignment, result.assignment)
+    _solve_and_check(cells, space, capacity, flips)
 
 
 def _photo_descriptors(cells_across: int, tiles: int, seed: int) -> tuple[np.ndarray, ...]:
@@ -258,13 +263,8 @@ def test_certified_optimum_reverse_auction_on_loose_real_photos(
     # bound first (the gains found by the search bound today's from above).
     cells, tile_desc = _photo_descriptors(24, tiles, seed=tiles + capacity)
     space = _mirrored(tile_desc) if flips else tile_desc
-    result = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=1)
+    result = _solve_and_check(cells, space, capacity, flips)
     assert result.stats["reverse_bids"] > 0
-    costs = _dense_costs(cells, space, flips)
-    assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
-    _check_certified(result, costs)
-    again = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=2)
-    np.testing.assert_array_equal(again.assignment, result.assignment)
 
 
 def test_certified_optimum_with_mirrors_in_a_large_library() -> None:
