@@ -280,6 +280,24 @@ def test_certified_optimum_with_mirrors_in_a_large_library() -> None:
     _check_certified(result, costs)
 
 
+def test_certified_optimum_near_square_in_a_large_library() -> None:
+    # Near-square (tiles < 1.25x the cells) with enough tiles for the sample
+    # (8,192 or more): re-pricings' seeds are tightened by the sampled tiles'
+    # estimate. Clusters make the cells compete, so cells are re-priced.
+    rng = np.random.default_rng(12)
+    centres = rng.integers(20, 236, (40, 12))
+    cells = centres[rng.integers(0, 40, 6600)] + rng.integers(-12, 13, (6600, 12))
+    tiles = centres[rng.integers(0, 40, 8200)] + rng.integers(-30, 31, (8200, 12))
+    cells, tiles = cells.astype(np.int16), tiles.astype(np.int16)
+    result = certified_optimum(cells, tiles, threads=1)
+    assert result.stats["repriced"] > len(cells)
+    costs = _dense_costs(cells, tiles)
+    assert result.total_cost == _lsa_total(costs.astype(np.float64))
+    _check_certified(result, costs)
+    again = certified_optimum(cells, tiles, threads=2)
+    np.testing.assert_array_equal(again.assignment, result.assignment)
+
+
 def test_search_with_offsets_ranks_by_reduced_cost() -> None:
     rng = np.random.default_rng(9)
     cells = rng.integers(-300, 300, (30, 12)).astype(np.int16)
