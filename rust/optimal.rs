@@ -51,7 +51,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::kernels::Simd;
 use crate::search::{check_search, distance_wide, Offsets, PricedTiles, TileSet};
 
-use pricing::{Cold, Sample};
+use pricing::{Cold, Sample, SampleRows};
 
 /// No cell, or no slot.
 const NONE: u32 = u32::MAX;
@@ -157,7 +157,8 @@ pub fn solve(problem: Problem<'_>, observer: &mut dyn Observer) -> CoreResult<Ce
         });
     }
     let start = warm_prices(problem, m, n, observer)?;
-    let mut auction = Auction::new(problem, n, start.as_deref())?;
+    let sample = SampleRows::new(problem.tiles, problem.dim, problem.flips);
+    let mut auction = Auction::new(problem, n, start.as_deref(), sample.as_ref())?;
     auction.run(observer)?;
     auction.certify(observer)
 }
@@ -207,7 +208,8 @@ fn warm_prices(
     };
     let (sub_m, sub_n) = check(&sub)?;
     let start = warm_prices(sub, sub_m, sub_n, observer)?;
-    let mut auction = Auction::new(sub, sub_n, start.as_deref())?;
+    let sample = SampleRows::new(sub.tiles, dim, sub.flips);
+    let mut auction = Auction::new(sub, sub_n, start.as_deref(), sample.as_ref())?;
     auction.run(observer)?;
     // What the sampled cells pay, in units of the full problem's `K`, as
     // offsets `-pay` of a search among them: a tile's least value is then
@@ -366,7 +368,7 @@ struct Auction<'a> {
     /// The cells as a searched set, for the reverse auction.
     cells: TileSet<'a>,
     /// A sample of the entries, to seed first searches (large libraries).
-    sample: Option<Sample>,
+    sample: Option<Sample<'a>>,
     m: usize,
     n: usize,
     /// `K`, the factor of every cost.
@@ -434,8 +436,14 @@ const LOOSE_START: i64 = 256;
 const LOOSE_RATIO: i64 = 40;
 
 impl<'a> Auction<'a> {
-    /// The auction at `start` prices (`None`: all 0), every cell re-priced.
-    fn new(problem: Problem<'a>, n: usize, start: Option<&[i64]>) -> CoreResult<Auction<'a>> {
+    /// The auction at `start` prices (`None`: all 0), every cell re-priced;
+    /// `sample` from [`SampleRows::new`] on `problem`'s tiles.
+    fn new(
+        problem: Problem<'a>,
+        n: usize,
+        start: Option<&[i64]>,
+        sample: Option<&'a SampleRows>,
+    ) -> CoreResult<Auction<'a>> {
         let (dim, m) = (problem.dim, problem.cells.len() / problem.dim);
         let scale = m as i64 + 1;
         let max_abs = problem
@@ -469,7 +477,9 @@ impl<'a> Auction<'a> {
             problem,
             priced: PricedTiles::new(tile_set(simd, problem.tiles, dim, problem.flips), scale)?,
             cells: TileSet::new(simd, problem.cells, dim),
-            sample: Sample::new(problem.tiles, dim, problem.flips),
+            sample: sample
+                .map(|rows| Sample::new(rows, dim, problem.flips))
+                .transpose()?,
             m,
             n,
             scale,

@@ -28,26 +28,22 @@ fn found_bound(row: &[(i64, i64)], k: usize, total: usize, seed: i64) -> i64 {
     }
 }
 
-/// A sample of the tiles, every `SAMPLE_STEP`-th run of `LANES`: a
-/// cheap estimate of the value below which about `k` tiles lie, to seed a
-/// cell's first search (then it keeps those tiles only, without sorting
-/// thousands).
-pub(super) struct Sample {
+/// The rows of a sample of the tiles, every `SAMPLE_STEP`-th run of `LANES`,
+/// made once per solve for its [`Sample`] to search.
+pub(super) struct SampleRows {
     /// The sampled tiles' rows (with flips, then their mirror images').
     values: Vec<i16>,
     /// The number of each sampled tile.
     entries: Vec<usize>,
-    dim: usize,
-    flips: bool,
 }
 
 /// One run of entries in this many is sampled.
 const SAMPLE_STEP: usize = 8;
 
-impl Sample {
-    /// `None` when there are too few tiles for it to pay; `tiles` as in
+impl SampleRows {
+    /// `None` when there are too few tiles for a sample to pay; `tiles` as in
     /// [`super::Problem`].
-    pub(super) fn new(tiles: &[i16], dim: usize, flips: bool) -> Option<Sample> {
+    pub(super) fn new(tiles: &[i16], dim: usize, flips: bool) -> Option<SampleRows> {
         let copies = copies(flips);
         let n = tiles.len() / dim / copies;
         if n < 64 * SAMPLE_STEP * LANES {
@@ -60,25 +56,40 @@ impl Sample {
             .flat_map(|c| entries.iter().map(move |&e| e + c * n))
             .flat_map(|e| tiles[e * dim..(e + 1) * dim].iter().copied())
             .collect();
-        Some(Sample {
-            values,
-            entries,
-            dim,
-            flips,
+        Some(SampleRows { values, entries })
+    }
+}
+
+/// The sampled tiles, packed once for the kernel: a cheap estimate of the
+/// value below which about `k` tiles lie, to seed a cell's first search (then
+/// it keeps those tiles only, without sorting thousands) and to tighten a
+/// near-square problem's re-pricing seeds.
+pub(super) struct Sample<'a> {
+    set: TileSet<'a>,
+    entries: &'a [usize],
+}
+
+impl<'a> Sample<'a> {
+    pub(super) fn new(rows: &'a SampleRows, dim: usize, flips: bool) -> CoreResult<Sample<'a>> {
+        Ok(Sample {
+            set: tile_set(Simd::chosen()?, &rows.values, dim, flips),
+            entries: &rows.entries,
         })
     }
 
     /// Per cell of `rows`, a value about `k` of the `total` entries are
-    /// below: the `k * len / total`-th best of the sample, plus one.
+    /// below: the `k * len / total`-th best of the sample, plus one; only
+    /// the sampled entries below `within` (per cell) are searched, and a
+    /// cell with fewer than that many below it gets `i64::MAX`.
     fn seeds(
         &self,
         rows: &[i16],
         k: usize,
         offsets: Offsets<'_>,
         total: usize,
+        within: Option<&[i64]>,
     ) -> CoreResult<Vec<i64>> {
         let values: Vec<i64> = self.entries.iter().map(|&e| offsets.values[e]).collect();
-        let sample = tile_set(Simd::chosen()?, &self.values, self.dim, self.flips);
         let j = (k * self.entries.len())
             .div_ceil(total)
             .clamp(1, self.entries.len());
@@ -86,11 +97,13 @@ impl Sample {
             values: &values,
             scale: offsets.scale,
         };
-        let found = sample.search(rows, j, Some(offsets), None)?;
+        let found = self.set.search_unordered(rows, j, Some(offsets), within)?;
         Ok(found
-            .distances
-            .chunks(j)
-            .map(|row| row[j - 1].saturating_add(1))
+            .iter()
+            .map(|row| match row.iter().map(|&(v, _)| v).max() {
+                Some(jth) if row.len() == j => jth.saturating_add(1),
+                _ => i64::MAX,
+            })
             .collect())
     }
 }
@@ -119,6 +132,15 @@ pub(super) struct Cold {
 /// pools measured slower there), and so do classes of identical cells, which
 /// hold a tile per cell.
 const LOOSE_RESEED: usize = 4;
+
+/// A near-square problem's re-pricing seed is also at most the sample's
+/// estimate of the `TIGHT_DEPTH * k / 4`-th value, searched among the sampled
+/// tiles below the old pool's seed: the old pool's tiles are those whose
+/// prices rose, so its seed is loose (a row offered ~760 tiles for 419
+/// kept), and at `6k/4` the sample's estimate leaves the pools as they were
+/// on photographs while the search offers fewer (benches/NOTES.md, "Seventh
+/// round").
+const TIGHT_DEPTH: usize = 6;
 
 /// Cold list entries kept in all (memory: 8 bytes each) ...
 const COLD_BUDGET: usize = 16 << 20;
@@ -314,7 +336,7 @@ impl Auction<'_> {
                     values: &self.p1,
                     scale: self.scale,
                 };
-                sample.seeds(&rows, k, offsets, total)?
+                sample.seeds(&rows, k, offsets, total, None)?
             }
             _ => {
                 let square = near_square(self.m, self.n, self.problem.capacity);
@@ -325,10 +347,22 @@ impl Auction<'_> {
                         (k / LOOSE_RESEED).max(1)
                     }
                 };
-                cells
+                let seeds: Vec<i64> = cells
                     .iter()
                     .map(|&c| self.seed(c as usize, depth(c as usize)))
-                    .collect()
+                    .collect();
+                match &self.sample {
+                    Some(sample) if square => {
+                        let offsets = Offsets {
+                            values: &self.p1,
+                            scale: self.scale,
+                        };
+                        let depth = (k * TIGHT_DEPTH / 4).max(1);
+                        let tight = sample.seeds(&rows, depth, offsets, total, Some(&seeds))?;
+                        seeds.iter().zip(tight).map(|(&s, t)| s.min(t)).collect()
+                    }
+                    _ => seeds,
+                }
             }
         };
         let found = self.priced.search_unordered(&rows, k, Some(&seeds))?;
@@ -398,7 +432,7 @@ impl Auction<'_> {
             scale: 1,
         };
         let seeds = match &self.sample {
-            Some(sample) => sample.seeds(&rows, k, offsets, total)?,
+            Some(sample) => sample.seeds(&rows, k, offsets, total, None)?,
             None => vec![past; cells.len()],
         };
         let found = self

@@ -308,7 +308,8 @@ fn pools_are_keyed_again_after_prices_fall() {
             flips: false,
             capacity,
         };
-        let mut auction = Auction::new(problem, n, None).unwrap();
+        let sample = SampleRows::new(problem.tiles, dim, problem.flips);
+        let mut auction = Auction::new(problem, n, None, sample.as_ref()).unwrap();
         auction.run(&mut |_: &Progress| true).unwrap();
         assert!(auction.drops > 0, "prices fell");
         let got = auction.certify(&mut |_: &Progress| true).unwrap();
