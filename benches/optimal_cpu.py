@@ -12,6 +12,12 @@ demo``'s target and library, as the build poses it) and crops of real photos
 
 from __future__ import annotations
 
+import os
+
+# One BLAS thread, as the command line has (mosaicfast/_util/blas.py): NumPy's OpenBLAS
+# threads otherwise spin beside the solver and add 3-5% to the process's CPU time.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import resource
 import sys
 import time

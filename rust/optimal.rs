@@ -365,8 +365,9 @@ struct Auction<'a> {
     problem: Problem<'a>,
     /// The search entries, ranked by `K c + price`.
     priced: PricedTiles<'a>,
-    /// The cells as a searched set, for the reverse auction.
-    cells: TileSet<'a>,
+    /// The cells as a searched set for the reverse auction, ranked by `K c - pay` (their offsets
+    /// follow every change of `pay`).
+    paid: PricedTiles<'a>,
     /// A sample of the entries, to seed first searches (large libraries).
     sample: Option<Sample<'a>>,
     m: usize,
@@ -476,7 +477,7 @@ impl<'a> Auction<'a> {
         let mut auction = Auction {
             problem,
             priced: PricedTiles::new(tile_set(simd, problem.tiles, dim, problem.flips), scale)?,
-            cells: TileSet::new(simd, problem.cells, dim),
+            paid: PricedTiles::new(TileSet::new(simd, problem.cells, dim), scale)?,
             sample: sample
                 .map(|rows| Sample::new(rows, dim, problem.flips))
                 .transpose()?,
@@ -708,6 +709,7 @@ impl<'a> Auction<'a> {
         let i = cell as usize;
         (self.tile_of[i], self.slot_of[i]) = (bid.tile, s as u32);
         (self.cost_of[i], self.pay[i]) = (bid.cost, pay);
+        self.paid.set(i, -pay);
         self.refresh(t);
         if out == NONE {
             return None;
@@ -871,12 +873,7 @@ impl<'a> Auction<'a> {
             .flat_map(|e| self.problem.tiles[e * dim..(e + 1) * dim].iter().copied())
             .collect();
         let k = RIVALS.min(self.m);
-        let offsets: Vec<i64> = self.pay.iter().map(|&p| -p).collect();
-        let offsets = Offsets {
-            values: &offsets,
-            scale: self.scale,
-        };
-        let found = self.cells.search_unordered(&rows, k, Some(offsets), None)?;
+        let found = self.paid.search_unordered(&rows, k, None)?;
         let complete = k >= self.m;
         Ok(found
             .chunks(copies)
@@ -950,6 +947,7 @@ impl<'a> Auction<'a> {
         };
         (self.tile_of[i], self.slot_of[i]) = (t as u32, s as u32);
         (self.cost_of[i], self.pay[i]) = (star_cost, self.scale * star_cost + price);
+        self.paid.set(i, -self.pay[i]);
         self.refresh(t);
         if self.slots[t0][s0].price == 0 {
             self.drop_slot(t0, s0);

@@ -24,8 +24,11 @@ pub const VALUE_RANGE: (i16, i16) = (-16384, 16383);
 const RUN_BLOCKS: usize = 64;
 /// Fewest tiles worth giving a task of its own.
 const MIN_SHARD: usize = 4096;
-/// Most cell x tile pairs scanned on the calling thread alone.
-const SERIAL_PAIRS: usize = 1 << 16;
+/// Most cell x tile pairs scanned on the calling thread alone. Small: the
+/// optimal assignment's end game searches one cell at a time, thousands of
+/// times, and a search of 10,000 tiles split in two halves measured 9% off
+/// the wall time of a 10,000 x 10,000 solve at 2 threads (benches/NOTES.md).
+const SERIAL_PAIRS: usize = 1 << 12;
 
 /// The `k` nearest tiles of every cell, row-major `(cells, k)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,7 +238,7 @@ impl<'a> TileSet<'a> {
         // the tiles are split into shards instead.
         let chunk = (m / threads).clamp(16, 256).next_multiple_of(GROUP);
         let chunks = m.div_ceil(chunk);
-        let shards = if chunks >= threads * 4 {
+        let mut shards = if chunks >= threads * 4 {
             1
         } else {
             (threads * 4)
@@ -243,7 +246,10 @@ impl<'a> TileSet<'a> {
                 .min(n.div_ceil(MIN_SHARD))
                 .max(1)
         };
-        if m * n <= SERIAL_PAIRS {
+        if shards > threads {
+            shards -= shards % threads; // as many shards for every thread
+        }
+        if m * n <= SERIAL_PAIRS || chunks * shards == 1 {
             // Too little work to be worth waking other threads.
             let mut best = Best::new(m, k, seeds, buffered);
             scanner.scan(cells, 0..n, shift, &mut best);

@@ -14,6 +14,10 @@ use super::{copies, near_square, tile_set, Auction, Entry, INF};
 use crate::error::CoreResult;
 use crate::kernels::{Simd, LANES};
 use crate::search::{pair_key, Offsets, TileSet};
+use rayon::prelude::*;
+
+/// Re-priced cells per parallel task building pools (fewer run inline).
+const PAR_CELLS: usize = 8;
 
 /// The value every entry missing from a search's row reaches: the row's
 /// largest if it holds all `k` asked for (nothing if that is all `total`
@@ -182,14 +186,20 @@ impl Auction<'_> {
     }
 
     /// Sets a cell's pool, keyed by current values and sorted by `(key, tile)`.
-    fn set_pool(&mut self, i: usize, mut pool: Vec<Entry>) {
+    fn set_pool(&mut self, i: usize, pool: Vec<Entry>) {
+        let pool = self.keyed(pool);
+        self.sorted[i] = pool.len() as u32;
+        self.keyed[i] = self.drops;
+        self.pool[i] = pool;
+    }
+
+    /// A pool keyed by current values and sorted by `(key, tile)`.
+    fn keyed(&self, mut pool: Vec<Entry>) -> Vec<Entry> {
         for e in &mut pool {
             e.key = self.value(e);
         }
         pool.sort_unstable_by_key(|e| pair_key(e.key, i64::from(e.tile)));
-        self.sorted[i] = pool.len() as u32;
-        self.keyed[i] = self.drops;
-        self.pool[i] = pool;
+        pool
     }
 
     /// Rebuilds a cell's list from its pool: its `list_len` best entries by
@@ -200,15 +210,27 @@ impl Auction<'_> {
     /// key (the value when keyed) stops at the first key that reaches the
     /// worst value kept; after a price fell the pool is keyed again first.
     pub(super) fn refill(&mut self, i: usize) -> bool {
-        let keep = self.list_len + 1;
-        // The best `keep` (value, tile, cost) so far, sorted.
-        let mut best: Vec<(i64, u32, i64)> = Vec::with_capacity(keep + 1);
         let c = self.class(i);
         if self.keyed[c] != self.drops {
             let pool = std::mem::take(&mut self.pool[c]);
             self.set_pool(c, pool);
         }
-        let (sorted, extra) = self.pool[c].split_at(self.sorted[c] as usize);
+        let (list, bound) = self.listed(&self.pool[c], self.sorted[c] as usize, self.pool_bound[c]);
+        let known = list.first().map_or(INF, |e| e.key) <= self.pool_bound[c];
+        self.bound[i] = bound;
+        self.lists[i] = list;
+        known
+    }
+
+    /// The list of a pool whose first `sorted` entries are sorted by key (a
+    /// value no lower than today's), and its bound: the `list_len` best
+    /// entries by current value (each keyed by it), and the value every other
+    /// tile reaches.
+    fn listed(&self, pool: &[Entry], sorted: usize, pool_bound: i64) -> (Vec<Entry>, i64) {
+        let keep = self.list_len + 1;
+        // The best `keep` (value, tile, cost) so far, sorted.
+        let mut best: Vec<(i64, u32, i64)> = Vec::with_capacity(keep + 1);
+        let (sorted, extra) = pool.split_at(sorted);
         let offer = |e: &Entry, best: &mut Vec<(i64, u32, i64)>| {
             let entry = (self.value(e), e.tile, e.cost);
             if best.len() == keep && (entry.0, entry.1) >= (best[keep - 1].0, best[keep - 1].1) {
@@ -232,13 +254,11 @@ impl Auction<'_> {
         } else {
             INF
         };
-        let first = best.first().map_or(INF, |b| b.0);
-        self.bound[i] = self.pool_bound[c].min(next);
-        self.lists[i] = best
+        let list = best
             .iter()
             .map(|&(key, tile, cost)| Entry { tile, cost, key })
             .collect();
-        first <= self.pool_bound[c]
+        (list, pool_bound.min(next))
     }
 
     /// Shortens a pool (of class `i`) to its best entries by current value,
@@ -366,18 +386,33 @@ impl Auction<'_> {
             }
         };
         let found = self.priced.search_unordered(&rows, k, Some(&seeds))?;
-        for ((&cell, row), &seed) in cells.iter().zip(found).zip(&seeds) {
+        // Each cell's pool and list from its row, in parallel: the sorts
+        // and list scans cost as much as the search itself.
+        let this = &*self;
+        let built: Vec<_> = found
+            .into_par_iter()
+            .zip(seeds.par_iter())
+            .with_min_len(PAR_CELLS)
+            .map(|(row, &seed)| {
+                let pool_bound = found_bound(&row, k, total, seed);
+                let pool = this.keyed(
+                    row.iter()
+                        .map(|&(value, tile)| Entry {
+                            tile: tile as u32,
+                            cost: (value - this.p1[tile as usize]) / this.scale,
+                            key: value,
+                        })
+                        .collect(),
+                );
+                let (list, bound) = this.listed(&pool, pool.len(), pool_bound);
+                (pool, pool_bound, list, bound)
+            })
+            .collect();
+        for (&cell, (pool, pool_bound, list, bound)) in cells.iter().zip(built) {
             let i = cell as usize;
-            self.pool_bound[i] = found_bound(&row, k, total, seed);
-            let mut pool = std::mem::take(&mut self.pool[i]);
-            pool.clear();
-            pool.extend(row.iter().map(|&(value, tile)| Entry {
-                tile: tile as u32,
-                cost: (value - self.p1[tile as usize]) / self.scale,
-                key: value,
-            }));
-            self.set_pool(i, pool);
-            self.refill(i);
+            (self.sorted[i], self.keyed[i]) = (pool.len() as u32, self.drops);
+            (self.pool[i], self.pool_bound[i]) = (pool, pool_bound);
+            (self.lists[i], self.bound[i]) = (list, bound);
         }
         Ok(())
     }
