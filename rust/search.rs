@@ -1258,6 +1258,50 @@ mod tests {
     }
 
     #[test]
+    fn few_cells_split_across_threads_give_the_same_rows() {
+        // A search of one to three cells is split into shards of tiles (the
+        // optimal assignment's end game makes thousands): whatever the thread
+        // count, the rows of the exhaustive order, seeded ones included.
+        let (dim, n, k, scale) = (75, 10_000, 419, 11);
+        let tiles = values(n * dim, 400, 8);
+        let offsets: Vec<i64> = (0..n as i64).map(|t| (t * 7919 % 2001) - 1000).collect();
+        for m in 1..=3 {
+            let cells = values(m * dim, 400, 9 + m as u64);
+            let expected = brute_offsets(&cells, &tiles, dim, k, &offsets, scale);
+            let seeds: Vec<i64> = (0..m).map(|c| expected.distances[c * k + 300]).collect();
+            for threads in [1, 2, 3, 4] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let (sorted, unordered) = pool.install(|| {
+                    let set = TileSet::new(Simd::chosen().unwrap(), &tiles, dim);
+                    let shift = || {
+                        Some(Offsets {
+                            values: &offsets,
+                            scale,
+                        })
+                    };
+                    (
+                        set.search(&cells, k, shift(), None).unwrap(),
+                        set.search_unordered(&cells, k, shift(), Some(&seeds))
+                            .unwrap(),
+                    )
+                });
+                assert_eq!(sorted, expected, "{m} cells, {threads} threads");
+                for (c, mut row) in unordered.into_iter().enumerate() {
+                    row.sort_unstable();
+                    let want: Vec<(i64, i64)> = (c * k..(c + 1) * k)
+                        .map(|r| (expected.distances[r], expected.indices[r]))
+                        .filter(|&(value, _)| value < seeds[c])
+                        .collect();
+                    assert_eq!(row, want, "{m} cells seeded, {threads} threads");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn bad_arguments_are_errors() {
         let tiles = [0i16; 6];
         assert!(matches!(
