@@ -163,30 +163,33 @@ pub fn solve(problem: Problem<'_>, observer: &mut dyn Observer) -> CoreResult<Ce
     auction.certify(observer)
 }
 
-/// Near-square problems with at least this many cells start from prices.
+/// Problems with at least this many cells start from prices.
 const WARM_CELLS: usize = 1024;
 /// The warm start's problem takes one cell and one tile in this many.
 const WARM_STEP: usize = 4;
 // From the warm prices the near-square schedule skips its first phase (ε as
-// large as the costs); skipping more measured slower (benches/NOTES.md).
+// large as the costs); skipping more measured slower (benches/NOTES.md). A
+// loose problem keeps its schedule: skipping its first phase measured the same.
 
-/// Starting tile prices for a near-square problem of `m` cells (`None` for
-/// others), from the auction on a problem of one cell and one tile in
+/// Starting tile prices for a problem of `m` cells (`None` for fewer than
+/// `WARM_CELLS`), from the auction on a problem of one cell and one tile in
 /// `WARM_STEP`: on photographs the prices that end the coarse phases' price
 /// war depend on where a tile lies among the cells' colours, which a sample
-/// of both shows at a sixteenth of the work. Each tile of the full problem
-/// takes the price at which no sampled cell would rather have it than what it
-/// pays, `max(0, max_i pay_i - K c_it)` (the c-transform of the sample's cell
-/// values, one kernel search of the tiles among the sampled cells). The
-/// prices are a guess: the auction starts from them at a smaller ε and stays
-/// exact whatever they are.
+/// of both shows at a sixteenth of the work (a loose problem's first phase,
+/// that price war, was two thirds of the demo build's solve). Each tile of
+/// the full problem takes the price at which no sampled cell would rather
+/// have it than what it pays, `max(0, max_i pay_i - K c_it)` (the c-transform
+/// of the sample's cell values, one kernel search of the tiles among the
+/// sampled cells); in a loose problem the reverse auction then lowers the
+/// prices of the tiles left free. The prices are a guess: the auction starts
+/// from them and stays exact whatever they are.
 fn warm_prices(
     problem: Problem<'_>,
     m: usize,
     n: usize,
     observer: &mut dyn Observer,
 ) -> CoreResult<Option<Vec<i64>>> {
-    if m < WARM_CELLS || !near_square(m, n, problem.capacity) {
+    if m < WARM_CELLS {
         return Ok(None);
     }
     let dim = problem.dim;

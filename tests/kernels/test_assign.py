@@ -586,6 +586,26 @@ def test_certified_optimum_warm_start_with_a_flat_area(spare: int, capacity: int
     np.testing.assert_array_equal(again.assignment, result.assignment)
 
 
+@pytest.mark.parametrize(
+    ("uses", "capacity", "flips"), [(1.6, 1, False), (1.6, 2, True), (3.0, 1, True)]
+)
+def test_certified_optimum_warm_start_of_loose_problems(
+    uses: float, capacity: int, flips: bool
+) -> None:
+    # Over a thousand photo cells against 1.6x to 3x as many tile uses: loose problems
+    # start from the prices of one cell and one tile in four too (the c-transform of
+    # what the sample's cells pay), and the reverse auction lowers the prices of the
+    # tiles left free; the total stays SciPy's and the certificate holds.
+    cells, _ = _photo_descriptors(40, 1, seed=9)
+    m = len(cells)
+    n = -(-int(m * uses) // capacity)
+    tile_desc = _photo_descriptors(4, n, seed=10 + capacity)[1]
+    assert m >= 1024 and n * capacity >= 1.25 * m
+    space = _mirrored(tile_desc) if flips else tile_desc
+    result = _solve_and_check(cells, space, capacity, flips)
+    assert result.stats["reverse_bids"] > 0
+
+
 def _ranked_by_numpy(entries, scores, distances, n: int, flips: bool):
     """What the matching did before :func:`rank_candidates`: sort by (score, entry), then
     with flips drop each tile's later orientation (``-1``) and cut the rows."""
