@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{CoreError, CoreResult};
 use crate::kernels::Simd;
-use crate::search::{check_search, distance_wide, Offsets, PricedTiles, TileSet};
+use crate::search::{check_search, distance_in_range, Offsets, PricedTiles, TileSet};
 
 use pricing::{Cold, Sample, SampleRows};
 
@@ -973,10 +973,11 @@ impl<'a> Auction<'a> {
         let dim = self.problem.dim;
         let (cells, tiles) = (self.problem.cells, self.problem.tiles);
         let cell = &cells[i * dim..(i + 1) * dim];
-        let d = distance_wide(cell, &tiles[t * dim..(t + 1) * dim]);
+        // Values were checked within the search's range (`check`).
+        let d = distance_in_range(cell, &tiles[t * dim..(t + 1) * dim]);
         if self.problem.flips {
             let e = t + self.n;
-            d.min(distance_wide(cell, &tiles[e * dim..(e + 1) * dim]))
+            d.min(distance_in_range(cell, &tiles[e * dim..(e + 1) * dim]))
         } else {
             d
         }

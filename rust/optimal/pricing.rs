@@ -134,7 +134,9 @@ pub(super) struct Cold {
 /// measured 8-10% faster on 6,144 x 10,000 and a few per cent on the demo
 /// (benches/NOTES.md, "Sixth round"). Near-square problems keep `k` (shorter
 /// pools measured slower there), and so do classes of identical cells, which
-/// hold a tile per cell.
+/// hold a tile per cell. A loose problem started from warm prices also keeps
+/// its first pools `k / LOOSE_RESEED` long (the demo's solve 10% faster at
+/// one thread; without warm prices it measured no gain: "Eighth round").
 const LOOSE_RESEED: usize = 4;
 
 /// A near-square problem's re-pricing seed is also at most the sample's
@@ -348,10 +350,15 @@ impl Auction<'_> {
         self.progress.repriced += cells.len() as u64;
         self.progress.passes += 1;
         let total = self.priced.tiles().len();
-        let k = self.pool_len.min(total);
+        let square = near_square(self.m, self.n, self.problem.capacity);
+        let mut k = self.pool_len.min(total);
+        let first = self.pool[cells[0] as usize].is_empty();
+        if first && self.warm && !square && cells.iter().all(|&c| !self.shared[c as usize]) {
+            k = (k / LOOSE_RESEED).max(1);
+        }
         let rows = self.rows_of(cells);
         let seeds: Vec<i64> = match &self.sample {
-            Some(sample) if self.pool[cells[0] as usize].is_empty() => {
+            Some(sample) if first => {
                 let offsets = Offsets {
                     values: &self.p1,
                     scale: self.scale,
@@ -359,7 +366,6 @@ impl Auction<'_> {
                 sample.seeds(&rows, k, offsets, total, None)?
             }
             _ => {
-                let square = near_square(self.m, self.n, self.problem.capacity);
                 let depth = |c: usize| {
                     if square || self.shared[c] {
                         k

@@ -1,4 +1,5 @@
 use super::*;
+use crate::search::distance_wide;
 use crate::testdata::values;
 
 /// Every pair's cost, row-major `(m, n)`.
