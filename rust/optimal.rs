@@ -711,8 +711,7 @@ impl<'a> Auction<'a> {
         self.hot[t] = true;
         let i = cell as usize;
         (self.tile_of[i], self.slot_of[i]) = (bid.tile, s as u32);
-        (self.cost_of[i], self.pay[i]) = (bid.cost, pay);
-        self.paid.set(i, -pay);
+        self.set_pay(i, bid.cost, pay);
         self.refresh(t);
         if out == NONE {
             return None;
@@ -766,6 +765,13 @@ impl<'a> Auction<'a> {
         }
         self.p1[t] = a;
         self.p2[t] = b;
+    }
+
+    /// Records what cell `i` now pays (`K c + price`) and its cost, and ranks
+    /// it by that in the reverse auction's searches: the one place `pay` changes.
+    fn set_pay(&mut self, i: usize, cost: i64, pay: i64) {
+        (self.cost_of[i], self.pay[i]) = (cost, pay);
+        self.paid.set(i, -pay);
     }
 
     /// Frees the slot of an assigned cell (its price stays).
@@ -949,8 +955,7 @@ impl<'a> Auction<'a> {
             holder: star,
         };
         (self.tile_of[i], self.slot_of[i]) = (t as u32, s as u32);
-        (self.cost_of[i], self.pay[i]) = (star_cost, self.scale * star_cost + price);
-        self.paid.set(i, -self.pay[i]);
+        self.set_pay(i, star_cost, self.scale * star_cost + price);
         self.refresh(t);
         if self.slots[t0][s0].price == 0 {
             self.drop_slot(t0, s0);
