@@ -18,7 +18,9 @@
 //!    by moving to them (reverse auction: prices fall) until every free slot
 //!    is at price 0. Gauss-Seidel, sequential: the result does not depend on
 //!    the thread count. Near-square problems start from the prices of the
-//!    same auction on a sample of the cells and tiles ([`warm_prices`]).
+//!    same auction on a sample of the cells and tiles ([`warm_prices`]), and
+//!    run their coarse phases on a fixed graph of candidates, without
+//!    searches (`coarse.rs`); the fine phases are exact over all tiles.
 //! 2. **Lazy exact pricing** (`pricing.rs`). A cell bids from a short list
 //!    of tiles with a bound that every unlisted tile's `K c + price` reaches;
 //!    the list is refilled from a longer pool, and a pool from one exhaustive
@@ -39,6 +41,7 @@
 //! `cells x tiles` cost matrix is never formed.
 
 mod certificate;
+mod coarse;
 mod pricing;
 #[cfg(test)]
 mod tests;
@@ -564,7 +567,11 @@ impl<'a> Auction<'a> {
         let schedule = self.schedule();
         self.progress.stage = "auction";
         self.progress.phases = schedule.len();
-        for (phase, &eps) in schedule.iter().enumerate() {
+        let mut coarse = self.coarse_phases(schedule.len());
+        if coarse > 0 && !self.run_coarse(&schedule[..coarse], observer)? {
+            coarse = 0; // given up: every phase runs exactly
+        }
+        for (phase, &eps) in schedule.iter().enumerate().skip(coarse) {
             self.eps = eps;
             self.progress.phase = phase;
             let queue = self.release_loose_cells()?;

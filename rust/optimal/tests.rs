@@ -267,11 +267,7 @@ fn near_square_problems_start_from_warm_prices() {
     // auction from those prices stays exact.
     for (m, n, capacity, flips) in [(1100, 1100, 1, true), (1030, 520, 2, false)] {
         let dim = 12;
-        let cells: Vec<i16> = values(m * dim, 3, m as u64)
-            .iter()
-            .zip(values(m * dim, 4, 9))
-            .map(|(v, w)| v * 40 + w)
-            .collect();
+        let cells = clustered(m, dim, 4, 9);
         let tiles = values(n * dim * copies(flips), 60, n as u64);
         let problem = Problem {
             cells: &cells,
@@ -286,6 +282,94 @@ fn near_square_problems_start_from_warm_prices() {
         assert!(start.iter().any(|&p| p > 0), "the start has prices");
         let (_, got) = solve_certified(&cells, &tiles, dim, flips, capacity);
         assert_eq!(got.progress.improved, 0, "the auction alone was optimal");
+    }
+}
+
+/// `m` cells in the few clusters of values `40 * (-3..3)`, spread by
+/// `-spread..spread` (random with `seed`).
+fn clustered(m: usize, dim: usize, spread: i64, seed: u64) -> Vec<i16> {
+    values(m * dim, 3, m as u64)
+        .iter()
+        .zip(values(m * dim, spread, seed))
+        .map(|(v, w)| v * 40 + w)
+        .collect()
+}
+
+/// An auction of `cells` against `tiles` (capacity 1) as [`solve`] starts
+/// it, from warm prices, and its coarse phases (asserted to be some).
+fn coarse_start<'a>(
+    cells: &'a [i16],
+    tiles: &'a [i16],
+    dim: usize,
+    sample: &'a mut Option<SampleRows>,
+) -> (Auction<'a>, Vec<i64>) {
+    let problem = Problem {
+        cells,
+        tiles,
+        dim,
+        flips: false,
+        capacity: 1,
+    };
+    let (m, n) = (cells.len() / dim, tiles.len() / dim);
+    let start = warm_prices(problem, m, n, &mut |_: &Progress| true).unwrap();
+    *sample = SampleRows::new(tiles, dim, false);
+    let auction = Auction::new(problem, n, start.as_deref(), sample.as_ref()).unwrap();
+    let schedule = auction.schedule();
+    let coarse = auction.coarse_phases(schedule.len());
+    assert!(coarse > 0 && coarse < schedule.len(), "near-square, warm");
+    (auction, schedule[..coarse].to_vec())
+}
+
+#[test]
+fn a_graph_without_a_complete_assignment_is_given_up() {
+    // 1,100 identical cells against 1,100 tiles: the coarse phases' graph is
+    // the cells' one pool (512 tiles) and each tile's most eager cells, all
+    // the same first few (ties go to the lower cell), so the other cells
+    // cannot all be assigned on the graph. It is given up after its bid cap,
+    // back at the prices it started from, and the exact phases end at the
+    // certified optimum.
+    let (m, n, dim) = (1100, 1100, 12);
+    let cell = values(dim, 60, 1);
+    let cells: Vec<i16> = cell.iter().copied().cycle().take(m * dim).collect();
+    let tiles = values(n * dim, 60, 2);
+    let mut sample = None;
+    let (mut auction, coarse) = coarse_start(&cells, &tiles, dim, &mut sample);
+    let prices = auction.p1.clone();
+    let done = auction
+        .run_coarse(&coarse, &mut |_: &Progress| true)
+        .unwrap();
+    assert!(!done, "the graph was given up");
+    assert!(auction.tile_of.iter().all(|&t| t == NONE));
+    assert_eq!(auction.p1, prices);
+    let (costs, got) = solve_certified(&cells, &tiles, dim, false, 1);
+    // Identical cells: the optimum uses every tile once.
+    assert_eq!(got.total_cost, costs[..n].iter().sum::<i64>());
+}
+
+#[test]
+fn coarse_phases_on_the_graph_hand_over_to_exact_phases() {
+    // Clustered cells against as many tiles and against 10% more (free tiles
+    // must end at price 0): the coarse phases complete on the graph, leave
+    // every cell assigned, and the certified result is the same at 1 and 2
+    // threads.
+    for (m, n) in [(1200, 1200), (1200, 1320)] {
+        let dim = 12;
+        let cells = clustered(m, dim, 8, 5);
+        let tiles = values(n * dim, 90, n as u64 + 7);
+        let mut sample = None;
+        let (mut auction, coarse) = coarse_start(&cells, &tiles, dim, &mut sample);
+        let problem = auction.problem;
+        assert!(auction
+            .run_coarse(&coarse, &mut |_: &Progress| true)
+            .unwrap());
+        assert!(!auction.tile_of.contains(&NONE), "every cell assigned");
+        let (_, one) = solve_certified(&cells, &tiles, dim, false, 1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let two = pool.install(|| solve_quietly(problem).unwrap());
+        assert_eq!(one.assignment, two.assignment);
     }
 }
 

@@ -291,9 +291,9 @@ from test_assign import _check_certified, _dense_costs, _lsa_total
 from mosaicfast.kernels.assign import certified_optimum
 
 rng = np.random.default_rng(12)
-centres = rng.integers(20, 236, (40, 12))
-cells = centres[rng.integers(0, 40, 6600)] + rng.integers(-12, 13, (6600, 12))
-tiles = centres[rng.integers(0, 40, 8200)] + rng.integers(-30, 31, (8200, 12))
+centres = rng.integers(20, 236, (80, 12))
+cells = centres[rng.integers(0, 80, 6600)] + rng.integers(-12, 13, (6600, 12))
+tiles = centres[rng.integers(0, 80, 8200)] + rng.integers(-30, 31, (8200, 12))
 cells, tiles = cells.astype(np.int16), tiles.astype(np.int16)
 result = certified_optimum(cells, tiles, threads=1)
 assert result.stats["repriced"] > len(cells)
@@ -308,8 +308,9 @@ print("certified", result.total_cost)
 
 def test_certified_optimum_near_square_in_a_large_library() -> None:
     # Near-square (tiles < 1.25x the cells) with enough tiles for the sample
-    # (8,192 or more): re-pricings' seeds are tightened by the sampled tiles'
-    # estimate. Clusters make the cells compete, so cells are re-priced. In a
+    # (8,192 or more): the coarse phases run on the candidate graph, then
+    # re-pricings' seeds are tightened by the sampled tiles' estimate. Clusters
+    # make the cells compete, so the fine phases re-price cells. In a
     # child process: the dense check's 1 GB would stay in this process's peak
     # RSS, which the memory tests' children inherit.
     here = str(Path(__file__).resolve().parent)

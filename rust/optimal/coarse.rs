@@ -1,0 +1,297 @@
+//! The coarse phases of a near-square auction, on a fixed graph of candidates.
+//!
+//! From the warm start's prices ([`super::warm_prices`]) a near-square
+//! problem's coarse phases are a price war: the sample prices the tiles that
+//! few cells want (far from the cells' colours) too high, by about one
+//! coarse ε (on 10,000 x 10,000 photo crops the cheapest fifth of the tiles
+//! by some 5e8 against 5e7 for the rest), and the forward auction can only
+//! correct that by raising every other price, each step of the war spending
+//! the pools it priced: there the coarse phases re-priced 130,000 cells by
+//! exhaustive searches, 6.3 of the solve's 8.8 s, while from the optimal
+//! prices the fine phases alone take about 1 s (benches/NOTES.md, "Ninth
+//! round").
+//!
+//! Here the coarse phases bid on a graph instead, without any search: each
+//! cell's pool (its best tiles at the warm prices) and, for every tile, the
+//! cells that would gain most by taking it, so that every tile, however far,
+//! has bidders. The graph's optimum is not the problem's, but its prices are
+//! near the problem's optimal prices; the fine phases then run as before,
+//! releasing every cell that breaks ε-complementary slackness over *all*
+//! tiles, so the result stays exact and certified whatever the graph holds.
+//! How near depends on the graph holding the edges the optimum uses: with 64
+//! eager cells per tile a sample's 2,500 x 2,500 problem came out slower
+//! than without the graph (a long fine price war), with 256 twice as fast.
+//! A graph that cannot hold a complete assignment would raise prices for
+//! ever: after `BIDS_PER_CELL` bids per cell in one phase it is given up, the
+//! warm prices are restored and the whole schedule runs exactly, as it would
+//! have without the graph.
+
+use std::collections::VecDeque;
+
+use super::{near_square, Auction, Bid, Observer, Slot, INF, NONE};
+use crate::error::CoreResult;
+use crate::kernels::Simd;
+use crate::search::{Offsets, TileSet};
+
+/// Phases of the near-square schedule (ε falling 8-fold) run on the graph;
+/// the next phase's ε is about `2^-18` of the largest first-list cost times
+/// `K`. Measured on photo crops from 2,500 x 2,500 to 10,000 x 10,000:
+/// four to six phases within a few per cent, three or fewer slower
+/// (benches/NOTES.md, "Ninth round").
+const COARSE_PHASES: usize = 5;
+/// Candidates a cell bids from between two refills of its list.
+const LIST: usize = 8;
+/// Edges from tiles to their most eager cells, in all (memory: 16 bytes
+/// each) and per tile (256 for up to 4,096 tiles, 104 for 10,000).
+const EAGER_BUDGET: usize = 1 << 20;
+const MOST_EAGER: usize = 256;
+const LEAST_EAGER: usize = 8;
+/// Bids per cell in one phase after which the graph is given up.
+const BIDS_PER_CELL: u64 = 64;
+
+/// The candidate graph and each cell's list over it.
+pub(super) struct Graph {
+    /// Per cell: tiles that chose it among their most eager cells and are
+    /// not in its pool, with its cost for them. (The rest of a cell's
+    /// candidates is its class's pool.)
+    eager: Vec<Vec<(u32, i64)>>,
+    /// Per cell: its `LIST` best candidates at its last refill as
+    /// `(K c, tile)`, how many, and a value every other candidate reaches
+    /// (prices only rise between refills).
+    lists: Vec<[(i64, u32); LIST]>,
+    lens: Vec<u8>,
+    bounds: Vec<i64>,
+}
+
+impl Auction<'_> {
+    /// How many of the schedule's `phases` run on the graph: the first
+    /// `COARSE_PHASES` of a near-square problem started from warm prices
+    /// (none otherwise), the last always exactly.
+    pub(super) fn coarse_phases(&self, phases: usize) -> usize {
+        let square = near_square(self.m, self.n, self.problem.capacity);
+        if self.warm && square && self.cold.is_none() {
+            COARSE_PHASES.min(phases.saturating_sub(1))
+        } else {
+            0
+        }
+    }
+
+    /// Runs the phases of `schedule` on the graph (forward bids from the
+    /// graph's lists, then the exact reverse auction), then refills the
+    /// exact lists at the prices reached; false if the graph was given up
+    /// (then every cell is unassigned and the prices are those it started from).
+    pub(super) fn run_coarse(
+        &mut self,
+        schedule: &[i64],
+        observer: &mut dyn Observer,
+    ) -> CoreResult<bool> {
+        let mut graph = self.graph()?;
+        let start = self.slots.clone();
+        let mut done = true;
+        for (phase, &eps) in schedule.iter().enumerate() {
+            self.eps = eps;
+            self.progress.phase = phase;
+            let queue = self.release_on_graph(&graph);
+            if !self.forward_on_graph(&mut graph, queue, observer)? {
+                done = false;
+                break;
+            }
+            let drops = self.drops;
+            self.reverse(observer)?;
+            if self.drops != drops {
+                // Prices fell: the lists' bounds no longer hold.
+                for i in 0..self.m {
+                    self.refill_on_graph(&mut graph, i);
+                }
+            }
+            self.report(observer, true)?;
+        }
+        if !done {
+            self.restore(start)?;
+        }
+        for i in 0..self.m {
+            self.refill(i);
+        }
+        Ok(done)
+    }
+
+    /// Back to the prices of `slots` with every cell unassigned (a war on a
+    /// graph without a complete assignment leaves prices no exact phase
+    /// should start from); the tiles whose price fell are relisted.
+    fn restore(&mut self, slots: Vec<Vec<Slot>>) -> CoreResult<()> {
+        self.tile_of.fill(NONE);
+        self.slot_of.fill(NONE);
+        self.slots = slots;
+        let mut lowered = Vec::new();
+        for t in 0..self.n {
+            let old = self.p1[t];
+            self.refresh(t);
+            if self.p1[t] < old {
+                lowered.push(t as u32);
+            }
+        }
+        self.relist(&lowered)
+    }
+
+    /// The graph: pools as they are, plus each tile's most eager cells by
+    /// `u_i - K c`, with `u_i` the cell's best pooled value (one exhaustive
+    /// search of the tiles among the cells).
+    fn graph(&mut self) -> CoreResult<Graph> {
+        let (m, n, scale, dim) = (self.m, self.n, self.scale, self.problem.dim);
+        let offsets: Vec<i64> = (0..m).map(|i| -self.best_floor(i).min(INF)).collect();
+        let k = (EAGER_BUDGET / n).clamp(LEAST_EAGER, MOST_EAGER).min(m);
+        let cells = TileSet::new(Simd::chosen()?, self.problem.cells, dim);
+        let offsets = Offsets {
+            values: &offsets,
+            scale,
+        };
+        let found = cells.search(self.problem.tiles, k, Some(offsets), None)?;
+        self.progress.passes += 1;
+        let mut eager: Vec<Vec<(u32, i64)>> = vec![Vec::new(); m];
+        for (e, row) in found.indices.chunks_exact(k).enumerate() {
+            let t = e % n;
+            for &i in row {
+                eager[i as usize].push((t as u32, 0));
+            }
+        }
+        for (i, list) in eager.iter_mut().enumerate() {
+            let stamp = self.next_stamp();
+            for e in &self.pool[self.class(i)] {
+                self.marks[e.tile as usize] = stamp;
+            }
+            // Not pooled, once (with flips a tile may come in both orientations).
+            list.retain(|&(t, _)| std::mem::replace(&mut self.marks[t as usize], stamp) != stamp);
+            for (t, cost) in list.iter_mut() {
+                *cost = self.cost(i, *t as usize);
+            }
+        }
+        let mut graph = Graph {
+            eager,
+            lists: vec![[(0, NONE); LIST]; m],
+            lens: vec![0; m],
+            bounds: vec![INF; m],
+        };
+        for i in 0..m {
+            self.refill_on_graph(&mut graph, i);
+        }
+        Ok(graph)
+    }
+
+    /// Refills cell `i`'s list with its `LIST` best candidates by current
+    /// value; its bound is the next one's value (`INF` if none).
+    fn refill_on_graph(&self, graph: &mut Graph, i: usize) {
+        // The `LIST + 1` best (value, K c, tile) so far, sorted by (value, tile).
+        let mut best = [(INF, 0i64, NONE); LIST + 1];
+        let mut count = 0;
+        let pooled = self.pool[self.class(i)].iter().map(|e| (e.cost, e.tile));
+        let eager = graph.eager[i].iter().map(|&(tile, cost)| (cost, tile));
+        for (cost, tile) in pooled.chain(eager) {
+            let kc = self.scale * cost;
+            let value = kc + self.p1[tile as usize];
+            if count == LIST + 1 && (value, tile) >= (best[LIST].0, best[LIST].2) {
+                continue;
+            }
+            let mut at = count.min(LIST);
+            while at > 0 && (best[at - 1].0, best[at - 1].2) > (value, tile) {
+                best[at] = best[at - 1];
+                at -= 1;
+            }
+            best[at] = (value, kc, tile);
+            count = (count + 1).min(LIST + 1);
+        }
+        let kept = count.min(LIST);
+        for (slot, &(_, kc, tile)) in graph.lists[i].iter_mut().zip(&best[..kept]) {
+            *slot = (kc, tile);
+        }
+        graph.lens[i] = kept as u8;
+        graph.bounds[i] = if count > LIST { best[LIST].0 } else { INF };
+    }
+
+    /// The best and second-best listed values of cell `i` (`INF` if none),
+    /// with the best tile and `K c` there; the tile's next slot competes too.
+    fn scan_graph(&self, graph: &Graph, i: usize) -> (i64, u32, i64, i64) {
+        let (mut best, mut second) = ((INF, NONE, 0i64), INF);
+        for &(kc, tile) in &graph.lists[i][..usize::from(graph.lens[i])] {
+            let value = kc + self.p1[tile as usize];
+            if (value, tile) < (best.0, best.1) {
+                second = best.0;
+                best = (value, tile, kc);
+            } else if value < second {
+                second = value;
+            }
+        }
+        let (value, tile, kc) = best;
+        if tile != NONE {
+            second = second.min(kc + self.p2[tile as usize]);
+        }
+        (value, tile, kc, second)
+    }
+
+    /// The bid of a cell on the graph, by the rule of [`Auction::bid_of`]
+    /// (a listed tile within ε/2 of the bound may be bid for), refilling its
+    /// list when it cannot tell; `None` if the cell has no candidate.
+    fn bid_on_graph(&self, graph: &mut Graph, cell: u32) -> Option<Bid> {
+        let i = cell as usize;
+        let slack = self.eps / 2;
+        let mut scan = self.scan_graph(graph, i);
+        if scan.1 == NONE || scan.0 > graph.bounds[i] + slack {
+            self.refill_on_graph(graph, i);
+            scan = self.scan_graph(graph, i);
+        }
+        let (value, tile, kc, second) = scan;
+        if tile == NONE {
+            return None;
+        }
+        let second = match second.min(graph.bounds[i]) {
+            INF.. => value, // nothing else to compete with
+            second => second,
+        };
+        Some(Bid {
+            tile,
+            cost: kc / self.scale,
+            second,
+        })
+    }
+
+    /// Unassigns the cells that may break ε-CS on the graph at the new ε;
+    /// returns every unassigned cell, in order.
+    fn release_on_graph(&mut self, graph: &Graph) -> VecDeque<u32> {
+        let mut queue = VecDeque::new();
+        for cell in 0..self.m as u32 {
+            let i = cell as usize;
+            if self.tile_of[i] == NONE {
+                queue.push_back(cell);
+                continue;
+            }
+            let (best, ..) = self.scan_graph(graph, i);
+            if self.pay[i] > best.min(graph.bounds[i]) + self.eps {
+                self.unassign(cell);
+                queue.push_back(cell);
+            }
+        }
+        queue
+    }
+
+    /// Forward auction on the graph until every cell holds a slot; false if
+    /// it gave up (a cell without candidates, or `BIDS_PER_CELL` bids per
+    /// cell), leaving some cells unassigned.
+    fn forward_on_graph(
+        &mut self,
+        graph: &mut Graph,
+        mut queue: VecDeque<u32>,
+        observer: &mut dyn Observer,
+    ) -> CoreResult<bool> {
+        let cap = self.progress.bids + BIDS_PER_CELL * self.m as u64;
+        while let Some(cell) = queue.pop_front() {
+            let Some(bid) = self.bid_on_graph(graph, cell) else {
+                return Ok(false);
+            };
+            queue.extend(self.place(cell, bid));
+            if self.progress.bids > cap {
+                return Ok(false);
+            }
+            self.report_now_and_then(observer)?;
+        }
+        Ok(true)
+    }
+}
