@@ -637,12 +637,19 @@ impl<'a> Auction<'a> {
     /// The best and second-best listed values of a cell (`INF` if none),
     /// with the best tile and its cost; the tile's next slot competes too.
     fn scan_list(&self, i: usize) -> (i64, u32, i64, i64) {
+        self.scan(self.lists[i].iter().map(|e| (e.tile, e.cost)))
+    }
+
+    /// [`Auction::scan_list`] of any `(tile, cost)` candidates: the best
+    /// value `K c + price` (ties to the lower tile), its tile and cost, and
+    /// the second-best value, counting the best tile's next slot.
+    fn scan(&self, entries: impl Iterator<Item = (u32, i64)>) -> (i64, u32, i64, i64) {
         let (mut best, mut second) = ((INF, NONE, 0i64), INF);
-        for e in &self.lists[i] {
-            let value = self.value(e);
-            if (value, e.tile) < (best.0, best.1) {
+        for (tile, cost) in entries {
+            let value = self.scale * cost + self.p1[tile as usize];
+            if (value, tile) < (best.0, best.1) {
                 second = best.0;
-                best = (value, e.tile, e.cost);
+                best = (value, tile, cost);
             } else if value < second {
                 second = value;
             }
@@ -665,16 +672,21 @@ impl<'a> Auction<'a> {
     /// list's values, lists thus last far longer.
     fn bid_of(&mut self, cell: u32) -> Option<Bid> {
         let i = cell as usize;
-        let slack = self.eps / 2;
         let mut scan = self.scan_list(i);
-        if scan.0 > self.bound[i] + slack && self.refill(i) {
+        if scan.0 > self.bound[i] + self.eps / 2 && self.refill(i) {
             scan = self.scan_list(i);
         }
+        self.bid_from(scan, self.bound[i])
+    }
+
+    /// The bid of a [`Auction::scan`] whose unscanned candidates all reach
+    /// `bound`, by the rule of [`Auction::bid_of`]; `None` if it cannot tell.
+    fn bid_from(&self, scan: (i64, u32, i64, i64), bound: i64) -> Option<Bid> {
         let (value, tile, cost, second) = scan;
-        if tile == NONE || value > self.bound[i] + slack {
+        if tile == NONE || value > bound + self.eps / 2 {
             return None;
         }
-        let second = match second.min(self.bound[i]) {
+        let second = match second.min(bound) {
             INF.. => value, // nothing else to compete with
             second => second,
         };

@@ -56,9 +56,9 @@ pub(super) struct Graph {
     /// candidates is its class's pool.)
     eager: Vec<Vec<(u32, i64)>>,
     /// Per cell: its `LIST` best candidates at its last refill as
-    /// `(K c, tile)`, how many, and a value every other candidate reaches
+    /// `(tile, cost)`, how many, and a value every other candidate reaches
     /// (prices only rise between refills).
-    lists: Vec<[(i64, u32); LIST]>,
+    lists: Vec<[(u32, i64); LIST]>,
     lens: Vec<u8>,
     bounds: Vec<i64>,
 }
@@ -167,7 +167,7 @@ impl Auction<'_> {
         }
         let mut graph = Graph {
             eager,
-            lists: vec![[(0, NONE); LIST]; m],
+            lists: vec![[(NONE, 0); LIST]; m],
             lens: vec![0; m],
             bounds: vec![INF; m],
         };
@@ -180,76 +180,45 @@ impl Auction<'_> {
     /// Refills cell `i`'s list with its `LIST` best candidates by current
     /// value; its bound is the next one's value (`INF` if none).
     fn refill_on_graph(&self, graph: &mut Graph, i: usize) {
-        // The `LIST + 1` best (value, K c, tile) so far, sorted by (value, tile).
-        let mut best = [(INF, 0i64, NONE); LIST + 1];
+        // The `LIST + 1` best (value, tile, cost) so far, sorted by (value, tile).
+        let mut best = [(INF, NONE, 0i64); LIST + 1];
         let mut count = 0;
-        let pooled = self.pool[self.class(i)].iter().map(|e| (e.cost, e.tile));
-        let eager = graph.eager[i].iter().map(|&(tile, cost)| (cost, tile));
-        for (cost, tile) in pooled.chain(eager) {
-            let kc = self.scale * cost;
-            let value = kc + self.p1[tile as usize];
-            if count == LIST + 1 && (value, tile) >= (best[LIST].0, best[LIST].2) {
+        let pooled = self.pool[self.class(i)].iter().map(|e| (e.tile, e.cost));
+        for (tile, cost) in pooled.chain(graph.eager[i].iter().copied()) {
+            let value = self.scale * cost + self.p1[tile as usize];
+            if count == LIST + 1 && (value, tile) >= (best[LIST].0, best[LIST].1) {
                 continue;
             }
             let mut at = count.min(LIST);
-            while at > 0 && (best[at - 1].0, best[at - 1].2) > (value, tile) {
+            while at > 0 && (best[at - 1].0, best[at - 1].1) > (value, tile) {
                 best[at] = best[at - 1];
                 at -= 1;
             }
-            best[at] = (value, kc, tile);
+            best[at] = (value, tile, cost);
             count = (count + 1).min(LIST + 1);
         }
         let kept = count.min(LIST);
-        for (slot, &(_, kc, tile)) in graph.lists[i].iter_mut().zip(&best[..kept]) {
-            *slot = (kc, tile);
+        for (slot, &(_, tile, cost)) in graph.lists[i].iter_mut().zip(&best[..kept]) {
+            *slot = (tile, cost);
         }
         graph.lens[i] = kept as u8;
         graph.bounds[i] = if count > LIST { best[LIST].0 } else { INF };
     }
 
-    /// The best and second-best listed values of cell `i` (`INF` if none),
-    /// with the best tile and `K c` there; the tile's next slot competes too.
+    /// [`Auction::scan`] of cell `i`'s list on the graph.
     fn scan_graph(&self, graph: &Graph, i: usize) -> (i64, u32, i64, i64) {
-        let (mut best, mut second) = ((INF, NONE, 0i64), INF);
-        for &(kc, tile) in &graph.lists[i][..usize::from(graph.lens[i])] {
-            let value = kc + self.p1[tile as usize];
-            if (value, tile) < (best.0, best.1) {
-                second = best.0;
-                best = (value, tile, kc);
-            } else if value < second {
-                second = value;
-            }
-        }
-        let (value, tile, kc) = best;
-        if tile != NONE {
-            second = second.min(kc + self.p2[tile as usize]);
-        }
-        (value, tile, kc, second)
+        self.scan(graph.lists[i][..usize::from(graph.lens[i])].iter().copied())
     }
 
-    /// The bid of a cell on the graph, by the rule of [`Auction::bid_of`]
-    /// (a listed tile within ε/2 of the bound may be bid for), refilling its
-    /// list when it cannot tell; `None` if the cell has no candidate.
+    /// The bid of a cell on the graph, by the rule of [`Auction::bid_of`],
+    /// refilling its list when it cannot tell; `None` if the cell has no
+    /// candidate.
     fn bid_on_graph(&self, graph: &mut Graph, cell: u32) -> Option<Bid> {
         let i = cell as usize;
-        let slack = self.eps / 2;
-        let mut scan = self.scan_graph(graph, i);
-        if scan.1 == NONE || scan.0 > graph.bounds[i] + slack {
+        let scan = self.scan_graph(graph, i);
+        self.bid_from(scan, graph.bounds[i]).or_else(|| {
             self.refill_on_graph(graph, i);
-            scan = self.scan_graph(graph, i);
-        }
-        let (value, tile, kc, second) = scan;
-        if tile == NONE {
-            return None;
-        }
-        let second = match second.min(graph.bounds[i]) {
-            INF.. => value, // nothing else to compete with
-            second => second,
-        };
-        Some(Bid {
-            tile,
-            cost: kc / self.scale,
-            second,
+            self.bid_from(self.scan_graph(graph, i), graph.bounds[i])
         })
     }
 
