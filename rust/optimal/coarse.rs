@@ -66,10 +66,10 @@ pub(super) struct Graph {
 impl Auction<'_> {
     /// How many of the schedule's `phases` run on the graph: the first
     /// `COARSE_PHASES` of a near-square problem started from warm prices
-    /// (none otherwise), the last always exactly.
+    /// (none otherwise), the last always exactly. (Near-square problems
+    /// never have cold lists, which need 8x more tiles than cells.)
     pub(super) fn coarse_phases(&self, phases: usize) -> usize {
-        let square = near_square(self.m, self.n, self.problem.capacity);
-        if self.warm && square && self.cold.is_none() {
+        if self.warm && near_square(self.m, self.n, self.problem.capacity) {
             COARSE_PHASES.min(phases.saturating_sub(1))
         } else {
             0
