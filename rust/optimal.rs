@@ -21,8 +21,8 @@
 //!    the prices of the same auction on a sample of the cells and tiles
 //!    ([`warm_prices`]); near-square ones and loose ones (fewer than 4 tile
 //!    uses per cell) then run their coarse phases on a fixed graph of
-//!    candidates, without searches (`coarse.rs`; the loose ones bid in
-//!    reverse on it too); the fine phases are exact over all tiles.
+//!    candidates, forward and reverse bids without searches (`coarse.rs`);
+//!    the fine phases are exact over all tiles.
 //! 2. **Lazy exact pricing** (`pricing.rs`). A cell bids from a short list
 //!    of tiles with a bound that every unlisted tile's `K c + price` reaches;
 //!    the list is refilled from a longer pool, and a pool from one exhaustive

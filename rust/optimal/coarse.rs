@@ -1,4 +1,5 @@
-//! The coarse phases of a near-square auction, on a fixed graph of candidates.
+//! The coarse phases of a warm auction (near-square or loose), on a fixed
+//! graph of candidates.
 //!
 //! From the warm start's prices ([`super::warm_prices`]) a near-square
 //! problem's coarse phases are a price war: the sample prices the tiles that
@@ -26,23 +27,23 @@
 //! warm prices are restored and the whole schedule runs exactly, as it would
 //! have without the graph.
 //!
-//! A loose problem (spare tiles, fewer than `LOOSE_GRAPH` uses of a tile
-//! per cell) has another war: each phase releases the cells that break the
-//! finer ε-CS, the tiles they leave keep their prices, and the reverse
-//! auction must lower them, a step of about ε at a time through a cluster
-//! of tiles many cells want nearly equally (the demo's 3,456 cells x 5,149
-//! tiles: 68,000 reverse bids in its second phase, whose rivals searches were
-//! two thirds of the solve). Its first `LOOSE_PHASES` phases run on the
-//! graph in both directions: a free tile's rivals are the cells it has
-//! edges to (its pooled cells and its `LOOSE_EAGER` most eager ones), by
-//! their gain `pay - K c`, with no search; cells off the graph are ignored,
-//! which the exact phases after them mend (they release every cell that
-//! breaks ε-CS over all tiles, and the tiles whose price fell are relisted
-//! before the first of them).
-
-use std::collections::VecDeque;
+//! Problems with spare tiles have a second war: each phase releases the
+//! cells that break the finer ε-CS, the tiles they leave keep their prices,
+//! and the reverse auction must lower them, a step of about ε at a time
+//! through a cluster of tiles many cells want nearly equally, each step
+//! searching for the tile's rivals (the demo's 3,456 cells x 5,149 tiles:
+//! 68,000 reverse bids in its second phase; those searches were two thirds
+//! of the solve). So the coarse phases bid in reverse on the graph too: a
+//! free tile's rivals are the cells it has edges to, by their gain
+//! `pay - K c`, with no search; cells off the graph are ignored, which the
+//! exact phases mend (the tiles whose price fell are relisted before the
+//! first of them, which releases every cell that breaks ε-CS over all
+//! tiles). A loose problem (fewer than `LOOSE_GRAPH` tile uses per cell,
+//! more than near-square) runs its first `LOOSE_PHASES` phases so, with
+//! `LOOSE_EAGER` eager cells per tile (its pools already reach most tiles).
 
 use std::cmp::Reverse;
+use std::collections::VecDeque;
 
 use super::{near_square, Auction, Bid, Observer, Outcome, Rivals, Slot, INF, NONE};
 use crate::error::CoreResult;
@@ -112,31 +113,25 @@ impl Auction<'_> {
         coarse.min(phases.saturating_sub(1))
     }
 
-    /// Whether the graph's phases bid in reverse on the graph too (loose
-    /// problems) rather than by the exact reverse auction (near-square ones,
-    /// whose reverse auction is short).
+    /// Whether the problem is loose (more than near-square): its graph takes
+    /// `LOOSE_EAGER` eager cells per tile.
     pub(super) fn loose(&self) -> bool {
         !near_square(self.m, self.n, self.problem.capacity)
     }
 
     /// Runs the phases of `schedule` on the graph (forward bids from the
-    /// graph's lists, then the reverse auction: exact, or on the graph for a
-    /// loose problem), then refills the exact lists at the prices reached;
-    /// false if the graph was given up (then every cell is unassigned and the
-    /// prices are those it started from).
+    /// graph's lists, then reverse bids among each tile's cells on the
+    /// graph), then relists the tiles whose price fell and refills the exact
+    /// lists at the prices reached; false if the graph was given up (then
+    /// every cell is unassigned and the prices are those it started from).
     pub(super) fn run_coarse(
         &mut self,
         schedule: &[i64],
         observer: &mut dyn Observer,
     ) -> CoreResult<bool> {
-        let loose = self.loose();
         let mut graph = self.graph()?;
         let start = self.slots.clone();
-        let by_tile = if loose {
-            self.by_tile(&graph)
-        } else {
-            Vec::new()
-        };
+        let by_tile = self.by_tile(&graph);
         let start_prices = self.p1.clone();
         let mut done = true;
         for (phase, &eps) in schedule.iter().enumerate() {
@@ -148,11 +143,7 @@ impl Auction<'_> {
                 break;
             }
             let drops = self.drops;
-            if loose {
-                self.reverse_on_graph(&by_tile, observer)?;
-            } else {
-                self.reverse(observer)?;
-            }
+            self.reverse_on_graph(&by_tile, observer)?;
             if self.drops != drops {
                 // Prices fell: the lists' bounds no longer hold.
                 for i in 0..self.m {
@@ -163,8 +154,8 @@ impl Auction<'_> {
         }
         if !done {
             self.restore(start)?;
-        } else if loose {
-            // The graph's reverse bids lowered prices the pools' bounds count on.
+        } else {
+            // The reverse bids lowered prices the pools' bounds count on.
             let lowered: Vec<u32> = (0..self.n as u32)
                 .filter(|&t| self.p1[t as usize] < start_prices[t as usize])
                 .collect();
