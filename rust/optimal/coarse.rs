@@ -79,6 +79,14 @@ const LOOSE_EAGER: usize = 16;
 /// Rivals a tile keeps in the graph's reverse auction between refills.
 const GRAPH_RIVALS: usize = 32;
 
+/// The graph's edges by tile: tile `t`'s cells and their costs are
+/// `cells[start[t]..start[t + 1]]` and `costs[..]` alike.
+struct ByTile {
+    start: Vec<usize>,
+    cells: Vec<u32>,
+    costs: Vec<i64>,
+}
+
 /// The candidate graph and each cell's list over it.
 pub(super) struct Graph {
     /// Per cell: tiles that chose it among their most eager cells and are
@@ -131,7 +139,7 @@ impl Auction<'_> {
     ) -> CoreResult<bool> {
         let mut graph = self.graph()?;
         let start = self.slots.clone();
-        let by_tile = self.by_tile(&graph);
+        let mut by_tile = None;
         let start_prices = self.p1.clone();
         let mut done = true;
         for (phase, &eps) in schedule.iter().enumerate() {
@@ -143,7 +151,7 @@ impl Auction<'_> {
                 break;
             }
             let drops = self.drops;
-            self.reverse_on_graph(&by_tile, observer)?;
+            self.reverse_on_graph(&graph, &mut by_tile, observer)?;
             if self.drops != drops {
                 // Prices fell: the lists' bounds no longer hold.
                 for i in 0..self.m {
@@ -235,25 +243,47 @@ impl Auction<'_> {
     }
 
     /// Each tile's cells on the graph (pooled or eager), with their cost.
-    fn by_tile(&self, graph: &Graph) -> Vec<Vec<(u32, i64)>> {
-        let mut by_tile: Vec<Vec<(u32, i64)>> = vec![Vec::new(); self.n];
-        for i in 0..self.m {
+    fn by_tile(&self, graph: &Graph) -> ByTile {
+        let edges = |i: usize| {
             let pooled = self.pool[self.class(i)].iter().map(|e| (e.tile, e.cost));
-            for (t, cost) in pooled.chain(graph.eager[i].iter().copied()) {
-                by_tile[t as usize].push((i as u32, cost));
+            pooled.chain(graph.eager[i].iter().copied())
+        };
+        let mut start = vec![0usize; self.n + 1];
+        for i in 0..self.m {
+            for (t, _) in edges(i) {
+                start[t as usize + 1] += 1;
             }
         }
-        by_tile
+        for t in 0..self.n {
+            start[t + 1] += start[t];
+        }
+        let mut next = start.clone();
+        let mut cells = vec![0u32; start[self.n]];
+        let mut costs = vec![0i64; start[self.n]];
+        for i in 0..self.m {
+            for (t, cost) in edges(i) {
+                let at = &mut next[t as usize];
+                (cells[*at], costs[*at]) = (i as u32, cost);
+                *at += 1;
+            }
+        }
+        ByTile {
+            start,
+            cells,
+            costs,
+        }
     }
 
     /// The `GRAPH_RIVALS` assigned cells of `edges` of largest gain
     /// `pay - K c`, best first (ties to the lower cell), and the next one's
     /// gain as the bound of the rest (the cells off the graph do not count).
-    fn graph_rivals(&self, edges: &[(u32, i64)]) -> Rivals {
-        let mut cells: Vec<(i64, u32)> = edges
+    fn graph_rivals(&self, by_tile: &ByTile, t: usize) -> Rivals {
+        let edges = by_tile.start[t]..by_tile.start[t + 1];
+        let mut cells: Vec<(i64, u32)> = by_tile.cells[edges.clone()]
             .iter()
-            .filter(|&&(i, _)| self.tile_of[i as usize] != NONE)
-            .map(|&(i, cost)| (self.pay[i as usize] - self.scale * cost, i))
+            .zip(&by_tile.costs[edges])
+            .filter(|&(&i, _)| self.tile_of[i as usize] != NONE)
+            .map(|(&i, &cost)| (self.pay[i as usize] - self.scale * cost, i))
             .collect();
         let order = |&(gain, cell): &(i64, u32)| (Reverse(gain), cell);
         let mut others = i64::MIN;
@@ -270,15 +300,21 @@ impl Auction<'_> {
     /// tile's rivals taken from its edges instead of a search (again from
     /// them when the ones kept moved away). Gains only fall during the
     /// reverse auction, so the kept bounds hold; every bid lowers what the
-    /// moved cell pays by at least ε, so it ends.
+    /// moved cell pays by at least ε, so it ends. The edges by tile are
+    /// made the first time a free slot has a price (never in a square problem).
     fn reverse_on_graph(
         &mut self,
-        by_tile: &[Vec<(u32, i64)>],
+        graph: &Graph,
+        by_tile: &mut Option<ByTile>,
         observer: &mut dyn Observer,
     ) -> CoreResult<()> {
         let mut queue: VecDeque<u32> = (0..self.n as u32)
             .filter(|&t| self.priced_free_slot(t as usize).is_some())
             .collect();
+        if queue.is_empty() {
+            return Ok(());
+        }
+        let by_tile = by_tile.get_or_insert_with(|| self.by_tile(graph));
         let mut rivals: Vec<Option<Rivals>> = (0..self.n).map(|_| None).collect();
         while let Some(t) = queue.pop_front() {
             let t = t as usize;
@@ -286,7 +322,7 @@ impl Auction<'_> {
                 let fresh = rivals[t].is_none();
                 let found = match rivals[t].take() {
                     Some(found) => found,
-                    None => self.graph_rivals(&by_tile[t]),
+                    None => self.graph_rivals(by_tile, t),
                 };
                 match self.reverse_bid(t, s, &found) {
                     // Fresh rivals always decide (their bound is below the
