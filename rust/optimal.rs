@@ -17,10 +17,12 @@
 //!    free slots that kept a positive price bid for the cell that gains most
 //!    by moving to them (reverse auction: prices fall) until every free slot
 //!    is at price 0. Gauss-Seidel, sequential: the result does not depend on
-//!    the thread count. Near-square problems start from the prices of the
-//!    same auction on a sample of the cells and tiles ([`warm_prices`]), and
-//!    run their coarse phases on a fixed graph of candidates, without
-//!    searches (`coarse.rs`); the fine phases are exact over all tiles.
+//!    the thread count. Problems of `WARM_CELLS` cells or more start from
+//!    the prices of the same auction on a sample of the cells and tiles
+//!    ([`warm_prices`]); near-square ones and loose ones (fewer than 4 tile
+//!    uses per cell) then run their coarse phases on a fixed graph of
+//!    candidates, forward and reverse bids without searches (`coarse.rs`);
+//!    the fine phases are exact over all tiles.
 //! 2. **Lazy exact pricing** (`pricing.rs`). A cell bids from a short list
 //!    of tiles with a bound that every unlisted tile's `K c + price` reaches;
 //!    the list is refilled from a longer pool, and a pool from one exhaustive

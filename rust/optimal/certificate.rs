@@ -12,7 +12,13 @@
 //! prices (which make almost every reduced arc length non-negative, so few
 //! labels are corrected twice), then one exhaustive search with offsets `-v`
 //! finds any pair outside the pools that breaks a constraint; those pairs
-//! join the pools and the duals are computed again. A negative path or cycle
+//! join the pools and the duals are computed again. The next check searches
+//! only the cells whose pairs could have changed side: those whose dual `u`
+//! rose and those whose search was cut off with every pair it returned
+//! breaking a constraint; every other pair was checked at duals no lower
+//! than the new ones, and the pooled pairs hold by construction (unless a
+//! tile dual rose, which the difference constraints make rare: then every
+//! cell is searched again). A negative path or cycle
 //! would lower the total (the auction is exact, so it is not expected): the
 //! assignment is then improved along it and the certificate starts over.
 
@@ -36,6 +42,8 @@ impl Auction<'_> {
     /// assignment if they show it is not optimal.
     pub(super) fn certify(mut self, observer: &mut dyn Observer) -> CoreResult<Certified> {
         self.progress.stage = "certificate";
+        // The duals of the last check and the classes it left open.
+        let mut last: Option<(Vec<i64>, Vec<bool>)> = None;
         for _ in 0..MAX_CHECKS {
             self.report(observer, true)?;
             let found = match self.tile_duals(true) {
@@ -43,13 +51,19 @@ impl Auction<'_> {
                 found => found,
             };
             match found {
-                Err(moves) => self.improve(&moves),
+                Err(moves) => {
+                    self.improve(&moves);
+                    last = None;
+                }
                 // From 0 the duals always decide.
                 Ok(None) => {}
                 Ok(Some(v)) => {
-                    if self.add_violations(&v)? == 0 {
+                    let wanted = self.classes_to_check(&v, last.as_ref());
+                    let (added, open) = self.add_violations(&v, &wanted)?;
+                    if added == 0 {
                         return Ok(self.finish(v));
                     }
+                    last = Some((v, open));
                 }
             }
         }
@@ -186,12 +200,33 @@ impl Auction<'_> {
         }
     }
 
-    /// One exhaustive search with offsets `-v`: adds every pair found with a
-    /// negative reduced cost to its cell's pool; returns how many. A class of
-    /// `M` identical cells is searched once, for `CHECK_PAIRS` pairs times
-    /// `M` (rounded up to a power of two): its cells hold `M` tiles, whose
-    /// pairs the duals all need.
-    fn add_violations(&mut self, v: &[i64]) -> CoreResult<usize> {
+    /// The classes (by representative) whose pairs the check at duals `v`
+    /// must search: all of them after no check, or when a tile dual rose
+    /// since the `last` one; otherwise those it left open and those with a
+    /// cell whose tile's dual fell (its `u` rose).
+    fn classes_to_check(&self, v: &[i64], last: Option<&(Vec<i64>, Vec<bool>)>) -> Vec<bool> {
+        let Some((old, open)) = last.filter(|(old, _)| v.iter().zip(old).all(|(a, b)| a <= b))
+        else {
+            return vec![true; self.m];
+        };
+        let mut wanted = open.clone();
+        for (i, &t) in self.tile_of.iter().enumerate() {
+            let t = t as usize;
+            if v[t] < old[t] {
+                wanted[self.class(i)] = true;
+            }
+        }
+        wanted
+    }
+
+    /// One exhaustive search with offsets `-v` for the classes `wanted` (by
+    /// representative): adds every pair found with a negative reduced cost to
+    /// its cell's pool; returns how many, and the classes left open (every
+    /// pair returned broke a constraint: more may). A class of `M` identical
+    /// cells is searched once, for `CHECK_PAIRS` pairs times `M` (rounded up
+    /// to a power of two): its cells hold `M` tiles, whose pairs the duals
+    /// all need.
+    fn add_violations(&mut self, v: &[i64], wanted: &[bool]) -> CoreResult<(usize, Vec<bool>)> {
         self.progress.checks += 1;
         let offsets: Vec<i64> = v.iter().map(|&x| -x).collect();
         // Per class: its size and its cells' largest dual `u`.
@@ -203,7 +238,7 @@ impl Auction<'_> {
             top[c] = top[c].max(self.cost_of[i] - v[self.tile_of[i] as usize]);
         }
         let mut groups: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
-        for c in (0..self.m).filter(|&c| size[c] > 0) {
+        for c in (0..self.m).filter(|&c| size[c] > 0 && wanted[c]) {
             groups
                 .entry(size[c].next_power_of_two())
                 .or_default()
@@ -215,6 +250,7 @@ impl Auction<'_> {
         };
         let total = self.priced.tiles().len();
         let mut added = 0;
+        let mut open = vec![false; self.m];
         for (depth, classes) in groups {
             let k = (CHECK_PAIRS * depth).min(total);
             let rows = self.rows_of(&classes);
@@ -229,6 +265,8 @@ impl Auction<'_> {
                 for e in &self.pool[c] {
                     self.marks[e.tile as usize] = stamp;
                 }
+                // Every pair returned breaks a constraint: the class stays open.
+                open[c] = k < total && found.distances[(q + 1) * k - 1] < top[c];
                 for r in q * k..(q + 1) * k {
                     let (e, value) = (found.indices[r] as usize, found.distances[r]);
                     if value >= top[c] {
@@ -250,7 +288,7 @@ impl Auction<'_> {
             }
         }
         self.progress.pairs_added += added as u64;
-        Ok(added)
+        Ok((added, open))
     }
 
     fn finish(self, v: Vec<i64>) -> Certified {

@@ -1,4 +1,5 @@
-//! The coarse phases of a near-square auction, on a fixed graph of candidates.
+//! The coarse phases of a warm auction (near-square or loose), on a fixed
+//! graph of candidates.
 //!
 //! From the warm start's prices ([`super::warm_prices`]) a near-square
 //! problem's coarse phases are a price war: the sample prices the tiles that
@@ -25,10 +26,26 @@
 //! ever: after `BIDS_PER_CELL` bids per cell in one phase it is given up, the
 //! warm prices are restored and the whole schedule runs exactly, as it would
 //! have without the graph.
+//!
+//! Problems with spare tiles have a second war: each phase releases the
+//! cells that break the finer ε-CS, the tiles they leave keep their prices,
+//! and the reverse auction must lower them, a step of about ε at a time
+//! through a cluster of tiles many cells want nearly equally, each step
+//! searching for the tile's rivals (the demo's 3,456 cells x 5,149 tiles:
+//! 68,000 reverse bids in its second phase; those searches were two thirds
+//! of the solve). So the coarse phases bid in reverse on the graph too: a
+//! free tile's rivals are the cells it has edges to, by their gain
+//! `pay - K c`, with no search; cells off the graph are ignored, which the
+//! exact phases mend (the tiles whose price fell are relisted before the
+//! first of them, which releases every cell that breaks ε-CS over all
+//! tiles). A loose problem (fewer than `LOOSE_GRAPH` tile uses per cell,
+//! more than near-square) runs its first `LOOSE_PHASES` phases so, with
+//! `LOOSE_EAGER` eager cells per tile (its pools already reach most tiles).
 
+use std::cmp::Reverse;
 use std::collections::VecDeque;
 
-use super::{near_square, Auction, Bid, Observer, Slot, INF, NONE};
+use super::{near_square, Auction, Bid, Observer, Outcome, Rivals, Slot, INF, NONE};
 use crate::error::CoreResult;
 use crate::kernels::Simd;
 use crate::search::{Offsets, TileSet};
@@ -48,6 +65,27 @@ const MOST_EAGER: usize = 256;
 const LEAST_EAGER: usize = 8;
 /// Bids per cell in one phase after which the graph is given up.
 const BIDS_PER_CELL: u64 = 64;
+/// Problems with fewer tile uses than this many times the cells (and more
+/// than near-square) run their first `LOOSE_PHASES` phases on the graph,
+/// with `LOOSE_EAGER` eager cells per tile: on photo crops, 3,456 x 5,149
+/// (the demo) 1.75 -> 0.98 s, 6,144 x 10,000 2.84 -> 1.64 s, 4,000 x 8,000
+/// 0.97 -> 0.69 s; 2,000 x 10,000 was slower (0.27 -> 0.34 s: little
+/// competition, so the graph costs more than the war it avoids), 2,000 x
+/// 8,000 the same; two or four phases, or 32 or 64 eager cells, were slower
+/// on the demo and on 6,144 x 10,000 (benches/NOTES.md, "Tenth round").
+const LOOSE_GRAPH: usize = 4;
+const LOOSE_PHASES: usize = 3;
+const LOOSE_EAGER: usize = 16;
+/// Rivals a tile keeps in the graph's reverse auction between refills.
+const GRAPH_RIVALS: usize = 32;
+
+/// The graph's edges by tile: tile `t`'s cells and their costs are
+/// `cells[start[t]..start[t + 1]]` and `costs[..]` alike.
+struct ByTile {
+    start: Vec<usize>,
+    cells: Vec<u32>,
+    costs: Vec<i64>,
+}
 
 /// The candidate graph and each cell's list over it.
 pub(super) struct Graph {
@@ -64,22 +102,36 @@ pub(super) struct Graph {
 }
 
 impl Auction<'_> {
-    /// How many of the schedule's `phases` run on the graph: the first
-    /// `COARSE_PHASES` of a near-square problem started from warm prices
-    /// (none otherwise), the last always exactly. (Near-square problems
-    /// never have cold lists, which need 8x more tiles than cells.)
+    /// How many of the schedule's `phases` run on the graph, for a problem
+    /// started from warm prices: the first `COARSE_PHASES` of a near-square
+    /// one, the first `LOOSE_PHASES` of a loose one; none otherwise (cold
+    /// lists, which need 8x more tiles than cells, never take the graph).
+    /// The last phase always runs exactly.
     pub(super) fn coarse_phases(&self, phases: usize) -> usize {
-        if self.warm && near_square(self.m, self.n, self.problem.capacity) {
-            COARSE_PHASES.min(phases.saturating_sub(1))
+        let uses = self.n * self.problem.capacity;
+        let coarse = if !self.warm {
+            0
+        } else if near_square(self.m, self.n, self.problem.capacity) {
+            COARSE_PHASES
+        } else if uses < LOOSE_GRAPH * self.m && self.cold.is_none() {
+            LOOSE_PHASES
         } else {
             0
-        }
+        };
+        coarse.min(phases.saturating_sub(1))
+    }
+
+    /// Whether the problem is loose (more than near-square): its graph takes
+    /// `LOOSE_EAGER` eager cells per tile.
+    pub(super) fn loose(&self) -> bool {
+        !near_square(self.m, self.n, self.problem.capacity)
     }
 
     /// Runs the phases of `schedule` on the graph (forward bids from the
-    /// graph's lists, then the exact reverse auction), then refills the
-    /// exact lists at the prices reached; false if the graph was given up
-    /// (then every cell is unassigned and the prices are those it started from).
+    /// graph's lists, then reverse bids among each tile's cells on the
+    /// graph), then relists the tiles whose price fell and refills the exact
+    /// lists at the prices reached; false if the graph was given up (then
+    /// every cell is unassigned and the prices are those it started from).
     pub(super) fn run_coarse(
         &mut self,
         schedule: &[i64],
@@ -87,6 +139,8 @@ impl Auction<'_> {
     ) -> CoreResult<bool> {
         let mut graph = self.graph()?;
         let start = self.slots.clone();
+        let mut by_tile = None;
+        let start_prices = self.p1.clone();
         let mut done = true;
         for (phase, &eps) in schedule.iter().enumerate() {
             self.eps = eps;
@@ -97,7 +151,7 @@ impl Auction<'_> {
                 break;
             }
             let drops = self.drops;
-            self.reverse(observer)?;
+            self.reverse_on_graph(&graph, &mut by_tile, observer)?;
             if self.drops != drops {
                 // Prices fell: the lists' bounds no longer hold.
                 for i in 0..self.m {
@@ -108,6 +162,12 @@ impl Auction<'_> {
         }
         if !done {
             self.restore(start)?;
+        } else {
+            // The reverse bids lowered prices the pools' bounds count on.
+            let lowered: Vec<u32> = (0..self.n as u32)
+                .filter(|&t| self.p1[t as usize] < start_prices[t as usize])
+                .collect();
+            self.relist(&lowered)?;
         }
         for i in 0..self.m {
             self.refill(i);
@@ -139,7 +199,12 @@ impl Auction<'_> {
     fn graph(&mut self) -> CoreResult<Graph> {
         let (m, n, scale, dim) = (self.m, self.n, self.scale, self.problem.dim);
         let offsets: Vec<i64> = (0..m).map(|i| -self.best_floor(i).min(INF)).collect();
-        let k = (EAGER_BUDGET / n).clamp(LEAST_EAGER, MOST_EAGER).min(m);
+        let k = if self.loose() {
+            LOOSE_EAGER
+        } else {
+            (EAGER_BUDGET / n).clamp(LEAST_EAGER, MOST_EAGER)
+        }
+        .min(m);
         let cells = TileSet::new(Simd::chosen()?, self.problem.cells, dim);
         let offsets = Offsets {
             values: &offsets,
@@ -175,6 +240,103 @@ impl Auction<'_> {
             self.refill_on_graph(&mut graph, i);
         }
         Ok(graph)
+    }
+
+    /// Each tile's cells on the graph (pooled or eager), with their cost.
+    fn by_tile(&self, graph: &Graph) -> ByTile {
+        let edges = |i: usize| {
+            let pooled = self.pool[self.class(i)].iter().map(|e| (e.tile, e.cost));
+            pooled.chain(graph.eager[i].iter().copied())
+        };
+        let mut start = vec![0usize; self.n + 1];
+        for i in 0..self.m {
+            for (t, _) in edges(i) {
+                start[t as usize + 1] += 1;
+            }
+        }
+        for t in 0..self.n {
+            start[t + 1] += start[t];
+        }
+        let mut next = start.clone();
+        let mut cells = vec![0u32; start[self.n]];
+        let mut costs = vec![0i64; start[self.n]];
+        for i in 0..self.m {
+            for (t, cost) in edges(i) {
+                let at = &mut next[t as usize];
+                (cells[*at], costs[*at]) = (i as u32, cost);
+                *at += 1;
+            }
+        }
+        ByTile {
+            start,
+            cells,
+            costs,
+        }
+    }
+
+    /// The `GRAPH_RIVALS` assigned cells of `edges` of largest gain
+    /// `pay - K c`, best first (ties to the lower cell), and the next one's
+    /// gain as the bound of the rest (the cells off the graph do not count).
+    fn graph_rivals(&self, by_tile: &ByTile, t: usize) -> Rivals {
+        let edges = by_tile.start[t]..by_tile.start[t + 1];
+        let mut cells: Vec<(i64, u32)> = by_tile.cells[edges.clone()]
+            .iter()
+            .zip(&by_tile.costs[edges])
+            .filter(|&(&i, _)| self.tile_of[i as usize] != NONE)
+            .map(|(&i, &cost)| (self.pay[i as usize] - self.scale * cost, i))
+            .collect();
+        let order = |&(gain, cell): &(i64, u32)| (Reverse(gain), cell);
+        let mut others = i64::MIN;
+        if cells.len() > GRAPH_RIVALS {
+            cells.select_nth_unstable_by_key(GRAPH_RIVALS, order);
+            others = cells[GRAPH_RIVALS].0;
+            cells.truncate(GRAPH_RIVALS);
+        }
+        cells.sort_unstable_by_key(order);
+        Rivals { cells, others }
+    }
+
+    /// The reverse auction on the graph: [`Auction::reverse`]'s bids, with a
+    /// tile's rivals taken from its edges instead of a search (again from
+    /// them when the ones kept moved away). Gains only fall during the
+    /// reverse auction, so the kept bounds hold; every bid lowers what the
+    /// moved cell pays by at least ε, so it ends. The edges by tile are
+    /// made the first time a free slot has a price (never in a square problem).
+    fn reverse_on_graph(
+        &mut self,
+        graph: &Graph,
+        by_tile: &mut Option<ByTile>,
+        observer: &mut dyn Observer,
+    ) -> CoreResult<()> {
+        let mut queue: VecDeque<u32> = (0..self.n as u32)
+            .filter(|&t| self.priced_free_slot(t as usize).is_some())
+            .collect();
+        if queue.is_empty() {
+            return Ok(());
+        }
+        let by_tile = by_tile.get_or_insert_with(|| self.by_tile(graph));
+        let mut rivals: Vec<Option<Rivals>> = (0..self.n).map(|_| None).collect();
+        while let Some(t) = queue.pop_front() {
+            let t = t as usize;
+            while let Some(s) = self.priced_free_slot(t) {
+                let fresh = rivals[t].is_none();
+                let found = match rivals[t].take() {
+                    Some(found) => found,
+                    None => self.graph_rivals(by_tile, t),
+                };
+                match self.reverse_bid(t, s, &found) {
+                    // Fresh rivals always decide (their bound is below the
+                    // best gain); were it otherwise, the exact phases mend it.
+                    Outcome::Later if fresh => break,
+                    Outcome::Later => continue,
+                    Outcome::Freed(t0) => queue.push_back(t0 as u32),
+                    Outcome::Done => {}
+                }
+                rivals[t] = Some(found);
+                self.report_now_and_then(observer)?;
+            }
+        }
+        Ok(())
     }
 
     /// Refills cell `i`'s list with its `LIST` best candidates by current

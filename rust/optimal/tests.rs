@@ -295,28 +295,43 @@ fn clustered(m: usize, dim: usize, spread: i64, seed: u64) -> Vec<i16> {
         .collect()
 }
 
-/// An auction of `cells` against `tiles` (capacity 1) as [`solve`] starts
-/// it, from warm prices, and its coarse phases (asserted to be some).
+/// An auction of `cells` against `tiles` (capacity 1, no flips) as [`solve`]
+/// starts it, from warm prices, and its coarse phases (asserted to be some).
 fn coarse_start<'a>(
     cells: &'a [i16],
     tiles: &'a [i16],
     dim: usize,
     sample: &'a mut Option<SampleRows>,
 ) -> (Auction<'a>, Vec<i64>) {
+    warm_auction(cells, tiles, dim, false, 1, sample)
+}
+
+/// [`coarse_start`] with mirror images and any capacity.
+fn warm_auction<'a>(
+    cells: &'a [i16],
+    tiles: &'a [i16],
+    dim: usize,
+    flips: bool,
+    capacity: usize,
+    sample: &'a mut Option<SampleRows>,
+) -> (Auction<'a>, Vec<i64>) {
     let problem = Problem {
         cells,
         tiles,
         dim,
-        flips: false,
-        capacity: 1,
+        flips,
+        capacity,
     };
-    let (m, n) = (cells.len() / dim, tiles.len() / dim);
+    let (m, n) = (cells.len() / dim, tiles.len() / dim / copies(flips));
     let start = warm_prices(problem, m, n, &mut |_: &Progress| true).unwrap();
-    *sample = SampleRows::new(tiles, dim, false);
+    *sample = SampleRows::new(tiles, dim, flips);
     let auction = Auction::new(problem, n, start.as_deref(), sample.as_ref()).unwrap();
     let schedule = auction.schedule();
     let coarse = auction.coarse_phases(schedule.len());
-    assert!(coarse > 0 && coarse < schedule.len(), "near-square, warm");
+    assert!(
+        coarse > 0 && coarse < schedule.len(),
+        "warm, with coarse phases"
+    );
     (auction, schedule[..coarse].to_vec())
 }
 
@@ -364,12 +379,88 @@ fn coarse_phases_on_the_graph_hand_over_to_exact_phases() {
             .unwrap());
         assert!(!auction.tile_of.contains(&NONE), "every cell assigned");
         let (_, one) = solve_certified(&cells, &tiles, dim, false, 1);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let two = pool.install(|| solve_quietly(problem).unwrap());
-        assert_eq!(one.assignment, two.assignment);
+        assert_same_at_two_threads(problem, &one);
+    }
+}
+
+/// The same assignment as `one` when `problem` is solved on two threads.
+fn assert_same_at_two_threads(problem: Problem<'_>, one: &Certified) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let two = pool.install(|| solve_quietly(problem).unwrap());
+    assert_eq!(one.assignment, two.assignment);
+    assert_eq!(one.flipped, two.flipped);
+}
+
+#[test]
+fn loose_problems_bid_both_ways_on_the_graph() {
+    // Spare tiles (twice as many, a third more with mirror images, capacity
+    // 2 over fewer tiles than cells): the coarse phases bid forward and in
+    // reverse on the graph, searching only to build it and to relist the
+    // tiles whose price fell; every cell is assigned after them, and the
+    // exact phases end at a certified optimum (checked over every pair), the
+    // same at 1 and 2 threads.
+    for (m, n, capacity, flips) in [
+        (1200, 2400, 1, false),
+        (1100, 1500, 1, true),
+        (1100, 800, 2, false),
+    ] {
+        let dim = 12;
+        let cells = clustered(m, dim, 8, 3);
+        let tiles = values(n * dim * copies(flips), 90, n as u64 + 3);
+        let mut sample = None;
+        let (mut auction, coarse) = warm_auction(&cells, &tiles, dim, flips, capacity, &mut sample);
+        assert!(auction.loose());
+        let problem = auction.problem;
+        let passes = auction.progress.passes;
+        assert!(auction
+            .run_coarse(&coarse, &mut |_: &Progress| true)
+            .unwrap());
+        assert!(
+            auction.progress.reverse_bids > 0,
+            "reverse bids on the graph"
+        );
+        assert!(
+            auction.progress.passes <= passes + 2,
+            "two searches at most"
+        );
+        assert!(!auction.tile_of.contains(&NONE), "every cell assigned");
+        let (_, one) = solve_certified(&cells, &tiles, dim, flips, capacity);
+        assert_same_at_two_threads(problem, &one);
+    }
+}
+
+#[test]
+fn later_checks_search_only_the_cells_that_may_have_changed() {
+    // The auction's pools emptied before the certificate: the first check
+    // finds many pairs outside them (more than it returns for some cells),
+    // and the later checks search only the cells whose dual rose or whose
+    // search was cut off. The certificate still holds over every pair, at
+    // the auction's total.
+    for (m, n, flips) in [(300, 420, false), (260, 300, true)] {
+        let dim = 12;
+        let cells = clustered(m, dim, 8, 11);
+        let tiles = values(n * dim * copies(flips), 90, n as u64 + 11);
+        let problem = Problem {
+            cells: &cells,
+            tiles: &tiles,
+            dim,
+            flips,
+            capacity: 1,
+        };
+        let sample = SampleRows::new(problem.tiles, dim, problem.flips);
+        let mut auction = Auction::new(problem, n, None, sample.as_ref()).unwrap();
+        auction.run(&mut |_: &Progress| true).unwrap();
+        let total: i64 = auction.cost_of.iter().sum();
+        for pool in &mut auction.pool {
+            pool.clear();
+        }
+        let got = auction.certify(&mut |_: &Progress| true).unwrap();
+        assert!(got.progress.checks >= 3, "{} checks", got.progress.checks);
+        assert_eq!(got.total_cost, total);
+        assert_certified(&problem, &got);
     }
 }
 

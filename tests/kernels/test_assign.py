@@ -294,6 +294,7 @@ rng = np.random.default_rng(12)
 centres = rng.integers(20, 236, (80, 12))
 cells = centres[rng.integers(0, 80, 6600)] + rng.integers(-12, 13, (6600, 12))
 tiles = centres[rng.integers(0, 80, 8200)] + rng.integers(-30, 31, (8200, 12))
+cells[:660] = cells[3300]
 cells, tiles = cells.astype(np.int16), tiles.astype(np.int16)
 result = certified_optimum(cells, tiles, threads=1)
 assert result.stats["repriced"] > len(cells)
@@ -310,7 +311,8 @@ def test_certified_optimum_near_square_in_a_large_library() -> None:
     # Near-square (tiles < 1.25x the cells) with enough tiles for the sample
     # (8,192 or more): the coarse phases run on the candidate graph, then
     # re-pricings' seeds are tightened by the sampled tiles' estimate. Clusters
-    # make the cells compete, so the fine phases re-price cells. In a
+    # make the cells compete and a tenth of them are one flat colour (one class
+    # of 660 cells wants 660 tiles), so the fine phases re-price cells. In a
     # child process: the dense check's 1 GB would stay in this process's peak
     # RSS, which the memory tests' children inherit.
     here = str(Path(__file__).resolve().parent)
@@ -595,7 +597,8 @@ def test_certified_optimum_warm_start_of_loose_problems(
 ) -> None:
     # Over a thousand photo cells against 1.6x to 3x as many tile uses: loose problems
     # start from the prices of one cell and one tile in four too (the c-transform of
-    # what the sample's cells pay), and the reverse auction lowers the prices of the
+    # what the sample's cells pay), their first phases bid both ways on a graph of
+    # candidates, and the exact phases' reverse auction lowers the prices of the
     # tiles left free; the total stays SciPy's and the certificate holds.
     cells, _ = _photo_descriptors(40, 1, seed=9)
     m = len(cells)
