@@ -105,11 +105,15 @@ impl Auction<'_> {
     /// How many of the schedule's `phases` run on the graph, for a problem
     /// started from warm prices: the first `COARSE_PHASES` of a near-square
     /// one, the first `LOOSE_PHASES` of a loose one; none otherwise (cold
-    /// lists, which need 8x more tiles than cells, never take the graph).
+    /// lists, which need 8x more tiles than cells, never take the graph),
+    /// nor when a class of identical cells outgrows its pool: its cells
+    /// share one pool and the same few eager edges, so the graph cannot hold
+    /// them and is given up after its bid cap (the demo's problem with a
+    /// third of its cells one colour: 31 s that way, 14-18 s without).
     /// The last phase always runs exactly.
     pub(super) fn coarse_phases(&self, phases: usize) -> usize {
         let uses = self.n * self.problem.capacity;
-        let coarse = if !self.warm {
+        let coarse = if !self.warm || self.largest_class() > self.pool_len {
             0
         } else if near_square(self.m, self.n, self.problem.capacity) {
             COARSE_PHASES
@@ -119,6 +123,15 @@ impl Auction<'_> {
             0
         };
         coarse.min(phases.saturating_sub(1))
+    }
+
+    /// The number of cells in the largest class of identical cells.
+    fn largest_class(&self) -> usize {
+        let mut size = vec![0usize; self.m];
+        for i in 0..self.m {
+            size[self.class(i)] += 1;
+        }
+        size.into_iter().max().unwrap_or(0)
     }
 
     /// Whether the problem is loose (more than near-square): its graph takes

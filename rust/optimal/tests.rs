@@ -337,21 +337,36 @@ fn warm_auction<'a>(
 
 #[test]
 fn a_graph_without_a_complete_assignment_is_given_up() {
-    // 1,100 identical cells against 1,100 tiles: the coarse phases' graph is
-    // the cells' one pool (512 tiles) and each tile's most eager cells, all
-    // the same first few (ties go to the lower cell), so the other cells
-    // cannot all be assigned on the graph. It is given up after its bid cap,
-    // back at the prices it started from, and the exact phases end at the
-    // certified optimum.
+    // 1,100 identical cells against 1,100 tiles: one class, larger than its
+    // pool (512 tiles), so the coarse phases skip the graph. Forced onto it
+    // anyway: the graph is the class's one pool and each tile's most eager
+    // cells, all the same first few (ties go to the lower cell), so the
+    // other cells cannot all be assigned on it. It is given up after its bid
+    // cap, back at the prices it started from, and the exact phases end at
+    // the certified optimum.
     let (m, n, dim) = (1100, 1100, 12);
     let cell = values(dim, 60, 1);
     let cells: Vec<i16> = cell.iter().copied().cycle().take(m * dim).collect();
     let tiles = values(n * dim, 60, 2);
-    let mut sample = None;
-    let (mut auction, coarse) = coarse_start(&cells, &tiles, dim, &mut sample);
+    let problem = Problem {
+        cells: &cells,
+        tiles: &tiles,
+        dim,
+        flips: false,
+        capacity: 1,
+    };
+    let start = warm_prices(problem, m, n, &mut |_: &Progress| true).unwrap();
+    let sample = SampleRows::new(&tiles, dim, false);
+    let mut auction = Auction::new(problem, n, start.as_deref(), sample.as_ref()).unwrap();
+    let schedule = auction.schedule();
+    assert_eq!(
+        auction.coarse_phases(schedule.len()),
+        0,
+        "the class outgrows its pool"
+    );
     let prices = auction.p1.clone();
     let done = auction
-        .run_coarse(&coarse, &mut |_: &Progress| true)
+        .run_coarse(&schedule[..5], &mut |_: &Progress| true)
         .unwrap();
     assert!(!done, "the graph was given up");
     assert!(auction.tile_of.iter().all(|&t| t == NONE));
