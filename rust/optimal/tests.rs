@@ -315,6 +315,24 @@ fn warm_auction<'a>(
     capacity: usize,
     sample: &'a mut Option<SampleRows>,
 ) -> (Auction<'a>, Vec<i64>) {
+    let (auction, schedule) = warm_schedule(cells, tiles, dim, flips, capacity, sample);
+    let coarse = auction.coarse_phases(schedule.len());
+    assert!(
+        coarse > 0 && coarse < schedule.len(),
+        "warm, with coarse phases"
+    );
+    (auction, schedule[..coarse].to_vec())
+}
+
+/// An auction as [`solve`] starts it, from warm prices, and its whole schedule.
+fn warm_schedule<'a>(
+    cells: &'a [i16],
+    tiles: &'a [i16],
+    dim: usize,
+    flips: bool,
+    capacity: usize,
+    sample: &'a mut Option<SampleRows>,
+) -> (Auction<'a>, Vec<i64>) {
     let problem = Problem {
         cells,
         tiles,
@@ -327,12 +345,7 @@ fn warm_auction<'a>(
     *sample = SampleRows::new(tiles, dim, flips);
     let auction = Auction::new(problem, n, start.as_deref(), sample.as_ref()).unwrap();
     let schedule = auction.schedule();
-    let coarse = auction.coarse_phases(schedule.len());
-    assert!(
-        coarse > 0 && coarse < schedule.len(),
-        "warm, with coarse phases"
-    );
-    (auction, schedule[..coarse].to_vec())
+    (auction, schedule)
 }
 
 #[test]
@@ -348,17 +361,8 @@ fn a_graph_without_a_complete_assignment_is_given_up() {
     let cell = values(dim, 60, 1);
     let cells: Vec<i16> = cell.iter().copied().cycle().take(m * dim).collect();
     let tiles = values(n * dim, 60, 2);
-    let problem = Problem {
-        cells: &cells,
-        tiles: &tiles,
-        dim,
-        flips: false,
-        capacity: 1,
-    };
-    let start = warm_prices(problem, m, n, &mut |_: &Progress| true).unwrap();
-    let sample = SampleRows::new(&tiles, dim, false);
-    let mut auction = Auction::new(problem, n, start.as_deref(), sample.as_ref()).unwrap();
-    let schedule = auction.schedule();
+    let mut sample = None;
+    let (mut auction, schedule) = warm_schedule(&cells, &tiles, dim, false, 1, &mut sample);
     assert_eq!(
         auction.coarse_phases(schedule.len()),
         0,
