@@ -295,18 +295,8 @@ fn clustered(m: usize, dim: usize, spread: i64, seed: u64) -> Vec<i16> {
         .collect()
 }
 
-/// An auction of `cells` against `tiles` (capacity 1, no flips) as [`solve`]
-/// starts it, from warm prices, and its coarse phases (asserted to be some).
-fn coarse_start<'a>(
-    cells: &'a [i16],
-    tiles: &'a [i16],
-    dim: usize,
-    sample: &'a mut Option<SampleRows>,
-) -> (Auction<'a>, Vec<i64>) {
-    warm_auction(cells, tiles, dim, false, 1, sample)
-}
-
-/// [`coarse_start`] with mirror images and any capacity.
+/// An auction of `cells` against `tiles` as [`solve`] starts it, from warm
+/// prices, and its coarse phases (asserted to be some).
 fn warm_auction<'a>(
     cells: &'a [i16],
     tiles: &'a [i16],
@@ -390,16 +380,35 @@ fn coarse_phases_on_the_graph_hand_over_to_exact_phases() {
         let dim = 12;
         let cells = clustered(m, dim, 8, 5);
         let tiles = values(n * dim, 90, n as u64 + 7);
-        let mut sample = None;
-        let (mut auction, coarse) = coarse_start(&cells, &tiles, dim, &mut sample);
-        let problem = auction.problem;
-        assert!(auction
-            .run_coarse(&coarse, &mut |_: &Progress| true)
-            .unwrap());
-        assert!(!auction.tile_of.contains(&NONE), "every cell assigned");
-        let (_, one) = solve_certified(&cells, &tiles, dim, false, 1);
-        assert_same_at_two_threads(problem, &one);
+        coarse_then_exact(&cells, &tiles, dim, false, 1);
     }
+}
+
+/// Runs the coarse phases of `cells` against `tiles` and asserts that they
+/// complete with every cell assigned, then that the whole solve is certified
+/// over every pair and the same at 1 and 2 threads; returns the coarse
+/// phases' progress and whether the problem was loose.
+fn coarse_then_exact(
+    cells: &[i16],
+    tiles: &[i16],
+    dim: usize,
+    flips: bool,
+    capacity: usize,
+) -> (Progress, bool) {
+    let mut sample = None;
+    let (mut auction, coarse) = warm_auction(cells, tiles, dim, flips, capacity, &mut sample);
+    let problem = auction.problem;
+    let before = auction.progress.passes;
+    assert!(auction
+        .run_coarse(&coarse, &mut |_: &Progress| true)
+        .unwrap());
+    assert!(!auction.tile_of.contains(&NONE), "every cell assigned");
+    let mut progress = auction.progress.clone();
+    progress.passes -= before;
+    let loose = auction.loose();
+    let (_, one) = solve_certified(cells, tiles, dim, flips, capacity);
+    assert_same_at_two_threads(problem, &one);
+    (progress, loose)
 }
 
 /// The same assignment as `one` when `problem` is solved on two threads.
@@ -429,25 +438,10 @@ fn loose_problems_bid_both_ways_on_the_graph() {
         let dim = 12;
         let cells = clustered(m, dim, 8, 3);
         let tiles = values(n * dim * copies(flips), 90, n as u64 + 3);
-        let mut sample = None;
-        let (mut auction, coarse) = warm_auction(&cells, &tiles, dim, flips, capacity, &mut sample);
-        assert!(auction.loose());
-        let problem = auction.problem;
-        let passes = auction.progress.passes;
-        assert!(auction
-            .run_coarse(&coarse, &mut |_: &Progress| true)
-            .unwrap());
-        assert!(
-            auction.progress.reverse_bids > 0,
-            "reverse bids on the graph"
-        );
-        assert!(
-            auction.progress.passes <= passes + 2,
-            "two searches at most"
-        );
-        assert!(!auction.tile_of.contains(&NONE), "every cell assigned");
-        let (_, one) = solve_certified(&cells, &tiles, dim, flips, capacity);
-        assert_same_at_two_threads(problem, &one);
+        let (coarse, loose) = coarse_then_exact(&cells, &tiles, dim, flips, capacity);
+        assert!(loose);
+        assert!(coarse.reverse_bids > 0, "reverse bids on the graph");
+        assert!(coarse.passes <= 2, "two searches at most");
     }
 }
 
