@@ -49,7 +49,7 @@ mod pricing;
 mod tests;
 
 use std::cmp::Reverse;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::error::{CoreError, CoreResult};
@@ -163,7 +163,8 @@ pub fn solve(problem: Problem<'_>, observer: &mut dyn Observer) -> CoreResult<Ce
     }
     let start = warm_prices(problem, m, n, observer)?;
     let sample = SampleRows::new(problem.tiles, problem.dim, problem.flips);
-    let mut auction = Auction::new(problem, n, start.as_deref(), sample.as_ref())?;
+    let classes = Classes::new(problem.cells, problem.dim);
+    let mut auction = Auction::new(problem, n, start.as_deref(), sample.as_ref(), &classes)?;
     auction.run(observer)?;
     auction.certify(observer)
 }
@@ -217,7 +218,8 @@ fn warm_prices(
     let (sub_m, sub_n) = check(&sub)?;
     let start = warm_prices(sub, sub_m, sub_n, observer)?;
     let sample = SampleRows::new(sub.tiles, dim, sub.flips);
-    let mut auction = Auction::new(sub, sub_n, start.as_deref(), sample.as_ref())?;
+    let classes = Classes::new(sub.cells, dim);
+    let mut auction = Auction::new(sub, sub_n, start.as_deref(), sample.as_ref(), &classes)?;
     auction.run(observer)?;
     // What the sampled cells pay, in units of the full problem's `K`, as
     // offsets `-pay` of a search among them: a tile's least value is then
@@ -295,14 +297,63 @@ fn tile_set<'a>(simd: Simd, tiles: &'a [i16], dim: usize, flips: bool) -> TileSe
     }
 }
 
-/// For each cell, the first cell with the same descriptor.
-fn classes_of(cells: &[i16], dim: usize) -> Vec<u32> {
-    let mut first: HashMap<&[i16], u32> = HashMap::new();
-    cells
-        .chunks_exact(dim)
-        .enumerate()
-        .map(|(i, row)| *first.entry(row).or_insert(i as u32))
-        .collect()
+/// The classes of identical cells. A class is named by its first cell
+/// (its representative); every cell has the index of its class among the
+/// classes in order of their first cells, and the reverse auction searches
+/// the classes' descriptors, one row each: a class's members have the same
+/// cost for every tile, so the one paying most stands for all of them.
+struct Classes {
+    /// For each cell, the first cell with the same descriptor.
+    of: Vec<u32>,
+    /// For each cell, the index of its class.
+    index: Vec<u32>,
+    /// The first cell of each class.
+    firsts: Vec<u32>,
+    /// The first cells' rows when some cells share a class (otherwise they
+    /// are the cells' own).
+    rows: Option<Vec<i16>>,
+}
+
+impl Classes {
+    fn new(cells: &[i16], dim: usize) -> Classes {
+        let mut first: HashMap<&[i16], u32> = HashMap::new();
+        let of: Vec<u32> = cells
+            .chunks_exact(dim)
+            .enumerate()
+            .map(|(i, row)| *first.entry(row).or_insert(i as u32))
+            .collect();
+        let firsts: Vec<u32> = (0..of.len() as u32)
+            .filter(|&i| of[i as usize] == i)
+            .collect();
+        let mut index = vec![0u32; of.len()];
+        for (k, &i) in firsts.iter().enumerate() {
+            index[i as usize] = k as u32;
+        }
+        for i in 0..of.len() {
+            index[i] = index[of[i] as usize];
+        }
+        let rows = (firsts.len() < of.len()).then(|| {
+            firsts
+                .iter()
+                .flat_map(|&i| {
+                    cells[i as usize * dim..(i as usize + 1) * dim]
+                        .iter()
+                        .copied()
+                })
+                .collect()
+        });
+        Classes {
+            of,
+            index,
+            firsts,
+            rows,
+        }
+    }
+
+    /// The rows of the classes' first cells, from the problem's `cells`.
+    fn rows<'s>(&'s self, cells: &'s [i16]) -> &'s [i16] {
+        self.rows.as_deref().unwrap_or(cells)
+    }
 }
 
 /// A tile of a cell's list or pool, the cell's (unscaled) cost for it and
@@ -333,7 +384,8 @@ struct Bid {
 
 /// The cells of largest gain for a tile, each with its gain at the time of
 /// the search, largest first, and an upper bound of every other cell's gain
-/// then (`i64::MIN` when every cell is listed).
+/// then (`i64::MIN` when every cell is listed). A cell of a class of
+/// identical cells stands for its whole class (see [`Auction::reverse_bid`]).
 struct Rivals {
     cells: Vec<(i64, u32)>,
     others: i64,
@@ -350,6 +402,9 @@ struct Best {
 
 impl Best {
     fn offer(&mut self, cell: u32, (gain, cost): (i64, i64)) {
+        if cell == self.star {
+            return; // offered twice (a class and one of its members)
+        }
         if (gain, Reverse(cell)) > (self.w1, Reverse(self.star)) {
             self.w2 = self.w2.max(self.w1);
             (self.w1, self.star, self.cost) = (gain, cell, cost);
@@ -373,8 +428,9 @@ struct Auction<'a> {
     problem: Problem<'a>,
     /// The search entries, ranked by `K c + price`.
     priced: PricedTiles<'a>,
-    /// The cells as a searched set for the reverse auction, ranked by `K c - pay` (their offsets
-    /// follow every change of `pay`).
+    /// The classes of identical cells as a searched set for the reverse
+    /// auction, each ranked by `K c - pay` of its member paying most (the
+    /// offsets follow every change of `pay`).
     paid: PricedTiles<'a>,
     /// A sample of the entries, to seed first searches (large libraries).
     sample: Option<Sample<'a>>,
@@ -399,12 +455,14 @@ struct Auction<'a> {
     cost_of: Vec<i64>,
     pay: Vec<i64>,
     // Per cell: the list bids read and its bound. Per class of identical
-    // cells (indexed by its first cell, `class_of`): the pool lists are
+    // cells (indexed by its first cell, `classes.of`): the pool lists are
     // refilled from (keyed when `drops` was `keyed` and sorted by key up to
     // `sorted`, then the entries added since) and its bound.
-    class_of: Vec<u32>,
-    /// Per class representative: whether other cells share its class.
+    classes: &'a Classes,
+    /// Per class representative: whether other cells share its class, and
+    /// then its members by what they pay, `(pay, Reverse(cell))`.
     shared: Vec<bool>,
+    by_pay: Vec<BTreeSet<(i64, Reverse<u32>)>>,
     list_len: usize,
     lists: Vec<Vec<Entry>>,
     bound: Vec<i64>,
@@ -446,12 +504,14 @@ const LOOSE_RATIO: i64 = 40;
 
 impl<'a> Auction<'a> {
     /// The auction at `start` prices (`None`: all 0), every cell re-priced;
-    /// `sample` from [`SampleRows::new`] on `problem`'s tiles.
+    /// `sample` from [`SampleRows::new`] on `problem`'s tiles, `classes`
+    /// from [`Classes::new`] on its cells.
     fn new(
         problem: Problem<'a>,
         n: usize,
         start: Option<&[i64]>,
         sample: Option<&'a SampleRows>,
+        classes: &'a Classes,
     ) -> CoreResult<Auction<'a>> {
         let (dim, m) = (problem.dim, problem.cells.len() / problem.dim);
         let scale = m as i64 + 1;
@@ -470,22 +530,24 @@ impl<'a> Auction<'a> {
             ));
         }
         let simd = Simd::chosen()?;
-        let class_of = classes_of(problem.cells, dim);
+        let class_of = &classes.of[..];
         let mut shared = vec![false; m];
         for (i, &c) in class_of.iter().enumerate() {
             if c as usize != i {
                 shared[c as usize] = true;
             }
         }
-        let classes = class_of
-            .iter()
-            .enumerate()
-            .filter(|&(i, &c)| c as usize == i)
-            .count();
+        let mut by_pay = vec![BTreeSet::new(); m];
+        for (i, &c) in class_of.iter().enumerate() {
+            if shared[c as usize] {
+                by_pay[c as usize].insert((0, Reverse(i as u32)));
+            }
+        }
+        let paid = TileSet::new(simd, classes.rows(problem.cells), dim);
         let mut auction = Auction {
             problem,
             priced: PricedTiles::new(tile_set(simd, problem.tiles, dim, problem.flips), scale)?,
-            paid: PricedTiles::new(TileSet::new(simd, problem.cells, dim), scale)?,
+            paid: PricedTiles::new(paid, scale)?,
             sample: sample
                 .map(|rows| Sample::new(rows, dim, problem.flips))
                 .transpose()?,
@@ -502,12 +564,13 @@ impl<'a> Auction<'a> {
             slot_of: vec![NONE; m],
             cost_of: vec![0; m],
             pay: vec![0; m],
-            class_of,
+            classes,
             shared,
+            by_pay,
             list_len: LIST_LEN,
             lists: vec![Vec::new(); m],
             bound: vec![INF; m],
-            pool_len: (POOL_BUDGET / classes).clamp(2 * LIST_LEN, MAX_POOL),
+            pool_len: (POOL_BUDGET / classes.firsts.len()).clamp(2 * LIST_LEN, MAX_POOL),
             pool: vec![Vec::new(); m],
             sorted: vec![0; m],
             keyed: vec![0; m],
@@ -538,7 +601,7 @@ impl<'a> Auction<'a> {
 
     /// The class of cell `i`: the first cell identical to it.
     fn class(&self, i: usize) -> usize {
-        self.class_of[i] as usize
+        self.classes.of[i] as usize
     }
 
     /// The ε-scaling schedule, largest first, ending at 1.
@@ -789,10 +852,20 @@ impl<'a> Auction<'a> {
     }
 
     /// Records what cell `i` now pays (`K c + price`) and its cost, and ranks
-    /// it by that in the reverse auction's searches: the one place `pay` changes.
+    /// its class by what its member paying most pays in the reverse
+    /// auction's searches: the one place `pay` changes.
     fn set_pay(&mut self, i: usize, cost: i64, pay: i64) {
+        let c = self.class(i);
+        let top = if self.shared[c] {
+            let members = &mut self.by_pay[c];
+            members.remove(&(self.pay[i], Reverse(i as u32)));
+            members.insert((pay, Reverse(i as u32)));
+            members.last().map_or(pay, |&(top, _)| top)
+        } else {
+            pay
+        };
         (self.cost_of[i], self.pay[i]) = (cost, pay);
-        self.paid.set(i, -pay);
+        self.paid.set(self.classes.index[i] as usize, -top);
     }
 
     /// Frees the slot of an assigned cell (its price stays).
@@ -889,10 +962,12 @@ impl<'a> Auction<'a> {
             .position(|s| s.holder == NONE && s.price > 0)
     }
 
-    /// For each tile of `tiles`: the cells of largest gain `pay - K c` (what
-    /// moving to the tile at price 0 would save them) and an upper bound of
-    /// every other cell's gain, by one search with the cells as the searched
-    /// set and offsets `-pay`.
+    /// For each tile of `tiles`: the classes of largest gain `pay - K c` (what
+    /// moving to the tile at price 0 would save their member paying most),
+    /// each named by its first cell, and an upper bound of every other
+    /// class's gain, by one search with the classes as the searched set and
+    /// offsets `-pay`. A large class of identical cells would otherwise fill
+    /// every tile's rivals, which then ran out after a few moves.
     fn rivals(&mut self, tiles: &[u32]) -> CoreResult<Vec<Rivals>> {
         self.progress.passes += 1;
         let (dim, n) = (self.problem.dim, self.n);
@@ -902,16 +977,17 @@ impl<'a> Auction<'a> {
             .flat_map(|&t| (0..copies).map(move |c| t as usize + c * n))
             .flat_map(|e| self.problem.tiles[e * dim..(e + 1) * dim].iter().copied())
             .collect();
-        let k = RIVALS.min(self.m);
+        let firsts = &self.classes.firsts;
+        let k = RIVALS.min(firsts.len());
         let found = self.paid.search_unordered(&rows, k, None)?;
-        let complete = k >= self.m;
+        let complete = k >= firsts.len();
         Ok(found
             .chunks(copies)
             .map(|rows| {
                 let mut others = i64::MIN;
                 let mut cells: Vec<(i64, u32)> = Vec::with_capacity(k * copies);
                 for row in rows {
-                    cells.extend(row.iter().map(|&(value, i)| (-value, i as u32)));
+                    cells.extend(row.iter().map(|&(value, c)| (-value, firsts[c as usize])));
                     if !complete {
                         let kth = row.iter().map(|&(value, _)| value).max();
                         others = others.max(-kth.unwrap_or(i64::MAX));
@@ -936,7 +1012,9 @@ impl<'a> Auction<'a> {
     /// rivals are compared exactly, best bound first, only while their bound
     /// could change `w1` or `w2`, and the bound of the unlisted cells stands
     /// for them; when it could beat the best rival, the bid waits for a fresh
-    /// search.
+    /// search. A listed cell of a class of identical cells stands for the
+    /// class: its two members paying most have its two largest gains (the
+    /// same cost for `t`), whichever members moved since the search.
     fn reverse_bid(&mut self, t: usize, s: usize, rivals: &Rivals) -> Outcome {
         let mut best = Best {
             w1: i64::MIN,
@@ -950,7 +1028,16 @@ impl<'a> Auction<'a> {
             if bound < best.w2 {
                 break;
             }
-            best.offer(cell, self.gain(cell, t));
+            let c = self.class(cell as usize);
+            if !self.shared[c] {
+                best.offer(cell, self.gain(cell, t));
+                continue;
+            }
+            // The members paying most have the class's two largest gains.
+            let cost = self.cost(c, t);
+            for &(pay, Reverse(member)) in self.by_pay[c].iter().rev().take(2) {
+                best.offer(member, (pay - self.scale * cost, cost));
+            }
         }
         let Best {
             w1,
