@@ -175,13 +175,16 @@ fn identical_cells_share_their_pricing() {
 }
 
 #[test]
-fn a_class_of_identical_cells_is_one_rival() {
+fn a_class_of_identical_cells_bids_as_one() {
     // A flat area: a third of the cells one colour, in loose problems whose
     // reverse auctions move the class's members from tile to tile. Each
     // tile's rivals list the class once (its members paying most stand for
     // it), so they last while members move: the searches stay few beside
     // the reverse bids (one search every two or three bids when the members
-    // filled the rivals). Certified over every pair, the same at 2 threads.
+    // filled the rivals). Forward, the class's waiting members bid together
+    // for tiles it does not hold: a few bids per cell (members bidding one
+    // at a time outbid one another, 50-80 bids per cell). Certified over
+    // every pair, the same at 2 threads.
     for (m, n, flips, capacity) in [
         (600, 1400, false, 1),
         (450, 700, true, 1),
@@ -203,12 +206,14 @@ fn a_class_of_identical_cells_is_one_rival() {
         };
         let (_, got) = solve_certified(&cells, &tiles, dim, flips, capacity);
         let Progress {
+            bids,
             reverse_bids,
             passes,
             ..
         } = got.progress;
         assert!(reverse_bids > 1000, "{reverse_bids} reverse bids");
         assert!(passes * 10 < reverse_bids, "{passes} searches");
+        assert!(bids < 12 * m as u64, "{bids} bids");
         assert_same_at_two_threads(problem, &got);
     }
 }
@@ -387,13 +392,14 @@ fn warm_schedule<'a>(
 
 #[test]
 fn a_graph_without_a_complete_assignment_is_given_up() {
-    // 1,100 identical cells against 1,100 tiles: one class, larger than its
-    // pool (512 tiles), so the coarse phases skip the graph. Forced onto it
-    // anyway: the graph is the class's one pool and each tile's most eager
-    // cells, all the same first few (ties go to the lower cell), so the
-    // other cells cannot all be assigned on it. It is given up after its bid
-    // cap, back at the prices it started from, and the exact phases end at
-    // the certified optimum.
+    // 1,100 identical cells against 1,100 tiles: one class, larger than the
+    // pools of single cells (512 tiles), so the coarse phases skip the graph
+    // (its bids, one member at a time, are a price war). Forced onto it
+    // anyway, with the class's pool cut to 512 tiles: the graph is that pool
+    // and each tile's most eager cells, all the same first few (ties go to
+    // the lower cell), so the other cells cannot all be assigned on it. It
+    // is given up after its bid cap, back at the prices it started from, and
+    // the exact phases end at the certified optimum.
     let (m, n, dim) = (1100, 1100, 12);
     let cell = values(dim, 60, 1);
     let cells: Vec<i16> = cell.iter().copied().cycle().take(m * dim).collect();
@@ -403,8 +409,15 @@ fn a_graph_without_a_complete_assignment_is_given_up() {
     assert_eq!(
         auction.coarse_phases(schedule.len()),
         0,
-        "the class outgrows its pool"
+        "the class outgrows a single cell's pool"
     );
+    let pool = &mut auction.pool[0];
+    pool.sort_unstable_by_key(|e| (e.key, e.tile));
+    let cut = auction.pool_len;
+    auction.pool_bound[0] = auction.pool_bound[0].min(pool[cut].key);
+    pool.truncate(cut);
+    auction.sorted[0] = cut as u32;
+    assert_eq!(auction.keyed[0], auction.drops, "keys are today's values");
     let prices = auction.p1.clone();
     let done = auction
         .run_coarse(&schedule[..5], &mut |_: &Progress| true)
