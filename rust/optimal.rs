@@ -49,7 +49,7 @@ mod pricing;
 mod tests;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::error::{CoreError, CoreResult};
@@ -1078,9 +1078,12 @@ impl<'a> Auction<'a> {
     /// Reverse auction: every free slot with a positive price bids for the
     /// cell that gains most by moving to it, or falls to price 0. A move
     /// frees the moved cell's slot, which bids in turn. One search, with the
-    /// cells as the searched set ranked by `K c - pay`, gives every tile
-    /// that may bid (any tile holding a cell) its best cells; a tile whose
-    /// best cells moved since is searched again with the others left.
+    /// classes of cells as the searched set ranked by `K c - pay`, gives
+    /// every tile that may bid (any tile holding a cell) its best cells; a
+    /// tile whose best cells moved since is searched again with the others
+    /// left. When a member of a class of identical cells first moves, the
+    /// class's other tiles, which its members will leave one by one, join
+    /// the next search.
     fn reverse(&mut self, observer: &mut dyn Observer) -> CoreResult<()> {
         let mut queue: VecDeque<u32> = (0..self.n as u32)
             .filter(|&t| self.priced_free_slot(t as usize).is_some())
@@ -1101,6 +1104,7 @@ impl<'a> Auction<'a> {
         let mut rivals: Vec<Option<Rivals>> = (0..self.n).map(|_| None).collect();
         let mut lowered = Vec::new();
         let mut stale = Vec::new();
+        let mut fetched = HashSet::new();
         loop {
             for (&t, found) in wanted.iter().zip(self.rivals(&wanted)?) {
                 rivals[t as usize] = Some(found);
@@ -1118,7 +1122,17 @@ impl<'a> Auction<'a> {
                             stale.push(t as u32);
                             break;
                         }
-                        Outcome::Freed(t0) => queue.push_back(t0 as u32),
+                        Outcome::Freed(t0) => {
+                            queue.push_back(t0 as u32);
+                            // A member of a class moved: the class's other
+                            // tiles will come free in turn, searched at once.
+                            let c = self.class(self.slots[t][s].holder as usize);
+                            if self.shared[c] && fetched.insert(c) {
+                                stale.extend(
+                                    self.held_by(c).filter(|&t| rivals[t as usize].is_none()),
+                                );
+                            }
+                        }
                         Outcome::Done => {}
                     }
                     if self.p1[t] < old {
@@ -1138,6 +1152,14 @@ impl<'a> Auction<'a> {
         lowered.sort_unstable();
         lowered.dedup();
         self.relist(&lowered)
+    }
+
+    /// The tiles the members of class `c` (by its first cell) hold.
+    fn held_by(&self, c: usize) -> impl Iterator<Item = u32> + '_ {
+        self.by_pay[c]
+            .iter()
+            .map(|&(_, Reverse(member))| self.tile_of[member as usize])
+            .filter(|&t| t != NONE)
     }
 
     fn priced_free_slot(&self, t: usize) -> Option<usize> {

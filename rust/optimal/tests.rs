@@ -179,12 +179,14 @@ fn a_class_of_identical_cells_bids_as_one() {
     // A flat area: a third of the cells one colour, in loose problems whose
     // reverse auctions move the class's members from tile to tile. Each
     // tile's rivals list the class once (its members paying most stand for
-    // it), so they last while members move: the searches stay few beside
-    // the reverse bids (one search every two or three bids when the members
-    // filled the rivals). Forward, the class's waiting members bid together
-    // for tiles it does not hold: a few bids per cell (members bidding one
-    // at a time outbid one another, 50-80 bids per cell). Certified over
-    // every pair, the same at 2 threads.
+    // it), so they last while members move, and the tiles the class holds
+    // are searched together when one of its members first moves: a search
+    // for every 1,000 reverse bids or more (one every two or three bids when
+    // the members filled the rivals; one every 150 with the class's tiles
+    // searched one by one as they came free). Forward, the class's waiting
+    // members bid together for tiles it does not hold: a few bids per cell
+    // (members bidding one at a time outbid one another, 50-80 bids per
+    // cell). Certified over every pair, the same at 2 threads.
     for (m, n, flips, capacity) in [
         (600, 1400, false, 1),
         (450, 700, true, 1),
@@ -212,7 +214,7 @@ fn a_class_of_identical_cells_bids_as_one() {
             ..
         } = got.progress;
         assert!(reverse_bids > 1000, "{reverse_bids} reverse bids");
-        assert!(passes * 10 < reverse_bids, "{passes} searches");
+        assert!(passes * 500 < reverse_bids, "{passes} searches");
         assert!(bids < 12 * m as u64, "{bids} bids");
         assert_same_at_two_threads(problem, &got);
     }
