@@ -25,7 +25,8 @@ MOSAICFAST_BENCH_SCALING_CELLS
 MOSAICFAST_BENCH_SCALING_CELLS_TILES
     Fixed tile count of the sweep in cells (default ``2000``).
 MOSAICFAST_BENCH_ASSIGN_SHAPES
-    ``CELLSxTILES`` problems of the optimal-assignment benchmark (default ``300x300,200x2000``).
+    ``CELLSxTILES`` problems of the optimal-assignment benchmark, ``+bars`` for letterboxed
+    targets (default ``300x300,200x2000,300x300+bars``).
 """
 
 from __future__ import annotations

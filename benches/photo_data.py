@@ -67,11 +67,17 @@ def bench_tiles(count: int) -> NDArray[np.int16]:
     return photo_tiles(count, cache=CACHE if count >= CACHED_TILES else None)
 
 
-def photo_cells(count: int, cols: int = 96) -> NDArray[np.int16]:
-    """The first ``count`` cell descriptors of the target photos, ``cols`` cells across each."""
+def photo_cells(count: int, cols: int = 96, bars: float = 0.0) -> NDArray[np.int16]:
+    """The first ``count`` cell descriptors of the target photos, ``cols`` cells across each;
+    with ``bars``, each photo letterboxed first (black bars over that fraction of its height,
+    top and bottom, as on a video frame: their cells are identical)."""
     cells = []
     for name in TARGETS:
-        image = Image.fromarray(sample_photo(name))
+        pixels = sample_photo(name).copy()
+        bar = round(bars * len(pixels))
+        pixels[:bar] = 0
+        pixels[len(pixels) - bar :] = 0
+        image = Image.fromarray(pixels)
         rows = max(1, round(cols * image.height / image.width))
         side = GRID * SAMPLES_PER_BLOCK
         sampled = image.resize((cols * side, rows * side), Image.Resampling.BOX)

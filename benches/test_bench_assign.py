@@ -14,7 +14,10 @@ Environment variables
 ---------------------
 MOSAICFAST_BENCH_ASSIGN_SHAPES
     Comma-separated ``CELLSxTILES`` problems, each tile used at most once (default
-    ``300x300,200x2000``; the full benchmark: ``10000x10000,6144x10000,6144x190000``).
+    ``300x300,200x2000,300x300+bars``; the full benchmark:
+    ``10000x10000,6144x10000,6144x190000,6144x10000+bars``). ``+bars`` letterboxes the
+    target photos (black bars over an eighth of their height, top and bottom, as on a
+    video frame): a flat area whose cells are identical.
 """
 
 from __future__ import annotations
@@ -45,10 +48,23 @@ GREEDY_RADIUS = 2
 GREEDY_MAX_USES = 4
 SCIPY_MAX_BYTES = 2 << 30
 """Largest dense float64 cost matrix given to SciPy (10,000 x 10,000 is 800 MB)."""
+BARS = 0.125
+"""A ``+bars`` problem's black bars, top and bottom, as a fraction of each photo's height."""
+
+
+def _shape(text: str) -> tuple[int, int, float]:
+    size, _, extra = text.partition("+")
+    m, n = (int(v) for v in size.split("x"))
+    return m, n, BARS if extra == "bars" else 0.0
+
+
 SHAPES = [
-    tuple(int(v) for v in shape.split("x"))
-    for shape in os.environ.get("MOSAICFAST_BENCH_ASSIGN_SHAPES", "300x300,200x2000").split(",")
+    _shape(shape)
+    for shape in os.environ.get(
+        "MOSAICFAST_BENCH_ASSIGN_SHAPES", "300x300,200x2000,300x300+bars"
+    ).split(",")
 ]
+IDS = [f"{m}x{n}" + ("+bars" if bars else "") for m, n, bars in SHAPES]
 
 GreedyProblem = tuple[tuple[Any, ...], dict[str, Any]]
 """Positional and keyword arguments of ``penalised_greedy``."""
@@ -58,7 +74,8 @@ import resource, sys
 sys.path.insert(0, sys.argv[3])
 from photo_data import photo_cells, photo_tiles
 from mosaicfast.kernels.assign import certified_optimum
-certified_optimum(photo_cells(int(sys.argv[1])), photo_tiles(int(sys.argv[2])))
+cells = photo_cells(int(sys.argv[1]), bars=float(sys.argv[4]))
+certified_optimum(cells, photo_tiles(int(sys.argv[2])))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 """Solves one problem in a fresh process; prints its peak RSS in KiB."""
@@ -97,18 +114,21 @@ def dense_optima() -> DenseOptima:
     return DenseOptima()
 
 
-def photo_problem(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Cells of the held-out photos and tiles cropped from the others."""
-    m, n = shape
-    return photo_cells(m), photo_tiles(n)
+def photo_problem(shape: tuple[int, int, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of the held-out photos (letterboxed with ``bars``) and tiles cropped from the
+    others."""
+    m, n, bars = shape
+    return photo_cells(m, bars=bars), photo_tiles(n)
 
 
-def _label(benchmark: BenchmarkFixture, implementation: str, shape: tuple[int, int]) -> None:
-    m, n = shape
-    benchmark.group = f"optimal assignment, {m} cells x {n} tiles, each tile once"
+def _label(benchmark: BenchmarkFixture, implementation: str, shape: tuple[int, int, float]) -> None:
+    m, n, bars = shape
+    flat = f", photos letterboxed ({bars:.3g} of their height top and bottom)" if bars else ""
+    benchmark.group = f"optimal assignment, {m} cells x {n} tiles, each tile once{flat}"
     benchmark.extra_info.update(
-        stage="optimal", implementation=implementation, cells=m, tiles=n, data="photo crops"
-    )
+        stage="optimal", implementation=implementation, cells=m, tiles=n, data="photo crops",
+        bars=bars,
+    )  # fmt: skip
 
 
 def _spot_check(result: assign.CertifiedAssignment, cells: np.ndarray, tiles: np.ndarray) -> None:
@@ -119,11 +139,11 @@ def _spot_check(result: assign.CertifiedAssignment, cells: np.ndarray, tiles: np
     assert reduced.min() >= 0 and result.gap == 0
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=[f"{m}x{n}" for m, n in SHAPES])
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
 def test_optimal_scipy_dense(
-    benchmark: BenchmarkFixture, shape: tuple[int, int], dense_optima: DenseOptima
+    benchmark: BenchmarkFixture, shape: tuple[int, int, float], dense_optima: DenseOptima
 ) -> None:
-    m, n = shape
+    m, n, _ = shape
     if m * n * 8 > SCIPY_MAX_BYTES:
         pytest.skip(f"the dense {m} x {n} matrix does not fit in {SCIPY_MAX_BYTES >> 30} GiB")
     _label(benchmark, "baseline", shape)
@@ -132,9 +152,12 @@ def test_optimal_scipy_dense(
     benchmark.extra_info["total"] = total
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=[f"{m}x{n}" for m, n in SHAPES])
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
 def test_optimal_certified(
-    benchmark: BenchmarkFixture, shape: tuple[int, int], dense_optima: DenseOptima, rounds: int
+    benchmark: BenchmarkFixture,
+    shape: tuple[int, int, float],
+    dense_optima: DenseOptima,
+    rounds: int,
 ) -> None:
     cells, tiles = photo_problem(shape)
     _label(benchmark, "rust", shape)
@@ -149,12 +172,12 @@ def test_optimal_certified(
     _spot_check(result, cells, tiles)
 
 
-def _peak_mb(shape: tuple[int, int]) -> float:
+def _peak_mb(shape: tuple[int, int, float]) -> float:
     """Peak RSS of the whole solve (data included) in a fresh process, in MB."""
-    m, n = shape
+    m, n, bars = shape
     here = str(Path(__file__).parent)
     done = subprocess.run(
-        [sys.executable, "-c", PEAK_RSS, str(m), str(n), here],
+        [sys.executable, "-c", PEAK_RSS, str(m), str(n), here, str(bars)],
         capture_output=True,
         text=True,
         check=True,

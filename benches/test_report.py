@@ -77,6 +77,8 @@ def test_rows_from_known_timings(tmp_path: Path) -> None:
         bench("opt", 1.5, **optimal, implementation="rust", tiles=10_000),
         bench("scipy", 73.0, **optimal, implementation="baseline", tiles=10_000),
         bench("opt190", 9.0, **optimal, implementation="rust", tiles=190_000, peak_mb=1100.0),
+        bench("optbars", 1.2, **optimal, implementation="rust", tiles=10_000, bars=0.125),
+        bench("scipybars", 60.0, **optimal, implementation="baseline", tiles=10_000, bars=0.125),
         bench("unlabelled", 1.0),
     ]
     path = tmp_path / "bench.json"
@@ -86,7 +88,7 @@ def test_rows_from_known_timings(tmp_path: Path) -> None:
     huge = report.Build(30.0, 400.0, 40.0, "96x64", 190_000, {}, ["mosaicfast"], (19200, 12800))
     rows = {row.stage: row for row in report.main_rows(report.Results(measurements), build, huge)}
 
-    assert len(measurements) == 13
+    assert len(measurements) == 15
     # 19200 x 12800 RGB is 737 MB; a peak of 400 MB means the image was never held whole.
     assert rows["huge output (streamed TIFF)"].result == "PASS"
     assert rows["float32 peak: np.matmul (BLAS)"].gflops == "100.0 (peak)"
@@ -103,13 +105,17 @@ def test_rows_from_known_timings(tmp_path: Path) -> None:
     optimal_rows = report.optimal_rows(report.Results(measurements))
     assert [row.size for row in optimal_rows] == [
         "6,144 x 10,000 photo crops, each tile once",
+        "6,144 x 10,000 photo crops, targets letterboxed (0.125 of their height top and bottom), "
+        "each tile once",
         "6,144 x 190,000 photo crops, each tile once",
     ]
     assert (optimal_rows[0].vs_baseline, optimal_rows[0].target) == ("48.7x", "<= 2 s: 1.50 s")
     assert optimal_rows[0].result == "PASS"
     # 9 s is within 10 s, but 1,100 MB is more than 1,000 MB.
-    assert optimal_rows[1].mosaicfast == "9.00 s, peak RSS 1,100 MB"
-    assert optimal_rows[1].result == "FAIL"
+    # A letterboxed row is beside its own SciPy run, without a target.
+    assert (optimal_rows[1].vs_baseline, optimal_rows[1].target) == ("50.0x", "—")
+    assert optimal_rows[2].mosaicfast == "9.00 s, peak RSS 1,100 MB"
+    assert optimal_rows[2].result == "FAIL"
 
     # The README's rows: the largest size of each headline stage that ran, in order.
     headline = table_rows(report.headline_table(list(rows.values())))

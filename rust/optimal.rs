@@ -49,7 +49,7 @@ mod pricing;
 mod tests;
 
 use std::cmp::Reverse;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::error::{CoreError, CoreResult};
@@ -163,7 +163,8 @@ pub fn solve(problem: Problem<'_>, observer: &mut dyn Observer) -> CoreResult<Ce
     }
     let start = warm_prices(problem, m, n, observer)?;
     let sample = SampleRows::new(problem.tiles, problem.dim, problem.flips);
-    let mut auction = Auction::new(problem, n, start.as_deref(), sample.as_ref())?;
+    let classes = Classes::new(problem.cells, problem.dim);
+    let mut auction = Auction::new(problem, n, start.as_deref(), sample.as_ref(), &classes)?;
     auction.run(observer)?;
     auction.certify(observer)
 }
@@ -217,7 +218,8 @@ fn warm_prices(
     let (sub_m, sub_n) = check(&sub)?;
     let start = warm_prices(sub, sub_m, sub_n, observer)?;
     let sample = SampleRows::new(sub.tiles, dim, sub.flips);
-    let mut auction = Auction::new(sub, sub_n, start.as_deref(), sample.as_ref())?;
+    let classes = Classes::new(sub.cells, dim);
+    let mut auction = Auction::new(sub, sub_n, start.as_deref(), sample.as_ref(), &classes)?;
     auction.run(observer)?;
     // What the sampled cells pay, in units of the full problem's `K`, as
     // offsets `-pay` of a search among them: a tile's least value is then
@@ -295,14 +297,67 @@ fn tile_set<'a>(simd: Simd, tiles: &'a [i16], dim: usize, flips: bool) -> TileSe
     }
 }
 
-/// For each cell, the first cell with the same descriptor.
-fn classes_of(cells: &[i16], dim: usize) -> Vec<u32> {
-    let mut first: HashMap<&[i16], u32> = HashMap::new();
-    cells
-        .chunks_exact(dim)
-        .enumerate()
-        .map(|(i, row)| *first.entry(row).or_insert(i as u32))
-        .collect()
+/// The classes of identical cells. A class is named by its first cell
+/// (its representative); every cell has the index of its class among the
+/// classes in order of their first cells, and the reverse auction searches
+/// the classes' descriptors, one row each: a class's members have the same
+/// cost for every tile, so the one paying most stands for all of them.
+struct Classes {
+    /// For each cell, the first cell with the same descriptor.
+    of: Vec<u32>,
+    /// For each cell, the index of its class.
+    index: Vec<u32>,
+    /// The first cell of each class, and the class's number of cells.
+    firsts: Vec<u32>,
+    sizes: Vec<u32>,
+    /// The first cells' rows when some cells share a class (otherwise they
+    /// are the cells' own).
+    rows: Option<Vec<i16>>,
+}
+
+impl Classes {
+    fn new(cells: &[i16], dim: usize) -> Classes {
+        let mut first: HashMap<&[i16], u32> = HashMap::new();
+        let of: Vec<u32> = cells
+            .chunks_exact(dim)
+            .enumerate()
+            .map(|(i, row)| *first.entry(row).or_insert(i as u32))
+            .collect();
+        let firsts: Vec<u32> = (0..of.len() as u32)
+            .filter(|&i| of[i as usize] == i)
+            .collect();
+        let mut index = vec![0u32; of.len()];
+        for (k, &i) in firsts.iter().enumerate() {
+            index[i as usize] = k as u32;
+        }
+        let mut sizes = vec![0u32; firsts.len()];
+        for i in 0..of.len() {
+            index[i] = index[of[i] as usize];
+            sizes[index[i] as usize] += 1;
+        }
+        let rows = (firsts.len() < of.len()).then(|| {
+            firsts
+                .iter()
+                .flat_map(|&i| {
+                    cells[i as usize * dim..(i as usize + 1) * dim]
+                        .iter()
+                        .copied()
+                })
+                .collect()
+        });
+        Classes {
+            of,
+            index,
+            firsts,
+            sizes,
+            rows,
+        }
+    }
+
+    /// The rows of the classes' first cells, from the problem's `cells`.
+    fn rows<'s>(&'s self, cells: &'s [i16]) -> &'s [i16] {
+        self.rows.as_deref().unwrap_or(cells)
+    }
 }
 
 /// A tile of a cell's list or pool, the cell's (unscaled) cost for it and
@@ -329,11 +384,14 @@ struct Bid {
     tile: u32,
     cost: i64,
     second: i64,
+    /// A class whose members' slots the bid leaves alone (`NONE`: any slot).
+    spare: u32,
 }
 
 /// The cells of largest gain for a tile, each with its gain at the time of
 /// the search, largest first, and an upper bound of every other cell's gain
-/// then (`i64::MIN` when every cell is listed).
+/// then (`i64::MIN` when every cell is listed). A cell of a class of
+/// identical cells stands for its whole class (see [`Auction::reverse_bid`]).
 struct Rivals {
     cells: Vec<(i64, u32)>,
     others: i64,
@@ -350,6 +408,9 @@ struct Best {
 
 impl Best {
     fn offer(&mut self, cell: u32, (gain, cost): (i64, i64)) {
+        if cell == self.star {
+            return; // offered twice (a class and one of its members)
+        }
         if (gain, Reverse(cell)) > (self.w1, Reverse(self.star)) {
             self.w2 = self.w2.max(self.w1);
             (self.w1, self.star, self.cost) = (gain, cell, cost);
@@ -369,12 +430,43 @@ enum Outcome {
     Later,
 }
 
+/// The forward auction's queue of unassigned cells. A class of identical
+/// cells is queued once, as its first cell, while its unassigned members
+/// wait in `waiting`.
+#[derive(Default)]
+struct Queue {
+    cells: VecDeque<u32>,
+    waiting: HashMap<usize, Vec<u32>>,
+}
+
+impl Queue {
+    fn push(&mut self, auction: &Auction<'_>, cell: u32) {
+        let c = auction.class(cell as usize);
+        if !auction.bids_as_class(c) {
+            self.cells.push_back(cell);
+            return;
+        }
+        let members = self.waiting.entry(c).or_default();
+        if members.is_empty() {
+            self.cells.push_back(c as u32);
+        }
+        members.push(cell);
+    }
+
+    fn extend(&mut self, auction: &Auction<'_>, cell: Option<u32>) {
+        if let Some(cell) = cell {
+            self.push(auction, cell);
+        }
+    }
+}
+
 struct Auction<'a> {
     problem: Problem<'a>,
     /// The search entries, ranked by `K c + price`.
     priced: PricedTiles<'a>,
-    /// The cells as a searched set for the reverse auction, ranked by `K c - pay` (their offsets
-    /// follow every change of `pay`).
+    /// The classes of identical cells as a searched set for the reverse
+    /// auction, each ranked by `K c - pay` of its member paying most (the
+    /// offsets follow every change of `pay`).
     paid: PricedTiles<'a>,
     /// A sample of the entries, to seed first searches (large libraries).
     sample: Option<Sample<'a>>,
@@ -399,12 +491,14 @@ struct Auction<'a> {
     cost_of: Vec<i64>,
     pay: Vec<i64>,
     // Per cell: the list bids read and its bound. Per class of identical
-    // cells (indexed by its first cell, `class_of`): the pool lists are
+    // cells (indexed by its first cell, `classes.of`): the pool lists are
     // refilled from (keyed when `drops` was `keyed` and sorted by key up to
     // `sorted`, then the entries added since) and its bound.
-    class_of: Vec<u32>,
-    /// Per class representative: whether other cells share its class.
+    classes: &'a Classes,
+    /// Per class representative: whether other cells share its class, and
+    /// then its members by what they pay, `(pay, Reverse(cell))`.
     shared: Vec<bool>,
+    by_pay: Vec<BTreeSet<(i64, Reverse<u32>)>>,
     list_len: usize,
     lists: Vec<Vec<Entry>>,
     bound: Vec<i64>,
@@ -446,12 +540,14 @@ const LOOSE_RATIO: i64 = 40;
 
 impl<'a> Auction<'a> {
     /// The auction at `start` prices (`None`: all 0), every cell re-priced;
-    /// `sample` from [`SampleRows::new`] on `problem`'s tiles.
+    /// `sample` from [`SampleRows::new`] on `problem`'s tiles, `classes`
+    /// from [`Classes::new`] on its cells.
     fn new(
         problem: Problem<'a>,
         n: usize,
         start: Option<&[i64]>,
         sample: Option<&'a SampleRows>,
+        classes: &'a Classes,
     ) -> CoreResult<Auction<'a>> {
         let (dim, m) = (problem.dim, problem.cells.len() / problem.dim);
         let scale = m as i64 + 1;
@@ -470,22 +566,24 @@ impl<'a> Auction<'a> {
             ));
         }
         let simd = Simd::chosen()?;
-        let class_of = classes_of(problem.cells, dim);
+        let class_of = &classes.of[..];
         let mut shared = vec![false; m];
         for (i, &c) in class_of.iter().enumerate() {
             if c as usize != i {
                 shared[c as usize] = true;
             }
         }
-        let classes = class_of
-            .iter()
-            .enumerate()
-            .filter(|&(i, &c)| c as usize == i)
-            .count();
+        let mut by_pay = vec![BTreeSet::new(); m];
+        for (i, &c) in class_of.iter().enumerate() {
+            if shared[c as usize] {
+                by_pay[c as usize].insert((0, Reverse(i as u32)));
+            }
+        }
+        let paid = TileSet::new(simd, classes.rows(problem.cells), dim);
         let mut auction = Auction {
             problem,
             priced: PricedTiles::new(tile_set(simd, problem.tiles, dim, problem.flips), scale)?,
-            paid: PricedTiles::new(TileSet::new(simd, problem.cells, dim), scale)?,
+            paid: PricedTiles::new(paid, scale)?,
             sample: sample
                 .map(|rows| Sample::new(rows, dim, problem.flips))
                 .transpose()?,
@@ -502,12 +600,13 @@ impl<'a> Auction<'a> {
             slot_of: vec![NONE; m],
             cost_of: vec![0; m],
             pay: vec![0; m],
-            class_of,
+            classes,
             shared,
+            by_pay,
             list_len: LIST_LEN,
             lists: vec![Vec::new(); m],
             bound: vec![INF; m],
-            pool_len: (POOL_BUDGET / classes).clamp(2 * LIST_LEN, MAX_POOL),
+            pool_len: (POOL_BUDGET / classes.firsts.len()).clamp(2 * LIST_LEN, MAX_POOL),
             pool: vec![Vec::new(); m],
             sorted: vec![0; m],
             keyed: vec![0; m],
@@ -538,7 +637,27 @@ impl<'a> Auction<'a> {
 
     /// The class of cell `i`: the first cell identical to it.
     fn class(&self, i: usize) -> usize {
-        self.class_of[i] as usize
+        self.classes.of[i] as usize
+    }
+
+    /// Whether the members of class `c` (by its first cell) bid together
+    /// ([`Auction::class_bid`]): when other cells share it, and the pools
+    /// come from exhaustive searches, which take a longer pool for a larger
+    /// class (cold lists, for libraries much larger than the cells, do not).
+    fn bids_as_class(&self, c: usize) -> bool {
+        self.shared[c] && self.cold.is_none()
+    }
+
+    /// The number of cells of class `c` (by its first cell).
+    fn class_size(&self, c: usize) -> usize {
+        self.classes.sizes[self.classes.index[c] as usize] as usize
+    }
+
+    /// The length of class `c`'s pool: `pool_len`, and one more tile for
+    /// each other cell of the class (its members hold that many tiles, and
+    /// their bids look past them, [`Auction::class_bid`]).
+    fn pool_len_of(&self, c: usize) -> usize {
+        self.pool_len + self.class_size(c) - 1
     }
 
     /// The ε-scaling schedule, largest first, ending at 1.
@@ -692,29 +811,154 @@ impl<'a> Auction<'a> {
             INF.. => value, // nothing else to compete with
             second => second,
         };
-        Some(Bid { tile, cost, second })
+        Some(Bid {
+            tile,
+            cost,
+            second,
+            spare: NONE,
+        })
     }
 
     /// Forward auction: unassigned cells bid until every cell holds a slot;
     /// cells whose pools cannot tell their best tile are re-priced together
-    /// when no other cell can bid.
-    fn forward(&mut self, mut queue: VecDeque<u32>, observer: &mut dyn Observer) -> CoreResult<()> {
+    /// when no other cell can bid. The unassigned members of a class of
+    /// identical cells wait together and bid together ([`Auction::class_bid`]).
+    fn forward(&mut self, cells: VecDeque<u32>, observer: &mut dyn Observer) -> CoreResult<()> {
+        let mut queue = Queue::default();
+        for cell in cells {
+            queue.push(self, cell);
+        }
         let mut deferred = Vec::new();
         loop {
-            while let Some(cell) = queue.pop_front() {
-                match self.bid_of(cell) {
-                    None => deferred.push(cell),
-                    Some(bid) => queue.extend(self.place(cell, bid)),
+            while let Some(cell) = queue.cells.pop_front() {
+                let c = self.class(cell as usize);
+                if !self.bids_as_class(c) {
+                    match self.bid_of(cell) {
+                        None => deferred.push(cell),
+                        Some(bid) => {
+                            let out = self.place(cell, bid);
+                            queue.extend(self, out);
+                        }
+                    }
+                    self.report_now_and_then(observer)?;
+                    continue;
                 }
-                self.report_now_and_then(observer)?;
+                let members = queue.waiting.remove(&c).unwrap_or_default();
+                let Some(bids) = self.class_bid(c, members.len()) else {
+                    deferred.extend(members);
+                    continue;
+                };
+                let placed = bids.len();
+                for (&member, bid) in members.iter().zip(bids) {
+                    let out = self.place(member, bid);
+                    queue.extend(self, out);
+                    self.report_now_and_then(observer)?;
+                }
+                for &member in &members[placed..] {
+                    queue.push(self, member);
+                }
             }
             if deferred.is_empty() {
                 return Ok(());
             }
             self.reprice(&deferred)?;
-            queue.extend(deferred.drain(..));
+            for cell in deferred.drain(..) {
+                queue.push(self, cell);
+            }
             self.report(observer, false)?;
         }
+    }
+
+    /// The bids of `r` waiting members of class `c` (by its first cell),
+    /// from the class's pool (`None` if it cannot tell the best tile):
+    /// Bertsekas' bid for identical cells, all at one second-best value `w`.
+    /// Each bid is for one of the class's best tiles by value `K c + price`
+    /// of its cheapest slot not held by the class (at most `r` tiles), and
+    /// `w` is the best value of every other such slot (the next tile's, the
+    /// bound of the tiles off the pool, the next slot of a tile bid for), so
+    /// each member pays `w + ε`; the class's members paying less than `w`
+    /// are raised to `w` first (their slots' prices rise), so every member
+    /// is then within ε of its best, and members never outbid one another.
+    /// One by one, a member that lost its tile outbid another member by ε,
+    /// who did the same, until the whole class had paid for one more tile
+    /// (a third of the demo's cells one colour: 216,000 bids in one phase,
+    /// all but a few hundred between members). A tile's price rises by at
+    /// least ε/2, as in [`Auction::bid_of`] (a tile worth at most `w + ε/2`
+    /// may be bid for).
+    fn class_bid(&mut self, c: usize, r: usize) -> Option<Vec<Bid>> {
+        let mut best: Vec<(i64, u32, i64)> = self.pool[c]
+            .iter()
+            .filter_map(|e| {
+                let (price, _) = self.spare_prices(e.tile as usize, c);
+                (price < INF).then_some((self.scale * e.cost + price, e.tile, e.cost))
+            })
+            .collect();
+        let take = r.min(best.len());
+        if take < best.len() {
+            best.select_nth_unstable(take);
+        }
+        let next = best.get(take).map_or(INF, |b| b.0);
+        best.truncate(take);
+        best.sort_unstable();
+        let mut w = next.min(self.pool_bound[c]);
+        for &(_, tile, cost) in &best {
+            w = w.min(self.scale * cost + self.spare_prices(tile as usize, c).1);
+        }
+        if w >= INF {
+            w = best.last()?.0; // nothing else to compete with
+        }
+        let bids: Vec<Bid> = best
+            .iter()
+            .take_while(|b| b.0 <= w + self.eps / 2)
+            .map(|&(_, tile, cost)| Bid {
+                tile,
+                cost,
+                second: w,
+                spare: c as u32,
+            })
+            .collect();
+        if bids.is_empty() {
+            return None;
+        }
+        let below: Vec<u32> = self.by_pay[c]
+            .iter()
+            .take_while(|&&(pay, _)| pay < w)
+            .map(|&(_, Reverse(member))| member)
+            .filter(|&member| self.tile_of[member as usize] != NONE)
+            .collect();
+        for member in below {
+            let i = member as usize;
+            let (t, s, cost) = (
+                self.tile_of[i] as usize,
+                self.slot_of[i] as usize,
+                self.cost_of[i],
+            );
+            self.slots[t][s].price = w - self.scale * cost;
+            self.set_pay(i, cost, w);
+            self.refresh(t);
+        }
+        Some(bids)
+    }
+
+    /// The two lowest prices of tile `t`'s slots not held by a member of
+    /// class `c` (an untouched slot is at 0; `INF` where there is none).
+    fn spare_prices(&self, t: usize, c: usize) -> (i64, i64) {
+        let slots = &self.slots[t];
+        let (mut a, mut b) = (INF, INF);
+        for _ in 0..(self.problem.capacity - slots.len()).min(2) {
+            (a, b) = (0, a);
+        }
+        for slot in slots {
+            if slot.holder != NONE && self.classes.of[slot.holder as usize] as usize == c {
+                continue;
+            }
+            if slot.price < a {
+                (a, b) = (slot.price, a);
+            } else if slot.price < b {
+                b = slot.price;
+            }
+        }
+        (a, b)
     }
 
     /// Gives `cell` the cheapest slot of its bid's tile at the price that
@@ -723,7 +967,7 @@ impl<'a> Auction<'a> {
     fn place(&mut self, cell: u32, bid: Bid) -> Option<u32> {
         self.progress.bids += 1;
         let t = bid.tile as usize;
-        let s = self.cheapest_slot(t);
+        let s = self.cheapest_slot(t, bid.spare);
         let pay = bid.second + self.eps;
         let slot = &mut self.slots[t][s];
         let out = slot.holder;
@@ -742,9 +986,10 @@ impl<'a> Auction<'a> {
         Some(out)
     }
 
-    /// Index of a cheapest slot of tile `t` (an untouched slot at price 0 is
-    /// stored first if there is one).
-    fn cheapest_slot(&mut self, t: usize) -> usize {
+    /// Index of a cheapest slot of tile `t` not held by a member of class
+    /// `spare` (`NONE`: any slot; an untouched slot at price 0 is stored
+    /// first if there is one).
+    fn cheapest_slot(&mut self, t: usize, spare: u32) -> usize {
         let slots = &mut self.slots[t];
         if slots.len() < self.problem.capacity {
             slots.push(Slot {
@@ -753,13 +998,15 @@ impl<'a> Auction<'a> {
             });
             return slots.len() - 1;
         }
-        let mut at = 0;
+        let of = &self.classes.of;
+        let held = |slot: &Slot| slot.holder != NONE && of[slot.holder as usize] == spare;
+        let mut at = None;
         for (s, slot) in slots.iter().enumerate() {
-            if slot.price < slots[at].price {
-                at = s;
+            if !held(slot) && at.is_none_or(|a: usize| slot.price < slots[a].price) {
+                at = Some(s);
             }
         }
-        at
+        at.expect("a slot the class does not hold")
     }
 
     /// Recomputes the two cheapest slot prices of tile `t`, and its offset
@@ -789,10 +1036,20 @@ impl<'a> Auction<'a> {
     }
 
     /// Records what cell `i` now pays (`K c + price`) and its cost, and ranks
-    /// it by that in the reverse auction's searches: the one place `pay` changes.
+    /// its class by what its member paying most pays in the reverse
+    /// auction's searches: the one place `pay` changes.
     fn set_pay(&mut self, i: usize, cost: i64, pay: i64) {
+        let c = self.class(i);
+        let top = if self.shared[c] {
+            let members = &mut self.by_pay[c];
+            members.remove(&(self.pay[i], Reverse(i as u32)));
+            members.insert((pay, Reverse(i as u32)));
+            members.last().map_or(pay, |&(top, _)| top)
+        } else {
+            pay
+        };
         (self.cost_of[i], self.pay[i]) = (cost, pay);
-        self.paid.set(i, -pay);
+        self.paid.set(self.classes.index[i] as usize, -top);
     }
 
     /// Frees the slot of an assigned cell (its price stays).
@@ -821,9 +1078,12 @@ impl<'a> Auction<'a> {
     /// Reverse auction: every free slot with a positive price bids for the
     /// cell that gains most by moving to it, or falls to price 0. A move
     /// frees the moved cell's slot, which bids in turn. One search, with the
-    /// cells as the searched set ranked by `K c - pay`, gives every tile
-    /// that may bid (any tile holding a cell) its best cells; a tile whose
-    /// best cells moved since is searched again with the others left.
+    /// classes of cells as the searched set ranked by `K c - pay`, gives
+    /// every tile that may bid (any tile holding a cell) its best cells; a
+    /// tile whose best cells moved since is searched again with the others
+    /// left. When a member of a class of identical cells first moves, the
+    /// class's other tiles, which its members will leave one by one, join
+    /// the next search.
     fn reverse(&mut self, observer: &mut dyn Observer) -> CoreResult<()> {
         let mut queue: VecDeque<u32> = (0..self.n as u32)
             .filter(|&t| self.priced_free_slot(t as usize).is_some())
@@ -844,6 +1104,7 @@ impl<'a> Auction<'a> {
         let mut rivals: Vec<Option<Rivals>> = (0..self.n).map(|_| None).collect();
         let mut lowered = Vec::new();
         let mut stale = Vec::new();
+        let mut fetched = HashSet::new();
         loop {
             for (&t, found) in wanted.iter().zip(self.rivals(&wanted)?) {
                 rivals[t as usize] = Some(found);
@@ -861,7 +1122,17 @@ impl<'a> Auction<'a> {
                             stale.push(t as u32);
                             break;
                         }
-                        Outcome::Freed(t0) => queue.push_back(t0 as u32),
+                        Outcome::Freed(t0) => {
+                            queue.push_back(t0 as u32);
+                            // A member of a class moved: the class's other
+                            // tiles will come free in turn, searched at once.
+                            let c = self.class(self.slots[t][s].holder as usize);
+                            if self.shared[c] && fetched.insert(c) {
+                                stale.extend(
+                                    self.held_by(c).filter(|&t| rivals[t as usize].is_none()),
+                                );
+                            }
+                        }
                         Outcome::Done => {}
                     }
                     if self.p1[t] < old {
@@ -883,16 +1154,26 @@ impl<'a> Auction<'a> {
         self.relist(&lowered)
     }
 
+    /// The tiles the members of class `c` (by its first cell) hold.
+    fn held_by(&self, c: usize) -> impl Iterator<Item = u32> + '_ {
+        self.by_pay[c]
+            .iter()
+            .map(|&(_, Reverse(member))| self.tile_of[member as usize])
+            .filter(|&t| t != NONE)
+    }
+
     fn priced_free_slot(&self, t: usize) -> Option<usize> {
         self.slots[t]
             .iter()
             .position(|s| s.holder == NONE && s.price > 0)
     }
 
-    /// For each tile of `tiles`: the cells of largest gain `pay - K c` (what
-    /// moving to the tile at price 0 would save them) and an upper bound of
-    /// every other cell's gain, by one search with the cells as the searched
-    /// set and offsets `-pay`.
+    /// For each tile of `tiles`: the classes of largest gain `pay - K c` (what
+    /// moving to the tile at price 0 would save their member paying most),
+    /// each named by its first cell, and an upper bound of every other
+    /// class's gain, by one search with the classes as the searched set and
+    /// offsets `-pay`. A large class of identical cells would otherwise fill
+    /// every tile's rivals, which then ran out after a few moves.
     fn rivals(&mut self, tiles: &[u32]) -> CoreResult<Vec<Rivals>> {
         self.progress.passes += 1;
         let (dim, n) = (self.problem.dim, self.n);
@@ -902,16 +1183,17 @@ impl<'a> Auction<'a> {
             .flat_map(|&t| (0..copies).map(move |c| t as usize + c * n))
             .flat_map(|e| self.problem.tiles[e * dim..(e + 1) * dim].iter().copied())
             .collect();
-        let k = RIVALS.min(self.m);
+        let firsts = &self.classes.firsts;
+        let k = RIVALS.min(firsts.len());
         let found = self.paid.search_unordered(&rows, k, None)?;
-        let complete = k >= self.m;
+        let complete = k >= firsts.len();
         Ok(found
             .chunks(copies)
             .map(|rows| {
                 let mut others = i64::MIN;
                 let mut cells: Vec<(i64, u32)> = Vec::with_capacity(k * copies);
                 for row in rows {
-                    cells.extend(row.iter().map(|&(value, i)| (-value, i as u32)));
+                    cells.extend(row.iter().map(|&(value, c)| (-value, firsts[c as usize])));
                     if !complete {
                         let kth = row.iter().map(|&(value, _)| value).max();
                         others = others.max(-kth.unwrap_or(i64::MAX));
@@ -936,7 +1218,9 @@ impl<'a> Auction<'a> {
     /// rivals are compared exactly, best bound first, only while their bound
     /// could change `w1` or `w2`, and the bound of the unlisted cells stands
     /// for them; when it could beat the best rival, the bid waits for a fresh
-    /// search.
+    /// search. A listed cell of a class of identical cells stands for the
+    /// class: its two members paying most have its two largest gains (the
+    /// same cost for `t`), whichever members moved since the search.
     fn reverse_bid(&mut self, t: usize, s: usize, rivals: &Rivals) -> Outcome {
         let mut best = Best {
             w1: i64::MIN,
@@ -950,7 +1234,16 @@ impl<'a> Auction<'a> {
             if bound < best.w2 {
                 break;
             }
-            best.offer(cell, self.gain(cell, t));
+            let c = self.class(cell as usize);
+            if !self.shared[c] {
+                best.offer(cell, self.gain(cell, t));
+                continue;
+            }
+            // The members paying most have the class's two largest gains.
+            let cost = self.cost(c, t);
+            for &(pay, Reverse(member)) in self.by_pay[c].iter().rev().take(2) {
+                best.offer(member, (pay - self.scale * cost, cost));
+            }
         }
         let Best {
             w1,

@@ -269,8 +269,9 @@ impl Auction<'_> {
     fn trim_pool(&mut self, i: usize) {
         let mut pool = std::mem::take(&mut self.pool[i]);
         pool.sort_unstable_by_key(|e| (self.value(e), e.tile));
-        let dropped = self.value(&pool[self.pool_len]);
-        pool.truncate(self.pool_len);
+        let len = self.pool_len_of(i);
+        let dropped = self.value(&pool[len]);
+        pool.truncate(len);
         self.set_pool(i, pool);
         self.pool_bound[i] = self.pool_bound[i].min(dropped);
         self.refill(i);
@@ -342,8 +343,21 @@ impl Auction<'_> {
         Ok(())
     }
 
-    /// [`Auction::reprice`] for the representatives of classes.
+    /// [`Auction::reprice`] for the representatives of classes: one search
+    /// for the classes of one cell, one for each larger class (its pool is
+    /// longer).
     fn reprice_classes(&mut self, cells: &[u32]) -> CoreResult<()> {
+        let (single, shared): (Vec<u32>, Vec<u32>) =
+            cells.iter().partition(|&&c| !self.shared[c as usize]);
+        self.reprice_group(&single, self.pool_len)?;
+        for c in shared {
+            self.reprice_group(&[c], self.pool_len_of(c as usize))?;
+        }
+        Ok(())
+    }
+
+    /// [`Auction::reprice_classes`] for classes whose pools take `len` tiles.
+    fn reprice_group(&mut self, cells: &[u32], len: usize) -> CoreResult<()> {
         if cells.is_empty() {
             return Ok(());
         }
@@ -351,7 +365,7 @@ impl Auction<'_> {
         self.progress.passes += 1;
         let total = self.priced.tiles().len();
         let square = near_square(self.m, self.n, self.problem.capacity);
-        let mut k = self.pool_len.min(total);
+        let mut k = len.min(total);
         let first = self.pool[cells[0] as usize].is_empty();
         if first && self.warm && !square && cells.iter().all(|&c| !self.shared[c as usize]) {
             k = (k / LOOSE_RESEED).max(1);
@@ -629,7 +643,7 @@ impl Auction<'_> {
                 self.pool_bound[c] = self.pool_bound[c].min(unseen);
                 self.bound[i] = self.bound[i].min(unseen);
             }
-            if self.pool[c].len() > 2 * self.pool_len {
+            if self.pool[c].len() > 2 * self.pool_len_of(c) {
                 self.trim_pool(c);
                 self.refill(i);
             }

@@ -257,6 +257,23 @@ def test_certified_optimum_with_mirrors_on_real_photos(
     np.testing.assert_array_equal(again.flipped, result.flipped)
 
 
+@pytest.mark.parametrize(("tiles", "flips"), [(1600, True), (1150, False)])
+def test_certified_optimum_on_a_letterboxed_real_photo(tiles: int, flips: bool) -> None:
+    # Black bars above and below a real photo (a video frame's letterbox): 320 of
+    # the 1,080 cells identical. Their members bid together and stand as one among
+    # each tile's rivals in the reverse auction, whose searches stay few; the
+    # optimum is still SciPy's, the same at 1 and 2 threads.
+    cells, tile_desc = _photo_descriptors(40, tiles, seed=tiles)
+    black = cell_descriptors(np.zeros((20, 20, 3), np.uint8), 1, 1, 5)[0]
+    bars = 4 * 40
+    cells[:bars] = black
+    cells[-bars:] = black
+    space = _mirrored(tile_desc) if flips else tile_desc
+    result = _solve_and_check(cells, space, 1, flips)
+    stats = result.stats
+    assert stats["reverse_bids"] > 10 * stats["passes"]  # 3-4 bids a search before
+
+
 @pytest.mark.parametrize(("tiles", "capacity", "flips"), [(900, 1, False), (500, 2, True)])
 def test_certified_optimum_reverse_auction_on_loose_real_photos(
     tiles: int, capacity: int, flips: bool
