@@ -358,6 +358,16 @@ impl Classes {
     fn rows<'s>(&'s self, cells: &'s [i16]) -> &'s [i16] {
         self.rows.as_deref().unwrap_or(cells)
     }
+
+    /// The number of cells of the class of cell `i`.
+    fn size(&self, i: usize) -> usize {
+        self.sizes[self.index[i] as usize] as usize
+    }
+
+    /// The number of cells of the largest class.
+    fn largest(&self) -> usize {
+        self.sizes.iter().max().map_or(0, |&size| size as usize)
+    }
 }
 
 /// A tile of a cell's list or pool, the cell's (unscaled) cost for it and
@@ -495,9 +505,8 @@ struct Auction<'a> {
     // refilled from (keyed when `drops` was `keyed` and sorted by key up to
     // `sorted`, then the entries added since) and its bound.
     classes: &'a Classes,
-    /// Per class representative: whether other cells share its class, and
-    /// then its members by what they pay, `(pay, Reverse(cell))`.
-    shared: Vec<bool>,
+    /// Per class representative whose class has other cells: its members by
+    /// what they pay, `(pay, Reverse(cell))`.
     by_pay: Vec<BTreeSet<(i64, Reverse<u32>)>>,
     list_len: usize,
     lists: Vec<Vec<Entry>>,
@@ -566,16 +575,9 @@ impl<'a> Auction<'a> {
             ));
         }
         let simd = Simd::chosen()?;
-        let class_of = &classes.of[..];
-        let mut shared = vec![false; m];
-        for (i, &c) in class_of.iter().enumerate() {
-            if c as usize != i {
-                shared[c as usize] = true;
-            }
-        }
         let mut by_pay = vec![BTreeSet::new(); m];
-        for (i, &c) in class_of.iter().enumerate() {
-            if shared[c as usize] {
+        for (i, &c) in classes.of.iter().enumerate() {
+            if classes.size(i) > 1 {
                 by_pay[c as usize].insert((0, Reverse(i as u32)));
             }
         }
@@ -601,7 +603,6 @@ impl<'a> Auction<'a> {
             cost_of: vec![0; m],
             pay: vec![0; m],
             classes,
-            shared,
             by_pay,
             list_len: LIST_LEN,
             lists: vec![Vec::new(); m],
@@ -640,24 +641,24 @@ impl<'a> Auction<'a> {
         self.classes.of[i] as usize
     }
 
+    /// Whether other cells share the class `c` (by its first cell).
+    fn shared(&self, c: usize) -> bool {
+        self.classes.size(c) > 1
+    }
+
     /// Whether the members of class `c` (by its first cell) bid together
     /// ([`Auction::class_bid`]): when other cells share it, and the pools
     /// come from exhaustive searches, which take a longer pool for a larger
     /// class (cold lists, for libraries much larger than the cells, do not).
     fn bids_as_class(&self, c: usize) -> bool {
-        self.shared[c] && self.cold.is_none()
-    }
-
-    /// The number of cells of class `c` (by its first cell).
-    fn class_size(&self, c: usize) -> usize {
-        self.classes.sizes[self.classes.index[c] as usize] as usize
+        self.shared(c) && self.cold.is_none()
     }
 
     /// The length of class `c`'s pool: `pool_len`, and one more tile for
     /// each other cell of the class (its members hold that many tiles, and
     /// their bids look past them, [`Auction::class_bid`]).
     fn pool_len_of(&self, c: usize) -> usize {
-        self.pool_len + self.class_size(c) - 1
+        self.pool_len + self.classes.size(c) - 1
     }
 
     /// The ε-scaling schedule, largest first, ending at 1.
@@ -1040,7 +1041,7 @@ impl<'a> Auction<'a> {
     /// auction's searches: the one place `pay` changes.
     fn set_pay(&mut self, i: usize, cost: i64, pay: i64) {
         let c = self.class(i);
-        let top = if self.shared[c] {
+        let top = if self.shared(c) {
             let members = &mut self.by_pay[c];
             members.remove(&(self.pay[i], Reverse(i as u32)));
             members.insert((pay, Reverse(i as u32)));
@@ -1127,7 +1128,7 @@ impl<'a> Auction<'a> {
                             // A member of a class moved: the class's other
                             // tiles will come free in turn, searched at once.
                             let c = self.class(self.slots[t][s].holder as usize);
-                            if self.shared[c] && fetched.insert(c) {
+                            if self.shared(c) && fetched.insert(c) {
                                 stale.extend(
                                     self.held_by(c).filter(|&t| rivals[t as usize].is_none()),
                                 );
@@ -1235,7 +1236,7 @@ impl<'a> Auction<'a> {
                 break;
             }
             let c = self.class(cell as usize);
-            if !self.shared[c] {
+            if !self.shared(c) {
                 best.offer(cell, self.gain(cell, t));
                 continue;
             }

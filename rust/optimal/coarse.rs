@@ -113,7 +113,7 @@ impl Auction<'_> {
     /// The last phase always runs exactly.
     pub(super) fn coarse_phases(&self, phases: usize) -> usize {
         let uses = self.n * self.problem.capacity;
-        let coarse = if !self.warm || self.largest_class() > self.pool_len {
+        let coarse = if !self.warm || self.classes.largest() > self.pool_len {
             0
         } else if near_square(self.m, self.n, self.problem.capacity) {
             COARSE_PHASES
@@ -123,15 +123,6 @@ impl Auction<'_> {
             0
         };
         coarse.min(phases.saturating_sub(1))
-    }
-
-    /// The number of cells in the largest class of identical cells.
-    fn largest_class(&self) -> usize {
-        let mut size = vec![0usize; self.m];
-        for i in 0..self.m {
-            size[self.class(i)] += 1;
-        }
-        size.into_iter().max().unwrap_or(0)
     }
 
     /// Whether the problem is loose (more than near-square): its graph takes

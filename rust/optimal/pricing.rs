@@ -348,7 +348,7 @@ impl Auction<'_> {
     /// longer).
     fn reprice_classes(&mut self, cells: &[u32]) -> CoreResult<()> {
         let (single, shared): (Vec<u32>, Vec<u32>) =
-            cells.iter().partition(|&&c| !self.shared[c as usize]);
+            cells.iter().partition(|&&c| !self.shared(c as usize));
         self.reprice_group(&single, self.pool_len)?;
         for c in shared {
             self.reprice_group(&[c], self.pool_len_of(c as usize))?;
@@ -367,7 +367,7 @@ impl Auction<'_> {
         let square = near_square(self.m, self.n, self.problem.capacity);
         let mut k = len.min(total);
         let first = self.pool[cells[0] as usize].is_empty();
-        if first && self.warm && !square && cells.iter().all(|&c| !self.shared[c as usize]) {
+        if first && self.warm && !square && cells.iter().all(|&c| !self.shared(c as usize)) {
             k = (k / LOOSE_RESEED).max(1);
         }
         let rows = self.rows_of(cells);
@@ -381,7 +381,7 @@ impl Auction<'_> {
             }
             _ => {
                 let depth = |c: usize| {
-                    if square || self.shared[c] {
+                    if square || self.shared(c) {
                         k
                     } else {
                         (k / LOOSE_RESEED).max(1)
