@@ -887,11 +887,13 @@ impl<'a> Auction<'a> {
     /// least ε/2, as in [`Auction::bid_of`] (a tile worth at most `w + ε/2`
     /// may be bid for).
     fn class_bid(&mut self, c: usize, r: usize) -> Option<Vec<Bid>> {
-        let mut best: Vec<(i64, u32, i64)> = self.pool[c]
+        // (value of the cheapest spare slot, tile, cost, value of the next one)
+        let mut best: Vec<(i64, u32, i64, i64)> = self.pool[c]
             .iter()
             .filter_map(|e| {
-                let (price, _) = self.spare_prices(e.tile as usize, c);
-                (price < INF).then_some((self.scale * e.cost + price, e.tile, e.cost))
+                let (first, second) = self.spare_prices(e.tile as usize, c);
+                let value = |price: i64| self.scale * e.cost + price.min(INF);
+                (first < INF).then_some((value(first), e.tile, e.cost, value(second)))
             })
             .collect();
         let take = r.min(best.len());
@@ -902,8 +904,8 @@ impl<'a> Auction<'a> {
         best.truncate(take);
         best.sort_unstable();
         let mut w = next.min(self.pool_bound[c]);
-        for &(_, tile, cost) in &best {
-            w = w.min(self.scale * cost + self.spare_prices(tile as usize, c).1);
+        for &(.., second) in &best {
+            w = w.min(second);
         }
         if w >= INF {
             w = best.last()?.0; // nothing else to compete with
@@ -911,7 +913,7 @@ impl<'a> Auction<'a> {
         let bids: Vec<Bid> = best
             .iter()
             .take_while(|b| b.0 <= w + self.eps / 2)
-            .map(|&(_, tile, cost)| Bid {
+            .map(|&(_, tile, cost, _)| Bid {
                 tile,
                 cost,
                 second: w,
