@@ -273,7 +273,7 @@ def test_tile_luma_is_loaded_once_per_tile_and_the_same(monkeypatch: pytest.Monk
         asked.append(tiles.copy())
         return table[tiles]
 
-    remembered = matching._RememberedLuma(load, 50)
+    remembered = matching._RememberedLuma(load, 50, 4)
     first, second = np.array([3, 7, 9]), np.array([40, 7, 3, 12, 40])
     np.testing.assert_array_equal(remembered(first), table[first])
     np.testing.assert_array_equal(remembered(second), table[second])
@@ -281,8 +281,51 @@ def test_tile_luma_is_loaded_once_per_tile_and_the_same(monkeypatch: pytest.Monk
     assert [a.tolist() for a in asked] == [[3, 7, 9], [12, 40]]
     # Past the memory budget it loads what is asked, the same patches.
     monkeypatch.setattr(matching, "LUMA_MEMORY", 4 * table[0].nbytes)
-    small = matching._RememberedLuma(load, 50)
+    small = matching._RememberedLuma(load, 50, 4)
     np.testing.assert_array_equal(small(second), table[second])
     np.testing.assert_array_equal(small(first), table[first])
     np.testing.assert_array_equal(small(first), table[first])
     assert [a.tolist() for a in asked[2:]] == [[3, 7, 12, 40], [9], [3, 7, 9]]
+
+
+def test_tile_luma_prefetch_loads_every_tile_once_on_another_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from mosaicfast import matching
+
+    table = np.random.default_rng(4).random((30, 4, 4)).astype(np.float32)
+    asked: list[tuple[list[int], str]] = []
+
+    def load(tiles: np.ndarray) -> np.ndarray:
+        asked.append((tiles.tolist(), threading.current_thread().name))
+        return table[tiles]
+
+    remembered = matching._RememberedLuma(load, 30, 4)
+    remembered.prefetch()
+    remembered.prefetch()  # once only
+    np.testing.assert_array_equal(remembered(np.array([5, 2, 29])), table[[5, 2, 29]])
+    np.testing.assert_array_equal(remembered(np.array([0, 5])), table[[0, 5]])
+    assert len(asked) == 1
+    assert asked[0][0] == list(range(30))
+    assert asked[0][1] != threading.current_thread().name
+    # Patches that would not all fit are loaded as asked, on this thread.
+    monkeypatch.setattr(matching, "LUMA_MEMORY", 29 * table[0].nbytes)
+    asked.clear()
+    small = matching._RememberedLuma(load, 30, 4)
+    small.prefetch()
+    np.testing.assert_array_equal(small(np.array([7])), table[[7]])
+    assert asked == [([7], threading.current_thread().name)]
+
+
+def test_a_failed_tile_luma_prefetch_is_raised_by_the_next_call() -> None:
+    from mosaicfast import matching
+
+    def load(tiles: np.ndarray) -> np.ndarray:
+        raise MosaicfastError("library/thumbs.u8: shorter than the catalog says")
+
+    remembered = matching._RememberedLuma(load, 10, 4)
+    remembered.prefetch()
+    with pytest.raises(MosaicfastError, match="shorter than the catalog"):
+        remembered(np.array([1]))

@@ -74,6 +74,31 @@ def test_optimal_matches_linear_sum_assignment(seed: int, capacity: int) -> None
     _check_certificate(result, cand, cost, capacity)
 
 
+@pytest.mark.parametrize(("tiles", "k"), [(1100, 8), (1100, 32), (1400, 16)])
+def test_optimal_over_crowded_real_photo_candidates(tiles: int, k: int) -> None:
+    # As the matcher's re-ranked problem: each cell's ``k`` tiles of least reduced
+    # colour cost under the certified colour duals, its colour-optimal tile among them,
+    # scored by another cost (here the rounded colour distance, not its square): near
+    # square, so that most cells want tiles others hold (the row reduction's price wars,
+    # then the shortest paths).
+    cells, tile_desc = _photo_descriptors(40, tiles, seed=11)
+    colour = certified_optimum(cells, tile_desc, capacity=1)
+    costs = _dense_costs(cells, tile_desc)
+    reduced = costs - colour.tile_duals[None, :]
+    cand, _ = _topk(reduced.astype(np.float64), k)
+    rows = np.arange(len(cells))
+    missing = ~(cand == colour.assignment[:, None]).any(axis=1)
+    cand[missing, -1] = colour.assignment[missing]
+    score = np.rint(np.sqrt(costs) * 100)
+    cost = score[rows[:, None], cand]
+    result = optimal_assignment(cand, cost, tiles)
+    dense = np.full(costs.shape, 1e12)
+    dense[rows[:, None], cand] = cost
+    assert result.total_cost == _lsa_total(dense)
+    assert result.total_cost < score[rows, colour.assignment].sum()
+    _check_certificate(result, cand, cost, 1)
+
+
 def test_capacity_one_uses_every_tile_once_at_most() -> None:
     rng = np.random.default_rng(1)
     costs = rng.random((40, 40))
