@@ -12,12 +12,16 @@
 //!   potentials, as in Jonker and Volgenant) over the flow network
 //!   cell -> tile -> sink, where a tile below its capacity ends a path. It
 //!   returns the dual potentials that certify optimality. With tiles of one
-//!   use, Jonker and Volgenant's augmenting row reduction first matches most
-//!   cells by `O(k)` bids that keep those potentials exact, and the paths
-//!   match the rest. Cost: the bids (at most `512 m`), then one Dijkstra per
-//!   cell left, `O(E log E)` in the edges it explores (a few, or thousands
-//!   where many cells want the same tiles), so `O(m * m * k * log)` at worst;
-//!   sequential, hence the same result for any thread count.
+//!   use and integer costs (the matcher's re-ranked problem) an ε-scaling
+//!   auction solves it instead (`assign/auction.rs`), its duals recovered by
+//!   shortest paths, which also check it (no duals, no answer: the paths run);
+//!   otherwise, with tiles of one use, Jonker and Volgenant's augmenting row
+//!   reduction first matches most cells by `O(k)` bids that keep the
+//!   potentials exact, and the paths match the rest. Cost of the paths: one
+//!   Dijkstra per cell left, `O(E log E)` in the edges it explores (a few, or
+//!   thousands where many cells want the same tiles), so `O(m * m * k * log)`
+//!   at worst; of the auction, `O(k)` per bid. Sequential, hence the same
+//!   result for any thread count.
 //! - [`rank_candidates`] turns a search's rows of entries into candidate lists:
 //!   each row sorted by score (ties to the lower entry), a tile's mirror image
 //!   (entry `t + n`) kept only where it ranks before the tile itself, and cut to
@@ -29,6 +33,8 @@ use std::collections::BinaryHeap;
 use rayon::prelude::*;
 
 use crate::error::{CoreError, CoreResult};
+
+mod auction;
 
 /// A cell with no assigned tile, or a padding entry of a candidate row.
 pub const NONE: i64 = -1;
@@ -402,6 +408,12 @@ pub fn optimal_assignment(cand: Candidates<'_>, capacity: usize) -> CoreResult<O
         return Err(CoreError::Argument(format!(
             "{m} cells cannot be filled from {n} tiles used at most {capacity} times each"
         )));
+    }
+    if capacity == 1 {
+        // Integer costs: exact by the auction, unless it does not apply.
+        if let Some(optimal) = auction::solve(cand, m) {
+            return Ok(optimal);
+        }
     }
     let mut solver = Solver::new(cand, capacity);
     let free = if capacity == 1 {
@@ -1089,6 +1101,80 @@ mod tests {
             assert_eq!(opt.total_cost, plain.total_cost);
             assert_certified(cand, 1, &opt);
         }
+    }
+
+    /// Random sparse rows: `m` cells, each listing 1 to `k` of `n` tiles
+    /// (the low ones more often: crowded), integer costs with many ties, some
+    /// negative.
+    fn sparse_rows(m: usize, n: usize, k: usize, seed: u64) -> (Vec<i64>, Vec<f64>) {
+        let draws = uniform(m * (k + 1) * 2, seed);
+        let mut tiles = vec![NONE; m * k];
+        let mut costs = vec![0.0; m * k];
+        for cell in 0..m {
+            let d = &draws[cell * (k + 1) * 2..(cell + 1) * (k + 1) * 2];
+            let len = 1 + (d[0] * k as f64) as usize;
+            let mut row: Vec<i64> = Vec::new();
+            for j in 0..len {
+                let tile = ((d[1 + j].powi(2) * n as f64) as i64).min(n as i64 - 1);
+                if !row.contains(&tile) {
+                    tiles[cell * k + row.len()] = tile;
+                    costs[cell * k + row.len()] = (d[k + 1 + j] * 12.0).floor() - 3.0;
+                    row.push(tile);
+                }
+            }
+        }
+        (tiles, costs)
+    }
+
+    #[test]
+    fn the_auction_is_exact_or_leaves_the_problem_to_the_paths() {
+        let mut solved = 0;
+        for seed in 0..300 {
+            let m = 1 + seed as usize % 40;
+            let n = m + (seed as usize * 7) % 25;
+            let k = 1 + seed as usize % 9;
+            let (tiles, costs) = sparse_rows(m, n, k, seed);
+            let cand = Candidates {
+                tiles: &tiles,
+                costs: &costs,
+                k,
+                n_tiles: n,
+            };
+            let mut plain = Solver::new(cand, 1);
+            let unmatched = (0..m).filter(|&c| !plain.augment(c)).count();
+            let plain = plain.finish(unmatched);
+            match auction::solve(cand, m) {
+                Some(opt) => {
+                    assert_eq!(
+                        plain.unmatched, 0,
+                        "seed {seed}: matched all of an infeasible problem"
+                    );
+                    assert_eq!(opt.total_cost, plain.total_cost, "seed {seed}");
+                    assert_certified(cand, 1, &opt);
+                    solved += 1;
+                }
+                // Only problems without a complete assignment.
+                None => assert!(plain.unmatched > 0, "seed {seed}: feasible, not solved"),
+            }
+            // (Which cells stay unmatched may differ: the row reduction goes first.)
+            let opt = optimal_assignment(cand, 1).unwrap();
+            assert_eq!(opt.unmatched, plain.unmatched);
+            if plain.unmatched == 0 {
+                assert_eq!(opt.total_cost, plain.total_cost);
+            }
+        }
+        assert!(solved > 100, "{solved} of 300 solved by the auction");
+        // Costs that are not integers are left to the paths.
+        let (tiles, costs, n) = crowded(200, 8, 3);
+        let halves: Vec<f64> = costs.iter().map(|c| c + 0.5).collect();
+        let cand = Candidates {
+            tiles: &tiles,
+            costs: &halves,
+            k: 8,
+            n_tiles: n,
+        };
+        assert!(auction::solve(cand, 200).is_none());
+        assert_certified(cand, 1, &optimal_assignment(cand, 1).unwrap());
     }
 
     #[test]

@@ -122,6 +122,32 @@ def test_optimal_with_ssim_is_optimal_over_reranked_candidates() -> None:
     assert report.total_cost <= np.rint(colour_scores / SCORE_UNIT).sum()
 
 
+@pytest.mark.parametrize(("cells", "read_ahead"), [(48, True), (24, False)])
+def test_optimal_reads_the_tiles_luma_ahead_for_libraries_near_the_cells(
+    cells: int, read_ahead: bool
+) -> None:
+    import threading
+
+    rng = np.random.default_rng(5)
+    cell_luma = rng.random((cells, 16, 16), dtype=np.float32) * 255
+    tile_luma = rng.random((60, 16, 16), dtype=np.float32) * 255
+    asked: list[tuple[int, bool]] = []
+
+    def load(tiles: np.ndarray) -> np.ndarray:
+        asked.append((len(tiles), threading.current_thread() is threading.main_thread()))
+        return tile_luma[tiles]
+
+    options = plain(assign="optimal", metric="combined", candidates=5)
+    result = match_cells(
+        CELLS[:cells], TILES[:60], (cells // 8, 8), options, cell_luma=cell_luma, tile_luma=load
+    )
+    assert result.optimal is not None and result.optimal.gap == 0
+    # 60 tiles for 48 cells: all read at once on another thread; for 24 cells (more
+    # than LUMA_PREFETCH_TILES_PER_CELL tiles a cell) only the candidates, as asked.
+    assert asked[0] == ((60, False) if read_ahead else (asked[0][0], True))
+    assert read_ahead or asked[0][0] < 60
+
+
 def test_a_library_too_small_for_unique_tiles_is_refused() -> None:
     with pytest.raises(MosaicfastError, match="too few"):
         match_cells(CELLS, TILES[:100], GRID, plain(assign="optimal"))

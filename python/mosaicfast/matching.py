@@ -117,6 +117,11 @@ LumaLoader = Callable[[NDArray[np.int64]], NDArray[np.float32]]
 #: Bytes of tiles' luminance patches one matching keeps, so that a tile's patch is read
 #: once (the wider candidates of stuck cells, later chunks, list tiles already scored).
 LUMA_MEMORY = 1 << 26
+#: The optimal assignment reads every tile's patch during its colour solve only for
+#: libraries of at most this many tiles per cell: a larger one's candidates use a
+#: small part of it (6,144 cells x 190,000 tiles: every patch fits in LUMA_MEMORY,
+#: but reading them all is 190,000 thumbnails).
+LUMA_PREFETCH_TILES_PER_CELL = 2
 
 
 @dataclass(frozen=True)
@@ -423,7 +428,7 @@ class _Matcher:
         pair for the colour metric, exact over re-ranked candidates for the others."""
         options, dim = self.options, self.cells.shape[1]
         capacity = options.max_uses or 1
-        if self.tile_luma is not None:
+        if self.tile_luma is not None and self.n <= LUMA_PREFETCH_TILES_PER_CELL * len(self.cells):
             self.tile_luma.prefetch()
         with SolverBar(progress) as bar:
             colour = assign.certified_optimum(
