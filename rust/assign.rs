@@ -14,14 +14,11 @@
 //!   returns the dual potentials that certify optimality. With tiles of one
 //!   use and integer costs (the matcher's re-ranked problem) an ε-scaling
 //!   auction solves it instead (`assign/auction.rs`), its duals recovered by
-//!   shortest paths, which also check it (no duals, no answer: the paths run);
-//!   otherwise, with tiles of one use, Jonker and Volgenant's augmenting row
-//!   reduction first matches most cells by `O(k)` bids that keep the
-//!   potentials exact, and the paths match the rest. Cost of the paths: one
-//!   Dijkstra per cell left, `O(E log E)` in the edges it explores (a few, or
-//!   thousands where many cells want the same tiles), so `O(m * m * k * log)`
-//!   at worst; of the auction, `O(k)` per bid. Sequential, hence the same
-//!   result for any thread count.
+//!   shortest paths, which also check it (no duals, no answer: the paths run).
+//!   Cost of the paths: one Dijkstra per cell, `O(E log E)` in the edges it
+//!   explores (a few, or thousands where many cells want the same tiles), so
+//!   `O(m * m * k * log)` at worst; of the auction, `O(k)` per bid.
+//!   Sequential, hence the same result for any thread count.
 //! - [`rank_candidates`] turns a search's rows of entries into candidate lists:
 //!   each row sorted by score (ties to the lower entry), a tile's mirror image
 //!   (entry `t + n`) kept only where it ranks before the tile itself, and cut to
@@ -416,29 +413,14 @@ pub fn optimal_assignment(cand: Candidates<'_>, capacity: usize) -> CoreResult<O
         }
     }
     let mut solver = Solver::new(cand, capacity);
-    let free = if capacity == 1 {
-        solver.reduce_rows()
-    } else {
-        (0..m).collect()
-    };
     let mut unmatched = 0;
-    for cell in free {
+    for cell in 0..m {
         if !solver.augment(cell) {
             unmatched += 1;
         }
     }
     Ok(solver.finish(unmatched))
 }
-
-/// The row reduction passes again over the cells it left free while a pass
-/// matches at least this share of the cells it started with (one in eight):
-/// on the demo's re-ranked candidates (3,456 cells x 32, tiles of one use)
-/// the passes matched 80%, 32%, 24%, 17%, 15%, 13%, then 12% of their
-/// cells, while a cell left to the shortest paths there costs about 1 ms.
-const REDUCTION_SHARE: usize = 8;
-/// Bids per cell after which the row reduction stops (its price steps can be
-/// small where many cells want the same few tiles: a price war).
-const REDUCTION_BIDS_PER_CELL: usize = 512;
 
 /// A tentative shortest-path length to a tile, ordered for a min-heap with
 /// ties to the lower tile index.
@@ -513,102 +495,6 @@ impl<'a> Solver<'a> {
             visited: Vec::new(),
             heap: BinaryHeap::new(),
         }
-    }
-
-    /// Jonker and Volgenant's augmenting row reduction, for tiles of one use:
-    /// each free cell takes its tile of least reduced cost `c - v`; a tile
-    /// held already has its dual lowered to the cell's second least reduced
-    /// cost (so the cell is tight on it and every reduced cost stays
-    /// non-negative), and its holder bids at once; on a tie the cell takes
-    /// the second tile instead, and a holder it displaces waits for the next
-    /// pass. Only held tiles' duals fall, and a held tile stays held, so a
-    /// tile with a free use keeps `v = 0`: the duals stay those of the
-    /// successive shortest paths, which then match the cells left free (in
-    /// order). Most cells are matched here by bids of `O(k)`, where the
-    /// shortest paths of a crowded problem's last cells each explore
-    /// thousands of cells. Returns the cells left free.
-    fn reduce_rows(&mut self) -> Vec<usize> {
-        let m = self.u.len();
-        let mut free: Vec<usize> = (0..m).collect();
-        let mut bids = REDUCTION_BIDS_PER_CELL * m;
-        loop {
-            let mut next = Vec::new();
-            for (at, &first) in free.iter().enumerate() {
-                let mut cell = Some(first);
-                while let Some(i) = cell {
-                    if bids == 0 {
-                        next.push(i);
-                        next.extend_from_slice(&free[at + 1..]);
-                        return next;
-                    }
-                    bids -= 1;
-                    cell = self.bid(i, &mut next);
-                }
-            }
-            let matched = free.len() - next.len();
-            free = next;
-            if free.is_empty() || matched * REDUCTION_SHARE < free.len() + matched {
-                return free;
-            }
-        }
-    }
-
-    /// One bid of the row reduction by the free `cell`; returns a cell it
-    /// displaced that bids next (the rest wait in `wait`).
-    fn bid(&mut self, cell: usize, wait: &mut Vec<usize>) -> Option<usize> {
-        let (mut best, mut second) = ((NO_CELL, f64::INFINITY, 0.0), f64::INFINITY);
-        for (tile, cost) in self.cand.of(cell) {
-            let d = cost - self.v[tile];
-            if d < best.1 {
-                second = best.1;
-                best = (tile, d, cost);
-            } else if d < second {
-                second = d;
-            }
-        }
-        let (tile, d, cost) = best;
-        if tile == NO_CELL || (self.uses[tile] > 0 && second == f64::INFINITY) {
-            // No tile, or one tile held already: for the shortest paths.
-            wait.push(cell);
-            return None;
-        }
-        if self.uses[tile] == 0 {
-            self.take(cell, tile, cost);
-            return None;
-        }
-        if d < second {
-            self.v[tile] -= second - d;
-            let holder = self.first_cell[tile];
-            self.unlink(holder, tile);
-            self.tile_of[holder] = NONE;
-            self.uses[tile] -= 1;
-            self.take(cell, tile, cost);
-            return Some(holder);
-        }
-        // A tie: the second tile, without a price change.
-        let (other, cost) = self
-            .cand
-            .of(cell)
-            .find(|&(t, c)| t != tile && c - self.v[t] == second)
-            .expect("the second least reduced cost is listed");
-        let holder = self.first_cell[other];
-        if holder != NO_CELL {
-            self.unlink(holder, other);
-            self.tile_of[holder] = NONE;
-            self.uses[other] -= 1;
-            wait.push(holder);
-        }
-        self.take(cell, other, cost);
-        None
-    }
-
-    /// Gives `tile` to the free `cell` at `cost`, tight: `u = cost - v`.
-    fn take(&mut self, cell: usize, tile: usize, cost: f64) {
-        self.link(cell, tile);
-        self.uses[tile] += 1;
-        self.tile_of[cell] = tile as i64;
-        self.cost_of[cell] = cost;
-        self.u[cell] = cost - self.v[tile];
     }
 
     /// Relaxes the candidate edges of `cell`, reached at distance `base`.
@@ -1068,41 +954,6 @@ mod tests {
         (tiles, values, n)
     }
 
-    #[test]
-    fn row_reduction_matches_most_cells_and_keeps_the_paths_exact() {
-        for seed in 0..12 {
-            let (m, k) = (400 + 50 * seed as usize, 6 + seed as usize % 5);
-            let (tiles, costs, n) = crowded(m, k, seed);
-            let cand = Candidates {
-                tiles: &tiles,
-                costs: &costs,
-                k,
-                n_tiles: n,
-            };
-            let mut reduced = Solver::new(cand, 1);
-            let free = reduced.reduce_rows();
-            assert!(free.len() * 4 < m, "{} of {m} cells left", free.len());
-            // Dual feasible and tight on the matched cells, `v < 0` on held tiles only.
-            for cell in (0..m).filter(|&c| reduced.tile_of[c] != NONE) {
-                for (tile, cost) in cand.of(cell) {
-                    let slack = cost - reduced.u[cell] - reduced.v[tile];
-                    assert!(slack >= 0.0);
-                    assert!(reduced.tile_of[cell] != tile as i64 || slack == 0.0);
-                }
-            }
-            for tile in 0..n {
-                assert!(reduced.v[tile] == 0.0 || reduced.uses[tile] == 1);
-            }
-            let opt = optimal_assignment(cand, 1).unwrap();
-            let mut plain = Solver::new(cand, 1);
-            let unmatched = (0..m).filter(|&c| !plain.augment(c)).count();
-            let plain = plain.finish(unmatched);
-            assert_eq!(opt.unmatched, plain.unmatched);
-            assert_eq!(opt.total_cost, plain.total_cost);
-            assert_certified(cand, 1, &opt);
-        }
-    }
-
     /// Random sparse rows: `m` cells, each listing 1 to `k` of `n` tiles
     /// (the low ones more often: crowded), integer costs with many ties, some
     /// negative.
@@ -1156,12 +1007,9 @@ mod tests {
                 // Only problems without a complete assignment.
                 None => assert!(plain.unmatched > 0, "seed {seed}: feasible, not solved"),
             }
-            // (Which cells stay unmatched may differ: the row reduction goes first.)
             let opt = optimal_assignment(cand, 1).unwrap();
             assert_eq!(opt.unmatched, plain.unmatched);
-            if plain.unmatched == 0 {
-                assert_eq!(opt.total_cost, plain.total_cost);
-            }
+            assert_eq!(opt.total_cost, plain.total_cost);
         }
         assert!(solved > 100, "{solved} of 300 solved by the auction");
         // Costs that are not integers are left to the paths.

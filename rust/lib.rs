@@ -1024,6 +1024,14 @@ fn search_kernels() -> Vec<&'static str> {
         .collect()
 }
 
+/// Gives the memory the allocator holds free back to the system (glibc's
+/// ``malloc_trim``; a no-op elsewhere), without the GIL: call it between large
+/// steps, whose temporaries the core's worker threads allocated.
+#[pyfunction]
+fn release_free_memory(py: Python<'_>) {
+    py.detach(pool::release_free_memory);
+}
+
 /// The Cargo profile this core was built with, as ``--version`` reports it.
 const BUILD_PROFILE: &str = if cfg!(debug_assertions) {
     "debug"
@@ -1038,9 +1046,9 @@ mod _core {
     use super::{
         blend_tiles, box_downsample, cell_descriptors, check_threads, default_threads,
         enlarged_cell_descriptors, improve_assignment, optimal_assignment, optimal_certified,
-        paint_band, penalised_greedy, perceptual_hashes, probe_leaves, rank_candidates, resize,
-        search_kernel, search_kernels, search_leaves, search_topk, ssim_candidates,
-        tile_descriptors,
+        paint_band, penalised_greedy, perceptual_hashes, probe_leaves, rank_candidates,
+        release_free_memory, resize, search_kernel, search_kernels, search_leaves, search_topk,
+        ssim_candidates, tile_descriptors,
     };
     use pyo3::prelude::*;
 

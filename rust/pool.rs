@@ -64,6 +64,29 @@ pub fn thread_pool(threads: Option<i64>) -> CoreResult<Arc<ThreadPool>> {
     Ok(pool)
 }
 
+/// Returns the allocator's free memory to the system (glibc on Linux; elsewhere
+/// nothing). glibc gives each thread that allocates while another does an arena of
+/// its own, and memory freed there stays there: the arrays the pool's workers
+/// return are freed later by Python's thread, and the next step's allocations
+/// on the main thread cannot use that memory. Between the matcher's large steps
+/// the process then held up to 1.5x its live data (a quarter-million-cell build
+/// peaked at 419-604 MB, 418 MB with a single arena); giving the free pages back
+/// costs about 10 ms there.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: `malloc_trim` (glibc, declared in <malloc.h> as
+        // `int malloc_trim(size_t pad)`) takes no pointer, locks each arena
+        // while it trims it, and may be called from any thread at any time.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,7 +63,7 @@ from numpy.typing import NDArray
 from ._util.arrays import sorted_distinct
 from ._util.progress import SolverBar
 from .errors import MosaicfastError
-from .kernels import assign, descriptors
+from .kernels import assign, descriptors, release_free_memory
 from .kernels.candidates import CandidateIndex
 from .kernels.ssim import candidate_ssim
 from .options import (
@@ -264,6 +264,7 @@ def match_cells(
     if options.assign == "penalty" or options.constrained:
         found, tiles_chosen = matcher.greedy(found, k, shape)
         if options.improve:
+            release_free_memory()
             tiles_chosen, improvement = matcher.improve(found, tiles_chosen, shape)
         chosen = _columns(found, tiles_chosen)
     else:
@@ -357,6 +358,10 @@ class _Matcher:
                 )
             for f in fields(_Candidates):
                 getattr(out, f.name)[start : start + step] = getattr(part, f.name)
+            # The chunk's temporaries were freed into the workers' arenas (glibc),
+            # where this thread's allocations cannot use them: give them back.
+            del part
+            release_free_memory()
         assert out is not None
         return out
 

@@ -126,7 +126,9 @@ impl Auction {
     /// cheapest's price plus ε, which becomes the class's level.
     fn dummy_bid(&mut self) -> u32 {
         let mut cheapest = self.open.iter();
-        let &(_, t) = cheapest.next().expect("more listed tiles than cells");
+        // A free dummy means the dummies hold fewer than `count - m` tiles and
+        // the cells at most `m`: a tile is open.
+        let &(_, t) = cheapest.next().expect("an open tile while a dummy is free");
         let second = cheapest.next().map_or(INF, |&(p, _)| p);
         let price = second.saturating_add(self.eps).min(INF);
         self.level = self.level.max(price);
@@ -258,8 +260,11 @@ fn duals(cand: Candidates<'_>, assignment: &[usize]) -> Option<Optimal> {
     for &t in assignment {
         queued[t] = true;
     }
+    // Labels fall only along paths of held tiles, so `m` rounds over the held
+    // tiles settle them unless a cycle is negative; past 65 rounds (the demo's
+    // problem takes 11) the paths are left to decide.
     let mut steps = 0usize;
-    let limit = m.saturating_mul(k).saturating_mul(m.min(64) + 1);
+    let limit = m.saturating_mul(m.min(64) + 1);
     while let Some(a) = queue.pop_front() {
         queued[a] = false;
         let cell = holder[a];

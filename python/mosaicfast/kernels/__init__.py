@@ -17,7 +17,14 @@ results never depend on the thread count. Nothing here reads or writes files.
 - :mod:`~mosaicfast.kernels.resample`: Pillow's Lanczos and box filters, bit for bit.
 """
 
-from .._core import BUILD_PROFILE, KERNEL_VAR, VERSION, search_kernel, search_kernels
+from .._core import (
+    BUILD_PROFILE,
+    KERNEL_VAR,
+    VERSION,
+    release_free_memory,
+    search_kernel,
+    search_kernels,
+)
 from ._checks import MAX_THREADS, check_threads
 from .assign import (
     certified_optimum,
@@ -51,6 +58,7 @@ __all__ = [
     "optimal_assignment",
     "paint_band",
     "penalised_greedy",
+    "release_free_memory",
     "resize_image",
     "resize_tiles",
     "search_kernel",
