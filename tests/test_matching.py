@@ -329,8 +329,8 @@ def test_tile_luma_prefetch_loads_every_tile_once_on_another_thread(
         return table[tiles]
 
     remembered = matching._RememberedLuma(load, 30, 4)
-    remembered.prefetch()
-    remembered.prefetch()  # once only
+    remembered.prefetch(30)
+    remembered.prefetch(30)  # once only
     np.testing.assert_array_equal(remembered(np.array([5, 2, 29])), table[[5, 2, 29]])
     np.testing.assert_array_equal(remembered(np.array([0, 5])), table[[0, 5]])
     assert len(asked) == 1
@@ -340,7 +340,7 @@ def test_tile_luma_prefetch_loads_every_tile_once_on_another_thread(
     monkeypatch.setattr(matching, "LUMA_MEMORY", 29 * table[0].nbytes)
     asked.clear()
     small = matching._RememberedLuma(load, 30, 4)
-    small.prefetch()
+    small.prefetch(30)
     np.testing.assert_array_equal(small(np.array([7])), table[[7]])
     assert asked == [([7], threading.current_thread().name)]
 
@@ -352,6 +352,6 @@ def test_a_failed_tile_luma_prefetch_is_raised_by_the_next_call() -> None:
         raise MosaicfastError("library/thumbs.u8: shorter than the catalog says")
 
     remembered = matching._RememberedLuma(load, 10, 4)
-    remembered.prefetch()
+    remembered.prefetch(10)
     with pytest.raises(MosaicfastError, match="shorter than the catalog"):
         remembered(np.array([1]))

@@ -433,8 +433,8 @@ class _Matcher:
         pair for the colour metric, exact over re-ranked candidates for the others."""
         options, dim = self.options, self.cells.shape[1]
         capacity = options.max_uses or 1
-        if self.tile_luma is not None and self.n <= LUMA_PREFETCH_TILES_PER_CELL * len(self.cells):
-            self.tile_luma.prefetch()
+        if self.tile_luma is not None:
+            self.tile_luma.prefetch(len(self.cells))
         with SolverBar(progress) as bar:
             colour = assign.certified_optimum(
                 self.cells, self.space.tiles, capacity=capacity, flips=options.flips,
@@ -489,13 +489,17 @@ class _RememberedLuma:
         self.every = n * side * side * np.dtype(np.float32).itemsize <= LUMA_MEMORY
         self.pending: Future[NDArray[np.float32]] | None = None
 
-    def prefetch(self) -> None:
+    def prefetch(self, cells: int) -> None:
         """Starts loading every tile's patch on another thread when they all fit in
-        :data:`LUMA_MEMORY` and none is loaded yet: the optimal assignment's colour solve
-        releases the GIL and bids on one core, so the reads and the reduction (0.1-0.4 s
-        on the demo) overlap it. The next call waits for them (and raises what they
-        raised)."""
-        if not self.every or self.pending is not None or self.patches is not None:
+        :data:`LUMA_MEMORY`, the library has at most :data:`LUMA_PREFETCH_TILES_PER_CELL`
+        tiles per cell of the ``cells`` and none is loaded yet: the optimal assignment's
+        colour solve releases the GIL and bids on one core, so the reads and the
+        reduction (0.1-0.4 s on the demo) overlap it. The next call waits for them (and
+        raises what they raised)."""
+        n = len(self.slot)
+        if not self.every or n > LUMA_PREFETCH_TILES_PER_CELL * cells:
+            return
+        if self.pending is not None or self.patches is not None:
             return
         pool = ThreadPoolExecutor(1, thread_name_prefix="mosaicfast-luma")
         self.pending = pool.submit(self.load, np.arange(len(self.slot)))
