@@ -20,9 +20,10 @@
 //!   `O(m * m * k * log)` at worst; of the auction, `O(k)` per bid.
 //!   Sequential, hence the same result for any thread count.
 //! - [`rank_candidates`] turns a search's rows of entries into candidate lists:
-//!   each row sorted by score (ties to the lower entry), a tile's mirror image
-//!   (entry `t + n`) kept only where it ranks before the tile itself, and cut to
-//!   `n` columns. Cost: `O(m * k log k)`, rows in parallel.
+//!   each row sorted by score (ties to the lower entry), a tile in another
+//!   orientation (entry `t + o * n`: its mirror image, its quarter turns) kept
+//!   only where it ranks before the tile's other orientations, and cut to `n`
+//!   columns. Cost: `O(m * k log k)`, rows in parallel.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -650,8 +651,8 @@ impl<'a> Solver<'a> {
 pub struct Ranked {
     /// Tile of every candidate, `-1` past a row's distinct tiles.
     pub tiles: Vec<i64>,
-    /// Whether the entry was a mirror image (`>= n`).
-    pub flipped: Vec<bool>,
+    /// The orientation of each candidate: its entry's block (`entry / n`).
+    pub orientation: Vec<u8>,
     pub scores: Vec<f64>,
     pub distances: Vec<i64>,
     pub width: usize,
@@ -659,10 +660,11 @@ pub struct Ranked {
 
 /// Ranks every row of `k` search results (`entries`, with their `scores` and
 /// `distances`): sorted by score, ties to the lower entry (NaN last, as NumPy
-/// sorts). With `flips` the entries are tiles `0..n` and their mirror images
-/// `n..2n`; a row keeps each tile's better-ranked orientation, its repeats follow
-/// the kept candidates with tile `-1`, and the rows are cut to `min(k, n)`
-/// columns. Without `flips` the entries are tiles and the rows keep `k` columns.
+/// sorts). With `orientations` above 1 the entries are tiles `0..n` in that
+/// many orientations, orientation `o` of tile `t` being entry `o * n + t`; a row
+/// keeps each tile's best-ranked orientation, its repeats follow the kept
+/// candidates with tile `-1`, and the rows are cut to `min(k, n)` columns. With
+/// one orientation the entries are tiles and the rows keep `k` columns.
 /// The same arrays as `np.lexsort((entries, scores))` followed by that
 /// compaction, without the permutations of every array.
 pub fn rank_candidates(
@@ -671,7 +673,7 @@ pub fn rank_candidates(
     distances: &[i64],
     k: usize,
     n: usize,
-    flips: bool,
+    orientations: usize,
 ) -> CoreResult<Ranked> {
     if k == 0
         || !entries.len().is_multiple_of(k)
@@ -685,15 +687,16 @@ pub fn rank_candidates(
             distances.len()
         )));
     }
-    let limit = if flips { 2 * n } else { n } as i64;
+    if !(1..=u8::MAX as usize).contains(&orientations) {
+        return Err(CoreError::Argument(format!(
+            "orientations must be 1 to {}, got {orientations}",
+            u8::MAX
+        )));
+    }
+    let limit = orientations.saturating_mul(n) as i64;
     if let Some(bad) = entries.iter().find(|&&e| !(0..limit).contains(&e)) {
         return Err(CoreError::Argument(format!(
-            "an entry is {bad}, outside 0..{limit} ({n} tiles{})",
-            if flips {
-                " and their mirror images"
-            } else {
-                ""
-            }
+            "an entry is {bad}, outside 0..{limit} ({n} tiles in {orientations} orientation(s))"
         )));
     }
     if u32::try_from(limit).is_err() || u32::try_from(k).is_err() {
@@ -701,34 +704,36 @@ pub fn rank_candidates(
             "ranking takes fewer than 2^32 entries and candidates per cell, got {limit} and {k}"
         )));
     }
-    let width = if flips { k.min(n) } else { k };
+    let many = orientations > 1;
+    let width = if many { k.min(n) } else { k };
     let m = entries.len() / k;
     let mut out = Ranked {
         tiles: vec![NONE; m * width],
-        flipped: vec![false; m * width],
+        orientation: vec![0; m * width],
         scores: vec![0.0; m * width],
         distances: vec![0; m * width],
         width,
     };
     out.tiles
         .par_chunks_mut(width)
-        .zip(out.flipped.par_chunks_mut(width))
+        .zip(out.orientation.par_chunks_mut(width))
         .zip(out.scores.par_chunks_mut(width))
         .zip(out.distances.par_chunks_mut(width))
         .enumerate()
         .for_each_init(
             || RowRanking::new(k),
-            |ranking, (row, (((tiles, flipped), row_scores), row_distances))| {
+            |ranking, (row, (((tiles, orientation), row_scores), row_distances))| {
                 let span = row * k..(row + 1) * k;
                 let (e, s, d) = (
                     &entries[span.clone()],
                     &scores[span.clone()],
                     &distances[span],
                 );
-                let order = ranking.rank(e, s, n, flips);
+                let order = ranking.rank(e, s, n, many);
                 for (slot, &(j, kept)) in order.iter().take(width).enumerate() {
                     tiles[slot] = if kept { e[j] % n as i64 } else { NONE };
-                    flipped[slot] = e[j] >= n as i64;
+                    // `e[j] < orientations * n` with `orientations <= u8::MAX`.
+                    orientation[slot] = (e[j] / n as i64) as u8;
                     row_scores[slot] = s[j];
                     row_distances[slot] = d[j];
                 }
@@ -774,9 +779,15 @@ impl RowRanking {
     }
 
     /// The columns of one row in ranked order, each with whether it is kept (its
-    /// tile's first entry in that order, or every entry without `flips`): the
-    /// kept ones first.
-    fn rank(&mut self, entries: &[i64], scores: &[f64], n: usize, flips: bool) -> &[(usize, bool)] {
+    /// tile's first entry in that order, or every entry with one `orientation`):
+    /// the kept ones first.
+    fn rank(
+        &mut self,
+        entries: &[i64],
+        scores: &[f64],
+        n: usize,
+        oriented: bool,
+    ) -> &[(usize, bool)] {
         self.keys.clear();
         let keys = entries.iter().zip(scores).enumerate();
         self.keys.extend(
@@ -786,7 +797,7 @@ impl RowRanking {
         );
         self.keys.sort_unstable();
         self.order.clear();
-        if !flips {
+        if !oriented {
             self.order
                 .extend(self.keys.iter().map(|&key| (key as u32 as usize, true)));
             return &self.order;

@@ -610,26 +610,26 @@ fn improve_assignment<'py>(
 /// Parameters
 /// ----------
 /// entries : numpy.ndarray
-///     ``(m, k)`` ``int64`` entries found per cell, distinct per row: tiles
-///     ``0..n_tiles``, and with ``flips`` their mirror images ``n_tiles + t``.
+///     ``(m, k)`` ``int64`` entries found per cell, distinct per row: tile ``t``
+///     in orientation ``o`` is entry ``o * n_tiles + t``.
 /// scores, distances : numpy.ndarray
 ///     ``(m, k)`` ``float64`` scores (lower is better) and ``int64`` distances.
 /// n_tiles : int
 ///     Number of tiles.
-/// flips : bool
-///     Whether entries include mirror images: a row then keeps each tile once
-///     (its better-ranked orientation) and is cut to ``min(k, n_tiles)``.
+/// orientations : int
+///     Orientations per tile (1 to 255): with more than one a row keeps each
+///     tile once (its best-ranked orientation) and is cut to ``min(k, n_tiles)``.
 /// threads : int, optional
 ///     Worker threads; the result does not depend on it.
 ///
 /// Returns
 /// -------
 /// tuple of numpy.ndarray
-///     ``(tiles, flipped, scores, distances)``, rows sorted by score (ties to the
-///     lower entry): tiles (``-1`` past a row's distinct tiles, each followed by
-///     the repeats' values), whether mirrored, scores and distances.
+///     ``(tiles, orientation, scores, distances)``, rows sorted by score (ties to
+///     the lower entry): tiles (``-1`` past a row's distinct tiles, each followed
+///     by the repeats' values), ``uint8`` orientations, scores and distances.
 #[pyfunction]
-#[pyo3(signature = (entries, scores, distances, n_tiles, *, flips, threads=None))]
+#[pyo3(signature = (entries, scores, distances, n_tiles, *, orientations, threads=None))]
 #[allow(clippy::type_complexity)]
 fn rank_candidates<'py>(
     py: Python<'py>,
@@ -637,11 +637,11 @@ fn rank_candidates<'py>(
     scores: PyReadonlyArray2<'py, f64>,
     distances: PyReadonlyArray2<'py, i64>,
     n_tiles: usize,
-    flips: bool,
+    orientations: usize,
     threads: Option<i64>,
 ) -> PyResult<(
     Bound<'py, PyArray2<i64>>,
-    Bound<'py, PyArray2<bool>>,
+    Bound<'py, PyArray2<u8>>,
     Bound<'py, PyArray2<f64>>,
     Bound<'py, PyArray2<i64>>,
 )> {
@@ -663,12 +663,12 @@ fn rank_candidates<'py>(
         slice(&distances, "distances")?,
     );
     let out = run_detached(py, threads, || {
-        assign::rank_candidates(e, s, d, k, n_tiles, flips)
+        assign::rank_candidates(e, s, d, k, n_tiles, orientations)
     })?;
     let w = out.width;
     Ok((
         array2(py, out.tiles, m, w)?,
-        array2(py, out.flipped, m, w)?,
+        array2(py, out.orientation, m, w)?,
         array2(py, out.scores, m, w)?,
         array2(py, out.distances, m, w)?,
     ))
@@ -848,8 +848,10 @@ fn blend_tiles<'py>(
 ///     ``(rows, cols)`` ``int64``: ``tiles[index[r, c]]`` fills cell ``(r, c)``.
 /// out : numpy.ndarray
 ///     ``(rows*t, cols*t, 3)`` ``uint8``, C-contiguous, written in place.
-/// flipped : numpy.ndarray, optional
-///     ``(rows, cols)`` ``bool``: cells whose tile is mirrored left to right.
+/// orientation : numpy.ndarray, optional
+///     ``(rows, cols)`` ``uint8`` codes 0-7 (default all 0): each cell's tile is
+///     mirrored left to right if bit 0 is set, then turned ``code >> 1`` quarter
+///     turns counter-clockwise (``np.rot90``).
 /// under : numpy.ndarray, optional
 ///     ``(rows*s, cols*s, 3)`` ``uint8`` target pixels under the band, ``s`` per cell
 ///     side (``s = t`` with ``overlay``); needed when ``blend`` or ``overlay`` is
@@ -864,7 +866,7 @@ fn blend_tiles<'py>(
 ///     Worker threads (default: one per core).
 #[pyfunction]
 #[pyo3(signature = (
-    tiles, index, out, *, flipped=None, under=None, blend=0.0, overlay=0.0, threads=None
+    tiles, index, out, *, orientation=None, under=None, blend=0.0, overlay=0.0, threads=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn paint_band<'py>(
@@ -872,7 +874,7 @@ fn paint_band<'py>(
     tiles: PyReadonlyArray4<'py, u8>,
     index: PyReadonlyArray2<'py, i64>,
     mut out: PyReadwriteArray3<'py, u8>,
-    flipped: Option<PyReadonlyArray2<'py, bool>>,
+    orientation: Option<PyReadonlyArray2<'py, u8>>,
     under: Option<PyReadonlyArray3<'py, u8>>,
     blend: f32,
     overlay: f32,
@@ -894,8 +896,10 @@ fn paint_band<'py>(
         )
     })?;
     require(
-        flipped.as_ref().is_none_or(|f| f.shape() == index.shape()),
-        || "flipped must have the shape of index".into(),
+        orientation
+            .as_ref()
+            .is_none_or(|f| f.shape() == index.shape()),
+        || "orientation must have the shape of index".into(),
     )?;
     let rows = index.shape()[0];
     let side = match &under {
@@ -912,7 +916,7 @@ fn paint_band<'py>(
         tiles: slice(&tiles, "tiles")?,
         tile: t,
         index: slice(&index, "index")?,
-        flipped: optional_slice(&flipped, "flipped")?,
+        orientation: optional_slice(&orientation, "orientation")?,
         cols,
         under: optional_slice(&under, "under")?,
         under_side: side,

@@ -4,7 +4,7 @@
 //!
 //! A band is `rows x cols` cells of `tile x tile` pixels, written into a
 //! row-major `(rows * tile, cols * tile, 3)` buffer. Each cell copies its tile
-//! (mirrored left to right if flipped); with `blend > 0` the tile then moves
+//! in its orientation ([`orient`]: mirrored left to right, then turned); with `blend > 0` the tile then moves
 //! toward the colour statistics of the target pixels under the cell (given at
 //! `under_side` pixels per cell side: the blend needs only their statistics),
 //! exactly as [`crate::blend::blend_tiles_toward`] does for a stack of tiles (cells are then
@@ -31,8 +31,9 @@ pub struct Band<'a> {
     pub tile: usize,
     /// `(rows, cols)` row-major: which of `tiles` fills each cell.
     pub index: &'a [i64],
-    /// Same layout: whether each cell's tile is mirrored (`None`: none is).
-    pub flipped: Option<&'a [bool]>,
+    /// Same layout: each cell's orientation (`None`: all upright), a code
+    /// `0..8` as [`orient`] reads it.
+    pub orientation: Option<&'a [u8]>,
     /// Cells across.
     pub cols: usize,
     /// `(rows * s, cols * s, 3)` target pixels under the band, `s =
@@ -90,10 +91,18 @@ impl Band<'_> {
                 "tile index {bad} is out of range for {n} tiles"
             )));
         }
-        if self.flipped.is_some_and(|f| f.len() != self.index.len()) {
-            return Err(CoreError::Shape(
-                "flipped must have the index's shape".into(),
-            ));
+        if let Some(orientation) = self.orientation {
+            if orientation.len() != self.index.len() {
+                return Err(CoreError::Shape(
+                    "orientation must have the index's shape".into(),
+                ));
+            }
+            if let Some(bad) = orientation.iter().find(|&&o| o >= ORIENTATIONS) {
+                return Err(CoreError::Argument(format!(
+                    "an orientation is {bad}, not 0 to {}",
+                    ORIENTATIONS - 1
+                )));
+            }
         }
         if self.overlay > 0.0 && self.under_side != t {
             return Err(CoreError::Argument(format!(
@@ -126,12 +135,34 @@ impl Band<'_> {
     }
 }
 
+/// Orientations of a tile: 0 to 7.
+pub const ORIENTATIONS: u8 = 8;
+
+/// The pixel of a `t x t` tile that lands at `(y, x)` of the tile in
+/// orientation `code`: the tile mirrored left to right if bit 0 is set, then
+/// turned `code >> 1` quarter turns counter-clockwise (as `np.rot90(np.fliplr(a)
+/// if code & 1 else a, code >> 1)`).
+pub fn orient(code: u8, t: usize, y: usize, x: usize) -> (usize, usize) {
+    let last = t - 1;
+    let (y, x) = match code >> 1 & 3 {
+        0 => (y, x),
+        1 => (x, last - y),
+        2 => (last - y, last - x),
+        _ => (last - x, y),
+    };
+    if code & 1 == 1 {
+        (y, last - x)
+    } else {
+        (y, x)
+    }
+}
+
 /// Per-worker buffers for blending: those of `blend` and the Lab values of the
-/// tile being painted mirrored, when a cell flips it.
+/// tile being painted in each orientation a cell wants.
 #[derive(Default)]
 struct Scratch {
     lab: blend::Scratch,
-    mirrored: Vec<[f64; 3]>,
+    oriented: [Vec<[f64; 3]>; ORIENTATIONS as usize],
 }
 
 thread_local! {
@@ -145,14 +176,26 @@ thread_local! {
 /// the output.
 type Cell<'a> = (usize, Vec<&'a mut [u8]>);
 
-/// Copies a `tile`-pixel row, mirrored left to right if `flip`.
-fn copy_row(src: &[u8], flip: bool, out: &mut [u8]) {
-    if flip {
-        for (o, p) in out.chunks_exact_mut(3).zip(src.chunks_exact(3).rev()) {
-            o.copy_from_slice(p);
+/// Copies a `t x t` tile (`t * t * 3` bytes) into a cell's pixel rows in
+/// orientation `code`.
+fn copy_tile(tile: &[u8], t: usize, code: u8, lines: &mut [&mut [u8]]) {
+    let t3 = t * 3;
+    for (y, line) in lines.iter_mut().enumerate() {
+        match code {
+            0 => line.copy_from_slice(&tile[y * t3..][..t3]),
+            1 => {
+                let src = tile[y * t3..][..t3].chunks_exact(3).rev();
+                for (o, p) in line.chunks_exact_mut(3).zip(src) {
+                    o.copy_from_slice(p);
+                }
+            }
+            _ => {
+                for (x, o) in line.chunks_exact_mut(3).enumerate() {
+                    let (sy, sx) = orient(code, t, y, x);
+                    o.copy_from_slice(&tile[sy * t3 + sx * 3..][..3]);
+                }
+            }
         }
-    } else {
-        out.copy_from_slice(src);
     }
 }
 
@@ -173,8 +216,8 @@ impl Band<'_> {
         &under[(row * s + y) * self.cols * s3 + col * s3..][..s3]
     }
 
-    fn flipped(&self, cell: usize) -> bool {
-        self.flipped.is_some_and(|f| f[cell])
+    fn orientation(&self, cell: usize) -> u8 {
+        self.orientation.map_or(0, |o| o[cell])
     }
 
     /// Lays the target over a painted cell, if `overlay > 0`.
@@ -190,25 +233,34 @@ impl Band<'_> {
 }
 
 /// Paints every cell that shows tile `k`, blended: the tile's Lab values and
-/// statistics are computed once (and once more mirrored, if a cell flips it),
-/// then each cell blends them toward its own target pixels.
+/// statistics are computed once (and once more in each other orientation the
+/// cells use), then each cell blends them toward its own target pixels.
 fn paint_tile(band: &Band<'_>, k: usize, cells: Vec<Cell<'_>>, s: &mut Scratch) {
     let t3 = band.tile * 3;
     let tile = &band.tiles[k * band.tile * t3..][..band.tile * t3];
     s.lab
         .tile_colours
         .fill(tile.chunks_exact(t3), &mut s.lab.tile);
-    let mut stats = [None; 2];
+    let t = band.tile;
+    let mut stats = [None; ORIENTATIONS as usize];
     for (cell, mut lines) in cells {
-        let flip = band.flipped(cell);
-        if flip && stats[1].is_none() {
-            s.mirrored.clear();
-            for row in s.lab.tile.chunks_exact(band.tile) {
-                s.mirrored.extend(row.iter().rev());
-            }
+        let code = band.orientation(cell);
+        let slot = usize::from(code);
+        if code != 0 && stats[slot].is_none() {
+            let upright = &s.lab.tile;
+            let oriented = &mut s.oriented[slot];
+            oriented.clear();
+            oriented.extend((0..t * t).map(|i| {
+                let (y, x) = orient(code, t, i / t, i % t);
+                upright[y * t + x]
+            }));
         }
-        let lab = if flip { &s.mirrored } else { &s.lab.tile };
-        let tile_stats = *stats[usize::from(flip)].get_or_insert_with(|| blend::LabStats::of(lab));
+        let lab = if code == 0 {
+            &s.lab.tile
+        } else {
+            &s.oriented[slot]
+        };
+        let tile_stats = *stats[slot].get_or_insert_with(|| blend::LabStats::of(lab));
         blend::blend_into(
             lab,
             tile_stats,
@@ -257,10 +309,7 @@ pub fn paint_band(band: &Band<'_>, out: &mut [u8]) -> CoreResult<()> {
             .for_each(|(cell, mut lines)| {
                 let k = band.index[cell] as usize;
                 let tile = &band.tiles[k * t * t3..][..t * t3];
-                let flip = band.flipped(cell);
-                for (line, src) in lines.iter_mut().zip(tile.chunks_exact(t3)) {
-                    copy_row(src, flip, line);
-                }
+                copy_tile(tile, t, band.orientation(cell), &mut lines);
                 band.overlay_cell(cell, &mut lines);
             });
     }
@@ -277,7 +326,7 @@ mod tests {
             tiles,
             tile,
             index,
-            flipped: None,
+            orientation: None,
             cols,
             under: None,
             under_side: tile,
@@ -300,29 +349,108 @@ mod tests {
         out
     }
 
-    #[test]
-    fn cells_get_their_tiles_mirrored_when_flipped() {
-        let t = 3;
-        let tiles = noise(2 * t * t * 3, 1);
-        let index = [1, 0, 0, 1];
-        let flipped = [false, true, false, false];
-        let mut out = vec![0; 2 * t * 2 * t * 3];
-        let job = Band {
-            flipped: Some(&flipped),
-            ..band(&tiles, &index, 2, t)
-        };
-        paint_band(&job, &mut out).unwrap();
-        let stack = cells(&out, 2, 2, t);
-        let len = t * t * 3;
-        assert_eq!(stack[..len], tiles[len..]);
-        assert_eq!(stack[2 * len..3 * len], tiles[..len]);
-        let mirrored = &stack[len..2 * len];
-        for y in 0..t {
-            for x in 0..t {
-                let got = &mirrored[(y * t + x) * 3..][..3];
-                assert_eq!(got, &tiles[(y * t + t - 1 - x) * 3..][..3]);
+    /// `tile` (`t x t` pixels of 3 bytes) turned a quarter turn
+    /// counter-clockwise, as `np.rot90` does: `out[i][j] = tile[j][t - 1 - i]`.
+    fn quarter_turn(tile: &[u8], t: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(tile.len());
+        for i in 0..t {
+            for j in 0..t {
+                out.extend_from_slice(&tile[(j * t + t - 1 - i) * 3..][..3]);
             }
         }
+        out
+    }
+
+    /// Every orientation of `tile` by whole-tile steps: mirrored (code bit 0),
+    /// then turned `code >> 1` times.
+    fn oriented_tiles(tile: &[u8], t: usize) -> Vec<Vec<u8>> {
+        let mirrored: Vec<u8> = tile
+            .chunks_exact(t * 3)
+            .flat_map(|row| row.chunks_exact(3).rev().flatten().copied())
+            .collect();
+        (0..ORIENTATIONS)
+            .map(|code| {
+                let mut out = if code & 1 == 1 {
+                    mirrored.clone()
+                } else {
+                    tile.to_vec()
+                };
+                for _ in 0..code >> 1 {
+                    out = quarter_turn(&out, t);
+                }
+                out
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cells_get_their_tiles_in_their_orientation() {
+        let t = 3;
+        let tiles = noise(2 * t * t * 3, 1);
+        let len = t * t * 3;
+        let index: Vec<i64> = (0..16).map(|i| i / 8).collect();
+        let orientation: Vec<u8> = (0..16).map(|i| i % 8).collect();
+        let mut out = vec![0; 2 * t * 8 * t * 3];
+        let job = Band {
+            orientation: Some(&orientation),
+            ..band(&tiles, &index, 8, t)
+        };
+        paint_band(&job, &mut out).unwrap();
+        let stack = cells(&out, 2, 8, t);
+        for (cell, got) in stack.chunks_exact(len).enumerate() {
+            let tile = &tiles[cell / 8 * len..][..len];
+            assert_eq!(got, oriented_tiles(tile, t)[cell % 8], "cell {cell}");
+        }
+        // Mirrored, then a quarter turn: the tile's transpose.
+        let turned = &stack[3 * len..4 * len];
+        for y in 0..t {
+            for x in 0..t {
+                assert_eq!(
+                    &turned[(y * t + x) * 3..][..3],
+                    &tiles[(x * t + y) * 3..][..3]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn blended_cells_blend_their_tile_in_its_orientation() {
+        // Painting tile k in orientation o equals painting the stack of every
+        // orientation of k, upright: the blend sees the oriented pixels.
+        let (t, s) = (4, 2);
+        let tiles = noise(2 * t * t * 3, 9);
+        let len = t * t * 3;
+        let index: Vec<i64> = (0..16).map(|i| i / 8).collect();
+        let orientation: Vec<u8> = (0..16).map(|i| (i * 3 % 8) as u8).collect();
+        let under = noise(2 * s * 8 * s * 3, 10);
+        let oriented: Vec<u8> = (0..2)
+            .flat_map(|k| oriented_tiles(&tiles[k * len..][..len], t))
+            .flatten()
+            .collect();
+        let upright_index: Vec<i64> = index
+            .iter()
+            .zip(&orientation)
+            .map(|(&k, &o)| k * 8 + i64::from(o))
+            .collect();
+        let paint = |job: Band<'_>| {
+            let mut out = vec![0; 2 * t * 8 * t * 3];
+            paint_band(&job, &mut out).unwrap();
+            out
+        };
+        let turned = paint(Band {
+            orientation: Some(&orientation),
+            under: Some(&under),
+            under_side: s,
+            blend: 0.7,
+            ..band(&tiles, &index, 8, t)
+        });
+        let upright = paint(Band {
+            under: Some(&under),
+            under_side: s,
+            blend: 0.7,
+            ..band(&oriented, &upright_index, 8, t)
+        });
+        assert_eq!(turned, upright);
     }
 
     /// Paints 2 x 3 cells of `t`-px tiles blended by `alpha` toward a target of
@@ -397,11 +525,11 @@ mod tests {
         let (t, rows, cols) = (5, 4, 7);
         let tiles = noise(9 * t * t * 3, 6);
         let index: Vec<i64> = (0..rows * cols).map(|i| (i * 5 % 9) as i64).collect();
-        let flipped: Vec<bool> = (0..rows * cols).map(|i| i % 3 == 0).collect();
+        let orientation: Vec<u8> = (0..rows * cols).map(|i| (i % 8) as u8).collect();
         let under = noise(rows * t * cols * t * 3, 7);
         let run = |threads| {
             let job = Band {
-                flipped: Some(&flipped),
+                orientation: Some(&orientation),
                 under: Some(&under),
                 blend: 0.5,
                 overlay: 0.3,
@@ -432,6 +560,10 @@ mod tests {
             },
             Band {
                 overlay: f32::NAN,
+                ..band(&tiles, &[0, 1], 2, 2)
+            },
+            Band {
+                orientation: Some(&[0, ORIENTATIONS]),
                 ..band(&tiles, &[0, 1], 2, 2)
             },
         ];

@@ -152,13 +152,14 @@ def test_cells_of_one_size_paint_as_the_grid_painter_blends(side: int, overlay: 
     target = Image.fromarray(rng.integers(0, 256, (12, 20, 3)).astype(np.uint8))
     assignment = rng.integers(0, 5, (3, 5))
     flipped = rng.random((3, 5)) < 0.5
+    turns = rng.integers(0, 4, (3, 5)).astype(np.uint8)
     look = {"target": target, "blend": 0.5, "overlay": overlay}
     stacks = solid_tiles(colours)
-    grid = Painter(assignment, side, stacks[side], flipped=flipped, **look).compose()
+    grid = Painter(assignment, side, stacks[side], flipped=flipped, turns=turns, **look).compose()
     y, x = np.divmod(np.arange(15), 5)
     cells = CellPainter(x * side, y * side, np.full(15, side), assignment.ravel(),
                         (5 * side, 3 * side), stacks, flipped=flipped.ravel(),
-                        **look).compose()  # fmt: skip
+                        turns=turns.ravel(), **look).compose()  # fmt: skip
     assert np.array_equal(cells, grid)
 
 

@@ -213,6 +213,46 @@ def test_the_defaults_never_put_a_textured_tile_next_to_itself(
     assert all(repeats_nearby(grid, y, x) == 0 for y in range(rows) for x in range(cols))
 
 
+def test_quarter_turns_keep_the_rules_and_are_recorded_and_painted(
+    photo_target: Path, photo_tiles: Path, tmp_path: Path
+) -> None:
+    """``rotate``: tiles compete in 8 orientations; a tile is one tile whatever its
+    orientation (uses, min distance); the manifest records each cell's orientation, the
+    image shows each tile so laid, and the thread count changes nothing."""
+    options = {"cols": 20, "tile_size": 8, "rotate": True, "blend": 0.0}
+    one = mosaicfast.build(photo_target, photo_tiles, threads=1, **options)  # type: ignore[arg-type]
+    two = mosaicfast.build(photo_target, photo_tiles, threads=2, **options)  # type: ignore[arg-type]
+    for name in ("assignment", "flipped", "turns"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(two, name))
+    np.testing.assert_array_equal(np.asarray(one.image), np.asarray(two.image))
+    assert one.options["rotate"]
+    assert one.turns is not None and len(np.unique(one.turns)) >= 2  # tiles are turned
+    assert one.flipped is not None
+    grid, flat = one.assignment, flat_sources(photo_tiles)
+    rows, cols = grid.shape
+    for y in range(rows):
+        for x in range(cols):
+            assert repeats_nearby(grid, y, x) <= (19 if flat[grid[y, x]] else 0), (y, x)
+    uses = np.bincount(grid.ravel(), minlength=len(flat))
+    limit = default_max_uses(grid.size, len(flat))
+    assert uses[~flat].max() <= limit and uses[flat].max() <= 20 * limit
+    # Each cell shows its tile mirrored, then turned, as the manifest says.
+    image = np.asarray(one.image)
+    pixels = one.painter.load_tiles(np.arange(len(flat)))
+    for (y, x), tile in np.ndenumerate(grid):
+        laid = pixels[tile][:, ::-1] if one.flipped[y, x] else pixels[tile]
+        laid = np.rot90(laid, int(one.turns[y, x]))
+        np.testing.assert_array_equal(image[8 * y : 8 * y + 8, 8 * x : 8 * x + 8], laid)
+    manifest = tmp_path / "m.json"
+    one.write_manifest(manifest)
+    records = json.loads(manifest.read_text())["cells"]
+    assert [r["rotation"] for r in records] == (90 * one.turns.astype(int)).ravel().tolist()
+    assert [r["flipped"] for r in records] == one.flipped.ravel().tolist()
+    # Without rotate, no tile is turned and the manifest says 0 everywhere.
+    upright = mosaicfast.build(photo_target, photo_tiles, cols=20, tile_size=8, blend=0.0)
+    assert upright.turns is not None and not upright.turns.any()
+
+
 def test_the_defaults_give_the_same_mosaic_on_any_thread_count(
     photo_target: Path, photo_tiles: Path
 ) -> None:

@@ -116,8 +116,9 @@ def test_optimal_with_ssim_is_optimal_over_reranked_candidates() -> None:
     # The colour optimum is among the candidates, so the re-ranked optimum is no worse.
     colour = match_cells(cells, tiles, (6, 8), plain(assign="optimal", max_uses=2))
     ssim = _ssim_score(
-        colour.tile_indices[:, None], 60, cell_luma, lambda t: tile_luma[t], options, None
-    )
+        colour.tile_indices[:, None], 60, cell_luma, lambda t: tile_luma[t], options,
+        np.zeros(1, np.uint8), None,
+    )  # fmt: skip
     colour_scores = 0.5 * colour.score + 0.5 * ssim[:, 0]
     assert report.total_cost <= np.rint(colour_scores / SCORE_UNIT).sum()
 
@@ -237,6 +238,45 @@ def test_flips_use_mirrored_tiles(tmp_path: Path) -> None:
     pixels = np.asarray(mirrored.image)
     assert pixels[:, :12, 2].mean() > 200 and pixels[:, -12:, 0].mean() > 200
     assert mirrored.distances[0, 0] < plain.distances[0, 0]
+
+
+def test_rotate_uses_turned_tiles(tmp_path: Path) -> None:
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    halves((250, 0, 0), (0, 0, 250)).transpose(Image.Transpose.ROTATE_270).save(
+        folder / "red-over-blue.png"
+    )  # red above blue
+    Image.new("RGB", (64, 64), (120, 120, 120)).save(folder / "grey.png")
+    target = halves((250, 0, 0), (0, 0, 250), 16)  # red left of blue: a quarter turn
+    plain = mosaicfast.build(target, folder, cols=1, tile_size=32, blend=0.0)
+    turned = mosaicfast.build(target, folder, cols=1, tile_size=32, blend=0.0, rotate=True)
+    assert not plain.turns.any()
+    assert turned.sources[int(turned.assignment[0, 0])].path.name == "red-over-blue.png"
+    # Turned counter-clockwise once (mirrored or not: the tile is its own mirror image).
+    assert turned.turns[0, 0] == 1
+    pixels = np.asarray(turned.image)
+    assert pixels[:, :12, 0].mean() > 200 and pixels[:, -12:, 2].mean() > 200
+    assert turned.distances[0, 0] < plain.distances[0, 0]
+
+
+def test_rotate_is_refused_by_the_optimal_assignment() -> None:
+    with pytest.raises(MosaicfastError, match="rotate"):
+        MatchOptions(rotate=True, assign="optimal")
+
+
+def test_ssim_compares_each_candidate_in_its_orientation(tmp_path: Path) -> None:
+    # Mean colours cannot tell stripes from stripes turned; SSIM can, so with rotate
+    # the horizontal-stripe target takes the vertical tile turned.
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    stripes(True).save(folder / "vertical.png")
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(folder / "grey.png")
+    target = stripes(False, 64)
+    mean = {"cols": 1, "descriptor": "lab", "grid": 1, "tile_size": 16, "match_size": 16}
+    turned = mosaicfast.build(target, folder, metric="ssim", rotate=True, **mean)  # type: ignore[arg-type]
+    # Compared upright, every orientation would score alike and the first (upright) win.
+    assert turned.sources[int(turned.assignment[0, 0])].path.name == "vertical.png"
+    assert turned.turns[0, 0] % 2 == 1
 
 
 def stripes(vertical: bool, size: int = 64) -> Image.Image:

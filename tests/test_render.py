@@ -56,14 +56,17 @@ def _python_path(
     target: Image.Image,
     blend: float,
     overlay_alpha: float,
+    turns: np.ndarray | None = None,
 ) -> np.ndarray:
     """The render stage as it was before the core painted bands: paint every cell
-    with NumPy, mirror flipped tiles, blend the transposed cells, overlay with PIL."""
+    with NumPy, mirror flipped tiles, turn turned ones (``np.rot90``), blend the
+    transposed cells, overlay with PIL."""
     rows, cols = assignment.shape
     t = pixels.shape[1]
     image = np.zeros((rows * t, cols * t, 3), np.uint8)
     for (r, c), tile in np.ndenumerate(assignment):
         px = pixels[tile][:, ::-1] if flipped[r, c] else pixels[tile]
+        px = np.rot90(px, 0 if turns is None else turns[r, c])
         image[r * t : (r + 1) * t, c * t : (c + 1) * t] = px
     if blend > 0:
         # The blend's statistics come from the target at BLEND_SAMPLES px per cell side,
@@ -93,6 +96,7 @@ def _random_job(seed: int, rows: int = 5, cols: int = 7, t: int = 9) -> dict:
         "pixels": pixels,
         "assignment": rng.integers(0, n, (rows, cols)),
         "flipped": rng.random((rows, cols)) < 0.4,
+        "turns": rng.integers(0, 4, (rows, cols)).astype(np.uint8),
         "target": target,
     }
 
@@ -100,7 +104,8 @@ def _random_job(seed: int, rows: int = 5, cols: int = 7, t: int = 9) -> dict:
 def _painter(job: dict, **options: object) -> Painter:
     pixels = job["pixels"]
     return Painter(job["assignment"], pixels.shape[1], lambda tiles: pixels[tiles],
-                   flipped=job["flipped"], target=job["target"], **options)  # fmt: skip
+                   flipped=job["flipped"], turns=job["turns"], target=job["target"],
+                   **options)  # fmt: skip
 
 
 @pytest.mark.parametrize(("blend", "overlay_alpha"), [(0.0, 0.0), (0.5, 0.0), (0.0, 0.35),
@@ -111,7 +116,7 @@ def test_the_painter_matches_the_python_path_bit_for_bit(
     for seed in range(3):
         job = _random_job(seed)
         want = _python_path(job["pixels"], job["assignment"], job["flipped"], job["target"],
-                            blend, overlay_alpha)  # fmt: skip
+                            blend, overlay_alpha, job["turns"])  # fmt: skip
         got = _painter(job, blend=blend, overlay=overlay_alpha).compose()
         assert np.array_equal(got, want), (seed, np.argwhere(got != want)[:3])
 
@@ -155,7 +160,8 @@ def test_bands_reuse_the_tiles_of_the_band_before() -> None:
         loaded.extend(tiles.tolist())
         return pixels[tiles]
 
-    painter = Painter(job["assignment"], 4, stack, flipped=job["flipped"], band_pixels=5 * 16)
+    painter = Painter(job["assignment"], 4, stack, flipped=job["flipped"], turns=job["turns"],
+                      band_pixels=5 * 16)  # fmt: skip
     assert np.array_equal(np.concatenate(list(painter.bands())), _painter(job).compose())
     expected = len(np.unique(job["assignment"][0]))
     for row in range(1, 6):

@@ -23,7 +23,11 @@ SETTINGS = {"classic": "classic tool", "mf-lab-div": "before (lab 5x5)",
 #: cells, written to ``docs/images/adaptive-<target>.jpg``.
 ADAPTIVE = {"mf-div": "plain grid", "mf-adaptive": "adaptive", "mf-div-blend": "plain, blend 0.5",
             "mf-adaptive-blend": "adaptive, blend 0.5"}  # fmt: skip
-SETS = {"quality": SETTINGS, "adaptive": ADAPTIVE}
+#: ``--set rotate`` (run.py ``--configs rotate --save``): the mirror alone against quarter
+#: turns too, written to ``docs/images/rotate-<target>.jpg``.
+ROTATE = {"classic": "classic tool", "mf-div": "mirror (default)", "mf-div-rotate": "--rotate",
+          "mf-div-rotate-blend": "--rotate, blend 0.5"}  # fmt: skip
+SETS = {"quality": SETTINGS, "adaptive": ADAPTIVE, "rotate": ROTATE}
 WIDTH = 236
 GAP = 4
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "images"

@@ -228,6 +228,11 @@ CONFIGS: dict[str, Builder] = {
     **{f"mf-div-ssim{w:g}": _div(ssim_weight=w) for w in (0.0, 0.1, 0.2, 0.23, 0.25)},
     "mf-div-random": _div(order="random"),
     "mf-div-blend1": _div(blend=1.0),
+    # quarter turns (rotate): 8 orientations with the mirror
+    "mf-div-rotate": _div(rotate=True),
+    "mf-div-rotate-blend": _div(rotate=True, blend=0.5),
+    # 32 entries per cell in all, as the mirror alone searches (8 per quarter turn)
+    "mf-div-rotate-32": _div(rotate=True, candidates=8),
     # research prototypes, diversity on (min distance 1, max uses 1%), tiles untouched
     "R0": _recipe(),  # mosaicfast's 5x5 Lab grid, greedy: the prototype's baseline
     "best5": _recipe(assign="best"),
@@ -316,6 +321,7 @@ CONFIGS: dict[str, Builder] = {
     "Y-ssim8-flat20-mirror": _best(orientations=2),
     "Y-ssim8-flat20-rot8": _best(orientations=8),
     "Y.7-ssim8-flat20-mirror": _best(descriptor=replace(YL, ab_weight=0.7), orientations=2),
+    "Y.7-ssim8-flat20-rot8": _best(descriptor=replace(YL, ab_weight=0.7), orientations=8),
     "Y1-ssim8-flat20-mirror": _best(descriptor=replace(YL, ab_weight=1.0), orientations=2),
     "Y1.4-ssim8-flat20-mirror": _best(descriptor=replace(YL, ab_weight=1.4), orientations=2),
     "Y1-ssim.2-8-flat20-mirror": _best(
@@ -350,6 +356,9 @@ LIMITS = ["classic", "mf-div", "mf-div-blend", "mf-opt-color", "mf-opt-color-cap
           "mf-opt-color-cap5", "mf-div-cap2", "mf-div-cap5", "mf-div-ssim0", "mf-div-ssim0.1",
           "mf-div-ssim0.2", "mf-div-ssim0.23", "mf-div-ssim0.25", "mf-div-random",
           "mf-div-blend.75", "mf-div-blend1"]  # fmt: skip
+#: Quarter turns (``rotate``) against the defaults, tiles untouched and blended.
+ROTATE = ["classic", "mf-div", "mf-div-rotate", "mf-div-rotate-32", "mf-div-blend",
+          "mf-div-rotate-blend"]  # fmt: skip
 #: Adaptive cells against the plain grid, tiles untouched and blended (the defaults).
 ADAPTIVE = ["mf-div", "mf-adaptive", "mf-div-blend", "mf-adaptive-blend"]
 #: Splitting once or twice (48-px tiles).
@@ -438,7 +447,7 @@ def main() -> None:
         "--configs",
         default="main",
         help="comma-separated names, main, research, product, key, sweep, adaptive, levels, "
-        "limits or all",
+        "limits, rotate or all",
     )
     parser.add_argument("--tiles", type=int, default=10_000)
     parser.add_argument("--save", action="store_true", help="keep the mosaics as JPEGs")
@@ -448,7 +457,7 @@ def main() -> None:
     targets = [t.name for t in TARGETS] if args.targets == "all" else args.targets.split(",")
     groups = {"main": MAIN, "research": RESEARCH, "product": PRODUCT, "key": KEY,
               "sweep": SWEEP, "adaptive": ADAPTIVE, "levels": ADAPTIVE_LEVELS, "limits": LIMITS,
-              "all": list(CONFIGS)}  # fmt: skip
+              "rotate": ROTATE, "all": list(CONFIGS)}  # fmt: skip
     configs = groups.get(args.configs) or args.configs.split(",")
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:

@@ -150,9 +150,9 @@ def rank_candidates(
     distances: NDArray[np.int64],
     n_tiles: int,
     *,
-    flips: bool,
+    orientations: int,
     threads: int | None = None,
-) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.int64]]: ...
+) -> tuple[NDArray[np.int64], NDArray[np.uint8], NDArray[np.float64], NDArray[np.int64]]: ...
 def optimal_assignment(
     cand: NDArray[np.int64], cost: NDArray[np.float64], n_tiles: int, capacity: int
 ) -> tuple[NDArray[np.int64], float, NDArray[np.float64], NDArray[np.float64], int]: ...
@@ -185,7 +185,7 @@ def paint_band(
     index: NDArray[np.int64],
     out: NDArray[np.uint8],
     *,
-    flipped: NDArray[np.bool_] | None = None,
+    orientation: NDArray[np.uint8] | None = None,
     under: NDArray[np.uint8] | None = None,
     blend: float = 0.0,
     overlay: float = 0.0,

@@ -103,6 +103,9 @@ class Mosaic:
         ``(rows, cols)`` squared descriptor distance between each cell and its tile.
     flipped : numpy.ndarray
         ``(rows, cols)`` whether each cell's tile is used mirrored.
+    turns : numpy.ndarray
+        ``(rows, cols)`` quarter turns counter-clockwise of each cell's tile, after the
+        mirror (0 everywhere unless built with ``rotate``).
     skipped : list of (Path, str)
         Tile files that could not be used, with the reason (``build(sources=...)`` only).
     timings : dict of str to float
@@ -129,8 +132,9 @@ class Mosaic:
         With the greedy and ``improve``: how much the local improvement lowered its
         total score (``build --stats`` prints it).
     cells : Cells, optional
-        With ``adaptive``: the cells, of several sizes; ``assignment``, ``flipped``
-        and ``distances`` then hold one value per cell, ``(m,)``, in their order.
+        With ``adaptive``: the cells, of several sizes; ``assignment``, ``flipped``,
+        ``turns`` and ``distances`` then hold one value per cell, ``(m,)``, in their
+        order.
     """
 
     assignment: NDArray[np.int64]
@@ -140,6 +144,7 @@ class Mosaic:
     painter: Painter | CellPainter = field(repr=False)
     target: Image.Image = field(repr=False)
     flipped: NDArray[np.bool_] | None = None
+    turns: NDArray[np.uint8] | None = None
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
@@ -346,8 +351,9 @@ class Mosaic:
             meta["output"] = str(output.absolute())
         cells = None if self.cells is None else (self.cells.x, self.cells.y, self.cells.size)
         return manifest_beside(
-            path, self.assignment, self.sources, flipped=self.flipped, meta=meta, cells=cells
-        )
+            path, self.assignment, self.sources, flipped=self.flipped, turns=self.turns,
+            meta=meta, cells=cells,
+        )  # fmt: skip
 
 
 def build(
@@ -533,6 +539,7 @@ def build(
             )  # fmt: skip
             assignment = match.tile_indices.reshape(shape if cells is None else -1)
             flipped = match.flipped.reshape(assignment.shape)
+            turns = match.turns.reshape(assignment.shape)
     # Library.thumbnails reads the pixel file by slot, without the catalog, so the
     # painter can load tiles after the library is closed.
     tile_sources = TileList(rows)
@@ -541,7 +548,7 @@ def build(
     painter: Painter | CellPainter
     if cells is None:
         stack = _library_tiles(lib, rows.slots, tile_sources, plan.tile_size, on_skip, threads)
-        painter = Painter(assignment, plan.tile_size, stack, flipped=flipped, **look)
+        painter = Painter(assignment, plan.tile_size, stack, flipped=flipped, turns=turns, **look)
     else:
         stacks = {
             size: _library_tiles(lib, rows.slots, tile_sources, size, on_skip, threads)
@@ -549,7 +556,7 @@ def build(
         }
         painter = CellPainter(
             cells.x, cells.y, cells.size, assignment, plan.output_size, stacks,
-            flipped=flipped, **look,
+            flipped=flipped, turns=turns, **look,
         )  # fmt: skip
     made_with = {
         **options.as_dict(),
@@ -572,6 +579,7 @@ def build(
         painter=painter,
         target=target_image,
         flipped=flipped,
+        turns=turns,
         skipped=skipped,
         timings=stages.seconds,
         options=made_with,

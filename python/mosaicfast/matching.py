@@ -4,7 +4,8 @@
    ``candidates`` nearest tiles by the descriptor (``descriptor``: ``ylab``, a luma
    grid and an a*b* grid at half its resolution, colour weighted 0.7; or ``lab``, a
    CIELAB colour grid; ``docs/descriptors.md``) (with ``flips``, mirrored tiles
-   compete too; a tile and its mirror then count as one tile). With ``prune``, a
+   compete too, with ``rotate`` tiles turned by quarter turns; a tile counts as one
+   tile whatever its orientation). With ``prune``, a
    KD-tree on a PCA projection (or on the mean colour, the source blog's method)
    picks the leaves of tiles nearest each cell and only those get exact distances
    (see ``docs/pruning.md``: several times faster on large libraries, recall@1
@@ -63,7 +64,7 @@ from numpy.typing import NDArray
 from ._util.arrays import sorted_distinct
 from ._util.progress import SolverBar
 from .errors import MosaicfastError
-from .kernels import assign, descriptors, release_free_memory
+from .kernels import assign, descriptors, orientation, release_free_memory
 from .kernels.candidates import CandidateIndex
 from .kernels.ssim import candidate_ssim
 from .options import (
@@ -107,7 +108,7 @@ RERANKED = "optimal over the re-ranked candidates (certified on them)"
 #: Candidates scored at a time (cells x candidates per cell): the search's and the
 #: scoring's temporaries stay near a few hundred MB whatever the number of cells.
 CANDIDATES_PER_CHUNK = 1 << 21
-#: Memory a candidate takes in the result: tile (8 bytes), mirrored (1), score (8) and
+#: Memory a candidate takes in the result: tile (8 bytes), orientation (1), score (8) and
 #: colour distance (8).
 BYTES_PER_CANDIDATE = 25
 
@@ -134,6 +135,9 @@ class Match:
         ``(m,)`` tile index per cell (a row of the tile descriptors matched).
     flipped : numpy.ndarray
         ``(m,)`` whether the tile is used mirrored.
+    turns : numpy.ndarray
+        ``(m,)`` quarter turns counter-clockwise of the tile, after the mirror
+        (:mod:`~mosaicfast.kernels.orientation`).
     score : numpy.ndarray
         ``(m,)`` score of the chosen tile (see the module documentation).
     distance : numpy.ndarray
@@ -146,10 +150,27 @@ class Match:
 
     tile_indices: NDArray[np.int64]
     flipped: NDArray[np.bool_]
+    turns: NDArray[np.uint8]
     score: NDArray[np.float64]
     distance: NDArray[np.int64]
     optimal: OptimalReport | None = None
     improvement: assign.Improvement | None = None
+
+    @classmethod
+    def of(
+        cls,
+        found: _Candidates,
+        chosen: NDArray[np.intp],
+        optimal: OptimalReport | None = None,
+        improvement: assign.Improvement | None = None,
+    ) -> Match:
+        """The candidates in columns ``chosen`` (one per row) of ``found``."""
+        rows = np.arange(len(found.tiles))
+        flipped, turns = orientation.split(found.orientation[rows, chosen])
+        return cls(
+            found.tiles[rows, chosen], flipped, turns, found.score[rows, chosen],
+            found.distance[rows, chosen], optimal, improvement,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -193,10 +214,11 @@ class OptimalReport:
 
 @dataclass
 class _Candidates:
-    """Per cell: candidate tiles (``-1`` pads), mirrored or not, score, colour distance."""
+    """Per cell: candidate tiles (``-1`` pads), orientation (a code of
+    :mod:`~mosaicfast.kernels.orientation`), score, colour distance."""
 
     tiles: NDArray[np.int64]
-    flipped: NDArray[np.bool_]
+    orientation: NDArray[np.uint8]
     score: NDArray[np.float64]
     distance: NDArray[np.int64]
 
@@ -269,30 +291,26 @@ def match_cells(
         chosen = _columns(found, tiles_chosen)
     else:
         chosen = _best(found, options)
-    rows = np.arange(len(cell_desc))
-    return Match(
-        tile_indices=found.tiles[rows, chosen],
-        flipped=found.flipped[rows, chosen],
-        score=found.score[rows, chosen],
-        distance=found.distance[rows, chosen],
-        improvement=improvement,
-    )
+    return Match.of(found, chosen, improvement=improvement)
 
 
 class _Space:
-    """What the candidates are searched in: the tiles, and with ``flips`` their mirror
-    images after them (index ``n + i``); exhaustively or through a KD-tree.
+    """What the candidates are searched in: the tiles in every orientation of
+    ``options.orientations``, one block of ``n`` entries each (with ``flips`` alone: the
+    tiles, then their mirror images, ``n + i``); exhaustively or through a KD-tree.
 
-    Mirroring a descriptor reverses the order of its grids' columns: that is the
-    descriptor of the mirrored tile up to the pixel rounding of the block edges.
+    Mirroring or turning a descriptor mirrors or turns its grids: that is the
+    descriptor of the tile so laid up to the pixel rounding of the block edges.
     """
 
     def __init__(self, tiles: NDArray[np.int16], options: MatchOptions, threads: int | None):
-        if options.flips:
+        #: The orientation code of each block of entries.
+        self.codes = np.array(options.orientations, np.uint8)
+        if len(self.codes) > 1:
             space = options.descriptor
             grid = descriptors.grid_of(tiles.shape[1], space)
-            mirrored = descriptors.mirrored(tiles, grid, space)
-            tiles = np.ascontiguousarray(np.concatenate([tiles, mirrored]))
+            blocks = [descriptors.oriented(tiles, grid, space, int(c)) for c in self.codes]
+            tiles = np.ascontiguousarray(np.concatenate(blocks))
         self.tiles = tiles
         self.size = len(tiles)
         self.threads = threads
@@ -377,13 +395,16 @@ class _Matcher:
         score = _colour_score(distance, self.cells.shape[1], options.descriptor)
         if options.metric != "color":
             luma = None if self.cell_luma is None else self.cell_luma[rows]
-            ssim_score = _ssim_score(index, n, luma, self.tile_luma, options, self.space.threads)
+            ssim_score = _ssim_score(
+                index, n, luma, self.tile_luma, options, self.space.codes, self.space.threads
+            )
             w = 1.0 if options.metric == "ssim" else options.ssim_weight
             score = (1.0 - w) * score + w * ssim_score
-        ranked = assign.rank_candidates(
-            index, score, distance, n, flips=options.flips, threads=self.space.threads
+        codes = self.space.codes
+        tiles, block, score, distance = assign.rank_candidates(
+            index, score, distance, n, orientations=len(codes), threads=self.space.threads
         )
-        return _Candidates(*ranked)
+        return _Candidates(tiles, codes[block], score, distance)
 
     def greedy(
         self, found: _Candidates, k: int, shape: tuple[int, int]
@@ -446,7 +467,8 @@ class _Matcher:
                 solver=colour.stats,
             )  # fmt: skip
             score = _colour_score(colour.costs, dim, options.descriptor)
-            return Match(colour.assignment, colour.flipped, score, colour.costs, report)
+            turns = np.zeros(len(self.cells), np.uint8)  # no quarter turns (MatchOptions)
+            return Match(colour.assignment, colour.flipped, turns, score, colour.costs, report)
         found = self.reranked(colour, k)
         scores = np.rint(np.where(found.tiles >= 0, found.score, 0.0) / SCORE_UNIT)
         result = assign.optimal_assignment(found.tiles, scores, self.n, capacity=capacity)
@@ -456,12 +478,7 @@ class _Matcher:
             int(result.total_cost), round(result.total_cost - dual), found.tiles.shape[1],
             colour.stats,
         )  # fmt: skip
-        chosen = _columns(found, result.assignment)
-        rows = np.arange(len(self.cells))
-        return Match(
-            found.tiles[rows, chosen], found.flipped[rows, chosen],
-            found.score[rows, chosen], found.distance[rows, chosen], report,
-        )  # fmt: skip
+        return Match.of(found, _columns(found, result.assignment), optimal=report)
 
     def reranked(self, colour: assign.CertifiedAssignment, k: int) -> _Candidates:
         """Each cell's ``k`` entries of least reduced colour cost ``c_ij - v_j`` under the
@@ -550,7 +567,7 @@ def check_matching_memory(cells: int, tiles: int, options: MatchOptions) -> None
     """Refuse up front a matching of ``cells`` cells to ``tiles`` tiles whose candidate
     lists would take more than half of this machine's memory, with the figure
     (MosaicfastError)."""
-    k = options.candidate_count(tiles * (2 if options.flips else 1))
+    k = options.candidate_count(tiles * len(options.orientations))
     per_cell = k * BYTES_PER_CANDIDATE
     if options.metric != "color":
         per_cell += options.match_size**2 * 4  # the cells' luminance patches, float32
@@ -590,15 +607,18 @@ def _ssim_score(
     cell_luma: NDArray[np.float32] | None,
     tile_luma: LumaLoader | None,
     options: MatchOptions,
+    codes: NDArray[np.uint8],
     threads: int | None,
 ) -> NDArray[np.float64]:
     if cell_luma is None or tile_luma is None:
         raise MosaicfastError(f"the {options.metric} metric needs luminance patches")
     used, local = _distinct(index % n, n)
     patches = tile_luma(used)
-    # A mirrored candidate is compared with the mirrored patch, stored after the others.
-    patches = np.concatenate([patches, patches[:, :, ::-1]])
-    local = local.reshape(index.shape) + np.where(index >= n, len(used), 0)
+    # A candidate in orientation block b is compared with its patch so laid, stored in
+    # block b of the patches.
+    if len(codes) > 1:
+        patches = np.concatenate([orientation.orient(patches, int(c)) for c in codes])
+    local = local.reshape(index.shape) + (index // n) * len(used)
     gaussian = options.ssim_window == "gaussian"
     ssim = candidate_ssim(cell_luma, patches, local, gaussian=gaussian, threads=threads)
     return (1.0 - ssim.astype(np.float64)) / 2.0
@@ -643,11 +663,11 @@ def _replace_rows(found: _Candidates, rows: NDArray[np.intp], wider: _Candidates
         return np.pad(values, ((0, 0), (0, extra)), constant_values=fill) if extra else values
 
     out = _Candidates(
-        padded(found.tiles, -1), padded(found.flipped, False),
+        padded(found.tiles, -1), padded(found.orientation, 0),
         padded(found.score, np.inf), padded(found.distance, 0),
     )  # fmt: skip
     out.tiles[rows] = padded(wider.tiles, -1)
-    out.flipped[rows] = padded(wider.flipped, False)
+    out.orientation[rows] = padded(wider.orientation, 0)
     out.score[rows] = padded(wider.score, np.inf)
     out.distance[rows] = padded(wider.distance, 0)
     return out

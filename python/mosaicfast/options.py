@@ -38,7 +38,7 @@ from ._util.fields import (
 )
 from .errors import MosaicfastError
 from .io.output import STREAM_PIXELS
-from .kernels import MAX_THREADS, check_threads
+from .kernels import MAX_THREADS, check_threads, orientation
 from .kernels.candidates import SHORTLIST_FACTOR
 from .kernels.descriptors import DEFAULT_GRID, MAX_GRID, SPACES
 from .kernels.ssim import MAX_SIDE, MIN_SIDE
@@ -148,6 +148,10 @@ class PlanOptions:
             )
 
 
+#: Orientations of a tile by quarter turns (``rotate``).
+QUARTER_TURNS = 4
+
+
 @dataclass(frozen=True)
 class MatchOptions:
     """How cells are matched to tiles; see :mod:`mosaicfast.matching`."""
@@ -222,6 +226,13 @@ class MatchOptions:
         default=True,
         names=("--mirror/--no-mirror", "--flips/--no-flips"),
     )
+    rotate: bool = flag(
+        "Let each tile turned a quarter, half and three quarters of a turn compete too "
+        "(with {flips}, their mirror images as well: 8 orientations); a tile counts as one "
+        "tile whatever its orientation; {candidates} then counts per quarter turn. Raises "
+        "fidelity, takes 2-3 times as long to match, and shows photos sideways and upside "
+        "down: off by default. Not with {assign} optimal.",
+    )
     prune: str = choice(
         "none", PRUNING, "Search only the KD-tree leaves nearest each cell (exact distances "
         "within them): the tree partitions a PCA projection of the colour grid, or the mean "
@@ -246,6 +257,13 @@ class MatchOptions:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if self.rotate and self.assign == "optimal":
+            raise MosaicfastError(
+                "quarter turns (rotate) are not supported by the optimal assignment, "
+                "whose certified search takes a tile and its mirror image only; use "
+                "assign penalty or best, or turn rotate off",
+                parameters=("rotate", "assign"),
+            )
         if self.descriptor == "ylab" and self.grid is not None and self.grid % 2:
             raise MosaicfastError(
                 f"the ylab descriptor needs an even grid, got {self.grid}",
@@ -264,15 +282,29 @@ class MatchOptions:
         return self.grid if self.grid is not None else DEFAULT_GRID[self.descriptor]
 
     @property
+    def orientations(self) -> tuple[int, ...]:
+        """The orientation codes searched (:mod:`mosaicfast.kernels.orientation`), in
+        the order of the search's blocks: upright, then (with ``flips``) mirrored, each
+        then (with ``rotate``) turned once, twice and three times."""
+        mirrors = [False, True] if self.flips else [False]
+        turns = range(QUARTER_TURNS) if self.rotate else range(1)
+        codes = orientation.code([m for _ in turns for m in mirrors],
+                                 [t for t in turns for _ in mirrors])  # fmt: skip
+        assert codes is not None
+        return tuple(codes.tolist())
+
+    @property
     def constrained(self) -> bool:
         """Whether uses are limited or spread (so the greedy must run)."""
         return self.max_uses is not None or self.min_distance > 0
 
     def candidate_count(self, tiles: int) -> int:
-        """Candidates searched per cell."""
+        """Entries searched per cell (of ``tiles`` in all): ``candidates`` (with
+        ``rotate``, ``candidates`` per quarter turn, so that a cell still sees about as
+        many distinct tiles), or ``vary``."""
         wanted = self.vary
         if self.metric != "color" or self.assign != "best" or self.constrained:
-            wanted = max(wanted, self.candidates)
+            wanted = max(wanted, self.candidates * (QUARTER_TURNS if self.rotate else 1))
         return min(wanted, tiles)
 
 

@@ -1,7 +1,7 @@
 """Compositing the chosen tiles into the output image, a band of cell rows at a time.
 
 The Rust core paints each band (:func:`mosaicfast.kernels.paint.paint_band`): every
-cell copies its tile, mirrored if flipped, then moves its colours toward the target
+cell copies its tile in its orientation (mirrored, turned), then moves its colours toward the target
 pixels under it (as :func:`mosaicfast.kernels.blend.blend_tiles` does, cell by cell) and
 lays the target over it at the overlay opacity, on all cores. The target pixels under a
 band are those rows of the target resized with Pillow's Lanczos filter, computed for
@@ -62,6 +62,9 @@ class Painter:
         Gives the pixels of the distinct tiles of a band.
     flipped : numpy.ndarray, optional
         ``(rows, cols)`` bool: cells whose tile is mirrored left to right.
+    turns : numpy.ndarray, optional
+        ``(rows, cols)``: quarter turns counter-clockwise of each cell's tile, after the
+        mirror.
     target : PIL.Image.Image, optional
         The target, any size; needed when ``blend`` or ``overlay`` is above 0.
     blend : float, default 0
@@ -81,6 +84,7 @@ class Painter:
         load_tiles: TileStack,
         *,
         flipped: NDArray[np.bool_] | None = None,
+        turns: NDArray[np.uint8] | None = None,
         target: Image.Image | None = None,
         blend: float = 0.0,
         overlay: float = 0.0,
@@ -92,6 +96,7 @@ class Painter:
         self.tile_size = tile_size
         self.load_tiles = load_tiles
         self.flipped = None if flipped is None else np.asarray(flipped, dtype=np.bool_)
+        self.turns = None if turns is None else np.asarray(turns, dtype=np.uint8)
         self.blend = blend
         self.overlay = overlay
         self.threads = threads
@@ -153,6 +158,7 @@ class Painter:
             index,
             out,
             flipped=None if self.flipped is None else self.flipped[start:stop],
+            turns=None if self.turns is None else self.turns[start:stop],
             under=under,
             blend=self.blend,
             overlay=self.overlay,
@@ -232,6 +238,8 @@ class CellPainter:
         For each cell size, gives the pixels of tiles at that size.
     flipped : numpy.ndarray, optional
         ``(m,)`` bool: cells whose tile is mirrored left to right.
+    turns : numpy.ndarray, optional
+        ``(m,)``: quarter turns counter-clockwise of each cell's tile, after the mirror.
     target, blend, overlay, threads, band_pixels
         As for :class:`Painter`.
     """
@@ -246,6 +254,7 @@ class CellPainter:
         load_tiles: dict[int, TileStack],
         *,
         flipped: NDArray[np.bool_] | None = None,
+        turns: NDArray[np.uint8] | None = None,
         target: Image.Image | None = None,
         blend: float = 0.0,
         overlay: float = 0.0,
@@ -255,6 +264,7 @@ class CellPainter:
         self.x, self.y, self.cell_size = (np.asarray(a, np.int64) for a in (x, y, size))
         self.tiles = np.asarray(tiles, np.int64)
         self.flipped = np.zeros(len(self.tiles), np.bool_) if flipped is None else flipped
+        self.turns = np.zeros(len(self.tiles), np.uint8) if turns is None else turns
         self.size = output_size
         self.load_tiles = load_tiles
         self.blend, self.overlay, self.threads = blend, overlay, threads
@@ -278,6 +288,7 @@ class CellPainter:
                 index,
                 row,
                 flipped=self.flipped[cells].reshape(1, -1),
+                turns=self.turns[cells].reshape(1, -1),
                 under=self._under(cells, side, top, bottom),
                 blend=self.blend,
                 overlay=self.overlay,

@@ -500,9 +500,12 @@ def test_results_do_not_depend_on_threads() -> None:
         (lambda: certified_optimum([[0, 1]], [[0]]), "values per descriptor"),
         (lambda: certified_optimum([[40000]], [[0]]), "must lie in"),
         (lambda: penalised_greedy([[0]], [[0.0]], [1], 1, penalty=0.0), "order holds cell 1"),
-        (lambda: rank_candidates([[0, 2]], [[0.0, 0.0]], [[0, 0]], 2, flips=False), "outside 0..2"),
-        (lambda: rank_candidates([[0, 4]], [[0.0, 0.0]], [[0, 0]], 2, flips=True), "outside 0..4"),
-        (lambda: rank_candidates([[0, 1]], [[0.0]], [[0, 0]], 2, flips=False), "same shape"),
+        (lambda: rank_candidates([[0, 2]], [[0.0, 0.0]], [[0, 0]], 2), "outside 0..2"),
+        (lambda: rank_candidates([[0, 4]], [[0.0] * 2], [[0] * 2], 2, orientations=2), "0..4"),
+        (lambda: rank_candidates([[0, 16]], [[0.0] * 2], [[0] * 2], 2, orientations=8), "0..16"),
+        (lambda: rank_candidates([[0]], [[0.0]], [[0]], 2, orientations=0), "orientations"),
+        (lambda: rank_candidates([[0]], [[0.0]], [[0]], 2, orientations=256), "orientations"),
+        (lambda: rank_candidates([[0, 1]], [[0.0]], [[0, 0]], 2), "same shape"),
         (lambda: penalised_greedy([[0]], [[0.0]], [0, 0], 1, penalty=0.0), "twice"),
         (lambda: penalised_greedy([[0]], [[0.0]], [0], 1, penalty=0, max_uses=0), "max_uses"),
         (lambda: penalised_greedy([[0]], [[0.0]], [0], 1, penalty=0, min_distance=1), "shape"),
@@ -652,12 +655,12 @@ def test_certified_optimum_warm_start_of_loose_problems(
     assert result.stats["reverse_bids"] > 0
 
 
-def _ranked_by_numpy(entries, scores, distances, n: int, flips: bool):
+def _ranked_by_numpy(entries, scores, distances, n: int, orientations: int):
     """What the matching did before :func:`rank_candidates`: sort by (score, entry), then
-    with flips drop each tile's later orientation (``-1``) and cut the rows."""
+    with several orientations drop each tile's later ones (``-1``) and cut the rows."""
     order = np.lexsort((entries, scores), axis=1)
     tile = np.take_along_axis(entries, order, axis=1) % n
-    if flips:
+    if orientations > 1:
         by_tile = np.argsort(tile, axis=1, kind="stable")
         ranked = np.take_along_axis(tile, by_tile, axis=1)
         repeat = np.zeros(tile.shape, bool)
@@ -668,22 +671,26 @@ def _ranked_by_numpy(entries, scores, distances, n: int, flips: bool):
         tile = np.take_along_axis(tile, keep, axis=1)
         order = np.take_along_axis(order, keep, axis=1)
     return (
-        tile, np.take_along_axis(entries, order, axis=1) >= n,
+        tile, (np.take_along_axis(entries, order, axis=1) // n).astype(np.uint8),
         np.take_along_axis(scores, order, axis=1), np.take_along_axis(distances, order, axis=1),
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("flips", [False, True])
+@pytest.mark.parametrize("orientations", [1, 2, 4, 8])
 @pytest.mark.parametrize(("m", "k", "n"), [(1, 1, 1), (40, 8, 5), (300, 32, 50), (64, 128, 3000)])
-def test_ranked_candidates_are_numpys_sort_and_compaction(flips: bool, m: int, k: int, n: int):
-    rng = np.random.default_rng(m * k + n)
-    entries = np.stack([rng.permutation(2 * n if flips else n)[:k] for _ in range(m)])
+def test_ranked_candidates_are_numpys_sort_and_compaction(
+    orientations: int, m: int, k: int, n: int
+) -> None:
+    rng = np.random.default_rng(m * k + n + orientations)
+    entries = np.stack([rng.permutation(orientations * n)[:k] for _ in range(m)])
     scores = rng.integers(0, 6, entries.shape) / 4.0  # many ties, broken by the entry
     scores[rng.random(entries.shape) < 0.05] = np.nan
     distances = rng.integers(0, 10**6, entries.shape)
     for threads in (1, 2):
-        got = rank_candidates(entries, scores, distances, n, flips=flips, threads=threads)
-        want = _ranked_by_numpy(entries, scores, distances, n, flips)
+        got = rank_candidates(
+            entries, scores, distances, n, orientations=orientations, threads=threads
+        )
+        want = _ranked_by_numpy(entries, scores, distances, n, orientations)
         for g, w in zip(got, want, strict=True):
             assert g.dtype == w.dtype
             np.testing.assert_array_equal(g, w)
@@ -691,9 +698,16 @@ def test_ranked_candidates_are_numpys_sort_and_compaction(flips: bool, m: int, k
 
 def test_ranked_candidates_keep_each_tiles_better_orientation() -> None:
     # Tile 1 mirrored (entry 4) ranks before tile 1 itself; tile 0 only mirrored.
-    tiles, flipped, scores, _ = rank_candidates(
-        [[1, 4, 3, 2]], [[0.3, 0.1, 0.2, 0.4]], [[7, 8, 9, 10]], 3, flips=True
+    tiles, block, scores, _ = rank_candidates(
+        [[1, 4, 3, 2]], [[0.3, 0.1, 0.2, 0.4]], [[7, 8, 9, 10]], 3, orientations=2
     )
     assert tiles.tolist() == [[1, 0, 2]]
-    assert flipped.tolist() == [[True, True, False]]
+    assert block.tolist() == [[1, 1, 0]]
     assert scores.tolist() == [[0.1, 0.2, 0.4]]
+    # Four orientations of 2 tiles: tile 1 best turned twice (entry 5), tile 0 three times.
+    tiles, block, scores, _ = rank_candidates(
+        [[1, 5, 6, 0, 3]], [[0.5, 0.1, 0.2, 0.3, 0.4]], [[0] * 5], 2, orientations=4
+    )
+    assert tiles.tolist() == [[1, 0]]
+    assert block.tolist() == [[2, 3]]
+    assert scores.tolist() == [[0.1, 0.2]]

@@ -219,6 +219,21 @@ class TestYlabDescriptors:
                 core.tile_descriptors(flipped, 8, space=space),
             )
 
+    def test_oriented_descriptors_are_those_of_the_turned_images(self) -> None:
+        rng = np.random.default_rng(14)
+        thumbs = np.stack([smooth_image(rng, 32, 32) for _ in range(3)])
+        for space, grid in (("lab", 4), ("ylab", 8)):
+            upright = core.tile_descriptors(thumbs, grid, space=space)
+            seen = set()
+            for code in range(8):
+                laid = thumbs[:, :, ::-1] if code & 1 else thumbs
+                laid = np.ascontiguousarray(np.rot90(laid, code >> 1, axes=(1, 2)))
+                want = core.tile_descriptors(laid, grid, space=space)
+                got = core.oriented(upright, grid, space, code)
+                np.testing.assert_array_equal(got, want, err_msg=f"{space} {code}")
+                seen.add(got.tobytes())
+            assert len(seen) == 8  # eight different descriptors: no orientation is lost
+
     @pytest.mark.parametrize("grid", [0, 3, 18])
     def test_odd_or_out_of_range_grid(self, grid: int) -> None:
         with pytest.raises(ValueError):

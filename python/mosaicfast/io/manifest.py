@@ -29,7 +29,10 @@ __all__ = [
 ]
 
 MANIFEST_SUFFIXES = (".json", ".csv")
-FIELDS = ("row", "col", "tile", "source", "time", "flipped", "left", "top", "right", "bottom")
+FIELDS = (
+    "row", "col", "tile", "source", "time", "flipped", "rotation", "left", "top", "right",
+    "bottom",
+)  # fmt: skip
 #: The columns of an adaptive mosaic's manifest: each cell's left, top and side in pixels.
 CELL_FIELDS = ("x", "y", "size", *FIELDS[2:])
 
@@ -42,16 +45,20 @@ def manifest_rows(
     sources: Sequence[TileSource],
     flipped: NDArray[np.bool_] | None = None,
     cells: CellList | None = None,
+    turns: NDArray[np.uint8] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """One record per cell, row-major: position, tile id, source and crop box.
 
     ``tile`` is the library's tile id; ``source`` the file, followed by
     ``@HH:MM:SS`` for a tile cut from a video, whose ``time`` (seconds) is given too;
-    ``flipped`` says whether the tile is used mirrored. The position is ``row`` and
+    ``flipped`` says whether the tile is used mirrored, ``rotation`` by how many degrees
+    it is then turned counter-clockwise (0, 90, 180 or 270). The position is ``row`` and
     ``col`` on a grid, or with ``cells`` (one per entry of the 1-D ``assignment``)
     ``x``, ``y`` and ``size`` in output pixels.
     """
-    tiles, mirrored = assignment.ravel(), None if flipped is None else flipped.ravel()
+    tiles = assignment.ravel()
+    mirrored = np.zeros(len(tiles), bool) if flipped is None else flipped.ravel()
+    degrees = np.zeros(len(tiles), int) if turns is None else 90 * (turns.ravel() % 4).astype(int)
     if cells is None:
         rows, cols = assignment.shape
         where = ({"row": r, "col": c} for r in range(rows) for c in range(cols))
@@ -68,7 +75,8 @@ def manifest_rows(
             "tile": source.tile_id if source.tile_id is not None else int(tiles[i]),
             "source": name,
             "time": source.time,
-            "flipped": bool(mirrored[i]) if mirrored is not None else False,
+            "flipped": bool(mirrored[i]),
+            "rotation": int(degrees[i]),
             "left": left,
             "top": top,
             "right": right,
@@ -221,6 +229,7 @@ def write_manifest(
     sources: Sequence[TileSource],
     *,
     flipped: NDArray[np.bool_] | None = None,
+    turns: NDArray[np.uint8] | None = None,
     meta: dict[str, Any] | None = None,
     cells: CellList | None = None,
 ) -> None:
@@ -237,7 +246,9 @@ def write_manifest(
     MosaicfastError
         If the file cannot be written (the reason named; no partial file is left).
     """
-    with manifest_beside(path, assignment, sources, flipped=flipped, meta=meta, cells=cells):
+    with manifest_beside(
+        path, assignment, sources, flipped=flipped, turns=turns, meta=meta, cells=cells
+    ):
         pass
 
 
@@ -248,6 +259,7 @@ def manifest_beside(
     sources: Sequence[TileSource],
     *,
     flipped: NDArray[np.bool_] | None = None,
+    turns: NDArray[np.uint8] | None = None,
     meta: dict[str, Any] | None = None,
     cells: CellList | None = None,
 ) -> Iterator[None]:
@@ -257,7 +269,7 @@ def manifest_beside(
     import csv
 
     path = check_manifest_path(path)
-    records = manifest_rows(assignment, sources, flipped, cells)
+    records = manifest_rows(assignment, sources, flipped, cells, turns)
     try:
         with atomic_group(), atomic_path(path) as tmp:
             if path.suffix.lower() == ".json":

@@ -316,28 +316,30 @@ def rank_candidates(
     distances: ArrayLike,
     n_tiles: int,
     *,
-    flips: bool,
+    orientations: int = 1,
     threads: int | None = None,
-) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.int64]]:
+) -> tuple[NDArray[np.int64], NDArray[np.uint8], NDArray[np.float64], NDArray[np.int64]]:
     """Candidate lists from a search's results: every row sorted by score.
 
     The same arrays as ``np.lexsort((entries, scores), axis=1)`` applied to each, then,
-    with ``flips``, every tile kept once, in the orientation that ranks first, and the
-    rows cut to ``min(k, n_tiles)`` columns; in one pass over the rows, in parallel.
+    with several ``orientations``, every tile kept once, in the orientation that ranks
+    first, and the rows cut to ``min(k, n_tiles)`` columns; in one pass over the rows,
+    in parallel.
 
     Parameters
     ----------
     entries : array_like
-        ``(m, k)`` entries found per cell, distinct per row: tiles ``0..n_tiles``, and
-        with ``flips`` their mirror images ``n_tiles + t``.
+        ``(m, k)`` entries found per cell, distinct per row: tile ``t`` in orientation
+        ``o`` is entry ``o * n_tiles + t`` (``o`` numbers the orientations searched, not
+        an :mod:`~mosaicfast.kernels.orientation` code).
     scores : array_like
         ``(m, k)`` scores, lower is better; ties go to the lower entry.
     distances : array_like
         ``(m, k)`` distances, carried along.
     n_tiles : int
         Number of tiles.
-    flips : bool
-        Whether ``entries`` include mirror images.
+    orientations : int, default 1
+        Orientations per tile in ``entries`` (1 to 255).
     threads : int, optional
         Worker threads of the core; the result does not depend on it.
 
@@ -346,8 +348,8 @@ def rank_candidates(
     tiles : numpy.ndarray
         ``int64`` tile per candidate; ``-1`` past a row's distinct tiles (the columns
         there hold the values of the repeated orientations).
-    flipped : numpy.ndarray
-        Whether each candidate is a mirror image.
+    orientation : numpy.ndarray
+        ``uint8``: the orientation ``o`` of each candidate's entry.
     scores, distances : numpy.ndarray
         The candidates' scores and distances.
     """
@@ -358,7 +360,8 @@ def rank_candidates(
         )
     return _core.rank_candidates(
         contiguous(entry_arr, np.int64), contiguous(scores, np.float64),
-        contiguous(distances, np.int64), count(n_tiles, "n_tiles"), flips=flips, threads=threads,
+        contiguous(distances, np.int64), count(n_tiles, "n_tiles"),
+        orientations=count(orientations, "orientations"), threads=threads,
     )  # fmt: skip
 
 

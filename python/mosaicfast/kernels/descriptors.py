@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .. import _core
 from ._checks import count, descriptor_pair, rgb_uint8
+from .orientation import orient
 
 __all__ = [
     "DEFAULT_GRID",
@@ -29,6 +30,7 @@ __all__ = [
     "enlarged_cell_descriptors",
     "grid_of",
     "mirrored",
+    "oriented",
     "perceptual_hashes",
     "search_topk",
     "tile_descriptors",
@@ -54,13 +56,22 @@ def grid_of(dim: int, space: str = "lab") -> int:
 def mirrored(desc: NDArray[np.int16], grid: int, space: str = "lab") -> NDArray[np.int16]:
     """The descriptors of the left-right mirror images of the regions ``desc`` describe:
     the columns of each grid reversed (exact up to the pixel rounding of block edges)."""
+    return oriented(desc, grid, space, 1)
+
+
+def oriented(
+    desc: NDArray[np.int16], grid: int, space: str = "lab", orientation: int = 0
+) -> NDArray[np.int16]:
+    """The descriptors of the regions ``desc`` describes in ``orientation``
+    (:mod:`~mosaicfast.kernels.orientation`: mirrored, then quarter turns): each grid
+    mirrored and turned likewise (exact up to the pixel rounding of block edges)."""
     n = len(desc)
     if space == "lab":
-        out = desc.reshape(n, grid, grid, 3)[:, :, ::-1].reshape(n, -1)
+        out = orient(desc.reshape(n, grid, grid, 3), orientation).reshape(n, -1)
     else:
         half = grid // 2
-        luma = desc[:, : grid * grid].reshape(n, grid, grid)[:, :, ::-1]
-        chroma = desc[:, grid * grid :].reshape(n, half, half, 2)[:, :, ::-1]
+        luma = orient(desc[:, : grid * grid].reshape(n, grid, grid), orientation)
+        chroma = orient(desc[:, grid * grid :].reshape(n, half, half, 2), orientation)
         out = np.hstack([luma.reshape(n, -1), chroma.reshape(n, -1)])
     return np.ascontiguousarray(out)
 

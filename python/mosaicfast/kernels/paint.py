@@ -1,9 +1,9 @@
 """Painting a band of mosaic cells in the Rust core (the one call behind
 :class:`mosaicfast.render.Painter`).
 
-Every cell copies its tile, mirrored if flipped, moves its colours toward the target
-pixels under it (as :func:`mosaicfast.kernels.blend.blend_tiles` does) and lays the
-target over it at the overlay opacity, on all cores.
+Every cell copies its tile in its orientation (mirrored, turned), moves its colours
+toward the target pixels under it (as :func:`mosaicfast.kernels.blend.blend_tiles`
+does) and lays the target over it at the overlay opacity, on all cores.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import _core
+from .orientation import code
 
 __all__ = ["paint_band"]
 
@@ -22,6 +23,7 @@ def paint_band(
     out: NDArray[np.uint8],
     *,
     flipped: NDArray[np.bool_] | None = None,
+    turns: NDArray[np.uint8] | None = None,
     under: NDArray[np.uint8] | None = None,
     blend: float = 0.0,
     overlay: float = 0.0,
@@ -39,6 +41,9 @@ def paint_band(
         The band, C-contiguous; written in place.
     flipped : numpy.ndarray, optional
         ``(rows, cols)`` bool: cells whose tile is mirrored left to right.
+    turns : numpy.ndarray, optional
+        ``(rows, cols)``: quarter turns counter-clockwise of each cell's tile, after
+        the mirror (:mod:`~mosaicfast.kernels.orientation`).
     under : numpy.ndarray, optional
         The target pixels under the band, ``(rows * s, cols * s, 3)`` ``uint8`` with ``s``
         pixels per cell side (``s = t``, ``out``'s shape, for the overlay); needed when
@@ -54,7 +59,7 @@ def paint_band(
         pixels,
         index,
         out,
-        flipped=flipped,
+        orientation=code(flipped, turns),
         under=under,
         blend=blend,
         overlay=overlay,
