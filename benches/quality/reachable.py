@@ -2,10 +2,12 @@
 
     .venv/bin/python benches/quality/reachable.py                     # every target
     .venv/bin/python benches/quality/reachable.py --targets chelsea,coffee
+    .venv/bin/python benches/quality/reachable.py --orientations 8   # quarter turns too
 
 For each target, the least mean CIEDE2000 any assignment of the library's tiles can
 reach, measured as ``mosaicfast evaluate`` measures it (8 px per cell, tiles untouched at
-50 px, a tile or its mirror image, whichever is closer), with no tile in more than 1%,
+50 px, a tile or its mirror image, whichever is closer; with ``--orientations 8`` also
+their quarter turns, as ``--rotate`` allows), with no tile in more than 1%,
 2% or 5% of the cells (a flat tile, by the product's rule, 20 times that), and with no
 limit. Each is the exact optimum of a transportation problem (the core's
 ``optimal_assignment``, certified by its duals) over every cell's ``--shortlist``
@@ -30,6 +32,7 @@ from PIL import Image
 from summary import latest
 
 from mosaicfast.kernels.assign import optimal_assignment
+from mosaicfast.kernels.orientation import orient
 from mosaicfast.kernels.resample import resize_tiles
 from mosaicfast.library.store import Library
 from mosaicfast.matching import FLAT_GRID, flat_tiles
@@ -41,14 +44,15 @@ CAPS = (0.01, 0.02, 0.05)
 P = PIXELS_PER_CELL
 
 
-def tile_patches(thumbs: NDArray[np.uint8]) -> NDArray[np.float64]:
-    """``(n, 2, P*P, 3)`` CIELAB of every tile at 50 px reduced to 8 px (box), upright
-    and mirrored: what ``evaluate`` sees of a tile in a cell."""
+def tile_patches(thumbs: NDArray[np.uint8], orientations: int = 2) -> NDArray[np.float64]:
+    """``(n, orientations, P*P, 3)`` CIELAB of every tile at 50 px reduced to 8 px (box),
+    upright and mirrored (with 8 orientations, each also turned): what ``evaluate`` sees of
+    a tile in a cell."""
     tiles = resize_tiles(thumbs, TILE_SIZE)
     small = np.stack([np.asarray(Image.fromarray(t).resize((P, P), Image.Resampling.BOX))
                       for t in tiles])  # fmt: skip
-    both = np.stack([small, small[:, :, ::-1]], axis=1)
-    return srgb_to_lab(both).reshape(len(tiles), 2, P * P, 3)
+    laid = np.stack([orient(small, code) for code in range(orientations)], axis=1)
+    return srgb_to_lab(laid).reshape(len(tiles), orientations, P * P, 3)
 
 
 def cell_patches(target: Image.Image) -> tuple[NDArray[np.float64], tuple[int, int]]:
@@ -64,18 +68,18 @@ def candidates(
     cells: NDArray[np.float64], tiles: NDArray[np.float64], shortlist: int
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Each cell's ``shortlist`` nearest tiles (squared CIELAB patch difference, the
-    better orientation) and their exact mean CIEDE2000, best first."""
-    n = len(tiles)
-    flat_tiles_ = tiles.reshape(n * 2, -1).astype(np.float32)
+    best orientation) and their exact mean CIEDE2000, best first."""
+    n, k = tiles.shape[:2]
+    flat_tiles_ = tiles.reshape(n * k, -1).astype(np.float32)
     t_norm = (flat_tiles_**2).sum(axis=1)
     cand = np.empty((len(cells), shortlist), np.int64)
     cost = np.empty((len(cells), shortlist))
     for start in range(0, len(cells), 128):
         block = cells[start : start + 128].reshape(-1, tiles.shape[2] * 3).astype(np.float32)
         d = t_norm[None, :] - 2 * block @ flat_tiles_.T
-        d = d.reshape(len(block), n, 2).min(axis=2)
+        d = d.reshape(len(block), n, k).min(axis=2)
         near = np.argpartition(d, shortlist, axis=1)[:, :shortlist]
-        # exact CIEDE2000 of both orientations of each near tile
+        # exact CIEDE2000 of every orientation of each near tile
         a = block.reshape(len(block), 1, 1, -1, 3).astype(np.float64)
         b = tiles[near]  # (c, s, 2, P*P, 3)
         de = ciede2000(np.broadcast_to(a, b.shape), b).mean(axis=3).min(axis=2)
@@ -114,6 +118,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", default="all", help="comma-separated names, or all")
     parser.add_argument("--shortlist", type=int, default=96)
+    parser.add_argument(
+        "--orientations", type=int, choices=(2, 8), default=2,
+        help="2: a tile or its mirror image; 8: their quarter turns too",
+    )  # fmt: skip
     args = parser.parse_args()
     names = [t.name for t in TARGETS] if args.targets == "all" else args.targets.split(",")
     data = make_dataset()
@@ -121,7 +129,7 @@ def main() -> None:
         rows = lib.tiles_in_use()
         thumbs = lib.thumbnails(rows.slots)
         flat = flat_tiles(lib.tile_descriptors(FLAT_GRID, rows.slots, space="ylab"))
-    tiles = tile_patches(thumbs)
+    tiles = tile_patches(thumbs, args.orientations)
     results = DATA / "results.jsonl"
     measured = latest(results) if results.exists() else {}
     caps = " | ".join(f"{c:.0%} uses" for c in CAPS)

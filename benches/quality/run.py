@@ -233,6 +233,8 @@ CONFIGS: dict[str, Builder] = {
     "mf-div-rotate-blend": _div(rotate=True, blend=0.5),
     # 32 entries per cell in all, as the mirror alone searches (8 per quarter turn)
     "mf-div-rotate-32": _div(rotate=True, candidates=8),
+    # colour alone, with quarter turns (what the SSIM weight costs in colour)
+    "mf-div-rotate-ssim0": _div(rotate=True, ssim_weight=0.0),
     # research prototypes, diversity on (min distance 1, max uses 1%), tiles untouched
     "R0": _recipe(),  # mosaicfast's 5x5 Lab grid, greedy: the prototype's baseline
     "best5": _recipe(assign="best"),

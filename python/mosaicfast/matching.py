@@ -309,8 +309,11 @@ class _Space:
         if len(self.codes) > 1:
             space = options.descriptor
             grid = descriptors.grid_of(tiles.shape[1], space)
-            blocks = [descriptors.oriented(tiles, grid, space, int(c)) for c in self.codes]
-            tiles = np.ascontiguousarray(np.concatenate(blocks))
+            n = len(tiles)
+            laid = np.empty((len(self.codes) * n, tiles.shape[1]), tiles.dtype)
+            for b, code in enumerate(self.codes):
+                laid[b * n : (b + 1) * n] = descriptors.oriented(tiles, grid, space, int(code))
+            tiles = laid
         self.tiles = tiles
         self.size = len(tiles)
         self.threads = threads

@@ -230,7 +230,7 @@ class MatchOptions:
         "Let each tile turned a quarter, half and three quarters of a turn compete too "
         "(with {flips}, their mirror images as well: 8 orientations); a tile counts as one "
         "tile whatever its orientation; {candidates} then counts per quarter turn. Raises "
-        "fidelity, takes 2-3 times as long to match, and shows photos sideways and upside "
+        "fidelity, takes 2.5-4 times as long to match, and shows photos sideways and upside "
         "down: off by default. Not with {assign} optimal.",
     )
     prune: str = choice(

@@ -14,6 +14,8 @@ runs on its own thread pool. The definitions are in ``docs/descriptors.md``;
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -65,15 +67,23 @@ def oriented(
     """The descriptors of the regions ``desc`` describes in ``orientation``
     (:mod:`~mosaicfast.kernels.orientation`: mirrored, then quarter turns): each grid
     mirrored and turned likewise (exact up to the pixel rounding of block edges)."""
-    n = len(desc)
+    return desc[:, _orientation_order(desc.shape[1], grid, space, orientation)]
+
+
+@functools.lru_cache(maxsize=64)
+def _orientation_order(dim: int, grid: int, space: str, orientation: int) -> NDArray[np.intp]:
+    """Where each value of a descriptor laid in ``orientation`` comes from: the values'
+    positions, oriented as their grids."""
+    at = np.arange(dim)[None]
     if space == "lab":
-        out = orient(desc.reshape(n, grid, grid, 3), orientation).reshape(n, -1)
+        out = orient(at.reshape(1, grid, grid, 3), orientation).reshape(-1)
     else:
         half = grid // 2
-        luma = orient(desc[:, : grid * grid].reshape(n, grid, grid), orientation)
-        chroma = orient(desc[:, grid * grid :].reshape(n, half, half, 2), orientation)
-        out = np.hstack([luma.reshape(n, -1), chroma.reshape(n, -1)])
-    return np.ascontiguousarray(out)
+        luma = orient(at[:, : grid * grid].reshape(1, grid, grid), orientation)
+        chroma = orient(at[:, grid * grid :].reshape(1, half, half, 2), orientation)
+        out = np.concatenate([luma.reshape(-1), chroma.reshape(-1)])
+    out.setflags(write=False)
+    return out
 
 
 def tile_descriptors(
