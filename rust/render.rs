@@ -4,8 +4,9 @@
 //!
 //! A band is `rows x cols` cells of `tile x tile` pixels, written into a
 //! row-major `(rows * tile, cols * tile, 3)` buffer. Each cell copies its tile
-//! in its orientation ([`orient`]: mirrored left to right, then turned); with `blend > 0` the tile then moves
-//! toward the colour statistics of the target pixels under the cell (given at
+//! in its orientation ([`orient`]: mirrored left to right, then turned); with
+//! `blend > 0` the tile then moves toward the colour statistics of the target
+//! pixels under the cell (given at
 //! `under_side` pixels per cell side: the blend needs only their statistics),
 //! exactly as [`crate::blend::blend_tiles_toward`] does for a stack of tiles (cells are then
 //! painted grouped by tile, so that each distinct tile is converted to CIELAB
