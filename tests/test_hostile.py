@@ -795,3 +795,25 @@ def test_a_matching_beyond_half_the_memory_is_refused_up_front_with_the_figure(
     with pytest.raises(MosaicfastError, match="needs about 70 MB, more than half of this"):
         build(target, tiles, cols=400, candidates=16)
     build(target, tiles, cols=40, candidates=16)
+
+
+def test_quarter_turns_beyond_half_the_memory_are_refused_naming_rotate(
+    tiles: Path, target: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mosaicfast.matching import check_matching_memory
+    from mosaicfast.options import MatchOptions
+
+    # 10 million tiles, each searched in 8 orientations of 96 values (and packed again):
+    # 30.7 GB of descriptors, beside 0.4 MB of candidate lists for 100 cells.
+    monkeypatch.setattr("mosaicfast.matching._physical_memory", lambda: 24_000_000_000)
+    with pytest.raises(MosaicfastError, match="turn quarter turns off") as caught:
+        check_matching_memory(100, 10_000_000, MatchOptions(rotate=True, max_uses=1))
+    assert caught.value.parameters == ("rotate",)
+    assert "80,000,000 tile orientations needs about 30.7 GB" in str(caught.value)
+    check_matching_memory(100, 10_000_000, MatchOptions(max_uses=1))  # 7.7 GB: accepted
+    # A build checks it before matching: 12 cells x 128 entries (41 kB) and 16 tiles in 8
+    # orientations (49 kB) in 150 kB; upright, 13 kB and 12 kB.
+    monkeypatch.setattr("mosaicfast.matching._physical_memory", lambda: 150_000)
+    with pytest.raises(MosaicfastError, match="quarter turns off"):
+        build(target, tiles, cols=4, rotate=True)
+    build(target, tiles, cols=4)

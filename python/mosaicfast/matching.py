@@ -111,6 +111,9 @@ CANDIDATES_PER_CHUNK = 1 << 21
 #: Memory a candidate takes in the result: tile (8 bytes), orientation (1), score (8) and
 #: colour distance (8).
 BYTES_PER_CANDIDATE = 25
+#: Memory a searched descriptor value takes: the ``int16`` array of every orientation and
+#: the core's copy packed for its kernels.
+SEARCH_BYTES_PER_VALUE = 4
 
 LumaLoader = Callable[[NDArray[np.int64]], NDArray[np.float32]]
 """``load(tiles)`` gives the ``(len(tiles), s, s)`` luminance patches of those tiles."""
@@ -568,21 +571,33 @@ def _like(values: NDArray, rows: int) -> NDArray:
 
 def check_matching_memory(cells: int, tiles: int, options: MatchOptions) -> None:
     """Refuse up front a matching of ``cells`` cells to ``tiles`` tiles whose candidate
-    lists would take more than half of this machine's memory, with the figure
-    (MosaicfastError)."""
-    k = options.candidate_count(tiles * len(options.orientations))
+    lists and searched descriptors would take more than half of this machine's memory,
+    with the figure (MosaicfastError)."""
+    entries = tiles * len(options.orientations)
+    k = options.candidate_count(entries)
     per_cell = k * BYTES_PER_CANDIDATE
     if options.metric != "color":
         per_cell += options.match_size**2 * 4  # the cells' luminance patches, float32
-    need = cells * per_cell
+    lists = cells * per_cell
+    # The descriptors searched, in every orientation (int16), and the core's packed copy.
+    dim = descriptors.descriptor_size(options.descriptor_grid, options.descriptor)
+    space = entries * dim * SEARCH_BYTES_PER_VALUE
+    need = lists + space
     total = _physical_memory()
-    if total is not None and need > total // 2:
-        raise MosaicfastError(
-            f"matching {cells:,} cells with {k:,} candidates each needs about "
-            f"{_size(need)}, more than half of this machine's {_size(total)}; "
-            "use fewer candidates (candidates) or fewer cells",
-            parameters=("candidates",),
-        )
+    if total is None or need <= total // 2:
+        return
+    if lists >= space:
+        remedy, names = "use fewer candidates (candidates) or fewer cells", ("candidates",)
+    elif options.rotate:
+        remedy, names = "turn quarter turns off (rotate) or use fewer tiles", ("rotate",)
+    else:
+        remedy, names = "use fewer tiles", ()
+    raise MosaicfastError(
+        f"matching {cells:,} cells with {k:,} candidates each against {entries:,} tile "
+        f"orientations needs about {_size(need)}, more than half of this machine's "
+        f"{_size(total)}; {remedy}",
+        parameters=names,
+    )
 
 
 def _size(count: int) -> str:
