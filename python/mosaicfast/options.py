@@ -148,10 +148,6 @@ class PlanOptions:
             )
 
 
-#: Orientations of a tile by quarter turns (``rotate``).
-QUARTER_TURNS = 4
-
-
 @dataclass(frozen=True)
 class MatchOptions:
     """How cells are matched to tiles; see :mod:`mosaicfast.matching`."""
@@ -283,15 +279,9 @@ class MatchOptions:
 
     @property
     def orientations(self) -> tuple[int, ...]:
-        """The orientation codes searched (:mod:`mosaicfast.kernels.orientation`), in
-        the order of the search's blocks: upright, then (with ``flips``) mirrored, each
-        then (with ``rotate``) turned once, twice and three times."""
-        mirrors = [False, True] if self.flips else [False]
-        turns = range(QUARTER_TURNS) if self.rotate else range(1)
-        codes = orientation.code([m for _ in turns for m in mirrors],
-                                 [t for t in turns for _ in mirrors])  # fmt: skip
-        assert codes is not None
-        return tuple(codes.tolist())
+        """The orientation codes searched, in the order of the search's blocks
+        (:func:`mosaicfast.kernels.orientation.searched`)."""
+        return orientation.searched(self.flips, self.rotate)
 
     @property
     def constrained(self) -> bool:
@@ -304,7 +294,8 @@ class MatchOptions:
         many distinct tiles), or ``vary``."""
         wanted = self.vary
         if self.metric != "color" or self.assign != "best" or self.constrained:
-            wanted = max(wanted, self.candidates * (QUARTER_TURNS if self.rotate else 1))
+            per_turn = orientation.QUARTER_TURNS if self.rotate else 1
+            wanted = max(wanted, self.candidates * per_turn)
         return min(wanted, tiles)
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["ORIENTATIONS", "code", "orient", "split"]
+__all__ = ["QUARTER_TURNS", "code", "orient", "searched", "split"]
 
-#: Number of orientation codes.
-ORIENTATIONS = 8
+#: Ways a square can be turned by quarter turns (0 to 3 of them).
+QUARTER_TURNS = 4
 
 
 def code(flipped: ArrayLike | None, turns: ArrayLike | None) -> NDArray[np.uint8] | None:
@@ -25,6 +25,15 @@ def code(flipped: ArrayLike | None, turns: ArrayLike | None) -> NDArray[np.uint8
     mirror = np.zeros((), np.uint8) if flipped is None else np.asarray(flipped, np.uint8)
     quarter = np.zeros((), np.uint8) if turns is None else np.asarray(turns, np.uint8) % 4
     return np.ascontiguousarray(mirror | quarter << 1, dtype=np.uint8)
+
+
+def searched(mirror: bool, turn: bool) -> tuple[int, ...]:
+    """The codes a search lays each tile in, in the order of its blocks of entries:
+    upright, then (with ``mirror``) mirrored, each then (with ``turn``) turned once,
+    twice and three times."""
+    mirrors = (0, 1) if mirror else (0,)
+    turns = range(QUARTER_TURNS) if turn else range(1)
+    return tuple(m | t << 1 for t in turns for m in mirrors)
 
 
 def split(codes: ArrayLike) -> tuple[NDArray[np.bool_], NDArray[np.uint8]]:
