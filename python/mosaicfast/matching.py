@@ -321,10 +321,9 @@ class _Space:
         self.size = len(tiles)
         self.threads = threads
         self.shortlist = options.shortlist
-        # The optimal assignment searches exhaustively: its certificate covers every pair.
         self.index = (
             None
-            if options.prune == "none" or options.assign == "optimal"
+            if not options.pruned
             else CandidateIndex(
                 tiles,
                 method="pca" if options.prune == "pca" else "mean",
