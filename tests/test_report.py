@@ -8,6 +8,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from PIL import Image
 
 import mosaicfast
 from mosaicfast.cli import main
+from mosaicfast.errors import MosaicfastError
 from mosaicfast.io.images import open_rgb
-from mosaicfast.io.manifest import read_assignment
+from mosaicfast.io.manifest import read_assignment, read_grid
 from mosaicfast.quality import evaluate
 from mosaicfast.report import CellSource, mosaic_report, write_dzi, write_report, writer
 from mosaicfast.report.pyramid import DZI_TILE, dzi_levels
@@ -179,6 +181,59 @@ def test_report_from_the_manifest_is_the_build_report(
     for key in ("cells", "scores", "sources", "quality", "width", "height"):
         assert first[key] == second[key], key
     assert pyramid_files(built["report"]) == pyramid_files(again)
+
+
+@dataclass(frozen=True)
+class Laid:
+    """A mosaic whose tiles are mirrored and turned, its image, manifests and report."""
+
+    mosaic: mosaicfast.Mosaic
+    image: Path
+    json: Path
+    csv: Path
+    report: Path
+
+
+@pytest.fixture
+def laid(photo_tiles: Path, photo_target: Path, tmp_path: Path) -> Laid:
+    """A mosaic built with ``rotate``: some tiles mirrored, some not, some turned."""
+    mosaic = mosaicfast.build(photo_target, photo_tiles, cols=12, tile_size=16, rotate=True)
+    assert mosaic.flipped is not None and mosaic.turns is not None
+    assert mosaic.flipped.any() and not mosaic.flipped.all() and mosaic.turns.any()
+    made = Laid(mosaic, tmp_path / "laid.png", tmp_path / "laid.json", tmp_path / "laid.csv",
+                tmp_path / "laid-report")  # fmt: skip
+    mosaic.save(made.image, manifest=made.json)
+    mosaic.write_manifest(made.csv)
+    mosaic_report(mosaic, made.report)
+    return made
+
+
+def test_the_manifest_grid_holds_each_cell_tile_mirror_and_turns(laid: Laid) -> None:
+    for manifest in (laid.json, laid.csv):
+        tiles, flipped, turns = read_grid(manifest)
+        assert (tiles == read_assignment(manifest)).all()
+        assert flipped.dtype == np.bool_ and (flipped == laid.mosaic.flipped).all()
+        assert turns.dtype == np.uint8 and (turns == laid.mosaic.turns).all()
+
+
+def test_a_manifest_without_rotation_turns_no_tile_and_a_wrong_one_is_refused(
+    laid: Laid, tmp_path: Path
+) -> None:
+    payload = json.loads(laid.json.read_text())
+    for cell in payload["cells"]:
+        del cell["rotation"]  # as written before rotate
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps(payload))
+    _, mirrored, turns = read_grid(older)
+    assert (mirrored == laid.mosaic.flipped).all() and not turns.any()
+    payload["cells"][5]["rotation"] = 45
+    older.write_text(json.dumps(payload))
+    with pytest.raises(MosaicfastError, match="rotation 45 is not 0, 90, 180 or 270"):
+        read_grid(older)
+    payload["cells"][5].update(rotation=90, flipped="yes")
+    older.write_text(json.dumps(payload))
+    with pytest.raises(MosaicfastError, match="flipped 'yes' is not true or false"):
+        read_grid(older)
 
 
 def test_report_reads_a_tiff_mosaic_band_by_band(built: dict[str, Path], tmp_path: Path) -> None:
