@@ -55,7 +55,7 @@ def demo_problem() -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
         api.build(DEMO / "target.png", library=DEMO / "library", assign="optimal", blend=0)
     finally:
         matching.assign.certified_optimum = solve  # type: ignore[assignment]
-    kept = {k: v for k, v in captured["options"].items() if k in ("capacity", "flips")}
+    kept = {k: v for k, v in captured["options"].items() if k in ("capacity", "orientations")}
     return captured["cells"], captured["tiles"], kept
 
 

@@ -219,7 +219,7 @@ pub enum Pair {
 
 /// `one` becomes the lane-wise minimum of `one` and `two`; returns its masks
 /// against `limits`.
-fn nearer(one: &mut Scores, two: &Scores, limits: &[i32; GROUP]) -> [u16; GROUP] {
+pub(crate) fn nearer(one: &mut Scores, two: &Scores, limits: &[i32; GROUP]) -> [u16; GROUP] {
     let mut masks = [0u16; GROUP];
     for ((row, more), (mask, &limit)) in one.iter_mut().zip(two).zip(masks.iter_mut().zip(limits)) {
         for (lane, (score, &other)) in row.iter_mut().zip(more).enumerate() {

@@ -728,12 +728,14 @@ fn optimal_assignment<'py>(
 /// cells : numpy.ndarray
 ///     ``(m, d)`` ``int16`` cell descriptors, C-contiguous.
 /// tiles : numpy.ndarray
-///     ``(n, d)`` ``int16`` tile descriptors, C-contiguous; with ``flips``,
-///     ``(2n, d)``: the tiles, then their mirror images in the same order.
+///     ``(orientations * n, d)`` ``int16`` tile descriptors, C-contiguous: every
+///     tile in its first orientation, then every tile in the next, in the same
+///     order.
 /// capacity : int
 ///     Most uses of one tile (``n * capacity >= m``).
-/// flips : bool, default False
-///     A tile and its mirror image are one tile, at the better of their costs.
+/// orientations : int, default 1
+///     Orientations of every tile (1 to 255): a tile is one tile, at the least
+///     of its orientations' costs.
 /// progress : callable, optional
 ///     Called with a dict of the solver's progress (``stage``, ``phase``,
 ///     ``phases``, ``checks``, ``unassigned``, ``bids``, ``reverse_bids``,
@@ -745,25 +747,26 @@ fn optimal_assignment<'py>(
 /// Returns
 /// -------
 /// tuple
-///     ``(assignment, flipped, costs, total_cost, cell_duals, tile_duals, stats)``:
-///     ``(m,)`` ``int64`` tiles, ``(m,)`` ``bool``, ``(m,)`` ``int64`` costs
+///     ``(assignment, orientation, costs, total_cost, cell_duals, tile_duals, stats)``:
+///     ``(m,)`` ``int64`` tiles, ``(m,)`` ``uint8`` orientations (each cell's
+///     tile's nearest, the first of equals), ``(m,)`` ``int64`` costs
 ///     ``|a_i - b_j|^2``, their ``int`` sum, ``(m,)`` and ``(n,)`` ``int64``
 ///     duals (see ``mosaicfast.assign.CertifiedAssignment``) and the final
 ///     progress dict.
 #[pyfunction]
-#[pyo3(signature = (cells, tiles, capacity, *, flips=false, progress=None, threads=None))]
+#[pyo3(signature = (cells, tiles, capacity, *, orientations=1, progress=None, threads=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn optimal_certified<'py>(
     py: Python<'py>,
     cells: PyReadonlyArray2<'py, i16>,
     tiles: PyReadonlyArray2<'py, i16>,
     capacity: usize,
-    flips: bool,
+    orientations: usize,
     progress: Option<Bound<'py, PyAny>>,
     threads: Option<i64>,
 ) -> PyResult<(
     Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<bool>>,
+    Bound<'py, PyArray1<u8>>,
     Bound<'py, PyArray1<i64>>,
     i64,
     Bound<'py, PyArray1<i64>>,
@@ -774,7 +777,7 @@ fn optimal_certified<'py>(
         dim: descriptor_width(cells.shape(), tiles.shape())?,
         cells: slice(&cells, "cells")?,
         tiles: slice(&tiles, "tiles")?,
-        flips,
+        orientations,
         capacity,
     };
     let out = run_observed(py, threads, progress.as_ref(), |observer| {
@@ -782,7 +785,7 @@ fn optimal_certified<'py>(
     })?;
     Ok((
         out.assignment.into_pyarray(py),
-        out.flipped.into_pyarray(py),
+        out.orientation.into_pyarray(py),
         out.costs.into_pyarray(py),
         out.total_cost,
         out.cell_duals.into_pyarray(py),

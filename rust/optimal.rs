@@ -1,7 +1,7 @@
 //! The exact minimum-cost assignment of cells to tiles over **all** pairs,
 //! each tile used at most `capacity` times, for the integer cost
-//! `c_ij = |a_i - b_j|^2` that the exhaustive search ranks by (with mirrored
-//! tiles: the better of a tile and its mirror image), with an integer
+//! `c_ij = |a_i - b_j|^2` that the exhaustive search ranks by (with tiles in
+//! several orientations: the best of a tile's orientations), with an integer
 //! certificate of optimality checked over every cell x tile pair.
 //!
 //! 1. **Auction** (Bertsekas, "The auction algorithm: a distributed relaxation
@@ -28,8 +28,8 @@
 //!    the list is refilled from a longer pool, and a pool from one exhaustive
 //!    SIMD search with the tile prices as per-tile offsets
 //!    (`search::PricedTiles`), many cells at a time, in parallel; with
-//!    flips the kernel ranks each tile by its nearer orientation in the same
-//!    scan (`search::TileSet::mirrored`). Libraries
+//!    several orientations the kernels rank each tile by its nearest in the
+//!    same scan (`search::TileSet::oriented`). Libraries
 //!    much larger than the cells search only the tiles that ever had a price
 //!    and take the others from each cell's nearest tiles, found once.
 //! 3. **Certificate** (`certificate.rs`). Integer tile duals `v <= 0` from
@@ -81,11 +81,14 @@ const FEW_FREE: usize = 8;
 pub struct Problem<'a> {
     /// Row-major `(m, dim)` cell descriptors.
     pub cells: &'a [i16],
-    /// Row-major `(n, dim)` tile descriptors, or `(2n, dim)` with the mirror
-    /// images after the tiles when `flips` (entry `e` is tile `e % n`).
+    /// Row-major `(orientations * n, dim)` tile descriptors: every tile in its
+    /// first orientation, then every tile in the next, in the same order
+    /// (entry `e` is tile `e % n` in orientation `e / n`).
     pub tiles: &'a [i16],
     pub dim: usize,
-    pub flips: bool,
+    /// Orientations of every tile, `>= 1`: a tile is one tile, at the least
+    /// of its orientations' costs.
+    pub orientations: usize,
     /// Most uses of one tile, `>= 1`.
     pub capacity: usize,
 }
@@ -137,8 +140,9 @@ impl<F: FnMut(&Progress) -> bool> Observer for F {
 pub struct Certified {
     /// Tile of every cell.
     pub assignment: Vec<i64>,
-    /// Whether each cell uses its tile's mirror image (only with flips).
-    pub flipped: Vec<bool>,
+    /// The orientation each cell uses its tile in (its nearest; the first
+    /// of equals).
+    pub orientation: Vec<u8>,
     /// Cost of every cell's pair.
     pub costs: Vec<i64>,
     pub total_cost: i64,
@@ -153,7 +157,7 @@ pub fn solve(problem: Problem<'_>, observer: &mut dyn Observer) -> CoreResult<Ce
     if m == 0 {
         return Ok(Certified {
             assignment: vec![],
-            flipped: vec![],
+            orientation: vec![],
             costs: vec![],
             total_cost: 0,
             cell_duals: vec![],
@@ -162,7 +166,7 @@ pub fn solve(problem: Problem<'_>, observer: &mut dyn Observer) -> CoreResult<Ce
         });
     }
     let start = warm_prices(problem, m, n, observer)?;
-    let sample = SampleRows::new(problem.tiles, problem.dim, problem.flips);
+    let sample = SampleRows::new(problem.tiles, problem.dim, problem.orientations);
     let classes = Classes::new(problem.cells, problem.dim);
     let mut auction = Auction::new(problem, n, start.as_deref(), sample.as_ref(), &classes)?;
     auction.run(observer)?;
@@ -205,10 +209,10 @@ fn warm_prices(
             .collect()
     };
     let cells = rows(problem.cells, &mut (0..m).step_by(WARM_STEP));
-    let copies = copies(problem.flips);
     let tiles = rows(
         problem.tiles,
-        &mut (0..copies).flat_map(|c| (0..n).step_by(WARM_STEP).map(move |t| t + c * n)),
+        &mut (0..problem.orientations)
+            .flat_map(|c| (0..n).step_by(WARM_STEP).map(move |t| t + c * n)),
     );
     let sub = Problem {
         cells: &cells,
@@ -217,7 +221,7 @@ fn warm_prices(
     };
     let (sub_m, sub_n) = check(&sub)?;
     let start = warm_prices(sub, sub_m, sub_n, observer)?;
-    let sample = SampleRows::new(sub.tiles, dim, sub.flips);
+    let sample = SampleRows::new(sub.tiles, dim, sub.orientations);
     let classes = Classes::new(sub.cells, dim);
     let mut auction = Auction::new(sub, sub_n, start.as_deref(), sample.as_ref(), &classes)?;
     auction.run(observer)?;
@@ -243,16 +247,6 @@ fn warm_prices(
     Ok(Some(prices))
 }
 
-/// Rows per tile in [`Problem::tiles`]: 2 with flips (the tile and its
-/// mirror image).
-fn copies(flips: bool) -> usize {
-    if flips {
-        2
-    } else {
-        1
-    }
-}
-
 /// Whether the tiles' uses barely exceed the cells (see `SQUARE_SLACK`).
 fn near_square(m: usize, n: usize, capacity: usize) -> bool {
     ((n * capacity) as f64 / m as f64) < SQUARE_SLACK
@@ -263,13 +257,19 @@ fn check(problem: &Problem<'_>) -> CoreResult<(usize, usize)> {
     let dim = problem.dim;
     check_search(problem.cells, problem.tiles, dim, 1)?;
     let (m, entries) = (problem.cells.len() / dim, problem.tiles.len() / dim);
-    if problem.flips && !entries.is_multiple_of(2) {
-        return Err(CoreError::Shape(format!(
-            "with flips the tiles must be followed by their mirror images (an even count), \
-             got {entries}"
+    let orientations = problem.orientations;
+    if !(1..=usize::from(u8::MAX)).contains(&orientations) {
+        return Err(CoreError::Argument(format!(
+            "orientations must be between 1 and 255, got {orientations}"
         )));
     }
-    let n = if problem.flips { entries / 2 } else { entries };
+    if !entries.is_multiple_of(orientations) {
+        return Err(CoreError::Shape(format!(
+            "with {orientations} orientations the tiles must come in {orientations} blocks \
+             of equal length, got {entries} rows"
+        )));
+    }
+    let n = entries / orientations;
     if problem.capacity == 0 {
         return Err(CoreError::Argument("capacity must be at least 1".into()));
     }
@@ -285,16 +285,6 @@ fn check(problem: &Problem<'_>) -> CoreResult<(usize, usize)> {
         ));
     }
     Ok((m, n))
-}
-
-/// The searched set of `tiles` (with `flips`: the tiles, then their mirror
-/// images, each tile ranked by its better orientation).
-fn tile_set<'a>(simd: Simd, tiles: &'a [i16], dim: usize, flips: bool) -> TileSet<'a> {
-    if flips {
-        TileSet::mirrored(simd, tiles, dim)
-    } else {
-        TileSet::new(simd, tiles, dim)
-    }
 }
 
 /// The classes of identical cells. A class is named by its first cell
@@ -584,10 +574,13 @@ impl<'a> Auction<'a> {
         let paid = TileSet::new(simd, classes.rows(problem.cells), dim);
         let mut auction = Auction {
             problem,
-            priced: PricedTiles::new(tile_set(simd, problem.tiles, dim, problem.flips), scale)?,
+            priced: PricedTiles::new(
+                TileSet::oriented(simd, problem.tiles, dim, problem.orientations),
+                scale,
+            )?,
             paid: PricedTiles::new(paid, scale)?,
             sample: sample
-                .map(|rows| Sample::new(rows, dim, problem.flips))
+                .map(|rows| Sample::new(rows, dim, problem.orientations))
                 .transpose()?,
             m,
             n,
@@ -613,7 +606,7 @@ impl<'a> Auction<'a> {
             keyed: vec![0; m],
             pool_bound: vec![INF; m],
             drops: 0,
-            cold: Cold::wanted(m, n, problem.flips, max_cost).then(|| Cold::new(m)),
+            cold: Cold::wanted(m, n, problem.orientations, max_cost).then(|| Cold::new(m)),
             marks: vec![0; n],
             stamp: 0,
             last_report: Instant::now(),
@@ -1180,7 +1173,7 @@ impl<'a> Auction<'a> {
     fn rivals(&mut self, tiles: &[u32]) -> CoreResult<Vec<Rivals>> {
         self.progress.passes += 1;
         let (dim, n) = (self.problem.dim, self.n);
-        let copies = self.copies();
+        let copies = self.problem.orientations;
         let rows: Vec<i16> = tiles
             .iter()
             .flat_map(|&t| (0..copies).map(move |c| t as usize + c * n))
@@ -1202,7 +1195,7 @@ impl<'a> Auction<'a> {
                         others = others.max(-kth.unwrap_or(i64::MAX));
                     }
                 }
-                // A cell listed in both orientations keeps its larger gain.
+                // A cell listed in several orientations keeps its largest gain.
                 cells.sort_unstable_by_key(|&(gain, cell)| (cell, Reverse(gain)));
                 cells.dedup_by_key(|&mut (_, cell)| cell);
                 cells.sort_unstable_by_key(|&(gain, cell)| (Reverse(gain), cell));
@@ -1290,24 +1283,19 @@ impl<'a> Auction<'a> {
         (self.pay[i] - self.scale * cost, cost)
     }
 
-    /// The cost of cell `i` for tile `t` (the better orientation with flips).
+    /// The cost of cell `i` for tile `t` (its nearest orientation).
     fn cost(&self, i: usize, t: usize) -> i64 {
         let dim = self.problem.dim;
         let (cells, tiles) = (self.problem.cells, self.problem.tiles);
         let cell = &cells[i * dim..(i + 1) * dim];
         // Values were checked within the search's range (`check`).
-        let d = distance_in_range(cell, &tiles[t * dim..(t + 1) * dim]);
-        if self.problem.flips {
-            let e = t + self.n;
-            d.min(distance_in_range(cell, &tiles[e * dim..(e + 1) * dim]))
-        } else {
-            d
-        }
-    }
-
-    /// Search entries per tile: 2 with flips (the tile and its mirror image).
-    fn copies(&self) -> usize {
-        copies(self.problem.flips)
+        (0..self.problem.orientations)
+            .map(|o| {
+                let e = t + o * self.n;
+                distance_in_range(cell, &tiles[e * dim..(e + 1) * dim])
+            })
+            .min()
+            .unwrap_or(INF)
     }
 
     /// Every invariant of the auction, by brute force (tests only).

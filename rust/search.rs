@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use rayon::prelude::*;
 
 use crate::error::{CoreError, CoreResult};
-use crate::kernels::{pack_pair, Pair, Scores, Simd, GROUP, LANES};
+use crate::kernels::{nearer, pack_pair, Pair, Scores, Simd, GROUP, LANES};
 
 /// Descriptor values accepted by the search.
 pub const VALUE_RANGE: (i16, i16) = (-16384, 16383);
@@ -87,13 +87,13 @@ pub fn search_topk_offsets(
 /// assignment prices cells against the same tiles many times). The caller
 /// checks the values with [`check_search`].
 ///
-/// A set may hold each tile in two orientations (a tile and its mirror
-/// image): a tile's distance is then the smaller of its two, found in the
-/// same scan, so a search selects among tiles, not among twice as many
-/// entries.
+/// A set may hold each tile in several orientations (a tile and its mirror
+/// image, quarter turns): a tile's distance is then the least of its
+/// orientations', found in the same scan, so a search selects among tiles,
+/// not among several times as many entries.
 pub(crate) struct TileSet<'a> {
-    /// Row-major `(orientations * n, dim)`: all tiles, then (with two
-    /// orientations) all their mirror images in the same order.
+    /// Row-major `(orientations * n, dim)`: all tiles in their first
+    /// orientation, then all in the next one, in the same order.
     tiles: &'a [i16],
     dim: usize,
     orientations: usize,
@@ -108,13 +108,15 @@ impl<'a> TileSet<'a> {
         TileSet::oriented(simd, tiles, dim, 1)
     }
 
-    /// A set of `tiles.len() / dim / 2` tiles given as the tiles followed by
-    /// their mirror images, each ranked by the nearer of its two.
-    pub(crate) fn mirrored(simd: Simd, tiles: &'a [i16], dim: usize) -> TileSet<'a> {
-        TileSet::oriented(simd, tiles, dim, 2)
-    }
-
-    fn oriented(simd: Simd, tiles: &'a [i16], dim: usize, orientations: usize) -> TileSet<'a> {
+    /// A set of `tiles.len() / dim / orientations` tiles given as the tiles in
+    /// each orientation in turn (entry `e` is tile `e % n`), each ranked by its
+    /// nearest orientation.
+    pub(crate) fn oriented(
+        simd: Simd,
+        tiles: &'a [i16],
+        dim: usize,
+        orientations: usize,
+    ) -> TileSet<'a> {
         let max_abs = max_abs(tiles);
         let packed = (distance_bound(max_abs, dim) < i32::MAX as u128)
             .then(|| PackedTiles::new(tiles, dim, orientations));
@@ -767,9 +769,9 @@ fn distance_bound(max_abs: u16, dim: usize) -> u128 {
 /// Tiles regrouped for the SIMD kernels: blocks of `LANES` tiles, each block
 /// `pairs` rows of `LANES` interleaved value pairs, plus every tile's `|b|^2`.
 /// Lanes past the last tile are zeros with an `i32::MAX` norm, so their score
-/// never beats any limit. With two orientations, the block of the mirror
-/// images follows each block of tiles (block `b`, orientation `o`, is number
-/// `b * orientations + o`).
+/// never beats any limit. With several orientations, each block of tiles is
+/// followed by its blocks in the other orientations (block `b`, orientation
+/// `o`, is number `b * orientations + o`).
 pub(crate) struct PackedTiles {
     blocks: Vec<i16>,
     norms: Vec<[i32; LANES]>,
@@ -834,12 +836,13 @@ impl PackedTiles {
                 i32::MIN
             }
         };
-        // Each kernel call scores two stored blocks: a block of tiles and the
-        // block of their mirror images, or two blocks of tiles.
+        // Each kernel call scores two stored blocks: two orientations of a
+        // block of tiles (the nearer of the two kept), or two blocks of tiles.
         let (step, pair) = match self.orientations {
-            2 => (1, Pair::Nearer),
-            _ => (2, Pair::Both),
+            1 => (2, Pair::Both),
+            _ => (1, Pair::Nearer),
         };
+        let mut more: [Scores; 2] = [[[0; LANES]; GROUP]; 2];
         for run_start in blocks.clone().step_by(RUN_BLOCKS) {
             let run = run_start..(run_start + RUN_BLOCKS).min(blocks.end);
             for (g, group) in packed.chunks_exact(GROUP * pairs).enumerate() {
@@ -853,7 +856,9 @@ impl PackedTiles {
                 for b in run.clone().step_by(step) {
                     let at = b * self.orientations;
                     let both = pair == Pair::Nearer || b + 1 < run.end;
-                    let masks = if both {
+                    let masks = if pair == Pair::Nearer {
+                        self.nearest(simd, group, at, shift, &limits, &mut scores, &mut more)
+                    } else if both {
                         let stored = &self.blocks[at * block_len..(at + 2) * block_len];
                         let norms = [&shift.norms[at], &shift.norms[at + 1]];
                         simd.pair_scores(group, stored, norms, &limits, &mut scores, pair)
@@ -901,6 +906,48 @@ impl PackedTiles {
                 }
             }
         }
+    }
+}
+
+impl PackedTiles {
+    /// The scores of the block of tiles whose first stored block is `at`, each
+    /// tile in its nearest orientation, into `scores[0]` (`more` is room for
+    /// the kernels), and their masks against `limits`.
+    #[allow(clippy::too_many_arguments)]
+    fn nearest(
+        &self,
+        simd: Simd,
+        group: &[i32],
+        at: usize,
+        shift: &Shift,
+        limits: &[i32; GROUP],
+        scores: &mut [Scores; 2],
+        more: &mut [Scores; 2],
+    ) -> [[u16; GROUP]; 2] {
+        let block_len = 2 * LANES * self.pairs;
+        let stored = |o: usize, count: usize| {
+            &self.blocks[(at + o) * block_len..(at + o + count) * block_len]
+        };
+        let norms = |o: usize| [&shift.norms[at + o], &shift.norms[at + o + 1]];
+        let mut masks =
+            simd.pair_scores(group, stored(0, 2), norms(0), limits, scores, Pair::Nearer);
+        // Further orientations two at a time (the last alone if odd), each
+        // folded into the lane-wise minimum.
+        for o in (2..self.orientations).step_by(2) {
+            if o + 1 < self.orientations {
+                simd.pair_scores(group, stored(o, 2), norms(o), limits, more, Pair::Nearer);
+            } else {
+                simd.block_scores(
+                    group,
+                    stored(o, 1),
+                    &shift.norms[at + o],
+                    limits,
+                    &mut more[0],
+                );
+            }
+            masks[0] = nearer(&mut scores[0], &more[0], limits);
+        }
+        masks
     }
 }
 
@@ -1227,21 +1274,33 @@ mod tests {
     }
 
     #[test]
-    fn mirrored_sets_rank_each_tile_by_its_nearer_orientation() {
+    fn oriented_sets_rank_each_tile_by_its_nearest_orientation() {
         // Narrow values (packed kernels, partial blocks and shards) and wide
-        // ones (the i64 scan), with and without offsets, seeded or not.
-        for (dim, m, n, span) in [(75, 37, 1000, 400), (3, 9, 4500, 60), (75, 5, 70, 16000)] {
+        // ones (the i64 scan), with and without offsets, seeded or not; a
+        // mirror image (2), quarter turns (4), both (8), and an odd count.
+        for (dim, m, n, span, orientations) in [
+            (75, 37, 1000, 400, 2),
+            (3, 9, 4500, 60, 2),
+            (75, 5, 70, 16000, 2),
+            (24, 21, 700, 300, 4),
+            (75, 13, 300, 400, 8),
+            (5, 9, 90, 16000, 8),
+            (7, 6, 200, 90, 3),
+        ] {
             let cells = values(m * dim, span, 61);
-            let both = values(2 * n * dim, span, 62);
+            let all = values(orientations * n * dim, span, 62);
             let offsets: Vec<i64> = (0..n as i64).map(|t| (t * 7919 % 2001) - 1000).collect();
-            // The tile's distance is the nearer orientation's.
-            let nearer: Vec<i64> = cells
+            // The tile's distance is its nearest orientation's.
+            let nearest: Vec<i64> = cells
                 .chunks(dim)
                 .flat_map(|cell| {
-                    let both = &both;
+                    let all = &all;
                     (0..n).map(move |t| {
-                        let row = |e: usize| &both[e * dim..(e + 1) * dim];
-                        distance_wide(cell, row(t)).min(distance_wide(cell, row(t + n)))
+                        let row = |e: usize| &all[e * dim..(e + 1) * dim];
+                        (0..orientations)
+                            .map(|o| distance_wide(cell, row(t + o * n)))
+                            .min()
+                            .unwrap()
                     })
                 })
                 .collect();
@@ -1250,7 +1309,7 @@ mod tests {
                     indices: vec![],
                     distances: vec![],
                 };
-                for row in nearer.chunks(n) {
+                for row in nearest.chunks(n) {
                     let mut all: Vec<(i64, i64)> = (0..n)
                         .map(|t| (scale * row[t] + offsets[t], t as i64))
                         .collect();
@@ -1259,14 +1318,15 @@ mod tests {
                     expected.indices.extend(all[..k].iter().map(|p| p.1));
                 }
                 for simd in Simd::available() {
-                    let set = TileSet::mirrored(simd, &both, dim);
+                    let set = TileSet::oriented(simd, &all, dim, orientations);
                     assert_eq!(set.len(), n);
                     let offsets = Some(Offsets {
                         values: &offsets,
                         scale,
                     });
                     let got = set.search(&cells, k, offsets, None).unwrap();
-                    assert_eq!(got, expected, "{} dim {dim} k {k}", simd.name());
+                    let name = simd.name();
+                    assert_eq!(got, expected, "{name} dim {dim} k {k} x{orientations}");
                     let seeds: Vec<i64> =
                         (0..m).map(|c| expected.distances[c * k + k / 2]).collect();
                     let mut seeded = set

@@ -213,13 +213,16 @@ def test_the_defaults_never_put_a_textured_tile_next_to_itself(
     assert all(repeats_nearby(grid, y, x) == 0 for y in range(rows) for x in range(cols))
 
 
+@pytest.mark.parametrize("assign", ["penalty", "optimal"])
 def test_quarter_turns_keep_the_rules_and_are_recorded_and_painted(
-    photo_target: Path, photo_tiles: Path, tmp_path: Path
+    photo_target: Path, photo_tiles: Path, tmp_path: Path, assign: str
 ) -> None:
     """``rotate``: tiles compete in 8 orientations; a tile is one tile whatever its
-    orientation (uses, min distance); the manifest records each cell's orientation, the
-    image shows each tile so laid, and the thread count changes nothing."""
-    options = {"cols": 20, "tile_size": 8, "rotate": True, "blend": 0.0}
+    orientation (uses, min distance; the optimal assignment's each tile once); the
+    manifest records each cell's orientation, the image shows each tile so laid, and the
+    thread count changes nothing."""
+    cols = 20 if assign == "penalty" else 8  # each tile once: fewer cells than tiles
+    options = {"cols": cols, "tile_size": 8, "rotate": True, "blend": 0.0, "assign": assign}
     one = mosaicfast.build(photo_target, photo_tiles, threads=1, **options)  # type: ignore[arg-type]
     two = mosaicfast.build(photo_target, photo_tiles, threads=2, **options)  # type: ignore[arg-type]
     for name in ("assignment", "flipped", "turns"):
@@ -236,6 +239,8 @@ def test_quarter_turns_keep_the_rules_and_are_recorded_and_painted(
     uses = np.bincount(grid.ravel(), minlength=len(flat))
     limit = default_max_uses(grid.size, len(flat))
     assert uses[~flat].max() <= limit and uses[flat].max() <= 20 * limit
+    if assign == "optimal":
+        assert uses.max() == 1
     # Each cell shows its tile mirrored, then turned, as the manifest says.
     image = np.asarray(one.image)
     pixels = one.painter.load_tiles(np.arange(len(flat)))

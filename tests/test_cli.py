@@ -133,8 +133,6 @@ def test_errors_name_the_flags_of_the_command_line(palette_tiles: Path, tmp_path
     assert "raise the limit (--max-cells)" in output
     code, output = run(*args, "--print-size", "10x10cm", "--tile-size", 20)
     assert code != 0 and "give --print-size or --tile-size, not both" in output
-    code, output = run(*args, "--rotate", "--assign", "optimal")
-    assert code != 0 and "quarter turns (--rotate)" in output and "Traceback" not in output
 
 
 def test_the_installed_command_exits_cleanly_on_error(tmp_path: Path) -> None:

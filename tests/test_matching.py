@@ -240,7 +240,8 @@ def test_flips_use_mirrored_tiles(tmp_path: Path) -> None:
     assert mirrored.distances[0, 0] < plain.distances[0, 0]
 
 
-def test_rotate_uses_turned_tiles(tmp_path: Path) -> None:
+@pytest.mark.parametrize("assign", ["penalty", "optimal"])
+def test_rotate_uses_turned_tiles(tmp_path: Path, assign: str) -> None:
     folder = tmp_path / "tiles"
     folder.mkdir()
     halves((250, 0, 0), (0, 0, 250)).transpose(Image.Transpose.ROTATE_270).save(
@@ -248,8 +249,9 @@ def test_rotate_uses_turned_tiles(tmp_path: Path) -> None:
     )  # red above blue
     Image.new("RGB", (64, 64), (120, 120, 120)).save(folder / "grey.png")
     target = halves((250, 0, 0), (0, 0, 250), 16)  # red left of blue: a quarter turn
-    plain = mosaicfast.build(target, folder, cols=1, tile_size=32, blend=0.0)
-    turned = mosaicfast.build(target, folder, cols=1, tile_size=32, blend=0.0, rotate=True)
+    options = {"cols": 1, "tile_size": 32, "blend": 0.0, "assign": assign}
+    plain = mosaicfast.build(target, folder, **options)  # type: ignore[arg-type]
+    turned = mosaicfast.build(target, folder, rotate=True, **options)  # type: ignore[arg-type]
     assert not plain.turns.any()
     assert turned.sources[int(turned.assignment[0, 0])].path.name == "red-over-blue.png"
     # Turned counter-clockwise once (mirrored or not: the tile is its own mirror image).
@@ -257,11 +259,6 @@ def test_rotate_uses_turned_tiles(tmp_path: Path) -> None:
     pixels = np.asarray(turned.image)
     assert pixels[:, :12, 0].mean() > 200 and pixels[:, -12:, 2].mean() > 200
     assert turned.distances[0, 0] < plain.distances[0, 0]
-
-
-def test_rotate_is_refused_by_the_optimal_assignment() -> None:
-    with pytest.raises(MosaicfastError, match="rotate"):
-        MatchOptions(rotate=True, assign="optimal")
 
 
 def test_ssim_compares_each_candidate_in_its_orientation(tmp_path: Path) -> None:

@@ -374,10 +374,11 @@ class Matcher:
             raise ValueError("the certified optimum takes 1 or 2 (mirror) orientations")
         cell_q, tile_q, scale = quantised(cells, space)
         result = assign.certified_optimum(
-            cell_q, tile_q, capacity=cap, flips=recipe.orientations == 2
+            cell_q, tile_q, capacity=cap, orientations=recipe.orientations
         )
         score = np.sqrt(result.costs) / scale / COLOUR_SCALE
-        found = found.with_first(result.assignment, 4 * result.flipped, score)
+        mirrored = result.orientation.astype(np.int64)  # block 1: the mirror images
+        found = found.with_first(result.assignment, 4 * mirrored, score)
         return self._repair(found, result.assignment, cells, space, grid, recipe, cap)
 
     def _repair(

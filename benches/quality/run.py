@@ -235,6 +235,10 @@ CONFIGS: dict[str, Builder] = {
     "mf-div-rotate-32": _div(rotate=True, candidates=8),
     # colour alone, with quarter turns (what the SSIM weight costs in colour)
     "mf-div-rotate-ssim0": _div(rotate=True, ssim_weight=0.0),
+    # each tile once (the optimal assignment's default use limit), without and with
+    # quarter turns
+    "mf-once": _api(assign="optimal", blend=0.0),
+    "mf-once-rotate": _api(assign="optimal", blend=0.0, rotate=True),
     # research prototypes, diversity on (min distance 1, max uses 1%), tiles untouched
     "R0": _recipe(),  # mosaicfast's 5x5 Lab grid, greedy: the prototype's baseline
     "best5": _recipe(assign="best"),
@@ -361,6 +365,8 @@ LIMITS = ["classic", "mf-div", "mf-div-blend", "mf-opt-color", "mf-opt-color-cap
 #: Quarter turns (``rotate``) against the defaults, tiles untouched and blended.
 ROTATE = ["classic", "mf-div", "mf-div-rotate", "mf-div-rotate-32", "mf-div-blend",
           "mf-div-rotate-blend"]  # fmt: skip
+#: Each tile once, with and without quarter turns.
+ONCE = ["classic", "mf-once", "mf-once-rotate"]
 #: Adaptive cells against the plain grid, tiles untouched and blended (the defaults).
 ADAPTIVE = ["mf-div", "mf-adaptive", "mf-div-blend", "mf-adaptive-blend"]
 #: Splitting once or twice (48-px tiles).
@@ -449,7 +455,7 @@ def main() -> None:
         "--configs",
         default="main",
         help="comma-separated names, main, research, product, key, sweep, adaptive, levels, "
-        "limits, rotate or all",
+        "limits, rotate, once or all",
     )
     parser.add_argument("--tiles", type=int, default=10_000)
     parser.add_argument("--save", action="store_true", help="keep the mosaics as JPEGs")
@@ -459,7 +465,7 @@ def main() -> None:
     targets = [t.name for t in TARGETS] if args.targets == "all" else args.targets.split(",")
     groups = {"main": MAIN, "research": RESEARCH, "product": PRODUCT, "key": KEY,
               "sweep": SWEEP, "adaptive": ADAPTIVE, "levels": ADAPTIVE_LEVELS, "limits": LIMITS,
-              "rotate": ROTATE, "all": list(CONFIGS)}  # fmt: skip
+              "rotate": ROTATE, "once": ONCE, "all": list(CONFIGS)}  # fmt: skip
     configs = groups.get(args.configs) or args.configs.split(",")
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:

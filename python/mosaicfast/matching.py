@@ -474,8 +474,9 @@ class _Matcher:
             self.tile_luma.prefetch(len(self.cells))
         with SolverBar(progress) as bar:
             colour = assign.certified_optimum(
-                self.cells, self.space.tiles, capacity=capacity, flips=options.flips,
-                progress=bar.update, threads=self.space.threads,
+                self.cells, self.space.tiles, capacity=capacity,
+                orientations=len(options.orientations), progress=bar.update,
+                threads=self.space.threads,
             )  # fmt: skip
         if options.metric == "color":
             report = OptimalReport(
@@ -483,8 +484,9 @@ class _Matcher:
                 solver=colour.stats,
             )  # fmt: skip
             score = _colour_score(colour.costs, dim, options.descriptor)
-            turns = np.zeros(len(self.cells), np.uint8)  # no quarter turns (MatchOptions)
-            return Match(colour.assignment, colour.flipped, turns, score, colour.costs, report)
+            codes = np.asarray(options.orientations, np.uint8)[colour.orientation]
+            flipped, turns = orientation.split(codes)
+            return Match(colour.assignment, flipped, turns, score, colour.costs, report)
         found = self.reranked(colour, k)
         scores = np.rint(np.where(found.tiles >= 0, found.score, 0.0) / SCORE_UNIT)
         result = assign.optimal_assignment(found.tiles, scores, self.n, capacity=capacity)
@@ -503,7 +505,7 @@ class _Matcher:
         n = self.n
         offsets = np.tile(-colour.tile_duals, self.space.size // n)
         index, distance = self.space.search(self.cells, k, offsets)
-        entry = colour.assignment + n * colour.flipped
+        entry = colour.assignment + n * colour.orientation.astype(np.int64)
         missing = ~(index % n == colour.assignment[:, None]).any(axis=1)
         index[missing, -1] = entry[missing]
         distance[missing, -1] = colour.costs[missing]

@@ -227,7 +227,7 @@ class MatchOptions:
         "(with {flips}, their mirror images as well: 8 orientations); a tile counts as one "
         "tile whatever its orientation; {candidates} then counts per quarter turn. Raises "
         "fidelity, takes 2.5-4 times as long to match, and shows photos sideways and upside "
-        "down: off by default. Not with {assign} optimal.",
+        "down: off by default.",
     )
     prune: str = choice(
         "none", PRUNING, "Search only the KD-tree leaves nearest each cell (exact distances "
@@ -253,13 +253,6 @@ class MatchOptions:
 
     def __post_init__(self) -> None:
         check_fields(self)
-        if self.rotate and self.assign == "optimal":
-            raise MosaicfastError(
-                "quarter turns (rotate) are not supported by the optimal assignment, "
-                "whose certified search takes a tile and its mirror image only; use "
-                "assign penalty or best, or turn rotate off",
-                parameters=("rotate", "assign"),
-            )
         if self.descriptor == "ylab" and self.grid is not None and self.grid % 2:
             raise MosaicfastError(
                 f"the ylab descriptor needs an even grid, got {self.grid}",

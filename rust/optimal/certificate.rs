@@ -294,13 +294,16 @@ impl Auction<'_> {
     fn finish(self, v: Vec<i64>) -> Certified {
         let (dim, n) = (self.problem.dim, self.n);
         let tiles = self.problem.tiles;
-        let flipped = (0..self.m)
+        let orientation = (0..self.m)
             .map(|i| {
                 let t = self.tile_of[i] as usize;
                 let cell = &self.problem.cells[i * dim..(i + 1) * dim];
                 let row = |e: usize| &tiles[e * dim..(e + 1) * dim];
-                // The mirror image only when strictly better (ties: as is).
-                self.problem.flips && distance_wide(cell, row(t + n)) < distance_wide(cell, row(t))
+                // The nearest orientation, the first of equals (`check` keeps
+                // the count within `u8`).
+                (0..self.problem.orientations)
+                    .min_by_key(|&o| distance_wide(cell, row(t + o * n)))
+                    .map_or(0, |o| o as u8)
             })
             .collect();
         let cell_duals = (0..self.m)
@@ -308,7 +311,7 @@ impl Auction<'_> {
             .collect();
         Certified {
             assignment: self.tile_of.iter().map(|&t| i64::from(t)).collect(),
-            flipped,
+            orientation,
             total_cost: self.cost_of.iter().sum(),
             costs: self.cost_of,
             cell_duals,

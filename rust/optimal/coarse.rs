@@ -228,7 +228,7 @@ impl Auction<'_> {
             for e in &self.pool[self.class(i)] {
                 self.marks[e.tile as usize] = stamp;
             }
-            // Not pooled, once (with flips a tile may come in both orientations).
+            // Not pooled, once (a tile may come in several orientations).
             list.retain(|&(t, _)| std::mem::replace(&mut self.marks[t as usize], stamp) != stamp);
             for (t, cost) in list.iter_mut() {
                 *cost = self.cost(i, *t as usize);

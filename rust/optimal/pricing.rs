@@ -10,7 +10,7 @@
 //! Cost per refill: the pool entries whose value when pooled is below the
 //! list's worst value; per search: `cells * tiles * dim`.
 
-use super::{copies, near_square, tile_set, Auction, Entry, INF};
+use super::{near_square, Auction, Entry, INF};
 use crate::error::CoreResult;
 use crate::kernels::{Simd, LANES};
 use crate::search::{pair_key, Offsets, TileSet};
@@ -35,7 +35,7 @@ fn found_bound(row: &[(i64, i64)], k: usize, total: usize, seed: i64) -> i64 {
 /// The rows of a sample of the tiles, every `SAMPLE_STEP`-th run of `LANES`,
 /// made once per solve for its [`Sample`] to search.
 pub(super) struct SampleRows {
-    /// The sampled tiles' rows (with flips, then their mirror images').
+    /// The sampled tiles' rows, in each orientation in turn.
     values: Vec<i16>,
     /// The number of each sampled tile.
     entries: Vec<usize>,
@@ -47,16 +47,15 @@ const SAMPLE_STEP: usize = 8;
 impl SampleRows {
     /// `None` when there are too few tiles for a sample to pay; `tiles` as in
     /// [`super::Problem`].
-    pub(super) fn new(tiles: &[i16], dim: usize, flips: bool) -> Option<SampleRows> {
-        let copies = copies(flips);
-        let n = tiles.len() / dim / copies;
+    pub(super) fn new(tiles: &[i16], dim: usize, orientations: usize) -> Option<SampleRows> {
+        let n = tiles.len() / dim / orientations;
         if n < 64 * SAMPLE_STEP * LANES {
             return None;
         }
         let entries: Vec<usize> = (0..n)
             .filter(|e| (e / LANES).is_multiple_of(SAMPLE_STEP))
             .collect();
-        let values = (0..copies)
+        let values = (0..orientations)
             .flat_map(|c| entries.iter().map(move |&e| e + c * n))
             .flat_map(|e| tiles[e * dim..(e + 1) * dim].iter().copied())
             .collect();
@@ -74,9 +73,13 @@ pub(super) struct Sample<'a> {
 }
 
 impl<'a> Sample<'a> {
-    pub(super) fn new(rows: &'a SampleRows, dim: usize, flips: bool) -> CoreResult<Sample<'a>> {
+    pub(super) fn new(
+        rows: &'a SampleRows,
+        dim: usize,
+        orientations: usize,
+    ) -> CoreResult<Sample<'a>> {
         Ok(Sample {
-            set: tile_set(Simd::chosen()?, &rows.values, dim, flips),
+            set: TileSet::oriented(Simd::chosen()?, &rows.values, dim, orientations),
             entries: &rows.entries,
         })
     }
@@ -158,8 +161,8 @@ impl Cold {
     /// Whether the library is large enough for cold lists to pay: many more
     /// tiles than cells, and costs that fit `u32` with room for the offset
     /// that ranks hot tiles last in a kernel search.
-    pub(super) fn wanted(m: usize, n: usize, flips: bool, max_cost: u128) -> bool {
-        n >= 8 * m && !flips && max_cost < (1 << 29)
+    pub(super) fn wanted(m: usize, n: usize, orientations: usize, max_cost: u128) -> bool {
+        n >= 8 * m && orientations == 1 && max_cost < (1 << 29)
     }
 
     pub(super) fn new(m: usize) -> Cold {
@@ -301,19 +304,24 @@ impl Auction<'_> {
     }
 
     /// The rows of `tiles` as [`Problem`](super::Problem) lays them out
-    /// (with flips: the tiles, then their mirror images).
+    /// (in each orientation in turn).
     fn tile_rows(&self, tiles: &[u32]) -> Vec<i16> {
         let (dim, n) = (self.problem.dim, self.n);
-        (0..self.copies())
+        (0..self.problem.orientations)
             .flat_map(|c| tiles.iter().map(move |&t| t as usize + c * n))
             .flat_map(|e| self.problem.tiles[e * dim..(e + 1) * dim].iter().copied())
             .collect()
     }
 
-    /// `tiles` as a searched set (each ranked by its better orientation).
+    /// `tiles` as a searched set (each ranked by its nearest orientation).
     fn subset<'r>(&self, rows: &'r [i16]) -> CoreResult<TileSet<'r>> {
         let simd = Simd::chosen()?;
-        Ok(tile_set(simd, rows, self.problem.dim, self.problem.flips))
+        Ok(TileSet::oriented(
+            simd,
+            rows,
+            self.problem.dim,
+            self.problem.orientations,
+        ))
     }
 
     /// New pools and lists for `cells`: their `pool_len` best tiles by

@@ -5,18 +5,16 @@ use crate::testdata::values;
 /// Every pair's cost, row-major `(m, n)`.
 fn dense(problem: &Problem<'_>) -> Vec<i64> {
     let dim = problem.dim;
-    let n = problem.tiles.len() / dim / if problem.flips { 2 } else { 1 };
+    let orientations = problem.orientations;
+    let n = problem.tiles.len() / dim / orientations;
     let row = |s: &[i16], e: usize| s[e * dim..(e + 1) * dim].to_vec();
     let mut costs = vec![];
     for cell in problem.cells.chunks(dim) {
         for t in 0..n {
-            let d = distance_wide(cell, &row(problem.tiles, t));
-            let d = if problem.flips {
-                d.min(distance_wide(cell, &row(problem.tiles, t + n)))
-            } else {
-                d
-            };
-            costs.push(d);
+            let nearest = (0..orientations)
+                .map(|o| distance_wide(cell, &row(problem.tiles, t + o * n)))
+                .min();
+            costs.push(nearest.unwrap());
         }
     }
     costs
@@ -48,9 +46,17 @@ fn assert_certified(problem: &Problem<'_>, got: &Certified) {
     let m = problem.cells.len() / problem.dim;
     let n = costs.len() / m.max(1);
     let mut uses = vec![0; n];
+    let dim = problem.dim;
+    let row = |s: &[i16], e: usize| s[e * dim..(e + 1) * dim].to_vec();
     for (i, &t) in got.assignment.iter().enumerate() {
         let t = t as usize;
         uses[t] += 1;
+        // The cell's orientation is its tile's first nearest.
+        let cell = row(problem.cells, i);
+        let laid = |o: usize| distance_wide(&cell, &row(problem.tiles, t + o * n));
+        let o = usize::from(got.orientation[i]);
+        assert_eq!(laid(o), costs[i * n + t]);
+        assert!((0..o).all(|earlier| laid(earlier) > costs[i * n + t]));
         assert_eq!(got.costs[i], costs[i * n + t]);
         assert_eq!(got.cell_duals[i] + got.tile_duals[t], costs[i * n + t]);
         for (j, &v) in got.tile_duals.iter().enumerate() {
@@ -79,14 +85,14 @@ fn solve_certified(
     cells: &[i16],
     tiles: &[i16],
     dim: usize,
-    flips: bool,
+    orientations: usize,
     capacity: usize,
 ) -> (Vec<i64>, Certified) {
     let problem = Problem {
         cells,
         tiles,
         dim,
-        flips,
+        orientations,
         capacity,
     };
     let got = solve_quietly(problem).unwrap();
@@ -99,11 +105,11 @@ fn tiny_problems_match_brute_force() {
     for seed in 0..60u64 {
         let (m, dim) = (1 + seed as usize % 6, 1 + seed as usize % 4);
         let capacity = 1 + seed as usize % 3;
-        let flips = seed % 2 == 1;
+        let orientations = [1, 2, 4, 8][seed as usize % 4];
         let n = m.div_ceil(capacity) + (seed as usize / 7) % 3;
         let cells = values(m * dim, 4, seed);
-        let tiles = values(n * dim * if flips { 2 } else { 1 }, 4, seed + 1000);
-        let (costs, got) = solve_certified(&cells, &tiles, dim, flips, capacity);
+        let tiles = values(n * dim * orientations, 4, seed + 1000);
+        let (costs, got) = solve_certified(&cells, &tiles, dim, orientations, capacity);
         assert_eq!(got.total_cost, brute_force(&costs, m, n, capacity));
     }
 }
@@ -113,22 +119,23 @@ fn heavy_competition_and_near_square_are_certified() {
     // Few distinct colours among many cells: thousands of ties and long
     // price wars; tiles from 1x to 20x the cells, capacities 1 to 3, and
     // libraries large enough for the cold lists.
-    for (m, n, capacity, flips) in [
-        (120, 120, 1, false),
-        (150, 51, 3, false),
-        (100, 104, 1, true),
-        (90, 400, 1, false),
-        (60, 1300, 2, false),
-        (70, 700, 1, false),
+    for (m, n, capacity, orientations) in [
+        (120, 120, 1, 1),
+        (150, 51, 3, 1),
+        (100, 104, 1, 2),
+        (90, 400, 1, 1),
+        (60, 1300, 2, 1),
+        (70, 700, 1, 1),
+        (100, 60, 2, 8),
+        (120, 130, 1, 4),
     ] {
         let dim = 12;
         let cells: Vec<i16> = values(m * dim, 3, m as u64)
             .iter()
             .map(|v| v * 40)
             .collect();
-        let copies = if flips { 2 } else { 1 };
-        let tiles = values(n * dim * copies, 60, n as u64);
-        let (_, got) = solve_certified(&cells, &tiles, dim, flips, capacity);
+        let tiles = values(n * dim * orientations, 60, n as u64);
+        let (_, got) = solve_certified(&cells, &tiles, dim, orientations, capacity);
         assert_eq!(got.progress.improved, 0, "the auction alone was optimal");
     }
 }
@@ -150,7 +157,7 @@ fn cells_that_run_out_of_their_pools_are_repriced() {
         })
         .collect();
     let tiles: Vec<i16> = values(n * dim, 400, 77).iter().map(|v| v + 300).collect();
-    let (_, got) = solve_certified(&cells, &tiles, dim, false, 1);
+    let (_, got) = solve_certified(&cells, &tiles, dim, 1, 1);
     assert!(got.progress.repriced > m as u64, "pools ran out");
 }
 
@@ -162,7 +169,7 @@ fn identical_cells_share_their_pricing() {
     let (m, n, dim) = (520, 800, 3);
     let cells = vec![500i16; m * dim];
     let tiles: Vec<i16> = values(n * dim, 400, 77).iter().map(|v| v + 300).collect();
-    let (costs, got) = solve_certified(&cells, &tiles, dim, false, 1);
+    let (costs, got) = solve_certified(&cells, &tiles, dim, 1, 1);
     assert!(got.progress.repriced > 1, "the class's pool ran out");
     assert!(got.progress.repriced < m as u64 / 4, "one search per class");
     let mut best: Vec<i64> = costs[..n].to_vec();
@@ -187,26 +194,22 @@ fn a_class_of_identical_cells_bids_as_one() {
     // members bid together for tiles it does not hold: a few bids per cell
     // (members bidding one at a time outbid one another, 50-80 bids per
     // cell). Certified over every pair, the same at 2 threads.
-    for (m, n, flips, capacity) in [
-        (600, 1400, false, 1),
-        (450, 700, true, 1),
-        (500, 600, false, 2),
-    ] {
+    for (m, n, orientations, capacity) in [(600, 1400, 1, 1), (450, 700, 2, 1), (500, 600, 1, 2)] {
         let dim = 12;
         let mut cells = clustered(m, dim, 12, 5);
         let flat = cells[..dim].to_vec();
         for row in cells.chunks_exact_mut(dim).take(m / 3) {
             row.copy_from_slice(&flat);
         }
-        let tiles = clustered(n * copies(flips), dim, 30, 6);
+        let tiles = clustered(n * orientations, dim, 30, 6);
         let problem = Problem {
             cells: &cells,
             tiles: &tiles,
             dim,
-            flips,
+            orientations,
             capacity,
         };
-        let (_, got) = solve_certified(&cells, &tiles, dim, flips, capacity);
+        let (_, got) = solve_certified(&cells, &tiles, dim, orientations, capacity);
         let Progress {
             bids,
             reverse_bids,
@@ -229,7 +232,7 @@ fn same_result_for_any_thread_count() {
         cells: &cells,
         tiles: &tiles,
         dim,
-        flips: false,
+        orientations: 1,
         capacity: 2,
     };
     let run = |threads| {
@@ -248,29 +251,33 @@ fn same_result_for_any_thread_count() {
 #[test]
 fn refusals_and_interruption() {
     let tiles = values(3 * 2, 5, 1);
-    let problem = |cells: &'static [i16], capacity, flips| Problem {
+    let problem = |cells: &'static [i16], capacity, orientations| Problem {
         cells,
         tiles: &tiles,
         dim: 2,
-        flips,
+        orientations,
         capacity,
     };
     let four: &'static [i16] = &[0, 0, 1, 1, 2, 2, 3, 3];
     assert!(matches!(
-        solve_quietly(problem(four, 1, false)),
+        solve_quietly(problem(four, 1, 1)),
         Err(CoreError::Argument(_))
     ));
     assert!(matches!(
-        solve_quietly(problem(four, 0, false)),
+        solve_quietly(problem(four, 0, 1)),
         Err(CoreError::Argument(_))
     ));
     assert!(matches!(
-        solve_quietly(problem(four, 2, true)),
+        solve_quietly(problem(four, 2, 2)),
         Err(CoreError::Shape(_))
     ));
-    let none = solve_quietly(problem(&[], 1, false)).unwrap();
+    assert!(matches!(
+        solve_quietly(problem(four, 1, 0)),
+        Err(CoreError::Argument(_))
+    ));
+    let none = solve_quietly(problem(&[], 1, 1)).unwrap();
     assert_eq!((none.total_cost, none.tile_duals.len()), (0, 3));
-    let stop = solve(problem(four, 2, false), &mut |_: &Progress| false);
+    let stop = solve(problem(four, 2, 1), &mut |_: &Progress| false);
     assert!(matches!(stop, Err(CoreError::Interrupted)));
 }
 
@@ -286,7 +293,7 @@ fn long_runs_of_bids_report_progress() {
         cells: &cells,
         tiles: &tiles,
         dim,
-        flips: false,
+        orientations: 1,
         capacity: 1,
     };
     let mut seen = Vec::new();
@@ -311,22 +318,22 @@ fn near_square_problems_start_from_warm_prices() {
     // Enough cells for the warm start (prices from a quarter of the cells
     // and tiles), heavy competition, with mirror images or capacity 2: the
     // auction from those prices stays exact.
-    for (m, n, capacity, flips) in [(1100, 1100, 1, true), (1030, 520, 2, false)] {
+    for (m, n, capacity, orientations) in [(1100, 1100, 1, 2), (1030, 520, 2, 1)] {
         let dim = 12;
         let cells = clustered(m, dim, 4, 9);
-        let tiles = values(n * dim * copies(flips), 60, n as u64);
+        let tiles = values(n * dim * orientations, 60, n as u64);
         let problem = Problem {
             cells: &cells,
             tiles: &tiles,
             dim,
-            flips,
+            orientations,
             capacity,
         };
         let start = warm_prices(problem, m, n, &mut |_: &Progress| true).unwrap();
         let start = start.expect("a near-square problem starts warm");
         assert_eq!(start.len(), n);
         assert!(start.iter().any(|&p| p > 0), "the start has prices");
-        let (_, got) = solve_certified(&cells, &tiles, dim, flips, capacity);
+        let (_, got) = solve_certified(&cells, &tiles, dim, orientations, capacity);
         assert_eq!(got.progress.improved, 0, "the auction alone was optimal");
     }
 }
@@ -347,11 +354,11 @@ fn warm_auction<'a>(
     cells: &'a [i16],
     tiles: &'a [i16],
     dim: usize,
-    flips: bool,
+    orientations: usize,
     capacity: usize,
     held: &'a mut Held,
 ) -> (Auction<'a>, Vec<i64>) {
-    let (auction, schedule) = warm_schedule(cells, tiles, dim, flips, capacity, held);
+    let (auction, schedule) = warm_schedule(cells, tiles, dim, orientations, capacity, held);
     let coarse = auction.coarse_phases(schedule.len());
     assert!(
         coarse > 0 && coarse < schedule.len(),
@@ -369,7 +376,7 @@ fn warm_schedule<'a>(
     cells: &'a [i16],
     tiles: &'a [i16],
     dim: usize,
-    flips: bool,
+    orientations: usize,
     capacity: usize,
     held: &'a mut Held,
 ) -> (Auction<'a>, Vec<i64>) {
@@ -377,13 +384,13 @@ fn warm_schedule<'a>(
         cells,
         tiles,
         dim,
-        flips,
+        orientations,
         capacity,
     };
-    let (m, n) = (cells.len() / dim, tiles.len() / dim / copies(flips));
+    let (m, n) = (cells.len() / dim, tiles.len() / dim / orientations);
     let start = warm_prices(problem, m, n, &mut |_: &Progress| true).unwrap();
     *held = (
-        SampleRows::new(tiles, dim, flips),
+        SampleRows::new(tiles, dim, orientations),
         Some(Classes::new(cells, dim)),
     );
     let (sample, classes) = (held.0.as_ref(), held.1.as_ref().unwrap());
@@ -407,7 +414,7 @@ fn a_graph_without_a_complete_assignment_is_given_up() {
     let cells: Vec<i16> = cell.iter().copied().cycle().take(m * dim).collect();
     let tiles = values(n * dim, 60, 2);
     let mut held = Held::default();
-    let (mut auction, schedule) = warm_schedule(&cells, &tiles, dim, false, 1, &mut held);
+    let (mut auction, schedule) = warm_schedule(&cells, &tiles, dim, 1, 1, &mut held);
     assert_eq!(
         auction.coarse_phases(schedule.len()),
         0,
@@ -427,7 +434,7 @@ fn a_graph_without_a_complete_assignment_is_given_up() {
     assert!(!done, "the graph was given up");
     assert!(auction.tile_of.iter().all(|&t| t == NONE));
     assert_eq!(auction.p1, prices);
-    let (costs, got) = solve_certified(&cells, &tiles, dim, false, 1);
+    let (costs, got) = solve_certified(&cells, &tiles, dim, 1, 1);
     // Identical cells: the optimum uses every tile once.
     assert_eq!(got.total_cost, costs[..n].iter().sum::<i64>());
 }
@@ -442,7 +449,7 @@ fn coarse_phases_on_the_graph_hand_over_to_exact_phases() {
         let dim = 12;
         let cells = clustered(m, dim, 8, 5);
         let tiles = values(n * dim, 90, n as u64 + 7);
-        coarse_then_exact(&cells, &tiles, dim, false, 1);
+        coarse_then_exact(&cells, &tiles, dim, 1, 1);
     }
 }
 
@@ -454,11 +461,11 @@ fn coarse_then_exact(
     cells: &[i16],
     tiles: &[i16],
     dim: usize,
-    flips: bool,
+    orientations: usize,
     capacity: usize,
 ) -> (Progress, bool) {
     let mut held = Held::default();
-    let (mut auction, coarse) = warm_auction(cells, tiles, dim, flips, capacity, &mut held);
+    let (mut auction, coarse) = warm_auction(cells, tiles, dim, orientations, capacity, &mut held);
     let problem = auction.problem;
     let before = auction.progress.passes;
     assert!(auction
@@ -468,7 +475,7 @@ fn coarse_then_exact(
     let mut progress = auction.progress.clone();
     progress.passes -= before;
     let loose = auction.loose();
-    let (_, one) = solve_certified(cells, tiles, dim, flips, capacity);
+    let (_, one) = solve_certified(cells, tiles, dim, orientations, capacity);
     assert_same_at_two_threads(problem, &one);
     (progress, loose)
 }
@@ -481,7 +488,7 @@ fn assert_same_at_two_threads(problem: Problem<'_>, one: &Certified) {
         .unwrap();
     let two = pool.install(|| solve_quietly(problem).unwrap());
     assert_eq!(one.assignment, two.assignment);
-    assert_eq!(one.flipped, two.flipped);
+    assert_eq!(one.orientation, two.orientation);
 }
 
 #[test]
@@ -492,15 +499,16 @@ fn loose_problems_bid_both_ways_on_the_graph() {
     // tiles whose price fell; every cell is assigned after them, and the
     // exact phases end at a certified optimum (checked over every pair), the
     // same at 1 and 2 threads.
-    for (m, n, capacity, flips) in [
-        (1200, 2400, 1, false),
-        (1100, 1500, 1, true),
-        (1100, 800, 2, false),
+    for (m, n, capacity, orientations) in [
+        (1200, 2400, 1, 1),
+        (1100, 1500, 1, 2),
+        (1100, 1500, 1, 8),
+        (1100, 800, 2, 1),
     ] {
         let dim = 12;
         let cells = clustered(m, dim, 8, 3);
-        let tiles = values(n * dim * copies(flips), 90, n as u64 + 3);
-        let (coarse, loose) = coarse_then_exact(&cells, &tiles, dim, flips, capacity);
+        let tiles = values(n * dim * orientations, 90, n as u64 + 3);
+        let (coarse, loose) = coarse_then_exact(&cells, &tiles, dim, orientations, capacity);
         assert!(loose);
         assert!(coarse.reverse_bids > 0, "reverse bids on the graph");
         assert!(coarse.passes <= 2, "two searches at most");
@@ -514,18 +522,18 @@ fn later_checks_search_only_the_cells_that_may_have_changed() {
     // and the later checks search only the cells whose dual rose or whose
     // search was cut off. The certificate still holds over every pair, at
     // the auction's total.
-    for (m, n, flips) in [(300, 420, false), (260, 300, true)] {
+    for (m, n, orientations) in [(300, 420, 1), (260, 300, 2)] {
         let dim = 12;
         let cells = clustered(m, dim, 8, 11);
-        let tiles = values(n * dim * copies(flips), 90, n as u64 + 11);
+        let tiles = values(n * dim * orientations, 90, n as u64 + 11);
         let problem = Problem {
             cells: &cells,
             tiles: &tiles,
             dim,
-            flips,
+            orientations,
             capacity: 1,
         };
-        let sample = SampleRows::new(problem.tiles, dim, problem.flips);
+        let sample = SampleRows::new(problem.tiles, dim, problem.orientations);
         let classes = Classes::new(problem.cells, dim);
         let mut auction = Auction::new(problem, n, None, sample.as_ref(), &classes).unwrap();
         auction.run(&mut |_: &Progress| true).unwrap();
@@ -557,10 +565,10 @@ fn pools_are_keyed_again_after_prices_fall() {
             cells: &cells,
             tiles: &tiles,
             dim,
-            flips: false,
+            orientations: 1,
             capacity,
         };
-        let sample = SampleRows::new(problem.tiles, dim, problem.flips);
+        let sample = SampleRows::new(problem.tiles, dim, problem.orientations);
         let classes = Classes::new(problem.cells, dim);
         let mut auction = Auction::new(problem, n, None, sample.as_ref(), &classes).unwrap();
         auction.run(&mut |_: &Progress| true).unwrap();

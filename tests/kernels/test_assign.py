@@ -24,7 +24,13 @@ from mosaicfast.kernels.assign import (
     penalised_greedy,
     rank_candidates,
 )
-from mosaicfast.kernels.descriptors import cell_descriptors, search_topk, tile_descriptors
+from mosaicfast.kernels.descriptors import (
+    cell_descriptors,
+    oriented,
+    search_topk,
+    tile_descriptors,
+)
+from mosaicfast.kernels.orientation import searched
 
 
 def _topk(costs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -116,14 +122,11 @@ def test_infeasible_sparse_problem_is_reported() -> None:
     assert (info.value.assignment < 0).sum() == 1
 
 
-def _dense_costs(cells: np.ndarray, tiles: np.ndarray, flips: bool = False) -> np.ndarray:
-    """Every pair's squared distance (with flips: the better of tile and mirror)."""
+def _dense_costs(cells: np.ndarray, tiles: np.ndarray, orientations: int = 1) -> np.ndarray:
+    """Every pair's squared distance (in several orientations: a tile's nearest)."""
     a, b = cells.astype(np.int64), tiles.astype(np.int64)
     costs = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
-    if flips:
-        n = len(b) // 2
-        costs = np.minimum(costs[:, :n], costs[:, n:])
-    return costs
+    return costs.reshape(len(a), orientations, -1).min(axis=1)
 
 
 def _check_certified(result: CertifiedAssignment, costs: np.ndarray) -> None:
@@ -142,25 +145,29 @@ def _check_certified(result: CertifiedAssignment, costs: np.ndarray) -> None:
 
 
 def _solve_and_check(
-    cells: np.ndarray, space: np.ndarray, capacity: int, flips: bool
+    cells: np.ndarray, space: np.ndarray, capacity: int, orientations: int
 ) -> CertifiedAssignment:
     """The certified optimum of ``cells`` over ``space`` on one thread: its total equal to
     SciPy's dense optimum, its certificate checked over every pair, and the same
     assignment on two threads."""
-    result = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=1)
-    costs = _dense_costs(cells, space, flips)
+    result = certified_optimum(
+        cells, space, capacity=capacity, orientations=orientations, threads=1
+    )
+    costs = _dense_costs(cells, space, orientations)
     assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
     _check_certified(result, costs)
-    again = certified_optimum(cells, space, capacity=capacity, flips=flips, threads=2)
+    again = certified_optimum(cells, space, capacity=capacity, orientations=orientations, threads=2)
     np.testing.assert_array_equal(again.assignment, result.assignment)
+    np.testing.assert_array_equal(again.orientation, result.orientation)
     return result
 
 
-def _mirrored(tiles: np.ndarray) -> np.ndarray:
-    """Tiles then their mirror images, as the matching builds them (g = 5)."""
-    n, dim = tiles.shape
-    mirror = tiles.reshape(n, 5, 5, 3)[:, :, ::-1, :].reshape(n, dim)
-    return np.ascontiguousarray(np.concatenate([tiles, mirror]))
+def _oriented(tiles: np.ndarray, orientations: int) -> np.ndarray:
+    """Tiles in ``orientations`` blocks as the matching lays them out (g = 5): as they
+    are (1), with their mirror images (2), quarter turns (4), or both (8)."""
+    codes = searched(mirror=orientations in (2, 8), turn=orientations >= 4)
+    assert len(codes) == orientations
+    return np.ascontiguousarray(np.concatenate([oriented(tiles, 5, "lab", c) for c in codes]))
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -174,24 +181,23 @@ def test_certified_optimum_is_linear_sum_assignments_optimum(seed: int, capacity
     # Heavy competition: few distinct colours among the cells, many among the tiles.
     cells = (rng.integers(0, 4, (m, 75)) * 60 + rng.integers(-5, 5, (m, 75))).astype(np.int16)
     tiles = rng.integers(-20, 260, (n, 75)).astype(np.int16)
-    flips = seed % 4 == 3
-    space = _mirrored(tiles) if flips else tiles
-    result = certified_optimum(cells, space, capacity=capacity, flips=flips)
-    costs = _dense_costs(cells, space, flips)
+    orientations = {3: 2, 7: 8, 11: 4}.get(seed, 1)
+    space = _oriented(tiles, orientations)
+    result = certified_optimum(cells, space, capacity=capacity, orientations=orientations)
+    costs = _dense_costs(cells, space, orientations)
     assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
     _check_certified(result, costs)
-    if flips:  # the mirror image exactly where it is strictly better
-        both = _dense_costs(cells, space)
-        rows = np.arange(m)
-        mirror, plain = both[rows, result.assignment + n], both[rows, result.assignment]
-        np.testing.assert_array_equal(result.flipped, mirror < plain)
+    # Each cell's tile in its nearest orientation, the first of equals.
+    each = _dense_costs(cells, space).reshape(m, orientations, n)
+    laid = each[np.arange(m), :, result.assignment]
+    np.testing.assert_array_equal(result.orientation, laid.argmin(axis=1))
 
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("capacity", [1, 2])
 def test_certified_optimum_with_many_identical_cells(seed: int, capacity: int) -> None:
     # A flat background: large groups of identical cells (one class each, one pool
-    # each) beside a few distinct ones, near-square or loose, with and without flips.
+    # each) beside a few distinct ones, near-square or loose, in one to eight orientations.
     rng = np.random.default_rng(100 + seed)
     colours = rng.integers(0, 256, (3, 75))
     sizes = rng.integers(10, 70, 3)
@@ -201,22 +207,22 @@ def test_certified_optimum_with_many_identical_cells(seed: int, capacity: int) -
     m = len(cells)
     n = -(-(m + [0, 3, m][seed % 3]) // capacity)
     tiles = rng.integers(-20, 280, (n, 75)).astype(np.int16)
-    flips = seed % 2 == 1
-    space = _mirrored(tiles) if flips else tiles
-    _solve_and_check(cells, space, capacity, flips)
+    orientations = (1, 2, 1, 8, 1, 4)[seed]
+    _solve_and_check(cells, _oriented(tiles, orientations), capacity, orientations)
 
 
 @pytest.mark.parametrize(
-    ("m", "n", "capacity", "flips", "flat"),
+    ("m", "n", "capacity", "orientations", "flat"),
     [
-        (1200, 1200, 1, False, 0),
-        (900, 1100, 1, True, 0),
-        (1000, 1100, 2, False, 0),
-        (500, 1400, 1, False, 120),
+        (1200, 1200, 1, 1, 0),
+        (900, 1100, 1, 2, 0),
+        (1000, 1100, 2, 1, 0),
+        (500, 1400, 1, 1, 120),
+        (700, 800, 1, 8, 0),
     ],
 )
 def test_certified_optimum_where_the_searches_compact_their_rows(
-    m: int, n: int, capacity: int, flips: bool, flat: int
+    m: int, n: int, capacity: int, orientations: int, flat: int
 ) -> None:
     # Over a thousand tiles: each pool search keeps its candidates in buffers that
     # are compacted many times. Tiles of few distinct values make ties at every
@@ -226,8 +232,7 @@ def test_certified_optimum_where_the_searches_compact_their_rows(
     cells[:flat] = cells[0]
     tiles = (rng.integers(0, 4, (n, 75)) * 80 + rng.integers(0, 2, (n, 75))).astype(np.int16)
     cells = cells.astype(np.int16)
-    space = _mirrored(tiles) if flips else tiles
-    _solve_and_check(cells, space, capacity, flips)
+    _solve_and_check(cells, _oriented(tiles, orientations), capacity, orientations)
 
 
 def _photo_descriptors(cells_across: int, tiles: int, seed: int) -> tuple[np.ndarray, ...]:
@@ -263,27 +268,23 @@ def test_certified_optimum_on_real_photos(across: int, tiles: int, capacity: int
     assert result.total_cost > costs.min(axis=1).sum()
 
 
-@pytest.mark.parametrize(("across", "tiles", "capacity"), [(40, 1100, 1), (40, 560, 2)])
-def test_certified_optimum_with_mirrors_on_real_photos(
-    across: int, tiles: int, capacity: int
+@pytest.mark.parametrize(
+    ("across", "tiles", "capacity", "orientations"),
+    [(40, 1100, 1, 2), (40, 560, 2, 2), (40, 1100, 1, 8)],
+)
+def test_certified_optimum_with_orientations_on_real_photos(
+    across: int, tiles: int, capacity: int, orientations: int
 ) -> None:
-    # Over a thousand photo cells, near-square, every tile in two orientations:
-    # the mirrored pricing (each tile ranked by its nearer orientation) on the
-    # problems where the photo's cells compete hardest.
+    # Over a thousand photo cells, near-square, every tile in two orientations (its
+    # mirror image) or eight (and quarter turns): the pricing ranks each tile by its
+    # nearest orientation, on the problems where the photo's cells compete hardest.
     cells, tile_desc = _photo_descriptors(across, tiles, seed=7 + capacity)
     assert len(cells) >= 1024 and tiles * capacity < 1.25 * len(cells)
-    space = _mirrored(tile_desc)
-    result = certified_optimum(cells, space, capacity=capacity, flips=True, threads=1)
-    costs = _dense_costs(cells, space, flips=True)
-    assert result.total_cost == _lsa_total(costs.astype(np.float64), capacity)
-    _check_certified(result, costs)
-    again = certified_optimum(cells, space, capacity=capacity, flips=True, threads=2)
-    np.testing.assert_array_equal(again.assignment, result.assignment)
-    np.testing.assert_array_equal(again.flipped, result.flipped)
+    _solve_and_check(cells, _oriented(tile_desc, orientations), capacity, orientations)
 
 
-@pytest.mark.parametrize(("tiles", "flips"), [(1600, True), (1150, False)])
-def test_certified_optimum_on_a_letterboxed_real_photo(tiles: int, flips: bool) -> None:
+@pytest.mark.parametrize(("tiles", "orientations"), [(1600, 2), (1150, 1)])
+def test_certified_optimum_on_a_letterboxed_real_photo(tiles: int, orientations: int) -> None:
     # Black bars above and below a real photo (a video frame's letterbox): 320 of
     # the 1,080 cells identical. Their members bid together and stand as one among
     # each tile's rivals in the reverse auction, whose searches stay few; the
@@ -293,22 +294,23 @@ def test_certified_optimum_on_a_letterboxed_real_photo(tiles: int, flips: bool) 
     bars = 4 * 40
     cells[:bars] = black
     cells[-bars:] = black
-    space = _mirrored(tile_desc) if flips else tile_desc
-    result = _solve_and_check(cells, space, 1, flips)
+    result = _solve_and_check(cells, _oriented(tile_desc, orientations), 1, orientations)
     stats = result.stats
     assert stats["reverse_bids"] > 10 * stats["passes"]  # 3-4 bids a search before
 
 
-@pytest.mark.parametrize(("tiles", "capacity", "flips"), [(900, 1, False), (500, 2, True)])
+@pytest.mark.parametrize(
+    ("tiles", "capacity", "orientations"), [(900, 1, 1), (500, 2, 2), (400, 2, 8)]
+)
 def test_certified_optimum_reverse_auction_on_loose_real_photos(
-    tiles: int, capacity: int, flips: bool
+    tiles: int, capacity: int, orientations: int
 ) -> None:
     # Loose problems (uses 1.5x to 3x the cells) of real photo cells: every phase
     # ends with a reverse auction, whose bids compare their rivals lazily, best
     # bound first (the gains found by the search bound today's from above).
     cells, tile_desc = _photo_descriptors(24, tiles, seed=tiles + capacity)
-    space = _mirrored(tile_desc) if flips else tile_desc
-    result = _solve_and_check(cells, space, capacity, flips)
+    space = _oriented(tile_desc, orientations)
+    result = _solve_and_check(cells, space, capacity, orientations)
     assert result.stats["reverse_bids"] > 0
 
 
@@ -318,9 +320,9 @@ def test_certified_optimum_with_mirrors_in_a_large_library() -> None:
     rng = np.random.default_rng(11)
     cells = (rng.integers(0, 4, (150, 75)) * 60 + rng.integers(-5, 5, (150, 75))).astype(np.int16)
     tiles = rng.integers(-20, 260, (8500, 75)).astype(np.int16)
-    space = _mirrored(tiles)
-    result = certified_optimum(cells, space, flips=True, threads=1)
-    costs = _dense_costs(cells, space, flips=True)
+    space = _oriented(tiles, 2)
+    result = certified_optimum(cells, space, orientations=2, threads=1)
+    costs = _dense_costs(cells, space, 2)
     assert result.total_cost == _lsa_total(costs.astype(np.float64), 1)
     _check_certified(result, costs)
 
@@ -496,7 +498,8 @@ def test_results_do_not_depend_on_threads() -> None:
         (lambda: optimal_assignment([[0, 1]], [[0.0]], 3), "same shape"),
         (lambda: certified_optimum([[0], [1], [2]], [[0]], capacity=2), "3 cells cannot"),
         (lambda: certified_optimum([[0]], [[0]], capacity=0), "capacity"),
-        (lambda: certified_optimum([[0]], [[0], [1], [2]], flips=True), "mirror"),
+        (lambda: certified_optimum([[0]], [[0], [1], [2]], orientations=2), "2 blocks"),
+        (lambda: certified_optimum([[0]], [[0]], orientations=0), "orientations"),
         (lambda: certified_optimum([[0, 1]], [[0]]), "values per descriptor"),
         (lambda: certified_optimum([[40000]], [[0]]), "must lie in"),
         (lambda: penalised_greedy([[0]], [[0.0]], [1], 1, penalty=0.0), "order holds cell 1"),
@@ -635,10 +638,10 @@ def test_certified_optimum_warm_start_with_a_flat_area(spare: int, capacity: int
 
 
 @pytest.mark.parametrize(
-    ("uses", "capacity", "flips"), [(1.6, 1, False), (1.6, 2, True), (3.0, 1, True)]
+    ("uses", "capacity", "orientations"), [(1.6, 1, 1), (1.6, 2, 2), (3.0, 1, 2), (1.6, 1, 8)]
 )
 def test_certified_optimum_warm_start_of_loose_problems(
-    uses: float, capacity: int, flips: bool
+    uses: float, capacity: int, orientations: int
 ) -> None:
     # Over a thousand photo cells against 1.6x to 3x as many tile uses: loose problems
     # start from the prices of one cell and one tile in four too (the c-transform of
@@ -650,8 +653,8 @@ def test_certified_optimum_warm_start_of_loose_problems(
     n = -(-int(m * uses) // capacity)
     tile_desc = _photo_descriptors(4, n, seed=10 + capacity)[1]
     assert m >= 1024 and n * capacity >= 1.25 * m
-    space = _mirrored(tile_desc) if flips else tile_desc
-    result = _solve_and_check(cells, space, capacity, flips)
+    space = _oriented(tile_desc, orientations)
+    result = _solve_and_check(cells, space, capacity, orientations)
     assert result.stats["reverse_bids"] > 0
 
 

@@ -457,11 +457,13 @@ class CertifiedAssignment:
     ----------
     assignment : numpy.ndarray
         ``(m,)`` ``int64`` tile of every cell.
-    flipped : numpy.ndarray
-        ``(m,)`` ``bool``: the cell uses its tile's mirror image (with ``flips``).
+    orientation : numpy.ndarray
+        ``(m,)`` ``uint8``: the orientation (block of ``tiles``) each cell uses its
+        tile in, the tile's nearest for the cell (the first of equals); all 0 with one
+        orientation.
     costs : numpy.ndarray
         ``(m,)`` ``int64`` cost of every cell's pair: the squared distance of the
-        integer descriptors (of the better orientation, with ``flips``).
+        integer descriptors (of that orientation).
     total_cost : int
         Their sum, the least possible.
     cell_duals, tile_duals : numpy.ndarray
@@ -477,7 +479,7 @@ class CertifiedAssignment:
     """
 
     assignment: NDArray[np.int64]
-    flipped: NDArray[np.bool_]
+    orientation: NDArray[np.uint8]
     costs: NDArray[np.int64]
     total_cost: int
     cell_duals: NDArray[np.int64]
@@ -502,7 +504,7 @@ def certified_optimum(
     tiles: ArrayLike,
     *,
     capacity: int = 1,
-    flips: bool = False,
+    orientations: int = 1,
     progress: Progress | None = None,
     threads: int | None = None,
 ) -> CertifiedAssignment:
@@ -522,13 +524,14 @@ def certified_optimum(
     cells : array_like
         ``(m, d)`` integer descriptors.
     tiles : array_like
-        ``(n, d)`` integer descriptors; with ``flips``, ``(2n, d)``: the tiles, then
-        their mirror images in the same order (a tile and its mirror are one tile,
-        at the better of their two costs).
+        ``(orientations * n, d)`` integer descriptors: the ``n`` tiles in their first
+        orientation, then in the next, in the same order (with a mirror image, quarter
+        turns: ``kernels.descriptors.oriented``). A tile's orientations are one tile,
+        at the least of their costs.
     capacity : int, default 1
         Most uses of one tile; ``n * capacity >= m``.
-    flips : bool, default False
-        See ``tiles``.
+    orientations : int, default 1
+        Orientations of every tile, 1 to 255 (see ``tiles``).
     progress : callable, optional
         Called now and then with the solver's progress (see :data:`Progress`); an
         exception it raises stops the solver and propagates.
@@ -547,12 +550,14 @@ def certified_optimum(
     """
     cell_arr, tile_arr = descriptor_pair(cells, tiles)
     capacity = count(capacity, "capacity")
-    assignment, flipped, costs, total, u, v, stats = _core.optimal_certified(
-        cell_arr, tile_arr, capacity, flips=flips, progress=progress, threads=threads
-    )
+    orientations = count(orientations, "orientations")
+    assignment, orientation, costs, total, u, v, stats = _core.optimal_certified(
+        cell_arr, tile_arr, capacity, orientations=orientations, progress=progress,
+        threads=threads,
+    )  # fmt: skip
     return CertifiedAssignment(
         assignment=assignment,
-        flipped=flipped,
+        orientation=orientation,
         costs=costs,
         total_cost=int(total),
         cell_duals=u,
