@@ -817,3 +817,30 @@ def test_quarter_turns_beyond_half_the_memory_are_refused_naming_rotate(
     with pytest.raises(MosaicfastError, match="quarter turns off"):
         build(target, tiles, cols=4, rotate=True)
     build(target, tiles, cols=4)
+
+
+def test_a_pruned_matching_beyond_half_the_memory_is_refused_naming_prune(
+    tiles: Path, target: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mosaicfast.matching import check_matching_memory
+    from mosaicfast.options import MatchOptions
+
+    # 1 million tiles with their mirror images, 96 values each: 768 MB searched; the
+    # KD-tree's construction adds 14 bytes a value (2.69 GB) and the 387 leaves each of
+    # the 100 cells probes 26 bytes each (1 MB).
+    monkeypatch.setattr("mosaicfast.matching._physical_memory", lambda: 4_000_000_000)
+    with pytest.raises(MosaicfastError, match=r"search exhaustively \(prune none\)") as caught:
+        check_matching_memory(100, 1_000_000, MatchOptions(prune="pca", max_uses=1))
+    assert caught.value.parameters == ("prune",)
+    assert "2,000,000 tile orientations needs about 3.5 GB" in str(caught.value)
+    with pytest.raises(MosaicfastError, match="prune none"):
+        check_matching_memory(100, 1_000_000, MatchOptions(prune="mean", max_uses=1))
+    check_matching_memory(100, 1_000_000, MatchOptions(max_uses=1))  # 0.8 GB: accepted
+    # The optimal assignment searches exhaustively whatever prune says: no tree.
+    check_matching_memory(100, 1_000_000, MatchOptions(prune="pca", assign="optimal"))
+    # A build checks it before matching: 12 cells x 32 entries (13 kB) and 16 tiles in 2
+    # orientations (12 kB) in 100 kB; with the tree's 43 kB more, refused.
+    monkeypatch.setattr("mosaicfast.matching._physical_memory", lambda: 100_000)
+    with pytest.raises(MosaicfastError, match="prune none"):
+        build(target, tiles, cols=4, prune="pca")
+    build(target, tiles, cols=4)

@@ -8,6 +8,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,18 @@ from PIL import Image
 
 import mosaicfast
 from mosaicfast.cli import main
+from mosaicfast.errors import MosaicfastError
 from mosaicfast.io.images import open_rgb
-from mosaicfast.io.manifest import read_assignment
+from mosaicfast.io.manifest import read_assignment, read_grid
 from mosaicfast.quality import evaluate
-from mosaicfast.report import CellSource, mosaic_report, write_dzi, write_report, writer
+from mosaicfast.report import (
+    CellSource,
+    manifest_report,
+    mosaic_report,
+    write_dzi,
+    write_report,
+    writer,
+)
 from mosaicfast.report.pyramid import DZI_TILE, dzi_levels
 
 HOSTILE_NAME = '<img src=x onerror="document.title=1">&amp;"\'.png'
@@ -52,6 +61,13 @@ def sources(data: dict) -> list[tuple[str, float | None, int | None, bool]]:
             zip(columns["folder"], columns["name"], times, columns["tileId"], strict=True)
         )
     ]
+
+
+def orientations(data: dict) -> tuple[list[bool], list[int]]:
+    """Whether each cell's tile is mirrored, and its quarter turns counter-clockwise, from
+    a report's data (one digit per cell, the orientation code; None: all as they are)."""
+    digits = data["orientation"] or "0" * (data["rows"] * data["cols"])
+    return [int(d) & 1 == 1 for d in digits], [int(d) >> 1 for d in digits]
 
 
 def noise(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -154,6 +170,10 @@ def test_build_report_holds_each_cell_source_uses_score_and_the_figures(
     assert len(data["cells"]) == len(data["scores"]) == len(cells) == 96
     for cell, index in zip(cells, data["cells"], strict=True):
         assert sources(data)[index] == (cell["source"], None, cell["tile"], False)
+    assert orientations(data) == (
+        [c["flipped"] for c in cells],
+        [c["rotation"] // 90 for c in cells],
+    )
     assert sum(1 for s in sources(data) if Path(s[0]).name == HOSTILE_NAME) == 1
     assert min(data["scores"]) >= 0 and max(data["scores"]) > 0
     assert set(data["quality"]) >= {"ssim", "delta_e", "distinct", "max_uses"}
@@ -176,9 +196,87 @@ def test_report_from_the_manifest_is_the_build_report(
     code, output = run("report", built["manifest"], "-o", again)
     assert code == 0, output
     first, second = report_data(built["report"]), report_data(again)
-    for key in ("cells", "scores", "sources", "quality", "width", "height"):
+    for key in ("cells", "orientation", "scores", "sources", "quality", "width", "height"):
         assert first[key] == second[key], key
     assert pyramid_files(built["report"]) == pyramid_files(again)
+
+
+@dataclass(frozen=True)
+class Laid:
+    """A mosaic whose tiles are mirrored and turned, its image, manifests and report."""
+
+    mosaic: mosaicfast.Mosaic
+    image: Path
+    json: Path
+    csv: Path
+    report: Path
+
+
+@pytest.fixture
+def laid(photo_tiles: Path, photo_target: Path, tmp_path: Path) -> Laid:
+    """A mosaic built with ``rotate``: some tiles mirrored, some not, some turned."""
+    mosaic = mosaicfast.build(photo_target, photo_tiles, cols=12, tile_size=16, rotate=True)
+    assert mosaic.flipped is not None and mosaic.turns is not None
+    assert mosaic.flipped.any() and not mosaic.flipped.all() and mosaic.turns.any()
+    made = Laid(mosaic, tmp_path / "laid.png", tmp_path / "laid.json", tmp_path / "laid.csv",
+                tmp_path / "laid-report")  # fmt: skip
+    mosaic.save(made.image, manifest=made.json)
+    mosaic.write_manifest(made.csv)
+    mosaic_report(mosaic, made.report)
+    return made
+
+
+def test_each_cell_is_laid_in_the_report_as_in_the_mosaic(
+    laid: Laid, photo_target: Path, tmp_path: Path
+) -> None:
+    mosaic = laid.mosaic
+    assert mosaic.flipped is not None and mosaic.turns is not None
+    expected = (mosaic.flipped.ravel().tolist(), mosaic.turns.ravel().tolist())
+    data = report_data(laid.report)
+    assert isinstance(data["orientation"], str) and len(data["orientation"]) == 96
+    assert orientations(data) == expected
+    # Made later from the manifest, JSON or CSV, it is the same.
+    from_json = manifest_report(laid.json, tmp_path / "from-json")
+    from_csv = manifest_report(
+        laid.csv, tmp_path / "from-csv", mosaic=laid.image, target=photo_target
+    )
+    assert orientations(report_data(from_json.folder)) == expected
+    assert orientations(report_data(from_csv.folder)) == expected
+
+
+def test_a_mosaic_of_tiles_as_they_are_stores_no_orientation(
+    photo_tiles: Path, photo_target: Path, tmp_path: Path
+) -> None:
+    mosaic = mosaicfast.build(photo_target, photo_tiles, cols=12, tile_size=16, flips=False)
+    assert report_data(mosaic_report(mosaic, tmp_path / "r").folder)["orientation"] is None
+
+
+def test_the_manifest_grid_holds_each_cell_tile_mirror_and_turns(laid: Laid) -> None:
+    for manifest in (laid.json, laid.csv):
+        tiles, flipped, turns = read_grid(manifest)
+        assert (tiles == read_assignment(manifest)).all()
+        assert flipped.dtype == np.bool_ and (flipped == laid.mosaic.flipped).all()
+        assert turns.dtype == np.uint8 and (turns == laid.mosaic.turns).all()
+
+
+def test_a_manifest_without_rotation_turns_no_tile_and_a_wrong_one_is_refused(
+    laid: Laid, tmp_path: Path
+) -> None:
+    payload = json.loads(laid.json.read_text())
+    for cell in payload["cells"]:
+        del cell["rotation"]  # as written before rotate
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps(payload))
+    _, mirrored, turns = read_grid(older)
+    assert (mirrored == laid.mosaic.flipped).all() and not turns.any()
+    payload["cells"][5]["rotation"] = 45
+    older.write_text(json.dumps(payload))
+    with pytest.raises(MosaicfastError, match="rotation 45 is not 0, 90, 180 or 270"):
+        read_grid(older)
+    payload["cells"][5].update(rotation=90, flipped="yes")
+    older.write_text(json.dumps(payload))
+    with pytest.raises(MosaicfastError, match="flipped 'yes' is not true or false"):
+        read_grid(older)
 
 
 def test_report_reads_a_tiff_mosaic_band_by_band(built: dict[str, Path], tmp_path: Path) -> None:
@@ -296,6 +394,19 @@ def test_manifest_without_recorded_files_asks_for_them(
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
+#: What the page says of a tile in each orientation code (bit 0 the mirror, then the
+#: quarter turns counter-clockwise).
+LAID = {
+    0: "as it is",
+    1: "mirrored",
+    2: "turned 90° counter-clockwise",
+    3: "mirrored, then turned 90° counter-clockwise",
+    4: "turned 180°",
+    5: "mirrored, then turned 180°",
+    6: "turned 270° counter-clockwise",
+    7: "mirrored, then turned 270° counter-clockwise",
+}
+
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
@@ -394,6 +505,25 @@ def test_report_in_a_browser_zooms_shows_provenance_reuse_and_figures(
     browser.execute_script("arguments[0].scrollIntoView()", histogram)
     bars = screenshot(browser, tmp_path / "report-histogram.png", histogram, colours=3)
     assert (np.abs(bars - (127, 179, 213)).sum(axis=2) < 10).sum() > 100  # the bars' blue
+
+
+@pytest.mark.slow
+def test_report_in_a_browser_says_how_each_tile_is_laid(laid: Laid, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get((laid.report / "index.html").resolve().as_uri())
+    wait_for(browser, "return window.mosaicViewer && mosaicViewer.tilesLoaded()")
+    assert laid.mosaic.flipped is not None and laid.mosaic.turns is not None
+    codes = (laid.mosaic.flipped.astype(int) + 2 * laid.mosaic.turns.astype(int)).ravel().tolist()
+    assert {3, 5, 7} & set(codes)  # some tile is mirrored, then turned
+    for code in sorted(set(codes)):
+        cell = codes.index(code)
+        browser.execute_script("mosaicViewer.showCell(arguments[0])", cell)
+        info = browser.find_element(By.ID, "cell-info")
+        terms = [e.text for e in info.find_elements(By.TAG_NAME, "dt")]
+        values = [e.text for e in info.find_elements(By.TAG_NAME, "dd")]
+        assert f"row {cell // 12}, column {cell % 12}" in values
+        assert values[terms.index("Laid")] == LAID[code], code
 
 
 @pytest.mark.slow

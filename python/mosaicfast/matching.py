@@ -65,7 +65,7 @@ from ._util.arrays import sorted_distinct
 from ._util.progress import SolverBar
 from .errors import MosaicfastError
 from .kernels import assign, descriptors, orientation, release_free_memory
-from .kernels.candidates import CandidateIndex
+from .kernels.candidates import DEFAULT_LEAF_SIZE, CandidateIndex, default_shortlist
 from .kernels.ssim import candidate_ssim
 from .options import (
     ASSIGNMENTS,
@@ -114,6 +114,17 @@ BYTES_PER_CANDIDATE = 25
 #: Memory a searched descriptor value takes: the ``int16`` array of every orientation and
 #: the core's copy packed for its kernels.
 SEARCH_BYTES_PER_VALUE = 4
+#: Memory ``prune`` adds per searched descriptor value: building the KD-tree projects
+#: the values converted to ``float64`` and centred, two copies at once. Peak RSS of fresh
+#: processes on random descriptors rose by 17.8 bytes a value beside the 4 above
+#: (``benches/prune_memory.py``: 100,000 to 800,000 entries, 96 and 75 values).
+PRUNE_BYTES_PER_VALUE = 14
+#: Memory ``prune`` adds per KD-tree leaf that a cell of a chunk probes (the leaves it
+#: scans: its shortlist over the leaves' size): the core's rows of nearest leaves, their
+#: padded copy and its list of them. Peak RSS rose by 1.5 kB a cell more than
+#: exhaustively at 57 leaves a cell (``benches/prune_memory.py --best``: 100,000 entries,
+#: 100,000 and 400,000 cells of one candidate).
+PRUNE_BYTES_PER_PROBE = 26
 
 LumaLoader = Callable[[NDArray[np.int64]], NDArray[np.float32]]
 """``load(tiles)`` gives the ``(len(tiles), s, s)`` luminance patches of those tiles."""
@@ -321,10 +332,9 @@ class _Space:
         self.size = len(tiles)
         self.threads = threads
         self.shortlist = options.shortlist
-        # The optimal assignment searches exhaustively: its certificate covers every pair.
         self.index = (
             None
-            if options.prune == "none" or options.assign == "optimal"
+            if not options.pruned
             else CandidateIndex(
                 tiles,
                 method="pca" if options.prune == "pca" else "mean",
@@ -372,7 +382,7 @@ class _Matcher:
         memory per cell is that of the result (:data:`BYTES_PER_CANDIDATE` a candidate).
         """
         picked = np.arange(len(self.cells)) if rows is None else rows
-        step = max(1, CANDIDATES_PER_CHUNK // max(k, 1))
+        step = _cells_per_chunk(k)
         out: _Candidates | None = None
         for start in range(0, max(len(picked), 1), step):
             part = self._chunk(k, picked[start : start + step])
@@ -573,8 +583,8 @@ def _like(values: NDArray, rows: int) -> NDArray:
 
 def check_matching_memory(cells: int, tiles: int, options: MatchOptions) -> None:
     """Refuse up front a matching of ``cells`` cells to ``tiles`` tiles whose candidate
-    lists and searched descriptors would take more than half of this machine's memory,
-    with the figure (MosaicfastError)."""
+    lists, searched descriptors and (with ``prune``) KD-tree would take more than half of
+    this machine's memory, with the figure (MosaicfastError)."""
     entries = tiles * len(options.orientations)
     k = options.candidate_count(entries)
     per_cell = k * BYTES_PER_CANDIDATE
@@ -584,11 +594,15 @@ def check_matching_memory(cells: int, tiles: int, options: MatchOptions) -> None
     # The descriptors searched, in every orientation (int16), and the core's packed copy.
     dim = descriptors.descriptor_size(options.descriptor_grid, options.descriptor)
     space = entries * dim * SEARCH_BYTES_PER_VALUE
-    need = lists + space
+    tree = _pruning_memory(cells, entries, dim, k, options) if options.pruned else 0
+    need = lists + space + tree
     total = _physical_memory()
     if total is None or need <= total // 2:
         return
-    if lists >= space:
+    names: tuple[str, ...]
+    if tree >= max(lists, space):
+        remedy, names = "search exhaustively (prune none) or use fewer tiles", ("prune",)
+    elif lists >= space:
         remedy, names = "use fewer candidates (candidates) or fewer cells", ("candidates",)
     elif options.rotate:
         remedy, names = "turn quarter turns off (rotate) or use fewer tiles", ("rotate",)
@@ -600,6 +614,22 @@ def check_matching_memory(cells: int, tiles: int, options: MatchOptions) -> None
         f"{_size(total)}; {remedy}",
         parameters=names,
     )
+
+
+def _pruning_memory(cells: int, entries: int, dim: int, k: int, options: MatchOptions) -> int:
+    """Bytes the KD-tree of ``prune`` adds: its construction's copies of the ``entries``
+    descriptors of ``dim`` values, and the leaves each cell of a chunk probes (leaves hold
+    at least half of :data:`~mosaicfast.kernels.candidates.DEFAULT_LEAF_SIZE` tiles)."""
+    wanted = options.shortlist if options.shortlist is not None else default_shortlist(entries)
+    probes = -(-min(entries, max(k, wanted)) // (DEFAULT_LEAF_SIZE // 2))
+    chunk = min(cells, _cells_per_chunk(k))
+    return entries * dim * PRUNE_BYTES_PER_VALUE + chunk * probes * PRUNE_BYTES_PER_PROBE
+
+
+def _cells_per_chunk(k: int) -> int:
+    """Cells whose ``k`` candidates are worked out at a time: :data:`CANDIDATES_PER_CHUNK`
+    candidates."""
+    return max(1, CANDIDATES_PER_CHUNK // max(k, 1))
 
 
 def _size(count: int) -> str:

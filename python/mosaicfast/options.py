@@ -277,6 +277,12 @@ class MatchOptions:
         return orientation.searched(self.flips, self.rotate)
 
     @property
+    def pruned(self) -> bool:
+        """Whether the candidates are searched through a KD-tree: with ``prune``, but for
+        the optimal assignment, whose certificate needs every pair."""
+        return self.prune != "none" and self.assign != "optimal"
+
+    @property
     def constrained(self) -> bool:
         """Whether uses are limited or spread (so the greedy must run)."""
         return self.max_uses is not None or self.min_distance > 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ __all__ = [
     "manifest_rows",
     "read_assignment",
     "read_cells",
+    "read_grid",
     "write_manifest",
 ]
 
@@ -102,6 +103,33 @@ def read_assignment(path: str | Path) -> NDArray[np.int64]:
         given twice or missing (a truncated file), or fewer cells than the grid its
         JSON ``meta`` declares.
     """
+    return _read_grids(path, _tile)[0]
+
+
+def read_grid(
+    path: str | Path,
+) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.uint8]]:
+    """``(assignment, flipped, turns)``: the ``(rows, cols)`` grids of a manifest's tile
+    ids (as :func:`read_assignment`), of whether each cell's tile is mirrored and of how
+    many quarter turns counter-clockwise it is then turned (its ``flipped`` and
+    ``rotation``, see :func:`manifest_rows`), from one reading of the file.
+
+    A cell without ``flipped`` or ``rotation`` (a manifest written before ``rotate`` has
+    no ``rotation``) holds its tile as it is.
+
+    Raises
+    ------
+    MosaicfastError
+        As :func:`read_assignment`, and for a ``flipped`` that is not true or false or a
+        ``rotation`` that is not 0, 90, 180 or 270.
+    """
+    tiles, flipped, turns = _read_grids(path, _tile, _flipped, _turns)
+    return tiles, flipped.astype(np.bool_), turns.astype(np.uint8)
+
+
+def _read_grids(path: str | Path, *values: Callable[[Any], int]) -> list[NDArray[np.int64]]:
+    """For each function of ``values``, the grid of its value of each cell of the manifest
+    ``path`` (checked to cover each cell of the grid once)."""
     path = check_manifest_path(path)
     cells, declared = _manifest_cells(path)
     if cells and isinstance(cells[0], dict) and "size" in cells[0]:
@@ -110,7 +138,7 @@ def read_assignment(path: str | Path) -> NDArray[np.int64]:
             "of cells; evaluate reads it, the report does not yet"
         )
     try:
-        return _cell_grid(cells, declared)
+        return [_cell_grid(cells, declared, value) for value in values]
     except (ValueError, KeyError, TypeError) as err:
         raise MosaicfastError(f"{path}: not a whole mosaicfast manifest ({err})") from err
 
@@ -178,11 +206,12 @@ def _json_cells(text: str) -> tuple[list[Any], tuple[int, int] | None]:
     return payload["cells"], None
 
 
-def _cell_grid(cells: list[Any], declared: tuple[int, int] | None) -> NDArray[np.int64]:
-    """The grid of tile ids the cells fill, checked to cover each cell exactly once."""
-    placed = [
-        (_count(c["row"], "row"), _count(c["col"], "col"), _count(c["tile"], "tile")) for c in cells
-    ]
+def _cell_grid(
+    cells: list[Any], declared: tuple[int, int] | None, value: Callable[[Any], int]
+) -> NDArray[np.int64]:
+    """The grid of ``value(cell)`` (a whole number) of the cells, checked to cover each
+    cell exactly once."""
+    placed = [(_count(c["row"], "row"), _count(c["col"], "col"), value(c)) for c in cells]
     if not placed:
         raise ValueError("no cells")
     rows = 1 + max(r for r, _, _ in placed)
@@ -194,11 +223,35 @@ def _cell_grid(cells: list[Any], declared: tuple[int, int] | None) -> NDArray[np
     if rows * cols != len(placed):
         raise ValueError(f"{len(placed):,} cells listed for a grid of {rows} x {cols} cells")
     grid = np.full((rows, cols), -1, np.int64)
-    for r, c, tile in placed:
-        grid[r, c] = tile
+    for r, c, number in placed:
+        grid[r, c] = number
     if (grid < 0).any():
         raise ValueError("a cell is listed twice and another is missing")
     return grid
+
+
+def _tile(cell: Any) -> int:
+    """A manifest cell's tile id."""
+    return _count(cell["tile"], "tile")
+
+
+def _flipped(cell: Any) -> int:
+    """1 if a manifest cell's tile is mirrored (JSON ``true``, CSV ``True``), else 0."""
+    value = cell.get("flipped")
+    if value is True or value == "True":
+        return 1
+    if value is None or value is False or value == "False":
+        return 0
+    raise ValueError(f"flipped {repr(value)[:40]} is not true or false")
+
+
+def _turns(cell: Any) -> int:
+    """The quarter turns of a manifest cell's tile, from its ``rotation`` in degrees."""
+    value = cell.get("rotation")
+    degrees = 0 if value is None else _count(value, "rotation")
+    if degrees not in (0, 90, 180, 270):
+        raise ValueError(f"rotation {degrees} is not 0, 90, 180 or 270")
+    return degrees // 90
 
 
 def _count(value: object, name: str) -> int:

@@ -2,8 +2,8 @@
 
 ``mosaicfast build ... --report DIR`` and ``mosaicfast report MANIFEST -o DIR`` write
 it: a Deep Zoom pyramid of the mosaic (:mod:`~mosaicfast.report.pyramid`), the
-target, the per-cell provenance, uses and match scores and the figures
-(:mod:`~mosaicfast.report.page`), and a compact viewer of our own (plain
+target, the per-cell provenance, orientation, uses and match scores and the
+figures (:mod:`~mosaicfast.report.page`), and a compact viewer of our own (plain
 JavaScript, no framework, no network) in ``index.html``. See ``docs/report.md``.
 """
 

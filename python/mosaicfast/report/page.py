@@ -4,9 +4,10 @@ The per-cell data is written as ``data.js``, a script that sets
 ``window.MOSAIC_REPORT``: browsers refuse ``fetch()`` of local files from a page
 opened from disk, but load scripts. It is compact at 100,000 cells: one array
 of tile numbers and one of match scores (tenths of a CIEDE2000 unit) in cell
-order, and one table of the distinct tiles used (source, video time, library id,
-whether the file is missing), each name stored once. The page puts every name on
-screen with ``textContent``, never as HTML.
+order, one string of a digit per cell, its tile's orientation code (none when no
+tile is mirrored or turned), and one table of the distinct tiles used (source,
+video time, library id, whether the file is missing), each name stored once. The
+page puts every name on screen with ``textContent``, never as HTML.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ __all__ = [
     "CellSource",
     "cell_scores",
     "luma_ssim",
+    "orientation_digits",
     "quality",
     "report_data",
     "source_columns",
@@ -136,6 +138,7 @@ def report_data(
     size: tuple[int, int],
     tile_size: int,
     cells: NDArray[np.int64],
+    orientation: NDArray[np.uint8] | None,
     sources: Sequence[CellSource],
     missing: Sequence[bool],
     scores: NDArray[np.float64],
@@ -147,7 +150,9 @@ def report_data(
     """Everything the page shows, as plain JSON values.
 
     ``cells`` is the ``(rows, cols)`` grid of indices into ``sources`` (the distinct
-    tiles used), ``missing`` flags the sources whose files are gone.
+    tiles used), ``orientation`` the grid of the orientation codes of the cells' tiles
+    (:mod:`~mosaicfast.kernels.orientation`; None: all as they are), ``missing`` flags
+    the sources whose files are gone.
     """
     rows, cols = cells.shape
     return {
@@ -158,12 +163,21 @@ def report_data(
         "cols": cols,
         "tileSize": tile_size,
         "cells": cells.ravel().tolist(),
+        "orientation": orientation_digits(orientation),
         "scores": np.rint(scores.ravel() * 10).astype(np.int64).tolist(),
         "sources": source_columns(sources, missing),
         "quality": quality,
         "options": {key: _plain(value) for key, value in options.items()},
         "timings": {key: round(value, 3) for key, value in timings.items()},
     }
+
+
+def orientation_digits(codes: NDArray[np.uint8] | None) -> str | None:
+    """The orientation codes (0 to 7) of the cells as a string of one digit per cell, in
+    cell order; None when no tile is mirrored or turned."""
+    if codes is None or not codes.any():
+        return None
+    return (codes.ravel() + ord("0")).astype(np.uint8).tobytes().decode("ascii")
 
 
 def source_columns(sources: Sequence[CellSource], missing: Sequence[bool]) -> dict[str, Any]:

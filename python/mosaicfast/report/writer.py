@@ -29,9 +29,10 @@ from .._util.lifetime import interrupts_deferred
 from ..errors import MosaicfastError
 from ..io._atomic import current_umask
 from ..io.images import open_rgb
-from ..io.manifest import check_grid_fits, read_assignment
+from ..io.manifest import check_grid_fits, read_grid
 from ..io.output import STREAM_PIXELS, is_tiff
 from ..io.paths import os_reason
+from ..kernels.orientation import code
 from .page import SCORE_PIXELS, CellSource, cell_scores, quality, report_data, write_page
 from .pyramid import DZI_FORMAT, DZI_TILE, DeepZoomWriter
 
@@ -141,6 +142,8 @@ def write_report(
     source_of: SourceOf,
     target: Image.Image,
     options: dict[str, Any],
+    flipped: NDArray[np.bool_] | None = None,
+    turns: NDArray[np.uint8] | None = None,
     timings: dict[str, float] | None = None,
     title: str = "mosaic",
     force: bool = False,
@@ -165,6 +168,9 @@ def write_report(
         The target as matched.
     options, timings : dict
         The options the mosaic was built with, and the seconds of each stage.
+    flipped, turns : numpy.ndarray, optional
+        ``(rows, cols)``: whether each cell's tile is mirrored, and its quarter turns
+        counter-clockwise after the mirror (None: none is).
     title : str
         The page's title.
     force : bool
@@ -182,6 +188,9 @@ def write_report(
     grid = np.asarray(assignment, dtype=np.int64)
     rows, cols = grid.shape
     size = (cols * tile_size, rows * tile_size)
+    orientation = code(flipped, turns)
+    if orientation is not None and orientation.shape != grid.shape:
+        raise ValueError(f"flipped and turns must be {rows} x {cols}, the assignment's shape")
     used, inverse = np.unique(grid, return_inverse=True)
     sources = [source_of(int(tile)) for tile in used]
     missing = _missing(sources)
@@ -204,8 +213,9 @@ def write_report(
             figures = quality(np.asarray(small_target), small_mosaic, scores, grid).as_dict()
             seconds = time.perf_counter() - start
             data = report_data(
-                size=size, tile_size=tile_size, cells=inverse.reshape(rows, cols), sources=sources,
-                missing=missing, scores=scores, quality=figures, options=options,
+                size=size, tile_size=tile_size, cells=inverse.reshape(rows, cols),
+                orientation=orientation, sources=sources, missing=missing,
+                scores=scores, quality=figures, options=options,
                 timings={**(timings or {}), "report": seconds}, title=title,
             )  # fmt: skip
             dzi = {"tileSize": DZI_TILE, "format": DZI_FORMAT, "maxLevel": pyramid.max_level,
@@ -341,7 +351,8 @@ def mosaic_report(
     return write_report(
         folder, bands, assignment=mosaic.assignment, tile_size=mosaic.plan.tile_size,
         source_of=source_of, target=mosaic.target, options=mosaic.options,
-        timings=mosaic.timings, title=title, force=force, workers=mosaic.painter.threads,
+        flipped=mosaic.flipped, turns=mosaic.turns, timings=mosaic.timings, title=title,
+        force=force, workers=mosaic.painter.threads,
     )  # fmt: skip
 
 
@@ -374,7 +385,7 @@ def manifest_report(
     """
     manifest = Path(manifest)
     folder = check_report_folder(folder, force=force)
-    grid = read_assignment(manifest)
+    grid, flipped, turns = read_grid(manifest)
     meta, sources = _manifest_sources(manifest)
     mosaic_path = _recorded(manifest, mosaic, meta, "output", "--mosaic")
     target_path = _recorded(manifest, target, meta, "target", "--target")
@@ -385,7 +396,7 @@ def manifest_report(
     return write_report(
         folder, bands, assignment=grid, tile_size=size[0] // grid.shape[1],
         source_of=sources.__getitem__, target=target_image, options=options,
-        title=mosaic_path.name, force=force, workers=workers,
+        flipped=flipped, turns=turns, title=mosaic_path.name, force=force, workers=workers,
     )  # fmt: skip
 
 
@@ -405,7 +416,7 @@ def _manifest_sources(path: Path) -> tuple[dict[str, Any], dict[int, CellSource]
     """A manifest's ``meta`` (empty for CSV) and the source of each tile id it names.
 
     The manifest has already been read whole by
-    :func:`~mosaicfast.manifest.read_assignment`, which checks its cells.
+    :func:`~mosaicfast.io.manifest.read_grid`, which checks its cells.
     """
     text = path.read_text(encoding="utf-8", errors="surrogateescape")
     meta: dict[str, Any] = {}

@@ -1,8 +1,8 @@
 // mosaicfast report viewer: zoom and pan over a Deep Zoom (DZI) pyramid on a canvas,
 // with the target, a reuse heat map and missing tiles drawn over it, and the source,
-// uses and match score of the tile under the pointer. Plain JavaScript, no network:
-// the data comes from data.js (window.MOSAIC_REPORT). Every name from the data is put
-// on screen with textContent, never parsed as HTML.
+// orientation, uses and match score of the tile under the pointer. Plain JavaScript,
+// no network: the data comes from data.js (window.MOSAIC_REPORT). Every name from the
+// data is put on screen with textContent, never parsed as HTML.
 (function () {
   "use strict";
   const R = window.MOSAIC_REPORT;
@@ -217,6 +217,16 @@
     return pad(h) + ":" + pad(m) + ":" + pad(s % 60) + frac;
   }
 
+  // How the tile of a cell is laid: its orientation code c (a digit of R.orientation) is
+  // the tile mirrored left to right if c & 1, then turned c >> 1 quarter turns
+  // counter-clockwise.
+  function laidText(cell) {
+    const c = R.orientation ? R.orientation.charCodeAt(cell) - 48 : 0, quarters = c >> 1;
+    const turned = quarters === 0 ? "" : "turned " + 90 * quarters + "\u00b0" + (quarters === 2 ? "" : " counter-clockwise");
+    if (c & 1) return turned ? "mirrored, then " + turned : "mirrored";
+    return turned || "as it is";
+  }
+
   function fill(list, pairs) {
     list.replaceChildren();
     for (const [name, value, className] of pairs) {
@@ -243,6 +253,7 @@
     if (time !== null) pairs.push(["Frame at", timeText(time)]);
     pairs.push(["Folder", S.folders[S.folder[t]]]);
     if (S.tileId[t] !== null) pairs.push(["Library id", String(S.tileId[t])]);
+    pairs.push(["Laid", laidText(cell), "words"]);
     pairs.push(["Used", uses[t] + (uses[t] === 1 ? " time" : " times")]);
     pairs.push(["Match", "\u0394E2000 " + (R.scores[cell] / 10).toFixed(1) + " (lower is closer)"]);
     if (missing[t]) pairs.push(["File", "missing: moved or deleted since the build", "missing"]);
