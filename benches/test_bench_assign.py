@@ -70,15 +70,18 @@ GreedyProblem = tuple[tuple[Any, ...], dict[str, Any]]
 """Positional and keyword arguments of ``penalised_greedy``."""
 
 PEAK_RSS = """\
-import resource, sys
+import sys
 sys.path.insert(0, sys.argv[3])
 from photo_data import photo_cells, photo_tiles
 from mosaicfast.kernels.assign import certified_optimum
 cells = photo_cells(int(sys.argv[1]), bars=float(sys.argv[4]))
 certified_optimum(cells, photo_tiles(int(sys.argv[2])))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+status = open("/proc/self/status").read().split("\\n")
+print(next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")))
 """
-"""Solves one problem in a fresh process; prints its peak RSS in KiB."""
+"""Solves one problem in a fresh process; prints its peak RSS in KiB (VmHWM: its own,
+where ``ru_maxrss`` would also count the benchmark process's, carried into a child
+started by vfork and exec)."""
 
 
 def dense_costs(cells: np.ndarray, tiles: np.ndarray) -> np.ndarray:
