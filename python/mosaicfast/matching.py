@@ -105,8 +105,10 @@ SCORE_UNIT = 1e-6
 #: Status of an ``optimal`` result with the ``ssim`` or ``combined`` metric.
 RERANKED = "optimal over the re-ranked candidates (certified on them)"
 
-#: Candidates scored at a time (cells x candidates per cell): the search's and the
-#: scoring's temporaries stay near a few hundred MB whatever the number of cells.
+#: Candidates scored at a time (cells x candidates per cell), or with ``prune`` KD-tree
+#: leaves probed at a time when a cell probes more leaves than it has candidates: the
+#: search's and the scoring's temporaries stay near a few hundred MB whatever the number
+#: of cells.
 CANDIDATES_PER_CHUNK = 1 << 21
 #: Memory a candidate takes in the result: tile (8 bytes), orientation (1), score (8) and
 #: colour distance (8).
@@ -377,12 +379,13 @@ class _Matcher:
         """The ``k`` nearest entries of the search space for ``cells[rows]`` (default
         all), scored, sorted by score, a tile and its mirror kept once (the better).
 
-        Worked out :data:`CANDIDATES_PER_CHUNK` candidates at a time, so the search's
-        and the scoring's temporaries stay bounded whatever the number of cells: the
-        memory per cell is that of the result (:data:`BYTES_PER_CANDIDATE` a candidate).
+        Worked out :data:`CANDIDATES_PER_CHUNK` candidates (or probed leaves) at a time,
+        so the search's and the scoring's temporaries stay bounded whatever the number
+        of cells: the memory per cell is that of the result (:data:`BYTES_PER_CANDIDATE`
+        a candidate).
         """
         picked = np.arange(len(self.cells)) if rows is None else rows
-        step = _cells_per_chunk(k)
+        step = _cells_per_chunk(k, self.space.size, self.options)
         out: _Candidates | None = None
         for start in range(0, max(len(picked), 1), step):
             part = self._chunk(k, picked[start : start + step])
@@ -617,19 +620,28 @@ def check_matching_memory(cells: int, tiles: int, options: MatchOptions) -> None
 
 
 def _pruning_memory(cells: int, entries: int, dim: int, k: int, options: MatchOptions) -> int:
-    """Bytes the KD-tree of ``prune`` adds: its construction's copies of the ``entries``
-    descriptors of ``dim`` values, and the leaves each cell of a chunk probes (leaves hold
-    at least half of :data:`~mosaicfast.kernels.candidates.DEFAULT_LEAF_SIZE` tiles)."""
-    wanted = options.shortlist if options.shortlist is not None else default_shortlist(entries)
-    probes = -(-min(entries, max(k, wanted)) // (DEFAULT_LEAF_SIZE // 2))
-    chunk = min(cells, _cells_per_chunk(k))
+    """Bytes the KD-tree of ``prune`` adds: its construction's use of the ``entries``
+    descriptors of ``dim`` values, and the leaves each cell of a chunk probes."""
+    chunk = min(cells, _cells_per_chunk(k, entries, options))
+    probes = _probed_leaves(k, entries, options)
     return entries * dim * PRUNE_BYTES_PER_VALUE + chunk * probes * PRUNE_BYTES_PER_PROBE
 
 
-def _cells_per_chunk(k: int) -> int:
-    """Cells whose ``k`` candidates are worked out at a time: :data:`CANDIDATES_PER_CHUNK`
-    candidates."""
-    return max(1, CANDIDATES_PER_CHUNK // max(k, 1))
+def _probed_leaves(k: int, entries: int, options: MatchOptions) -> int:
+    """Most KD-tree leaves a cell probes for ``k`` candidates among ``entries`` with
+    ``prune`` (0 without): its shortlist over half of
+    :data:`~mosaicfast.kernels.candidates.DEFAULT_LEAF_SIZE`, the fewest tiles of a leaf."""
+    if not options.pruned:
+        return 0
+    wanted = options.shortlist if options.shortlist is not None else default_shortlist(entries)
+    return -(-min(entries, max(k, wanted)) // (DEFAULT_LEAF_SIZE // 2))
+
+
+def _cells_per_chunk(k: int, entries: int, options: MatchOptions) -> int:
+    """Cells whose ``k`` candidates among ``entries`` are worked out at a time: those
+    holding :data:`CANDIDATES_PER_CHUNK` candidates, or as many probed leaves when a
+    cell probes more leaves than it has candidates."""
+    return max(1, CANDIDATES_PER_CHUNK // max(k, _probed_leaves(k, entries, options), 1))
 
 
 def _size(count: int) -> str:
