@@ -116,11 +116,13 @@ BYTES_PER_CANDIDATE = 25
 #: Memory a searched descriptor value takes: the ``int16`` array of every orientation and
 #: the core's copy packed for its kernels.
 SEARCH_BYTES_PER_VALUE = 4
-#: Memory ``prune`` adds per searched descriptor value: building the KD-tree projects
-#: the values converted to ``float64`` and centred, two copies at once. Peak RSS of fresh
-#: processes on random descriptors rose by 17.8 bytes a value beside the 4 above
-#: (``benches/prune_memory.py``: 100,000 to 800,000 entries, 96 and 75 values).
-PRUNE_BYTES_PER_VALUE = 14
+#: Memory ``prune`` adds per searched descriptor value: the index's ``int16`` copy of
+#: the descriptors in leaf order (2 bytes a value) and, per entry, its projected
+#: coordinates, their copy in leaf order and the tree (the projection converts a block of
+#: rows at a time). Peak RSS of fresh processes on random descriptors rose by 2.6 and 2.8
+#: bytes a value (246 and 212 an entry) beside the 4 above (``benches/prune_memory.py``:
+#: 100,000 to 800,000 entries, 96 and 75 values).
+PRUNE_BYTES_PER_VALUE = 3
 #: Memory ``prune`` adds per KD-tree leaf that a cell of a chunk probes (the leaves it
 #: scans: its shortlist over the leaves' size): the core's rows of nearest leaves, their
 #: padded copy and its list of them. Peak RSS rose by 1.5 kB a cell more than
