@@ -6,7 +6,8 @@ took (tracemalloc misses scipy's and the core's allocations). The descriptors ar
 random: the KD-tree's memory depends on how many entries it holds, not on their
 values, so this measures scaling only, never recall (``benches/recall.py``). Cells come
 in whole rows of 96; the colour metric and the default greedy (32 candidates a cell), or
-with ``--best`` each cell its best tile (one candidate: the widest chunks of cells).
+with ``--best`` each cell its best tile (one candidate: the widest chunks of cells,
+which with ``prune`` hold as many probed leaves as candidates otherwise).
 The figures behind ``PRUNE_BYTES_PER_VALUE`` and ``PRUNE_BYTES_PER_PROBE`` of
 :mod:`mosaicfast.matching` (``benches/NOTES.md``):
 

@@ -25,7 +25,7 @@ import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -829,22 +829,23 @@ def test_a_pruned_matching_beyond_half_the_memory_is_refused_naming_prune(
     from mosaicfast.matching import check_matching_memory
     from mosaicfast.options import MatchOptions
 
-    # 1 million tiles with their mirror images, 96 values each: 768 MB searched; the
-    # KD-tree's construction adds 14 bytes a value (2.69 GB) and the 387 leaves each of
-    # the 100 cells probes 26 bytes each (1 MB).
-    monkeypatch.setattr("mosaicfast.matching._physical_memory", lambda: 4_000_000_000)
+    # 50,000 tiles with their mirror images, 96 values each: 38 MB searched; the KD-tree
+    # adds 3 bytes a value (29 MB) and the 87 leaves each of a chunk's 24,000 cells probes
+    # 26 bytes each (54 MB), beside 19 MB of candidate lists (32 a cell, 25 bytes each).
+    monkeypatch.setattr("mosaicfast.matching._physical_memory", lambda: 200_000_000)
+    pruned = MatchOptions(prune="pca", metric="color", max_uses=1)
     with pytest.raises(MosaicfastError, match=r"search exhaustively \(prune none\)") as caught:
-        check_matching_memory(100, 1_000_000, MatchOptions(prune="pca", max_uses=1))
+        check_matching_memory(24_000, 50_000, pruned)
     assert caught.value.parameters == ("prune",)
-    assert "2,000,000 tile orientations needs about 3.5 GB" in str(caught.value)
+    assert "100,000 tile orientations needs about 141 MB" in str(caught.value)
     with pytest.raises(MosaicfastError, match="prune none"):
-        check_matching_memory(100, 1_000_000, MatchOptions(prune="mean", max_uses=1))
-    check_matching_memory(100, 1_000_000, MatchOptions(max_uses=1))  # 0.8 GB: accepted
+        check_matching_memory(24_000, 50_000, replace(pruned, prune="mean"))
+    check_matching_memory(24_000, 50_000, replace(pruned, prune="none"))  # 58 MB: accepted
     # The optimal assignment searches exhaustively whatever prune says: no tree.
-    check_matching_memory(100, 1_000_000, MatchOptions(prune="pca", assign="optimal"))
+    check_matching_memory(24_000, 50_000, replace(pruned, assign="optimal"))
     # A build checks it before matching: 12 cells x 32 entries (13 kB) and 16 tiles in 2
-    # orientations (12 kB) in 100 kB; with the tree's 43 kB more, refused.
-    monkeypatch.setattr("mosaicfast.matching._physical_memory", lambda: 100_000)
-    with pytest.raises(MosaicfastError, match="prune none"):
+    # orientations (12 kB) in 60 kB; with the tree's 9 kB more, refused.
+    monkeypatch.setattr("mosaicfast.matching._physical_memory", lambda: 60_000)
+    with pytest.raises(MosaicfastError, match="more than half of this machine's"):
         build(target, tiles, cols=4, prune="pca")
     build(target, tiles, cols=4)

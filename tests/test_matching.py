@@ -325,6 +325,34 @@ def test_pruned_search_with_a_full_shortlist_is_exhaustive() -> None:
     assert len(np.unique(unique.tile_indices)) == len(CELLS)
 
 
+def test_pruned_chunks_hold_the_probed_leaves_the_guard_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mosaicfast import matching
+
+    options = plain(prune="pca")  # one candidate a cell, 4 leaves probed (400 tiles / 128)
+    one_chunk = match_cells(CELLS, TILES, GRID, options)
+    monkeypatch.setattr(matching, "CANDIDATES_PER_CHUNK", 40)
+    chunks: list[int] = []
+    search = matching._Space.search
+
+    def counted(space: matching._Space, cells: np.ndarray, k: int) -> tuple:
+        chunks.append(len(cells))
+        return search(space, cells, k)
+
+    monkeypatch.setattr(matching._Space, "search", counted)
+    chunked = match_cells(CELLS, TILES, GRID, options)
+    # 40 probed leaves a chunk, not 40 candidates: 10 cells, the last chunk the 2 left.
+    assert chunks == [10] * 19 + [2]
+    dim = CELLS.shape[1]
+    tree = len(TILES) * dim * matching.PRUNE_BYTES_PER_VALUE
+    guard = matching._pruning_memory(len(CELLS), len(TILES), dim, 1, options)
+    assert guard == tree + 10 * 4 * matching.PRUNE_BYTES_PER_PROBE
+    assert np.array_equal(chunked.tile_indices, one_chunk.tile_indices)
+    assert np.array_equal(chunked.distance, one_chunk.distance)
+    assert np.array_equal(chunked.score, one_chunk.score)
+
+
 def test_tile_luma_is_loaded_once_per_tile_and_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     from mosaicfast import matching
 

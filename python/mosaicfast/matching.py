@@ -105,8 +105,10 @@ SCORE_UNIT = 1e-6
 #: Status of an ``optimal`` result with the ``ssim`` or ``combined`` metric.
 RERANKED = "optimal over the re-ranked candidates (certified on them)"
 
-#: Candidates scored at a time (cells x candidates per cell): the search's and the
-#: scoring's temporaries stay near a few hundred MB whatever the number of cells.
+#: Candidates scored at a time (cells x candidates per cell), or with ``prune`` KD-tree
+#: leaves probed at a time when a cell probes more leaves than it has candidates: the
+#: search's and the scoring's temporaries stay near a few hundred MB whatever the number
+#: of cells.
 CANDIDATES_PER_CHUNK = 1 << 21
 #: Memory a candidate takes in the result: tile (8 bytes), orientation (1), score (8) and
 #: colour distance (8).
@@ -114,11 +116,13 @@ BYTES_PER_CANDIDATE = 25
 #: Memory a searched descriptor value takes: the ``int16`` array of every orientation and
 #: the core's copy packed for its kernels.
 SEARCH_BYTES_PER_VALUE = 4
-#: Memory ``prune`` adds per searched descriptor value: building the KD-tree projects
-#: the values converted to ``float64`` and centred, two copies at once. Peak RSS of fresh
-#: processes on random descriptors rose by 17.8 bytes a value beside the 4 above
-#: (``benches/prune_memory.py``: 100,000 to 800,000 entries, 96 and 75 values).
-PRUNE_BYTES_PER_VALUE = 14
+#: Memory ``prune`` adds per searched descriptor value: the index's ``int16`` copy of
+#: the descriptors in leaf order (2 bytes a value) and, per entry, its projected
+#: coordinates, their copy in leaf order and the tree (the projection converts a block of
+#: rows at a time). Peak RSS of fresh processes on random descriptors rose by 2.6 and 2.8
+#: bytes a value (246 and 212 an entry) beside the 4 above (``benches/prune_memory.py``:
+#: 100,000 to 800,000 entries, 96 and 75 values).
+PRUNE_BYTES_PER_VALUE = 3
 #: Memory ``prune`` adds per KD-tree leaf that a cell of a chunk probes (the leaves it
 #: scans: its shortlist over the leaves' size): the core's rows of nearest leaves, their
 #: padded copy and its list of them. Peak RSS rose by 1.5 kB a cell more than
@@ -377,12 +381,13 @@ class _Matcher:
         """The ``k`` nearest entries of the search space for ``cells[rows]`` (default
         all), scored, sorted by score, a tile and its mirror kept once (the better).
 
-        Worked out :data:`CANDIDATES_PER_CHUNK` candidates at a time, so the search's
-        and the scoring's temporaries stay bounded whatever the number of cells: the
-        memory per cell is that of the result (:data:`BYTES_PER_CANDIDATE` a candidate).
+        Worked out :data:`CANDIDATES_PER_CHUNK` candidates (or probed leaves) at a time,
+        so the search's and the scoring's temporaries stay bounded whatever the number
+        of cells: the memory per cell is that of the result (:data:`BYTES_PER_CANDIDATE`
+        a candidate).
         """
         picked = np.arange(len(self.cells)) if rows is None else rows
-        step = _cells_per_chunk(k)
+        step = _cells_per_chunk(k, self.space.size, self.options)
         out: _Candidates | None = None
         for start in range(0, max(len(picked), 1), step):
             part = self._chunk(k, picked[start : start + step])
@@ -617,19 +622,28 @@ def check_matching_memory(cells: int, tiles: int, options: MatchOptions) -> None
 
 
 def _pruning_memory(cells: int, entries: int, dim: int, k: int, options: MatchOptions) -> int:
-    """Bytes the KD-tree of ``prune`` adds: its construction's copies of the ``entries``
-    descriptors of ``dim`` values, and the leaves each cell of a chunk probes (leaves hold
-    at least half of :data:`~mosaicfast.kernels.candidates.DEFAULT_LEAF_SIZE` tiles)."""
-    wanted = options.shortlist if options.shortlist is not None else default_shortlist(entries)
-    probes = -(-min(entries, max(k, wanted)) // (DEFAULT_LEAF_SIZE // 2))
-    chunk = min(cells, _cells_per_chunk(k))
+    """Bytes the KD-tree of ``prune`` adds: its construction's use of the ``entries``
+    descriptors of ``dim`` values, and the leaves each cell of a chunk probes."""
+    chunk = min(cells, _cells_per_chunk(k, entries, options))
+    probes = _probed_leaves(k, entries, options)
     return entries * dim * PRUNE_BYTES_PER_VALUE + chunk * probes * PRUNE_BYTES_PER_PROBE
 
 
-def _cells_per_chunk(k: int) -> int:
-    """Cells whose ``k`` candidates are worked out at a time: :data:`CANDIDATES_PER_CHUNK`
-    candidates."""
-    return max(1, CANDIDATES_PER_CHUNK // max(k, 1))
+def _probed_leaves(k: int, entries: int, options: MatchOptions) -> int:
+    """Most KD-tree leaves a cell probes for ``k`` candidates among ``entries`` with
+    ``prune`` (0 without): its shortlist over half of
+    :data:`~mosaicfast.kernels.candidates.DEFAULT_LEAF_SIZE`, the fewest tiles of a leaf."""
+    if not options.pruned:
+        return 0
+    wanted = options.shortlist if options.shortlist is not None else default_shortlist(entries)
+    return -(-min(entries, max(k, wanted)) // (DEFAULT_LEAF_SIZE // 2))
+
+
+def _cells_per_chunk(k: int, entries: int, options: MatchOptions) -> int:
+    """Cells whose ``k`` candidates among ``entries`` are worked out at a time: those
+    holding :data:`CANDIDATES_PER_CHUNK` candidates, or as many probed leaves when a
+    cell probes more leaves than it has candidates."""
+    return max(1, CANDIDATES_PER_CHUNK // max(k, _probed_leaves(k, entries, options), 1))
 
 
 def _size(count: int) -> str:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from mosaicfast.kernels import candidates
 from mosaicfast.kernels.candidates import CandidateIndex, Method, default_shortlist
 from mosaicfast.kernels.descriptors import search_topk
 
@@ -148,6 +149,26 @@ def test_pca_projection_is_deterministic() -> None:
     np.testing.assert_allclose(basis, reordered, atol=1e-9)
     np.testing.assert_allclose(basis @ basis.T, np.eye(5), atol=1e-9)
     assert CandidateIndex(tiles, method="mean").dims == 3
+
+
+@pytest.mark.parametrize(("method", "dims"), [("mean", 3), ("pca", 1), ("pca", 4)])
+def test_projecting_a_block_of_rows_at_a_time_changes_nothing(
+    method: Method, dims: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiles, cells = _planted(seed=10, tiles=1000)
+    assert len(tiles) < candidates.PROJECT_ROWS  # one block
+    whole = CandidateIndex(tiles, method=method, dims=dims, leaf_size=32)
+    monkeypatch.setattr(candidates, "PROJECT_ROWS", 7)  # 143 blocks, the last of 6 rows
+    blocks = CandidateIndex(tiles, method=method, dims=dims, leaf_size=32)
+    np.testing.assert_array_equal(blocks.basis, whole.basis)
+    for values in (tiles, cells):
+        at_once = np.einsum("nw,dw->nd", values.astype(np.float64) - whole._centre, whole.basis)
+        np.testing.assert_array_equal(whole.project(values), at_once)
+        np.testing.assert_array_equal(blocks.project(values), at_once)
+    for found, again in zip(
+        whole.query(cells, 5, shortlist=100), blocks.query(cells, 5, shortlist=100), strict=True
+    ):
+        np.testing.assert_array_equal(found, again)
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,8 @@ never exceeds the full distance to any tile in it. The result is exact when the
 visited leaves hold the true best tiles; ``docs/pruning.md`` measures how often
 they do. Projections are computed without BLAS (``numpy.einsum``), in a fixed
 summation order, so the same tiles give the same tree and the same answers
-whatever the thread count.
+whatever the thread count; and a block of rows at a time (:data:`PROJECT_ROWS`), so
+no ``float64`` copy of the whole library is made.
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ PCA_SAMPLE = 20_000
 
 SHORTLIST_FACTOR = 35
 """Default tiles scanned per cell, per square root of the library size."""
+
+PROJECT_ROWS = 1 << 15
+"""Descriptors converted to ``float64`` and centred at a time by
+:meth:`CandidateIndex.project` (25 MB for 96 values): no ``float64`` copy of a whole
+library exists. Each row's coordinates are the same whatever the block."""
 
 
 def default_shortlist(tiles: int) -> int:
@@ -200,8 +206,14 @@ class CandidateIndex:
             ``(m, dims)`` ``float64``; squared distances there never exceed the
             full-descriptor ones (the projection is orthogonal).
         """
-        centred = np.asarray(descriptors, dtype=np.float64) - self._centre
-        return np.einsum("nw,dw->nd", centred, self.basis)
+        values = np.asarray(descriptors)
+        projected = np.empty((len(values), self.dims))
+        for start in range(0, len(values), PROJECT_ROWS):
+            rows = slice(start, start + PROJECT_ROWS)
+            centred = values[rows].astype(np.float64)
+            centred -= self._centre
+            np.einsum("nw,dw->nd", centred, self.basis, out=projected[rows])
+        return projected
 
     @property
     def dims(self) -> int:
