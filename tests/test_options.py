@@ -4,7 +4,6 @@ docs show the same options, defaults and ranges, and every rule is checked by on
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import inspect
 import re
 from pathlib import Path
@@ -28,17 +27,9 @@ from mosaicfast.options import (
 )
 from mosaicfast.plan import plan_grid, plan_print
 
+from .conftest import load_tool
+
 ROOT = Path(__file__).parents[1]
-
-
-def _tool() -> object:
-    spec = importlib.util.spec_from_file_location(
-        "options_table", ROOT / "tools" / "options_table.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _click_options(command: str) -> dict[str, click.Option]:
@@ -160,10 +151,10 @@ def test_the_range_in_words_is_the_range_checked() -> None:
 
 
 def test_the_api_page_table_is_written_from_the_model() -> None:
-    tool = _tool()
+    tool = load_tool("options_table")
     page = (ROOT / "docs" / "api.md").read_text()
-    assert page.count(tool.BEGIN) == page.count(tool.END) == 1  # type: ignore[attr-defined]
-    assert tool.page_with_table(page) == page, "run python tools/options_table.py"  # type: ignore[attr-defined]
+    assert page.count(tool.BEGIN) == page.count(tool.END) == 1
+    assert tool.page_with_table(page) == page, "run python tools/options_table.py"
     for item, _ in specs(BuildOptions):
         assert f"`{item.name}`" in page
 

@@ -33,6 +33,8 @@ from mosaicfast.report import (
 )
 from mosaicfast.report.pyramid import DZI_TILE, dzi_levels
 
+from .conftest import load_tool
+
 HOSTILE_NAME = '<img src=x onerror="document.title=1">&amp;"\'.png'
 
 
@@ -393,6 +395,8 @@ def test_manifest_without_recorded_files_asks_for_them(
 # chromedriver by Selenium (the dev extra), on the loopback only.
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+SCREENSHOT_TOOL = load_tool("report_screenshot")
+wait_for = SCREENSHOT_TOOL.wait_for
 
 #: What the page says of a tile in each orientation code (bit 0 the mirror, then the
 #: quarter turns counter-clockwise).
@@ -410,30 +414,15 @@ LAID = {
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    """A headless chromium, always stopped (with its driver) when the test ends."""
+    """A headless chromium, always stopped (with its driver) when the test ends; started
+    as tools/report_screenshot.py starts it for the docs' screenshot."""
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip(
             "no chromium or chromedriver on PATH: install Debian's chromium and "
             "chromium-driver (make test does, where apt-get runs as root)"
         )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--window-size=1200,800", "--force-device-scale-factor=1", "--no-first-run",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):  # fmt: skip
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        driver.set_page_load_timeout(30)
-        driver.set_script_timeout(30)
+    with SCREENSHOT_TOOL.headless_chromium(tmp_path / "chromium-profile") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def screenshot(driver: Any, path: Path, element: Any = None, colours: int = 50) -> np.ndarray:
@@ -448,13 +437,6 @@ def screenshot(driver: Any, path: Path, element: Any = None, colours: int = 50) 
     distinct = len(np.unique(pixels.reshape(-1, 3), axis=0))
     assert pixels.std() > 10 and distinct >= colours, f"{path.name} looks blank"
     return pixels
-
-
-def wait_for(driver: Any, script: str, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not driver.execute_script(script):
-        assert time.monotonic() < deadline, f"timed out waiting for {script}"
-        time.sleep(0.1)
 
 
 @pytest.mark.slow

@@ -8,19 +8,19 @@ process for each other kernel this CPU supports.
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 import os
 import platform
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
 from mosaicfast import __version__, _core
 from mosaicfast._reference import descriptors as reference
+
+from ..conftest import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 SEARCH_TESTS = ("tests/kernels/test_core_equivalence.py", "tests/kernels/test_candidates.py")
@@ -107,15 +107,6 @@ def test_an_unknown_forced_kernel_is_a_one_line_usage_error(command: list[str]) 
         'Error: MOSAICFAST_KERNEL: "fastest" is not a search kernel '
         "(choose portable, sse2, avx2, avx512-vnni)"
     ]
-
-
-def load_tool(name: str) -> ModuleType:
-    """A script of ``tools/`` as a module."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize(
