@@ -219,6 +219,7 @@ pub fn progress_dict<'py>(
     dict.set_item("passes", progress.passes)?;
     dict.set_item("pairs_added", progress.pairs_added)?;
     dict.set_item("improved", progress.improved)?;
+    dict.set_item("retreats", progress.retreats)?;
     Ok(dict)
 }
 

@@ -739,7 +739,8 @@ fn optimal_assignment<'py>(
 /// progress : callable, optional
 ///     Called with a dict of the solver's progress (``stage``, ``phase``,
 ///     ``phases``, ``checks``, ``unassigned``, ``bids``, ``reverse_bids``,
-///     ``repriced``, ``passes``, ``pairs_added``, ``improved``) now and then; an
+///     ``repriced``, ``passes``, ``pairs_added``, ``improved``, ``retreats``) now
+///     and then; an
 ///     exception it raises stops the solver and propagates.
 /// threads : int, optional
 ///     Worker threads (default: one per core); the result does not depend on it.

@@ -114,6 +114,9 @@ pub struct Progress {
     pub pairs_added: u64,
     /// Improvements the certificate step made to the auction's assignment.
     pub improved: u64,
+    /// Exact phases that went back to the previous phase's ε in a price war
+    /// (see `WAR_BIDS`).
+    pub retreats: u64,
 }
 
 /// Receives progress reports; returning `false` stops the solver.
@@ -475,6 +478,12 @@ struct Auction<'a> {
     /// `K`, the factor of every cost.
     scale: i64,
     eps: i64,
+    /// The ε the phase goes back to in a price war (`0`: none), and the
+    /// bids made before the phase began.
+    retreat: i64,
+    phase_start: u64,
+    /// `WAR_BIDS` (tests set their own).
+    war_bids: u64,
     /// A bound of every cost.
     max_cost: i64,
     // Tiles: the slots that ever had a price or a holder (untouched slots are
@@ -536,6 +545,21 @@ const SQUARE_SLACK: f64 = 1.25;
 const SQUARE_RATIO: i64 = 8;
 const LOOSE_START: i64 = 256;
 const LOOSE_RATIO: i64 = 40;
+/// Bids (forward and reverse) per cell in one exact phase past which the
+/// phase is taken for a price war: its ε goes back to the previous phase's,
+/// the phase ends at that ε, and then runs again at its own (once). ε-CS at
+/// an ε implies it at any larger one, so the step back keeps every
+/// invariant; at the larger ε each bid moves prices further. On real
+/// photographs a first exact phase after the coarse ones sometimes starts
+/// far from its prices: the high-key target of the quality benchmark (6,144
+/// cells x 9,955 tiles, each once) spent 3.0 million bids and 7.8 million
+/// reverse bids, 8 of the solve's 9.8 s, in its first exact phase (1,760 a
+/// cell). Flat areas' reverse auctions, which lower a class's prices ε at a
+/// time, take up to about 70 a cell in a phase and gain nothing from a step
+/// back (the demo's problem with a fifth of its cells one colour: 0.66 ->
+/// 0.80 s at 64); 128 spares them and catches both wars seen
+/// (benches/NOTES.md, "Thirteenth round").
+const WAR_BIDS: u64 = 128;
 
 impl<'a> Auction<'a> {
     /// The auction at `start` prices (`None`: all 0), every cell re-priced;
@@ -586,6 +610,9 @@ impl<'a> Auction<'a> {
             n,
             scale,
             eps: 1,
+            retreat: 0,
+            phase_start: 0,
+            war_bids: WAR_BIDS,
             max_cost: max_cost as i64,
             slots: vec![Vec::new(); n],
             p1: vec![0; n],
@@ -687,15 +714,26 @@ impl<'a> Auction<'a> {
             coarse = 0; // given up: every phase runs exactly
         }
         for (phase, &eps) in schedule.iter().enumerate().skip(coarse) {
-            self.eps = eps;
             self.progress.phase = phase;
-            let queue = self.release_loose_cells()?;
-            self.forward(queue, observer)?;
-            self.reverse(observer)?;
-            #[cfg(test)]
-            self.check_invariants();
-            self.report(observer, true)?;
+            // Once more at its own ε after a retreat, which it cannot repeat.
+            let mut retreat = if phase > 0 { schedule[phase - 1] } else { 0 };
+            loop {
+                self.eps = eps;
+                self.retreat = retreat;
+                self.phase_start = self.progress.bids + self.progress.reverse_bids;
+                let queue = self.release_loose_cells()?;
+                self.forward(queue, observer)?;
+                self.reverse(observer)?;
+                #[cfg(test)]
+                self.check_invariants();
+                self.report(observer, true)?;
+                if self.eps == eps {
+                    break;
+                }
+                retreat = 0;
+            }
         }
+        self.retreat = 0;
         self.progress.phase = schedule.len();
         Ok(())
     }
@@ -709,6 +747,19 @@ impl<'a> Auction<'a> {
             self.report(observer, false)?;
         }
         Ok(())
+    }
+
+    /// Goes back to the retreat ε when this phase's bids pass `war_bids` per
+    /// cell (between two bids: ε-CS holds at the phase's ε, so at the larger
+    /// one too).
+    fn retreat_in_a_war(&mut self) {
+        if self.retreat > self.eps {
+            let bids = self.progress.bids + self.progress.reverse_bids - self.phase_start;
+            if bids > self.war_bids * self.m as u64 {
+                self.eps = self.retreat;
+                self.progress.retreats += 1;
+            }
+        }
     }
 
     /// Reports progress, at most every `REPORT_EVERY` unless `force`.
@@ -835,6 +886,7 @@ impl<'a> Auction<'a> {
                         }
                     }
                     self.report_now_and_then(observer)?;
+                    self.retreat_in_a_war();
                     continue;
                 }
                 let members = queue.waiting.remove(&c).unwrap_or_default();
@@ -851,6 +903,7 @@ impl<'a> Auction<'a> {
                 for &member in &members[placed..] {
                     queue.push(self, member);
                 }
+                self.retreat_in_a_war();
             }
             if deferred.is_empty() {
                 return Ok(());
@@ -1135,6 +1188,7 @@ impl<'a> Auction<'a> {
                         lowered.push(t as u32);
                     }
                     self.report_now_and_then(observer)?;
+                    self.retreat_in_a_war();
                 }
             }
             if stale.is_empty() {

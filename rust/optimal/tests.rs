@@ -492,6 +492,35 @@ fn assert_same_at_two_threads(problem: Problem<'_>, one: &Certified) {
 }
 
 #[test]
+fn a_phase_in_a_price_war_goes_back_to_the_previous_eps_once() {
+    // With a war declared after one bid per cell, every exact phase after
+    // the first steps back to the previous phase's ε and then runs again at
+    // its own: at most one retreat per phase, and the auction still ends at
+    // the certified optimum (checked over every pair, invariants after every
+    // phase), the total of the solve without retreats.
+    for (m, n, orientations) in [(1200, 1320, 1), (1100, 1500, 2), (600, 2400, 8)] {
+        let dim = 12;
+        let cells = clustered(m, dim, 8, 11);
+        let tiles = values(n * dim * orientations, 90, n as u64 + 11);
+        let mut held = Held::default();
+        let (mut auction, schedule) =
+            warm_schedule(&cells, &tiles, dim, orientations, 1, &mut held);
+        let problem = auction.problem;
+        auction.war_bids = 1;
+        let quiet = &mut |_: &Progress| true;
+        auction.run(quiet).unwrap();
+        let got = auction.certify(quiet).unwrap();
+        assert_certified(&problem, &got);
+        let retreats = got.progress.retreats;
+        assert!(retreats > 0, "some phase went back");
+        assert!(retreats < schedule.len() as u64, "{retreats} retreats");
+        let plain = solve_quietly(problem).unwrap();
+        assert_eq!(plain.progress.retreats, 0, "no war at 128 bids a cell");
+        assert_eq!(got.total_cost, plain.total_cost);
+    }
+}
+
+#[test]
 fn loose_problems_bid_both_ways_on_the_graph() {
     // Spare tiles (twice as many, a third more with mirror images, capacity
     // 2 over fewer tiles than cells): the coarse phases bid forward and in

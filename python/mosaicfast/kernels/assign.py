@@ -63,8 +63,9 @@ Progress = Callable[[dict[str, Any]], None]
 and planned), ``checks`` (exhaustive checks of the certificate made), ``unassigned``
 (cells without a tile), ``bids`` and ``reverse_bids``, ``repriced`` (cells searched
 exhaustively again) and ``passes`` (exhaustive searches), ``pairs_added`` (pairs
-the certificate found outside the solver's lists) and ``improved`` (improvements the
-certificate step made; 0 when the auction was exact, as expected)."""
+the certificate found outside the solver's lists), ``improved`` (improvements the
+certificate step made; 0 when the auction was exact, as expected) and ``retreats``
+(phases that went back to the previous phase's epsilon in a price war)."""
 
 
 class InfeasibleAssignmentError(MosaicfastError):
