@@ -356,11 +356,6 @@ impl Classes {
     fn size(&self, i: usize) -> usize {
         self.sizes[self.index[i] as usize] as usize
     }
-
-    /// The number of cells of the largest class.
-    fn largest(&self) -> usize {
-        self.sizes.iter().max().map_or(0, |&size| size as usize)
-    }
 }
 
 /// A tile of a cell's list or pool, the cell's (unscaled) cost for it and
@@ -434,18 +429,25 @@ enum Outcome {
 }
 
 /// The forward auction's queue of unassigned cells. A class of identical
-/// cells is queued once, as its first cell, while its unassigned members
-/// wait in `waiting`.
+/// cells that bids together is queued once, as its first cell, while its
+/// unassigned members wait in `waiting`.
 #[derive(Default)]
 struct Queue {
     cells: VecDeque<u32>,
     waiting: HashMap<usize, Vec<u32>>,
+    /// On the coarse graph (where fewer classes bid together).
+    graph: bool,
 }
 
 impl Queue {
     fn push(&mut self, auction: &Auction<'_>, cell: u32) {
         let c = auction.class(cell as usize);
-        if !auction.bids_as_class(c) {
+        let together = if self.graph {
+            auction.bids_as_class_on_graph(c)
+        } else {
+            auction.bids_as_class(c)
+        };
+        if !together {
             self.cells.push_back(cell);
             return;
         }

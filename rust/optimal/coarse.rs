@@ -45,7 +45,7 @@
 use std::cmp::Reverse;
 use std::collections::VecDeque;
 
-use super::{near_square, Auction, Bid, Observer, Outcome, Rivals, Slot, INF, NONE};
+use super::{near_square, Auction, Bid, Observer, Outcome, Queue, Rivals, Slot, INF, NONE};
 use crate::error::CoreResult;
 use crate::kernels::Simd;
 use crate::search::{Offsets, TileSet};
@@ -105,15 +105,15 @@ impl Auction<'_> {
     /// How many of the schedule's `phases` run on the graph, for a problem
     /// started from warm prices: the first `COARSE_PHASES` of a near-square
     /// one, the first `LOOSE_PHASES` of a loose one; none otherwise (cold
-    /// lists, which need 8x more tiles than cells, never take the graph),
-    /// nor when a class of identical cells outgrows its pool: its cells
-    /// share one pool and the same few eager edges, so the graph cannot hold
-    /// them and is given up after its bid cap (the demo's problem with a
-    /// third of its cells one colour: 31 s that way, 14-18 s without).
-    /// The last phase always runs exactly.
+    /// lists, which need 8x more tiles than cells, never take the graph).
+    /// Classes of identical cells of any size take it: their members bid
+    /// together on it and stand as one in its reverse bids (until
+    /// 2 December 2026 a class larger than a single cell's pool skipped it,
+    /// its members outbidding one another ε at a time there; benches/NOTES.md,
+    /// "Thirteenth round"). The last phase always runs exactly.
     pub(super) fn coarse_phases(&self, phases: usize) -> usize {
         let uses = self.n * self.problem.capacity;
-        let coarse = if !self.warm || self.classes.largest() > self.pool_len {
+        let coarse = if !self.warm {
             0
         } else if near_square(self.m, self.n, self.problem.capacity) {
             COARSE_PHASES
@@ -123,6 +123,17 @@ impl Auction<'_> {
             0
         };
         coarse.min(phases.saturating_sub(1))
+    }
+
+    /// Whether the members of class `c` (by its first cell) bid together on
+    /// the graph: as in the exact phases, if the class is larger than a
+    /// single cell's pool. Smaller classes bid one member at a time there,
+    /// as all did before: together they changed the graph's prices on
+    /// problems the graph already served, and the exact phases after it
+    /// are sensitive to them (the quality benchmark's china, one class of
+    /// two cells: its first exact phase 0.30 -> 0.56 s).
+    pub(super) fn bids_as_class_on_graph(&self, c: usize) -> bool {
+        self.bids_as_class(c) && self.classes.size(c) > self.pool_len
     }
 
     /// Whether the problem is loose (more than near-square): its graph takes
@@ -246,10 +257,18 @@ impl Auction<'_> {
         Ok(graph)
     }
 
-    /// Each tile's cells on the graph (pooled or eager), with their cost.
+    /// Each tile's cells on the graph (pooled or eager), with their cost; the
+    /// pool of a class that bids together once (thousands of members listed
+    /// for every tile of their pool made each tile's rivals a scan of them
+    /// all).
     fn by_tile(&self, graph: &Graph) -> ByTile {
+        // A class that bids together has its pool's edges once, at its
+        // first cell, which stands for its members in a reverse bid.
         let edges = |i: usize| {
-            let pooled = self.pool[self.class(i)].iter().map(|e| (e.tile, e.cost));
+            let c = self.class(i);
+            let once = self.bids_as_class_on_graph(c) && c != i;
+            let pool = if once { &[][..] } else { &self.pool[c][..] };
+            let pooled = pool.iter().map(|e| (e.tile, e.cost));
             pooled.chain(graph.eager[i].iter().copied())
         };
         let mut start = vec![0usize; self.n + 1];
@@ -281,13 +300,26 @@ impl Auction<'_> {
     /// The `GRAPH_RIVALS` assigned cells of `edges` of largest gain
     /// `pay - K c`, best first (ties to the lower cell), and the next one's
     /// gain as the bound of the rest (the cells off the graph do not count).
+    /// A cell of a class that bids together on the graph stands for its
+    /// class, at the gain of its member paying most ([`Auction::reverse_bid`]
+    /// offers the two paying most).
     fn graph_rivals(&self, by_tile: &ByTile, t: usize) -> Rivals {
         let edges = by_tile.start[t]..by_tile.start[t + 1];
         let mut cells: Vec<(i64, u32)> = by_tile.cells[edges.clone()]
             .iter()
             .zip(&by_tile.costs[edges])
-            .filter(|&(&i, _)| self.tile_of[i as usize] != NONE)
-            .map(|(&i, &cost)| (self.pay[i as usize] - self.scale * cost, i))
+            .filter_map(|(&i, &cost)| {
+                let c = self.class(i as usize);
+                let pay = if self.bids_as_class_on_graph(c) {
+                    // The class's member paying most has its largest gain.
+                    self.by_pay[c].last().map(|&(pay, _)| pay)?
+                } else if self.tile_of[i as usize] != NONE {
+                    self.pay[i as usize]
+                } else {
+                    return None;
+                };
+                Some((pay - self.scale * cost, i))
+            })
             .collect();
         let order = |&(gain, cell): &(i64, u32)| (Reverse(gain), cell);
         let mut others = i64::MIN;
@@ -409,7 +441,11 @@ impl Auction<'_> {
 
     /// Forward auction on the graph until every cell holds a slot; false if
     /// it gave up (a cell without candidates, or `BIDS_PER_CELL` bids per
-    /// cell), leaving some cells unassigned.
+    /// cell), leaving some cells unassigned. The unassigned members of a
+    /// class that bids together on the graph
+    /// ([`Auction::bids_as_class_on_graph`]) do so from their class's pool,
+    /// as in the exact phases ([`Auction::class_bid`]), or, when the pool
+    /// cannot tell, one at a time on the graph.
     fn forward_on_graph(
         &mut self,
         graph: &mut Graph,
@@ -417,11 +453,43 @@ impl Auction<'_> {
         observer: &mut dyn Observer,
     ) -> CoreResult<bool> {
         let cap = self.progress.bids + BIDS_PER_CELL * self.m as u64;
-        while let Some(cell) = queue.pop_front() {
-            let Some(bid) = self.bid_on_graph(graph, cell) else {
-                return Ok(false);
-            };
-            queue.extend(self.place(cell, bid));
+        let mut waiting = Queue {
+            graph: true,
+            ..Queue::default()
+        };
+        for cell in queue.drain(..) {
+            waiting.push(self, cell);
+        }
+        while let Some(cell) = waiting.cells.pop_front() {
+            let c = self.class(cell as usize);
+            if self.bids_as_class_on_graph(c) {
+                let members = waiting.waiting.remove(&c).unwrap_or_default();
+                if let Some(bids) = self.class_bid(c, members.len()) {
+                    let placed = bids.len();
+                    for (&member, bid) in members.iter().zip(bids) {
+                        let out = self.place(member, bid);
+                        waiting.extend(self, out);
+                    }
+                    for &member in &members[placed..] {
+                        waiting.push(self, member);
+                    }
+                } else {
+                    // Cannot tell from the pool: one member at a time.
+                    for &member in &members {
+                        let Some(bid) = self.bid_on_graph(graph, member) else {
+                            return Ok(false);
+                        };
+                        let out = self.place(member, bid);
+                        waiting.extend(self, out);
+                    }
+                }
+            } else {
+                let Some(bid) = self.bid_on_graph(graph, cell) else {
+                    return Ok(false);
+                };
+                let out = self.place(cell, bid);
+                waiting.extend(self, out);
+            }
             if self.progress.bids > cap {
                 return Ok(false);
             }

@@ -402,22 +402,20 @@ fn warm_schedule<'a>(
 #[test]
 fn a_graph_without_a_complete_assignment_is_given_up() {
     // 1,100 identical cells against 1,100 tiles: one class, larger than the
-    // pools of single cells (512 tiles), so the coarse phases skip the graph
-    // (its bids, one member at a time, are a price war). Forced onto it
-    // anyway, with the class's pool cut to 512 tiles: the graph is that pool
-    // and each tile's most eager cells, all the same first few (ties go to
-    // the lower cell), so the other cells cannot all be assigned on it. It
-    // is given up after its bid cap, back at the prices it started from, and
-    // the exact phases end at the certified optimum.
+    // pools of single cells (512 tiles). Forced onto a graph with the
+    // class's pool cut to 512 tiles: the graph is that pool and each tile's
+    // most eager cells, all the same first few (ties go to the lower cell),
+    // so the other cells cannot all be assigned on it. It is given up after
+    // its bid cap, back at the prices it started from, and the exact phases
+    // end at the certified optimum.
     let (m, n, dim) = (1100, 1100, 12);
     let cell = values(dim, 60, 1);
     let cells: Vec<i16> = cell.iter().copied().cycle().take(m * dim).collect();
     let tiles = values(n * dim, 60, 2);
     let mut held = Held::default();
     let (mut auction, schedule) = warm_schedule(&cells, &tiles, dim, 1, 1, &mut held);
-    assert_eq!(
-        auction.coarse_phases(schedule.len()),
-        0,
+    assert!(
+        auction.pool_len < m,
         "the class outgrows a single cell's pool"
     );
     let pool = &mut auction.pool[0];
@@ -517,6 +515,34 @@ fn a_phase_in_a_price_war_goes_back_to_the_previous_eps_once() {
         let plain = solve_quietly(problem).unwrap();
         assert_eq!(plain.progress.retreats, 0, "no war at 128 bids a cell");
         assert_eq!(got.total_cost, plain.total_cost);
+    }
+}
+
+#[test]
+fn classes_larger_than_a_pool_bid_together_on_the_graph() {
+    // Half or a third of the cells one colour (classes of 600 and 533
+    // cells, past the pools of single cells, at most `MAX_POOL` tiles),
+    // near-square and loose, with mirror images and quarter turns: the
+    // coarse phases run on the graph, complete there with every cell
+    // assigned, and the certified result is the same at 1 and 2 threads.
+    for (m, n, orientations, share) in [
+        (1200, 1250, 1, 2),
+        (1200, 1250, 2, 2),
+        (1600, 2400, 1, 3),
+        (1200, 1800, 8, 2),
+    ] {
+        let dim = 12;
+        let mut cells = clustered(m, dim, 8, 13);
+        let flat = cells[..dim].to_vec();
+        for row in cells.chunks_exact_mut(dim).take(m / share) {
+            row.copy_from_slice(&flat);
+        }
+        let tiles = values(n * dim * orientations, 90, n as u64 + 13);
+        let classes = Classes::new(&cells, dim);
+        assert_eq!(classes.size(0), m / share);
+        assert!(m / share > MAX_POOL);
+        let (coarse, _) = coarse_then_exact(&cells, &tiles, dim, orientations, 1);
+        assert!(coarse.bids > 0, "bids on the graph");
     }
 }
 
