@@ -162,6 +162,59 @@ fn cells_that_run_out_of_their_pools_are_repriced() {
 }
 
 #[test]
+fn near_square_repricing_with_the_samples_seeds_misses_no_tile() {
+    // A near-square problem with enough tiles for the sample (8,192 or
+    // more), after its coarse phases on the graph: re-pricing cells seeds
+    // their searches with the tighter of the old pool's k-th value and the
+    // sample's estimate. Every tile a new pool leaves out must still reach
+    // the pool's bound at today's prices, and every pooled key must be
+    // today's value (a seed too tight would drop tiles below the bound).
+    // The Python test of this problem no longer reaches these re-pricings:
+    // since flat areas take the graph, its fine phases re-price no cell.
+    let (m, n, dim) = (6600, 8200, 12);
+    let centres = values(80 * dim, 100, 12);
+    let pick = |count: usize, spread: i64, seed: u64| -> Vec<i16> {
+        let which = values(count, 40, seed);
+        let noise = values(count * dim, spread, seed + 1);
+        (0..count * dim)
+            .map(|v| {
+                let c = (which[v / dim] + 40) as usize;
+                128 + centres[c * dim + v % dim] + noise[v]
+            })
+            .collect()
+    };
+    let cells = pick(m, 12, 21);
+    let tiles = pick(n, 30, 23);
+    let mut held = Held::default();
+    let (mut auction, coarse) = warm_auction(&cells, &tiles, dim, 1, 1, &mut held);
+    assert!(auction.sample.is_some() && !auction.loose());
+    assert!(auction
+        .run_coarse(&coarse, &mut |_: &Progress| true)
+        .unwrap());
+    let picked: Vec<u32> = (0..m as u32)
+        .step_by(29)
+        .filter(|&i| !auction.shared(i as usize))
+        .collect();
+    auction.reprice(&picked).unwrap();
+    for &i in &picked {
+        let i = i as usize;
+        let pool = &auction.pool[i];
+        assert!(!pool.is_empty());
+        let mut pooled = vec![false; n];
+        for e in pool {
+            let t = e.tile as usize;
+            pooled[t] = true;
+            assert_eq!(e.cost, auction.cost(i, t));
+            assert_eq!(e.key, auction.scale * e.cost + auction.p1[t]);
+        }
+        for t in (0..n).filter(|&t| !pooled[t]) {
+            let value = auction.scale * auction.cost(i, t) + auction.p1[t];
+            assert!(value >= auction.pool_bound[i], "cell {i} tile {t}");
+        }
+    }
+}
+
+#[test]
 fn identical_cells_share_their_pricing() {
     // One colour for every cell, more cells than a pool holds tiles: the
     // cells form one class, searched as one (the pool still runs out), and

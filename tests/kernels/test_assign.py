@@ -341,7 +341,7 @@ tiles = centres[rng.integers(0, 80, 8200)] + rng.integers(-30, 31, (8200, 12))
 cells[:660] = cells[3300]
 cells, tiles = cells.astype(np.int16), tiles.astype(np.int16)
 result = certified_optimum(cells, tiles, threads=1)
-assert result.stats["repriced"] > len(cells)
+assert result.stats["repriced"] < len(cells)
 costs = _dense_costs(cells, tiles)
 assert result.total_cost == _lsa_total(costs.astype(np.float64))
 _check_certified(result, costs)
@@ -353,12 +353,15 @@ print("certified", result.total_cost)
 
 def test_certified_optimum_near_square_in_a_large_library() -> None:
     # Near-square (tiles < 1.25x the cells) with enough tiles for the sample
-    # (8,192 or more): the coarse phases run on the candidate graph, then
-    # re-pricings' seeds are tightened by the sampled tiles' estimate. Clusters
-    # make the cells compete and a tenth of them are one flat colour (one class
-    # of 660 cells wants 660 tiles), so the fine phases re-price cells. In a
-    # child process: the dense check's 1 GB would stay in this process's peak
-    # RSS, which the memory tests' children inherit.
+    # (8,192 or more). Clusters make the cells compete and a tenth of them are
+    # one flat colour (one class of 660 cells wants 660 tiles, more than a
+    # single cell's pool of 512): the coarse phases run on the candidate graph,
+    # the class bidding together there, so the fine phases re-price (almost) no
+    # cell: fewer re-pricings than cells, where the class skipping the graph
+    # re-priced 8,458 (the sample-seeded re-pricings of near-square fine phases
+    # are tested in the core: near_square_repricing_with_the_samples_seeds_
+    # misses_no_tile). In a child process: the dense check's 1 GB would stay in
+    # this process's peak RSS, which the memory tests' children inherit.
     here = str(Path(__file__).resolve().parent)
     done = subprocess.run(
         [sys.executable, "-c", _NEAR_SQUARE_LARGE, here],
