@@ -449,7 +449,7 @@ impl Auction<'_> {
     fn forward_on_graph(
         &mut self,
         graph: &mut Graph,
-        mut queue: VecDeque<u32>,
+        queue: VecDeque<u32>,
         observer: &mut dyn Observer,
     ) -> CoreResult<bool> {
         let cap = self.progress.bids + BIDS_PER_CELL * self.m as u64;
@@ -457,7 +457,7 @@ impl Auction<'_> {
             graph: true,
             ..Queue::default()
         };
-        for cell in queue.drain(..) {
+        for cell in queue {
             waiting.push(self, cell);
         }
         while let Some(cell) = waiting.cells.pop_front() {
