@@ -896,15 +896,7 @@ impl<'a> Auction<'a> {
                     deferred.extend(members);
                     continue;
                 };
-                let placed = bids.len();
-                for (&member, bid) in members.iter().zip(bids) {
-                    let out = self.place(member, bid);
-                    queue.extend(self, out);
-                    self.report_now_and_then(observer)?;
-                }
-                for &member in &members[placed..] {
-                    queue.push(self, member);
-                }
+                self.place_class_bids(&mut queue, &members, bids, observer)?;
                 self.retreat_in_a_war();
             }
             if deferred.is_empty() {
@@ -916,6 +908,27 @@ impl<'a> Auction<'a> {
             }
             self.report(observer, false)?;
         }
+    }
+
+    /// Places the `bids` of a class's waiting `members` (the first ones, one
+    /// bid each), queues the cells they displace and the members left over.
+    fn place_class_bids(
+        &mut self,
+        queue: &mut Queue,
+        members: &[u32],
+        bids: Vec<Bid>,
+        observer: &mut dyn Observer,
+    ) -> CoreResult<()> {
+        let placed = bids.len();
+        for (&member, bid) in members.iter().zip(bids) {
+            let out = self.place(member, bid);
+            queue.extend(self, out);
+            self.report_now_and_then(observer)?;
+        }
+        for &member in &members[placed..] {
+            queue.push(self, member);
+        }
+        Ok(())
     }
 
     /// The bids of `r` waiting members of class `c` (by its first cell),

@@ -465,14 +465,7 @@ impl Auction<'_> {
             if self.bids_as_class_on_graph(c) {
                 let members = waiting.waiting.remove(&c).unwrap_or_default();
                 if let Some(bids) = self.class_bid(c, members.len()) {
-                    let placed = bids.len();
-                    for (&member, bid) in members.iter().zip(bids) {
-                        let out = self.place(member, bid);
-                        waiting.extend(self, out);
-                    }
-                    for &member in &members[placed..] {
-                        waiting.push(self, member);
-                    }
+                    self.place_class_bids(&mut waiting, &members, bids, observer)?;
                 } else {
                     // Cannot tell from the pool: one member at a time.
                     for &member in &members {
