@@ -128,7 +128,8 @@ def main() -> None:
     with Library.open(data.library) as lib:
         rows = lib.tiles_in_use()
         thumbs = lib.thumbnails(rows.slots)
-        flat = flat_tiles(lib.tile_descriptors(FLAT_GRID, rows.slots, space="ylab"))
+        desc = lib.tile_descriptors(FLAT_GRID, rows.slots, space="ylab")
+        flat = flat_tiles(desc, lambda r: thumbs[r])
     tiles = tile_patches(thumbs, args.orientations)
     results = DATA / "results.jsonl"
     measured = latest(results) if results.exists() else {}

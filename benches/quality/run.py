@@ -82,7 +82,8 @@ class Bench:
             # The product's rule (mosaicfast.matching.flat_tiles), for the figures of
             # textured tiles; the prototypes' own rule (Matcher.flat_tiles) differs
             # slightly (40-px samples of the thumbnails).
-            self.flat = flat_tiles(lib.tile_descriptors(FLAT_GRID, rows.slots, space="ylab"))
+            desc = lib.tile_descriptors(FLAT_GRID, rows.slots, space="ylab")
+            self.flat = flat_tiles(desc, lambda r: self.thumbs[r])
         self.matcher = Matcher(self.thumbs)
         self.tiles50 = resize_tiles(self.thumbs, TILE_SIZE)
         self._classic = None
