@@ -66,7 +66,7 @@ from ._util.progress import SolverBar
 from .errors import MosaicfastError
 from .kernels import assign, descriptors, orientation, release_free_memory
 from .kernels.candidates import DEFAULT_LEAF_SIZE, CandidateIndex, default_shortlist
-from .kernels.ssim import candidate_ssim, luminance
+from .kernels.ssim import candidate_ssim
 from .options import (
     ASSIGNMENTS,
     FLAT_GRID,
@@ -599,8 +599,7 @@ def flat_tiles(
     flat = np.zeros(len(luma_grid), np.bool_)
     for start in range(0, len(maybe), _FLAT_CHUNK):
         rows = maybe[start : start + _FLAT_CHUNK]
-        luma = luminance(thumbnails(rows)).reshape(len(rows), -1)
-        flat[rows] = luma.std(axis=1, dtype=np.float64) < FLAT_STD
+        flat[rows] = descriptors.luma_spread(thumbnails(rows)) < FLAT_STD
     return flat
 
 
