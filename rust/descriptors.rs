@@ -404,10 +404,75 @@ fn describe_cells(
     Ok(out)
 }
 
+/// Rec. 601 luma weights of R, G and B in thousandths: integer luma sums stay exact.
+const LUMA_MILLI: [u64; 3] = [299, 587, 114];
+/// Most pixels a tile may have for [`luma_spread`]'s sum of squared luma (at most
+/// `255,000^2` a pixel) to fit in a `u64`: about 280 million.
+const MAX_SPREAD_AREA: u64 = u64::MAX / (255_000 * 255_000);
+
+/// The standard deviation of the Rec. 601 luma (0-255) over every pixel of each of
+/// `n` tiles stored row-major as `(n, height, width, 3)` bytes: how flat each tile
+/// is (`matching.flat_tiles`). The sums are taken in integers (luma in thousandths,
+/// in `u64` for tiles of up to [`MAX_SPREAD_AREA`] pixels) and the variance
+/// `(n S2 - S1^2) / n^2` in `u128`, so the figure is exact up to the final square
+/// root.
+pub fn luma_spread(tiles: &[u8], shape: [usize; 3]) -> CoreResult<Vec<f32>> {
+    let [n, height, width] = shape;
+    let area = height * width;
+    if area == 0 || area as u64 > MAX_SPREAD_AREA {
+        return Err(CoreError::Shape(format!(
+            "tiles of {height}x{width} pixels: expected 1 to {MAX_SPREAD_AREA} pixels"
+        )));
+    }
+    if tiles.len() != n * area * 3 {
+        return Err(CoreError::Shape(format!(
+            "expected {n} tiles of {height}x{width}x3 bytes, got {} bytes",
+            tiles.len()
+        )));
+    }
+    Ok(tiles
+        .par_chunks(area * 3)
+        .map(|pixels| {
+            let (mut sum, mut squares) = (0u64, 0u64);
+            for p in pixels.chunks_exact(3) {
+                let y = LUMA_MILLI[0] * u64::from(p[0])
+                    + LUMA_MILLI[1] * u64::from(p[1])
+                    + LUMA_MILLI[2] * u64::from(p[2]);
+                sum += y;
+                squares += y * y;
+            }
+            let count = area as u128;
+            let spread = count * u128::from(squares) - u128::from(sum) * u128::from(sum);
+            ((spread as f64).sqrt() / (count as f64) / 1000.0) as f32
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testdata::solid;
+
+    #[test]
+    fn luma_spread_is_the_standard_deviation_of_every_pixels_luma() {
+        // A solid tile does not vary; black and white halves vary by half the range
+        // of luma; one odd pixel out of four by sqrt(3)/4 of its difference.
+        assert_eq!(
+            luma_spread(&solid(2, 4, [90, 140, 30]), [2, 4, 4]).unwrap(),
+            [0.0, 0.0]
+        );
+        let mut halves = solid(1, 4, [0, 0, 0]);
+        halves[24..].fill(255);
+        assert_eq!(luma_spread(&halves, [1, 4, 4]).unwrap(), [127.5]);
+        let mut odd = solid(1, 2, [10, 10, 10]);
+        odd[..3].copy_from_slice(&[255, 0, 0]); // luma 0.299 * 255 = 76.245
+        let expected = (76.245f64 - 10.0) * 3f64.sqrt() / 4.0;
+        let got = f64::from(luma_spread(&odd, [1, 2, 2]).unwrap()[0]);
+        assert!((got - expected).abs() < 1e-4, "{got} against {expected}");
+        // Wrong sizes are refused.
+        assert!(luma_spread(&odd, [2, 2, 2]).is_err());
+        assert!(luma_spread(&[], [0, 0, 4]).is_err());
+    }
 
     #[test]
     fn lin16_endpoints_and_midpoint() {

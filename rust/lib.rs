@@ -72,6 +72,33 @@ fn tile_descriptors<'py>(
     Ok(array2(py, out, dims[0], space.dim())?)
 }
 
+/// How much each tile's luma varies: the standard deviation of the Rec. 601 luma
+/// (0-255) over every pixel of each tile, computed exactly in integers.
+///
+/// Parameters
+/// ----------
+/// tiles : numpy.ndarray
+///     ``(n, height, width, 3)`` ``uint8`` sRGB pixels, C-contiguous.
+/// threads : int, optional
+///     Worker threads (default: one per core).
+///
+/// Returns
+/// -------
+/// numpy.ndarray
+///     ``(n,)`` ``float32``.
+#[pyfunction]
+#[pyo3(signature = (tiles, *, threads=None))]
+fn luma_spread<'py>(
+    py: Python<'py>,
+    tiles: PyReadonlyArray4<'py, u8>,
+    threads: Option<i64>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let dims = rgb_shape::<3>(tiles.shape(), "tiles")?;
+    let pixels = slice(&tiles, "tiles")?;
+    let spread = run_detached(py, threads, || descriptors::luma_spread(pixels, dims))?;
+    Ok(spread.into_pyarray(py))
+}
+
 /// Descriptors of the ``rows x cols`` cells of an image.
 ///
 /// Parameters
@@ -1053,10 +1080,10 @@ mod _core {
     #[pymodule_export]
     use super::{
         blend_tiles, box_downsample, cell_descriptors, check_threads, default_threads,
-        enlarged_cell_descriptors, improve_assignment, optimal_assignment, optimal_certified,
-        paint_band, penalised_greedy, perceptual_hashes, probe_leaves, rank_candidates,
-        release_free_memory, resize, search_kernel, search_kernels, search_leaves, search_topk,
-        ssim_candidates, tile_descriptors,
+        enlarged_cell_descriptors, improve_assignment, luma_spread, optimal_assignment,
+        optimal_certified, paint_band, penalised_greedy, perceptual_hashes, probe_leaves,
+        rank_candidates, release_free_memory, resize, search_kernel, search_kernels, search_leaves,
+        search_topk, ssim_candidates, tile_descriptors,
     };
     use pyo3::prelude::*;
 

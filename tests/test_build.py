@@ -178,7 +178,8 @@ def flat_sources(folder: Path) -> np.ndarray:
 
     with Library.open(folder_library([folder])) as lib:
         slots = lib.tiles_in_use().slots
-        return flat_tiles(lib.tile_descriptors(FLAT_GRID, slots, space="ylab"))
+        desc = lib.tile_descriptors(FLAT_GRID, slots, space="ylab")
+        return flat_tiles(desc, lambda rows: lib.thumbnails(slots[rows]))
 
 
 def repeats_nearby(grid: np.ndarray, y: int, x: int) -> int:

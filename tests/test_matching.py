@@ -11,14 +11,16 @@ from scipy.optimize import linear_sum_assignment
 
 import mosaicfast
 from mosaicfast import MosaicfastError
+from mosaicfast.kernels.descriptors import tile_descriptors
 from mosaicfast.matching import (
     SCORE_UNIT,
     _colour_score,
     _distinct,
     _ssim_score,
+    flat_tiles,
     match_cells,
 )
-from mosaicfast.options import MatchOptions
+from mosaicfast.options import FLAT_GRID, FLAT_STD, MatchOptions
 
 
 def descriptors(count: int, seed: int, dim: int = 75) -> np.ndarray:
@@ -420,3 +422,45 @@ def test_a_failed_tile_luma_prefetch_is_raised_by_the_next_call() -> None:
     remembered.prefetch(10)
     with pytest.raises(MosaicfastError, match="shorter than the catalog"):
         remembered(np.array([1]))
+
+
+def _flat_by_every_pixel(thumbs: np.ndarray) -> np.ndarray:
+    luma = thumbs.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    return luma.reshape(len(thumbs), -1).std(axis=1) < FLAT_STD
+
+
+@pytest.mark.parametrize("side", [64, 50])
+def test_flat_tiles_judge_every_pixel_not_the_grid(side: int) -> None:
+    """A flat tile is one whose pixels' luma hardly varies: texture finer than the luma
+    grid (which the grid's block means average away) keeps a tile from being flat, and
+    reading only the tiles the grid lets through decides every tile as judging each
+    one's pixels would, also when the grid does not divide the thumbnail."""
+    _, x = np.mgrid[0:side, 0:side]
+    base = np.full((side, side, 3), 120)
+    named = {
+        "plain": base,
+        "gentle slope": base + (x * 8 // side)[..., None],  # 0-7 across: std 2.3
+        "stripes": base + 20 * (x % 2)[..., None],  # equal block means, std 10
+        "steep slope": base + (x * 64 // side)[..., None],  # std 18
+    }
+    rng = np.random.default_rng(11)
+    # Smooth fields with noise around the threshold, and slopes of every steepness.
+    noisy = [base + rng.normal(0, s, (side, side, 3)) for s in np.linspace(2, 9, 40)]
+    sloped = [base + (x * k / side)[..., None] + rng.normal(0, 1, (side, side, 3))
+              for k in np.linspace(0, 30, 40)]  # fmt: skip
+    thumbs = np.clip(np.stack([*named.values(), *noisy, *sloped]), 0, 255).astype(np.uint8)
+    grid = tile_descriptors(thumbs, FLAT_GRID, space="ylab")
+    read: list[int] = []
+
+    def thumbnails(rows: np.ndarray) -> np.ndarray:
+        read.extend(rows.tolist())
+        return thumbs[rows]
+
+    flat = flat_tiles(grid, thumbnails)
+    assert flat[:4].tolist() == [True, True, False, False]
+    assert np.array_equal(flat, _flat_by_every_pixel(thumbs))
+    assert 0 < flat.sum() < len(thumbs)  # both sides of the threshold are met
+    assert len(read) < len(thumbs)  # the steep slopes were ruled out by the grid alone
+    # The old rule (the grid's block means alone, below 2) took the stripes for flat.
+    block = grid[:, : FLAT_GRID * FLAT_GRID].astype(np.float64) * 255 / 400
+    assert block[2].std() < 2

@@ -8,11 +8,16 @@ Every picture ships inside a maintained package, so nothing is downloaded:
 * PyWavelets' test images (``pywt.data``: aero, ascent);
 * the example data of OpenCV's documentation, Debian's ``opencv-doc`` package
   (``/usr/share/doc/opencv-doc/examples/data``: street, building, fruit, animal and
-  sports photos).
+  sports photos);
+* for the wider tile library only, the photographs among the desktop wallpapers of
+  Debian's ``plasma-workspace-wallpapers`` and ``mate-backgrounds`` packages
+  (landscapes, water, leaves, flowers, grass, architecture; :data:`WALLPAPERS`).
 
-Synthetic pictures (drawings, renders, test charts, a painting) are left out. The
-:data:`TARGETS` are never cut into tiles; neither is a second view of the same scene
-(:data:`RELATED`). All other photos are :data:`TILE_SOURCES`.
+Synthetic pictures (drawings, renders, test charts, a painting, composites) are left
+out. The :data:`TARGETS` are never cut into tiles; neither is a second view of the same
+scene (:data:`RELATED`). The other photos are the tile sources of the two tile
+libraries, :data:`TILE_LIBRARIES`: ``standard`` (:data:`TILE_SOURCES`, 41 photos) and
+``wide`` (those and :data:`WALLPAPERS`, 63 photos).
 """
 
 from __future__ import annotations
@@ -25,9 +30,17 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-__all__ = ["OPENCV_DATA", "RELATED", "TARGETS", "TILE_SOURCES", "Photo", "load"]
+__all__ = [
+    "OPENCV_DATA", "RELATED", "TARGETS", "TILE_LIBRARIES", "TILE_SOURCES", "WALLPAPERS",
+    "Photo", "load",
+]  # fmt: skip
 
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+PLASMA_WALLPAPERS = Path("/usr/share/wallpapers")
+MATE_BACKGROUNDS = Path("/usr/share/backgrounds/mate/nature")
+#: Wallpapers are read at this many pixels on their longest side (Lanczos), about the
+#: size of the other sources (512-1,024 px), so that a crop spans a like share of a scene.
+WALLPAPER_SIDE = 1024
 
 
 @dataclass(frozen=True)
@@ -89,7 +102,26 @@ TILE_SOURCES = (
     *(Photo(name, "PyWavelets") for name in ("aero", "ascent")),
     *(Photo(Path(file).stem, "Debian opencv-doc", kind=file) for file in _OPENCV),
 )
-"""Photos cut into the tile library."""
+"""Photos cut into the standard tile library."""
+
+_PLASMA = [
+    "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf",
+    "Grey", "OneStandsOut", "Path", "summer_1am",
+]  # fmt: skip
+_MATE = [
+    "Aqua", "Blinds", "Dune", "FreshFlower", "Garden", "GreenMeadow", "LadyBird",
+    "RainDrops", "Storm", "TwoWings", "Wood", "YellowFlower",
+]  # fmt: skip
+
+WALLPAPERS = (
+    *(Photo(name, "Debian plasma-workspace-wallpapers") for name in _PLASMA),
+    *(Photo(name, "Debian mate-backgrounds") for name in _MATE),
+)
+"""The photographs among two desktop-wallpaper packages (the drawings, renders and the
+one photo with a drawn kite left out), added to the tile sources of the wider library."""
+
+TILE_LIBRARIES = {"standard": TILE_SOURCES, "wide": (*TILE_SOURCES, *WALLPAPERS)}
+"""The tile libraries by name: which photos each is cut from."""
 
 
 def _as_rgb(pixels: NDArray) -> NDArray[np.uint8]:
@@ -135,12 +167,37 @@ def _opencv(name: str) -> NDArray[np.uint8]:
     return _as_rgb(np.asarray(Image.open(files[0]).convert("RGB")))
 
 
+def _wallpaper(file: Path, package: str) -> NDArray[np.uint8]:
+    if not file.exists():
+        raise SystemExit(
+            f"{file}: not found; the wide tile library uses photos of Debian's {package} "
+            "package (apt-get install plasma-workspace-wallpapers mate-backgrounds)"
+        )
+    image = Image.open(file).convert("RGB")
+    scale = WALLPAPER_SIDE / max(image.size)
+    size = (round(image.width * scale), round(image.height * scale))
+    return np.asarray(image.resize(size, Image.Resampling.LANCZOS))
+
+
+def _plasma(name: str) -> NDArray[np.uint8]:
+    """The largest of the sizes a Plasma wallpaper ships in."""
+    images = PLASMA_WALLPAPERS / name / "contents" / "images"
+    sizes = sorted(images.glob("*.jpg"), key=lambda f: [int(v) for v in f.stem.split("x")])
+    return _wallpaper(sizes[-1] if sizes else images / "*.jpg", "plasma-workspace-wallpapers")
+
+
+def _mate(name: str) -> NDArray[np.uint8]:
+    return _wallpaper(MATE_BACKGROUNDS / f"{name}.jpg", "mate-backgrounds")
+
+
 _LOADERS: dict[str, Callable[[str], NDArray[np.uint8]]] = {
     "scikit-image": _skimage,
     "scikit-learn": _sklearn,
     "matplotlib": _matplotlib,
     "PyWavelets": _pywavelets,
     "Debian opencv-doc": _opencv,
+    "Debian plasma-workspace-wallpapers": _plasma,
+    "Debian mate-backgrounds": _mate,
 }
 
 

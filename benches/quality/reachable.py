@@ -25,7 +25,7 @@ import argparse
 import time
 
 import numpy as np
-from dataset import DATA, make_dataset
+from dataset import LIBRARY_NAMES, data_folder, make_dataset
 from numpy.typing import NDArray
 from photos import TARGETS
 from PIL import Image
@@ -122,15 +122,17 @@ def main() -> None:
         "--orientations", type=int, choices=(2, 8), default=2,
         help="2: a tile or its mirror image; 8: their quarter turns too",
     )  # fmt: skip
+    parser.add_argument("--library", choices=LIBRARY_NAMES, default="standard")
     args = parser.parse_args()
     names = [t.name for t in TARGETS] if args.targets == "all" else args.targets.split(",")
-    data = make_dataset()
+    data = make_dataset(library=args.library)
     with Library.open(data.library) as lib:
         rows = lib.tiles_in_use()
         thumbs = lib.thumbnails(rows.slots)
-        flat = flat_tiles(lib.tile_descriptors(FLAT_GRID, rows.slots, space="ylab"))
+        desc = lib.tile_descriptors(FLAT_GRID, rows.slots, space="ylab")
+        flat = flat_tiles(desc, lambda r: thumbs[r])
     tiles = tile_patches(thumbs, args.orientations)
-    results = DATA / "results.jsonl"
+    results = data_folder(args.library) / "results.jsonl"
     measured = latest(results) if results.exists() else {}
     caps = " | ".join(f"{c:.0%} uses" for c in CAPS)
     print(f"| target | cells | classic | no limit | {caps} | seconds |")

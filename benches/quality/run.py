@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from classic import classic_assignment, classic_tiles, paste
-from dataset import DATA, Dataset, make_dataset
+from dataset import LIBRARY_NAMES, Dataset, data_folder, make_dataset
 from levers import Descriptor, Matcher, Recipe, orient
 from photos import TARGETS
 from PIL import Image
@@ -82,7 +82,8 @@ class Bench:
             # The product's rule (mosaicfast.matching.flat_tiles), for the figures of
             # textured tiles; the prototypes' own rule (Matcher.flat_tiles) differs
             # slightly (40-px samples of the thumbnails).
-            self.flat = flat_tiles(lib.tile_descriptors(FLAT_GRID, rows.slots, space="ylab"))
+            desc = lib.tile_descriptors(FLAT_GRID, rows.slots, space="ylab")
+            self.flat = flat_tiles(desc, lambda r: self.thumbs[r])
         self.matcher = Matcher(self.thumbs)
         self.tiles50 = resize_tiles(self.thumbs, TILE_SIZE)
         self._classic = None
@@ -458,10 +459,13 @@ def main() -> None:
         "limits, rotate, once or all",
     )
     parser.add_argument("--tiles", type=int, default=10_000)
+    parser.add_argument("--library", choices=LIBRARY_NAMES, default="standard",
+                        help="the tile library: standard (41 photos) or wide (63)")  # fmt: skip
     parser.add_argument("--save", action="store_true", help="keep the mosaics as JPEGs")
-    parser.add_argument("--results", type=Path, default=DATA / "results.jsonl",
-                        help="append the rows to this JSON-lines file")  # fmt: skip
+    parser.add_argument("--results", type=Path, help="append the rows to this JSON-lines "
+                        "file (default: results.jsonl beside the library)")  # fmt: skip
     args = parser.parse_args()
+    folder = data_folder(args.library)
     targets = [t.name for t in TARGETS] if args.targets == "all" else args.targets.split(",")
     groups = {"main": MAIN, "research": RESEARCH, "product": PRODUCT, "key": KEY,
               "sweep": SWEEP, "adaptive": ADAPTIVE, "levels": ADAPTIVE_LEVELS, "limits": LIMITS,
@@ -470,9 +474,10 @@ def main() -> None:
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:
         sys.exit(f"unknown settings: {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
-    bench = Bench(make_dataset(args.tiles))
+    bench = Bench(make_dataset(args.tiles, library=args.library))
     print(HEADER)
-    run(bench, targets, configs, args.results, DATA / "mosaics" if args.save else None)
+    results = args.results or folder / "results.jsonl"
+    run(bench, targets, configs, results, folder / "mosaics" if args.save else None)
 
 
 if __name__ == "__main__":

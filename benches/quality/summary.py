@@ -18,7 +18,7 @@ import json
 import statistics
 from pathlib import Path
 
-from dataset import DATA
+from dataset import LIBRARY_NAMES, data_folder
 
 ITEM2_SSIM = 0.05
 ITEM2_DELTA_E = 2.0
@@ -94,9 +94,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", default="", help="comma-separated names (default: all)")
     parser.add_argument("--long", action="store_true", help="a row per target and setting")
-    parser.add_argument("--results", type=Path, default=DATA / "results.jsonl")
+    parser.add_argument("--library", choices=LIBRARY_NAMES, default="standard",
+                        help="the tile library whose results to read")  # fmt: skip
+    parser.add_argument("--results", type=Path, help="default: results.jsonl of --library")
     args = parser.parse_args()
-    rows = latest(args.results)
+    rows = latest(args.results or data_folder(args.library) / "results.jsonl")
     configs = args.configs.split(",") if args.configs else list(dict.fromkeys(c for _, c in rows))
     print(summary(rows, configs))
     if args.long:

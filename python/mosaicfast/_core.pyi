@@ -21,6 +21,7 @@ __all__ = [
     "default_threads",
     "enlarged_cell_descriptors",
     "improve_assignment",
+    "luma_spread",
     "optimal_assignment",
     "optimal_certified",
     "paint_band",
@@ -49,6 +50,7 @@ VERSION: str
 def tile_descriptors(
     tiles: NDArray[np.uint8], grid: int, *, space: str = "lab", threads: int | None = None
 ) -> NDArray[np.int16]: ...
+def luma_spread(tiles: NDArray[np.uint8], *, threads: int | None = None) -> NDArray[np.float32]: ...
 def cell_descriptors(
     image: NDArray[np.uint8],
     rows: int,

@@ -41,8 +41,8 @@
    ``max_uses`` and ``min_distance`` (no tile twice within that Chebyshev distance)
    constrain ``best`` and ``penalty`` too (through the greedy); ``optimal`` takes
    ``max_uses`` as its capacity and does not look at ``min_distance``. In the
-   greedy, a **flat** tile (:func:`flat_tiles`: its 8 x 8 grid of Rec. 601 luma varies
-   by a standard deviation below :data:`FLAT_STD` on 0-255) counts as
+   greedy, a **flat** tile (:func:`flat_tiles`: the Rec. 601 luma of its thumbnail's
+   pixels varies by a standard deviation below :data:`FLAT_STD` on 0-255) counts as
    ``flat_weight`` tiles: ``flat_weight`` times the max uses, ``penalty /
    flat_weight`` per use, and up to ``flat_weight - 1`` repeats within the min
    distance; a repeated flat tile shows no clump (``docs/matching.md``). Cells whose
@@ -572,13 +572,35 @@ def default_max_uses(cells: int, tiles: int) -> int:
     return max(1, round(MAX_USES_SHARE * cells), -(-2 * cells // max(tiles, 1)))
 
 
-def flat_tiles(luma_grid: NDArray[np.int16]) -> NDArray[np.bool_]:
-    """Which tiles are flat: ``luma_grid`` holds their ``ylab`` descriptors at
-    :data:`FLAT_GRID` (whose first ``FLAT_GRID**2`` values are luma in quarter units of
-    0-100); flat when those block means, on 0-255, have a standard deviation below
-    :data:`FLAT_STD`."""
-    luma = luma_grid[:, : FLAT_GRID * FLAT_GRID].astype(np.float64) * (255 / 400)
-    return np.asarray(luma.std(axis=1) < FLAT_STD)
+#: How far above :data:`FLAT_STD` a tile's luma grid may vary and its thumbnail still be
+#: read: the grid's rounding (quarter units of 0-100, at most 0.32 on 0-255) and the
+#: resampling of a thumbnail whose side the grid does not divide.
+_GRID_SLACK = 1.0
+#: Thumbnails read at a time by :func:`flat_tiles`.
+_FLAT_CHUNK = 4096
+
+
+def flat_tiles(
+    luma_grid: NDArray[np.int16], thumbnails: Callable[[NDArray[np.int64]], NDArray[np.uint8]]
+) -> NDArray[np.bool_]:
+    """Which tiles are flat: the Rec. 601 luma of their thumbnail's pixels, on 0-255, has
+    a standard deviation below :data:`FLAT_STD`. Fine texture counts (gravel, brick
+    joints, print), which block means would smooth away.
+
+    ``luma_grid`` holds the tiles' ``ylab`` descriptors at :data:`FLAT_GRID` (whose first
+    ``FLAT_GRID**2`` values are luma block means in quarter units of 0-100);
+    ``thumbnails(rows)`` gives the thumbnails of the tiles at those rows. Block means
+    vary no more than the pixels they average (the pixels' variance is the block means'
+    plus the mean variance within blocks), so only the tiles whose grid varies by less
+    than :data:`FLAT_STD` (give or take its rounding) have their thumbnails read: a few
+    in a hundred of a library of photos."""
+    grid = luma_grid[:, : FLAT_GRID * FLAT_GRID].astype(np.float32) * np.float32(255 / 400)
+    maybe = np.flatnonzero(grid.std(axis=1) < FLAT_STD + _GRID_SLACK)
+    flat = np.zeros(len(luma_grid), np.bool_)
+    for start in range(0, len(maybe), _FLAT_CHUNK):
+        rows = maybe[start : start + _FLAT_CHUNK]
+        flat[rows] = descriptors.luma_spread(thumbnails(rows)) < FLAT_STD
+    return flat
 
 
 def _like(values: NDArray, rows: int) -> NDArray:

@@ -71,10 +71,12 @@ GAUSSIAN_WINDOW = 11
 #: Share of the cells one tile may fill by default with ``assign="penalty"`` (issue 14's
 #: diversity limit).
 MAX_USES_SHARE = 0.01
-#: A tile whose ``FLAT_GRID x FLAT_GRID`` Rec. 601 luma block means (0-255) have a
-#: smaller standard deviation is flat (``benches/quality``: the research's rule).
-FLAT_STD = 2.0
-#: The luma grid flatness is judged on (that of the default ``ylab`` descriptor).
+#: A tile whose thumbnail's Rec. 601 luma (every pixel, 0-255) has a smaller standard
+#: deviation is flat: a patch of sky, wall or paper, whose repeats show no clump
+#: (``docs/matching.md``, flat tiles).
+FLAT_STD = 4.0
+#: The luma grid that rules most tiles out before their thumbnails are read (that of
+#: the default ``ylab`` descriptor).
 FLAT_GRID = 8
 #: Candidate search: exhaustive, or pruned by a KD-tree (see :mod:`mosaicfast.kernels.candidates`).
 PRUNING = ("none", "pca", "mean")
@@ -201,8 +203,8 @@ class MatchOptions:
         "penalty; {assign} optimal limits uses with {max_uses} instead.", low=0, metavar="R",
     )  # fmt: skip
     flat_weight: int = integer(
-        20, f"A flat tile ({FLAT_GRID}x{FLAT_GRID} luma standard deviation below {FLAT_STD:g} "
-        "on 0-255) counts as this many tiles for {max_uses}, {penalty} and {min_distance}: "
+        20, f"A flat tile (luma standard deviation of its pixels below {FLAT_STD:g} on 0-255) "
+        "counts as this many tiles for {max_uses}, {penalty} and {min_distance}: "
         "skies and walls need many, and a repeated flat tile shows no clump; 1 treats flat "
         "tiles like the others.", low=1, high=10_000, metavar="W",
     )  # fmt: skip

@@ -343,3 +343,29 @@ class TestSearch:
     def test_mismatched_lengths(self) -> None:
         with pytest.raises(ValueError):
             core.search_topk(np.zeros((4, 8), np.int16), np.zeros((10, 9), np.int16), 1)
+
+
+@pytest.mark.parametrize(("height", "width"), [(64, 64), (50, 50), (7, 13), (1, 1)])
+def test_luma_spread_is_the_standard_deviation_of_every_pixels_luma(
+    height: int, width: int
+) -> None:
+    """The core's spread of each tile's luma equals NumPy's standard deviation of the
+    Rec. 601 luma of every pixel, on smooth images and noise, whatever the threads."""
+    rng = np.random.default_rng(height * 100 + width)
+    thumbs = np.stack([random_image(rng, height, width, smooth=i % 2 == 0) for i in range(24)])
+    thumbs[0] = thumbs[0, 0, 0]  # one solid tile
+    luma = thumbs.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    expected = luma.reshape(len(thumbs), -1).std(axis=1)
+    spread = core.luma_spread(thumbs, threads=1)
+    assert spread.dtype == np.float32 and spread.shape == (len(thumbs),)
+    np.testing.assert_allclose(spread, expected, rtol=1e-6, atol=1e-4)
+    assert spread[0] == 0.0
+    assert np.array_equal(core.luma_spread(thumbs, threads=2), spread)
+
+
+def test_luma_spread_refuses_what_is_not_a_stack_of_rgb_tiles() -> None:
+    with pytest.raises(ValueError, match="thumbs"):
+        core.luma_spread(np.zeros((2, 4, 4), np.uint8))
+    with pytest.raises(ValueError, match="thumbs"):
+        core.luma_spread(np.zeros((2, 4, 4, 3), np.float32))
+    assert core.luma_spread(np.zeros((0, 4, 4, 3), np.uint8)).shape == (0,)

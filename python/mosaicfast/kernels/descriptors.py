@@ -31,6 +31,7 @@ __all__ = [
     "descriptor_size",
     "enlarged_cell_descriptors",
     "grid_of",
+    "luma_spread",
     "mirrored",
     "oriented",
     "perceptual_hashes",
@@ -112,6 +113,25 @@ def tile_descriptors(
     return _core.tile_descriptors(
         rgb_uint8(thumbs, 4, "thumbs"), count(grid, "grid"), space=space, threads=threads
     )
+
+
+def luma_spread(thumbs: ArrayLike, *, threads: int | None = None) -> NDArray[np.float32]:
+    """How much each tile's luma varies: the standard deviation of the Rec. 601 luma
+    (0-255) over every pixel of each thumbnail, computed exactly in integers.
+
+    Parameters
+    ----------
+    thumbs : array_like
+        ``(n, height, width, 3)`` ``uint8`` sRGB thumbnails.
+    threads : int, optional
+        Worker threads; default one per core.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` ``float32``.
+    """
+    return _core.luma_spread(rgb_uint8(thumbs, 4, "thumbs"), threads=threads)
 
 
 def cell_descriptors(
