@@ -179,7 +179,7 @@ def flat_sources(folder: Path) -> np.ndarray:
     with Library.open(folder_library([folder])) as lib:
         slots = lib.tiles_in_use().slots
         desc = lib.tile_descriptors(FLAT_GRID, slots, space="ylab")
-        return flat_tiles(desc, lambda rows: lib.thumbnails(slots[rows]))
+        return flat_tiles(desc, lambda rows: lib.thumbnails(slots[rows]), lib.thumb_size)
 
 
 def repeats_nearby(grid: np.ndarray, y: int, x: int) -> int:

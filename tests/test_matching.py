@@ -429,12 +429,13 @@ def _flat_by_every_pixel(thumbs: np.ndarray) -> np.ndarray:
     return luma.reshape(len(thumbs), -1).std(axis=1) < FLAT_STD
 
 
-@pytest.mark.parametrize("side", [64, 50])
+@pytest.mark.parametrize("side", [64, 50, 39])
 def test_flat_tiles_judge_every_pixel_not_the_grid(side: int) -> None:
     """A flat tile is one whose pixels' luma hardly varies: texture finer than the luma
     grid (which the grid's block means average away) keeps a tile from being flat, and
     reading only the tiles the grid lets through decides every tile as judging each
-    one's pixels would, also when the grid does not divide the thumbnail."""
+    one's pixels would, also when the grid does not divide the thumbnail (whose smaller
+    blocks then make the grid vary more than the pixels)."""
     _, x = np.mgrid[0:side, 0:side]
     base = np.full((side, side, 3), 120)
     named = {
@@ -448,7 +449,14 @@ def test_flat_tiles_judge_every_pixel_not_the_grid(side: int) -> None:
     noisy = [base + rng.normal(0, s, (side, side, 3)) for s in np.linspace(2, 9, 40)]
     sloped = [base + (x * k / side)[..., None] + rng.normal(0, 1, (side, side, 3))
               for k in np.linspace(0, 30, 40)]  # fmt: skip
-    thumbs = np.clip(np.stack([*named.values(), *noisy, *sloped]), 0, 255).astype(np.uint8)
+    # A tile whose pixels vary just under the threshold, all of it in the grid's first
+    # block, the smallest when the grid does not divide the side: the grid varies more.
+    first = -(-side // FLAT_GRID) if side % FLAT_GRID == 0 else side // FLAT_GRID
+    share = first * first / (side * side)
+    corner = np.zeros((side, side, 3))
+    corner[:first, :first] = (FLAT_STD - 0.05) / np.sqrt(share * (1 - share))
+    thumbs = np.stack([*named.values(), *noisy, *sloped, base + corner])
+    thumbs = np.clip(np.round(thumbs), 0, 255).astype(np.uint8)
     grid = tile_descriptors(thumbs, FLAT_GRID, space="ylab")
     read: list[int] = []
 
@@ -456,10 +464,11 @@ def test_flat_tiles_judge_every_pixel_not_the_grid(side: int) -> None:
         read.extend(rows.tolist())
         return thumbs[rows]
 
-    flat = flat_tiles(grid, thumbnails)
+    flat = flat_tiles(grid, thumbnails, side)
     assert flat[:4].tolist() == [True, True, False, False]
     assert np.array_equal(flat, _flat_by_every_pixel(thumbs))
     assert 0 < flat.sum() < len(thumbs)  # both sides of the threshold are met
+    assert flat[-1]  # the corner tile is flat, its thumbnail read however its grid varies
     assert len(read) < len(thumbs)  # the steep slopes were ruled out by the grid alone
     # The old rule (the grid's block means alone, below 2) took the stripes for flat.
     block = grid[:, : FLAT_GRID * FLAT_GRID].astype(np.float64) * 255 / 400

@@ -130,7 +130,7 @@ def main() -> None:
         rows = lib.tiles_in_use()
         thumbs = lib.thumbnails(rows.slots)
         desc = lib.tile_descriptors(FLAT_GRID, rows.slots, space="ylab")
-        flat = flat_tiles(desc, lambda r: thumbs[r])
+        flat = flat_tiles(desc, lambda r: thumbs[r], thumbs.shape[1])
     tiles = tile_patches(thumbs, args.orientations)
     results = data_folder(args.library) / "results.jsonl"
     measured = latest(results) if results.exists() else {}

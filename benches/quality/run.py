@@ -83,7 +83,7 @@ class Bench:
             # textured tiles; the prototypes' own rule (Matcher.flat_tiles) differs
             # slightly (40-px samples of the thumbnails).
             desc = lib.tile_descriptors(FLAT_GRID, rows.slots, space="ylab")
-            self.flat = flat_tiles(desc, lambda r: self.thumbs[r])
+            self.flat = flat_tiles(desc, lambda r: self.thumbs[r], self.thumbs.shape[1])
         self.matcher = Matcher(self.thumbs)
         self.tiles50 = resize_tiles(self.thumbs, TILE_SIZE)
         self._classic = None

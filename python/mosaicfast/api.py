@@ -644,7 +644,7 @@ def _flat(
         return None
     if space != ("ylab", FLAT_GRID):
         tile_desc = lib.tile_descriptors(FLAT_GRID, slots, space="ylab", threads=threads)
-    return flat_tiles(tile_desc, lambda rows: lib.thumbnails(slots[rows]))
+    return flat_tiles(tile_desc, lambda rows: lib.thumbnails(slots[rows]), lib.thumb_size)
 
 
 def _cell_luminance(

@@ -572,16 +572,29 @@ def default_max_uses(cells: int, tiles: int) -> int:
     return max(1, round(MAX_USES_SHARE * cells), -(-2 * cells // max(tiles, 1)))
 
 
-#: How far above :data:`FLAT_STD` a tile's luma grid may vary and its thumbnail still be
-#: read: the grid's rounding (quarter units of 0-100, at most 0.32 on 0-255) and the
-#: resampling of a thumbnail whose side the grid does not divide.
-_GRID_SLACK = 1.0
+#: The most rounding moves the standard deviation of a tile's stored luma grid: half a
+#: quarter unit of 0-100 on each value, 0.319 on 0-255, and a little for float32.
+_GRID_ROUNDING = 0.33
 #: Thumbnails read at a time by :func:`flat_tiles`.
 _FLAT_CHUNK = 4096
 
 
+def _grid_bound(side: int) -> float:
+    """The standard deviation of the luma grid below which a square thumbnail of ``side``
+    pixels may still be flat. The grid's blocks are ``side // FLAT_GRID`` pixels a side or
+    one more, and by the law of total variance (blocks weighted by their areas) the block
+    means of any image vary by at most ``sqrt(largest area / smallest area)`` times its
+    pixels, that is ``ceil(side / FLAT_GRID) / (side // FLAT_GRID)`` times (1 when the
+    grid divides the side); then the grid's rounding."""
+    if side < FLAT_GRID:
+        raise ValueError(f"thumbnails of {side} pixels are smaller than the {FLAT_GRID}-block grid")
+    return FLAT_STD * -(-side // FLAT_GRID) / (side // FLAT_GRID) + _GRID_ROUNDING
+
+
 def flat_tiles(
-    luma_grid: NDArray[np.int16], thumbnails: Callable[[NDArray[np.int64]], NDArray[np.uint8]]
+    luma_grid: NDArray[np.int16],
+    thumbnails: Callable[[NDArray[np.int64]], NDArray[np.uint8]],
+    side: int,
 ) -> NDArray[np.bool_]:
     """Which tiles are flat: the Rec. 601 luma of their thumbnail's pixels, on 0-255, has
     a standard deviation below :data:`FLAT_STD`. Fine texture counts (gravel, brick
@@ -589,13 +602,13 @@ def flat_tiles(
 
     ``luma_grid`` holds the tiles' ``ylab`` descriptors at :data:`FLAT_GRID` (whose first
     ``FLAT_GRID**2`` values are luma block means in quarter units of 0-100);
-    ``thumbnails(rows)`` gives the thumbnails of the tiles at those rows. Block means
-    vary no more than the pixels they average (the pixels' variance is the block means'
-    plus the mean variance within blocks), so only the tiles whose grid varies by less
-    than :data:`FLAT_STD` (give or take its rounding) have their thumbnails read: a few
-    in a hundred of a library of photos."""
+    ``thumbnails(rows)`` gives the thumbnails, ``side`` pixels square, of the tiles at
+    those rows. Block means vary no more than the pixels they average (the pixels'
+    variance is the block means' plus the mean variance within blocks), so only the
+    tiles whose grid varies by less than :func:`_grid_bound` have their thumbnails read:
+    a few in a hundred of a library of photos, and never a flat tile left unread."""
     grid = luma_grid[:, : FLAT_GRID * FLAT_GRID].astype(np.float32) * np.float32(255 / 400)
-    maybe = np.flatnonzero(grid.std(axis=1) < FLAT_STD + _GRID_SLACK)
+    maybe = np.flatnonzero(grid.std(axis=1) < _grid_bound(side))
     flat = np.zeros(len(luma_grid), np.bool_)
     for start in range(0, len(maybe), _FLAT_CHUNK):
         rows = maybe[start : start + _FLAT_CHUNK]
