@@ -228,7 +228,7 @@ fn describe_ylab(image: &impl BlockSums, rows: &[usize], cols: &[usize], out: &m
             let block = image.sums((rb[0], rb[1]), (cb[0], cb[1]), u64::from);
             let count = ((rb[1] - rb[0]) * (cb[1] - cb[0])) as u64;
             let mean = block.map(|s| s as f64 / count as f64);
-            let y = 0.299 * mean[0] + 0.587 * mean[1] + 0.114 * mean[2];
+            let y = LUMA[0] * mean[0] + LUMA[1] * mean[1] + LUMA[2] * mean[2];
             luma[r * g + c] = quantise(LUMA_SCALE, y);
             sums[r * g + c] = (block, count);
         }
@@ -406,6 +406,13 @@ fn describe_cells(
 
 /// Rec. 601 luma weights of R, G and B in thousandths: integer luma sums stay exact.
 const LUMA_MILLI: [u64; 3] = [299, 587, 114];
+/// The same weights as fractions (each the double nearest its thousandths), for the
+/// `ylab` luma grid and the perceptual hash.
+pub(crate) const LUMA: [f64; 3] = [
+    LUMA_MILLI[0] as f64 / 1000.0,
+    LUMA_MILLI[1] as f64 / 1000.0,
+    LUMA_MILLI[2] as f64 / 1000.0,
+];
 /// Most pixels a tile may have for [`luma_spread`]'s sum of squared luma (at most
 /// `255,000^2` a pixel) to fit in a `u64`: about 280 million.
 const MAX_SPREAD_AREA: u64 = u64::MAX / (255_000 * 255_000);
@@ -452,6 +459,11 @@ pub fn luma_spread(tiles: &[u8], shape: [usize; 3]) -> CoreResult<Vec<f32>> {
 mod tests {
     use super::*;
     use crate::testdata::solid;
+
+    #[test]
+    fn the_luma_weights_are_rec_601s() {
+        assert_eq!(LUMA, [0.299, 0.587, 0.114]);
+    }
 
     #[test]
     fn luma_spread_is_the_standard_deviation_of_every_pixels_luma() {

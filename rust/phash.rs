@@ -10,14 +10,13 @@
 
 use rayon::prelude::*;
 
+use crate::descriptors::LUMA;
 use crate::error::{CoreError, CoreResult};
 
 /// Blocks per side of the averaged luma.
 pub const HASH_SIDE: usize = 32;
 /// Frequencies per side kept in the hash (`LOW * LOW = 64` bits).
 const LOW: usize = 8;
-/// Rec. 601 luma weights of R, G and B.
-const LUMA: [f64; 3] = [0.299, 0.587, 0.114];
 
 /// The pHash of each of the `n` square RGB thumbnails in `thumbs` (row-major
 /// `(n, side, side, 3)`, `side >= 32`): bit `i` is set when the `i`-th lowest
